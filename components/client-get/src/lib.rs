@@ -1,0 +1,44 @@
+//! halopsa.client.get: retrieves one client by ID.
+//!
+//! Rules (seed "Get a Client"):
+//! - Id must be a positive integer (else StatusCode -1, nothing sent).
+//! - `GET /Client/{Id}`; a 404 is a business error: StatusCode 200, OriginalStatusCode 404,
+//!   ErrorMessage "Client with ID {Id} not found", Client `{}`.
+//! - Inactive clients are returned like any other (check `inactive`).
+//! - Output `Client`: the record with ids as integers; `{}` on any failure.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "client-get",
+    with: {
+        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+    },
+});
+
+use psaflow_kit::envelope::{self, Done};
+use psaflow_kit::http::{self, Query};
+use psaflow_kit::{Failure, validate};
+
+const OUTPUT: &str = "Client";
+
+struct Node;
+
+impl Guest for Node {
+    fn run(input: GetInput) -> Envelope {
+        envelope::respond(OUTPUT, get(&input), |_| envelope::empty_object())
+    }
+}
+
+/// The 404 wording of the seed.
+fn not_found(id: i64) -> String {
+    format!("Client with ID {id} not found")
+}
+
+fn get(input: &GetInput) -> Result<Done, Failure> {
+    let id = validate::positive_id("Id", input.id)?;
+    let (status, record) = http::get_json(&format!("/Client/{id}"), &Query::new(), Some(&not_found(id)))?;
+    Ok(Done::record(status, record))
+}
+
+export!(Node);

@@ -1,0 +1,430 @@
+//! The failure type of every node and the mapping from HTTP answers to envelope codes.
+//!
+//! | what happened | StatusCode | OriginalStatusCode |
+//! |---|---|---|
+//! | a parameter broke a rule (nothing was sent) | -1 | 0 |
+//! | HaloPSA answered 4xx (except 408 and 429): a business error | 200 | the HTTP status |
+//! | HaloPSA answered 408, 429 or 5xx: retryable | 500 | the HTTP status |
+//! | the API was not reached (transport error) | 500 | 0 |
+//! | a 2xx answer the node cannot use (e.g. not JSON) | 500 | the HTTP status |
+//!
+//! The ErrorMessage is never empty on failure: it is taken from the body when HaloPSA explains
+//! itself (the body shapes HaloPSA is known to use are handled by [`body_message`]), and otherwise
+//! phrased from the status.
+
+use serde_json::{Map, Value};
+
+use crate::transport::TransportError;
+
+/// Why a node did not succeed. Every variant carries a non-empty, human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A parameter broke a validation rule; no request was sent. StatusCode -1, OriginalStatusCode 0.
+    Invalid(String),
+    /// HaloPSA answered with status `status`. 4xx other than 408/429 (and node-detected business
+    /// errors on a 2xx) give StatusCode 200; 408, 429 and 5xx give 500. OriginalStatusCode = `status`.
+    Api { status: u16, message: String },
+    /// The API was not reached (DNS, connect, TLS, timeout, refused by the host).
+    /// StatusCode 500, OriginalStatusCode 0.
+    Transport(String),
+    /// HaloPSA answered `status` but the answer could not be used (for example a body that is not
+    /// the expected JSON). StatusCode 500, OriginalStatusCode = `status`.
+    Unexpected { status: u16, message: String },
+}
+
+impl Failure {
+    /// Shorthand for [`Failure::Invalid`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure::Invalid(message.into())
+    }
+
+    /// The envelope StatusCode: -1, 200 or 500.
+    pub fn status_code(&self) -> i32 {
+        match self {
+            Failure::Invalid(_) => -1,
+            Failure::Api { status, .. } if is_retryable_status(*status) => 500,
+            Failure::Api { .. } => 200,
+            Failure::Transport(_) | Failure::Unexpected { .. } => 500,
+        }
+    }
+
+    /// The envelope OriginalStatusCode: the HTTP status, or 0 when the API was not reached.
+    pub fn original_status_code(&self) -> i32 {
+        match self {
+            Failure::Invalid(_) | Failure::Transport(_) => 0,
+            Failure::Api { status, .. } | Failure::Unexpected { status, .. } => i32::from(*status),
+        }
+    }
+
+    /// The envelope ErrorMessage (never empty).
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Invalid(m) | Failure::Transport(m) => m,
+            Failure::Api { message, .. } | Failure::Unexpected { message, .. } => message,
+        }
+    }
+
+    /// True for [`Failure::Invalid`]: the request stopped at local validation.
+    pub fn is_validation(&self) -> bool {
+        matches!(self, Failure::Invalid(_))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// 408, 429 and every 5xx: the caller may retry, so the envelope says 500.
+pub fn is_retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+/// The standard reason phrase of an HTTP status ("Bad Request"), or "" when unknown.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+fn status_text(status: u16) -> String {
+    match reason_phrase(status) {
+        "" => format!("HTTP {status}"),
+        reason => format!("{status} {reason}"),
+    }
+}
+
+/// Maps a non-2xx HaloPSA answer to a [`Failure::Api`].
+///
+/// `not_found` is the node's wording for a 404 on a single record, e.g.
+/// `"Client with ID 123 not found"`; when given it is the whole message of a 404. Otherwise the
+/// message comes from the body ([`body_message`]) or, for an empty or unreadable body, from the
+/// status. 401 and 403 always say what they mean (credentials, permissions) and add the body's text.
+pub fn from_response(status: u16, body: &str, not_found: Option<&str>) -> Failure {
+    let from_body = body_message(body);
+    let message = match (status, not_found, from_body) {
+        (404, Some(phrase), _) => phrase.to_string(),
+        (401, _, detail) => with_detail(
+            "HaloPSA refused the credentials (401 Unauthorized); check the API client ID, secret and scope",
+            detail,
+        ),
+        (403, _, detail) => with_detail(
+            "The HaloPSA API application is not permitted to do this (403 Forbidden); check its permissions",
+            detail,
+        ),
+        (408, _, detail) => with_detail("HaloPSA timed out handling the request (408 Request Timeout)", detail),
+        (429, _, detail) => with_detail("HaloPSA rate limit reached (429 Too Many Requests); retry later", detail),
+        (s, _, detail) if s >= 500 => with_detail(&format!("HaloPSA server error ({})", status_text(s)), detail),
+        (_, _, Some(detail)) => detail,
+        (s, _, None) => format!("HaloPSA rejected the request ({})", status_text(s)),
+    };
+    Failure::Api { status, message }
+}
+
+fn with_detail(lead: &str, detail: Option<String>) -> String {
+    match detail {
+        Some(d) => format!("{lead}: {d}"),
+        None => lead.to_string(),
+    }
+}
+
+/// Maps a transport error (the API was not reached) to a [`Failure::Transport`].
+pub fn from_transport(err: &TransportError) -> Failure {
+    let (lead, detail) = match err {
+        TransportError::Unreachable(d) => ("Could not reach the HaloPSA API", d),
+        TransportError::Timeout(d) => ("The HaloPSA API did not answer in time", d),
+        TransportError::Denied(d) => ("The host refused to send the request to HaloPSA", d),
+    };
+    let detail = detail.trim();
+    Failure::Transport(if detail.is_empty() { lead.to_string() } else { format!("{lead}: {detail}") })
+}
+
+/// Longest message taken from a body, in characters; longer text is cut with an ellipsis.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The explanation HaloPSA put in an error body, if any.
+///
+/// Handles, in this order of preference:
+/// - a JSON string: the string;
+/// - `{"message"}` / `{"Message"}` (also with `ClassName`), `{"errorMessage"}` (with or without
+///   `resultCode`), `{"error_description"}` with `{"error"}`, `{"error"}` alone, problem details
+///   `{"title","detail"}`;
+/// - `{"errors": [...]}` (strings or objects with a message) and `{"errors": {"Field": ["..."]}}`;
+/// - an ASP.NET field map such as `{"name": "The name field is required."}` or
+///   `{"[0].id": "..."}`: `"name: The name field is required."`, several joined with `"; "`;
+/// - `{"resultCode": N}` alone: `"result code N"`;
+/// - plain text such as `CODE:APP03/2 Please select the CAB members to approve`: the text
+///   (HTML pages are not quoted).
+///
+/// Returns `None` for an empty body or one with nothing readable.
+pub fn body_message(body: &str) -> Option<String> {
+    let text = body.trim().trim_start_matches('\u{feff}');
+    if text.is_empty() {
+        return None;
+    }
+    let found = match serde_json::from_str::<Value>(text) {
+        Ok(value) => json_message(&value),
+        Err(_) if text.starts_with('<') => None,
+        Err(_) => Some(text.to_string()),
+    };
+    found.map(|m| shorten(m.trim())).filter(|m| !m.is_empty())
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_MESSAGE_CHARS {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MAX_MESSAGE_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
+fn json_message(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => non_empty(s),
+        Value::Object(map) => object_message(map),
+        Value::Array(items) => list_message(items),
+        _ => None,
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Reads `key` from `map` as non-empty text, matching the key case-insensitively.
+fn text_field(map: &Map<String, Value>, key: &str) -> Option<String> {
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .and_then(|(_, v)| v.as_str())
+        .and_then(non_empty)
+}
+
+fn object_message(map: &Map<String, Value>) -> Option<String> {
+    if let Some(m) = text_field(map, "message") {
+        return Some(m);
+    }
+    if let Some(m) = text_field(map, "errorMessage") {
+        return Some(m);
+    }
+    if let Some(desc) = text_field(map, "error_description") {
+        return Some(match text_field(map, "error") {
+            Some(code) => format!("{desc} ({code})"),
+            None => desc,
+        });
+    }
+    if let Some(code) = text_field(map, "error") {
+        return Some(code);
+    }
+    if let Some((_, errors)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case("errors")) {
+        let listed = match errors {
+            Value::Array(items) => list_message(items),
+            Value::Object(fields) => field_map_message(fields),
+            Value::String(s) => non_empty(s),
+            _ => None,
+        };
+        if listed.is_some() {
+            return listed;
+        }
+    }
+    match (text_field(map, "title"), text_field(map, "detail")) {
+        (Some(t), Some(d)) => return Some(format!("{t}: {d}")),
+        (Some(t), None) => return Some(t),
+        (None, Some(d)) => return Some(d),
+        (None, None) => {}
+    }
+    if let Some(m) = field_map_message(map) {
+        return Some(m);
+    }
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("resultCode"))
+        .map(|(_, v)| format!("HaloPSA result code {}", scalar_text(v)))
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `{"field": "msg"}` / `{"field": ["msg", ...]}` → `"field: msg; other: msg"`.
+fn field_map_message(map: &Map<String, Value>) -> Option<String> {
+    let mut parts = Vec::new();
+    for (field, value) in map {
+        let texts: Vec<String> = match value {
+            Value::String(s) => non_empty(s).into_iter().collect(),
+            Value::Array(items) => items.iter().filter_map(|i| i.as_str()).filter_map(non_empty).collect(),
+            _ => Vec::new(),
+        };
+        for text in texts {
+            if field.is_empty() {
+                parts.push(text);
+            } else {
+                parts.push(format!("{field}: {text}"));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// `["a", {"message": "b"}, {"field": "x", "message": "c"}]` → `"a; b; x: c"`.
+fn list_message(items: &[Value]) -> Option<String> {
+    let parts: Vec<String> = items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(s) => non_empty(s),
+            Value::Object(map) => {
+                let msg = text_field(map, "message")
+                    .or_else(|| text_field(map, "errorMessage"))
+                    .or_else(|| text_field(map, "description"))
+                    .or_else(|| text_field(map, "error"));
+                match (msg, text_field(map, "field").or_else(|| text_field(map, "property"))) {
+                    (Some(m), Some(f)) => Some(format!("{f}: {m}")),
+                    (Some(m), None) => Some(m),
+                    (None, _) => field_map_message(map),
+                }
+            }
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, body: &str) -> Failure {
+        from_response(status, body, None)
+    }
+
+    #[test]
+    fn codes_per_failure_class() {
+        let invalid = Failure::invalid("Id must be a positive integer");
+        assert_eq!((invalid.status_code(), invalid.original_status_code()), (-1, 0));
+        assert!(invalid.is_validation());
+
+        for status in [400u16, 401, 403, 404, 409, 422] {
+            let f = api(status, "");
+            assert_eq!((f.status_code(), f.original_status_code()), (200, i32::from(status)), "{status}");
+            assert!(!f.message().is_empty(), "{status}");
+            assert!(!f.is_validation());
+        }
+        for status in [408u16, 429, 500, 502, 503, 504] {
+            let f = api(status, "");
+            assert_eq!((f.status_code(), f.original_status_code()), (500, i32::from(status)), "{status}");
+            assert!(!f.message().is_empty());
+        }
+        let t = from_transport(&TransportError::Unreachable("connection refused".into()));
+        assert_eq!((t.status_code(), t.original_status_code()), (500, 0));
+        assert_eq!(t.message(), "Could not reach the HaloPSA API: connection refused");
+        let u = Failure::Unexpected { status: 200, message: "not JSON".into() };
+        assert_eq!((u.status_code(), u.original_status_code()), (500, 200));
+    }
+
+    #[test]
+    fn transport_variants_have_clear_messages() {
+        let t = from_transport(&TransportError::Timeout("after 30s".into()));
+        assert_eq!(t.message(), "The HaloPSA API did not answer in time: after 30s");
+        let d = from_transport(&TransportError::Denied(String::new()));
+        assert_eq!(d.message(), "The host refused to send the request to HaloPSA");
+        assert_eq!(d.original_status_code(), 0);
+    }
+
+    #[test]
+    fn message_shapes() {
+        assert_eq!(api(400, r#"{"message":"Name is required"}"#).message(), "Name is required");
+        assert_eq!(
+            api(400, r#"{"ClassName":"System.Exception","Message":"Object reference not set"}"#).message(),
+            "Object reference not set"
+        );
+        assert_eq!(
+            api(400, r#"{"error":"invalid_request","error_description":"The site_id is unknown"}"#).message(),
+            "The site_id is unknown (invalid_request)"
+        );
+        assert_eq!(api(400, r#"{"resultCode":3,"errorMessage":"Duplicate client"}"#).message(), "Duplicate client");
+        assert_eq!(api(400, r#"{"resultCode":7}"#).message(), "HaloPSA result code 7");
+        assert_eq!(api(400, r#"{"name":"The name field is required."}"#).message(), "name: The name field is required.");
+        assert_eq!(
+            api(400, r#"{"id":"Bad id","[0].id":"Bad id too"}"#).message(),
+            "id: Bad id; [0].id: Bad id too"
+        );
+        assert_eq!(
+            api(400, r#"{"errors":["first problem",{"message":"second problem"},{"field":"site_id","message":"unknown"}]}"#)
+                .message(),
+            "first problem; second problem; site_id: unknown"
+        );
+        assert_eq!(
+            api(400, r#"{"title":"One or more validation errors occurred.","errors":{"Name":["The Name field is required."]}}"#)
+                .message(),
+            "Name: The Name field is required."
+        );
+        assert_eq!(
+            api(400, "CODE:APP03/2 Please select the CAB members to approve").message(),
+            "CODE:APP03/2 Please select the CAB members to approve"
+        );
+        assert_eq!(
+            api(400, r#""CODE:APP03/2 Please select the CAB members to approve""#).message(),
+            "CODE:APP03/2 Please select the CAB members to approve"
+        );
+        assert_eq!(api(400, "").message(), "HaloPSA rejected the request (400 Bad Request)");
+        assert_eq!(api(400, "   \n").message(), "HaloPSA rejected the request (400 Bad Request)");
+        assert_eq!(api(400, "{}").message(), "HaloPSA rejected the request (400 Bad Request)");
+        assert_eq!(api(418, "").message(), "HaloPSA rejected the request (HTTP 418)");
+        assert_eq!(api(400, "<html><body>oops</body></html>").message(), "HaloPSA rejected the request (400 Bad Request)");
+    }
+
+    #[test]
+    fn auth_and_server_errors_keep_their_meaning() {
+        let f = api(401, r#"{"error":"invalid_client"}"#);
+        assert!(f.message().starts_with("HaloPSA refused the credentials (401 Unauthorized)"), "{f}");
+        assert!(f.message().ends_with(": invalid_client"), "{f}");
+        assert!(api(403, "").message().contains("403 Forbidden"));
+        let s = api(500, r#"{"message":"database offline"}"#);
+        assert_eq!(s.message(), "HaloPSA server error (500 Internal Server Error): database offline");
+        assert_eq!(api(503, "").message(), "HaloPSA server error (503 Service Unavailable)");
+        assert!(api(429, "").message().contains("rate limit"));
+    }
+
+    #[test]
+    fn not_found_uses_the_node_wording() {
+        let f = from_response(404, r#"{"message":"Not found"}"#, Some("Client with ID 123 not found"));
+        assert_eq!(f.message(), "Client with ID 123 not found");
+        assert_eq!((f.status_code(), f.original_status_code()), (200, 404));
+        // Without a wording the body or status speaks.
+        assert_eq!(from_response(404, "", None).message(), "HaloPSA rejected the request (404 Not Found)");
+        // The wording is only for 404.
+        assert_eq!(from_response(400, "bad", Some("Client with ID 1 not found")).message(), "bad");
+    }
+
+    #[test]
+    fn long_bodies_are_cut() {
+        let body = "x".repeat(2000);
+        let m = api(400, &body).message().to_string();
+        assert_eq!(m.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(m.ends_with('…'));
+    }
+}
