@@ -37,8 +37,28 @@ fn not_found(id: i64) -> String {
 
 fn get(input: &GetInput) -> Result<Done, Failure> {
     let id = validate::positive_id("Id", input.id)?;
-    let (status, record) = http::get_json(&format!("/Client/{id}"), &Query::new(), Some(&not_found(id)))?;
+    let (status, record) = http::get_json(
+        &format!("/Client/{id}"),
+        &Query::new(),
+        Some(&not_found(id)),
+    )?;
     Ok(Done::record(status, record))
 }
 
 export!(Node);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_id_sends_nothing() {
+        // The native transport stub would panic if a request were sent.
+        for id in [0, -1] {
+            let e = Node::run(GetInput { id });
+            assert_eq!((e.status_code, e.original_status_code), (-1, 0));
+            assert_eq!(e.error_message, "Id must be a positive integer");
+            assert_eq!(e.output, "{}");
+        }
+    }
+}

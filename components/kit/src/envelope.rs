@@ -26,7 +26,10 @@ pub struct Done {
 impl Done {
     /// A success with `output` exactly as given.
     pub fn new(original_status: u16, output: Value) -> Self {
-        Done { original_status, output }
+        Done {
+            original_status,
+            output,
+        }
     }
 
     /// A success whose output is a HaloPSA record: ids are normalised ([`ids::normalize`]) and a
@@ -36,7 +39,10 @@ impl Done {
             Value::Object(_) => ids::normalized(record),
             _ => empty_object(),
         };
-        Done { original_status, output }
+        Done {
+            original_status,
+            output,
+        }
     }
 }
 
@@ -45,7 +51,13 @@ pub fn empty_object() -> Value {
     Value::Object(Map::new())
 }
 
-fn build(status_code: i32, original_status_code: i32, message: &str, output_name: &str, output: &Value) -> Envelope {
+fn build(
+    status_code: i32,
+    original_status_code: i32,
+    message: &str,
+    output_name: &str,
+    output: &Value,
+) -> Envelope {
     Envelope {
         status_code,
         original_status_code,
@@ -72,7 +84,13 @@ pub fn system(output_name: &str, message: &str, output: &Value) -> Envelope {
 
 /// The envelope of any [`Failure`] (codes per [`crate::errors`]).
 pub fn failure(output_name: &str, failure: &Failure, output: &Value) -> Envelope {
-    build(failure.status_code(), failure.original_status_code(), failure.message(), output_name, output)
+    build(
+        failure.status_code(),
+        failure.original_status_code(),
+        failure.message(),
+        output_name,
+        output,
+    )
 }
 
 /// The envelope of an HTTP answer for a single record: 2xx → success with the record (ids
@@ -85,7 +103,13 @@ pub fn from_response(
     not_found: Option<&str>,
     failure_output: &Value,
 ) -> Envelope {
-    let answer = crate::http::json_answer(&crate::transport::Response { status, body: body.to_string() }, not_found);
+    let answer = crate::http::json_answer(
+        &crate::transport::Response {
+            status,
+            body: body.to_string(),
+        },
+        not_found,
+    );
     match answer {
         Ok((status, value)) => {
             let done = Done::record(status, crate::http::single_record(value));
@@ -98,7 +122,11 @@ pub fn from_response(
 /// Turns an operation's result into the envelope: `Ok` → [`success`]; `Err` → [`failure`] with
 /// the output `on_failure` chooses for it (usually `{}`; delete nodes report
 /// `{"success": false, ...}`).
-pub fn respond(output_name: &str, result: Result<Done, Failure>, on_failure: impl FnOnce(&Failure) -> Value) -> Envelope {
+pub fn respond(
+    output_name: &str,
+    result: Result<Done, Failure>,
+    on_failure: impl FnOnce(&Failure) -> Value,
+) -> Envelope {
     match result {
         Ok(done) => success(output_name, done.original_status, &done.output),
         Err(f) => {
@@ -135,12 +163,30 @@ mod tests {
 
     #[test]
     fn from_http_answers() {
-        let ok = from_response("Site", 200, r#"{"id": 4, "client_id": 21.0}"#, None, &empty_object());
-        assert_eq!(parts(&ok), (200, 200, "", "Site", json!({"id": 4, "client_id": 21})));
+        let ok = from_response(
+            "Site",
+            200,
+            r#"{"id": 4, "client_id": 21.0}"#,
+            None,
+            &empty_object(),
+        );
+        assert_eq!(
+            parts(&ok),
+            (200, 200, "", "Site", json!({"id": 4, "client_id": 21}))
+        );
         let listed = from_response("Site", 201, r#"[{"id": 4}]"#, None, &empty_object());
         assert_eq!(parts(&listed).4, json!({"id": 4}));
-        let missing = from_response("Site", 404, "", Some("Site with ID 4 not found"), &empty_object());
-        assert_eq!(parts(&missing), (200, 404, "Site with ID 4 not found", "Site", json!({})));
+        let missing = from_response(
+            "Site",
+            404,
+            "",
+            Some("Site with ID 4 not found"),
+            &empty_object(),
+        );
+        assert_eq!(
+            parts(&missing),
+            (200, 404, "Site with ID 4 not found", "Site", json!({}))
+        );
         let down = from_response("Site", 503, "", None, &empty_object());
         assert_eq!(parts(&down).0, 500);
         assert_eq!(parts(&down).1, 503);
@@ -148,17 +194,37 @@ mod tests {
 
     #[test]
     fn respond_picks_the_failure_output() {
-        let ok = respond("DeletedSite", Ok(Done::new(200, json!({"success": true, "deleted_id": 3}))), |_| empty_object());
+        let ok = respond(
+            "DeletedSite",
+            Ok(Done::new(200, json!({"success": true, "deleted_id": 3}))),
+            |_| empty_object(),
+        );
         assert_eq!(parts(&ok).4, json!({"success": true, "deleted_id": 3}));
         let bad = respond("DeletedSite", Err(Failure::Transport("down".into())), |f| {
-            if f.is_validation() { empty_object() } else { json!({"success": false, "deleted_id": 3}) }
+            if f.is_validation() {
+                empty_object()
+            } else {
+                json!({"success": false, "deleted_id": 3})
+            }
         });
-        assert_eq!(parts(&bad), (500, 0, "down", "DeletedSite", json!({"success": false, "deleted_id": 3})));
+        assert_eq!(
+            parts(&bad),
+            (
+                500,
+                0,
+                "down",
+                "DeletedSite",
+                json!({"success": false, "deleted_id": 3})
+            )
+        );
     }
 
     #[test]
     fn records_are_normalised() {
-        assert_eq!(Done::record(200, json!({"id": "5"})).output, json!({"id": 5}));
+        assert_eq!(
+            Done::record(200, json!({"id": "5"})).output,
+            json!({"id": 5})
+        );
         assert_eq!(Done::record(200, Value::Null).output, json!({}));
     }
 }

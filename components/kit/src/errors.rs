@@ -133,9 +133,18 @@ pub fn from_response(status: u16, body: &str, not_found: Option<&str>) -> Failur
             "The HaloPSA API application is not permitted to do this (403 Forbidden); check its permissions",
             detail,
         ),
-        (408, _, detail) => with_detail("HaloPSA timed out handling the request (408 Request Timeout)", detail),
-        (429, _, detail) => with_detail("HaloPSA rate limit reached (429 Too Many Requests); retry later", detail),
-        (s, _, detail) if s >= 500 => with_detail(&format!("HaloPSA server error ({})", status_text(s)), detail),
+        (408, _, detail) => with_detail(
+            "HaloPSA timed out handling the request (408 Request Timeout)",
+            detail,
+        ),
+        (429, _, detail) => with_detail(
+            "HaloPSA rate limit reached (429 Too Many Requests); retry later",
+            detail,
+        ),
+        (s, _, detail) if s >= 500 => with_detail(
+            &format!("HaloPSA server error ({})", status_text(s)),
+            detail,
+        ),
         (_, _, Some(detail)) => detail,
         (s, _, None) => format!("HaloPSA rejected the request ({})", status_text(s)),
     };
@@ -157,7 +166,11 @@ pub fn from_transport(err: &TransportError) -> Failure {
         TransportError::Denied(d) => ("The host refused to send the request to HaloPSA", d),
     };
     let detail = detail.trim();
-    Failure::Transport(if detail.is_empty() { lead.to_string() } else { format!("{lead}: {detail}") })
+    Failure::Transport(if detail.is_empty() {
+        lead.to_string()
+    } else {
+        format!("{lead}: {detail}")
+    })
 }
 
 /// Longest message taken from a body, in characters; longer text is cut with an ellipsis.
@@ -276,7 +289,11 @@ fn field_map_message(map: &Map<String, Value>) -> Option<String> {
     for (field, value) in map {
         let texts: Vec<String> = match value {
             Value::String(s) => non_empty(s).into_iter().collect(),
-            Value::Array(items) => items.iter().filter_map(|i| i.as_str()).filter_map(non_empty).collect(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .filter_map(non_empty)
+                .collect(),
             _ => Vec::new(),
         };
         for text in texts {
@@ -301,7 +318,10 @@ fn list_message(items: &[Value]) -> Option<String> {
                     .or_else(|| text_field(map, "errorMessage"))
                     .or_else(|| text_field(map, "description"))
                     .or_else(|| text_field(map, "error"));
-                match (msg, text_field(map, "field").or_else(|| text_field(map, "property"))) {
+                match (
+                    msg,
+                    text_field(map, "field").or_else(|| text_field(map, "property")),
+                ) {
                     (Some(m), Some(f)) => Some(format!("{f}: {m}")),
                     (Some(m), None) => Some(m),
                     (None, _) => field_map_message(map),
@@ -324,50 +344,93 @@ mod tests {
     #[test]
     fn codes_per_failure_class() {
         let invalid = Failure::invalid("Id must be a positive integer");
-        assert_eq!((invalid.status_code(), invalid.original_status_code()), (-1, 0));
+        assert_eq!(
+            (invalid.status_code(), invalid.original_status_code()),
+            (-1, 0)
+        );
         assert!(invalid.is_validation());
 
         for status in [400u16, 401, 403, 404, 409, 422] {
             let f = api(status, "");
-            assert_eq!((f.status_code(), f.original_status_code()), (200, i32::from(status)), "{status}");
+            assert_eq!(
+                (f.status_code(), f.original_status_code()),
+                (200, i32::from(status)),
+                "{status}"
+            );
             assert!(!f.message().is_empty(), "{status}");
             assert!(!f.is_validation());
         }
         for status in [408u16, 429, 500, 502, 503, 504] {
             let f = api(status, "");
-            assert_eq!((f.status_code(), f.original_status_code()), (500, i32::from(status)), "{status}");
+            assert_eq!(
+                (f.status_code(), f.original_status_code()),
+                (500, i32::from(status)),
+                "{status}"
+            );
             assert!(!f.message().is_empty());
         }
         let t = from_transport(&TransportError::Unreachable("connection refused".into()));
         assert_eq!((t.status_code(), t.original_status_code()), (500, 0));
-        assert_eq!(t.message(), "Could not reach the HaloPSA API: connection refused");
-        let u = Failure::Unexpected { status: 200, message: "not JSON".into() };
+        assert_eq!(
+            t.message(),
+            "Could not reach the HaloPSA API: connection refused"
+        );
+        let u = Failure::Unexpected {
+            status: 200,
+            message: "not JSON".into(),
+        };
         assert_eq!((u.status_code(), u.original_status_code()), (500, 200));
     }
 
     #[test]
     fn transport_variants_have_clear_messages() {
         let t = from_transport(&TransportError::Timeout("after 30s".into()));
-        assert_eq!(t.message(), "The HaloPSA API did not answer in time: after 30s");
+        assert_eq!(
+            t.message(),
+            "The HaloPSA API did not answer in time: after 30s"
+        );
         let d = from_transport(&TransportError::Denied(String::new()));
-        assert_eq!(d.message(), "The host refused to send the request to HaloPSA");
+        assert_eq!(
+            d.message(),
+            "The host refused to send the request to HaloPSA"
+        );
         assert_eq!(d.original_status_code(), 0);
     }
 
     #[test]
     fn message_shapes() {
-        assert_eq!(api(400, r#"{"message":"Name is required"}"#).message(), "Name is required");
         assert_eq!(
-            api(400, r#"{"ClassName":"System.Exception","Message":"Object reference not set"}"#).message(),
+            api(400, r#"{"message":"Name is required"}"#).message(),
+            "Name is required"
+        );
+        assert_eq!(
+            api(
+                400,
+                r#"{"ClassName":"System.Exception","Message":"Object reference not set"}"#
+            )
+            .message(),
             "Object reference not set"
         );
         assert_eq!(
-            api(400, r#"{"error":"invalid_request","error_description":"The site_id is unknown"}"#).message(),
+            api(
+                400,
+                r#"{"error":"invalid_request","error_description":"The site_id is unknown"}"#
+            )
+            .message(),
             "The site_id is unknown (invalid_request)"
         );
-        assert_eq!(api(400, r#"{"resultCode":3,"errorMessage":"Duplicate client"}"#).message(), "Duplicate client");
-        assert_eq!(api(400, r#"{"resultCode":7}"#).message(), "HaloPSA result code 7");
-        assert_eq!(api(400, r#"{"name":"The name field is required."}"#).message(), "name: The name field is required.");
+        assert_eq!(
+            api(400, r#"{"resultCode":3,"errorMessage":"Duplicate client"}"#).message(),
+            "Duplicate client"
+        );
+        assert_eq!(
+            api(400, r#"{"resultCode":7}"#).message(),
+            "HaloPSA result code 7"
+        );
+        assert_eq!(
+            api(400, r#"{"name":"The name field is required."}"#).message(),
+            "name: The name field is required."
+        );
         assert_eq!(
             api(400, r#"{"id":"Bad id","[0].id":"Bad id too"}"#).message(),
             "id: Bad id; [0].id: Bad id too"
@@ -387,37 +450,76 @@ mod tests {
             "CODE:APP03/2 Please select the CAB members to approve"
         );
         assert_eq!(
-            api(400, r#""CODE:APP03/2 Please select the CAB members to approve""#).message(),
+            api(
+                400,
+                r#""CODE:APP03/2 Please select the CAB members to approve""#
+            )
+            .message(),
             "CODE:APP03/2 Please select the CAB members to approve"
         );
-        assert_eq!(api(400, "").message(), "HaloPSA rejected the request (400 Bad Request)");
-        assert_eq!(api(400, "   \n").message(), "HaloPSA rejected the request (400 Bad Request)");
-        assert_eq!(api(400, "{}").message(), "HaloPSA rejected the request (400 Bad Request)");
-        assert_eq!(api(418, "").message(), "HaloPSA rejected the request (HTTP 418)");
-        assert_eq!(api(400, "<html><body>oops</body></html>").message(), "HaloPSA rejected the request (400 Bad Request)");
+        assert_eq!(
+            api(400, "").message(),
+            "HaloPSA rejected the request (400 Bad Request)"
+        );
+        assert_eq!(
+            api(400, "   \n").message(),
+            "HaloPSA rejected the request (400 Bad Request)"
+        );
+        assert_eq!(
+            api(400, "{}").message(),
+            "HaloPSA rejected the request (400 Bad Request)"
+        );
+        assert_eq!(
+            api(418, "").message(),
+            "HaloPSA rejected the request (HTTP 418)"
+        );
+        assert_eq!(
+            api(400, "<html><body>oops</body></html>").message(),
+            "HaloPSA rejected the request (400 Bad Request)"
+        );
     }
 
     #[test]
     fn auth_and_server_errors_keep_their_meaning() {
         let f = api(401, r#"{"error":"invalid_client"}"#);
-        assert!(f.message().starts_with("HaloPSA refused the credentials (401 Unauthorized)"), "{f}");
+        assert!(
+            f.message()
+                .starts_with("HaloPSA refused the credentials (401 Unauthorized)"),
+            "{f}"
+        );
         assert!(f.message().ends_with(": invalid_client"), "{f}");
         assert!(api(403, "").message().contains("403 Forbidden"));
         let s = api(500, r#"{"message":"database offline"}"#);
-        assert_eq!(s.message(), "HaloPSA server error (500 Internal Server Error): database offline");
-        assert_eq!(api(503, "").message(), "HaloPSA server error (503 Service Unavailable)");
+        assert_eq!(
+            s.message(),
+            "HaloPSA server error (500 Internal Server Error): database offline"
+        );
+        assert_eq!(
+            api(503, "").message(),
+            "HaloPSA server error (503 Service Unavailable)"
+        );
         assert!(api(429, "").message().contains("rate limit"));
     }
 
     #[test]
     fn not_found_uses_the_node_wording() {
-        let f = from_response(404, r#"{"message":"Not found"}"#, Some("Client with ID 123 not found"));
+        let f = from_response(
+            404,
+            r#"{"message":"Not found"}"#,
+            Some("Client with ID 123 not found"),
+        );
         assert_eq!(f.message(), "Client with ID 123 not found");
         assert_eq!((f.status_code(), f.original_status_code()), (200, 404));
         // Without a wording the body or status speaks.
-        assert_eq!(from_response(404, "", None).message(), "HaloPSA rejected the request (404 Not Found)");
+        assert_eq!(
+            from_response(404, "", None).message(),
+            "HaloPSA rejected the request (404 Not Found)"
+        );
         // The wording is only for 404.
-        assert_eq!(from_response(400, "bad", Some("Client with ID 1 not found")).message(), "bad");
+        assert_eq!(
+            from_response(400, "bad", Some("Client with ID 1 not found")).message(),
+            "bad"
+        );
     }
 
     #[test]

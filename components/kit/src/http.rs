@@ -51,7 +51,10 @@ impl Query {
 
     /// The value of the first pair named `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The pairs, in order.
@@ -71,8 +74,18 @@ pub fn is_success(status: u16) -> bool {
 }
 
 /// Sends one request. Only transport errors fail here; any HTTP status is returned as is.
-pub fn send(method: Method, path: &str, query: &Query, body: Option<String>) -> Result<Response, Failure> {
-    let request = Request { method, path: path.to_string(), query: query.clone().into_pairs(), body };
+pub fn send(
+    method: Method,
+    path: &str,
+    query: &Query,
+    body: Option<String>,
+) -> Result<Response, Failure> {
+    let request = Request {
+        method,
+        path: path.to_string(),
+        query: query.clone().into_pairs(),
+        body,
+    };
     transport::send(&request).map_err(|e| errors::from_transport(&e))
 }
 
@@ -83,7 +96,11 @@ pub fn get(path: &str, query: &Query) -> Result<Response, Failure> {
 
 /// `GET path?query` expecting 2xx JSON: returns `(status, body as JSON)` (an empty body is `null`).
 /// A 404 uses `not_found` as the whole message when given (e.g. "Client with ID 123 not found").
-pub fn get_json(path: &str, query: &Query, not_found: Option<&str>) -> Result<(u16, Value), Failure> {
+pub fn get_json(
+    path: &str,
+    query: &Query,
+    not_found: Option<&str>,
+) -> Result<(u16, Value), Failure> {
     let response = get(path, query)?;
     json_answer(&response, not_found)
 }
@@ -91,7 +108,11 @@ pub fn get_json(path: &str, query: &Query, not_found: Option<&str>) -> Result<(u
 /// `POST path` with the JSON array `[body]` (HaloPSA's create/update). Returns `(status, record)`
 /// where `record` is the answered object, or the first element of an answered array, or `{}` for
 /// an empty answer. A 404 uses `not_found` as the message when given.
-pub fn post_array(path: &str, body: &Map<String, Value>, not_found: Option<&str>) -> Result<(u16, Value), Failure> {
+pub fn post_array(
+    path: &str,
+    body: &Map<String, Value>,
+    not_found: Option<&str>,
+) -> Result<(u16, Value), Failure> {
     let payload = Value::Array(vec![Value::Object(body.clone())]).to_string();
     let response = send(Method::Post, path, &Query::new(), Some(payload))?;
     let (status, value) = json_answer(&response, not_found)?;
@@ -113,7 +134,11 @@ pub fn delete(path: &str, query: &Query, not_found: Option<&str>) -> Result<(u16
 /// body → `null`; unparseable → [`Failure::Unexpected`]).
 pub fn json_answer(response: &Response, not_found: Option<&str>) -> Result<(u16, Value), Failure> {
     if !is_success(response.status) {
-        return Err(errors::from_response(response.status, &response.body, not_found));
+        return Err(errors::from_response(
+            response.status,
+            &response.body,
+            not_found,
+        ));
     }
     parse_body(response.status, &response.body).map(|v| (response.status, v))
 }
@@ -135,7 +160,10 @@ pub fn parse_body(status: u16, body: &str) -> Result<Value, Failure> {
 pub fn single_record(value: Value) -> Value {
     match value {
         Value::Object(_) => value,
-        Value::Array(items) => items.into_iter().find(Value::is_object).unwrap_or_else(|| Value::Object(Map::new())),
+        Value::Array(items) => items
+            .into_iter()
+            .find(Value::is_object)
+            .unwrap_or_else(|| Value::Object(Map::new())),
         _ => Value::Object(Map::new()),
     }
 }
@@ -158,22 +186,40 @@ mod tests {
 
     #[test]
     fn answers() {
-        let ok = Response { status: 201, body: r#"{"id": 5}"#.into() };
+        let ok = Response {
+            status: 201,
+            body: r#"{"id": 5}"#.into(),
+        };
         assert_eq!(json_answer(&ok, None), Ok((201, json!({"id": 5}))));
-        let empty = Response { status: 200, body: String::new() };
+        let empty = Response {
+            status: 200,
+            body: String::new(),
+        };
         assert_eq!(json_answer(&empty, None), Ok((200, Value::Null)));
-        let garbage = Response { status: 200, body: "<html>".into() };
+        let garbage = Response {
+            status: 200,
+            body: "<html>".into(),
+        };
         let f = json_answer(&garbage, None).unwrap_err();
         assert_eq!((f.status_code(), f.original_status_code()), (500, 200));
-        let missing = Response { status: 404, body: String::new() };
+        let missing = Response {
+            status: 404,
+            body: String::new(),
+        };
         let f = json_answer(&missing, Some("Site with ID 9 not found")).unwrap_err();
-        assert_eq!((f.status_code(), f.original_status_code(), f.message()), (200, 404, "Site with ID 9 not found"));
+        assert_eq!(
+            (f.status_code(), f.original_status_code(), f.message()),
+            (200, 404, "Site with ID 9 not found")
+        );
     }
 
     #[test]
     fn single_records() {
         assert_eq!(single_record(json!({"id": 1})), json!({"id": 1}));
-        assert_eq!(single_record(json!([{"id": 1}, {"id": 2}])), json!({"id": 1}));
+        assert_eq!(
+            single_record(json!([{"id": 1}, {"id": 2}])),
+            json!({"id": 1})
+        );
         assert_eq!(single_record(json!([])), json!({}));
         assert_eq!(single_record(Value::Null), json!({}));
     }

@@ -15,7 +15,10 @@ pub fn read_id(value: &Value) -> Option<i64> {
             if let Ok(v) = s.parse::<i64>() {
                 return Some(v);
             }
-            s.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(float_to_i64)
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .and_then(float_to_i64)
         }
         _ => None,
     }
@@ -54,11 +57,11 @@ pub fn normalize(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
-                if is_id_key(key) {
-                    if let Some(clean) = clean_id(item) {
-                        *item = Value::from(clean);
-                        continue;
-                    }
+                if is_id_key(key)
+                    && let Some(clean) = clean_id(item)
+                {
+                    *item = Value::from(clean);
+                    continue;
                 }
                 normalize(item);
             }
@@ -102,7 +105,10 @@ mod tests {
         assert_eq!(read_id(&json!(-1)), Some(-1));
         assert_eq!(read_id(&json!(21.5)), None);
         assert_eq!(read_id(&json!("abc")), None);
-        assert_eq!(read_id(&json!("6f1c2b3e-0000-4000-8000-000000000000")), None);
+        assert_eq!(
+            read_id(&json!("6f1c2b3e-0000-4000-8000-000000000000")),
+            None
+        );
         assert_eq!(read_id(&json!(null)), None);
         assert_eq!(read_id(&json!(true)), None);
         assert_eq!(read_id(&json!(1e300)), None);

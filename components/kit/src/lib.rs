@@ -65,4 +65,3 @@ pub mod paging;
 pub mod validate;
 
 pub use errors::Failure;
-

@@ -62,17 +62,33 @@ pub struct Resource {
 }
 
 /// `GET /Client` → `clients`.
-pub const CLIENTS: Resource =
-    Resource { path: "/Client", key: "clients", status_style: StatusStyle::IncludeFlags, default_count: None };
+pub const CLIENTS: Resource = Resource {
+    path: "/Client",
+    key: "clients",
+    status_style: StatusStyle::IncludeFlags,
+    default_count: None,
+};
 /// `GET /Site` → `sites`.
-pub const SITES: Resource =
-    Resource { path: "/Site", key: "sites", status_style: StatusStyle::IncludeFlags, default_count: None };
+pub const SITES: Resource = Resource {
+    path: "/Site",
+    key: "sites",
+    status_style: StatusStyle::IncludeFlags,
+    default_count: None,
+};
 /// `GET /Tickets` → `tickets`; Count defaults to 50.
-pub const TICKETS: Resource =
-    Resource { path: "/Tickets", key: "tickets", status_style: StatusStyle::OpenClosed, default_count: Some(50) };
+pub const TICKETS: Resource = Resource {
+    path: "/Tickets",
+    key: "tickets",
+    status_style: StatusStyle::OpenClosed,
+    default_count: Some(50),
+};
 /// `GET /Users` → `users`.
-pub const USERS: Resource =
-    Resource { path: "/Users", key: "users", status_style: StatusStyle::IncludeFlags, default_count: None };
+pub const USERS: Resource = Resource {
+    path: "/Users",
+    key: "users",
+    status_style: StatusStyle::IncludeFlags,
+    default_count: None,
+};
 
 /// The get-many parameters, as the node received them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,12 +131,16 @@ pub struct Plan {
 /// Validates the parameters and plans the listing. `Ok(None)` means IncludeActive and
 /// IncludeInactive are both false: the answer is an empty list and no request is sent.
 pub fn plan(resource: &Resource, params: &ListParams) -> Result<Option<Plan>, Failure> {
-    let count = validate::optional_at_least_one("Count", params.count)?.map(u64::from).or(resource.default_count);
+    let count = validate::optional_at_least_one("Count", params.count)?
+        .map(u64::from)
+        .or(resource.default_count);
     let page_no = validate::optional_at_least_one("PageNo", params.page_no)?.map_or(1, u64::from);
-    let page_size = validate::optional_at_least_one("PageSize", params.page_size)?.map_or(DEFAULT_PAGE_SIZE, u64::from);
+    let page_size = validate::optional_at_least_one("PageSize", params.page_size)?
+        .map_or(DEFAULT_PAGE_SIZE, u64::from);
     let include_active = params.include_active.unwrap_or(true);
     let include_inactive = params.include_inactive.unwrap_or(false);
-    let Some(mut filter) = status_query(resource.status_style, include_active, include_inactive) else {
+    let Some(mut filter) = status_query(resource.status_style, include_active, include_inactive)
+    else {
         return Ok(None);
     };
     if let Some(search) = validate::optional_text(params.search.as_deref()) {
@@ -132,7 +152,10 @@ pub fn plan(resource: &Resource, params: &ListParams) -> Result<Option<Plan>, Fa
         if let Some(c) = count {
             end = end.min(c);
         }
-        Mode::Window { start, end: end.max(start) }
+        Mode::Window {
+            start,
+            end: end.max(start),
+        }
     } else {
         Mode::All { count }
     };
@@ -140,7 +163,11 @@ pub fn plan(resource: &Resource, params: &ListParams) -> Result<Option<Plan>, Fa
 }
 
 /// The status filter query; `None` when both flags are false (nothing can match).
-pub fn status_query(style: StatusStyle, include_active: bool, include_inactive: bool) -> Option<Query> {
+pub fn status_query(
+    style: StatusStyle,
+    include_active: bool,
+    include_inactive: bool,
+) -> Option<Query> {
     if !include_active && !include_inactive {
         return None;
     }
@@ -176,7 +203,10 @@ impl ServerPage {
 
     /// `pageinate=true&page_size=..&page_no=..`.
     pub fn query(&self) -> Query {
-        Query::new().with("pageinate", true).with("page_size", self.page_size).with("page_no", self.page_no)
+        Query::new()
+            .with("pageinate", true)
+            .with("page_size", self.page_size)
+            .with("page_no", self.page_no)
     }
 }
 
@@ -193,22 +223,41 @@ pub fn next_request(offset: u64, end: u64, cap: u64) -> ServerPage {
     let cap = cap.max(1);
     let remaining = end - offset;
     if offset == 0 {
-        return ServerPage { page_no: 1, page_size: cap.min(remaining), skip: 0 };
+        return ServerPage {
+            page_no: 1,
+            page_size: cap.min(remaining),
+            skip: 0,
+        };
     }
-    if remaining <= cap {
-        if let Some(size) = (remaining..=cap).find(|s| offset / s == (end - 1) / s) {
-            let page_no = offset / size + 1;
-            return ServerPage { page_no, page_size: size, skip: offset - (page_no - 1) * size };
-        }
+    if remaining <= cap
+        && let Some(size) = (remaining..=cap).find(|s| offset / s == (end - 1) / s)
+    {
+        let page_no = offset / size + 1;
+        return ServerPage {
+            page_no,
+            page_size: size,
+            skip: offset - (page_no - 1) * size,
+        };
     }
-    let aligned = (1..=cap).rev().find(|d| offset % d == 0).unwrap_or(1);
+    let aligned = (1..=cap)
+        .rev()
+        .find(|d| offset.is_multiple_of(*d))
+        .unwrap_or(1);
     let aligned_gain = aligned.min(remaining);
     let before = offset / cap;
     let overlap_gain = ((before + 1) * cap - offset).min(remaining);
     if aligned_gain >= overlap_gain {
-        ServerPage { page_no: offset / aligned + 1, page_size: aligned, skip: 0 }
+        ServerPage {
+            page_no: offset / aligned + 1,
+            page_size: aligned,
+            skip: 0,
+        }
     } else {
-        ServerPage { page_no: before + 1, page_size: cap, skip: offset - before * cap }
+        ServerPage {
+            page_no: before + 1,
+            page_size: cap,
+            skip: offset - before * cap,
+        }
     }
 }
 
@@ -229,12 +278,25 @@ pub fn parse_page(status: u16, body: &str, key: &str) -> Result<Page, Failure> {
         message: format!("HaloPSA answered the {key} list with {what}"),
     };
     match http::parse_body(status, body)? {
-        Value::Array(items) => Ok(Page { items, record_count: None }),
+        Value::Array(items) => Ok(Page {
+            items,
+            record_count: None,
+        }),
         Value::Object(map) => {
             let record_count = map.get("record_count").and_then(ids::read_count);
-            match map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v) {
-                Some(Value::Array(items)) => Ok(Page { items: items.clone(), record_count }),
-                Some(Value::Null) | None if record_count.is_some() => Ok(Page { items: Vec::new(), record_count }),
+            match map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+            {
+                Some(Value::Array(items)) => Ok(Page {
+                    items: items.clone(),
+                    record_count,
+                }),
+                Some(Value::Null) | None if record_count.is_some() => Ok(Page {
+                    items: Vec::new(),
+                    record_count,
+                }),
                 _ => Err(unexpected(&format!("no `{key}` list"))),
             }
         }
@@ -297,7 +359,10 @@ where
                 return Ok(()); // an empty page ends the listing, whatever record_count says
             }
             let short = delivered < request.page_size;
-            let more_exist = self.got.record_count.is_some_and(|rc| request.start() + delivered < rc);
+            let more_exist = self
+                .got
+                .record_count
+                .is_some_and(|rc| request.start() + delivered < rc);
             if short && more_exist {
                 // The server's page is smaller than asked: its cap is `delivered`. Pages other than
                 // the first were cut at another offset, so their records are dropped; plan again.
@@ -330,11 +395,21 @@ pub fn collect<F>(mode: &Mode, fetch: F) -> Result<Collected, Failure>
 where
     F: FnMut(&Query) -> Result<(u16, Page), Failure>,
 {
-    let mut f = Fetcher { fetch, got: Collected::default() };
+    let mut f = Fetcher {
+        fetch,
+        got: Collected::default(),
+    };
     match *mode {
         Mode::Window { start, end } if start >= end => {
             // Nothing wanted (e.g. PageNo beyond Count): one tiny page for record_count.
-            f.call(&ServerPage { page_no: 1, page_size: 1, skip: 0 }.query())?;
+            f.call(
+                &ServerPage {
+                    page_no: 1,
+                    page_size: 1,
+                    skip: 0,
+                }
+                .query(),
+            )?;
         }
         Mode::Window { start, end } => f.fill(start, end)?,
         Mode::All { count } => {
@@ -367,7 +442,11 @@ pub fn fetch(resource: &Resource, mode: &Mode, filter: &Query) -> Result<Collect
         query.extend(paging);
         let response = http::get(resource.path, &query)?;
         if !http::is_success(response.status) {
-            return Err(crate::errors::from_response(response.status, &response.body, None));
+            return Err(crate::errors::from_response(
+                response.status,
+                &response.body,
+                None,
+            ));
         }
         let page = parse_page(response.status, &response.body, resource.key)?;
         Ok((response.status, page))
@@ -376,16 +455,27 @@ pub fn fetch(resource: &Resource, mode: &Mode, filter: &Query) -> Result<Collect
 
 /// `{"<key>": items (ids normalised), "record_count": <server total, else the number of items>}`.
 pub fn output(key: &str, collected: Collected) -> Value {
-    let record_count = collected.record_count.unwrap_or(collected.items.len() as u64);
+    let record_count = collected
+        .record_count
+        .unwrap_or(collected.items.len() as u64);
     let mut map = Map::new();
-    map.insert(key.to_string(), ids::normalized(Value::Array(collected.items)));
+    map.insert(
+        key.to_string(),
+        ids::normalized(Value::Array(collected.items)),
+    );
     map.insert("record_count".to_string(), Value::from(record_count));
     Value::Object(map)
 }
 
 /// `{"<key>": [], "record_count": 0}`.
 pub fn empty_output(key: &str) -> Value {
-    output(key, Collected { record_count: Some(0), ..Collected::default() })
+    output(
+        key,
+        Collected {
+            record_count: Some(0),
+            ..Collected::default()
+        },
+    )
 }
 
 /// A whole get-many node: validate, plan, fetch, shape the output. Both include flags false gives
@@ -395,7 +485,10 @@ pub fn get_many(resource: &Resource, params: &ListParams) -> Result<Done, Failur
         return Ok(Done::new(0, empty_output(resource.key)));
     };
     let collected = fetch(resource, &plan.mode, &plan.filter)?;
-    Ok(Done::new(collected.last_status, output(resource.key, collected)))
+    Ok(Done::new(
+        collected.last_status,
+        output(resource.key, collected),
+    ))
 }
 
 #[cfg(test)]
@@ -413,27 +506,96 @@ mod tests {
 
     #[test]
     fn defaults_and_windows() {
-        assert_eq!(plan_of(&CLIENTS, params()).mode, Mode::Window { start: 0, end: 100 });
-        let p = ListParams { page_no: Some(2), page_size: Some(250), ..params() };
-        assert_eq!(plan_of(&SITES, p).mode, Mode::Window { start: 250, end: 500 });
-        let p = ListParams { page_no: Some(2), page_size: Some(100), count: Some(150), ..params() };
-        assert_eq!(plan_of(&SITES, p).mode, Mode::Window { start: 100, end: 150 });
-        let p = ListParams { page_no: Some(3), page_size: Some(100), count: Some(150), ..params() };
-        assert_eq!(plan_of(&SITES, p).mode, Mode::Window { start: 200, end: 200 });
+        assert_eq!(
+            plan_of(&CLIENTS, params()).mode,
+            Mode::Window { start: 0, end: 100 }
+        );
+        let p = ListParams {
+            page_no: Some(2),
+            page_size: Some(250),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&SITES, p).mode,
+            Mode::Window {
+                start: 250,
+                end: 500
+            }
+        );
+        let p = ListParams {
+            page_no: Some(2),
+            page_size: Some(100),
+            count: Some(150),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&SITES, p).mode,
+            Mode::Window {
+                start: 100,
+                end: 150
+            }
+        );
+        let p = ListParams {
+            page_no: Some(3),
+            page_size: Some(100),
+            count: Some(150),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&SITES, p).mode,
+            Mode::Window {
+                start: 200,
+                end: 200
+            }
+        );
         // Tickets: Count defaults to 50.
-        assert_eq!(plan_of(&TICKETS, params()).mode, Mode::Window { start: 0, end: 50 });
-        let p = ListParams { paginate: Some(false), ..params() };
-        assert_eq!(plan_of(&TICKETS, p.clone()).mode, Mode::All { count: Some(50) });
+        assert_eq!(
+            plan_of(&TICKETS, params()).mode,
+            Mode::Window { start: 0, end: 50 }
+        );
+        let p = ListParams {
+            paginate: Some(false),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&TICKETS, p.clone()).mode,
+            Mode::All { count: Some(50) }
+        );
         assert_eq!(plan_of(&USERS, p).mode, Mode::All { count: None });
     }
 
     #[test]
     fn validation_of_numbers() {
         for (p, name) in [
-            (ListParams { page_no: Some(0), ..params() }, "PageNo"),
-            (ListParams { page_size: Some(0), ..params() }, "PageSize"),
-            (ListParams { count: Some(0), ..params() }, "Count"),
-            (ListParams { count: Some(-1), paginate: Some(false), ..params() }, "Count"),
+            (
+                ListParams {
+                    page_no: Some(0),
+                    ..params()
+                },
+                "PageNo",
+            ),
+            (
+                ListParams {
+                    page_size: Some(0),
+                    ..params()
+                },
+                "PageSize",
+            ),
+            (
+                ListParams {
+                    count: Some(0),
+                    ..params()
+                },
+                "Count",
+            ),
+            (
+                ListParams {
+                    count: Some(-1),
+                    paginate: Some(false),
+                    ..params()
+                },
+                "Count",
+            ),
         ] {
             let err = plan(&CLIENTS, &p).unwrap_err();
             assert!(err.is_validation());
@@ -445,20 +607,39 @@ mod tests {
     fn status_filters() {
         let q = |style, a, i| status_query(style, a, i).map(|q| q.into_pairs());
         let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        assert_eq!(q(StatusStyle::OpenClosed, true, false), Some(vec![pair("open_only", "true")]));
-        assert_eq!(q(StatusStyle::OpenClosed, false, true), Some(vec![pair("closed_only", "true")]));
+        assert_eq!(
+            q(StatusStyle::OpenClosed, true, false),
+            Some(vec![pair("open_only", "true")])
+        );
+        assert_eq!(
+            q(StatusStyle::OpenClosed, false, true),
+            Some(vec![pair("closed_only", "true")])
+        );
         assert_eq!(q(StatusStyle::OpenClosed, true, true), Some(vec![]));
         assert_eq!(q(StatusStyle::OpenClosed, false, false), None);
         assert_eq!(
             q(StatusStyle::IncludeFlags, true, false),
-            Some(vec![pair("includeactive", "true"), pair("includeinactive", "false")])
+            Some(vec![
+                pair("includeactive", "true"),
+                pair("includeinactive", "false")
+            ])
         );
         assert_eq!(q(StatusStyle::IncludeFlags, false, false), None);
-        let p = ListParams { include_active: Some(false), include_inactive: Some(false), ..params() };
+        let p = ListParams {
+            include_active: Some(false),
+            include_inactive: Some(false),
+            ..params()
+        };
         assert_eq!(plan(&CLIENTS, &p), Ok(None));
-        let p = ListParams { search: Some("  acme ".into()), ..params() };
+        let p = ListParams {
+            search: Some("  acme ".into()),
+            ..params()
+        };
         assert_eq!(plan_of(&CLIENTS, p).filter.get("search"), Some("acme"));
-        let p = ListParams { search: Some("   ".into()), ..params() };
+        let p = ListParams {
+            search: Some("   ".into()),
+            ..params()
+        };
         assert_eq!(plan_of(&CLIENTS, p).filter.get("search"), None);
     }
 
@@ -467,9 +648,16 @@ mod tests {
         let mut offset = start;
         while offset < end {
             let page = next_request(offset, end, cap);
-            assert!(page.page_size >= 1 && page.page_size <= cap, "{page:?} breaks the cap");
+            assert!(
+                page.page_size >= 1 && page.page_size <= cap,
+                "{page:?} breaks the cap"
+            );
             assert!(page.skip < page.page_size);
-            assert_eq!(page.start() + page.skip, offset, "{page:?} must start at offset {offset}");
+            assert_eq!(
+                page.start() + page.skip,
+                offset,
+                "{page:?} must start at offset {offset}"
+            );
             let usable = (page.page_size - page.skip).min(end - offset);
             offset += usable;
             out.push(page);
@@ -479,15 +667,25 @@ mod tests {
     }
 
     fn sp(page_no: u64, page_size: u64, skip: u64) -> ServerPage {
-        ServerPage { page_no, page_size, skip }
+        ServerPage {
+            page_no,
+            page_size,
+            skip,
+        }
     }
 
     #[test]
     fn planner_respects_the_cap() {
         // PageSize 250, PageNo 2 → records 250..500.
-        assert_eq!(plan_all(250, 500, 100), vec![sp(6, 50, 0), sp(4, 100, 0), sp(5, 100, 0)]);
+        assert_eq!(
+            plan_all(250, 500, 100),
+            vec![sp(6, 50, 0), sp(4, 100, 0), sp(5, 100, 0)]
+        );
         // The first 250.
-        assert_eq!(plan_all(0, 250, 100), vec![sp(1, 100, 0), sp(2, 100, 0), sp(5, 50, 0)]);
+        assert_eq!(
+            plan_all(0, 250, 100),
+            vec![sp(1, 100, 0), sp(2, 100, 0), sp(5, 50, 0)]
+        );
         // Small logical pages map to one server page of the same size.
         assert_eq!(plan_all(90, 120, 100), vec![sp(4, 30, 0)]);
         assert_eq!(plan_all(200, 300, 100), vec![sp(3, 100, 0)]);
@@ -506,7 +704,10 @@ mod tests {
             for len in [1u64, 50, 99, 100, 101, 250, 1000] {
                 let pages = plan_all(start, start + len, 100);
                 let minimum = len.div_ceil(100) as usize;
-                assert!(pages.len() <= minimum + 2, "start {start} len {len}: {pages:?}");
+                assert!(
+                    pages.len() <= minimum + 2,
+                    "start {start} len {len}: {pages:?}"
+                );
             }
         }
     }
@@ -524,7 +725,13 @@ mod tests {
 
     impl FakeServer {
         fn new(total: u64) -> Self {
-            FakeServer { total, cap: 100, claimed: total, unpaged_cap: 100, log: Vec::new() }
+            FakeServer {
+                total,
+                cap: 100,
+                claimed: total,
+                unpaged_cap: 100,
+                log: Vec::new(),
+            }
         }
 
         fn answer(&mut self, q: &Query) -> Result<(u16, Page), Failure> {
@@ -536,8 +743,16 @@ mod tests {
             } else {
                 (0, num("count").unwrap_or(u64::MAX).min(self.unpaged_cap))
             };
-            let items = (first..self.total.min(first.saturating_add(len))).map(|i| json!({"id": i + 1})).collect();
-            Ok((200, Page { items, record_count: Some(self.claimed) }))
+            let items = (first..self.total.min(first.saturating_add(len)))
+                .map(|i| json!({"id": i + 1}))
+                .collect();
+            Ok((
+                200,
+                Page {
+                    items,
+                    record_count: Some(self.claimed),
+                },
+            ))
         }
 
         fn run(&mut self, mode: Mode) -> Collected {
@@ -552,12 +767,21 @@ mod tests {
     #[test]
     fn assembles_pages_larger_than_the_cap() {
         let mut server = FakeServer::new(600);
-        let got = server.run(Mode::Window { start: 250, end: 500 });
+        let got = server.run(Mode::Window {
+            start: 250,
+            end: 500,
+        });
         assert_eq!(ids_of(&got), (251..=500).collect::<Vec<_>>());
         assert_eq!(got.record_count, Some(600));
         assert_eq!(got.requests, 3);
         for q in &server.log {
-            let size: u64 = q.iter().find(|(k, _)| k == "page_size").unwrap().1.parse().unwrap();
+            let size: u64 = q
+                .iter()
+                .find(|(k, _)| k == "page_size")
+                .unwrap()
+                .1
+                .parse()
+                .unwrap();
             assert!(size <= 100);
         }
     }
@@ -565,10 +789,16 @@ mod tests {
     #[test]
     fn window_past_the_data() {
         let mut server = FakeServer::new(30);
-        let got = server.run(Mode::Window { start: 100, end: 200 });
+        let got = server.run(Mode::Window {
+            start: 100,
+            end: 200,
+        });
         assert!(got.items.is_empty());
         assert_eq!(got.record_count, Some(30));
-        let got = FakeServer::new(260).run(Mode::Window { start: 200, end: 400 });
+        let got = FakeServer::new(260).run(Mode::Window {
+            start: 200,
+            end: 400,
+        });
         assert_eq!(ids_of(&got), (201..=260).collect::<Vec<_>>());
     }
 
@@ -580,7 +810,10 @@ mod tests {
         assert_eq!(got.requests, 1);
         // PageNo beyond Count: nothing returned, one request for the total.
         let mut server = FakeServer::new(500);
-        let got = server.run(Mode::Window { start: 200, end: 200 });
+        let got = server.run(Mode::Window {
+            start: 200,
+            end: 200,
+        });
         assert!(got.items.is_empty());
         assert_eq!((got.record_count, got.requests), (Some(500), 1));
     }
@@ -589,15 +822,29 @@ mod tests {
     fn replans_when_the_server_cap_is_lower() {
         let mut server = FakeServer::new(1000);
         server.cap = 30;
-        let got = server.run(Mode::Window { start: 250, end: 500 });
+        let got = server.run(Mode::Window {
+            start: 250,
+            end: 500,
+        });
         assert_eq!(ids_of(&got), (251..=500).collect::<Vec<_>>());
         let mut server = FakeServer::new(1000);
         server.cap = 40;
         let got = server.run(Mode::Window { start: 0, end: 250 });
         assert_eq!(ids_of(&got), (1..=250).collect::<Vec<_>>());
         // Requests after the first discovery respect the real cap.
-        let sizes: Vec<u64> =
-            server.log.iter().skip(1).map(|q| q.iter().find(|(k, _)| k == "page_size").unwrap().1.parse().unwrap()).collect();
+        let sizes: Vec<u64> = server
+            .log
+            .iter()
+            .skip(1)
+            .map(|q| {
+                q.iter()
+                    .find(|(k, _)| k == "page_size")
+                    .unwrap()
+                    .1
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
         assert!(sizes.iter().all(|s| *s <= 40), "{sizes:?}");
     }
 
@@ -610,7 +857,10 @@ mod tests {
         assert!(got.requests <= 4, "{} requests", got.requests);
         let mut server = FakeServer::new(150);
         server.claimed = 10_000;
-        let got = server.run(Mode::Window { start: 100, end: 400 });
+        let got = server.run(Mode::Window {
+            start: 100,
+            end: 400,
+        });
         assert_eq!(ids_of(&got), (101..=150).collect::<Vec<_>>());
     }
 
@@ -619,11 +869,18 @@ mod tests {
         let mut server = FakeServer::new(320);
         let got = server.run(Mode::All { count: None });
         assert_eq!(ids_of(&got), (1..=320).collect::<Vec<_>>());
-        assert_eq!(server.log[0], Vec::<(String, String)>::new(), "first request without pageinate");
+        assert_eq!(
+            server.log[0],
+            Vec::<(String, String)>::new(),
+            "first request without pageinate"
+        );
         let mut server = FakeServer::new(320);
         let got = server.run(Mode::All { count: Some(250) });
         assert_eq!(ids_of(&got), (1..=250).collect::<Vec<_>>());
-        assert_eq!(server.log[0], vec![("count".to_string(), "250".to_string())]);
+        assert_eq!(
+            server.log[0],
+            vec![("count".to_string(), "250".to_string())]
+        );
         // A server that honours count needs one request.
         let mut server = FakeServer::new(320);
         server.unpaged_cap = u64::MAX;
@@ -631,7 +888,10 @@ mod tests {
         assert_eq!((got.items.len(), got.requests), (250, 1));
         // Fewer records than Count.
         let got = FakeServer::new(40).run(Mode::All { count: Some(250) });
-        assert_eq!((got.items.len(), got.requests, got.record_count), (40, 1, Some(40)));
+        assert_eq!(
+            (got.items.len(), got.requests, got.record_count),
+            (40, 1, Some(40))
+        );
     }
 
     #[test]
@@ -642,7 +902,13 @@ mod tests {
             if calls == 2 {
                 Err(Failure::Transport("down".into()))
             } else {
-                Ok((200, Page { items: (0..100).map(|i| json!({"id": i})).collect(), record_count: Some(1000) }))
+                Ok((
+                    200,
+                    Page {
+                        items: (0..100).map(|i| json!({"id": i})).collect(),
+                        record_count: Some(1000),
+                    },
+                ))
             }
         });
         assert_eq!(result, Err(Failure::Transport("down".into())));
@@ -654,7 +920,13 @@ mod tests {
         let mut calls = 0usize;
         let result = collect(&Mode::All { count: None }, |_| {
             calls += 1;
-            Ok((200, Page { items: vec![json!({"id": 1})], record_count: Some(u64::MAX) }))
+            Ok((
+                200,
+                Page {
+                    items: vec![json!({"id": 1})],
+                    record_count: Some(u64::MAX),
+                },
+            ))
         });
         assert!(matches!(result, Err(Failure::Unexpected { .. })));
         assert_eq!(calls, MAX_REQUESTS);
@@ -662,15 +934,51 @@ mod tests {
 
     #[test]
     fn pages_and_outputs() {
-        let page = parse_page(200, r#"{"record_count": 717.0, "page_no": 1, "clients": [{"id": 1.0}]}"#, "clients").unwrap();
-        assert_eq!(page, Page { items: vec![json!({"id": 1.0})], record_count: Some(717) });
+        let page = parse_page(
+            200,
+            r#"{"record_count": 717.0, "page_no": 1, "clients": [{"id": 1.0}]}"#,
+            "clients",
+        )
+        .unwrap();
+        assert_eq!(
+            page,
+            Page {
+                items: vec![json!({"id": 1.0})],
+                record_count: Some(717)
+            }
+        );
         let page = parse_page(200, r#"[{"id": 2}]"#, "clients").unwrap();
         assert_eq!(page.record_count, None);
-        assert_eq!(parse_page(200, r#"{"record_count": 0}"#, "sites").unwrap().items.len(), 0);
-        assert!(matches!(parse_page(200, r#"{"other": []}"#, "sites"), Err(Failure::Unexpected { .. })));
-        assert!(matches!(parse_page(200, "oops", "sites"), Err(Failure::Unexpected { .. })));
-        let out = output("sites", Collected { items: vec![json!({"id": "4", "client_id": 21.0})], record_count: Some(9), ..Default::default() });
-        assert_eq!(out, json!({"sites": [{"id": 4, "client_id": 21}], "record_count": 9}));
-        assert_eq!(empty_output("tickets"), json!({"tickets": [], "record_count": 0}));
+        assert_eq!(
+            parse_page(200, r#"{"record_count": 0}"#, "sites")
+                .unwrap()
+                .items
+                .len(),
+            0
+        );
+        assert!(matches!(
+            parse_page(200, r#"{"other": []}"#, "sites"),
+            Err(Failure::Unexpected { .. })
+        ));
+        assert!(matches!(
+            parse_page(200, "oops", "sites"),
+            Err(Failure::Unexpected { .. })
+        ));
+        let out = output(
+            "sites",
+            Collected {
+                items: vec![json!({"id": "4", "client_id": 21.0})],
+                record_count: Some(9),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            out,
+            json!({"sites": [{"id": 4, "client_id": 21}], "record_count": 9})
+        );
+        assert_eq!(
+            empty_output("tickets"),
+            json!({"tickets": [], "record_count": 0})
+        );
     }
 }

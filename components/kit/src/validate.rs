@@ -12,7 +12,13 @@ use crate::errors::Failure;
 /// An id parameter must be a positive integer: returns it, or
 /// `"<name> must be a positive integer"` (e.g. "Id must be a positive integer").
 pub fn positive_id(name: &str, id: i64) -> Result<i64, Failure> {
-    if id > 0 { Ok(id) } else { Err(Failure::invalid(format!("{name} must be a positive integer"))) }
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(Failure::invalid(format!(
+            "{name} must be a positive integer"
+        )))
+    }
 }
 
 /// An optional id parameter: `None` stays `None`; a given value must be positive.
@@ -32,7 +38,10 @@ pub fn required_text(name: &str, value: &str) -> Result<String, Failure> {
 /// An optional text parameter: `None` when absent, empty or only whitespace; otherwise the value
 /// trimmed. Used for the "empty keeps the current value" rule of the update operations.
 pub fn optional_text(value: Option<&str>) -> Option<String> {
-    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 /// A website must start with `http://` or `https://` (any letter case) and name something after
@@ -40,15 +49,19 @@ pub fn optional_text(value: Option<&str>) -> Option<String> {
 pub fn website(name: &str, value: &str) -> Result<String, Failure> {
     let v = value.trim();
     let lower = v.to_ascii_lowercase();
-    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
     match rest {
         None => Err(Failure::invalid(format!(
             "{name} must start with http:// or https://, for example https://www.acme-corp.com"
         ))),
-        Some(r) if r.is_empty() || r.starts_with('/') => {
-            Err(Failure::invalid(format!("{name} must name a host after the protocol, for example https://www.acme-corp.com")))
+        Some(r) if r.is_empty() || r.starts_with('/') => Err(Failure::invalid(format!(
+            "{name} must name a host after the protocol, for example https://www.acme-corp.com"
+        ))),
+        Some(_) if v.chars().any(char::is_whitespace) => {
+            Err(Failure::invalid(format!("{name} must not contain spaces")))
         }
-        Some(_) if v.chars().any(char::is_whitespace) => Err(Failure::invalid(format!("{name} must not contain spaces"))),
         Some(_) => Ok(v.to_string()),
     }
 }
@@ -66,13 +79,19 @@ pub fn password(name: &str, value: &str) -> Result<(), Failure> {
     if !value.chars().any(char::is_lowercase) {
         missing.push("a lower-case letter");
     }
-    if !value.chars().any(|c| !c.is_alphabetic() && !c.is_whitespace()) {
+    if !value
+        .chars()
+        .any(|c| !c.is_alphabetic() && !c.is_whitespace())
+    {
         missing.push("a digit or symbol");
     }
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Failure::invalid(format!("{name} does not meet the password rules: it needs {}", missing.join(", "))))
+        Err(Failure::invalid(format!(
+            "{name} does not meet the password rules: it needs {}",
+            missing.join(", ")
+        )))
     }
 }
 
@@ -92,14 +111,18 @@ pub fn iso8601_datetime(name: &str, value: &str) -> Result<String, Failure> {
 }
 
 fn digits(s: &str, n: usize) -> Option<u32> {
-    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 0,
     }
@@ -112,8 +135,16 @@ fn parse_datetime(v: &str) -> Option<()> {
     let (date, rest) = v.split_at_checked(10)?;
     let rest = rest.strip_prefix(['T', 't'])?;
     let mut parts = date.split('-');
-    let (year, month, day) = (digits(parts.next()?, 4)?, digits(parts.next()?, 2)?, digits(parts.next()?, 2)?);
-    if parts.next().is_some() || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    let (year, month, day) = (
+        digits(parts.next()?, 4)?,
+        digits(parts.next()?, 2)?,
+        digits(parts.next()?, 2)?,
+    );
+    if parts.next().is_some()
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+    {
         return None;
     }
     // Split the time from the zone designator.
@@ -134,10 +165,10 @@ fn parse_datetime(v: &str) -> Option<()> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    if let Some(f) = fraction {
-        if fields.len() != 3 || f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+    if let Some(f) = fraction
+        && (fields.len() != 3 || f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
     match zone {
         "" | "Z" | "z" => Some(()),
@@ -198,7 +229,10 @@ mod tests {
         assert_eq!(positive_id("Id", i64::MAX), Ok(i64::MAX));
         assert_eq!(msg(positive_id("Id", 0)), "Id must be a positive integer");
         assert_eq!(msg(positive_id("Id", -5)), "Id must be a positive integer");
-        assert_eq!(msg(positive_id("SiteClientId", 0)), "SiteClientId must be a positive integer");
+        assert_eq!(
+            msg(positive_id("SiteClientId", 0)),
+            "SiteClientId must be a positive integer"
+        );
         assert_eq!(optional_positive_id("SiteId", None), Ok(None));
         assert_eq!(optional_positive_id("SiteId", Some(3)), Ok(Some(3)));
         assert!(optional_positive_id("SiteId", Some(0)).is_err());
@@ -216,11 +250,26 @@ mod tests {
 
     #[test]
     fn websites() {
-        for ok in ["https://www.acme-corp.com", "http://acme.com/about", "http://legacy-system.local", "HTTPS://ACME.COM"] {
+        for ok in [
+            "https://www.acme-corp.com",
+            "http://acme.com/about",
+            "http://legacy-system.local",
+            "HTTPS://ACME.COM",
+        ] {
             assert_eq!(website("Website", ok).as_deref(), Ok(ok), "{ok}");
         }
-        for bad in ["www.acme.com", "acme.com", "ftp://acme.com", "https//acme.com", "", "  "] {
-            assert!(msg(website("Website", bad)).contains("http:// or https://"), "{bad}");
+        for bad in [
+            "www.acme.com",
+            "acme.com",
+            "ftp://acme.com",
+            "https//acme.com",
+            "",
+            "  ",
+        ] {
+            assert!(
+                msg(website("Website", bad)).contains("http:// or https://"),
+                "{bad}"
+            );
         }
         assert!(website("Website", "https://").is_err());
         assert!(website("Website", "https:///path").is_err());
@@ -231,7 +280,10 @@ mod tests {
     fn passwords() {
         assert!(password("Password", "SecureP@ss1").is_ok());
         assert!(password("Password", "Abcdefg1").is_ok());
-        assert!(password("Password", "Abcdefg!").is_ok(), "a symbol instead of a digit is enough");
+        assert!(
+            password("Password", "Abcdefg!").is_ok(),
+            "a symbol instead of a digit is enough"
+        );
         let short = msg(password("Password", "Ab1!"));
         assert!(short.contains("at least 8 characters"), "{short}");
         assert!(msg(password("Password", "abcdefg1")).contains("an upper-case letter"));
@@ -277,7 +329,11 @@ mod tests {
             "",
             "2025-1-30T10:00:00",
         ] {
-            assert!(msg(iso8601_datetime("Startdate", bad)).starts_with("Startdate must be an ISO 8601"), "{bad}");
+            assert!(
+                msg(iso8601_datetime("Startdate", bad))
+                    .starts_with("Startdate must be an ISO 8601"),
+                "{bad}"
+            );
         }
     }
 
@@ -285,10 +341,19 @@ mod tests {
     fn json_objects() {
         assert_eq!(json_object("AdditionalFields", None), Ok(None));
         assert_eq!(json_object("AdditionalFields", Some("  ")), Ok(None));
-        let map = json_object("AdditionalFields", Some(r#"{"toplevel_id": 15, "taxable": true}"#)).unwrap().unwrap();
+        let map = json_object(
+            "AdditionalFields",
+            Some(r#"{"toplevel_id": 15, "taxable": true}"#),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(map["toplevel_id"], 15);
         for bad in ["[1,2]", "\"text\"", "15", "null", "{broken", "true"] {
-            assert!(msg(json_object("AdditionalFields", Some(bad))).starts_with("AdditionalFields must be a JSON object"), "{bad}");
+            assert!(
+                msg(json_object("AdditionalFields", Some(bad)))
+                    .starts_with("AdditionalFields must be a JSON object"),
+                "{bad}"
+            );
         }
     }
 
@@ -296,7 +361,10 @@ mod tests {
     fn counts() {
         assert_eq!(optional_at_least_one("PageNo", None), Ok(None));
         assert_eq!(optional_at_least_one("PageNo", Some(1)), Ok(Some(1)));
-        assert_eq!(msg(optional_at_least_one("PageSize", Some(0))), "PageSize must be 1 or more");
+        assert_eq!(
+            msg(optional_at_least_one("PageSize", Some(0))),
+            "PageSize must be 1 or more"
+        );
         assert!(optional_at_least_one("Count", Some(-3)).is_err());
     }
 }

@@ -1,0 +1,292 @@
+//! halopsa.site.create: creates a site for a client, or returns the existing duplicate.
+//!
+//! Rules (seed "Create a Site"):
+//! - Name is required (not blank; sent trimmed); SiteClientId is required and must be a positive
+//!   integer. MaincontactName, Notes and Phonenumber are optional (sent when not blank).
+//! - DuplicateCheckFields: default `["name", "client_id"]`; `[]` disables the check; each entry
+//!   must be one of [`ALLOWED_FIELDS`] (letter case and spaces around are ignored), otherwise
+//!   StatusCode -1 naming the unknown entries and the allowed ones.
+//! - BlockIfDuplicate (default true): before creating, the existing sites are listed (active and
+//!   inactive, every page; only the client's sites when `client_id` is a check field) and compared
+//!   on the check fields: text trimmed and case-insensitive, ids as numbers (so `21.0` and `"21"`
+//!   equal 21). A match is returned as the Site with StatusCode 200 and an empty ErrorMessage,
+//!   and nothing is created. With BlockIfDuplicate false the site is created without a check.
+//! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
+//! - Output `Site`: the created (or existing) record with ids as integers; `{}` on any failure.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "site-create",
+    with: {
+        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+    },
+});
+
+use psaflow_kit::envelope::{self, Done};
+use psaflow_kit::http::{self, Query};
+use psaflow_kit::paging::{self, Mode};
+use psaflow_kit::{Failure, ids, validate};
+use serde_json::{Map, Value};
+
+const OUTPUT: &str = "Site";
+
+/// The fields DuplicateCheckFields may name.
+const ALLOWED_FIELDS: [&str; 5] = [
+    "name",
+    "client_id",
+    "maincontact_name",
+    "notes",
+    "phonenumber",
+];
+/// DuplicateCheckFields when not given.
+const DEFAULT_CHECK_FIELDS: [&str; 2] = ["name", "client_id"];
+
+struct Node;
+
+impl Guest for Node {
+    fn run(input: CreateInput) -> Envelope {
+        envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
+    }
+}
+
+/// A validated request: the body to POST and how to look for duplicates.
+#[derive(Debug, PartialEq)]
+struct Plan {
+    body: Map<String, Value>,
+    client_id: i64,
+    /// Check fields; empty when no check is wanted (`[]` or BlockIfDuplicate false).
+    check_fields: Vec<&'static str>,
+}
+
+fn create(input: &CreateInput) -> Result<Done, Failure> {
+    let plan = build_plan(input)?;
+    if !plan.check_fields.is_empty()
+        && let Some((status, existing)) = find_duplicate(&plan)?
+    {
+        return Ok(Done::record(status, existing));
+    }
+    let (status, record) = http::post_array("/Site", &plan.body, None)?;
+    Ok(Done::record(status, record))
+}
+
+/// Lists the candidate sites (every page, active and inactive) and returns the first duplicate.
+fn find_duplicate(plan: &Plan) -> Result<Option<(u16, Value)>, Failure> {
+    let mut filter = Query::new();
+    if plan.check_fields.contains(&"client_id") {
+        filter.push("client_id", plan.client_id);
+    }
+    filter.push("includeactive", true);
+    filter.push("includeinactive", true);
+    let sites = paging::fetch(&paging::SITES, &Mode::All { count: None }, &filter)?;
+    let status = sites.last_status;
+    Ok(sites
+        .items
+        .into_iter()
+        .find(|site| is_duplicate(&plan.body, site, &plan.check_fields))
+        .map(|s| (status, s)))
+}
+
+/// Validates the input and builds the plan. Sends nothing.
+fn build_plan(input: &CreateInput) -> Result<Plan, Failure> {
+    let name = validate::required_text("Name", &input.name)?;
+    let client_id = validate::positive_id("SiteClientId", input.site_client_id)?;
+    let fields = check_fields(input.duplicate_check_fields.as_deref())?;
+    let mut body = Map::new();
+    body.insert("name".into(), Value::String(name));
+    body.insert("client_id".into(), Value::from(client_id));
+    let optional = [
+        ("maincontact_name", &input.maincontact_name),
+        ("notes", &input.notes),
+        ("phonenumber", &input.phonenumber),
+    ];
+    for (key, value) in optional {
+        if let Some(text) = validate::optional_text(value.as_deref()) {
+            body.insert(key.into(), Value::String(text));
+        }
+    }
+    let block = input.block_if_duplicate.unwrap_or(true);
+    Ok(Plan {
+        body,
+        client_id,
+        check_fields: if block { fields } else { Vec::new() },
+    })
+}
+
+/// Resolves DuplicateCheckFields: default when absent, each entry one of [`ALLOWED_FIELDS`].
+fn check_fields(given: Option<&[String]>) -> Result<Vec<&'static str>, Failure> {
+    let Some(given) = given else {
+        return Ok(DEFAULT_CHECK_FIELDS.to_vec());
+    };
+    let mut fields = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in given {
+        let wanted = entry.trim().to_ascii_lowercase();
+        match ALLOWED_FIELDS.iter().find(|f| **f == wanted) {
+            Some(f) if !fields.contains(f) => fields.push(*f),
+            Some(_) => {}
+            None => unknown.push(format!("{entry:?}")),
+        }
+    }
+    if unknown.is_empty() {
+        Ok(fields)
+    } else {
+        Err(Failure::invalid(format!(
+            "DuplicateCheckFields contains unknown field(s) {}; allowed fields are: {}",
+            unknown.join(", "),
+            ALLOWED_FIELDS.join(", ")
+        )))
+    }
+}
+
+/// A comparable form of one field: ids as numbers, text trimmed and lower-cased (absent = "").
+#[derive(Debug, PartialEq)]
+enum Key {
+    Id(Option<i64>),
+    Text(String),
+}
+
+fn key_of(record: &Value, field: &str) -> Key {
+    let value = record.get(field);
+    if field == "client_id" {
+        return Key::Id(value.and_then(ids::read_id));
+    }
+    let text = match value {
+        Some(Value::String(s)) => s.trim().to_lowercase(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    Key::Text(text)
+}
+
+/// True when `existing` equals the new site on every check field.
+fn is_duplicate(new_site: &Map<String, Value>, existing: &Value, fields: &[&str]) -> bool {
+    let new_site = Value::Object(new_site.clone());
+    fields
+        .iter()
+        .all(|f| key_of(&new_site, f) == key_of(existing, f))
+}
+
+export!(Node);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input(name: &str, client: i64) -> CreateInput {
+        CreateInput {
+            name: name.into(),
+            site_client_id: client,
+            maincontact_name: None,
+            notes: None,
+            phonenumber: None,
+            block_if_duplicate: None,
+            duplicate_check_fields: None,
+        }
+    }
+
+    fn invalid(i: CreateInput) -> String {
+        match build_plan(&i) {
+            Err(Failure::Invalid(m)) => m,
+            other => panic!("expected -1, got {other:?}"),
+        }
+    }
+
+    fn list(items: &[&str]) -> Option<Vec<String>> {
+        Some(items.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn rules() {
+        assert_eq!(invalid(input(" ", 3)), "Name is required");
+        assert_eq!(
+            invalid(input("HQ", 0)),
+            "SiteClientId must be a positive integer"
+        );
+        let mut i = input("HQ", 3);
+        i.duplicate_check_fields = list(&["name", "colour", "website"]);
+        let m = invalid(i);
+        assert!(m.contains("\"colour\", \"website\""), "{m}");
+        assert!(
+            m.ends_with(
+                "allowed fields are: name, client_id, maincontact_name, notes, phonenumber"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn plans() {
+        let p = build_plan(&input(" HQ ", 3)).unwrap();
+        assert_eq!(
+            Value::Object(p.body.clone()),
+            json!({"name": "HQ", "client_id": 3})
+        );
+        assert_eq!(p.check_fields, vec!["name", "client_id"]);
+        let mut i = input("HQ", 3);
+        i.duplicate_check_fields = list(&[]);
+        assert!(
+            build_plan(&i).unwrap().check_fields.is_empty(),
+            "[] disables the check"
+        );
+        let mut i = input("HQ", 3);
+        i.block_if_duplicate = Some(false);
+        assert!(
+            build_plan(&i).unwrap().check_fields.is_empty(),
+            "no blocking, no check"
+        );
+        let mut i = input("HQ", 3);
+        i.duplicate_check_fields = list(&[" Name ", "PHONENUMBER", "name"]);
+        i.phonenumber = Some("+1-555-0100".into());
+        i.notes = Some(" ".into());
+        let p = build_plan(&i).unwrap();
+        assert_eq!(p.check_fields, vec!["name", "phonenumber"]);
+        assert_eq!(
+            Value::Object(p.body),
+            json!({"name": "HQ", "client_id": 3, "phonenumber": "+1-555-0100"})
+        );
+    }
+
+    #[test]
+    fn duplicates() {
+        let new_site = build_plan(&input("Head Office", 21)).unwrap().body;
+        let fields = ["name", "client_id"];
+        assert!(is_duplicate(
+            &new_site,
+            &json!({"id": 4, "name": "  head office ", "client_id": 21.0}),
+            &fields
+        ));
+        assert!(is_duplicate(
+            &new_site,
+            &json!({"id": 4, "name": "HEAD OFFICE", "client_id": "21"}),
+            &fields
+        ));
+        assert!(!is_duplicate(
+            &new_site,
+            &json!({"id": 4, "name": "Head Office", "client_id": 22}),
+            &fields
+        ));
+        assert!(!is_duplicate(
+            &new_site,
+            &json!({"id": 4, "name": "Head Office 2", "client_id": 21}),
+            &fields
+        ));
+        assert!(!is_duplicate(
+            &new_site,
+            &json!({"id": 4, "client_id": 21}),
+            &fields
+        ));
+        // A field the new site leaves out matches an existing empty value.
+        assert!(is_duplicate(
+            &new_site,
+            &json!({"name": "Head Office", "notes": null}),
+            &["name", "notes"]
+        ));
+        assert!(!is_duplicate(
+            &new_site,
+            &json!({"name": "Head Office", "notes": "x"}),
+            &["name", "notes"]
+        ));
+    }
+}

@@ -1,0 +1,84 @@
+//! halopsa.site.delete: permanently deletes a site by ID.
+//!
+//! Rules (seed "Delete a Site"):
+//! - Id must be a positive integer (else StatusCode -1, nothing sent, DeletedSite `{}`).
+//! - `DELETE /Site/{Id}`; any 2xx is success (HaloPSA may answer with the deleted record or with
+//!   an empty body).
+//! - A 404 is a business error worded as the seed's example, "Site with ID {Id} not found."
+//!   (StatusCode 200, OriginalStatusCode 404); other refusals report HaloPSA's message.
+//! - Output `DeletedSite`: `{"success": true, "deleted_id": Id}` on success; on an API, business
+//!   or network failure `{"success": false, "deleted_id": Id}` (the requested id is echoed);
+//!   `{}` only when the request stopped at validation.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "site-delete",
+    with: {
+        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+    },
+});
+
+use psaflow_kit::envelope::{self, Done};
+use psaflow_kit::http::{self, Query};
+use psaflow_kit::{Failure, validate};
+use serde_json::{Value, json};
+
+const OUTPUT: &str = "DeletedSite";
+
+struct Node;
+
+impl Guest for Node {
+    fn run(input: DeleteInput) -> Envelope {
+        let id = input.id;
+        envelope::respond(OUTPUT, delete(&input), |failure| {
+            failure_output(failure, id)
+        })
+    }
+}
+
+/// `{}` after a validation failure, otherwise success false with the requested id echoed.
+fn failure_output(failure: &Failure, id: i64) -> Value {
+    if failure.is_validation() {
+        envelope::empty_object()
+    } else {
+        json!({"success": false, "deleted_id": id})
+    }
+}
+
+fn delete(input: &DeleteInput) -> Result<Done, Failure> {
+    let id = validate::positive_id("Id", input.id)?;
+    let not_found = format!("Site with ID {id} not found.");
+    let (status, _) = http::delete(&format!("/Site/{id}"), &Query::new(), Some(&not_found))?;
+    Ok(Done::new(
+        status,
+        json!({"success": true, "deleted_id": id}),
+    ))
+}
+
+export!(Node);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_per_failure_class() {
+        let e = Node::run(DeleteInput { id: -4 });
+        assert_eq!((e.status_code, e.original_status_code), (-1, 0));
+        assert_eq!(e.error_message, "Id must be a positive integer");
+        assert_eq!(e.output, "{}");
+        assert_eq!(
+            failure_output(&Failure::Transport("down".into()), 12),
+            json!({"success": false, "deleted_id": 12})
+        );
+        let api = Failure::Api {
+            status: 404,
+            message: "Site with ID 12 not found.".into(),
+        };
+        assert_eq!(
+            failure_output(&api, 12),
+            json!({"success": false, "deleted_id": 12})
+        );
+    }
+}
