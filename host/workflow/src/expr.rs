@@ -1,0 +1,622 @@
+//! `${{ ... }}` expressions: finding them in YAML values, compiling them with minijinja,
+//! and evaluating a value that may mix literal text and expressions.
+//!
+//! Typing rule (the contract's): a value that is exactly one `${{ }}` keeps the JSON type
+//! of the result (number, list, object, bool, null); an expression inside a longer string
+//! is interpolated as text.
+use crate::diagnostics::{Diagnostic, Pos};
+use crate::yaml::{Kind, Node};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as MjValue};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// One `${{ body }}` occurrence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// The text between `${{` and `}}`, trimmed.
+    pub body: String,
+    /// Where the `${{ ... }}` is in the file (exact for plain and single-line quoted scalars,
+    /// else the start of the value).
+    pub pos: Pos,
+}
+
+/// A workflow value that may contain expressions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// No expression anywhere inside.
+    Literal { value: Value, pos: Pos },
+    /// The whole value is one expression: the result keeps its JSON type.
+    Expr(Expr),
+    /// A string with expressions inside: the result is a string.
+    Interp { parts: Vec<Part>, pos: Pos },
+    List { items: Vec<Template>, pos: Pos },
+    Map { entries: Vec<(String, Template)>, pos: Pos },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+impl Template {
+    pub fn pos(&self) -> Pos {
+        match self {
+            Template::Literal { pos, .. }
+            | Template::Interp { pos, .. }
+            | Template::List { pos, .. }
+            | Template::Map { pos, .. } => *pos,
+            Template::Expr(e) => e.pos,
+        }
+    }
+
+    pub fn literal(&self) -> Option<&Value> {
+        match self {
+            Template::Literal { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Every expression inside, in order.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Expr>) {
+        match self {
+            Template::Literal { .. } => {}
+            Template::Expr(e) => out.push(e),
+            Template::Interp { parts, .. } => out.extend(parts.iter().filter_map(|p| match p {
+                Part::Expr(e) => Some(e),
+                Part::Text(_) => None,
+            })),
+            Template::List { items, .. } => items.iter().for_each(|i| i.collect(out)),
+            Template::Map { entries, .. } => entries.iter().for_each(|(_, t)| t.collect(out)),
+        }
+    }
+
+    /// The value as written in the file, expressions shown as `${{ body }}` (dry runs, messages).
+    pub fn display(&self) -> String {
+        match self {
+            Template::Literal { value, .. } => value.to_string(),
+            Template::Expr(e) => format!("${{{{ {} }}}}", e.body),
+            Template::Interp { parts, .. } => {
+                let s: String = parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Text(t) => t.clone(),
+                        Part::Expr(e) => format!("${{{{ {} }}}}", e.body),
+                    })
+                    .collect();
+                format!("{s:?}")
+            }
+            Template::List { items, .. } => {
+                format!("[{}]", items.iter().map(Template::display).collect::<Vec<_>>().join(", "))
+            }
+            Template::Map { entries, .. } => format!(
+                "{{{}}}",
+                entries.iter().map(|(k, v)| format!("{k:?}: {}", v.display())).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// A `${{` that is not closed, found while scanning.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScanError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// A `${{ ... }}` found in a string: byte range of the whole thing and the trimmed body.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub body: String,
+}
+
+/// Finds every `${{ ... }}` in `text`. The closing `}}` is the first one outside quotes and
+/// outside `{ }` nesting, so `${{ {'a': {'b': 1}} }}` works.
+pub(crate) fn scan(text: &str) -> Result<Vec<Found>, ScanError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(rel) = text[i..].find("${{") {
+        let start = i + rel;
+        let body_start = start + 3;
+        let mut j = body_start;
+        let mut depth = 0usize;
+        let mut quote: Option<u8> = None;
+        let mut end = None;
+        while j < bytes.len() {
+            let c = bytes[j];
+            match quote {
+                Some(q) => {
+                    if c == b'\\' {
+                        j += 1;
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    b'\'' | b'"' => quote = Some(c),
+                    b'{' => depth += 1,
+                    b'}' if depth > 0 => depth -= 1,
+                    b'}' if bytes.get(j + 1) == Some(&b'}') => {
+                        end = Some(j);
+                        break;
+                    }
+                    _ => {}
+                },
+            }
+            j += 1;
+        }
+        let Some(body_end) = end else {
+            return Err(ScanError { offset: start, message: "expression is not closed: `${{` without a matching `}}`".into() });
+        };
+        let body = text[body_start..body_end].trim().to_string();
+        if body.is_empty() {
+            return Err(ScanError { offset: start, message: "empty expression `${{ }}`".into() });
+        }
+        out.push(Found { start, end: body_end + 2, body });
+        i = body_end + 2;
+    }
+    Ok(out)
+}
+
+/// Builds a template from a YAML node, reporting unclosed or empty `${{ }}` into `diags`.
+pub(crate) fn template_from_node(
+    node: &Node,
+    source: &Arc<str>,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Template {
+    let t = build(node, source, file, diags);
+    // Collapse fully literal lists/maps to one literal so validation can type-check them.
+    if t.exprs().is_empty() { Template::Literal { value: node.to_json(), pos: node.pos } } else { t }
+}
+
+fn build(node: &Node, source: &Arc<str>, file: &str, diags: &mut Vec<Diagnostic>) -> Template {
+    match &node.kind {
+        Kind::Str(s) => string_template(s, node.pos, source, file, diags),
+        Kind::Seq(items) => {
+            Template::List { items: items.iter().map(|i| build(i, source, file, diags)).collect(), pos: node.pos }
+        }
+        Kind::Map(entries) => Template::Map {
+            entries: entries.iter().map(|(k, v)| (k.name.clone(), build(v, source, file, diags))).collect(),
+            pos: node.pos,
+        },
+        _ => Template::Literal { value: node.to_json(), pos: node.pos },
+    }
+}
+
+/// Where `needle` (the literal `${{ ... }}` text) is in the scalar's source text, if it
+/// appears verbatim there; else the scalar's start.
+fn locate(source: &str, scalar: Pos, needle: &str, cursor: &mut usize) -> Pos {
+    let end = (scalar.offset + scalar.len).min(source.len());
+    if scalar.is_known()
+        && let Some(raw) = source.get(scalar.offset..end)
+        && let Some(rel) = raw.get(*cursor..).and_then(|r| r.find(needle))
+    {
+        let at = *cursor + rel;
+        *cursor = at + needle.len();
+        return Pos::at(source, scalar.offset + at, needle.len());
+    }
+    scalar
+}
+
+pub(crate) fn string_template(
+    s: &str,
+    pos: Pos,
+    source: &Arc<str>,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Template {
+    let found = match scan(s) {
+        Ok(f) => f,
+        Err(e) => {
+            let needle = &s[e.offset..(e.offset + 3).min(s.len())];
+            let at = locate(source, pos, needle, &mut 0);
+            diags.push(
+                Diagnostic::at(file, source, at, e.message)
+                    .with_help("write expressions as ${{ inputs.name }}; to write a literal `${{`, put it in quotes inside an expression: ${{ '${{' }}"),
+            );
+            return Template::Literal { value: Value::String(s.to_string()), pos };
+        }
+    };
+    if found.is_empty() {
+        return Template::Literal { value: Value::String(s.to_string()), pos };
+    }
+    let mut cursor = 0;
+    let mut exprs = Vec::new();
+    for f in &found {
+        let at = locate(source, pos, &s[f.start..f.end], &mut cursor);
+        let expr = Expr { body: f.body.clone(), pos: at };
+        if let Err(e) = check_syntax(&expr.body) {
+            diags.push(syntax_diagnostic(file, source, &expr, &e));
+        }
+        exprs.push(expr);
+    }
+    if found.len() == 1 && found[0].start == 0 && found[0].end == s.len() {
+        return Template::Expr(exprs.remove(0));
+    }
+    let mut parts = Vec::new();
+    let mut last = 0;
+    for (f, e) in found.iter().zip(exprs) {
+        if f.start > last {
+            parts.push(Part::Text(s[last..f.start].to_string()));
+        }
+        parts.push(Part::Expr(e));
+        last = f.end;
+    }
+    if last < s.len() {
+        parts.push(Part::Text(s[last..].to_string()));
+    }
+    Template::Interp { parts, pos }
+}
+
+/// A diagnostic for a minijinja syntax error, pointing inside the expression when we can.
+pub(crate) fn syntax_diagnostic(file: &str, source: &Arc<str>, expr: &Expr, err: &minijinja::Error) -> Diagnostic {
+    let mut pos = expr.pos;
+    // minijinja reports a byte range within the body; the body starts after `${{` and spaces.
+    if let Some(range) = err.range()
+        && let Some(raw) = source.get(expr.pos.offset..expr.pos.offset + expr.pos.len)
+        && raw.starts_with("${{")
+        && let Some(body_at) = raw.find(expr.body.as_str())
+    {
+        let start = (expr.pos.offset + body_at + range.start).min(expr.pos.offset + expr.pos.len);
+        pos = Pos::at(source, start, range.len().max(1));
+    }
+    Diagnostic::at(file, source, pos, format!("expression syntax error in `{}`: {}", expr.body, error_text(err)))
+        .with_help("expressions use Jinja syntax, e.g. ${{ steps.client.Client.id }}, ${{ inputs.name | upper }}, ${{ item.agent_id == 4 }}")
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Strict: a typo such as `inputs.nmae` is an error, never an empty string.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("fromjson", |text: String| -> Result<MjValue, minijinja::Error> {
+        serde_json::from_str::<Value>(&text)
+            .map(MjValue::from_serialize)
+            .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, format!("fromjson: not valid JSON: {e}")))
+    });
+    env
+}
+
+thread_local! {
+    // Building an Environment registers all built-in filters; do it once per thread.
+    static ENV: Environment<'static> = environment();
+}
+
+/// Compiles `body` to check its syntax.
+pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
+    ENV.with(|env| env.compile_expression(body).map(|_| ()))
+}
+
+/// The variables an expression reads, as dotted paths (`steps.client.Client.id`, `item`).
+pub(crate) fn paths(body: &str) -> Vec<String> {
+    ENV.with(|env| match env.compile_expression(body) {
+        Ok(e) => e.undeclared_variables(true).into_iter().collect::<BTreeSet<_>>().into_iter().collect(),
+        Err(_) => Vec::new(),
+    })
+}
+
+/// The top-level names an expression reads (`steps`, `inputs`, `item`, ...).
+pub(crate) fn roots(body: &str) -> BTreeSet<String> {
+    paths(body).into_iter().map(|p| p.split('.').next().unwrap_or("").to_string()).collect()
+}
+
+/// A minijinja error as one readable line, without its internal location suffix.
+pub(crate) fn error_text(err: &minijinja::Error) -> String {
+    let kind = err.kind().to_string();
+    match err.detail() {
+        Some(detail) => format!("{kind}: {detail}"),
+        None => kind,
+    }
+}
+
+/// The names an expression can see while a step is evaluated.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    value: MjValue,
+}
+
+impl Scope {
+    /// `inputs`, `env` and the envelopes of the `steps` run so far.
+    pub fn new(inputs: &Value, env: &Value, steps: &Value) -> Scope {
+        let value = MjValue::from_iter([
+            ("inputs", MjValue::from_serialize(inputs)),
+            ("env", MjValue::from_serialize(env)),
+            ("steps", MjValue::from_serialize(steps)),
+        ]);
+        Scope { value }
+    }
+
+    /// This scope plus `item` and `index` for one for_each item. Cheap: values are shared.
+    pub fn with_item(&self, item: &Value, index: usize) -> Scope {
+        let mut entries: Vec<(MjValue, MjValue)> = Vec::new();
+        if let Ok(keys) = self.value.try_iter() {
+            for k in keys {
+                let v = self.value.get_item(&k).unwrap_or_default();
+                entries.push((k, v));
+            }
+        }
+        entries.push((MjValue::from("item"), MjValue::from_serialize(item)));
+        entries.push((MjValue::from("index"), MjValue::from(index)));
+        Scope { value: MjValue::from_iter(entries) }
+    }
+}
+
+/// An expression that could not be evaluated, and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError {
+    pub message: String,
+    pub pos: Pos,
+}
+
+/// How to treat expressions that read step results or loop items (which a dry run does not have).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    /// Expressions reading `steps`, `item` or `index` become `<body>` placeholders.
+    Plan,
+}
+
+/// Evaluates one expression to JSON.
+pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
+    let fail = |message: String| EvalError { message, pos: expr.pos };
+    ENV.with(|env| {
+        let compiled = env.compile_expression(&expr.body).map_err(|e| fail(error_text(&e)))?;
+        let result = match compiled.eval(&scope.value) {
+            Ok(v) if v.is_undefined() => Err(None),
+            Ok(v) => Ok(v),
+            Err(e) if e.kind() == ErrorKind::UndefinedError => Err(None),
+            Err(e) => Err(Some(error_text(&e))),
+        };
+        match result {
+            Ok(v) => serde_json::to_value(&v).map_err(|e| fail(format!("result cannot be used as a value: {e}"))),
+            Err(text) => {
+                let why = explain_undefined(&expr.body, &scope.value)
+                    .or(text)
+                    .unwrap_or_else(|| "a value used in it is undefined".to_string());
+                Err(fail(format!("`${{{{ {} }}}}`: {why}", expr.body)))
+            }
+        }
+    })
+}
+
+/// Evaluates a template: literals as written, whole expressions typed, strings interpolated.
+pub fn eval(t: &Template, scope: &Scope, mode: Mode) -> Result<Value, EvalError> {
+    match t {
+        Template::Literal { value, .. } => Ok(value.clone()),
+        Template::Expr(e) => {
+            if mode == Mode::Plan && needs_run(e) {
+                return Ok(Value::String(format!("<{}>", e.body)));
+            }
+            eval_expr(e, scope)
+        }
+        Template::Interp { parts, .. } => {
+            let mut out = String::new();
+            for p in parts {
+                match p {
+                    Part::Text(s) => out.push_str(s),
+                    Part::Expr(e) if mode == Mode::Plan && needs_run(e) => {
+                        out.push('<');
+                        out.push_str(&e.body);
+                        out.push('>');
+                    }
+                    Part::Expr(e) => out.push_str(&as_text(&eval_expr(e, scope)?)),
+                }
+            }
+            Ok(Value::String(out))
+        }
+        Template::List { items, .. } => {
+            items.iter().map(|i| eval(i, scope, mode)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
+        Template::Map { entries, .. } => entries
+            .iter()
+            .map(|(k, v)| eval(v, scope, mode).map(|v| (k.clone(), v)))
+            .collect::<Result<serde_json::Map<_, _>, _>>()
+            .map(Value::Object),
+    }
+}
+
+/// True when an expression reads values that only exist while the workflow runs.
+pub(crate) fn needs_run(e: &Expr) -> bool {
+    roots(&e.body).iter().any(|r| matches!(r.as_str(), "steps" | "item" | "index"))
+}
+
+/// How a value reads when interpolated into a string.
+pub fn as_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => v.to_string(),
+        Value::Array(_) | Value::Object(_) => v.to_string(),
+    }
+}
+
+/// The truth of a condition's value, as users expect from Jinja/Python.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Walks the dotted paths an expression reads and says which part is missing, with a
+/// suggestion: "steps.client.Client has no field 'idd' (did you mean 'id'?)".
+fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
+    for path in paths(body) {
+        let segments: Vec<&str> = path.split('.').collect();
+        let mut current = root.clone();
+        let mut walked = String::new();
+        for (i, seg) in segments.iter().enumerate() {
+            let here = if walked.is_empty() { seg.to_string() } else { format!("{walked}.{seg}") };
+            if current.is_none() {
+                let hint = if segments[0] == "steps" && i == 2 {
+                    format!(" (step '{}' was skipped or produced nothing)", segments[1])
+                } else {
+                    String::new()
+                };
+                return Some(format!("{walked} is null{hint}, so it has no field '{seg}'"));
+            }
+            if matches!(current.kind(), minijinja::value::ValueKind::Seq) {
+                let n = current.len().unwrap_or(0);
+                return Some(format!(
+                    "{walked} is a list of {n} item(s), so it has no field '{seg}'; pick one ({walked}[0].{seg}) or use for_each"
+                ));
+            }
+            if !matches!(current.kind(), minijinja::value::ValueKind::Map) {
+                return Some(format!("{walked} is {}, so it has no field '{seg}'", current.kind()));
+            }
+            let next = current.get_attr(seg).unwrap_or_default();
+            if next.is_undefined() {
+                let keys: Vec<String> = current
+                    .try_iter()
+                    .map(|it| it.filter_map(|k| k.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                let suggestion = psaflow_core::names::suggest(seg, keys.iter().map(String::as_str))
+                    .map(|s| format!(" (did you mean '{s}'?)"))
+                    .unwrap_or_default();
+                if walked.is_empty() {
+                    return Some(format!("unknown name '{seg}'{suggestion}"));
+                }
+                let listed = if keys.is_empty() {
+                    String::new()
+                } else if keys.len() <= 12 {
+                    format!("; it has: {}", keys.join(", "))
+                } else {
+                    format!("; it has: {}, ...", keys[..12].join(", "))
+                };
+                return Some(format!("{walked} has no field '{seg}'{suggestion}{listed}"));
+            }
+            current = next;
+            walked = here;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tpl(s: &str) -> (Template, Vec<Diagnostic>) {
+        let source: Arc<str> = format!("v: {s}\n").into();
+        let pos = Pos::at(&source, 3, s.len());
+        let mut diags = Vec::new();
+        (string_template(s, pos, &source, "f.yaml", &mut diags), diags)
+    }
+
+    fn scope() -> Scope {
+        Scope::new(
+            &json!({"name": "Acme", "count": 3, "users": ["a", "b"], "flag": true}),
+            &json!({"REGION": "eu"}),
+            &json!({"client": {"StatusCode": 200, "Client": {"id": 7, "name": "Acme"}}, "skipped": null}),
+        )
+    }
+
+    #[test]
+    fn scan_finds_nested_braces_and_quotes() {
+        let f = scan("a ${{ {'x': {'y': '}}'}} }} b ${{ c }}").unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].body, "{'x': {'y': '}}'}}");
+        assert_eq!(f[1].body, "c");
+        assert!(scan("${{ a").is_err());
+        assert!(scan("${{  }}").is_err());
+    }
+
+    #[test]
+    fn whole_expression_keeps_json_type() {
+        let s = scope();
+        for (text, want) in [
+            ("${{ inputs.count }}", json!(3)),
+            ("${{ inputs.users }}", json!(["a", "b"])),
+            ("${{ inputs.flag }}", json!(true)),
+            ("${{ steps.client.Client }}", json!({"id": 7, "name": "Acme"})),
+            ("${{ steps.skipped }}", json!(null)),
+            ("${{ inputs.count + 1 }}", json!(4)),
+        ] {
+            let (t, d) = tpl(text);
+            assert!(d.is_empty());
+            assert_eq!(eval(&t, &s, Mode::Full).unwrap(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn expressions_inside_strings_are_interpolated() {
+        let (t, _) = tpl("Client ${{ steps.client.Client.id }} of ${{ inputs.name | upper }} ${{ inputs.users | join(',') }}");
+        assert_eq!(eval(&t, &scope(), Mode::Full).unwrap(), json!("Client 7 of ACME a,b"));
+    }
+
+    #[test]
+    fn filters_users_expect() {
+        let s = scope();
+        for (text, want) in [
+            ("${{ inputs.users | length }}", json!(2)),
+            ("${{ inputs.name | lower }}", json!("acme")),
+            ("${{ inputs.missing | default('x') }}", json!("x")),
+            ("${{ inputs.users | tojson }}", json!("[\"a\",\"b\"]")),
+            ("${{ '{\"a\": 1}' | fromjson }}", json!({"a": 1})),
+        ] {
+            let (t, d) = tpl(text);
+            assert!(d.is_empty(), "{d:?}");
+            assert_eq!(eval(&t, &s, Mode::Full).unwrap(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn undefined_is_an_error_with_a_suggestion() {
+        let (t, _) = tpl("${{ steps.client.Client.idd }}");
+        let err = eval(&t, &scope(), Mode::Full).unwrap_err();
+        assert!(err.message.contains("steps.client.Client has no field 'idd' (did you mean 'id'?)"), "{}", err.message);
+        let (t, _) = tpl("id ${{ inputs.nmae }}");
+        let err = eval(&t, &scope(), Mode::Full).unwrap_err();
+        assert!(err.message.contains("inputs has no field 'nmae' (did you mean 'name'?)"), "{}", err.message);
+        let (t, _) = tpl("${{ steps.skipped.Client.id }}");
+        let err = eval(&t, &scope(), Mode::Full).unwrap_err();
+        assert!(err.message.contains("steps.skipped is null (step 'skipped' was skipped"), "{}", err.message);
+    }
+
+    #[test]
+    fn expression_position_is_inside_the_scalar() {
+        let (t, _) = tpl("Hello ${{ inputs.name }}");
+        let Template::Interp { parts, .. } = t else { panic!() };
+        let Part::Expr(e) = &parts[1] else { panic!() };
+        assert_eq!((e.pos.line, e.pos.column), (1, 10));
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let (_, d) = tpl("${{ inputs.name + }}");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("expression syntax error"), "{}", d[0].message);
+        let (_, d) = tpl("${{ inputs.name");
+        assert!(d[0].message.contains("not closed"));
+    }
+
+    #[test]
+    fn plan_mode_leaves_step_references_as_placeholders() {
+        let (t, _) = tpl("${{ steps.x.Client.id }}");
+        assert_eq!(eval(&t, &scope(), Mode::Plan).unwrap(), json!("<steps.x.Client.id>"));
+        let (t, _) = tpl("${{ inputs.name }}-${{ steps.x.y }}");
+        assert_eq!(eval(&t, &scope(), Mode::Plan).unwrap(), json!("Acme-<steps.x.y>"));
+    }
+
+    #[test]
+    fn item_scope_adds_item_and_index() {
+        let (t, _) = tpl("${{ item.id }}/${{ index }}/${{ inputs.name }}");
+        let s = scope().with_item(&json!({"id": 9}), 2);
+        assert_eq!(eval(&t, &s, Mode::Full).unwrap(), json!("9/2/Acme"));
+    }
+}

@@ -1,0 +1,200 @@
+//! Workflow inputs given at run time: `name=value` strings (from `--input`) and/or a JSON
+//! object. Each is converted by its declared type; defaults fill the rest.
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::{InputDecl, InputType, Workflow};
+use psaflow_core::names::suggest;
+use serde_json::{Map, Value};
+
+/// Checks a JSON value against an input type; the error says what was expected.
+pub(crate) fn check_type(value: &Value, ty: InputType) -> Result<(), String> {
+    let ok = match ty {
+        InputType::String => value.is_string(),
+        InputType::Integer => value.is_i64() || value.is_u64(),
+        InputType::Number => value.is_number(),
+        InputType::Boolean => value.is_boolean(),
+        InputType::List => value.is_array(),
+        InputType::Object => value.is_object(),
+    };
+    if ok || value.is_null() {
+        Ok(())
+    } else {
+        Err(format!("expected {} {}, got {}", article(ty), ty.name(), describe(value)))
+    }
+}
+
+fn article(ty: InputType) -> &'static str {
+    if matches!(ty, InputType::Integer | InputType::Object) { "an" } else { "a" }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the text {s:?}"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Converts a command-line string by the declared type.
+pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
+    let t = raw.trim();
+    match ty {
+        InputType::String => Ok(Value::String(raw.to_string())),
+        InputType::Integer => {
+            t.parse::<i64>().map(Value::from).map_err(|_| format!("expected a whole number like 42, got {raw:?}"))
+        }
+        InputType::Number => t
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .and_then(|f| if f.fract() == 0.0 && f.abs() < 9e15 { Some(Value::from(f as i64)) } else { serde_json::Number::from_f64(f).map(Value::Number) })
+            .ok_or_else(|| format!("expected a number like 4.5, got {raw:?}")),
+        InputType::Boolean => match t.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("expected true or false, got {raw:?}")),
+        },
+        InputType::List => match serde_json::from_str::<Value>(t) {
+            Ok(v @ Value::Array(_)) => Ok(v),
+            _ => Err(format!("expected a JSON list like [\"a\", \"b\"], got {raw:?}")),
+        },
+        InputType::Object => match serde_json::from_str::<Value>(t) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            _ => Err(format!("expected a JSON object like {{\"key\": \"value\"}}, got {raw:?}")),
+        },
+    }
+}
+
+fn unknown(wf: &Workflow, name: &str) -> Diagnostic {
+    let names: Vec<&str> = wf.inputs.iter().map(|i| i.name.value.as_str()).collect();
+    let help = match suggest(name, names.iter().copied()) {
+        Some(s) => format!("did you mean '{s}'?"),
+        None if names.is_empty() => "this workflow declares no inputs".to_string(),
+        None => format!("declared inputs: {}", names.join(", ")),
+    };
+    Diagnostic::general(&wf.file, format!("unknown input '{name}'")).with_help(help)
+}
+
+fn bad_value(wf: &Workflow, decl: &InputDecl, msg: String) -> Diagnostic {
+    Diagnostic::general(&wf.file, format!("input '{}': {msg}", decl.name.value))
+        .with_help(format!("'{}' is declared at line {} as {}", decl.name.value, decl.name.pos.line, decl.ty.name()))
+}
+
+/// Turns caller-given inputs into the `inputs` object expressions see. Unknown names,
+/// values of the wrong type and missing required inputs are all reported together.
+/// Optional inputs without a value or default are `null` (so `inputs.x` is defined).
+pub fn resolve_inputs(
+    wf: &Workflow,
+    raw: &[(String, String)],
+    json: Option<Map<String, Value>>,
+) -> Result<Map<String, Value>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut given: Map<String, Value> = Map::new();
+    for (name, value) in json.into_iter().flatten() {
+        match wf.inputs.iter().find(|d| d.name.value == name) {
+            None => diags.push(unknown(wf, &name)),
+            Some(decl) => match check_type(&value, decl.ty) {
+                Ok(()) => {
+                    given.insert(name, value);
+                }
+                Err(msg) => diags.push(bad_value(wf, decl, msg)),
+            },
+        }
+    }
+    // `name=value` pairs override JSON (the command line is the more specific source).
+    for (name, text) in raw {
+        match wf.inputs.iter().find(|d| &d.name.value == name) {
+            None => diags.push(unknown(wf, name)),
+            Some(decl) => match convert(text, decl.ty) {
+                Ok(v) => {
+                    given.insert(name.clone(), v);
+                }
+                Err(msg) => diags.push(bad_value(wf, decl, msg)),
+            },
+        }
+    }
+    let mut out = Map::new();
+    for decl in &wf.inputs {
+        let name = &decl.name.value;
+        let value = match given.remove(name) {
+            Some(v) => v,
+            None => match (&decl.default, decl.required) {
+                (Some(d), _) => d.clone(),
+                (None, true) => {
+                    let example = match decl.ty {
+                        InputType::String => "text",
+                        InputType::Integer => "42",
+                        InputType::Number => "4.5",
+                        InputType::Boolean => "true",
+                        InputType::List => "'[\"a\",\"b\"]'",
+                        InputType::Object => "'{\"key\":\"value\"}'",
+                    };
+                    let d = wf
+                        .diag(decl.name.pos, format!("input '{name}' is required but was not given"))
+                        .with_help(format!("pass --input {name}={example}"));
+                    diags.push(d);
+                    continue;
+                }
+                (None, false) => Value::Null,
+            },
+        };
+        out.insert(name.clone(), value);
+    }
+    diags.into_result().map(|()| out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn wf() -> Workflow {
+        crate::parse(
+            "name: t\ninputs:\n  client_name: { type: string, required: true }\n  count: { type: integer, default: 2 }\n  ratio: number\n  vip: { type: boolean }\n  users: { type: list, default: [] }\n  extra: { type: object }\nsteps:\n  - id: a\n    node: x.y\n",
+            "wf.yaml",
+        )
+        .unwrap()
+    }
+
+    fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn converts_by_type_and_applies_defaults() {
+        let got = resolve_inputs(
+            &wf(),
+            &raw(&[("client_name", "Acme"), ("ratio", "1.5"), ("vip", "true"), ("extra", "{\"a\":1}")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(got),
+            json!({"client_name": "Acme", "count": 2, "ratio": 1.5, "vip": true, "users": [], "extra": {"a": 1}})
+        );
+    }
+
+    #[test]
+    fn json_inputs_are_type_checked() {
+        let mut m = Map::new();
+        m.insert("client_name".into(), json!("Acme"));
+        m.insert("count".into(), json!("three"));
+        let err = resolve_inputs(&wf(), &[], Some(m)).unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(err.0[0].message, "input 'count': expected an integer, got the text \"three\"");
+    }
+
+    #[test]
+    fn reports_every_problem() {
+        let err = resolve_inputs(&wf(), &raw(&[("count", "abc"), ("client_nme", "x"), ("vip", "maybe")]), None).unwrap_err();
+        let msgs: Vec<_> = err.iter().map(|d| (d.message.clone(), d.help.clone())).collect();
+        assert!(msgs.contains(&("unknown input 'client_nme'".into(), Some("did you mean 'client_name'?".into()))), "{msgs:?}");
+        assert!(msgs.iter().any(|(m, _)| m == "input 'count': expected a whole number like 42, got \"abc\""), "{msgs:?}");
+        assert!(msgs.iter().any(|(m, _)| m == "input 'vip': expected true or false, got \"maybe\""), "{msgs:?}");
+        let missing = err.iter().find(|d| d.message.contains("required")).unwrap();
+        assert_eq!((missing.line, missing.column), (3, 3));
+        assert_eq!(missing.help.as_deref(), Some("pass --input client_name=text"));
+    }
+}

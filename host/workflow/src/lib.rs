@@ -1,0 +1,25 @@
+//! psaflow workflows: a YAML file of steps, each running one node.
+//!
+//! Where things happen:
+//! - `parse.rs` reads YAML into the model (`model.rs`), keeping every position;
+//! - `expr.rs` finds, compiles and evaluates `${{ ... }}`;
+//! - `validate.rs` checks a workflow against the node catalog before anything runs;
+//! - `inputs.rs` turns `--input name=value` into typed inputs;
+//! - `exec/` runs it: `run.rs` the step loop, `step.rs` one step (if, params, retry,
+//!   timeout), `for_each.rs` the bounded-concurrency loop, `retry.rs` backoff;
+//! - `report.rs` the run report, `dryrun.rs` the plan, `redact.rs` secrets,
+//!   `render.rs` human output, `diagnostics.rs` error rendering.
+mod diagnostics;
+pub mod expr;
+mod inputs;
+mod model;
+mod parse;
+mod validate;
+mod yaml;
+
+pub use diagnostics::{Diagnostic, Diagnostics, Pos};
+pub use expr::Template;
+pub use inputs::resolve_inputs;
+pub use model::*;
+pub use parse::{format_duration, load, parse};
+pub use validate::validate;

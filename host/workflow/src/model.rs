@@ -1,0 +1,212 @@
+//! The parsed workflow: plain data with source positions. Built by `parse.rs`,
+//! checked by `validate.rs`, run by `exec/`.
+use crate::diagnostics::{Diagnostic, Pos};
+use crate::expr::Template;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A value together with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T, pos: Pos) -> Self {
+        Self { value, pos }
+    }
+}
+
+/// A workflow file, parsed. Problems found while reading its structure are kept in
+/// `problems` and reported by [`crate::validate`] together with catalog checks, so
+/// users see every error in one go.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub(crate) file: String,
+    pub(crate) source: Arc<str>,
+    pub(crate) name: Located<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) connection: Option<ConnectionBlock>,
+    pub(crate) inputs: Vec<InputDecl>,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) outputs: Vec<(Located<String>, Template)>,
+    pub(crate) problems: Vec<Diagnostic>,
+}
+
+impl Workflow {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    pub fn connection(&self) -> Option<&ConnectionBlock> {
+        self.connection.as_ref()
+    }
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id.value == id)
+    }
+    pub fn inputs(&self) -> &[InputDecl] {
+        &self.inputs
+    }
+    pub fn outputs(&self) -> impl Iterator<Item = (&str, &Template)> {
+        self.outputs.iter().map(|(k, t)| (k.value.as_str(), t))
+    }
+    /// The file name as given to `load`/`parse`.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// Structural problems found while parsing (also returned by `validate`).
+    pub fn problems(&self) -> &[Diagnostic] {
+        &self.problems
+    }
+    pub(crate) fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.file, &self.source, pos, message)
+    }
+}
+
+/// Where the HaloPSA API is. The secret itself is never in the file: only the name of
+/// the environment variable that holds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionBlock {
+    pub api_url: Option<String>,
+    pub auth_url: Option<String>,
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    List,
+    Object,
+}
+
+impl InputType {
+    pub const NAMES: [&'static str; 6] = ["string", "integer", "number", "boolean", "list", "object"];
+
+    pub fn parse(name: &str) -> Option<InputType> {
+        Some(match name {
+            "string" => InputType::String,
+            "integer" => InputType::Integer,
+            "number" => InputType::Number,
+            "boolean" => InputType::Boolean,
+            "list" => InputType::List,
+            "object" => InputType::Object,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::String => "string",
+            InputType::Integer => "integer",
+            InputType::Number => "number",
+            InputType::Boolean => "boolean",
+            InputType::List => "list",
+            InputType::Object => "object",
+        }
+    }
+}
+
+/// One entry under `inputs:`.
+#[derive(Debug, Clone)]
+pub struct InputDecl {
+    pub name: Located<String>,
+    pub ty: InputType,
+    pub required: bool,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+}
+
+/// One entry under `steps:`.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: Located<String>,
+    /// Display name (`name:`); the id is shown when absent.
+    pub name: Option<String>,
+    pub node: Located<String>,
+    /// Parameters in the order written.
+    pub with: Vec<(Located<String>, Template)>,
+    /// Position of the `with:` key (or the step) for "missing parameter" errors.
+    pub with_pos: Pos,
+    pub for_each: Option<Template>,
+    pub concurrency: usize,
+    pub if_: Option<Template>,
+    pub retry: Option<RetryPolicy>,
+    pub timeout: Option<Duration>,
+    pub continue_on_error: bool,
+    pub confirm: bool,
+    /// Position of the step's `-` entry.
+    pub pos: Pos,
+}
+
+impl Step {
+    pub fn id(&self) -> &str {
+        &self.id.value
+    }
+    pub fn node(&self) -> &str {
+        &self.node.value
+    }
+    /// The name to show users.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id.value)
+    }
+    pub fn param(&self, name: &str) -> Option<&Template> {
+        self.with.iter().find(|(k, _)| k.value == name).map(|(_, t)| t)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    Constant,
+    Exponential,
+}
+
+/// Which failures a retry policy retries (see the contract's StatusCode meanings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryOn {
+    /// StatusCode 500: network or system error.
+    System,
+    /// StatusCode 200 with an ErrorMessage.
+    Business,
+    /// StatusCode -1: the node rejected a parameter.
+    Validation,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Total attempts, including the first.
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    pub initial_interval: Duration,
+    pub max_interval: Duration,
+    pub multiplier: f64,
+    pub retry_on: Vec<RetryOn>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            backoff: Backoff::Exponential,
+            initial_interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(30),
+            multiplier: 2.0,
+            retry_on: vec![RetryOn::System],
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! YAML text -> [`Workflow`]. Shape problems (unknown keys, missing `id`, bad durations,
+//! a literal client secret, ...) are collected into `Workflow::problems` instead of
+//! stopping, so `validate` can report them together with the catalog checks.
+use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
+use crate::expr::{self, Expr, Template};
+use crate::model::*;
+use crate::yaml::{self, Key, Kind, Node};
+use psaflow_core::names::suggest;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOP_KEYS: &[&str] = &["name", "description", "connection", "inputs", "steps", "outputs"];
+const STEP_KEYS: &[&str] =
+    &["id", "name", "node", "with", "for_each", "concurrency", "if", "retry", "timeout", "continue_on_error", "confirm"];
+const INPUT_KEYS: &[&str] = &["type", "required", "default", "description"];
+const RETRY_KEYS: &[&str] =
+    &["max_attempts", "backoff", "initial_interval", "max_interval", "multiplier", "retry_on"];
+const CONNECTION_KEYS: &[&str] = &["api_url", "auth_url", "tenant", "client_id", "client_secret_env", "scope"];
+
+/// Reads and parses a workflow file.
+pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostics::from(Diagnostic::general(&file, format!("cannot read the workflow file: {e}"))))?;
+    parse(&source, &file)
+}
+
+/// Parses workflow text. Fails only when the YAML cannot be read or is not a mapping;
+/// every other problem is kept in the workflow and reported by [`crate::validate`].
+pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
+    let source: Arc<str> = source.into();
+    let root = yaml::parse(&source, file_name)?;
+    let mut b = Builder { file: file_name.to_string(), source: source.clone(), problems: Vec::new() };
+    let Some(top) = root.as_map() else {
+        return Err(b.diag(root.pos, format!("a workflow must be a mapping with `name:` and `steps:`, found {}", root.kind_name())).into());
+    };
+    b.unknown_keys(top, TOP_KEYS, "at the top level of the workflow");
+    let mut wf = Workflow {
+        file: file_name.to_string(),
+        source: source.clone(),
+        name: Located::new(String::new(), root.pos),
+        description: None,
+        connection: None,
+        inputs: Vec::new(),
+        steps: Vec::new(),
+        outputs: Vec::new(),
+        problems: Vec::new(),
+    };
+    match get(top, "name") {
+        Some((_, v)) => {
+            if let Some(s) = b.string(v, "name") {
+                wf.name = Located::new(s, v.pos);
+            }
+        }
+        None => b.problems.push(
+            b.diag(first_key_pos(top, root.pos), "the workflow has no `name`").with_help("add `name: my-workflow` at the top"),
+        ),
+    }
+    if let Some((_, v)) = get(top, "description") {
+        wf.description = b.string(v, "description");
+    }
+    if let Some((_, v)) = get(top, "connection") {
+        wf.connection = b.connection(v);
+    }
+    if let Some((_, v)) = get(top, "inputs") {
+        wf.inputs = b.inputs(v);
+    }
+    match get(top, "steps") {
+        Some((_, v)) => wf.steps = b.steps(v),
+        None => b.problems.push(
+            b.diag(first_key_pos(top, root.pos), "the workflow has no `steps`")
+                .with_help("add a `steps:` list; each step has an `id` and a `node`"),
+        ),
+    }
+    if let Some((_, v)) = get(top, "outputs") {
+        wf.outputs = b.outputs(v);
+    }
+    wf.problems = b.problems;
+    Ok(wf)
+}
+
+fn get<'a>(map: &'a [(Key, Node)], key: &str) -> Option<(&'a Key, &'a Node)> {
+    map.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v))
+}
+
+fn first_key_pos(map: &[(Key, Node)], fallback: Pos) -> Pos {
+    map.first().map_or(fallback, |(k, _)| k.pos)
+}
+
+/// True for names usable after `steps.` / `inputs.` in an expression.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&t[..i], t[i..].trim()),
+        None => (t, "s"),
+    };
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "sec" | "secs" | "seconds" => n,
+        "m" | "min" | "minutes" => n * 60.0,
+        "h" | "hours" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// `30s`, `500ms`, `2m`: how durations are shown back to users.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else if ms >= 1000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+struct Builder {
+    file: String,
+    source: Arc<str>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.file, &self.source, pos, message)
+    }
+
+    fn error(&mut self, pos: Pos, message: impl Into<String>, help: Option<String>) {
+        let d = self.diag(pos, message).with_help_opt(help);
+        self.problems.push(d);
+    }
+
+    fn unknown_keys(&mut self, map: &[(Key, Node)], allowed: &[&str], place: &str) {
+        for (k, _) in map {
+            if !allowed.contains(&k.name.as_str()) {
+                let help = match suggest(&k.name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("allowed keys: {}", allowed.join(", ")),
+                };
+                self.error(k.pos, format!("unknown key '{}' {place}", k.name), Some(help));
+            }
+        }
+    }
+
+    fn map<'a>(&mut self, node: &'a Node, what: &str) -> Option<&'a [(Key, Node)]> {
+        match node.as_map() {
+            Some(m) => Some(m),
+            None => {
+                self.error(node.pos, format!("`{what}` must be a mapping (key: value lines), found {}", node.kind_name()), None);
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            _ => {
+                self.error(node.pos, format!("`{what}` must be text, found {}", node.kind_name()), None);
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node, what: &str) -> bool {
+        match node.kind {
+            Kind::Bool(b) => b,
+            _ => {
+                self.error(node.pos, format!("`{what}` must be true or false, found {}", node.kind_name()), None);
+                false
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        let parsed = match &node.kind {
+            Kind::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
+            Kind::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Kind::Str(s) => parse_duration(s),
+            _ => None,
+        };
+        if parsed.is_none() {
+            let shown = match &node.kind {
+                Kind::Str(s) => format!("'{s}'"),
+                _ => node.to_json().to_string(),
+            };
+            self.error(
+                node.pos,
+                format!("`{what}` must be a positive duration, found {shown}"),
+                Some("write a duration like 500ms, 30s, 2m, or a number of seconds".into()),
+            );
+        }
+        parsed
+    }
+
+    fn positive_int(&mut self, node: &Node, what: &str) -> Option<u64> {
+        match node.kind {
+            Kind::Int(i) if i >= 1 => Some(i as u64),
+            _ => {
+                self.error(node.pos, format!("`{what}` must be a whole number of at least 1, found {}", node.to_json()), None);
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, node: &Node) -> Template {
+        expr::template_from_node(node, &self.source, &self.file, &mut self.problems)
+    }
+
+    fn connection(&mut self, node: &Node) -> Option<ConnectionBlock> {
+        let map = self.map(node, "connection")?;
+        let mut c = ConnectionBlock::default();
+        for (k, v) in map {
+            let lower = k.name.to_lowercase();
+            if lower == "client_secret" || lower == "password" || lower == "secret" {
+                self.error(
+                    k.pos,
+                    format!("`connection.{}` must not be written in the workflow file", k.name),
+                    Some("put the secret in an environment variable and name it: client_secret_env: ACME_HALO_SECRET".into()),
+                );
+                continue;
+            }
+            let slot = match k.name.as_str() {
+                "api_url" => &mut c.api_url,
+                "auth_url" => &mut c.auth_url,
+                "tenant" => &mut c.tenant,
+                "client_id" => &mut c.client_id,
+                "client_secret_env" => &mut c.client_secret_env,
+                "scope" => &mut c.scope,
+                _ => {
+                    let help = match suggest(&k.name, CONNECTION_KEYS.iter().copied()) {
+                        Some(s) => format!("did you mean '{s}'?"),
+                        None => format!("allowed keys: {}", CONNECTION_KEYS.join(", ")),
+                    };
+                    self.error(k.pos, format!("unknown key '{}' in connection", k.name), Some(help));
+                    continue;
+                }
+            };
+            let what = format!("connection.{}", k.name);
+            *slot = self.string(v, &what);
+        }
+        Some(c)
+    }
+
+    fn inputs(&mut self, node: &Node) -> Vec<InputDecl> {
+        let Some(map) = self.map(node, "inputs") else { return Vec::new() };
+        let mut out = Vec::new();
+        for (k, v) in map {
+            if !is_identifier(&k.name) {
+                self.error(
+                    k.pos,
+                    format!("input name '{}' cannot be used in expressions", k.name),
+                    Some(format!("use letters, digits and _ only, e.g. {}", k.name.replace(['-', ' ', '.'], "_"))),
+                );
+            }
+            let mut decl = InputDecl {
+                name: Located::new(k.name.clone(), k.pos),
+                ty: InputType::String,
+                required: false,
+                default: None,
+                description: None,
+            };
+            match &v.kind {
+                // `name: string` is a short form for `{ type: string }`.
+                Kind::Str(t) => decl.ty = self.input_type(t, v.pos),
+                Kind::Null => {}
+                Kind::Map(fields) => {
+                    let what = format!("in input '{}'", k.name);
+                    self.unknown_keys(fields, INPUT_KEYS, &what);
+                    if let Some((_, t)) = get(fields, "type") {
+                        if let Some(name) = self.string(t, "type") {
+                            decl.ty = self.input_type(&name, t.pos);
+                        }
+                    }
+                    if let Some((_, r)) = get(fields, "required") {
+                        decl.required = self.bool(r, "required");
+                    }
+                    if let Some((_, d)) = get(fields, "description") {
+                        decl.description = self.string(d, "description");
+                    }
+                    if let Some((_, d)) = get(fields, "default") {
+                        let value = d.to_json();
+                        if let Err(msg) = crate::inputs::check_type(&value, decl.ty) {
+                            self.error(d.pos, format!("default of input '{}': {msg}", k.name), None);
+                        }
+                        decl.default = Some(value);
+                    }
+                }
+                _ => self.error(
+                    v.pos,
+                    format!("input '{}' must be a mapping like {{ type: string, required: true }}", k.name),
+                    None,
+                ),
+            }
+            out.push(decl);
+        }
+        out
+    }
+
+    fn input_type(&mut self, name: &str, pos: Pos) -> InputType {
+        InputType::parse(name).unwrap_or_else(|| {
+            let help = match suggest(name, InputType::NAMES) {
+                Some(s) => format!("did you mean '{s}'?"),
+                None => format!("types: {}", InputType::NAMES.join(", ")),
+            };
+            self.error(pos, format!("unknown input type '{name}'"), Some(help));
+            InputType::String
+        })
+    }
+
+    fn steps(&mut self, node: &Node) -> Vec<Step> {
+        let Kind::Seq(items) = &node.kind else {
+            self.error(
+                node.pos,
+                format!("`steps` must be a list, found {}", node.kind_name()),
+                Some("start each step with `- id: ...`".into()),
+            );
+            return Vec::new();
+        };
+        if items.is_empty() {
+            self.error(node.pos, "`steps` is empty; a workflow needs at least one step", None);
+        }
+        let mut out: Vec<Step> = Vec::new();
+        for item in items {
+            let Some(step) = self.step(item) else { continue };
+            if let Some(first) = out.iter().find(|s| s.id.value == step.id.value && !step.id.value.is_empty()) {
+                let d = self
+                    .diag(step.id.pos, format!("duplicate step id '{}'", step.id.value))
+                    .with_help(format!("the first step with this id is at line {}; step ids must be unique", first.id.pos.line));
+                self.problems.push(d);
+            }
+            out.push(step);
+        }
+        out
+    }
+
+    fn step(&mut self, node: &Node) -> Option<Step> {
+        let map = self.map(node, "steps[]")?;
+        self.unknown_keys(map, STEP_KEYS, "in step");
+        let id = match get(map, "id") {
+            Some((_, v)) => {
+                let s = self.string(v, "id").unwrap_or_default();
+                if !s.is_empty() && !is_identifier(&s) {
+                    self.error(
+                        v.pos,
+                        format!("step id '{s}' cannot be used in expressions (steps.{s}...)"),
+                        Some(format!("use letters, digits and _ only, e.g. {}", s.replace(['-', ' ', '.'], "_"))),
+                    );
+                }
+                Located::new(s, v.pos)
+            }
+            None => {
+                self.error(node.pos, "step has no `id`", Some("add `id: some_name`; later steps refer to it as steps.some_name".into()));
+                Located::new(String::new(), node.pos)
+            }
+        };
+        let node_id = match get(map, "node") {
+            Some((_, v)) => Located::new(self.string(v, "node").unwrap_or_default(), v.pos),
+            None => {
+                let label = if id.value.is_empty() { String::new() } else { format!(" '{}'", id.value) };
+                self.error(node.pos, format!("step{label} has no `node`"), Some("add e.g. `node: halopsa.client.create`".into()));
+                Located::new(String::new(), node.pos)
+            }
+        };
+        let mut step = Step {
+            id,
+            name: None,
+            node: node_id,
+            with: Vec::new(),
+            with_pos: node.pos,
+            for_each: None,
+            concurrency: 1,
+            if_: None,
+            retry: None,
+            timeout: None,
+            continue_on_error: false,
+            confirm: false,
+            pos: node.pos,
+        };
+        for (k, v) in map {
+            match k.name.as_str() {
+                "name" => step.name = self.string(v, "name"),
+                "with" => {
+                    step.with_pos = k.pos;
+                    match &v.kind {
+                        Kind::Map(params) => {
+                            for (pk, pv) in params {
+                                let t = self.template(pv);
+                                step.with.push((Located::new(pk.name.clone(), pk.pos), t));
+                            }
+                        }
+                        Kind::Null => {}
+                        _ => self.error(
+                            v.pos,
+                            format!("`with` must be a mapping of parameters, found {}", v.kind_name()),
+                            Some("write one parameter per line: `Name: Acme`".into()),
+                        ),
+                    }
+                }
+                "for_each" => step.for_each = Some(self.for_each(v)),
+                "concurrency" => step.concurrency = self.positive_int(v, "concurrency").unwrap_or(1) as usize,
+                "if" => step.if_ = Some(self.condition(v)),
+                "retry" => step.retry = self.retry(v),
+                "timeout" => step.timeout = self.duration(v, "timeout"),
+                "continue_on_error" => step.continue_on_error = self.bool(v, "continue_on_error"),
+                "confirm" => step.confirm = self.bool(v, "confirm"),
+                _ => {}
+            }
+        }
+        Some(step)
+    }
+
+    /// `if:` may be written with or without `${{ }}`.
+    fn condition(&mut self, node: &Node) -> Template {
+        match &node.kind {
+            Kind::Str(s) if !s.contains("${{") => {
+                let e = Expr { body: s.trim().to_string(), pos: node.pos };
+                if let Err(err) = expr::check_syntax(&e.body) {
+                    self.problems.push(expr::syntax_diagnostic(&self.file, &self.source, &e, &err));
+                }
+                Template::Expr(e)
+            }
+            Kind::Bool(_) | Kind::Str(_) => {
+                let t = self.template(node);
+                if let Template::Interp { pos, .. } = &t {
+                    self.error(
+                        *pos,
+                        "`if` must be a single expression, not text with expressions inside",
+                        Some("write the whole condition inside one ${{ }}, e.g. ${{ item.agent_id == 4 }}".into()),
+                    );
+                }
+                t
+            }
+            _ => {
+                self.error(node.pos, format!("`if` must be a condition, found {}", node.kind_name()), None);
+                Template::Literal { value: serde_json::Value::Bool(false), pos: node.pos }
+            }
+        }
+    }
+
+    fn for_each(&mut self, node: &Node) -> Template {
+        let t = self.template(node);
+        match &t {
+            Template::Expr(_) | Template::List { .. } => {}
+            Template::Literal { value: serde_json::Value::Array(_), .. } => {}
+            Template::Literal { value: serde_json::Value::String(s), .. } => self.error(
+                node.pos,
+                "`for_each` needs a list or an expression that gives one",
+                Some(format!("did you mean ${{{{ {s} }}}}?")),
+            ),
+            _ => self.error(
+                node.pos,
+                format!("`for_each` needs a list or an expression that gives one, found {}", node.kind_name()),
+                Some("e.g. for_each: ${{ steps.open.Tickets.tickets }}".into()),
+            ),
+        }
+        t
+    }
+
+    fn retry(&mut self, node: &Node) -> Option<RetryPolicy> {
+        let map = self.map(node, "retry")?;
+        self.unknown_keys(map, RETRY_KEYS, "in retry");
+        let mut p = RetryPolicy::default();
+        let mut max_interval_set = false;
+        for (k, v) in map {
+            match k.name.as_str() {
+                "max_attempts" => {
+                    if let Some(n) = self.positive_int(v, "max_attempts") {
+                        p.max_attempts = n.min(u32::MAX as u64) as u32;
+                    }
+                }
+                "backoff" => match v.as_str() {
+                    Some("exponential") => p.backoff = Backoff::Exponential,
+                    Some("constant") | Some("fixed") => p.backoff = Backoff::Constant,
+                    other => {
+                        let help = other
+                            .and_then(|o| suggest(o, ["exponential", "constant"]))
+                            .map_or("use exponential or constant".to_string(), |s| format!("did you mean '{s}'?"));
+                        self.error(v.pos, format!("unknown backoff {}", v.to_json()), Some(help));
+                    }
+                },
+                "initial_interval" => {
+                    if let Some(d) = self.duration(v, "initial_interval") {
+                        p.initial_interval = d;
+                    }
+                }
+                "max_interval" => {
+                    if let Some(d) = self.duration(v, "max_interval") {
+                        p.max_interval = d;
+                        max_interval_set = true;
+                    }
+                }
+                "multiplier" => match v.kind {
+                    Kind::Int(i) if i >= 1 => p.multiplier = i as f64,
+                    Kind::Float(f) if f >= 1.0 && f.is_finite() => p.multiplier = f,
+                    _ => self.error(v.pos, format!("`multiplier` must be a number of at least 1, found {}", v.to_json()), None),
+                },
+                "retry_on" => {
+                    let items: Vec<&Node> = match &v.kind {
+                        Kind::Seq(items) => items.iter().collect(),
+                        Kind::Str(_) => vec![v],
+                        _ => {
+                            self.error(v.pos, "`retry_on` must be a list such as [system, business]", None);
+                            continue;
+                        }
+                    };
+                    p.retry_on.clear();
+                    for item in items {
+                        match item.as_str() {
+                            Some("system") => p.retry_on.push(RetryOn::System),
+                            Some("business") => p.retry_on.push(RetryOn::Business),
+                            Some("validation") => p.retry_on.push(RetryOn::Validation),
+                            other => {
+                                let names = ["system", "business", "validation"];
+                                let help = other
+                                    .and_then(|o| suggest(o, names))
+                                    .map_or(
+                                        "system (StatusCode 500), business (200 with an ErrorMessage) or validation (-1)".to_string(),
+                                        |s| format!("did you mean '{s}'?"),
+                                    );
+                                self.error(item.pos, format!("unknown retry_on value {}", item.to_json()), Some(help));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if max_interval_set && p.max_interval < p.initial_interval {
+            let pos = get(map, "max_interval").map_or(node.pos, |(_, v)| v.pos);
+            self.error(pos, "`max_interval` is shorter than `initial_interval`", None);
+        }
+        Some(p)
+    }
+
+    fn outputs(&mut self, node: &Node) -> Vec<(Located<String>, Template)> {
+        let Some(map) = self.map(node, "outputs") else { return Vec::new() };
+        map.iter().map(|(k, v)| (Located::new(k.name.clone(), k.pos), self.template(v))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn parses_the_contract_example() {
+        let src = "name: onboard\ninputs:\n  client_name: { type: string, required: true }\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with:\n      Name: ${{ inputs.client_name }}\n    retry: { max_attempts: 3, backoff: exponential }\n    timeout: 30s\noutputs:\n  client_id: ${{ steps.client.Client.id }}\n";
+        let wf = parse(src, "f.yaml").unwrap();
+        assert!(wf.problems.is_empty(), "{:?}", wf.problems);
+        assert_eq!(wf.name(), "onboard");
+        assert_eq!(wf.steps().len(), 1);
+        let s = &wf.steps()[0];
+        assert_eq!(s.retry.as_ref().unwrap().max_attempts, 3);
+        assert_eq!(s.timeout, Some(Duration::from_secs(30)));
+        assert!(matches!(s.param("Name"), Some(Template::Expr(_))));
+        assert!(wf.inputs()[0].required);
+    }
+}
