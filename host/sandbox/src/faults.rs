@@ -1,0 +1,170 @@
+//! Switchable faults, so that retry, re-authentication and error paths can be tested against a
+//! server that misbehaves on cue.
+//!
+//! Faults act on resource calls under `/api` (discovery via `/api/authinfo` excepted, since a
+//! client calls it before it has anything to retry) and never on the token endpoint, except
+//! [`Faults::expire_tokens`], which is about tokens. The order inside a resource call is:
+//! latency, then a dropped connection, then a forced status, then the bearer check.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::lock;
+
+/// What `DELETE /api/Users/{id}` does on an existing user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserDeleteQuirk {
+    /// Normal behaviour: 200 with the deleted user.
+    #[default]
+    Off,
+    /// HTTP 500 with an empty body, yet the user is gone (a behaviour integrations report from
+    /// real tenants: the error hides a successful delete).
+    Error500EmptyBodyButDeleted,
+    /// HTTP 500 with an empty body, and the user is still there.
+    Error500EmptyBodyNotDeleted,
+}
+
+/// A forced status for the next resource calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ForcedStatus {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    latency: Duration,
+    fail_status: u16,
+    fail_times: u32,
+    fail_retry_after: Option<u64>,
+    drops: u32,
+    user_delete: UserDeleteQuirk,
+}
+
+/// The sandbox's switchable faults. All setters take `&self` and may be called while requests
+/// are being served; each takes effect from the next request that reaches the check.
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: Mutex<State>,
+    token_epoch: AtomicU64,
+}
+
+impl Faults {
+    /// Delays every resource call by `latency` before it is handled (0 turns it off). Use it to
+    /// exercise client time-outs.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// The next `times` resource calls are answered with `status` and a JSON body
+    /// `{"message": ...}`, without touching any data. With `retry_after`, the answer carries a
+    /// `Retry-After: <seconds>` header (meant for 429 and 503). Replaces any pending forced
+    /// status; `times == 0` cancels it.
+    pub fn fail_next(&self, status: u16, times: u32, retry_after: Option<u64>) {
+        let mut state = lock(&self.state);
+        state.fail_status = status;
+        state.fail_times = times;
+        state.fail_retry_after = retry_after;
+    }
+
+    /// Invalidates every access token issued so far: the next resource call made with one gets
+    /// 401, as when a tenant's tokens are revoked or expire early. Tokens issued afterwards are
+    /// valid. [`Faults::reset`] does not bring old tokens back.
+    pub fn expire_tokens(&self) {
+        self.token_epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The next `n` resource calls are answered by closing the connection without sending any
+    /// response, as a crashed proxy or a network cut would. The server keeps serving other
+    /// connections. Adds to any drops still pending.
+    pub fn drop_next_connections(&self, n: u32) {
+        let mut state = lock(&self.state);
+        state.drops = state.drops.saturating_add(n);
+    }
+
+    /// Makes `DELETE /api/Users/{id}` on an existing user answer HTTP 500 with an empty body,
+    /// having deleted the user or not, as the quirk says. Stays on until turned
+    /// [`UserDeleteQuirk::Off`] or [`Faults::reset`]. Deleting a missing user still gives 404.
+    pub fn user_delete_quirk(&self, quirk: UserDeleteQuirk) {
+        lock(&self.state).user_delete = quirk;
+    }
+
+    /// Turns every fault off: no latency, no forced status, no pending drops, no delete quirk.
+    pub fn reset(&self) {
+        *lock(&self.state) = State::default();
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        lock(&self.state).latency
+    }
+
+    /// Consumes one pending dropped connection, if any.
+    pub(crate) fn take_drop(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.drops > 0 {
+            state.drops -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes one pending forced status, if any.
+    pub(crate) fn take_forced_status(&self) -> Option<ForcedStatus> {
+        let mut state = lock(&self.state);
+        if state.fail_times == 0 {
+            return None;
+        }
+        state.fail_times -= 1;
+        Some(ForcedStatus { status: state.fail_status, retry_after: state.fail_retry_after })
+    }
+
+    pub(crate) fn user_delete(&self) -> UserDeleteQuirk {
+        lock(&self.state).user_delete
+    }
+
+    pub(crate) fn token_epoch(&self) -> u64 {
+        self.token_epoch.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forced_status_counts_down() {
+        let faults = Faults::default();
+        faults.fail_next(429, 2, Some(7));
+        let expected = Some(ForcedStatus { status: 429, retry_after: Some(7) });
+        assert_eq!(faults.take_forced_status(), expected);
+        assert_eq!(faults.take_forced_status(), expected);
+        assert_eq!(faults.take_forced_status(), None);
+    }
+
+    #[test]
+    fn drops_accumulate_and_reset_clears_everything() {
+        let faults = Faults::default();
+        faults.drop_next_connections(1);
+        faults.drop_next_connections(1);
+        faults.set_latency(Duration::from_millis(5));
+        faults.user_delete_quirk(UserDeleteQuirk::Error500EmptyBodyNotDeleted);
+        faults.fail_next(500, 3, None);
+        assert!(faults.take_drop());
+        faults.reset();
+        assert!(!faults.take_drop());
+        assert_eq!(faults.take_forced_status(), None);
+        assert_eq!(faults.latency(), Duration::ZERO);
+        assert_eq!(faults.user_delete(), UserDeleteQuirk::Off);
+    }
+
+    #[test]
+    fn expiring_tokens_moves_the_epoch_and_reset_does_not_undo_it() {
+        let faults = Faults::default();
+        let before = faults.token_epoch();
+        faults.expire_tokens();
+        faults.reset();
+        assert_ne!(faults.token_epoch(), before);
+    }
+}

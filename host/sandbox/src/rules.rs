@@ -1,0 +1,543 @@
+//! Per-entity rules: what a create needs, what an update may change, which fields Halo derives,
+//! and when a delete is refused.
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::store::{Entity, Record, Store, id_of, id_value};
+
+/// The seeded "Closed" status; a ticket is closed exactly when it has this status.
+pub(crate) const STATUS_CLOSED: i64 = 9;
+/// New tickets start as "New".
+const STATUS_NEW: i64 = 1;
+/// New tickets without a priority get "Medium".
+const DEFAULT_PRIORITY: i64 = 3;
+/// Halo's answer to a create on a ticket type bound to an approval process.
+pub(crate) const APPROVAL_REQUIRED: &str = "CODE:APP03/2 Please select the CAB members to approve";
+
+/// Fields holding ids of other records: normalised to integers on input, whatever JSON number or
+/// numeric string the client sent.
+const ID_FIELDS: &[&str] = &[
+    "id",
+    "client_id",
+    "site_id",
+    "user_id",
+    "agent_id",
+    "tickettype_id",
+    "status_id",
+    "priority_id",
+    "toplevel_id",
+    "team_id",
+    "main_site_id",
+];
+
+/// Why a request is refused, in the body shape Halo uses for that kind of refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Rejection {
+    /// 400 with an ASP.NET model-state body: `{"<field>": "<message>", ...}`.
+    Fields(Map<String, Value>),
+    /// Any status with `{"message": "..."}`.
+    Message(StatusCode, String),
+    /// Any status with a plain-text body (Halo's coded business errors).
+    Text(StatusCode, String),
+}
+
+impl Rejection {
+    pub(crate) fn field(key: &str, message: impl Into<String>) -> Rejection {
+        let mut fields = Map::new();
+        fields.insert(key.to_owned(), Value::String(message.into()));
+        Rejection::Fields(fields)
+    }
+
+    pub(crate) fn message(status: StatusCode, message: impl Into<String>) -> Rejection {
+        Rejection::Message(status, message.into())
+    }
+
+    pub(crate) fn not_found(entity: Entity, id: i64) -> Rejection {
+        Rejection::message(StatusCode::NOT_FOUND, format!("{} {id} not found.", entity.label()))
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Rejection::Fields(_) => StatusCode::BAD_REQUEST,
+            Rejection::Message(status, _) | Rejection::Text(status, _) => *status,
+        }
+    }
+}
+
+/// Control flags read from a POSTed object (Halo's underscore fields).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct InputFlags {
+    /// `_recover: true` restores a soft-deleted ticket.
+    pub(crate) recover: bool,
+}
+
+/// Cleans a POSTed object before it is validated: control flags are taken out (they steer the
+/// request and are not data), ids become integers, and a user's password becomes a flag.
+pub(crate) fn normalise_input(entity: Entity, record: &mut Record) -> Result<InputFlags, Rejection> {
+    let flags = InputFlags {
+        recover: record.get("_recover").and_then(Value::as_bool).unwrap_or(false),
+    };
+    record.retain(|key, _| !key.starts_with('_'));
+
+    let mut errors = Map::new();
+    for key in ID_FIELDS {
+        let Some(value) = record.get_mut(*key) else { continue };
+        if value.is_null() {
+            continue;
+        }
+        match id_value(value) {
+            Some(id) => *value = json!(id),
+            None => {
+                errors.insert((*key).to_owned(), json!(format!("The value '{value}' is not valid for {key}.")));
+            }
+        }
+    }
+    if entity == Entity::User {
+        for key in ["password", "new_password"] {
+            if let Some(password) = record.get(key).and_then(Value::as_str) {
+                if !password.is_empty() && !meets_password_policy(password) {
+                    errors.insert(
+                        key.to_owned(),
+                        json!(
+                            "The password must be at least 8 characters long and contain upper and lower case letters and a number or symbol."
+                        ),
+                    );
+                }
+            }
+        }
+        absorb_password(record);
+    }
+    if errors.is_empty() { Ok(flags) } else { Err(Rejection::Fields(errors)) }
+}
+
+/// The policy Halo applies by default: 8+ characters, upper and lower case, a digit or symbol.
+fn meets_password_policy(password: &str) -> bool {
+    password.chars().count() >= 8
+        && password.chars().any(|c| c.is_uppercase())
+        && password.chars().any(|c| c.is_lowercase())
+        && password.chars().any(|c| !c.is_alphabetic())
+}
+
+/// Passwords are write-only: only the fact that one was set is kept.
+pub(crate) fn absorb_password(record: &mut Record) {
+    let mut set = false;
+    for key in ["password", "new_password"] {
+        if let Some(value) = record.remove(key) {
+            set |= value.as_str().is_some_and(|p| !p.is_empty());
+        }
+    }
+    if set {
+        record.insert("has_password".to_owned(), Value::Bool(true));
+    }
+}
+
+fn required_fields(entity: Entity) -> &'static [&'static str] {
+    match entity {
+        Entity::Site => &["name", "client_id"],
+        Entity::User => &["name", "site_id"],
+        Entity::Ticket => &["summary", "tickettype_id"],
+        _ => &["name"],
+    }
+}
+
+/// A reference that must resolve when it is given: (field, entity it points to).
+fn references(entity: Entity) -> &'static [(&'static str, Entity)] {
+    match entity {
+        Entity::Site => &[("client_id", Entity::Client)],
+        Entity::User => &[("site_id", Entity::Site)],
+        Entity::Ticket => &[("tickettype_id", Entity::TicketType)],
+        _ => &[],
+    }
+}
+
+fn is_filled(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(Value::Null) | None => false,
+        Some(other) => id_value(other).is_none_or(|id| id > 0),
+    }
+}
+
+fn required_message(key: &str) -> Value {
+    json!(format!("The {key} field is required."))
+}
+
+pub(crate) fn validate_create(store: &Store, entity: Entity, record: &Record) -> Result<(), Rejection> {
+    let mut errors = Map::new();
+    for key in required_fields(entity) {
+        if !is_filled(record.get(*key)) {
+            errors.insert((*key).to_owned(), required_message(key));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Rejection::Fields(errors));
+    }
+    check_references(store, entity, record)?;
+    check_unique_email(store, entity, None, record)?;
+    if entity == Entity::Ticket {
+        let ticket_type = id_of(record, "tickettype_id").and_then(|id| store.get(Entity::TicketType, id));
+        if ticket_type.is_some_and(|t| t.get("requires_approval").and_then(Value::as_bool) == Some(true)) {
+            return Err(Rejection::Text(StatusCode::BAD_REQUEST, APPROVAL_REQUIRED.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the fields an update sends; fields it leaves out keep their values and are not checked.
+pub(crate) fn validate_update(
+    store: &Store,
+    entity: Entity,
+    id: i64,
+    changes: &Record,
+) -> Result<(), Rejection> {
+    let mut errors = Map::new();
+    for key in required_fields(entity) {
+        if changes.contains_key(*key) && !is_filled(changes.get(*key)) {
+            errors.insert((*key).to_owned(), required_message(key));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Rejection::Fields(errors));
+    }
+    check_references(store, entity, changes)?;
+    check_unique_email(store, entity, Some(id), changes)
+}
+
+fn check_references(store: &Store, entity: Entity, record: &Record) -> Result<(), Rejection> {
+    for (key, target) in references(entity) {
+        if let Some(id) = id_of(record, key).filter(|id| *id > 0) {
+            if store.get(*target, id).is_none() {
+                return Err(Rejection::field(key, format!("{} {id} does not exist.", target.label())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Halo refuses a second user with the same email address.
+fn check_unique_email(
+    store: &Store,
+    entity: Entity,
+    own_id: Option<i64>,
+    record: &Record,
+) -> Result<(), Rejection> {
+    if entity != Entity::User {
+        return Ok(());
+    }
+    let Some(email) = record.get("emailaddress").and_then(Value::as_str).map(str::trim) else {
+        return Ok(());
+    };
+    if email.is_empty() {
+        return Ok(());
+    }
+    let taken = store.rows(Entity::User).any(|u| {
+        id_of(u, "id") != own_id
+            && u.get("emailaddress").and_then(Value::as_str).is_some_and(|e| e.trim().eq_ignore_ascii_case(email))
+    });
+    if taken {
+        return Err(Rejection::field(
+            "emailaddress",
+            format!("A user with the email address {email} already exists."),
+        ));
+    }
+    Ok(())
+}
+
+fn default(record: &mut Record, key: &str, value: Value) {
+    if record.get(key).is_none_or(Value::is_null) {
+        record.insert(key.to_owned(), value);
+    }
+}
+
+const AGENT_COLOURS: &[&str] = &["#2e86de", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085"];
+
+/// Fields a new record gets when the request leaves them out.
+pub(crate) fn apply_defaults(store: &Store, entity: Entity, record: &mut Record, now: &str) {
+    match entity {
+        Entity::Client => {
+            default(record, "inactive", json!(false));
+            default(record, "is_vip", json!(false));
+            default(record, "toplevel_id", json!(1));
+            default(record, "datecreated", json!(now));
+        }
+        Entity::Site => {
+            default(record, "inactive", json!(false));
+            default(record, "datecreated", json!(now));
+        }
+        Entity::User => {
+            default(record, "inactive", json!(false));
+            default(record, "has_password", json!(false));
+            default(record, "datecreated", json!(now));
+        }
+        Entity::Ticket => {
+            default(record, "status_id", json!(STATUS_NEW));
+            default(record, "priority_id", json!(DEFAULT_PRIORITY));
+            default(record, "dateoccurred", json!(now));
+            default(record, "datecreated", json!(now));
+            default(record, "deleted", json!(false));
+            fill_derived_ids(store, entity, record);
+        }
+        Entity::Agent => {
+            let colour = AGENT_COLOURS[store.rows(Entity::Agent).count() % AGENT_COLOURS.len()];
+            default(record, "isdisabled", json!(false));
+            default(record, "is_agent", json!(true));
+            default(record, "colour", json!(colour));
+        }
+        Entity::Team => default(record, "inactive", json!(false)),
+        Entity::TicketType | Entity::Status | Entity::Priority => {}
+    }
+}
+
+/// A ticket logged for a user belongs to that user's site and client unless told otherwise,
+/// as when an agent picks the user first in Halo.
+pub(crate) fn fill_derived_ids(store: &Store, entity: Entity, record: &mut Record) {
+    if entity != Entity::Ticket {
+        return;
+    }
+    let has = |r: &Record, key| id_of(r, key).is_some_and(|id| id > 0);
+    if !has(record, "site_id") {
+        let site = id_of(record, "user_id").and_then(|u| store.get(Entity::User, u)).and_then(|u| id_of(u, "site_id"));
+        if let Some(site) = site {
+            record.insert("site_id".to_owned(), json!(site));
+        }
+    }
+    if !has(record, "client_id") {
+        let client = id_of(record, "site_id").and_then(|s| store.get(Entity::Site, s)).and_then(|s| id_of(s, "client_id"));
+        if let Some(client) = client {
+            record.insert("client_id".to_owned(), json!(client));
+        }
+    }
+}
+
+/// Sets `name_key` to the name of the record `id_key` points at, or removes it when that
+/// reference does not resolve, so a derived name is never stale.
+fn derive_name(store: &Store, out: &mut Record, id_key: &str, target: Entity, name_key: &str) {
+    let name = id_of(out, id_key).and_then(|id| store.name_of(target, id)).map(str::to_owned);
+    match name {
+        Some(name) => {
+            out.insert(name_key.to_owned(), json!(name));
+        }
+        None => {
+            out.remove(name_key);
+        }
+    }
+}
+
+/// Halo returns these two ids as doubles (`21.0`); strict deserialisers trip over it.
+fn as_decimal(out: &mut Record, key: &str) {
+    if let Some(id) = id_of(out, key) {
+        out.insert(key.to_owned(), json!(id as f64));
+    }
+}
+
+/// The record as the API returns it: stored fields plus the ones Halo derives.
+pub(crate) fn decorate(store: &Store, entity: Entity, record: &Record) -> Value {
+    let mut out = record.clone();
+    match entity {
+        Entity::Site => {
+            derive_name(store, &mut out, "client_id", Entity::Client, "client_name");
+            let site = out.get("name").and_then(Value::as_str).unwrap_or_default();
+            let label = match out.get("client_name").and_then(Value::as_str) {
+                Some(client) => format!("{client} / {site}"),
+                None => site.to_owned(),
+            };
+            out.insert("clientsite_name".to_owned(), json!(label));
+            as_decimal(&mut out, "client_id");
+        }
+        Entity::User => {
+            derive_name(store, &mut out, "site_id", Entity::Site, "site_name");
+            let client = id_of(&out, "site_id").and_then(|s| store.get(Entity::Site, s)).and_then(|s| id_of(s, "client_id"));
+            if let Some(client) = client {
+                out.insert("client_id".to_owned(), json!(client));
+            }
+            derive_name(store, &mut out, "client_id", Entity::Client, "client_name");
+            as_decimal(&mut out, "site_id");
+        }
+        Entity::Ticket => {
+            for (id_key, target, name_key) in [
+                ("tickettype_id", Entity::TicketType, "tickettype_name"),
+                ("status_id", Entity::Status, "status_name"),
+                ("priority_id", Entity::Priority, "priority_name"),
+                ("client_id", Entity::Client, "client_name"),
+                ("site_id", Entity::Site, "site_name"),
+                ("user_id", Entity::User, "user_name"),
+                ("agent_id", Entity::Agent, "agent_name"),
+                ("team_id", Entity::Team, "team"),
+            ] {
+                derive_name(store, &mut out, id_key, target, name_key);
+            }
+        }
+        _ => {}
+    }
+    Value::Object(out)
+}
+
+/// Halo refuses to delete a record other records still hang off.
+pub(crate) fn check_delete(store: &Store, entity: Entity, id: i64) -> Result<(), Rejection> {
+    let (children, noun) = match entity {
+        Entity::Client => (store.rows(Entity::Site).filter(|s| id_of(s, "client_id") == Some(id)).count(), "site(s)"),
+        Entity::Site => (store.rows(Entity::User).filter(|u| id_of(u, "site_id") == Some(id)).count(), "user(s)"),
+        _ => (0, ""),
+    };
+    if children > 0 {
+        return Err(Rejection::message(
+            StatusCode::BAD_REQUEST,
+            format!("{} {id} cannot be deleted while it has {children} {noun}.", entity.label()),
+        ));
+    }
+    Ok(())
+}
+
+/// The fields `search` looks in, beyond the record's name.
+fn search_fields(entity: Entity) -> &'static [&'static str] {
+    match entity {
+        Entity::Client => &["name", "email", "emailaddress", "phonenumber", "website", "ref"],
+        Entity::Site => &["name", "email", "phonenumber", "maincontact_name", "postcode"],
+        Entity::User => &["name", "firstname", "surname", "emailaddress", "login", "phonenumber", "mobilenumber"],
+        Entity::Ticket => &["summary", "details"],
+        Entity::Agent => &["name", "email"],
+        _ => &["name"],
+    }
+}
+
+/// Case-insensitive "contains" over the entity's text fields; a ticket also matches its number.
+pub(crate) fn search_matches(entity: Entity, record: &Record, term: &str) -> bool {
+    let term = term.trim().to_lowercase();
+    if term.is_empty() {
+        return true;
+    }
+    if entity == Entity::Ticket && term.parse::<i64>().ok() == id_of(record, "id") {
+        return true;
+    }
+    let text = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_lowercase);
+    if search_fields(entity).iter().filter_map(|k| text(k)).any(|v| v.contains(&term)) {
+        return true;
+    }
+    // "Jane Smith" should find name "Jane", surname "Smith".
+    entity == Entity::User
+        && matches!((text("name"), text("surname")), (Some(n), Some(s)) if format!("{n} {s}").contains(&term))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(value: Value) -> Record {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    fn store() -> Store {
+        let mut store = Store::default();
+        crate::seed::load(&mut store, true);
+        store
+    }
+
+    #[test]
+    fn required_fields_are_reported_together() {
+        let err = validate_create(&store(), Entity::Site, &obj(json!({"notes": "x"}))).unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::Fields(obj(json!({
+                "name": "The name field is required.",
+                "client_id": "The client_id field is required."
+            })))
+        );
+        let err = validate_create(&store(), Entity::Client, &obj(json!({"name": "  "}))).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn tickets_do_not_need_details_but_need_a_known_type() {
+        let s = store();
+        assert!(validate_create(&s, Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 1}))).is_ok());
+        let err = validate_create(&s, Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 999}))).unwrap_err();
+        assert!(matches!(err, Rejection::Fields(f) if f.contains_key("tickettype_id")));
+    }
+
+    #[test]
+    fn approval_ticket_types_are_refused_with_halo_text() {
+        let err = validate_create(&store(), Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 2}))).unwrap_err();
+        assert_eq!(err, Rejection::Text(StatusCode::BAD_REQUEST, APPROVAL_REQUIRED.to_owned()));
+    }
+
+    #[test]
+    fn site_and_user_references_must_exist() {
+        let s = store();
+        let err = validate_create(&s, Entity::Site, &obj(json!({"name": "x", "client_id": 999}))).unwrap_err();
+        assert!(matches!(err, Rejection::Fields(f) if f["client_id"] == "Client 999 does not exist."));
+        let err = validate_create(&s, Entity::User, &obj(json!({"name": "x", "site_id": 999}))).unwrap_err();
+        assert!(matches!(err, Rejection::Fields(f) if f.contains_key("site_id")));
+        let err = validate_update(&s, Entity::Site, 1, &obj(json!({"client_id": 999}))).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert!(validate_update(&s, Entity::Site, 1, &obj(json!({"notes": "only notes"}))).is_ok());
+    }
+
+    #[test]
+    fn duplicate_emails_are_refused_case_insensitively_except_for_oneself() {
+        let s = store();
+        let (id, email) = s
+            .rows(Entity::User)
+            .find_map(|u| Some((id_of(u, "id")?, u.get("emailaddress")?.as_str()?.to_uppercase())))
+            .unwrap();
+        let new = obj(json!({"name": "x", "site_id": 1, "emailaddress": email}));
+        assert!(validate_create(&s, Entity::User, &new).is_err());
+        assert!(validate_update(&s, Entity::User, id, &obj(json!({"emailaddress": email}))).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_checked_and_never_kept() {
+        let mut weak = obj(json!({"name": "x", "password": "password"}));
+        assert!(normalise_input(Entity::User, &mut weak).is_err());
+        let mut strong = obj(json!({"name": "x", "password": "S3cure!pass"}));
+        normalise_input(Entity::User, &mut strong).unwrap();
+        assert!(!strong.contains_key("password"));
+        assert_eq!(strong["has_password"], json!(true));
+    }
+
+    #[test]
+    fn input_ids_become_integers_and_control_flags_are_dropped() {
+        let mut record = obj(json!({"client_id": 21.0, "site_id": "4", "_validate_updates": true, "_recover": true}));
+        let flags = normalise_input(Entity::Ticket, &mut record).unwrap();
+        assert!(flags.recover);
+        assert_eq!(record, obj(json!({"client_id": 21, "site_id": 4})));
+        let mut bad = obj(json!({"client_id": "acme"}));
+        assert!(normalise_input(Entity::Site, &mut bad).is_err());
+    }
+
+    #[test]
+    fn sites_and_users_carry_decimal_ids_and_derived_names() {
+        let s = store();
+        let site = s.rows(Entity::Site).next().unwrap();
+        let out = decorate(&s, Entity::Site, site);
+        assert!(out["client_id"].is_f64());
+        let client = s.name_of(Entity::Client, id_of(site, "client_id").unwrap()).unwrap();
+        assert_eq!(out["clientsite_name"], json!(format!("{client} / {}", site["name"].as_str().unwrap())));
+        let user = s.rows(Entity::User).next().unwrap();
+        let out = decorate(&s, Entity::User, user);
+        assert!(out["site_id"].is_f64());
+        assert!(out["client_id"].is_i64());
+        assert!(out["client_name"].is_string());
+    }
+
+    #[test]
+    fn clients_with_sites_cannot_be_deleted() {
+        let s = store();
+        let err = check_delete(&s, Entity::Client, 1).unwrap_err();
+        assert!(matches!(err, Rejection::Message(StatusCode::BAD_REQUEST, m) if m.contains("site(s)")));
+    }
+
+    #[test]
+    fn search_is_case_insensitive_over_text_fields() {
+        let user = obj(json!({"id": 5, "name": "Jane", "surname": "Smith", "emailaddress": "jane@acme.example"}));
+        assert!(search_matches(Entity::User, &user, "ACME"));
+        assert!(search_matches(Entity::User, &user, "jane smith"));
+        assert!(!search_matches(Entity::User, &user, "bob"));
+        let ticket = obj(json!({"id": 1004, "summary": "Printer offline", "details": "Floor 2"}));
+        assert!(search_matches(Entity::Ticket, &ticket, "floor"));
+        assert!(search_matches(Entity::Ticket, &ticket, "1004"));
+    }
+}
