@@ -1,0 +1,87 @@
+//! Small pieces shared by the API client and the token source: reading a response and
+//! turning a reqwest failure into a short message that never carries a secret.
+
+use crate::secret::Secret;
+use psaflow_core::TransportError;
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+/// A response read in full.
+pub(crate) struct RawResponse {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+pub(crate) async fn read(response: reqwest::Response) -> Result<RawResponse, reqwest::Error> {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+    let body = response.text().await?;
+    Ok(RawResponse { status, retry_after, body })
+}
+
+/// How a request failed before a complete response arrived.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No answer within the request timeout.
+    Timeout(String),
+    /// No connection could be made (refused, DNS, TLS handshake).
+    Unreachable(String),
+    /// The connection was made but broke before the response was complete.
+    Dropped(String),
+}
+
+impl Failure {
+    pub(crate) fn into_transport_error(self) -> TransportError {
+        match self {
+            Failure::Timeout(m) => TransportError::Timeout(m),
+            Failure::Unreachable(m) | Failure::Dropped(m) => TransportError::Unreachable(m),
+        }
+    }
+}
+
+/// Classifies a reqwest error. `what` names the party ("HaloPSA's token endpoint").
+pub(crate) fn classify(error: &reqwest::Error, what: &str, url: &Url, timeout: Duration, secret: &Secret) -> Failure {
+    let place = shown(url);
+    let cause = root_cause(error);
+    let failure = if error.is_timeout() {
+        Failure::Timeout(format!("{what} at {place} did not answer within {}", human(timeout)))
+    } else if error.is_builder() {
+        Failure::Unreachable(format!("the request to {what} at {place} could not be built ({cause})"))
+    } else if error.is_connect() {
+        Failure::Unreachable(format!("could not connect to {what} at {place} ({cause})"))
+    } else {
+        Failure::Dropped(format!("the connection to {what} at {place} broke before the response was complete ({cause})"))
+    };
+    match failure {
+        Failure::Timeout(m) => Failure::Timeout(secret.redact(&m)),
+        Failure::Unreachable(m) => Failure::Unreachable(secret.redact(&m)),
+        Failure::Dropped(m) => Failure::Dropped(secret.redact(&m)),
+    }
+}
+
+/// The URL without its query string (enough to say where; shorter to read).
+fn shown(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut current: &dyn std::error::Error = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+}

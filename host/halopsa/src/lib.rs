@@ -1,0 +1,52 @@
+//! The real HaloPSA backend of psaflow's transport seam (`psaflow_core::Transport`).
+//!
+//! Nodes never talk to the network: they hand an [`ApiRequest`](psaflow_core::ApiRequest) with
+//! a relative path (`/Client/7`) to the host, and [`HaloClient`] adds the base URL and the
+//! OAuth2 token, refreshes the token, waits out 429/503, and enforces the URL policy.
+//!
+//! Where things are:
+//! * `config.rs`: [`ConnectionConfig`] from `HALOPSA_*` variables or a TOML connection file;
+//!   token URL shapes (hosted, on-premises, trial).
+//! * `token.rs`: the token cache. **This is where the token is fetched and refreshed.**
+//! * `client.rs`: [`HaloClient::send`](psaflow_core::Transport::send): headers, 401 refresh,
+//!   429/503 retries, timeouts.
+//! * `retry.rs`: `Retry-After` parsing and the backoff schedule.
+//! * `policy.rs`: https-or-loopback, and request paths that must stay below the API base.
+//! * `secret.rs`: [`Secret`], which prints as `***`.
+//!
+//! The client secret never appears in an error, a `Debug` output or a log line.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use psaflow_core::{ApiRequest, Method, Transport};
+//! use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient};
+//!
+//! let Some(config) = ConnectionConfig::from_process_env()? else {
+//!     // No HALOPSA_* variables: use the embedded sandbox instead.
+//!     return Ok(());
+//! };
+//! let client = HaloClient::new(config, ClientOptions::default())?;
+//! let request = ApiRequest { method: Method::Get, path: "/Client/7".into(), query: vec![], body: None };
+//! let response = client.send(request).await?;
+//! println!("{} {}", response.status, response.body);
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod config;
+mod error;
+mod http;
+pub mod policy;
+pub mod retry;
+mod secret;
+mod stats;
+mod token;
+
+pub use client::{ClientOptions, HaloClient};
+pub use config::{
+    ConnectionConfig, DEFAULT_CLIENT_SECRET_ENV, DEFAULT_SCOPE, ENV_API_URL, ENV_AUTH_URL, ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET, ENV_SCOPE, ENV_TENANT, ENV_VARS,
+};
+pub use error::{ConfigError, ConfigOrigin, Problem, ProblemKind};
+pub use secret::Secret;
+pub use stats::TransportStats;
