@@ -10,10 +10,15 @@
 //! - `report.rs` the run report, `dryrun.rs` the plan, `redact.rs` secrets,
 //!   `render.rs` human output, `diagnostics.rs` error rendering.
 mod diagnostics;
+mod dryrun;
+mod exec;
 pub mod expr;
 mod inputs;
 mod model;
 mod parse;
+mod redact;
+mod render;
+mod report;
 mod validate;
 mod yaml;
 
@@ -23,3 +28,8 @@ pub use inputs::resolve_inputs;
 pub use model::*;
 pub use parse::{format_duration, load, parse};
 pub use validate::validate;
+pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};
+pub use exec::{RunEvent, RunObserver, RunOptions, run};
+pub use redact::Redactor;
+pub use render::HumanRenderer;
+pub use report::{ItemReport, RunReport, RunStatus, StepReport, StepStatus};

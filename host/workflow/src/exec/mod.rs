@@ -1,0 +1,33 @@
+//! Running a workflow. `run.rs` walks the steps in order; `step.rs` evaluates and runs one
+//! step (its `if`, parameters, retries, timeout); `for_each.rs` runs a step once per list
+//! item with bounded concurrency; `retry.rs` decides whether and when to try again.
+mod for_each;
+mod retry;
+mod run;
+mod step;
+
+pub use run::{RunEvent, RunObserver, RunOptions, run};
+
+use crate::redact::Redactor;
+use psaflow_core::{Catalog, Clock, NodeInvoker};
+use std::sync::Arc;
+
+/// What every part of a run needs.
+pub(crate) struct Ctx<'a> {
+    pub invoker: &'a dyn NodeInvoker,
+    pub catalog: &'a Catalog,
+    pub clock: Arc<dyn Clock>,
+    pub observer: Option<Arc<dyn RunObserver>>,
+    pub redactor: Redactor,
+    /// The workflow file, for positions in run-time expression errors.
+    pub file: String,
+}
+
+impl Ctx<'_> {
+    /// Sends an event to the observer, with secrets masked in every message.
+    pub fn emit(&self, event: RunEvent) {
+        if let Some(obs) = &self.observer {
+            obs.event(&event.redacted(&self.redactor));
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The top-level loop: validate, then run steps in order, stop at the first failing step
+//! (unless it has `continue_on_error`), evaluate outputs, and build the report.
+use super::Ctx;
+use super::for_each::run_for_each;
+use super::step::run_single;
+use crate::dryrun;
+use crate::expr::{self, Mode, Scope};
+use crate::model::Workflow;
+use crate::redact::Redactor;
+use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
+use crate::validate::validate;
+use psaflow_core::{Clock, NodeInvoker, SystemClock};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to run a workflow.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Typed inputs (see [`crate::resolve_inputs`]). Missing ones get their default or null.
+    pub inputs: Map<String, Value>,
+    /// What `env.<NAME>` reads.
+    pub env: BTreeMap<String, String>,
+    /// Values to mask as `***` wherever they would be printed.
+    pub secrets: Vec<String>,
+    /// Validate and print the plan; send nothing.
+    pub dry_run: bool,
+    /// Backoff sleeps and timeouts; a `VirtualClock` makes them instant.
+    pub clock: Arc<dyn Clock>,
+    /// Told about progress (e.g. [`crate::HumanRenderer`]).
+    pub observer: Option<Arc<dyn RunObserver>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            inputs: Map::new(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            dry_run: false,
+            clock: Arc::new(SystemClock::default()),
+            observer: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// The secrets of this run: those given, env values whose names look secret, and the
+    /// value of the connection's `client_secret_env` variable.
+    pub fn redactor(&self, wf: &Workflow) -> Redactor {
+        let r = Redactor::new(self.secrets.iter().cloned());
+        let secret_env = wf.connection().and_then(|c| c.client_secret_env.as_deref());
+        for (k, v) in &self.env {
+            if Redactor::is_secret_name(k) || Some(k.as_str()) == secret_env {
+                r.add(v);
+            }
+        }
+        r
+    }
+
+    /// Inputs with declared defaults (or null) filled in, as expressions see them.
+    pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
+        let mut m = self.inputs.clone();
+        for decl in wf.inputs() {
+            m.entry(decl.name.value.clone()).or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
+        }
+        Value::Object(m)
+    }
+
+    pub(crate) fn env_value(&self) -> Value {
+        Value::Object(self.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    }
+}
+
+/// Progress of a run, as it happens. Messages are already redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    RunStarted { name: String, steps: usize },
+    /// `items` is the list length for a for_each step.
+    StepStarted { id: String, name: String, node: String, items: Option<usize>, destructive: bool },
+    StepSkipped { id: String, reason: String },
+    /// An attempt failed; `retry_in` is set when another attempt follows after that wait.
+    AttemptFailed { id: String, index: Option<usize>, attempt: u32, message: String, retry_in: Option<Duration> },
+    ItemFinished { id: String, index: usize, status: StepStatus },
+    StepFinished { id: String, status: StepStatus, message: Option<String> },
+    RunFinished { status: RunStatus },
+}
+
+impl RunEvent {
+    pub(crate) fn redacted(self, r: &Redactor) -> RunEvent {
+        match self {
+            RunEvent::AttemptFailed { id, index, attempt, message, retry_in } => {
+                RunEvent::AttemptFailed { id, index, attempt, message: r.text(&message), retry_in }
+            }
+            RunEvent::StepFinished { id, status, message } => {
+                RunEvent::StepFinished { id, status, message: message.map(|m| r.text(&m)) }
+            }
+            RunEvent::StepSkipped { id, reason } => RunEvent::StepSkipped { id, reason: r.text(&reason) },
+            other => other,
+        }
+    }
+}
+
+pub trait RunObserver: Send + Sync {
+    fn event(&self, event: &RunEvent);
+}
+
+fn all_skipped(wf: &Workflow, reason: &str) -> Vec<StepReport> {
+    wf.steps().iter().map(|s| StepReport::skipped(s.id(), s.node(), reason, s.for_each.is_some())).collect()
+}
+
+/// Runs a workflow. It is validated first against the invoker's catalog; an invalid
+/// workflow sends nothing and fails. With `dry_run`, the invoker is never called.
+pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> RunReport {
+    let catalog = invoker.catalog();
+    let redactor = opts.redactor(wf);
+    let mut report = RunReport {
+        name: wf.name().to_string(),
+        status: RunStatus::Succeeded,
+        outputs: Map::new(),
+        steps: Vec::new(),
+        deleted: 0,
+        deactivated: 0,
+        dry_run: opts.dry_run,
+        plan: None,
+        error: None,
+        warnings: Vec::new(),
+        redactor: redactor.clone(),
+    };
+    if let Err(diags) = validate(wf, catalog) {
+        report.status = RunStatus::Failed;
+        report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
+        report.steps = all_skipped(wf, "the workflow is invalid");
+        return report;
+    }
+    if opts.dry_run {
+        let plan = dryrun::plan(wf, catalog, &opts);
+        if !plan.problems().is_empty() {
+            report.status = RunStatus::Failed;
+            report.error = Some(plan.problems().join("\n"));
+        }
+        report.plan = Some(plan);
+        report.steps = all_skipped(wf, "dry run");
+        return report;
+    }
+
+    let ctx = Ctx {
+        invoker,
+        catalog,
+        clock: opts.clock.clone(),
+        observer: opts.observer.clone(),
+        redactor,
+        file: wf.file().to_string(),
+    };
+    ctx.emit(RunEvent::RunStarted { name: wf.name().to_string(), steps: wf.steps().len() });
+    let inputs = opts.full_inputs(wf);
+    let env = opts.env_value();
+    let mut seen = Map::new();
+    let mut stopped_by: Option<String> = None;
+
+    for step in wf.steps() {
+        let id = step.id().to_string();
+        if let Some(failed) = &stopped_by {
+            let reason = format!("not run: step '{failed}' failed");
+            ctx.emit(RunEvent::StepSkipped { id: id.clone(), reason: reason.clone() });
+            report.steps.push(StepReport::skipped(&id, step.node(), reason, step.for_each.is_some()));
+            seen.insert(id, Value::Null);
+            continue;
+        }
+        let scope = Scope::new(&inputs, &env, &Value::Object(seen.clone()));
+        let mut r = if step.for_each.is_some() {
+            run_for_each(&ctx, step, &scope).await
+        } else {
+            ctx.emit(RunEvent::StepStarted {
+                id: id.clone(),
+                name: step.display_name().to_string(),
+                node: step.node().to_string(),
+                items: None,
+                destructive: catalog.get(step.node()).is_some_and(|s| s.destructive),
+            });
+            run_single(&ctx, step, &scope).await
+        };
+        r.name = step.name.clone();
+        match r.status {
+            StepStatus::Skipped => {
+                ctx.emit(RunEvent::StepSkipped { id: id.clone(), reason: r.skip_reason.clone().unwrap_or_default() })
+            }
+            status => ctx.emit(RunEvent::StepFinished { id: id.clone(), status, message: r.error.clone() }),
+        }
+        if r.status == StepStatus::Failed {
+            if step.continue_on_error {
+                report.warnings.push(format!(
+                    "step '{id}' failed but has continue_on_error, so the run went on: {}",
+                    r.error.as_deref().unwrap_or("failed")
+                ));
+            } else {
+                report.status = RunStatus::Failed;
+                stopped_by = Some(id.clone());
+            }
+        }
+        report.deleted += r.deleted;
+        report.deactivated += r.deactivated;
+        seen.insert(id, r.context_value());
+        report.steps.push(r);
+    }
+
+    // Outputs: on a failed run, whatever can still be computed.
+    let scope = Scope::new(&inputs, &env, &Value::Object(seen));
+    for (key, t) in &wf.outputs {
+        match expr::eval(t, &scope, Mode::Full) {
+            Ok(v) => {
+                report.outputs.insert(key.value.clone(), v);
+            }
+            Err(err) if report.status == RunStatus::Succeeded => {
+                report.status = RunStatus::Failed;
+                report.error = Some(format!("output '{}': {}", key.value, super::step::located(&ctx, &err)));
+            }
+            Err(_) => {}
+        }
+    }
+    ctx.emit(RunEvent::RunFinished { status: report.status });
+    report
+}

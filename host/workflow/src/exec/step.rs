@@ -1,0 +1,184 @@
+//! Evaluating and running one step (or one for_each item): its `if`, its parameters
+//! (expressions resolved, types lightly coerced, secrets registered), then the call with
+//! retries and timeout. This is where a workflow step is evaluated.
+use super::Ctx;
+use super::retry;
+use crate::expr::{self, EvalError, Mode, Scope, Template};
+use crate::model::Step;
+use crate::redact::Redactor;
+use crate::report::{ItemReport, StepReport, StepStatus};
+use psaflow_core::{Envelope, NodeSpec, ParamType};
+use serde_json::{Map, Value};
+
+/// The contract's output key for a node's envelope, used for envelopes the engine makes
+/// itself (timeouts, expression errors) so they look like the node's own.
+pub(crate) fn output_name(spec: Option<&NodeSpec>) -> String {
+    let Some(spec) = spec else { return String::new() };
+    let cap = |s: &str| {
+        let mut c = s.chars();
+        c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+    };
+    match spec.operation.as_str() {
+        "create" | "get" | "update" => cap(&spec.resource),
+        "get-many" => format!("{}s", cap(&spec.resource)),
+        "delete" if spec.resource == "client" => "DeleteResult".into(),
+        "delete" => format!("Deleted{}", cap(&spec.resource)),
+        _ => String::new(),
+    }
+}
+
+/// An envelope for a step that could not be sent because an expression failed: like a
+/// node's parameter validation failure (-1, nothing was sent).
+pub(crate) fn expression_failure(ctx: &Ctx<'_>, output: &str, err: &EvalError) -> Envelope {
+    Envelope::validation(output, located(ctx, err))
+}
+
+/// `file:line:column: message` for a run-time expression error.
+pub(crate) fn located(ctx: &Ctx<'_>, err: &EvalError) -> String {
+    if err.pos.is_known() {
+        format!("{}:{}:{}: {}", ctx.file, err.pos.line, err.pos.column, err.message)
+    } else {
+        err.message.clone()
+    }
+}
+
+/// Evaluates an `if`: with or without `${{ }}`, the value's truth decides.
+pub(crate) fn condition(t: &Template, scope: &Scope) -> Result<bool, EvalError> {
+    expr::eval(t, scope, Mode::Full).map(|v| expr::truthy(&v))
+}
+
+/// Evaluates a step's `with`. Parameters that evaluate to null are left out (as if not
+/// given). Values of parameters with secret names are registered with the redactor.
+pub(crate) fn params(
+    step: &Step,
+    spec: Option<&NodeSpec>,
+    scope: &Scope,
+    redactor: &Redactor,
+) -> Result<Map<String, Value>, EvalError> {
+    let mut out = Map::new();
+    for (key, t) in &step.with {
+        let value = expr::eval(t, scope, Mode::Full)?;
+        if value.is_null() {
+            continue;
+        }
+        let value = match spec.and_then(|s| s.param(&key.value)) {
+            Some(p) => coerce(value, &p.ty),
+            None => value,
+        };
+        if Redactor::is_secret_name(&key.value) {
+            redactor.add(&expr::as_text(&value));
+        }
+        out.insert(key.value.clone(), value);
+    }
+    Ok(out)
+}
+
+/// Converts a value to the parameter's type where that loses nothing ("5" -> 5 for an
+/// integer, 42 -> "42" for text). Anything else is passed as is and the node judges it.
+pub(crate) fn coerce(value: Value, ty: &ParamType) -> Value {
+    match (ty, &value) {
+        (ParamType::Integer { .. }, Value::String(s)) => s.trim().parse::<i64>().map(Value::from).unwrap_or(value),
+        (ParamType::Integer { .. }, Value::Number(n)) if n.as_i64().is_none() && n.as_u64().is_none() => {
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
+                _ => value,
+            }
+        }
+        (ParamType::Float, Value::String(s)) => {
+            s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(value)
+        }
+        (ParamType::String, Value::Number(_) | Value::Bool(_)) => Value::String(value.to_string()),
+        (ParamType::Bool, Value::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        _ => value,
+    }
+}
+
+/// An update that sets `Inactive: true` deactivates a record.
+pub(crate) fn is_deactivation(spec: Option<&NodeSpec>, params: &Map<String, Value>) -> bool {
+    spec.is_some_and(|s| s.operation == "update")
+        && matches!(params.get("Inactive"), Some(Value::Bool(true)))
+}
+
+/// What one call (a whole step, or one for_each item) did.
+pub(crate) struct CallOutcome {
+    pub item: ItemReport,
+    pub params: Option<Map<String, Value>>,
+    pub deleted: u64,
+    pub deactivated: u64,
+}
+
+/// Evaluates the parameters and calls the node (with retries). An expression error fails
+/// the call without sending anything.
+pub(crate) async fn call(ctx: &Ctx<'_>, step: &Step, scope: &Scope, index: usize, item_index: Option<usize>) -> CallOutcome {
+    let spec = ctx.catalog.get(&step.node.value);
+    let output = output_name(spec);
+    let params = match params(step, spec, scope, &ctx.redactor) {
+        Ok(p) => p,
+        Err(err) => {
+            let env = expression_failure(ctx, &output, &err);
+            return CallOutcome {
+                item: ItemReport {
+                    index,
+                    status: StepStatus::Failed,
+                    error: Some(env.error_message.clone()),
+                    envelope: Some(env),
+                    attempts: 0,
+                },
+                params: None,
+                deleted: 0,
+                deactivated: 0,
+            };
+        }
+    };
+    let (env, attempts) = retry::call(ctx, step, &output, &params, item_index).await;
+    let ok = env.is_success();
+    let deleted = u64::from(ok && spec.is_some_and(|s| s.destructive));
+    let deactivated = u64::from(ok && is_deactivation(spec, &params));
+    CallOutcome {
+        item: ItemReport {
+            index,
+            status: if ok { StepStatus::Succeeded } else { StepStatus::Failed },
+            error: (!ok).then(|| retry::failure_text(&env)),
+            envelope: Some(env),
+            attempts,
+        },
+        params: Some(ctx.redactor.map(&params)),
+        deleted,
+        deactivated,
+    }
+}
+
+/// Runs a step without for_each.
+pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> StepReport {
+    let spec = ctx.catalog.get(&step.node.value);
+    let mut report = StepReport::skipped(&step.id.value, &step.node.value, "", false);
+    report.skip_reason = None;
+    report.name = step.name.clone();
+    report.destructive = spec.is_some_and(|s| s.destructive);
+    report.continue_on_error = step.continue_on_error;
+    if let Some(cond) = &step.if_ {
+        match condition(cond, scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                report.skip_reason = Some(format!("`if` is false: {}", cond.display()));
+                return report;
+            }
+            Err(err) => {
+                let env = expression_failure(ctx, &output_name(spec), &err);
+                report.status = StepStatus::Failed;
+                report.error = Some(env.error_message.clone());
+                report.envelope = Some(env);
+                return report;
+            }
+        }
+    }
+    let outcome = call(ctx, step, scope, 0, None).await;
+    report.status = outcome.item.status;
+    report.error = outcome.item.error;
+    report.envelope = outcome.item.envelope;
+    report.attempts = outcome.item.attempts;
+    report.params = outcome.params;
+    report.deleted = outcome.deleted;
+    report.deactivated = outcome.deactivated;
+    report
+}

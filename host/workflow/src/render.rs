@@ -1,0 +1,177 @@
+//! Human output: progress lines on stderr while a run goes, and the final summary.
+//! Everything shown has already been through the run's redactor.
+use crate::exec::{RunEvent, RunObserver};
+use crate::parse::format_duration;
+use crate::report::{RunReport, RunStatus, StepStatus};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// Writes progress to stderr (or any writer); `summary` formats the end of a run.
+pub struct HumanRenderer {
+    out: Mutex<Box<dyn Write + Send>>,
+    /// Redraw a progress bar in place (only on a terminal).
+    live: bool,
+    /// Per for_each step: (done, total).
+    progress: Mutex<HashMap<String, (usize, usize)>>,
+}
+
+impl Default for HumanRenderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const BAR_WIDTH: usize = 24;
+
+impl HumanRenderer {
+    /// Progress on stderr; a live bar when stderr is a terminal.
+    pub fn new() -> Self {
+        HumanRenderer {
+            live: std::io::stderr().is_terminal(),
+            out: Mutex::new(Box::new(std::io::stderr())),
+            progress: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Progress to `out` (no live redrawing). Used by tests and log files.
+    pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
+        HumanRenderer { out: Mutex::new(out), live: false, progress: Mutex::new(HashMap::new()) }
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = self.out.lock().unwrap();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    fn bar(done: usize, total: usize) -> String {
+        let filled = if total == 0 { BAR_WIDTH } else { done * BAR_WIDTH / total };
+        format!("[{}{}] {done}/{total}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled))
+    }
+
+    /// The end-of-run summary: status, step counts, destructive counts, warnings, outputs.
+    pub fn summary(report: &RunReport) -> String {
+        let r = report.redactor();
+        if report.dry_run {
+            let mut out = report.plan.as_ref().map(|p| p.render()).unwrap_or_default();
+            if let Some(e) = &report.error {
+                out.push_str(&format!("\nproblems:\n{}\n", r.text(e)));
+            }
+            return out;
+        }
+        let count = |s: StepStatus| report.steps.iter().filter(|x| x.status == s).count();
+        let mut out = format!(
+            "Run {} '{}': {} step(s): {} succeeded, {} failed, {} skipped\n",
+            match report.status {
+                RunStatus::Succeeded => "succeeded",
+                RunStatus::Failed => "FAILED",
+            },
+            report.name,
+            report.steps.len(),
+            count(StepStatus::Succeeded),
+            count(StepStatus::Failed),
+            count(StepStatus::Skipped)
+        );
+        if report.deleted > 0 || report.deactivated > 0 {
+            out.push_str(&format!(
+                "  records deleted: {}, deactivated: {}\n",
+                report.deleted, report.deactivated
+            ));
+        }
+        for s in &report.steps {
+            let (icon, detail) = match s.status {
+                StepStatus::Succeeded => ("ok     ", String::new()),
+                StepStatus::Failed => ("FAILED ", s.error.as_deref().map(|e| format!(": {}", r.text(e))).unwrap_or_default()),
+                StepStatus::Skipped => {
+                    ("skipped", s.skip_reason.as_deref().map(|e| format!(" ({})", r.text(e))).unwrap_or_default())
+                }
+            };
+            let mut extra = String::new();
+            if s.items.is_some() {
+                let (ok, failed, skipped) = s.item_counts();
+                extra.push_str(&format!(" [{ok} ok, {failed} failed, {skipped} skipped]"));
+            }
+            if s.attempts > 1 && s.items.is_none() {
+                extra.push_str(&format!(" after {} attempts", s.attempts));
+            }
+            if s.deleted > 0 {
+                extra.push_str(&format!(" deleted {}", s.deleted));
+            }
+            if s.deactivated > 0 {
+                extra.push_str(&format!(" deactivated {}", s.deactivated));
+            }
+            out.push_str(&format!("  {icon} {}{extra}{detail}\n", s.id));
+        }
+        for w in &report.warnings {
+            out.push_str(&format!("warning: {}\n", r.text(w)));
+        }
+        if let Some(e) = &report.error {
+            out.push_str(&format!("error: {}\n", r.text(e)));
+        }
+        if !report.outputs.is_empty() {
+            out.push_str("outputs:\n");
+            for (k, v) in r.map(&report.outputs) {
+                out.push_str(&format!("  {k}: {v}\n"));
+            }
+        }
+        out
+    }
+}
+
+impl RunObserver for HumanRenderer {
+    fn event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { name, steps } => self.line(&format!("Running '{name}' ({steps} steps)")),
+            RunEvent::StepStarted { id, node, items, destructive, .. } => {
+                let warn = if *destructive { " (deletes records)" } else { "" };
+                match items {
+                    Some(n) => {
+                        self.progress.lock().unwrap().insert(id.clone(), (0, *n));
+                        self.line(&format!("- {id} [{node}]{warn} over {n} items"));
+                    }
+                    None => self.line(&format!("- {id} [{node}]{warn}")),
+                }
+            }
+            RunEvent::AttemptFailed { id, index, attempt, message, retry_in } => {
+                let which = index.map(|i| format!(" item {i}")).unwrap_or_default();
+                let next = match retry_in {
+                    Some(d) => format!("; retrying in {}", format_duration(*d)),
+                    None => String::new(),
+                };
+                if self.live {
+                    self.line("");
+                }
+                self.line(&format!("    {id}{which}: attempt {attempt} failed: {message}{next}"));
+            }
+            RunEvent::ItemFinished { id, .. } => {
+                let mut progress = self.progress.lock().unwrap();
+                if let Some((done, total)) = progress.get_mut(id) {
+                    *done += 1;
+                    if self.live {
+                        let mut out = self.out.lock().unwrap();
+                        let _ = write!(out, "\r    {}", Self::bar(*done, *total));
+                        if done == total {
+                            let _ = writeln!(out);
+                        }
+                        let _ = out.flush();
+                    }
+                }
+            }
+            RunEvent::StepSkipped { id, reason } => self.line(&format!("  skipped {id}: {reason}")),
+            RunEvent::StepFinished { id, status, message } => {
+                let progress = self.progress.lock().unwrap().remove(id);
+                if self.live && let Some((done, total)) = progress && done < total {
+                    self.line("");
+                }
+                match status {
+                    StepStatus::Failed => {
+                        self.line(&format!("  FAILED {id}: {}", message.as_deref().unwrap_or("failed")))
+                    }
+                    _ => self.line(&format!("  ok {id}")),
+                }
+            }
+            RunEvent::RunFinished { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! What a run produced. `RunReport::to_json` is the contract's `run --json` shape
+//! (`status`, `outputs`, `steps.<id>.status` and `envelope`/`envelopes`) plus extra keys.
+//! The report keeps raw envelopes for programmatic checks; everything it prints or
+//! serialises goes through the run's redactor.
+use crate::dryrun::Plan;
+use crate::redact::Redactor;
+use psaflow_core::Envelope;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One item of a for_each step.
+#[derive(Debug, Clone)]
+pub struct ItemReport {
+    pub index: usize,
+    pub status: StepStatus,
+    /// `None` when the item was skipped (its `if` was false, or it never started).
+    pub envelope: Option<Envelope>,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// One step of the run.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub id: String,
+    pub name: Option<String>,
+    pub node: String,
+    pub status: StepStatus,
+    /// The envelope of a step without for_each (`None` when skipped).
+    pub envelope: Option<Envelope>,
+    /// One entry per list item, in input order, for a for_each step that ran.
+    pub items: Option<Vec<ItemReport>>,
+    /// The step has `for_each` (its report carries `envelopes`, even when skipped).
+    pub for_each: bool,
+    /// Attempts made (summed over items for a for_each step).
+    pub attempts: u32,
+    /// Why the step failed or was skipped, in words.
+    pub error: Option<String>,
+    pub skip_reason: Option<String>,
+    /// The parameters sent (a step without for_each), secrets masked.
+    pub params: Option<Map<String, Value>>,
+    pub destructive: bool,
+    pub continue_on_error: bool,
+    /// Records deleted by this step (successful calls of a destructive node).
+    pub deleted: u64,
+    /// Records deactivated (successful updates that set `Inactive: true`).
+    pub deactivated: u64,
+}
+
+impl StepReport {
+    pub(crate) fn skipped(id: &str, node: &str, reason: impl Into<String>, for_each: bool) -> StepReport {
+        StepReport {
+            id: id.to_string(),
+            name: None,
+            node: node.to_string(),
+            status: StepStatus::Skipped,
+            envelope: None,
+            items: None,
+            for_each,
+            attempts: 0,
+            error: None,
+            skip_reason: Some(reason.into()),
+            params: None,
+            destructive: false,
+            continue_on_error: false,
+            deleted: 0,
+            deactivated: 0,
+        }
+    }
+
+    /// The envelopes of a for_each step, `None` for skipped items.
+    pub fn envelopes(&self) -> Option<Vec<Option<&Envelope>>> {
+        self.items.as_ref().map(|items| items.iter().map(|i| i.envelope.as_ref()).collect())
+    }
+
+    /// What `steps.<id>` reads in later expressions: the envelope, the list of envelopes
+    /// (skipped items are null), or null for a skipped step.
+    pub fn context_value(&self) -> Value {
+        match (&self.items, &self.envelope) {
+            (Some(items), _) => {
+                Value::Array(items.iter().map(|i| i.envelope.as_ref().map_or(Value::Null, Envelope::to_json)).collect())
+            }
+            (None, Some(env)) => env.to_json(),
+            (None, None) => Value::Null,
+        }
+    }
+
+    /// Counts of a for_each step's items: (succeeded, failed, skipped).
+    pub fn item_counts(&self) -> (usize, usize, usize) {
+        let items = self.items.as_deref().unwrap_or_default();
+        let count = |s| items.iter().filter(|i| i.status == s).count();
+        (count(StepStatus::Succeeded), count(StepStatus::Failed), count(StepStatus::Skipped))
+    }
+
+    fn to_json(&self, r: &Redactor) -> Value {
+        let mut m = Map::new();
+        m.insert("status".into(), json!(self.status.as_str()));
+        m.insert("node".into(), json!(self.node));
+        match &self.items {
+            Some(items) => {
+                let envs: Vec<Value> =
+                    items.iter().map(|i| i.envelope.as_ref().map_or(Value::Null, |e| r.value(&e.to_json()))).collect();
+                m.insert("envelopes".into(), Value::Array(envs));
+                m.insert("attempts".into(), json!(items.iter().map(|i| i.attempts).collect::<Vec<_>>()));
+                let (ok, failed, skipped) = self.item_counts();
+                m.insert("items".into(), json!({"total": items.len(), "succeeded": ok, "failed": failed, "skipped": skipped}));
+            }
+            None if self.for_each => {
+                m.insert("envelopes".into(), Value::Null);
+                m.insert("attempts".into(), json!([]));
+            }
+            None => {
+                m.insert("envelope".into(), self.envelope.as_ref().map_or(Value::Null, |e| r.value(&e.to_json())));
+                m.insert("attempts".into(), json!(self.attempts));
+            }
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), json!(r.text(e)));
+        }
+        if let Some(s) = &self.skip_reason {
+            m.insert("skip_reason".into(), json!(r.text(s)));
+        }
+        if let Some(p) = &self.params {
+            m.insert("params".into(), Value::Object(r.map(p)));
+        }
+        if self.destructive {
+            m.insert("destructive".into(), json!(true));
+        }
+        if self.deleted > 0 {
+            m.insert("deleted".into(), json!(self.deleted));
+        }
+        if self.deactivated > 0 {
+            m.insert("deactivated".into(), json!(self.deactivated));
+        }
+        if self.continue_on_error {
+            m.insert("continue_on_error".into(), json!(true));
+        }
+        Value::Object(m)
+    }
+}
+
+/// The result of `run`.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The workflow's `name`.
+    pub name: String,
+    pub status: RunStatus,
+    pub outputs: Map<String, Value>,
+    /// In workflow order.
+    pub steps: Vec<StepReport>,
+    pub deleted: u64,
+    pub deactivated: u64,
+    pub dry_run: bool,
+    /// What would run (dry runs only).
+    pub plan: Option<Plan>,
+    /// A problem not tied to one step (invalid workflow, bad output expression).
+    pub error: Option<String>,
+    /// Things the user should know although the run succeeded (continue_on_error failures).
+    pub warnings: Vec<String>,
+    pub(crate) redactor: Redactor,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.status == RunStatus::Succeeded
+    }
+
+    pub fn step(&self, id: &str) -> Option<&StepReport> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The redactor of this run (for callers printing more than the report).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// `{"status","outputs","steps":{id:{"status","envelope"|"envelopes",...}}, ...}`, secrets masked.
+    pub fn to_json(&self) -> Value {
+        let r = &self.redactor;
+        let steps: Map<String, Value> = self.steps.iter().map(|s| (s.id.clone(), s.to_json(r))).collect();
+        let mut m = Map::new();
+        m.insert("workflow".into(), json!(self.name));
+        m.insert("status".into(), json!(self.status.as_str()));
+        m.insert("outputs".into(), Value::Object(r.map(&self.outputs)));
+        m.insert("steps".into(), Value::Object(steps));
+        m.insert("deleted".into(), json!(self.deleted));
+        m.insert("deactivated".into(), json!(self.deactivated));
+        m.insert("dry_run".into(), json!(self.dry_run));
+        if let Some(plan) = &self.plan {
+            m.insert("plan".into(), plan.to_json(r));
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), json!(r.text(e)));
+        }
+        if !self.warnings.is_empty() {
+            m.insert("warnings".into(), json!(self.warnings.iter().map(|w| r.text(w)).collect::<Vec<_>>()));
+        }
+        Value::Object(m)
+    }
+}
