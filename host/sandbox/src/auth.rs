@@ -20,9 +20,12 @@ impl Tokens {
     pub(crate) fn issue(&mut self, ttl: Duration, epoch: u64) -> String {
         let now = Instant::now();
         // Long-running sandboxes (`psaflow sandbox`) would otherwise grow without bound.
-        self.live.retain(|_, (expiry, issued_in)| *expiry > now && *issued_in == epoch);
+        self.live
+            .retain(|_, (expiry, issued_in)| *expiry > now && *issued_in == epoch);
         let token = random_token();
-        let expiry = now.checked_add(ttl).unwrap_or(now + Duration::from_secs(3600 * 24 * 365));
+        let expiry = now
+            .checked_add(ttl)
+            .unwrap_or(now + Duration::from_secs(3600 * 24 * 365));
         self.live.insert(token.clone(), (expiry, epoch));
         token
     }
@@ -49,7 +52,10 @@ pub(crate) struct TokenRequest<'a> {
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> (StatusCode, Value) {
-    (status, json!({ "error": error, "error_description": description }))
+    (
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
 }
 
 /// Answers `POST /auth/token` (or `/token`) the way Halo's authorisation server does.
@@ -69,7 +75,11 @@ pub(crate) fn token(shared: &Shared, req: TokenRequest<'_>) -> (StatusCode, Valu
     };
 
     let Some(grant_type) = field("grant_type") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required.",
+        );
     };
     if grant_type != "client_credentials" {
         return oauth_error(
@@ -101,14 +111,20 @@ pub(crate) fn token(shared: &Shared, req: TokenRequest<'_>) -> (StatusCode, Valu
         .into_iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("tenant"))
         .map(|(_, v)| v);
-    let tenant = query_tenant.filter(|t| !t.is_empty()).or_else(|| field("tenant").map(str::to_owned));
+    let tenant = query_tenant
+        .filter(|t| !t.is_empty())
+        .or_else(|| field("tenant").map(str::to_owned));
     let wrong_tenant = match (&shared.tenant, &tenant) {
         (Some(ours), Some(theirs)) => !ours.eq_ignore_ascii_case(theirs),
         _ => false,
     };
 
     if client_id != shared.client_id || client_secret != shared.client_secret || wrong_tenant {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed.",
+        );
     }
 
     let epoch = shared.faults.token_epoch();
@@ -131,7 +147,9 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))
@@ -140,7 +158,10 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
 /// The token carried by `Authorization: Bearer <token>`, if that is what the header holds.
 pub(crate) fn bearer(header: Option<&str>) -> Option<&str> {
     let (scheme, token) = header?.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

@@ -117,7 +117,10 @@ impl Faults {
             return None;
         }
         state.fail_times -= 1;
-        Some(ForcedStatus { status: state.fail_status, retry_after: state.fail_retry_after })
+        Some(ForcedStatus {
+            status: state.fail_status,
+            retry_after: state.fail_retry_after,
+        })
     }
 
     pub(crate) fn user_delete(&self) -> UserDeleteQuirk {
@@ -137,7 +140,10 @@ mod tests {
     fn forced_status_counts_down() {
         let faults = Faults::default();
         faults.fail_next(429, 2, Some(7));
-        let expected = Some(ForcedStatus { status: 429, retry_after: Some(7) });
+        let expected = Some(ForcedStatus {
+            status: 429,
+            retry_after: Some(7),
+        });
         assert_eq!(faults.take_forced_status(), expected);
         assert_eq!(faults.take_forced_status(), expected);
         assert_eq!(faults.take_forced_status(), None);

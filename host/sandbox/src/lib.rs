@@ -122,7 +122,9 @@ pub(crate) struct Shared {
 /// Locks a mutex, ignoring poisoning: a dropped-connection fault unwinds through handlers on
 /// purpose, and the data behind every lock is left consistent at each unlock.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running sandbox. Dropping it stops the listener too; [`Sandbox::shutdown`] also waits for
@@ -142,10 +144,14 @@ impl Sandbox {
     pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
             .await
-            .map_err(|source| SandboxError::Bind { port: opts.port, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { port: opts.port, source })?;
+            .map_err(|source| SandboxError::Bind {
+                port: opts.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            port: opts.port,
+            source,
+        })?;
         let base_url = format!("http://{addr}");
 
         let mut store = store::Store::default();
@@ -173,7 +179,12 @@ impl Sandbox {
             let _ = serving.await;
         });
 
-        Ok(Sandbox { shared, addr, stop: Some(stop_tx), task: Some(task) })
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -249,11 +260,13 @@ impl Sandbox {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
-                task.abort();
-                let _ = task.await;
-            }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+            let _ = task.await;
         }
         self.shared.stopped.store(true, Ordering::SeqCst);
     }
@@ -269,5 +282,32 @@ impl Drop for Sandbox {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers keep the sandbox in shared state across tasks.
+    #[test]
+    fn handle_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sandbox>();
+        assert_send_sync::<Faults>();
+    }
+
+    #[test]
+    fn defaults_match_the_documented_credentials() {
+        let opts = SandboxOptions::default();
+        assert_eq!(
+            (opts.client_id.as_str(), opts.client_secret.as_str()),
+            ("psaflow-sandbox", "sandbox-secret")
+        );
+        assert_eq!(
+            (opts.port, opts.seed, opts.token_ttl),
+            (0, true, Duration::from_secs(3600))
+        );
+        assert_eq!(opts.tenant, None);
     }
 }

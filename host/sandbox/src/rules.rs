@@ -54,7 +54,10 @@ impl Rejection {
     }
 
     pub(crate) fn not_found(entity: Entity, id: i64) -> Rejection {
-        Rejection::message(StatusCode::NOT_FOUND, format!("{} {id} not found.", entity.label()))
+        Rejection::message(
+            StatusCode::NOT_FOUND,
+            format!("{} {id} not found.", entity.label()),
+        )
     }
 
     pub(crate) fn status(&self) -> StatusCode {
@@ -74,41 +77,55 @@ pub(crate) struct InputFlags {
 
 /// Cleans a POSTed object before it is validated: control flags are taken out (they steer the
 /// request and are not data), ids become integers, and a user's password becomes a flag.
-pub(crate) fn normalise_input(entity: Entity, record: &mut Record) -> Result<InputFlags, Rejection> {
+pub(crate) fn normalise_input(
+    entity: Entity,
+    record: &mut Record,
+) -> Result<InputFlags, Rejection> {
     let flags = InputFlags {
-        recover: record.get("_recover").and_then(Value::as_bool).unwrap_or(false),
+        recover: record
+            .get("_recover")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     record.retain(|key, _| !key.starts_with('_'));
 
     let mut errors = Map::new();
     for key in ID_FIELDS {
-        let Some(value) = record.get_mut(*key) else { continue };
+        let Some(value) = record.get_mut(*key) else {
+            continue;
+        };
         if value.is_null() {
             continue;
         }
         match id_value(value) {
             Some(id) => *value = json!(id),
             None => {
-                errors.insert((*key).to_owned(), json!(format!("The value '{value}' is not valid for {key}.")));
+                errors.insert(
+                    (*key).to_owned(),
+                    json!(format!("The value '{value}' is not valid for {key}.")),
+                );
             }
         }
     }
     if entity == Entity::User {
         for key in ["password", "new_password"] {
-            if let Some(password) = record.get(key).and_then(Value::as_str) {
-                if !password.is_empty() && !meets_password_policy(password) {
-                    errors.insert(
-                        key.to_owned(),
-                        json!(
-                            "The password must be at least 8 characters long and contain upper and lower case letters and a number or symbol."
-                        ),
-                    );
-                }
+            let password = record.get(key).and_then(Value::as_str).unwrap_or_default();
+            if !password.is_empty() && !meets_password_policy(password) {
+                errors.insert(
+                    key.to_owned(),
+                    json!(
+                        "The password must be at least 8 characters long and contain upper and lower case letters and a number or symbol."
+                    ),
+                );
             }
         }
         absorb_password(record);
     }
-    if errors.is_empty() { Ok(flags) } else { Err(Rejection::Fields(errors)) }
+    if errors.is_empty() {
+        Ok(flags)
+    } else {
+        Err(Rejection::Fields(errors))
+    }
 }
 
 /// The policy Halo applies by default: 8+ characters, upper and lower case, a digit or symbol.
@@ -163,7 +180,11 @@ fn required_message(key: &str) -> Value {
     json!(format!("The {key} field is required."))
 }
 
-pub(crate) fn validate_create(store: &Store, entity: Entity, record: &Record) -> Result<(), Rejection> {
+pub(crate) fn validate_create(
+    store: &Store,
+    entity: Entity,
+    record: &Record,
+) -> Result<(), Rejection> {
     let mut errors = Map::new();
     for key in required_fields(entity) {
         if !is_filled(record.get(*key)) {
@@ -176,9 +197,15 @@ pub(crate) fn validate_create(store: &Store, entity: Entity, record: &Record) ->
     check_references(store, entity, record)?;
     check_unique_email(store, entity, None, record)?;
     if entity == Entity::Ticket {
-        let ticket_type = id_of(record, "tickettype_id").and_then(|id| store.get(Entity::TicketType, id));
-        if ticket_type.is_some_and(|t| t.get("requires_approval").and_then(Value::as_bool) == Some(true)) {
-            return Err(Rejection::Text(StatusCode::BAD_REQUEST, APPROVAL_REQUIRED.to_owned()));
+        let ticket_type =
+            id_of(record, "tickettype_id").and_then(|id| store.get(Entity::TicketType, id));
+        if ticket_type
+            .is_some_and(|t| t.get("requires_approval").and_then(Value::as_bool) == Some(true))
+        {
+            return Err(Rejection::Text(
+                StatusCode::BAD_REQUEST,
+                APPROVAL_REQUIRED.to_owned(),
+            ));
         }
     }
     Ok(())
@@ -206,10 +233,12 @@ pub(crate) fn validate_update(
 
 fn check_references(store: &Store, entity: Entity, record: &Record) -> Result<(), Rejection> {
     for (key, target) in references(entity) {
-        if let Some(id) = id_of(record, key).filter(|id| *id > 0) {
-            if store.get(*target, id).is_none() {
-                return Err(Rejection::field(key, format!("{} {id} does not exist.", target.label())));
-            }
+        let id = id_of(record, key).filter(|id| *id > 0);
+        if let Some(id) = id.filter(|id| store.get(*target, *id).is_none()) {
+            return Err(Rejection::field(
+                key,
+                format!("{} {id} does not exist.", target.label()),
+            ));
         }
     }
     Ok(())
@@ -225,7 +254,11 @@ fn check_unique_email(
     if entity != Entity::User {
         return Ok(());
     }
-    let Some(email) = record.get("emailaddress").and_then(Value::as_str).map(str::trim) else {
+    let Some(email) = record
+        .get("emailaddress")
+        .and_then(Value::as_str)
+        .map(str::trim)
+    else {
         return Ok(());
     };
     if email.is_empty() {
@@ -233,7 +266,9 @@ fn check_unique_email(
     }
     let taken = store.rows(Entity::User).any(|u| {
         id_of(u, "id") != own_id
-            && u.get("emailaddress").and_then(Value::as_str).is_some_and(|e| e.trim().eq_ignore_ascii_case(email))
+            && u.get("emailaddress")
+                .and_then(Value::as_str)
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(email))
     });
     if taken {
         return Err(Rejection::field(
@@ -250,7 +285,9 @@ fn default(record: &mut Record, key: &str, value: Value) {
     }
 }
 
-const AGENT_COLOURS: &[&str] = &["#2e86de", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085"];
+const AGENT_COLOURS: &[&str] = &[
+    "#2e86de", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085",
+];
 
 /// Fields a new record gets when the request leaves them out.
 pub(crate) fn apply_defaults(store: &Store, entity: Entity, record: &mut Record, now: &str) {
@@ -297,13 +334,17 @@ pub(crate) fn fill_derived_ids(store: &Store, entity: Entity, record: &mut Recor
     }
     let has = |r: &Record, key| id_of(r, key).is_some_and(|id| id > 0);
     if !has(record, "site_id") {
-        let site = id_of(record, "user_id").and_then(|u| store.get(Entity::User, u)).and_then(|u| id_of(u, "site_id"));
+        let site = id_of(record, "user_id")
+            .and_then(|u| store.get(Entity::User, u))
+            .and_then(|u| id_of(u, "site_id"));
         if let Some(site) = site {
             record.insert("site_id".to_owned(), json!(site));
         }
     }
     if !has(record, "client_id") {
-        let client = id_of(record, "site_id").and_then(|s| store.get(Entity::Site, s)).and_then(|s| id_of(s, "client_id"));
+        let client = id_of(record, "site_id")
+            .and_then(|s| store.get(Entity::Site, s))
+            .and_then(|s| id_of(s, "client_id"));
         if let Some(client) = client {
             record.insert("client_id".to_owned(), json!(client));
         }
@@ -313,7 +354,9 @@ pub(crate) fn fill_derived_ids(store: &Store, entity: Entity, record: &mut Recor
 /// Sets `name_key` to the name of the record `id_key` points at, or removes it when that
 /// reference does not resolve, so a derived name is never stale.
 fn derive_name(store: &Store, out: &mut Record, id_key: &str, target: Entity, name_key: &str) {
-    let name = id_of(out, id_key).and_then(|id| store.name_of(target, id)).map(str::to_owned);
+    let name = id_of(out, id_key)
+        .and_then(|id| store.name_of(target, id))
+        .map(str::to_owned);
     match name {
         Some(name) => {
             out.insert(name_key.to_owned(), json!(name));
@@ -347,7 +390,9 @@ pub(crate) fn decorate(store: &Store, entity: Entity, record: &Record) -> Value 
         }
         Entity::User => {
             derive_name(store, &mut out, "site_id", Entity::Site, "site_name");
-            let client = id_of(&out, "site_id").and_then(|s| store.get(Entity::Site, s)).and_then(|s| id_of(s, "client_id"));
+            let client = id_of(&out, "site_id")
+                .and_then(|s| store.get(Entity::Site, s))
+                .and_then(|s| id_of(s, "client_id"));
             if let Some(client) = client {
                 out.insert("client_id".to_owned(), json!(client));
             }
@@ -376,14 +421,29 @@ pub(crate) fn decorate(store: &Store, entity: Entity, record: &Record) -> Value 
 /// Halo refuses to delete a record other records still hang off.
 pub(crate) fn check_delete(store: &Store, entity: Entity, id: i64) -> Result<(), Rejection> {
     let (children, noun) = match entity {
-        Entity::Client => (store.rows(Entity::Site).filter(|s| id_of(s, "client_id") == Some(id)).count(), "site(s)"),
-        Entity::Site => (store.rows(Entity::User).filter(|u| id_of(u, "site_id") == Some(id)).count(), "user(s)"),
+        Entity::Client => (
+            store
+                .rows(Entity::Site)
+                .filter(|s| id_of(s, "client_id") == Some(id))
+                .count(),
+            "site(s)",
+        ),
+        Entity::Site => (
+            store
+                .rows(Entity::User)
+                .filter(|u| id_of(u, "site_id") == Some(id))
+                .count(),
+            "user(s)",
+        ),
         _ => (0, ""),
     };
     if children > 0 {
         return Err(Rejection::message(
             StatusCode::BAD_REQUEST,
-            format!("{} {id} cannot be deleted while it has {children} {noun}.", entity.label()),
+            format!(
+                "{} {id} cannot be deleted while it has {children} {noun}.",
+                entity.label()
+            ),
         ));
     }
     Ok(())
@@ -392,9 +452,30 @@ pub(crate) fn check_delete(store: &Store, entity: Entity, id: i64) -> Result<(),
 /// The fields `search` looks in, beyond the record's name.
 fn search_fields(entity: Entity) -> &'static [&'static str] {
     match entity {
-        Entity::Client => &["name", "email", "emailaddress", "phonenumber", "website", "ref"],
-        Entity::Site => &["name", "email", "phonenumber", "maincontact_name", "postcode"],
-        Entity::User => &["name", "firstname", "surname", "emailaddress", "login", "phonenumber", "mobilenumber"],
+        Entity::Client => &[
+            "name",
+            "email",
+            "emailaddress",
+            "phonenumber",
+            "website",
+            "ref",
+        ],
+        Entity::Site => &[
+            "name",
+            "email",
+            "phonenumber",
+            "maincontact_name",
+            "postcode",
+        ],
+        Entity::User => &[
+            "name",
+            "firstname",
+            "surname",
+            "emailaddress",
+            "login",
+            "phonenumber",
+            "mobilenumber",
+        ],
         Entity::Ticket => &["summary", "details"],
         Entity::Agent => &["name", "email"],
         _ => &["name"],
@@ -410,8 +491,17 @@ pub(crate) fn search_matches(entity: Entity, record: &Record, term: &str) -> boo
     if entity == Entity::Ticket && term.parse::<i64>().ok() == id_of(record, "id") {
         return true;
     }
-    let text = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_lowercase);
-    if search_fields(entity).iter().filter_map(|k| text(k)).any(|v| v.contains(&term)) {
+    let text = |key: &str| {
+        record
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    };
+    if search_fields(entity)
+        .iter()
+        .filter_map(|k| text(k))
+        .any(|v| v.contains(&term))
+    {
         return true;
     }
     // "Jane Smith" should find name "Jane", surname "Smith".
@@ -446,32 +536,62 @@ mod tests {
                 "client_id": "The client_id field is required."
             })))
         );
-        let err = validate_create(&store(), Entity::Client, &obj(json!({"name": "  "}))).unwrap_err();
+        let err =
+            validate_create(&store(), Entity::Client, &obj(json!({"name": "  "}))).unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn tickets_do_not_need_details_but_need_a_known_type() {
         let s = store();
-        assert!(validate_create(&s, Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 1}))).is_ok());
-        let err = validate_create(&s, Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 999}))).unwrap_err();
+        assert!(
+            validate_create(
+                &s,
+                Entity::Ticket,
+                &obj(json!({"summary": "s", "tickettype_id": 1}))
+            )
+            .is_ok()
+        );
+        let err = validate_create(
+            &s,
+            Entity::Ticket,
+            &obj(json!({"summary": "s", "tickettype_id": 999})),
+        )
+        .unwrap_err();
         assert!(matches!(err, Rejection::Fields(f) if f.contains_key("tickettype_id")));
     }
 
     #[test]
     fn approval_ticket_types_are_refused_with_halo_text() {
-        let err = validate_create(&store(), Entity::Ticket, &obj(json!({"summary": "s", "tickettype_id": 2}))).unwrap_err();
-        assert_eq!(err, Rejection::Text(StatusCode::BAD_REQUEST, APPROVAL_REQUIRED.to_owned()));
+        let err = validate_create(
+            &store(),
+            Entity::Ticket,
+            &obj(json!({"summary": "s", "tickettype_id": 2})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::Text(StatusCode::BAD_REQUEST, APPROVAL_REQUIRED.to_owned())
+        );
     }
 
     #[test]
     fn site_and_user_references_must_exist() {
         let s = store();
-        let err = validate_create(&s, Entity::Site, &obj(json!({"name": "x", "client_id": 999}))).unwrap_err();
-        assert!(matches!(err, Rejection::Fields(f) if f["client_id"] == "Client 999 does not exist."));
-        let err = validate_create(&s, Entity::User, &obj(json!({"name": "x", "site_id": 999}))).unwrap_err();
+        let err = validate_create(
+            &s,
+            Entity::Site,
+            &obj(json!({"name": "x", "client_id": 999})),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Rejection::Fields(f) if f["client_id"] == "Client 999 does not exist.")
+        );
+        let err = validate_create(&s, Entity::User, &obj(json!({"name": "x", "site_id": 999})))
+            .unwrap_err();
         assert!(matches!(err, Rejection::Fields(f) if f.contains_key("site_id")));
-        let err = validate_update(&s, Entity::Site, 1, &obj(json!({"client_id": 999}))).unwrap_err();
+        let err =
+            validate_update(&s, Entity::Site, 1, &obj(json!({"client_id": 999}))).unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         assert!(validate_update(&s, Entity::Site, 1, &obj(json!({"notes": "only notes"}))).is_ok());
     }
@@ -481,11 +601,18 @@ mod tests {
         let s = store();
         let (id, email) = s
             .rows(Entity::User)
-            .find_map(|u| Some((id_of(u, "id")?, u.get("emailaddress")?.as_str()?.to_uppercase())))
+            .find_map(|u| {
+                Some((
+                    id_of(u, "id")?,
+                    u.get("emailaddress")?.as_str()?.to_uppercase(),
+                ))
+            })
             .unwrap();
         let new = obj(json!({"name": "x", "site_id": 1, "emailaddress": email}));
         assert!(validate_create(&s, Entity::User, &new).is_err());
-        assert!(validate_update(&s, Entity::User, id, &obj(json!({"emailaddress": email}))).is_ok());
+        assert!(
+            validate_update(&s, Entity::User, id, &obj(json!({"emailaddress": email}))).is_ok()
+        );
     }
 
     #[test]
@@ -500,7 +627,9 @@ mod tests {
 
     #[test]
     fn input_ids_become_integers_and_control_flags_are_dropped() {
-        let mut record = obj(json!({"client_id": 21.0, "site_id": "4", "_validate_updates": true, "_recover": true}));
+        let mut record = obj(
+            json!({"client_id": 21.0, "site_id": "4", "_validate_updates": true, "_recover": true}),
+        );
         let flags = normalise_input(Entity::Ticket, &mut record).unwrap();
         assert!(flags.recover);
         assert_eq!(record, obj(json!({"client_id": 21, "site_id": 4})));
@@ -514,8 +643,13 @@ mod tests {
         let site = s.rows(Entity::Site).next().unwrap();
         let out = decorate(&s, Entity::Site, site);
         assert!(out["client_id"].is_f64());
-        let client = s.name_of(Entity::Client, id_of(site, "client_id").unwrap()).unwrap();
-        assert_eq!(out["clientsite_name"], json!(format!("{client} / {}", site["name"].as_str().unwrap())));
+        let client = s
+            .name_of(Entity::Client, id_of(site, "client_id").unwrap())
+            .unwrap();
+        assert_eq!(
+            out["clientsite_name"],
+            json!(format!("{client} / {}", site["name"].as_str().unwrap()))
+        );
         let user = s.rows(Entity::User).next().unwrap();
         let out = decorate(&s, Entity::User, user);
         assert!(out["site_id"].is_f64());
@@ -527,12 +661,16 @@ mod tests {
     fn clients_with_sites_cannot_be_deleted() {
         let s = store();
         let err = check_delete(&s, Entity::Client, 1).unwrap_err();
-        assert!(matches!(err, Rejection::Message(StatusCode::BAD_REQUEST, m) if m.contains("site(s)")));
+        assert!(
+            matches!(err, Rejection::Message(StatusCode::BAD_REQUEST, m) if m.contains("site(s)"))
+        );
     }
 
     #[test]
     fn search_is_case_insensitive_over_text_fields() {
-        let user = obj(json!({"id": 5, "name": "Jane", "surname": "Smith", "emailaddress": "jane@acme.example"}));
+        let user = obj(
+            json!({"id": 5, "name": "Jane", "surname": "Smith", "emailaddress": "jane@acme.example"}),
+        );
         assert!(search_matches(Entity::User, &user, "ACME"));
         assert!(search_matches(Entity::User, &user, "jane smith"));
         assert!(!search_matches(Entity::User, &user, "bob"));

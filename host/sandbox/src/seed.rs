@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::store::{Entity, Store};
 
 fn put(store: &mut Store, entity: Entity, record: Value) {
-    let Value::Object(map) = record else { unreachable!("seed records are objects") };
+    let Value::Object(map) = record else {
+        unreachable!("seed records are objects")
+    };
     store.put(entity, map);
 }
 
@@ -34,13 +36,35 @@ fn lookups(store: &mut Store) {
         (16, "Leaver Request", false),
         (17, "New Starter Request", false),
     ] {
-        put(store, Entity::TicketType, json!({"id": id, "name": name, "requires_approval": requires_approval, "inactive": false}));
+        put(
+            store,
+            Entity::TicketType,
+            json!({"id": id, "name": name, "requires_approval": requires_approval, "inactive": false}),
+        );
     }
-    for (id, name, closed) in [(1, "New", false), (2, "In Progress", false), (3, "Waiting on Customer", false), (9, "Closed", true)] {
-        put(store, Entity::Status, json!({"id": id, "name": name, "type": if closed { "closed" } else { "open" }}));
+    for (id, name, closed) in [
+        (1, "New", false),
+        (2, "In Progress", false),
+        (3, "Waiting on Customer", false),
+        (9, "Closed", true),
+    ] {
+        put(
+            store,
+            Entity::Status,
+            json!({"id": id, "name": name, "type": if closed { "closed" } else { "open" }}),
+        );
     }
-    for (id, name, hours) in [(1, "Critical", 4), (2, "High", 8), (3, "Medium", 24), (4, "Low", 72)] {
-        put(store, Entity::Priority, json!({"id": id, "name": name, "fixtime_hours": hours}));
+    for (id, name, hours) in [
+        (1, "Critical", 4),
+        (2, "High", 8),
+        (3, "Medium", 24),
+        (4, "Low", 72),
+    ] {
+        put(
+            store,
+            Entity::Priority,
+            json!({"id": id, "name": name, "fixtime_hours": hours}),
+        );
     }
     // Every Halo API application logs in as an agent; this is the one tokens act as.
     put(
@@ -71,10 +95,31 @@ fn customers(store: &mut Store) {
 
     for (id, client_id, name, contact, phone, inactive) in [
         (1, 1, "Head Office", "Jane Smith", "+44 113 496 0101", false),
-        (2, 1, "Leeds Warehouse", "Oliver Grant", "+44 113 496 0150", false),
-        (3, 2, "Main Clinic", "Emma Clarke", "+44 117 496 0201", false),
+        (
+            2,
+            1,
+            "Leeds Warehouse",
+            "Oliver Grant",
+            "+44 113 496 0150",
+            false,
+        ),
+        (
+            3,
+            2,
+            "Main Clinic",
+            "Emma Clarke",
+            "+44 117 496 0201",
+            false,
+        ),
         (4, 2, "Harbour Street Clinic", "", "+44 117 496 0250", true),
-        (5, 3, "Felixstowe Depot", "Sofia Rossi", "+44 1394 496 031", false),
+        (
+            5,
+            3,
+            "Felixstowe Depot",
+            "Sofia Rossi",
+            "+44 1394 496 031",
+            false,
+        ),
         (6, 4, "Chambers", "Grace Hughes", "+44 20 7946 0401", false),
     ] {
         put(
@@ -88,12 +133,54 @@ fn customers(store: &mut Store) {
     for (id, site_id, name, surname, email, inactive) in [
         (1, 1, "Jane", "Smith", "jane.smith@acme-mfg.example", false),
         (2, 1, "Raj", "Patel", "raj.patel@acme-mfg.example", false),
-        (3, 2, "Oliver", "Grant", "oliver.grant@acme-mfg.example", false),
-        (4, 3, "Emma", "Clarke", "emma.clarke@brightwater-dental.example", false),
-        (5, 3, "Liam", "O'Connor", "liam.oconnor@brightwater-dental.example", false),
-        (6, 5, "Sofia", "Rossi", "sofia.rossi@cobalt-logistics.example", false),
-        (7, 5, "Noah", "Williams", "noah.williams@cobalt-logistics.example", true),
-        (8, 6, "Grace", "Hughes", "grace.hughes@dunmore-legal.example", false),
+        (
+            3,
+            2,
+            "Oliver",
+            "Grant",
+            "oliver.grant@acme-mfg.example",
+            false,
+        ),
+        (
+            4,
+            3,
+            "Emma",
+            "Clarke",
+            "emma.clarke@brightwater-dental.example",
+            false,
+        ),
+        (
+            5,
+            3,
+            "Liam",
+            "O'Connor",
+            "liam.oconnor@brightwater-dental.example",
+            false,
+        ),
+        (
+            6,
+            5,
+            "Sofia",
+            "Rossi",
+            "sofia.rossi@cobalt-logistics.example",
+            false,
+        ),
+        (
+            7,
+            5,
+            "Noah",
+            "Williams",
+            "noah.williams@cobalt-logistics.example",
+            true,
+        ),
+        (
+            8,
+            6,
+            "Grace",
+            "Hughes",
+            "grace.hughes@dunmore-legal.example",
+            false,
+        ),
     ] {
         put(
             store,
@@ -107,12 +194,34 @@ fn customers(store: &mut Store) {
 
 fn staff(store: &mut Store) {
     for (id, name) in [(1, "Service Desk"), (2, "Projects"), (3, "Field Engineers")] {
-        put(store, Entity::Team, json!({"id": id, "name": name, "inactive": false, "forrequests": true}));
+        put(
+            store,
+            Entity::Team,
+            json!({"id": id, "name": name, "inactive": false, "forrequests": true}),
+        );
     }
     for (id, name, email, team, colour) in [
-        (2, "Sam Carter", "sam.carter@msp.example", "Service Desk", "#2e86de"),
-        (3, "Priya Natarajan", "priya.natarajan@msp.example", "Field Engineers", "#e67e22"),
-        (4, "Tom Becker", "tom.becker@msp.example", "Projects", "#27ae60"),
+        (
+            2,
+            "Sam Carter",
+            "sam.carter@msp.example",
+            "Service Desk",
+            "#2e86de",
+        ),
+        (
+            3,
+            "Priya Natarajan",
+            "priya.natarajan@msp.example",
+            "Field Engineers",
+            "#e67e22",
+        ),
+        (
+            4,
+            "Tom Becker",
+            "tom.becker@msp.example",
+            "Projects",
+            "#27ae60",
+        ),
     ] {
         put(
             store,
@@ -125,19 +234,132 @@ fn staff(store: &mut Store) {
 fn tickets(store: &mut Store) {
     // (id, summary, details, type, status, priority, user, agent, team, occurred)
     let rows = [
-        (1001, "Printer on 2nd floor offline", "HP LaserJet not responding to ping since this morning.", 1, 2, 3, 1, 2, 1, "2025-01-06T09:12:00"),
-        (1002, "New starter: Mia Turner", "Laptop, M365 licence and door fob for Monday.", 17, 1, 3, 2, 2, 1, "2025-01-07T10:40:00"),
-        (1003, "Warehouse Wi-Fi drops", "Handheld scanners lose connection in aisle 7.", 1, 3, 2, 3, 3, 3, "2025-01-08T07:55:00"),
-        (1004, "Imaging PC slow to boot", "X-ray imaging workstation takes 10 minutes to start.", 1, 9, 3, 4, 3, 3, "2024-12-16T13:20:00"),
-        (1005, "Leaver: Paul Reed", "Disable account and forward mailbox to practice manager.", 16, 9, 4, 5, 2, 1, "2024-12-20T16:00:00"),
-        (1006, "Firewall firmware upgrade", "Scheduled upgrade of the depot firewall.", 2, 2, 3, 6, 4, 2, "2025-01-09T08:30:00"),
-        (1007, "Recurring VPN disconnects", "Root cause for repeated VPN drops at the depot.", 4, 2, 2, 6, 4, 2, "2025-01-10T12:00:00"),
-        (1008, "Shared mailbox access", "Access to accounts@ for the new bookkeeper.", 3, 1, 4, 2, 0, 1, "2025-01-13T09:05:00"),
-        (1009, "Server disk space alert", "C: on FS01 below 10% free.", 1, 9, 1, 1, 2, 1, "2024-11-28T03:14:00"),
-        (1010, "Archive matter files", "Export closed matters before contract end.", 3, 9, 4, 8, 3, 3, "2024-12-02T15:45:00"),
+        (
+            1001,
+            "Printer on 2nd floor offline",
+            "HP LaserJet not responding to ping since this morning.",
+            1,
+            2,
+            3,
+            1,
+            2,
+            1,
+            "2025-01-06T09:12:00",
+        ),
+        (
+            1002,
+            "New starter: Mia Turner",
+            "Laptop, M365 licence and door fob for Monday.",
+            17,
+            1,
+            3,
+            2,
+            2,
+            1,
+            "2025-01-07T10:40:00",
+        ),
+        (
+            1003,
+            "Warehouse Wi-Fi drops",
+            "Handheld scanners lose connection in aisle 7.",
+            1,
+            3,
+            2,
+            3,
+            3,
+            3,
+            "2025-01-08T07:55:00",
+        ),
+        (
+            1004,
+            "Imaging PC slow to boot",
+            "X-ray imaging workstation takes 10 minutes to start.",
+            1,
+            9,
+            3,
+            4,
+            3,
+            3,
+            "2024-12-16T13:20:00",
+        ),
+        (
+            1005,
+            "Leaver: Paul Reed",
+            "Disable account and forward mailbox to practice manager.",
+            16,
+            9,
+            4,
+            5,
+            2,
+            1,
+            "2024-12-20T16:00:00",
+        ),
+        (
+            1006,
+            "Firewall firmware upgrade",
+            "Scheduled upgrade of the depot firewall.",
+            2,
+            2,
+            3,
+            6,
+            4,
+            2,
+            "2025-01-09T08:30:00",
+        ),
+        (
+            1007,
+            "Recurring VPN disconnects",
+            "Root cause for repeated VPN drops at the depot.",
+            4,
+            2,
+            2,
+            6,
+            4,
+            2,
+            "2025-01-10T12:00:00",
+        ),
+        (
+            1008,
+            "Shared mailbox access",
+            "Access to accounts@ for the new bookkeeper.",
+            3,
+            1,
+            4,
+            2,
+            0,
+            1,
+            "2025-01-13T09:05:00",
+        ),
+        (
+            1009,
+            "Server disk space alert",
+            "C: on FS01 below 10% free.",
+            1,
+            9,
+            1,
+            1,
+            2,
+            1,
+            "2024-11-28T03:14:00",
+        ),
+        (
+            1010,
+            "Archive matter files",
+            "Export closed matters before contract end.",
+            3,
+            9,
+            4,
+            8,
+            3,
+            3,
+            "2024-12-02T15:45:00",
+        ),
     ];
     for (id, summary, details, tickettype, status, priority, user, agent, team, occurred) in rows {
-        let site = store.get(Entity::User, user).and_then(|u| u.get("site_id").cloned()).unwrap_or(Value::Null);
+        let site = store
+            .get(Entity::User, user)
+            .and_then(|u| u.get("site_id").cloned())
+            .unwrap_or(Value::Null);
         let client = site
             .as_i64()
             .and_then(|s| store.get(Entity::Site, s))
@@ -164,7 +386,12 @@ mod tests {
         let mut store = Store::default();
         load(&mut store, true);
         let count = |e| store.rows(e).count();
-        let inactive = |e| store.rows(e).filter(|r| r["inactive"] == json!(true)).count();
+        let inactive = |e| {
+            store
+                .rows(e)
+                .filter(|r| r["inactive"] == json!(true))
+                .count()
+        };
         assert_eq!((count(Entity::Client), inactive(Entity::Client)), (4, 1));
         assert_eq!((count(Entity::Site), inactive(Entity::Site)), (6, 1));
         assert_eq!((count(Entity::User), inactive(Entity::User)), (8, 1));
@@ -172,11 +399,16 @@ mod tests {
         assert_eq!(count(Entity::Agent), 4);
         assert_eq!(count(Entity::Team), 3);
         assert_eq!(store.name_of(Entity::Agent, 1), Some("API User"));
-        let closed = store.rows(Entity::Ticket).filter(|t| id_of(t, "status_id") == Some(9)).count();
+        let closed = store
+            .rows(Entity::Ticket)
+            .filter(|t| id_of(t, "status_id") == Some(9))
+            .count();
         assert!(closed > 0 && closed < 10);
         // Every ticket's client is the client of its site.
         for t in store.rows(Entity::Ticket) {
-            let site = store.get(Entity::Site, id_of(t, "site_id").unwrap()).unwrap();
+            let site = store
+                .get(Entity::Site, id_of(t, "site_id").unwrap())
+                .unwrap();
             assert_eq!(id_of(site, "client_id"), id_of(t, "client_id"));
         }
     }

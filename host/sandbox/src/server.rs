@@ -34,14 +34,21 @@ enum Route {
 
 impl Route {
     fn parse(path: &str) -> Route {
-        let segments: Vec<String> =
-            path.split('/').filter(|s| !s.is_empty()).map(str::to_ascii_lowercase).collect();
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segments.as_slice() {
             ["auth", "token"] | ["token"] => Route::Token,
             ["api", "authinfo"] => Route::AuthInfo,
-            ["api", resource, rest @ ..] if rest.len() <= 1 => match Entity::from_segment(resource) {
-                Some(entity) => Route::Resource { entity, id: rest.first().map(|s| s.to_string()) },
+            ["api", resource, rest @ ..] if rest.len() <= 1 => match Entity::from_segment(resource)
+            {
+                Some(entity) => Route::Resource {
+                    entity,
+                    id: rest.first().map(|s| s.to_string()),
+                },
                 None => Route::UnknownApi,
             },
             ["api", ..] => Route::UnknownApi,
@@ -67,7 +74,9 @@ async fn handle(
         drop_connection();
     }
     let route = Route::parse(uri.path());
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let mut recorded = RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
@@ -78,7 +87,13 @@ async fn handle(
     };
 
     let response = match route {
-        Route::Token => token_endpoint(&shared, &method, uri.query().unwrap_or_default(), &body, authorization),
+        Route::Token => token_endpoint(
+            &shared,
+            &method,
+            uri.query().unwrap_or_default(),
+            &body,
+            authorization,
+        ),
         Route::AuthInfo if method == Method::GET => json_response(
             StatusCode::OK,
             json!({
@@ -105,9 +120,14 @@ async fn handle(
                 unauthorized()
             } else {
                 match route {
-                    Route::Resource { entity, id } => {
-                        resource(&shared, entity, id.as_deref(), &method, uri.query().unwrap_or_default(), &body)
-                    }
+                    Route::Resource { entity, id } => resource(
+                        &shared,
+                        entity,
+                        id.as_deref(),
+                        &method,
+                        uri.query().unwrap_or_default(),
+                        &body,
+                    ),
                     _ => not_found("The requested resource does not exist."),
                 }
             }
@@ -133,7 +153,10 @@ fn not_found(text: &str) -> Response {
 }
 
 fn method_not_allowed() -> Response {
-    message(StatusCode::METHOD_NOT_ALLOWED, "The requested method is not supported for this resource.")
+    message(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The requested method is not supported for this resource.",
+    )
 }
 
 fn rejection(rejection: Rejection) -> Response {
@@ -141,9 +164,12 @@ fn rejection(rejection: Rejection) -> Response {
     match rejection {
         Rejection::Fields(fields) => json_response(status, Value::Object(fields)),
         Rejection::Message(_, text) => message(status, &text),
-        Rejection::Text(_, text) => {
-            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
-        }
+        Rejection::Text(_, text) => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response(),
     }
 }
 
@@ -157,15 +183,26 @@ fn token_endpoint(
     if method != Method::POST {
         return method_not_allowed();
     }
-    let (status, body) = auth::token(shared, auth::TokenRequest { query, body, authorization });
+    let (status, body) = auth::token(
+        shared,
+        auth::TokenRequest {
+            query,
+            body,
+            authorization,
+        },
+    );
     let mut response = json_response(status, body);
     // Token responses must not be cached (RFC 6749 §5.1).
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 fn token_is_valid(shared: &Shared, authorization: Option<&str>) -> bool {
-    let Some(token) = auth::bearer(authorization) else { return false };
+    let Some(token) = auth::bearer(authorization) else {
+        return false;
+    };
     lock(&shared.tokens).is_valid(token, shared.faults.token_epoch())
 }
 
@@ -192,7 +229,9 @@ fn forced_response(status: u16, retry_after: Option<u64>) -> Response {
     };
     let mut response = message(status, text);
     if let Some(seconds) = retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -243,27 +282,46 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(err) => {
-            return message(StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {err}."));
+            return message(
+                StatusCode::BAD_REQUEST,
+                &format!("The request body is not valid JSON: {err}."),
+            );
         }
     };
     let Value::Array(items) = parsed else {
         return message(
             StatusCode::BAD_REQUEST,
-            &format!("The request body must be a JSON array of {} objects.", entity.label()),
+            &format!(
+                "The request body must be a JSON array of {} objects.",
+                entity.label()
+            ),
         );
     };
     if items.is_empty() {
-        return message(StatusCode::BAD_REQUEST, "The request body must contain at least one object.");
+        return message(
+            StatusCode::BAD_REQUEST,
+            "The request body must contain at least one object.",
+        );
     }
     let creates = items.iter().any(|item| {
-        item.get("id").and_then(crate::store::id_value).is_none_or(|id| id == 0 || id == -1)
+        item.get("id")
+            .and_then(crate::store::id_value)
+            .is_none_or(|id| id == 0 || id == -1)
     });
     let result = lock(&shared.store).save(entity, items, &clock::now());
     match result {
         Ok(mut saved) => {
-            let status = if creates { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if creates {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             // One object in, one object out; several in, an array out.
-            let body = if saved.len() == 1 { saved.remove(0) } else { Value::Array(saved) };
+            let body = if saved.len() == 1 {
+                saved.remove(0)
+            } else {
+                Value::Array(saved)
+            };
             json_response(status, body)
         }
         Err(err) => rejection(err),
@@ -271,7 +329,11 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
 }
 
 fn delete(shared: &Shared, entity: Entity, id: i64) -> Response {
-    let quirk = if entity == Entity::User { shared.faults.user_delete() } else { UserDeleteQuirk::Off };
+    let quirk = if entity == Entity::User {
+        shared.faults.user_delete()
+    } else {
+        UserDeleteQuirk::Off
+    };
     let mut store = lock(&shared.store);
     if quirk != UserDeleteQuirk::Off && store.get(entity, id).is_some() {
         if quirk == UserDeleteQuirk::Error500EmptyBodyButDeleted {
@@ -295,10 +357,19 @@ mod tests {
         assert_eq!(Route::parse("/AUTH/Token"), Route::Token);
         assert_eq!(Route::parse("/token"), Route::Token);
         assert_eq!(Route::parse("/api/AuthInfo"), Route::AuthInfo);
-        assert_eq!(Route::parse("/api/tickets/"), Route::Resource { entity: Entity::Ticket, id: None });
+        assert_eq!(
+            Route::parse("/api/tickets/"),
+            Route::Resource {
+                entity: Entity::Ticket,
+                id: None
+            }
+        );
         assert_eq!(
             Route::parse("/Api/CLIENT/12"),
-            Route::Resource { entity: Entity::Client, id: Some("12".to_owned()) }
+            Route::Resource {
+                entity: Entity::Client,
+                id: Some("12".to_owned())
+            }
         );
         assert_eq!(Route::parse("/api/Client/12/extra"), Route::UnknownApi);
         assert_eq!(Route::parse("/api/Invoice"), Route::UnknownApi);

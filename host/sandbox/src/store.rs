@@ -52,7 +52,9 @@ impl Entity {
 
     /// Matches a path segment case-insensitively, as Halo does.
     pub(crate) fn from_segment(segment: &str) -> Option<Entity> {
-        Entity::ALL.into_iter().find(|e| e.path().eq_ignore_ascii_case(segment))
+        Entity::ALL
+            .into_iter()
+            .find(|e| e.path().eq_ignore_ascii_case(segment))
     }
 
     /// The key of the wrapped list response; `None` for entities listed as a bare array.
@@ -96,9 +98,11 @@ pub(crate) fn id_of(record: &Record, key: &str) -> Option<i64> {
 
 pub(crate) fn id_value(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -159,7 +163,9 @@ impl Store {
 
     /// Every record as the API shows it, soft-deleted tickets included.
     pub(crate) fn all(&self, entity: Entity) -> Vec<Value> {
-        self.rows(entity).map(|r| rules::decorate(self, entity, r)).collect()
+        self.rows(entity)
+            .map(|r| rules::decorate(self, entity, r))
+            .collect()
     }
 
     /// A record as `GET /{id}` shows it; soft-deleted tickets are gone as far as GET is concerned.
@@ -170,7 +176,12 @@ impl Store {
         }
     }
 
-    pub(crate) fn insert_fixture(&mut self, entity: Entity, mut record: Record, now: &str) -> Value {
+    pub(crate) fn insert_fixture(
+        &mut self,
+        entity: Entity,
+        mut record: Record,
+        now: &str,
+    ) -> Value {
         rules::absorb_password(&mut record);
         rules::apply_defaults(self, entity, &mut record, now);
         let id = self.put(entity, record);
@@ -191,7 +202,10 @@ impl Store {
             let Value::Object(mut changes) = item else {
                 return Err(Rejection::message(
                     StatusCode::BAD_REQUEST,
-                    format!("Each {} in the request array must be a JSON object.", entity.label()),
+                    format!(
+                        "Each {} in the request array must be a JSON object.",
+                        entity.label()
+                    ),
                 ));
             };
             let flags = rules::normalise_input(entity, &mut changes)?;
@@ -200,7 +214,10 @@ impl Store {
                 None | Some((Some(0 | -1), _)) => None,
                 Some((Some(id), _)) if id > 0 => Some(id),
                 Some((_, raw)) => {
-                    return Err(Rejection::field("id", format!("The value '{raw}' is not valid for id.")));
+                    return Err(Rejection::field(
+                        "id",
+                        format!("The value '{raw}' is not valid for id."),
+                    ));
                 }
             };
             changes.remove("id");
@@ -211,7 +228,9 @@ impl Store {
                     draft.put(entity, changes)
                 }
                 Some(id) => {
-                    let existing = draft.get(entity, id).ok_or_else(|| Rejection::not_found(entity, id))?;
+                    let existing = draft
+                        .get(entity, id)
+                        .ok_or_else(|| Rejection::not_found(entity, id))?;
                     if is_deleted(existing) && !flags.recover {
                         return Err(Rejection::not_found(entity, id));
                     }
@@ -236,14 +255,23 @@ impl Store {
     }
 
     /// `DELETE /api/<Entity>/{id}`. Tickets are only flagged deleted, as in Halo.
-    pub(crate) fn delete(&mut self, entity: Entity, id: i64, now: &str) -> Result<Value, Rejection> {
+    pub(crate) fn delete(
+        &mut self,
+        entity: Entity,
+        id: i64,
+        now: &str,
+    ) -> Result<Value, Rejection> {
         let existing = self.fetch(entity, id)?;
         rules::check_delete(self, entity, id)?;
         if entity == Entity::Ticket {
             let record = self.get_mut(entity, id).expect("fetched above");
             record.insert("deleted".to_owned(), Value::Bool(true));
             record.insert("last_update".to_owned(), json!(now));
-            return Ok(rules::decorate(self, entity, &self.tables[&entity].rows[&id]));
+            return Ok(rules::decorate(
+                self,
+                entity,
+                &self.tables[&entity].rows[&id],
+            ));
         }
         self.remove(entity, id);
         Ok(existing)
@@ -273,8 +301,15 @@ impl Store {
 
     fn matches(&self, entity: Entity, record: &Record, q: &ListQuery) -> bool {
         if entity.has_active_filter() {
-            let inactive = record.get("inactive").and_then(Value::as_bool).unwrap_or(false);
-            let wanted = if inactive { q.include_inactive } else { q.include_active };
+            let inactive = record
+                .get("inactive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let wanted = if inactive {
+                q.include_inactive
+            } else {
+                q.include_active
+            };
             if !wanted {
                 return false;
             }
@@ -290,21 +325,38 @@ impl Store {
         }
         // A filter the entity does not have is ignored, as Halo ignores unknown parameters.
         let is_ticket = entity == Entity::Ticket;
-        let has_client = matches!(entity, Entity::Client | Entity::Site | Entity::User | Entity::Ticket);
+        let has_client = matches!(
+            entity,
+            Entity::Client | Entity::Site | Entity::User | Entity::Ticket
+        );
         let client_id = self.client_of(entity, record);
-        let ticket_field = |key| if is_ticket { Some(id_of(record, key)) } else { None };
+        let ticket_field = |key| {
+            if is_ticket {
+                Some(id_of(record, key))
+            } else {
+                None
+            }
+        };
         let filters = [
             (q.client_id, has_client.then_some(client_id)),
-            (q.site_id, matches!(entity, Entity::Site | Entity::User | Entity::Ticket).then(|| self.site_of(entity, record))),
+            (
+                q.site_id,
+                matches!(entity, Entity::Site | Entity::User | Entity::Ticket)
+                    .then(|| self.site_of(entity, record)),
+            ),
             (q.user_id, ticket_field("user_id")),
             (q.agent_id, ticket_field("agent_id")),
             (q.status_id, ticket_field("status_id")),
-            (q.toplevel_id, has_client.then(|| self.toplevel_of(entity, record, client_id))),
+            (
+                q.toplevel_id,
+                has_client.then(|| self.toplevel_of(entity, record, client_id)),
+            ),
         ];
-        let rejected = |(wanted, actual): &(Option<i64>, Option<Option<i64>>)| match (wanted, actual) {
-            (Some(w), Some(a)) => Some(*w) != *a,
-            _ => false,
-        };
+        let rejected =
+            |(wanted, actual): &(Option<i64>, Option<Option<i64>>)| match (wanted, actual) {
+                (Some(w), Some(a)) => Some(*w) != *a,
+                _ => false,
+            };
         if filters.iter().any(rejected) {
             return false;
         }
@@ -343,7 +395,10 @@ impl Store {
 }
 
 pub(crate) fn is_deleted(record: &Record) -> bool {
-    record.get("deleted").and_then(Value::as_bool).unwrap_or(false)
+    record
+        .get("deleted")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Halo serves at most this many records per page, whatever `page_size` asks for.
@@ -515,23 +570,39 @@ mod tests {
     }
 
     fn query(pairs: &[(&str, &str)]) -> ListQuery {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         ListQuery::parse(&pairs).unwrap()
     }
 
     fn ids(page: &Page) -> Vec<i64> {
-        page.items.iter().map(|v| v["id"].as_i64().unwrap()).collect()
+        page.items
+            .iter()
+            .map(|v| v["id"].as_i64().unwrap())
+            .collect()
     }
 
     #[test]
     fn page_size_is_clamped_to_100_and_record_count_is_the_total() {
-        let q = query(&[("pageinate", "true"), ("page_size", "1000"), ("page_no", "1")]);
+        let q = query(&[
+            ("pageinate", "true"),
+            ("page_size", "1000"),
+            ("page_no", "1"),
+        ]);
         let page = paginate(numbers(250), &q);
         assert_eq!(page.items.len(), 100);
         assert_eq!(page.record_count, 250);
         assert_eq!(page.page_size, Some(1000));
-        let last = paginate(numbers(250), &query(&[("pageinate", "true"), ("page_size", "1000"), ("page_no", "3")]));
+        let last = paginate(
+            numbers(250),
+            &query(&[
+                ("pageinate", "true"),
+                ("page_size", "1000"),
+                ("page_no", "3"),
+            ]),
+        );
         assert_eq!(ids(&last), (201..=250).collect::<Vec<_>>());
     }
 
@@ -553,7 +624,11 @@ mod tests {
         let mut collected = 0;
         for page_no in 1.. {
             let no = page_no.to_string();
-            let q = query(&[("pageinate", "true"), ("page_size", "1000"), ("page_no", &no)]);
+            let q = query(&[
+                ("pageinate", "true"),
+                ("page_size", "1000"),
+                ("page_no", &no),
+            ]);
             let page = paginate(numbers(total), &q);
             collected += page.items.len();
             if collected >= page.record_count || page.items.is_empty() {
@@ -577,7 +652,11 @@ mod tests {
 
     #[test]
     fn query_names_are_case_insensitive_and_values_checked() {
-        let q = query(&[("PageInate", "TRUE"), ("Client_ID", "4"), ("misspelt_filter", "x")]);
+        let q = query(&[
+            ("PageInate", "TRUE"),
+            ("Client_ID", "4"),
+            ("misspelt_filter", "x"),
+        ]);
         assert!(q.pageinate);
         assert_eq!(q.client_id, Some(4));
         let bad = ListQuery::parse(&[("page_size".to_owned(), "lots".to_owned())]);

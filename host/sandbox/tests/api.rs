@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 
 async fn token_reply(sandbox: &Sandbox, path: &str, form: &[(&str, &str)]) -> common::Reply {
     let http = reqwest::Client::new();
-    let response = http.post(format!("{}{path}", sandbox.base_url())).form(form).send().await.unwrap();
+    let response = http
+        .post(format!("{}{path}", sandbox.base_url()))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     into_reply(response).await
 }
 
@@ -62,22 +67,41 @@ async fn token_endpoint_rejects_bad_clients_and_grants() {
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json["error"], "invalid_client");
 
-    let unknown_client =
-        [("grant_type", "client_credentials"), ("client_id", "nobody"), ("client_secret", "sandbox-secret")];
-    assert_eq!(token_reply(&sandbox, "/auth/token", &unknown_client).await.status, 401);
+    let unknown_client = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "nobody"),
+        ("client_secret", "sandbox-secret"),
+    ];
+    assert_eq!(
+        token_reply(&sandbox, "/auth/token", &unknown_client)
+            .await
+            .status,
+        401
+    );
 
-    let password_grant =
-        [("grant_type", "password"), ("client_id", "psaflow-sandbox"), ("client_secret", "sandbox-secret")];
+    let password_grant = [
+        ("grant_type", "password"),
+        ("client_id", "psaflow-sandbox"),
+        ("client_secret", "sandbox-secret"),
+    ];
     let reply = token_reply(&sandbox, "/auth/token", &password_grant).await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json["error"], "unsupported_grant_type");
 
-    let missing = [("grant_type", "client_credentials"), ("client_id", "psaflow-sandbox")];
+    let missing = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "psaflow-sandbox"),
+    ];
     let reply = token_reply(&sandbox, "/auth/token", &missing).await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json["error"], "invalid_request");
 
-    let reply = into_reply(reqwest::get(format!("{}/token", sandbox.auth_url())).await.unwrap()).await;
+    let reply = into_reply(
+        reqwest::get(format!("{}/token", sandbox.auth_url()))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(reply.status, 405);
 
     // Token requests are recorded, but never with their body: it carries the secret.
@@ -88,20 +112,41 @@ async fn token_endpoint_rejects_bad_clients_and_grants() {
 
 #[tokio::test]
 async fn hosted_tenant_is_checked_and_discoverable() {
-    let sandbox = Sandbox::start(SandboxOptions { tenant: Some("acme".to_owned()), ..SandboxOptions::default() })
-        .await
-        .unwrap();
+    let sandbox = Sandbox::start(SandboxOptions {
+        tenant: Some("acme".to_owned()),
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", "psaflow-sandbox"),
         ("client_secret", "sandbox-secret"),
     ];
-    assert_eq!(token_reply(&sandbox, "/auth/token?tenant=acme", &form).await.status, 200);
-    assert_eq!(token_reply(&sandbox, "/auth/token?tenant=other", &form).await.status, 401);
+    assert_eq!(
+        token_reply(&sandbox, "/auth/token?tenant=acme", &form)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        token_reply(&sandbox, "/auth/token?tenant=other", &form)
+            .await
+            .status,
+        401
+    );
     let in_body = [form.as_slice(), &[("tenant", "acme")]].concat();
-    assert_eq!(token_reply(&sandbox, "/auth/token", &in_body).await.status, 200);
+    assert_eq!(
+        token_reply(&sandbox, "/auth/token", &in_body).await.status,
+        200
+    );
 
-    let info = into_reply(reqwest::get(format!("{}/authinfo", sandbox.api_url())).await.unwrap()).await;
+    let info = into_reply(
+        reqwest::get(format!("{}/authinfo", sandbox.api_url()))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(info.status, 200);
     assert_eq!(info.json["auth_url"], json!(sandbox.auth_url()));
     assert_eq!(info.json["tenant_id"], "acme");
@@ -116,70 +161,153 @@ async fn api_requires_a_valid_bearer_token() {
     assert_eq!(anonymous.json["error"], "invalid_token");
     assert!(anonymous.headers.contains_key("www-authenticate"));
 
-    let forged = into_reply(api.http.get(&url).bearer_auth("0123456789abcdef").send().await.unwrap()).await;
+    let forged = into_reply(
+        api.http
+            .get(&url)
+            .bearer_auth("0123456789abcdef")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(forged.status, 401);
-    let basic = api.http.get(&url).basic_auth("psaflow-sandbox", Some("sandbox-secret")).send().await.unwrap();
+    let basic = api
+        .http
+        .get(&url)
+        .basic_auth("psaflow-sandbox", Some("sandbox-secret"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(basic.status().as_u16(), 401);
     // A rejected request changes nothing.
     let before = api.sandbox.records(Entity::Client).len();
-    let post = api.http.post(&url).json(&json!([{"name": "Sneaky"}])).send().await.unwrap();
+    let post = api
+        .http
+        .post(&url)
+        .json(&json!([{"name": "Sneaky"}]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status().as_u16(), 401);
     assert_eq!(api.sandbox.records(Entity::Client).len(), before);
 
     assert_eq!(api.get("/Client").await.status, 200);
 
     let recorded = api.sandbox.requests();
-    let api_calls: Vec<_> = recorded.iter().filter(|r| r.path.starts_with("/api")).collect();
+    let api_calls: Vec<_> = recorded
+        .iter()
+        .filter(|r| r.path.starts_with("/api"))
+        .collect();
     let summary: Vec<(bool, u16)> = api_calls.iter().map(|r| (r.had_auth, r.status)).collect();
-    assert_eq!(summary, vec![(false, 401), (true, 401), (true, 401), (false, 401), (true, 200)]);
+    assert_eq!(
+        summary,
+        vec![
+            (false, 401),
+            (true, 401),
+            (true, 401),
+            (false, 401),
+            (true, 200)
+        ]
+    );
 }
 
 #[tokio::test]
 async fn expired_tokens_are_refused() {
-    let api = start(SandboxOptions { token_ttl: Duration::ZERO, ..SandboxOptions::default() }).await;
+    let api = start(SandboxOptions {
+        token_ttl: Duration::ZERO,
+        ..SandboxOptions::default()
+    })
+    .await;
     let reply = api.get("/Client").await;
-    assert_eq!(reply.status, 401, "a token with no lifetime is already expired");
+    assert_eq!(
+        reply.status, 401,
+        "a token with no lifetime is already expired"
+    );
 }
 
 #[tokio::test]
 async fn paths_are_case_insensitive() {
     let api = start_seeded().await;
-    for path in ["/client", "/CLIENT", "/Client/", "/site", "/TICKETS", "/users", "/agent", "/team", "/tickettype", "/STATUS", "/priority"] {
+    for path in [
+        "/client",
+        "/CLIENT",
+        "/Client/",
+        "/site",
+        "/TICKETS",
+        "/users",
+        "/agent",
+        "/team",
+        "/tickettype",
+        "/STATUS",
+        "/priority",
+    ] {
         assert_eq!(api.get(path).await.status, 200, "{path}");
     }
-    assert_eq!(api.get("/client/1").await.json["name"], "Acme Manufacturing Ltd");
+    assert_eq!(
+        api.get("/client/1").await.json["name"],
+        "Acme Manufacturing Ltd"
+    );
     assert_eq!(api.get("/TiCkEtS/1001").await.json["id"], 1001);
-    let info = into_reply(reqwest::get(format!("{}/AUTHINFO", api.sandbox.api_url())).await.unwrap()).await;
+    let info = into_reply(
+        reqwest::get(format!("{}/AUTHINFO", api.sandbox.api_url()))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(info.status, 200);
     assert_eq!(api.get("/Invoice").await.status, 404);
-    assert_eq!(api.get("/Ticket").await.status, 404, "the resource is plural: /Tickets");
-    let outside = reqwest::get(format!("{}/nothing/here", api.sandbox.base_url())).await.unwrap();
+    assert_eq!(
+        api.get("/Ticket").await.status,
+        404,
+        "the resource is plural: /Tickets"
+    );
+    let outside = reqwest::get(format!("{}/nothing/here", api.sandbox.base_url()))
+        .await
+        .unwrap();
     assert_eq!(outside.status().as_u16(), 404);
     // The recorded path keeps the case the client sent.
-    assert!(api.sandbox.requests().iter().any(|r| r.path == "/api/TiCkEtS/1001"));
+    assert!(
+        api.sandbox
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/TiCkEtS/1001")
+    );
 }
 
 #[tokio::test]
 async fn page_size_is_capped_at_100_and_record_count_is_reachable() {
     let api = start_empty().await;
     for i in 1..=250 {
-        api.sandbox.insert(Entity::Client, json!({"name": format!("Client {i:03}")}));
+        api.sandbox
+            .insert(Entity::Client, json!({"name": format!("Client {i:03}")}));
     }
-    let first = api.get("/Client?pageinate=true&page_size=1000&page_no=1").await;
+    let first = api
+        .get("/Client?pageinate=true&page_size=1000&page_no=1")
+        .await;
     assert_eq!(first.status, 200);
     assert_eq!(first.json["record_count"], 250);
     assert_eq!(first.json["clients"].as_array().unwrap().len(), 100);
     assert_eq!(first.json["page_no"], 1);
     assert_eq!(first.json["page_size"], 1000);
 
-    let third = api.list_ids("/Client?pageinate=true&page_size=1000&page_no=3", "clients").await;
+    let third = api
+        .list_ids("/Client?pageinate=true&page_size=1000&page_no=3", "clients")
+        .await;
     assert_eq!(third, (201..=250).collect::<Vec<_>>());
-    assert!(api.list_ids("/Client?pageinate=true&page_size=1000&page_no=4", "clients").await.is_empty());
+    assert!(
+        api.list_ids("/Client?pageinate=true&page_size=1000&page_no=4", "clients")
+            .await
+            .is_empty()
+    );
 
     // A client that pages by the number of items received collects everything exactly once.
     let mut seen = Vec::new();
     for page_no in 1..=10 {
-        let page = api.get(&format!("/Client?pageinate=true&page_size=1000&page_no={page_no}")).await;
+        let page = api
+            .get(&format!(
+                "/Client?pageinate=true&page_size=1000&page_no={page_no}"
+            ))
+            .await;
         let items = page.json["clients"].as_array().unwrap();
         seen.extend(items.iter().map(|c| c["id"].as_i64().unwrap()));
         if seen.len() as u64 >= page.json["record_count"].as_u64().unwrap() {
@@ -188,7 +316,9 @@ async fn page_size_is_capped_at_100_and_record_count_is_reachable() {
     }
     assert_eq!(seen, (1..=250).collect::<Vec<_>>());
 
-    let small = api.list_ids("/Client?pageinate=true&page_size=7&page_no=2", "clients").await;
+    let small = api
+        .list_ids("/Client?pageinate=true&page_size=7&page_no=2", "clients")
+        .await;
     assert_eq!(small, (8..=14).collect::<Vec<_>>());
 
     // Without pageinate, page_size and page_no are ignored; count limits.
@@ -199,41 +329,115 @@ async fn page_size_is_capped_at_100_and_record_count_is_reachable() {
     assert_eq!(counted.json["clients"].as_array().unwrap().len(), 10);
     assert_eq!(counted.json["record_count"], 250);
 
-    assert_eq!(api.get("/Client?page_size=lots&pageinate=true").await.status, 400);
+    assert_eq!(
+        api.get("/Client?page_size=lots&pageinate=true")
+            .await
+            .status,
+        400
+    );
 }
 
 #[tokio::test]
 async fn list_filters_follow_halo() {
     let api = start_seeded().await;
     assert_eq!(api.list_ids("/Client", "clients").await, vec![1, 2, 3]);
-    assert_eq!(api.list_ids("/Client?includeinactive=true", "clients").await, vec![1, 2, 3, 4]);
-    assert_eq!(api.list_ids("/Client?includeactive=false&includeinactive=true", "clients").await, vec![4]);
-    assert!(api.list_ids("/Client?includeactive=false&includeinactive=false", "clients").await.is_empty());
-    assert_eq!(api.list_ids("/Client?search=ACME", "clients").await, vec![1]);
-    assert_eq!(api.list_ids("/Client?search=cobalt-logistics.example", "clients").await, vec![3]);
-    assert_eq!(api.list_ids("/Client?toplevel_id=2", "clients").await, vec![3]);
+    assert_eq!(
+        api.list_ids("/Client?includeinactive=true", "clients")
+            .await,
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        api.list_ids(
+            "/Client?includeactive=false&includeinactive=true",
+            "clients"
+        )
+        .await,
+        vec![4]
+    );
+    assert!(
+        api.list_ids(
+            "/Client?includeactive=false&includeinactive=false",
+            "clients"
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        api.list_ids("/Client?search=ACME", "clients").await,
+        vec![1]
+    );
+    assert_eq!(
+        api.list_ids("/Client?search=cobalt-logistics.example", "clients")
+            .await,
+        vec![3]
+    );
+    assert_eq!(
+        api.list_ids("/Client?toplevel_id=2", "clients").await,
+        vec![3]
+    );
 
     assert_eq!(api.list_ids("/Site?client_id=1", "sites").await, vec![1, 2]);
-    assert_eq!(api.list_ids("/Site?client_id=2", "sites").await, vec![3], "site 4 is inactive");
-    assert_eq!(api.list_ids("/Site?client_id=2&includeinactive=true", "sites").await, vec![3, 4]);
+    assert_eq!(
+        api.list_ids("/Site?client_id=2", "sites").await,
+        vec![3],
+        "site 4 is inactive"
+    );
+    assert_eq!(
+        api.list_ids("/Site?client_id=2&includeinactive=true", "sites")
+            .await,
+        vec![3, 4]
+    );
 
-    assert_eq!(api.list_ids("/Users?client_id=1", "users").await, vec![1, 2, 3]);
+    assert_eq!(
+        api.list_ids("/Users?client_id=1", "users").await,
+        vec![1, 2, 3]
+    );
     assert_eq!(api.list_ids("/Users?site_id=5", "users").await, vec![6]);
-    assert_eq!(api.list_ids("/Users?site_id=5&includeinactive=true", "users").await, vec![6, 7]);
-    assert_eq!(api.list_ids("/Users?search=jane smith", "users").await, vec![1]);
+    assert_eq!(
+        api.list_ids("/Users?site_id=5&includeinactive=true", "users")
+            .await,
+        vec![6, 7]
+    );
+    assert_eq!(
+        api.list_ids("/Users?search=jane smith", "users").await,
+        vec![1]
+    );
 
     let open = api.list_ids("/Tickets?open_only=true", "tickets").await;
     let closed = api.list_ids("/Tickets?closed_only=true", "tickets").await;
     assert_eq!(closed, vec![1004, 1005, 1009, 1010]);
     assert_eq!(open, vec![1001, 1002, 1003, 1006, 1007, 1008]);
-    assert_eq!(api.list_ids("/Tickets", "tickets").await.len(), 10, "tickets have no active filter");
-    assert_eq!(api.list_ids("/Tickets?agent_id=2", "tickets").await, vec![1001, 1002, 1005, 1009]);
-    assert_eq!(api.list_ids("/Tickets?agent_id=2&open_only=true", "tickets").await, vec![1001, 1002]);
-    assert_eq!(api.list_ids("/Tickets?client_id=3", "tickets").await, vec![1006, 1007]);
-    assert_eq!(api.list_ids("/Tickets?user_id=1", "tickets").await, vec![1001, 1009]);
-    assert_eq!(api.list_ids("/Tickets?search=vpn", "tickets").await, vec![1007]);
+    assert_eq!(
+        api.list_ids("/Tickets", "tickets").await.len(),
+        10,
+        "tickets have no active filter"
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?agent_id=2", "tickets").await,
+        vec![1001, 1002, 1005, 1009]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?agent_id=2&open_only=true", "tickets")
+            .await,
+        vec![1001, 1002]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?client_id=3", "tickets").await,
+        vec![1006, 1007]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?user_id=1", "tickets").await,
+        vec![1001, 1009]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?search=vpn", "tickets").await,
+        vec![1007]
+    );
     // A filter the entity does not have is ignored, not applied as "match nothing".
-    assert_eq!(api.list_ids("/Client?agent_id=2", "clients").await, vec![1, 2, 3]);
+    assert_eq!(
+        api.list_ids("/Client?agent_id=2", "clients").await,
+        vec![1, 2, 3]
+    );
 
     let tickets = api.get("/Tickets?closed_only=true").await;
     assert_eq!(tickets.json["record_count"], 4);
@@ -243,7 +447,12 @@ async fn list_filters_follow_halo() {
 #[tokio::test]
 async fn clients_are_created_updated_and_deleted() {
     let api = start_seeded().await;
-    let created = api.post("/Client", json!([{"name": "Northwind Traders", "notes": "new", "customfield_x": {"a": 1}}])).await;
+    let created = api
+        .post(
+            "/Client",
+            json!([{"name": "Northwind Traders", "notes": "new", "customfield_x": {"a": 1}}]),
+        )
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert!(created.json.is_object(), "one object in, one object out");
     let id = created.json["id"].as_i64().unwrap();
@@ -252,29 +461,57 @@ async fn clients_are_created_updated_and_deleted() {
 
     let fetched = api.get(&format!("/Client/{id}")).await;
     assert_eq!(fetched.json["name"], "Northwind Traders");
-    assert_eq!(fetched.json["customfield_x"], json!({"a": 1}), "unknown fields are kept");
+    assert_eq!(
+        fetched.json["customfield_x"],
+        json!({"a": 1}),
+        "unknown fields are kept"
+    );
 
-    let updated = api.post("/Client", json!([{"id": id, "name": "Northwind Ltd", "_validate_updates": true}])).await;
+    let updated = api
+        .post(
+            "/Client",
+            json!([{"id": id, "name": "Northwind Ltd", "_validate_updates": true}]),
+        )
+        .await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     assert_eq!(updated.json["name"], "Northwind Ltd");
-    assert_eq!(updated.json["notes"], "new", "fields not sent keep their values");
-    assert!(updated.json.get("_validate_updates").is_none(), "control flags are not stored");
+    assert_eq!(
+        updated.json["notes"], "new",
+        "fields not sent keep their values"
+    );
+    assert!(
+        updated.json.get("_validate_updates").is_none(),
+        "control flags are not stored"
+    );
 
     let missing_name = api.post("/Client", json!([{"notes": "no name"}])).await;
     assert_eq!(missing_name.status, 400);
-    assert_eq!(missing_name.json, json!({"name": "The name field is required."}));
+    assert_eq!(
+        missing_name.json,
+        json!({"name": "The name field is required."})
+    );
 
-    let unknown = api.post("/Client", json!([{"id": 9999, "name": "Ghost"}])).await;
+    let unknown = api
+        .post("/Client", json!([{"id": 9999, "name": "Ghost"}]))
+        .await;
     assert_eq!(unknown.status, 404);
     assert!(unknown.json["message"].as_str().unwrap().contains("9999"));
 
-    let batch = api.post("/Client", json!([{"name": "One"}, {"name": "Two"}])).await;
+    let batch = api
+        .post("/Client", json!([{"name": "One"}, {"name": "Two"}]))
+        .await;
     assert_eq!(batch.status, 201);
-    assert_eq!(batch.json.as_array().unwrap().len(), 2, "several objects in, an array out");
+    assert_eq!(
+        batch.json.as_array().unwrap().len(),
+        2,
+        "several objects in, an array out"
+    );
 
     // One bad object leaves the store untouched.
     let before = api.sandbox.records(Entity::Client).len();
-    let mixed = api.post("/Client", json!([{"name": "Three"}, {"notes": "nameless"}])).await;
+    let mixed = api
+        .post("/Client", json!([{"name": "Three"}, {"notes": "nameless"}]))
+        .await;
     assert_eq!(mixed.status, 400);
     assert_eq!(api.sandbox.records(Entity::Client).len(), before);
 
@@ -288,7 +525,14 @@ async fn clients_are_created_updated_and_deleted() {
 
     let refused = api.delete("/Client/1").await;
     assert_eq!(refused.status, 400);
-    assert!(refused.json["message"].as_str().unwrap().contains("2 site(s)"), "{}", refused.text);
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 site(s)"),
+        "{}",
+        refused.text
+    );
     assert_eq!(api.get("/Client/1").await.status, 200);
 
     // The inactive client is still readable by id.
@@ -298,12 +542,24 @@ async fn clients_are_created_updated_and_deleted() {
 #[tokio::test]
 async fn sites_carry_decimal_client_ids_and_guard_their_users() {
     let api = start_seeded().await;
-    let created = api.post("/Site", json!([{"name": "Bradford Office", "client_id": 1, "phonenumber": "+44 1274 496 000"}])).await;
+    let created = api
+        .post(
+            "/Site",
+            json!([{"name": "Bradford Office", "client_id": 1, "phonenumber": "+44 1274 496 000"}]),
+        )
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
-    assert!(created.text.contains("\"client_id\":1.0"), "{}", created.text);
+    assert!(
+        created.text.contains("\"client_id\":1.0"),
+        "{}",
+        created.text
+    );
     assert!(created.json["client_id"].is_f64());
     assert_eq!(created.json["client_name"], "Acme Manufacturing Ltd");
-    assert_eq!(created.json["clientsite_name"], "Acme Manufacturing Ltd / Bradford Office");
+    assert_eq!(
+        created.json["clientsite_name"],
+        "Acme Manufacturing Ltd / Bradford Office"
+    );
     let id = created.json["id"].as_i64().unwrap();
     assert!(created.json["id"].is_i64(), "only client_id is a decimal");
 
@@ -311,20 +567,40 @@ async fn sites_carry_decimal_client_ids_and_guard_their_users() {
     assert!(listed.text.contains("\"client_id\":1.0"));
     assert_eq!(listed.json["record_count"], 3);
 
-    let renamed = api.post("/Site", json!([{"id": id, "client_id": 2.0}])).await;
+    let renamed = api
+        .post("/Site", json!([{"id": id, "client_id": 2.0}]))
+        .await;
     assert_eq!(renamed.status, 200, "{}", renamed.text);
-    assert_eq!(renamed.json["clientsite_name"], "Brightwater Dental Group / Bradford Office");
+    assert_eq!(
+        renamed.json["clientsite_name"],
+        "Brightwater Dental Group / Bradford Office"
+    );
 
     let no_client = api.post("/Site", json!([{"name": "Orphan"}])).await;
     assert_eq!(no_client.status, 400);
-    assert_eq!(no_client.json["client_id"], "The client_id field is required.");
-    let bad_client = api.post("/Site", json!([{"name": "Orphan", "client_id": 999}])).await;
+    assert_eq!(
+        no_client.json["client_id"],
+        "The client_id field is required."
+    );
+    let bad_client = api
+        .post("/Site", json!([{"name": "Orphan", "client_id": 999}]))
+        .await;
     assert_eq!(bad_client.status, 400);
-    assert!(bad_client.json["client_id"].as_str().unwrap().contains("999"));
+    assert!(
+        bad_client.json["client_id"]
+            .as_str()
+            .unwrap()
+            .contains("999")
+    );
 
     let with_users = api.delete("/Site/1").await;
     assert_eq!(with_users.status, 400);
-    assert!(with_users.json["message"].as_str().unwrap().contains("user(s)"));
+    assert!(
+        with_users.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("user(s)")
+    );
 
     assert_eq!(api.delete(&format!("/Site/{id}")).await.status, 200);
     assert_eq!(api.get(&format!("/Site/{id}")).await.status, 404);
@@ -350,17 +626,33 @@ async fn users_keep_passwords_write_only_and_emails_unique() {
 
     let duplicate = api.post("/Users", json!([{"name": "Other Mia", "site_id": 3, "emailaddress": "MIA.TURNER@acme-mfg.example"}])).await;
     assert_eq!(duplicate.status, 400);
-    assert!(duplicate.json["emailaddress"].is_string(), "{}", duplicate.text);
+    assert!(
+        duplicate.json["emailaddress"].is_string(),
+        "{}",
+        duplicate.text
+    );
 
-    let weak = api.post("/Users", json!([{"name": "Weak", "site_id": 1, "password": "password"}])).await;
+    let weak = api
+        .post(
+            "/Users",
+            json!([{"name": "Weak", "site_id": 1, "password": "password"}]),
+        )
+        .await;
     assert_eq!(weak.status, 400);
     let no_site = api.post("/Users", json!([{"name": "Nowhere"}])).await;
     assert_eq!(no_site.status, 400);
     assert_eq!(no_site.json["site_id"], "The site_id field is required.");
-    let bad_site = api.post("/Users", json!([{"name": "Nowhere", "site_id": 77}])).await;
+    let bad_site = api
+        .post("/Users", json!([{"name": "Nowhere", "site_id": 77}]))
+        .await;
     assert_eq!(bad_site.status, 400);
 
-    let moved = api.post("/Users", json!([{"id": id, "site_id": 5, "surname": "Turner"}])).await;
+    let moved = api
+        .post(
+            "/Users",
+            json!([{"id": id, "site_id": 5, "surname": "Turner"}]),
+        )
+        .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
     assert_eq!(moved.json["client_name"], "Cobalt Logistics");
     assert_eq!(moved.json["emailaddress"], "mia.turner@acme-mfg.example");
@@ -385,26 +677,51 @@ async fn tickets_follow_halo_rules_and_soft_delete() {
     assert_eq!(ticket["site_id"], 3, "site comes from the user");
     assert_eq!(ticket["client_id"], 2, "client comes from the site");
     assert_eq!(ticket["client_name"], "Brightwater Dental Group");
-    assert_eq!(ticket["startdate"], "2025-01-15T10:00:00Z", "dates are stored as given");
+    assert_eq!(
+        ticket["startdate"], "2025-01-15T10:00:00Z",
+        "dates are stored as given"
+    );
     let occurred = ticket["dateoccurred"].as_str().unwrap();
     assert_eq!(occurred.len(), 19, "{occurred}");
     assert_eq!(&occurred[10..11], "T");
     let id = ticket["id"].as_i64().unwrap();
     assert!(id > 1010);
 
-    let approval = api.post("/Tickets", json!([{"summary": "Upgrade firewall", "tickettype_id": 2}])).await;
+    let approval = api
+        .post(
+            "/Tickets",
+            json!([{"summary": "Upgrade firewall", "tickettype_id": 2}]),
+        )
+        .await;
     assert_eq!(approval.status, 400);
-    assert_eq!(approval.text, "CODE:APP03/2 Please select the CAB members to approve");
+    assert_eq!(
+        approval.text,
+        "CODE:APP03/2 Please select the CAB members to approve"
+    );
 
-    let untyped = api.post("/Tickets", json!([{"summary": "No type", "details": "d"}])).await;
+    let untyped = api
+        .post("/Tickets", json!([{"summary": "No type", "details": "d"}]))
+        .await;
     assert_eq!(untyped.status, 400);
-    assert_eq!(untyped.json["tickettype_id"], "The tickettype_id field is required.");
+    assert_eq!(
+        untyped.json["tickettype_id"],
+        "The tickettype_id field is required."
+    );
 
-    let closed = api.post("/Tickets", json!([{"id": id, "status_id": 9, "_force": true}])).await;
+    let closed = api
+        .post(
+            "/Tickets",
+            json!([{"id": id, "status_id": 9, "_force": true}]),
+        )
+        .await;
     assert_eq!(closed.status, 200, "{}", closed.text);
     assert_eq!(closed.json["status_name"], "Closed");
     assert_eq!(closed.json["summary"], "Laptop screen flickering");
-    assert!(api.list_ids("/Tickets?closed_only=true", "tickets").await.contains(&id));
+    assert!(
+        api.list_ids("/Tickets?closed_only=true", "tickets")
+            .await
+            .contains(&id)
+    );
 
     let deleted = api.delete(&format!("/Tickets/{id}?reason=duplicate")).await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
@@ -412,15 +729,36 @@ async fn tickets_follow_halo_rules_and_soft_delete() {
     assert_eq!(deleted.json["deleted"], true);
     assert_eq!(api.get(&format!("/Tickets/{id}")).await.status, 404);
     assert!(!api.list_ids("/Tickets", "tickets").await.contains(&id));
-    assert_eq!(api.list_ids("/Tickets?deleted=true", "tickets").await, vec![id]);
-    let record = api.sandbox.records(Entity::Ticket).into_iter().find(|t| t["id"] == id).unwrap();
+    assert_eq!(
+        api.list_ids("/Tickets?deleted=true", "tickets").await,
+        vec![id]
+    );
+    let record = api
+        .sandbox
+        .records(Entity::Ticket)
+        .into_iter()
+        .find(|t| t["id"] == id)
+        .unwrap();
     assert_eq!(record["deleted"], true);
     assert_eq!(api.delete(&format!("/Tickets/{id}")).await.status, 404);
-    assert_eq!(api.post("/Tickets", json!([{"id": id, "summary": "edit"}])).await.status, 404);
+    assert_eq!(
+        api.post("/Tickets", json!([{"id": id, "summary": "edit"}]))
+            .await
+            .status,
+        404
+    );
 
-    let recovered = api.post("/Tickets", json!([{"id": id, "_recover": true, "_validate_updates": true}])).await;
+    let recovered = api
+        .post(
+            "/Tickets",
+            json!([{"id": id, "_recover": true, "_validate_updates": true}]),
+        )
+        .await;
     assert_eq!(recovered.status, 200, "{}", recovered.text);
-    assert_eq!(api.get(&format!("/Tickets/{id}")).await.json["deleted"], false);
+    assert_eq!(
+        api.get(&format!("/Tickets/{id}")).await.json["deleted"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -433,20 +771,52 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
     assert_eq!(api.get("/Agent/me").await.json["id"], 1);
     assert_eq!(api.get("/Team").await.json.as_array().unwrap().len(), 3);
     let types = api.get("/TicketType").await.json;
-    let ids: Vec<i64> = types.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(ids, vec![1, 2, 3, 4, 16, 17]);
     assert_eq!(types[1]["requires_approval"], true);
     let statuses = api.get("/Status").await.json;
-    assert_eq!(statuses.as_array().unwrap().iter().map(|s| s["name"].clone()).collect::<Vec<_>>(),
-        vec![json!("New"), json!("In Progress"), json!("Waiting on Customer"), json!("Closed")]);
+    assert_eq!(
+        statuses
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].clone())
+            .collect::<Vec<_>>(),
+        vec![
+            json!("New"),
+            json!("In Progress"),
+            json!("Waiting on Customer"),
+            json!("Closed")
+        ]
+    );
     assert!(api.get("/Priority").await.json.is_array());
 
-    let agent = api.post("/Agent", json!([{"name": "Dana Lee", "email": "dana@msp.example"}])).await;
+    let agent = api
+        .post(
+            "/Agent",
+            json!([{"name": "Dana Lee", "email": "dana@msp.example"}]),
+        )
+        .await;
     assert_eq!(agent.status, 201, "{}", agent.text);
     assert!(agent.json["colour"].is_string(), "colour is assigned");
     let id = agent.json["id"].as_i64().unwrap();
-    assert_eq!(api.post("/Agent", json!([{"id": id, "team": "Projects"}])).await.json["team"], "Projects");
-    assert_eq!(api.post("/Agent", json!([{"email": "x@msp.example"}])).await.status, 400);
+    assert_eq!(
+        api.post("/Agent", json!([{"id": id, "team": "Projects"}]))
+            .await
+            .json["team"],
+        "Projects"
+    );
+    assert_eq!(
+        api.post("/Agent", json!([{"email": "x@msp.example"}]))
+            .await
+            .status,
+        400
+    );
     assert_eq!(api.delete(&format!("/Agent/{id}")).await.json["id"], id);
     assert_eq!(api.get(&format!("/Agent/{id}")).await.status, 404);
 
@@ -458,31 +828,69 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
 #[tokio::test]
 async fn malformed_bodies_are_400() {
     let api = start_seeded().await;
-    assert_eq!(api.post("/Client", json!({"name": "Not in an array"})).await.status, 400);
+    assert_eq!(
+        api.post("/Client", json!({"name": "Not in an array"}))
+            .await
+            .status,
+        400
+    );
     assert_eq!(api.post("/Client", json!([])).await.status, 400);
-    assert_eq!(api.post("/Client", json!(["just a string"])).await.status, 400);
-    let garbage = api.http.post(api.url("/Client")).bearer_auth(&api.token).body("[{").send().await.unwrap();
+    assert_eq!(
+        api.post("/Client", json!(["just a string"])).await.status,
+        400
+    );
+    let garbage = api
+        .http
+        .post(api.url("/Client"))
+        .bearer_auth(&api.token)
+        .body("[{")
+        .send()
+        .await
+        .unwrap();
     let garbage = into_reply(garbage).await;
     assert_eq!(garbage.status, 400);
     assert!(garbage.json["message"].is_string());
-    assert_eq!(api.post("/Client", json!([{"name": "X", "toplevel_id": "abc"}])).await.status, 400);
+    assert_eq!(
+        api.post("/Client", json!([{"name": "X", "toplevel_id": "abc"}]))
+            .await
+            .status,
+        400
+    );
     assert_eq!(api.get("/Client/abc").await.status, 404);
-    assert_eq!(api.call(reqwest::Method::PUT, "/Client/1", Some(json!({}))).await.status, 405);
+    assert_eq!(
+        api.call(reqwest::Method::PUT, "/Client/1", Some(json!({})))
+            .await
+            .status,
+        405
+    );
 }
 
 #[tokio::test]
 async fn fixtures_and_request_log_are_visible_to_tests() {
     let api = start_empty().await;
     assert!(api.sandbox.records(Entity::Client).is_empty());
-    let client = api.sandbox.insert(Entity::Client, json!({"name": "Fixture Co"}));
-    let site = api.sandbox.insert(Entity::Site, json!({"id": 40, "name": "Depot", "client_id": client["id"]}));
+    let client = api
+        .sandbox
+        .insert(Entity::Client, json!({"name": "Fixture Co"}));
+    let site = api.sandbox.insert(
+        Entity::Site,
+        json!({"id": 40, "name": "Depot", "client_id": client["id"]}),
+    );
     assert_eq!(site["id"], 40);
     assert_eq!(site["client_name"], "Fixture Co");
-    let user = api.sandbox.insert(Entity::User, json!({"name": "Fix", "site_id": 40, "password": "Secret#123"}));
+    let user = api.sandbox.insert(
+        Entity::User,
+        json!({"name": "Fix", "site_id": 40, "password": "Secret#123"}),
+    );
     assert_eq!(user["has_password"], true);
     assert!(user.get("password").is_none());
     // The next created site continues after the highest id.
-    let next = api.post("/Site", json!([{"name": "Next", "client_id": client["id"]}])).await;
+    let next = api
+        .post(
+            "/Site",
+            json!([{"name": "Next", "client_id": client["id"]}]),
+        )
+        .await;
     assert_eq!(next.json["id"], 41);
 
     api.sandbox.clear_requests();
@@ -491,7 +899,14 @@ async fn fixtures_and_request_log_are_visible_to_tests() {
     api.post("/Client", json!([{"name": "Logged"}])).await;
     let log = api.sandbox.requests();
     assert_eq!(log.len(), 2);
-    assert_eq!((log[0].method.as_str(), log[0].path.as_str(), log[0].query.as_str()), ("GET", "/api/Site", "client_id=1&pageinate=true"));
+    assert_eq!(
+        (
+            log[0].method.as_str(),
+            log[0].path.as_str(),
+            log[0].query.as_str()
+        ),
+        ("GET", "/api/Site", "client_id=1&pageinate=true")
+    );
     assert_eq!((log[0].had_auth, log[0].status), (true, 200));
     assert_eq!(log[1].method, "POST");
     assert_eq!(log[1].status, 201);
@@ -505,11 +920,22 @@ async fn shutdown_refuses_later_connections() {
     let api = start_seeded().await;
     let url = api.url("/Client");
     assert_eq!(api.get("/Client").await.status, 200);
-    let common::Api { sandbox, http, token } = api;
+    let common::Api {
+        sandbox,
+        http,
+        token,
+    } = api;
     sandbox.shutdown().await;
     // Both a pooled keep-alive connection and a fresh one must fail.
     assert!(http.get(&url).bearer_auth(&token).send().await.is_err());
-    assert!(reqwest::Client::new().get(&url).bearer_auth(&token).send().await.is_err());
+    assert!(
+        reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -521,6 +947,12 @@ async fn two_sandboxes_are_independent() {
     assert_eq!(a.sandbox.records(Entity::Client).len(), 5);
     assert_eq!(b.sandbox.records(Entity::Client).len(), 4);
     // A token from one sandbox means nothing to the other.
-    let foreign = b.http.get(b.url("/Client")).bearer_auth(&a.token).send().await.unwrap();
+    let foreign = b
+        .http
+        .get(b.url("/Client"))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(foreign.status().as_u16(), 401);
 }

@@ -16,7 +16,9 @@ async fn fail_next_answers_the_given_status_then_recovers() {
     // The token endpoint is not faulted, and discovery is not either.
     let fresh = fetch_token(&api.http, &api.sandbox).await;
     assert!(!fresh.is_empty());
-    let info = reqwest::get(format!("{}/authinfo", api.sandbox.api_url())).await.unwrap();
+    let info = reqwest::get(format!("{}/authinfo", api.sandbox.api_url()))
+        .await
+        .unwrap();
     assert_eq!(info.status().as_u16(), 200);
 
     let first = api.post("/Client", json!([{"name": "Throttled"}])).await;
@@ -24,7 +26,10 @@ async fn fail_next_answers_the_given_status_then_recovers() {
     assert_eq!(first.headers["retry-after"], "7");
     assert!(first.json["message"].is_string(), "{}", first.text);
     assert!(
-        api.sandbox.records(Entity::Client).iter().all(|c| c["name"] != "Throttled"),
+        api.sandbox
+            .records(Entity::Client)
+            .iter()
+            .all(|c| c["name"] != "Throttled"),
         "a faulted request changes nothing"
     );
     assert_eq!(api.get("/Client").await.status, 429);
@@ -36,8 +41,13 @@ async fn fail_next_answers_the_given_status_then_recovers() {
     assert!(!unavailable.headers.contains_key("retry-after"));
     assert_eq!(api.get("/Tickets").await.status, 200);
 
-    let statuses: Vec<u16> =
-        api.sandbox.requests().iter().filter(|r| r.path.starts_with("/api/")).map(|r| r.status).collect();
+    let statuses: Vec<u16> = api
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .map(|r| r.status)
+        .collect();
     assert_eq!(statuses, vec![200, 429, 429, 200, 503, 200]);
 }
 
@@ -60,7 +70,11 @@ async fn expire_tokens_forces_reauthentication() {
     assert_eq!(expired.status, 401);
     assert_eq!(expired.json["error"], "invalid_token");
     api.sandbox.faults().reset();
-    assert_eq!(api.get("/Client").await.status, 401, "reset does not revive old tokens");
+    assert_eq!(
+        api.get("/Client").await.status,
+        401,
+        "reset does not revive old tokens"
+    );
 
     api.token = fetch_token(&api.http, &api.sandbox).await;
     assert_eq!(api.get("/Client").await.status, 200);
@@ -72,7 +86,11 @@ async fn latency_delays_resource_calls() {
     api.sandbox.faults().set_latency(Duration::from_millis(400));
     let started = Instant::now();
     assert_eq!(api.get("/Client").await.status, 200);
-    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A client time-out shorter than the latency fires.
     let timed_out = api
@@ -95,26 +113,67 @@ async fn dropped_connections_get_no_response_and_the_server_keeps_serving() {
     api.sandbox.faults().drop_next_connections(2);
 
     for _ in 0..2 {
-        let err = api.http.get(api.url("/Client")).bearer_auth(&api.token).send().await.unwrap_err();
+        let err = api
+            .http
+            .get(api.url("/Client"))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap_err();
         assert!(!err.is_timeout(), "{err:?}");
-        assert!(err.status().is_none(), "no HTTP status was received: {err:?}");
+        assert!(
+            err.status().is_none(),
+            "no HTTP status was received: {err:?}"
+        );
     }
     // The same client (its pool) and a new one both work afterwards.
     assert_eq!(api.get("/Client").await.status, 200);
     let other = reqwest::Client::new();
-    let reply = other.get(api.url("/Tickets/1001")).bearer_auth(&api.token).send().await.unwrap();
+    let reply = other
+        .get(api.url("/Tickets/1001"))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status().as_u16(), 200);
 
-    let dropped: Vec<_> = api.sandbox.requests().into_iter().filter(|r| r.status == 0).collect();
-    assert_eq!(dropped.len(), 2, "each dropped request is recorded with status 0");
-    assert!(dropped.iter().all(|r| r.path == "/api/Client" && r.had_auth));
+    let dropped: Vec<_> = api
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 0)
+        .collect();
+    assert_eq!(
+        dropped.len(),
+        2,
+        "each dropped request is recorded with status 0"
+    );
+    assert!(
+        dropped
+            .iter()
+            .all(|r| r.path == "/api/Client" && r.had_auth)
+    );
 
     // A drop does not leak into the data: a dropped create may not happen, a later one does.
     api.sandbox.faults().drop_next_connections(1);
-    let err = api.http.post(api.url("/Client")).bearer_auth(&api.token).json(&json!([{"name": "Lost"}])).send().await;
+    let err = api
+        .http
+        .post(api.url("/Client"))
+        .bearer_auth(&api.token)
+        .json(&json!([{"name": "Lost"}]))
+        .send()
+        .await;
     assert!(err.is_err());
-    assert!(api.sandbox.records(Entity::Client).iter().all(|c| c["name"] != "Lost"));
-    assert_eq!(api.post("/Client", json!([{"name": "Kept"}])).await.status, 201);
+    assert!(
+        api.sandbox
+            .records(Entity::Client)
+            .iter()
+            .all(|c| c["name"] != "Lost")
+    );
+    assert_eq!(
+        api.post("/Client", json!([{"name": "Kept"}])).await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -126,14 +185,26 @@ async fn user_delete_quirk_answers_500_with_an_empty_body() {
     let reply = api.delete("/Users/2").await;
     assert_eq!(reply.status, 500);
     assert!(reply.text.is_empty(), "{:?}", reply.text);
-    assert_eq!(api.get("/Users/2").await.status, 404, "the user is gone despite the 500");
-    assert_eq!(api.delete("/Users/2").await.status, 404, "a missing user is still 404");
+    assert_eq!(
+        api.get("/Users/2").await.status,
+        404,
+        "the user is gone despite the 500"
+    );
+    assert_eq!(
+        api.delete("/Users/2").await.status,
+        404,
+        "a missing user is still 404"
+    );
 
     faults.user_delete_quirk(UserDeleteQuirk::Error500EmptyBodyNotDeleted);
     let reply = api.delete("/Users/3").await;
     assert_eq!(reply.status, 500);
     assert!(reply.text.is_empty());
-    assert_eq!(api.get("/Users/3").await.status, 200, "the user is still there");
+    assert_eq!(
+        api.get("/Users/3").await.status,
+        200,
+        "the user is still there"
+    );
 
     // Other entities are not affected by the user quirk.
     let ticket = api.delete("/Tickets/1001").await;

@@ -23,7 +23,11 @@ pub async fn start(opts: SandboxOptions) -> Api {
     let sandbox = Sandbox::start(opts).await.expect("sandbox starts");
     let http = reqwest::Client::new();
     let token = fetch_token(&http, &sandbox).await;
-    Api { sandbox, http, token }
+    Api {
+        sandbox,
+        http,
+        token,
+    }
 }
 
 pub async fn start_seeded() -> Api {
@@ -31,7 +35,11 @@ pub async fn start_seeded() -> Api {
 }
 
 pub async fn start_empty() -> Api {
-    start(SandboxOptions { seed: false, ..SandboxOptions::default() }).await
+    start(SandboxOptions {
+        seed: false,
+        ..SandboxOptions::default()
+    })
+    .await
 }
 
 pub async fn fetch_token(http: &reqwest::Client, sandbox: &Sandbox) -> String {
@@ -48,7 +56,10 @@ pub async fn fetch_token(http: &reqwest::Client, sandbox: &Sandbox) -> String {
         .expect("token request");
     assert_eq!(reply.status().as_u16(), 200);
     let body: Value = reply.json().await.unwrap();
-    body["access_token"].as_str().expect("access_token").to_owned()
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
 }
 
 pub async fn into_reply(response: reqwest::Response) -> Reply {
@@ -56,7 +67,12 @@ pub async fn into_reply(response: reqwest::Response) -> Reply {
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, text, json, headers }
+    Reply {
+        status,
+        text,
+        json,
+        headers,
+    }
 }
 
 impl Api {
@@ -65,7 +81,10 @@ impl Api {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -87,7 +106,9 @@ impl Api {
     pub async fn list_ids(&self, path: &str, key: &str) -> Vec<i64> {
         let reply = self.get(path).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.text);
-        reply.json[key].as_array().unwrap_or_else(|| panic!("{path}: no {key} in {}", reply.text))
+        reply.json[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}: no {key} in {}", reply.text))
             .iter()
             .map(|r| r["id"].as_i64().unwrap())
             .collect()
