@@ -22,7 +22,9 @@ use crate::retry;
 use crate::secret::Secret;
 use crate::stats::{Counters, TransportStats};
 use crate::token::{AccessToken, TokenFailure, TokenSettings, TokenSource};
-use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, Clock, Method, SystemClock, Transport, TransportError};
+use psaflow_core::{
+    ApiRequest, ApiResponse, BoxFuture, Clock, Method, SystemClock, Transport, TransportError,
+};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,10 +102,20 @@ impl HaloClient {
     pub fn new(config: ConnectionConfig, options: ClientOptions) -> Result<Self, ConfigError> {
         config.validate()?;
         if options.max_attempts == 0 {
-            return Err(ConfigError::single(ConfigOrigin::Options, "max_attempts", ProblemKind::Malformed, "must be at least 1"));
+            return Err(ConfigError::single(
+                ConfigOrigin::Options,
+                "max_attempts",
+                ProblemKind::Malformed,
+                "must be at least 1",
+            ));
         }
         if options.request_timeout.is_zero() {
-            return Err(ConfigError::single(ConfigOrigin::Options, "request_timeout", ProblemKind::Malformed, "must be longer than zero"));
+            return Err(ConfigError::single(
+                ConfigOrigin::Options,
+                "request_timeout",
+                ProblemKind::Malformed,
+                "must be longer than zero",
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(options.request_timeout)
@@ -111,7 +123,12 @@ impl HaloClient {
             .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
-                ConfigError::single(ConfigOrigin::HttpClient, "tls", ProblemKind::Malformed, config.client_secret.redact(&e.to_string()))
+                ConfigError::single(
+                    ConfigOrigin::HttpClient,
+                    "tls",
+                    ProblemKind::Malformed,
+                    config.client_secret.redact(&e.to_string()),
+                )
             })?;
         let counters = Arc::new(Counters::default());
         let token_url = config.token_url();
@@ -180,7 +197,13 @@ impl HaloClient {
             }
 
             let o = &inner.options;
-            if let Some(wait) = retry::wait_before_retry(response.status, response.retry_after, attempt, o.max_attempts, o.max_backoff) {
+            if let Some(wait) = retry::wait_before_retry(
+                response.status,
+                response.retry_after,
+                attempt,
+                o.max_attempts,
+                o.max_backoff,
+            ) {
                 tracing::warn!(
                     method = %request.method, path = %request.path, status = response.status,
                     wait_ms = wait.as_millis() as u64, attempt,
@@ -193,12 +216,20 @@ impl HaloClient {
             }
 
             tracing::debug!(method = %request.method, path = %request.path, status = response.status, "HaloPSA answered");
-            return Ok(ApiResponse { status: response.status, body: response.body });
+            return Ok(ApiResponse {
+                status: response.status,
+                body: response.body,
+            });
         }
     }
 
     /// One HTTP exchange; a connection that broke mid-way is retried once for GET and DELETE.
-    async fn send_once(&self, url: &Url, request: &ApiRequest, token: &AccessToken) -> Result<RawResponse, TransportError> {
+    async fn send_once(
+        &self,
+        url: &Url,
+        request: &ApiRequest,
+        token: &AccessToken,
+    ) -> Result<RawResponse, TransportError> {
         let inner = &*self.inner;
         // Checked again here in case the base was ever swapped after construction.
         policy::check_transport_security(url).map_err(|v| TransportError::Denied(v.0))?;
@@ -218,7 +249,12 @@ impl HaloClient {
         }
     }
 
-    async fn exchange(&self, url: &Url, request: &ApiRequest, token: &AccessToken) -> Result<RawResponse, Failure> {
+    async fn exchange(
+        &self,
+        url: &Url,
+        request: &ApiRequest,
+        token: &AccessToken,
+    ) -> Result<RawResponse, Failure> {
         let inner = &*self.inner;
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
@@ -231,13 +267,23 @@ impl HaloClient {
             .header(reqwest::header::ACCEPT, "application/json")
             .header(reqwest::header::AUTHORIZATION, token.authorization.clone());
         if let Some(body) = &request.body {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
         let result = match builder.send().await {
             Ok(response) => http::read(response).await,
             Err(e) => Err(e),
         };
-        result.map_err(|e| http::classify(&e, "HaloPSA", url, inner.options.request_timeout, &inner.secret))
+        result.map_err(|e| {
+            http::classify(
+                &e,
+                "HaloPSA",
+                url,
+                inner.options.request_timeout,
+                &inner.secret,
+            )
+        })
     }
 }
 

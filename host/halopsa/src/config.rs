@@ -44,6 +44,8 @@
 //! scope = "all"                                   # optional, this is the default
 //! ```
 //!
+//! `host/halopsa/connection.example.toml` is a commented example.
+//!
 //! A `client_secret` key is refused, and so is any key not listed above (typos such as
 //! `tennant` would otherwise be silently ignored).
 
@@ -60,13 +62,27 @@ pub const ENV_CLIENT_ID: &str = "HALOPSA_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "HALOPSA_CLIENT_SECRET";
 pub const ENV_SCOPE: &str = "HALOPSA_SCOPE";
 /// Every variable [`ConnectionConfig::from_env`] reads.
-pub const ENV_VARS: [&str; 6] = [ENV_API_URL, ENV_AUTH_URL, ENV_TENANT, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_SCOPE];
+pub const ENV_VARS: [&str; 6] = [
+    ENV_API_URL,
+    ENV_AUTH_URL,
+    ENV_TENANT,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_SCOPE,
+];
 
 pub const DEFAULT_SCOPE: &str = "all";
 /// The variable a connection file reads the secret from unless it names another.
 pub const DEFAULT_CLIENT_SECRET_ENV: &str = ENV_CLIENT_SECRET;
 
-const FILE_KEYS: [&str; 6] = ["api_url", "auth_url", "tenant", "client_id", "client_secret_env", "scope"];
+const FILE_KEYS: [&str; 6] = [
+    "api_url",
+    "auth_url",
+    "tenant",
+    "client_id",
+    "client_secret_env",
+    "scope",
+];
 
 /// Everything needed to reach one HaloPSA instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +105,11 @@ impl ConnectionConfig {
     /// `Ok(None)` when none is set (the caller then uses the embedded sandbox). When some are
     /// set, the error names every missing or malformed variable.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         if ENV_VARS.iter().all(|name| get(name).is_none()) {
             return Ok(None);
         }
@@ -118,11 +138,19 @@ impl ConnectionConfig {
 
     /// Reads a TOML connection file (see the module docs); the secret comes from the
     /// environment variable the file names, read through `lookup`.
-    pub fn from_file(path: impl AsRef<Path>, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_file(
+        path: impl AsRef<Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let origin = ConfigOrigin::File(path.to_path_buf());
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::single(origin.clone(), "file", ProblemKind::Unreadable, format!("cannot be read: {e}"))
+            ConfigError::single(
+                origin.clone(),
+                "file",
+                ProblemKind::Unreadable,
+                format!("cannot be read: {e}"),
+            )
         })?;
         parse_file(&text, origin, lookup)
     }
@@ -160,15 +188,31 @@ impl ConnectionConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         url_problems(&self.api_url, "api_url", None, UrlRole::Api, &mut problems);
-        url_problems(&self.auth_url, "auth_url", None, UrlRole::Auth, &mut problems);
+        url_problems(
+            &self.auth_url,
+            "auth_url",
+            None,
+            UrlRole::Auth,
+            &mut problems,
+        );
         if self.client_id.trim().is_empty() {
             problems.push(problem("client_id", ProblemKind::Missing, "is empty", None));
         }
         if self.client_secret.expose().trim().is_empty() {
-            problems.push(problem("client_secret", ProblemKind::Missing, "is empty", None));
+            problems.push(problem(
+                "client_secret",
+                ProblemKind::Missing,
+                "is empty",
+                None,
+            ));
         }
         if self.scope.trim().is_empty() {
-            problems.push(problem("scope", ProblemKind::Malformed, "is empty (HaloPSA's usual scope is \"all\")", None));
+            problems.push(problem(
+                "scope",
+                ProblemKind::Malformed,
+                "is empty (HaloPSA's usual scope is \"all\")",
+                None,
+            ));
         }
         finish(problems, &self.client_secret, ConfigOrigin::Settings)
     }
@@ -210,22 +254,54 @@ enum UrlRole {
     Auth,
 }
 
-fn problem(field: &str, kind: ProblemKind, message: impl Into<String>, line: Option<usize>) -> Problem {
-    Problem { field: field.to_owned(), kind, message: message.into(), line }
+fn problem(
+    field: &str,
+    kind: ProblemKind,
+    message: impl Into<String>,
+    line: Option<usize>,
+) -> Problem {
+    Problem {
+        field: field.to_owned(),
+        kind,
+        message: message.into(),
+        line,
+    }
 }
 
 /// Turns raw values into a config, collecting every problem (`problems` may already hold some).
-fn assemble(raw: Raw, labels: &Labels, mut problems: Vec<Problem>, origin: ConfigOrigin) -> Result<ConnectionConfig, ConfigError> {
+fn assemble(
+    raw: Raw,
+    labels: &Labels,
+    mut problems: Vec<Problem>,
+    origin: ConfigOrigin,
+) -> Result<ConnectionConfig, ConfigError> {
     let api_url = match &raw.api_url.value {
         None => {
-            problems.push(problem(labels.api_url, ProblemKind::Missing, "not set (e.g. https://acme.halopsa.com/api)", None));
+            problems.push(problem(
+                labels.api_url,
+                ProblemKind::Missing,
+                "not set (e.g. https://acme.halopsa.com/api)",
+                None,
+            ));
             None
         }
-        Some(text) => parse_url(text, labels.api_url, raw.api_url.line, UrlRole::Api, &mut problems),
+        Some(text) => parse_url(
+            text,
+            labels.api_url,
+            raw.api_url.line,
+            UrlRole::Api,
+            &mut problems,
+        ),
     };
 
     let auth_url = match &raw.auth_url.value {
-        Some(text) => parse_url(text, labels.auth_url, raw.auth_url.line, UrlRole::Auth, &mut problems),
+        Some(text) => parse_url(
+            text,
+            labels.auth_url,
+            raw.auth_url.line,
+            UrlRole::Auth,
+            &mut problems,
+        ),
         None => match &api_url {
             Some(api) => match ConnectionConfig::derive_auth_url(api) {
                 Some(derived) => Some(derived),
@@ -251,19 +327,38 @@ fn assemble(raw: Raw, labels: &Labels, mut problems: Vec<Problem>, origin: Confi
 
     let client_id = raw.client_id.value.clone();
     if client_id.is_none() {
-        problems.push(problem(labels.client_id, ProblemKind::Missing, "not set", None));
+        problems.push(problem(
+            labels.client_id,
+            ProblemKind::Missing,
+            "not set",
+            None,
+        ));
     }
     // (A connection file reports a missing secret itself, naming the variable it looked in.)
     if raw.client_secret.is_none() && !problems.iter().any(|p| p.field == labels.client_secret) {
-        problems.push(problem(labels.client_secret, ProblemKind::Missing, "not set", None));
+        problems.push(problem(
+            labels.client_secret,
+            ProblemKind::Missing,
+            "not set",
+            None,
+        ));
     }
     let tenant = raw.tenant.value.clone();
     if let Some(t) = &tenant
         && t.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        problems.push(problem(labels.tenant, ProblemKind::Malformed, "contains whitespace", raw.tenant.line));
+        problems.push(problem(
+            labels.tenant,
+            ProblemKind::Malformed,
+            "contains whitespace",
+            raw.tenant.line,
+        ));
     }
-    let scope = raw.scope.value.clone().unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
+    let scope = raw
+        .scope
+        .value
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
 
     let secret = raw.client_secret.clone().unwrap_or_else(|| Secret::new(""));
     finish(problems, &secret, origin)?;
@@ -277,15 +372,31 @@ fn assemble(raw: Raw, labels: &Labels, mut problems: Vec<Problem>, origin: Confi
     })
 }
 
-fn finish(problems: Vec<Problem>, secret: &Secret, origin: ConfigOrigin) -> Result<(), ConfigError> {
+fn finish(
+    problems: Vec<Problem>,
+    secret: &Secret,
+    origin: ConfigOrigin,
+) -> Result<(), ConfigError> {
     if problems.is_empty() {
         return Ok(());
     }
-    let problems = problems.into_iter().map(|p| Problem { message: secret.redact(&p.message), ..p }).collect();
+    let problems = problems
+        .into_iter()
+        .map(|p| Problem {
+            message: secret.redact(&p.message),
+            ..p
+        })
+        .collect();
     Err(ConfigError::new(origin, problems))
 }
 
-fn parse_url(text: &str, label: &str, line: Option<usize>, role: UrlRole, problems: &mut Vec<Problem>) -> Option<Url> {
+fn parse_url(
+    text: &str,
+    label: &str,
+    line: Option<usize>,
+    role: UrlRole,
+    problems: &mut Vec<Problem>,
+) -> Option<Url> {
     let example = match role {
         UrlRole::Api => "https://acme.halopsa.com/api",
         UrlRole::Auth => "https://acme.halopsa.com/auth",
@@ -309,13 +420,24 @@ fn parse_url(text: &str, label: &str, line: Option<usize>, role: UrlRole, proble
     }
 }
 
-fn url_problems(url: &Url, label: &str, line: Option<usize>, role: UrlRole, problems: &mut Vec<Problem>) {
+fn url_problems(
+    url: &Url,
+    label: &str,
+    line: Option<usize>,
+    role: UrlRole,
+    problems: &mut Vec<Problem>,
+) {
     if let Err(violation) = policy::check_transport_security(url) {
         problems.push(problem(label, ProblemKind::Insecure, violation.0, line));
         return;
     }
     if url.cannot_be_a_base() {
-        problems.push(problem(label, ProblemKind::Malformed, "is not a hierarchical http(s) URL", line));
+        problems.push(problem(
+            label,
+            ProblemKind::Malformed,
+            "is not a hierarchical http(s) URL",
+            line,
+        ));
         return;
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -323,11 +445,20 @@ fn url_problems(url: &Url, label: &str, line: Option<usize>, role: UrlRole, prob
             UrlRole::Api => "",
             UrlRole::Auth => " (the tenant has its own setting)",
         };
-        problems.push(problem(label, ProblemKind::Malformed, format!("must not carry a query or fragment{hint}"), line));
+        problems.push(problem(
+            label,
+            ProblemKind::Malformed,
+            format!("must not carry a query or fragment{hint}"),
+            line,
+        ));
     }
     if role == UrlRole::Auth {
         let path = url.path().trim_end_matches('/');
-        if path.rsplit('/').next().is_some_and(|last| last.eq_ignore_ascii_case("token")) {
+        if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.eq_ignore_ascii_case("token"))
+        {
             problems.push(problem(
                 label,
                 ProblemKind::Malformed,
@@ -338,12 +469,22 @@ fn url_problems(url: &Url, label: &str, line: Option<usize>, role: UrlRole, prob
     }
 }
 
-fn parse_file(text: &str, origin: ConfigOrigin, lookup: impl Fn(&str) -> Option<String>) -> Result<ConnectionConfig, ConfigError> {
+fn parse_file(
+    text: &str,
+    origin: ConfigOrigin,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ConnectionConfig, ConfigError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|span| line_at(text, span.start));
         // Only the parser's message, never the offending source line: it could hold anything.
-        let message = format!("is not valid TOML: {}", e.message().trim().replace('\n', "; "));
-        ConfigError::new(origin.clone(), vec![problem("file", ProblemKind::Unreadable, message, line)])
+        let message = format!(
+            "is not valid TOML: {}",
+            e.message().trim().replace('\n', "; ")
+        );
+        ConfigError::new(
+            origin.clone(),
+            vec![problem("file", ProblemKind::Unreadable, message, line)],
+        )
     })?;
 
     let mut problems = Vec::new();
@@ -397,7 +538,10 @@ fn parse_file(text: &str, origin: ConfigOrigin, lookup: impl Fn(&str) -> Option<
     let scope = string_field("scope", &mut problems);
     let secret_env = string_field("client_secret_env", &mut problems);
 
-    let secret_var = secret_env.value.clone().unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.to_owned());
+    let secret_var = secret_env
+        .value
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.to_owned());
     let mut client_secret = None;
     if secret_var.contains(['=', '\0']) || secret_var.chars().any(char::is_whitespace) {
         problems.push(problem(
@@ -407,9 +551,16 @@ fn parse_file(text: &str, origin: ConfigOrigin, lookup: impl Fn(&str) -> Option<
             secret_env.line,
         ));
     } else {
-        client_secret = lookup(&secret_var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).map(Secret::new);
+        client_secret = lookup(&secret_var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         if client_secret.is_none() {
-            let how = if secret_env.value.is_some() { "named by client_secret_env" } else { "the default for client_secret_env" };
+            let how = if secret_env.value.is_some() {
+                "named by client_secret_env"
+            } else {
+                "the default for client_secret_env"
+            };
             problems.push(problem(
                 "client_secret_env",
                 ProblemKind::Missing,
@@ -419,7 +570,14 @@ fn parse_file(text: &str, origin: ConfigOrigin, lookup: impl Fn(&str) -> Option<
         }
     }
 
-    let raw = Raw { api_url, auth_url, tenant, client_id, scope, client_secret };
+    let raw = Raw {
+        api_url,
+        auth_url,
+        tenant,
+        client_id,
+        scope,
+        client_secret,
+    };
     let labels = Labels {
         api_url: "api_url",
         auth_url: "auth_url",
@@ -437,15 +595,16 @@ fn line_at(text: &str, offset: usize) -> usize {
 
 /// The line on which `key = …` appears at the top level (best effort, for messages only).
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        let rest = line
-            .strip_prefix(key)
-            .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
-            .or_else(|| line.strip_prefix(&format!("'{key}'")));
-        rest.is_some_and(|r| r.trim_start().starts_with('='))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| line.strip_prefix(&format!("'{key}'")));
+            rest.is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -456,7 +615,10 @@ mod tests {
     const SECRET: &str = "s3cr3t-value-9f8e7d";
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 
@@ -473,19 +635,27 @@ mod tests {
     fn nothing_set_means_sandbox() {
         assert_eq!(ConnectionConfig::from_env(env(&[])).unwrap(), None);
         // Blank values count as unset.
-        assert_eq!(ConnectionConfig::from_env(env(&[(ENV_TENANT, ""), (ENV_SCOPE, "  ")])).unwrap(), None);
+        assert_eq!(
+            ConnectionConfig::from_env(env(&[(ENV_TENANT, ""), (ENV_SCOPE, "  ")])).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn full_env_with_defaults() {
-        let c = ConnectionConfig::from_env(env(&full_env())).unwrap().unwrap();
+        let c = ConnectionConfig::from_env(env(&full_env()))
+            .unwrap()
+            .unwrap();
         assert_eq!(c.api_url.as_str(), "https://acme.halopsa.com/api");
         assert_eq!(c.auth_url.as_str(), "https://acme.halopsa.com/auth");
         assert_eq!(c.tenant.as_deref(), Some("acme"));
         assert_eq!(c.client_id, "client-1");
         assert_eq!(c.client_secret.expose(), SECRET);
         assert_eq!(c.scope, "all");
-        assert_eq!(c.token_url().as_str(), "https://acme.halopsa.com/auth/token?tenant=acme");
+        assert_eq!(
+            c.token_url().as_str(),
+            "https://acme.halopsa.com/auth/token?tenant=acme"
+        );
         c.validate().unwrap();
     }
 
@@ -497,14 +667,20 @@ mod tests {
         let c = ConnectionConfig::from_env(env(&vars)).unwrap().unwrap();
         assert_eq!(c.auth_url.as_str(), "https://auth.haloservicedesk.com/");
         assert_eq!(c.scope, "read:tickets edit:tickets");
-        assert_eq!(c.token_url().as_str(), "https://auth.haloservicedesk.com/token?tenant=acme");
+        assert_eq!(
+            c.token_url().as_str(),
+            "https://auth.haloservicedesk.com/token?tenant=acme"
+        );
     }
 
     #[test]
     fn partial_env_names_every_missing_variable() {
         let err = ConnectionConfig::from_env(env(&[(ENV_TENANT, "acme")])).unwrap_err();
         assert_eq!(err.origin(), &ConfigOrigin::Environment);
-        assert_eq!(err.missing(), vec![ENV_API_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET]);
+        assert_eq!(
+            err.missing(),
+            vec![ENV_API_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET]
+        );
         let text = err.to_string();
         for name in [ENV_API_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET] {
             assert!(text.contains(name), "{text}");
@@ -520,7 +696,11 @@ mod tests {
             (ENV_CLIENT_SECRET, SECRET),
         ]))
         .unwrap_err();
-        let fields: Vec<(&str, ProblemKind)> = err.problems().iter().map(|p| (p.field.as_str(), p.kind)).collect();
+        let fields: Vec<(&str, ProblemKind)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.field.as_str(), p.kind))
+            .collect();
         assert_eq!(
             fields,
             vec![
@@ -545,37 +725,80 @@ mod tests {
 
     #[test]
     fn token_url_shapes() {
-        let base = ConnectionConfig::from_env(env(&full_env())).unwrap().unwrap();
+        let base = ConnectionConfig::from_env(env(&full_env()))
+            .unwrap()
+            .unwrap();
         let with = |auth: &str, tenant: Option<&str>| ConnectionConfig {
             auth_url: Url::parse(auth).unwrap(),
             tenant: tenant.map(str::to_owned),
             ..base.clone()
         };
         // Hosted tenant.
-        assert_eq!(with("https://acme.halopsa.com/auth", Some("acme")).token_url().as_str(), "https://acme.halopsa.com/auth/token?tenant=acme");
+        assert_eq!(
+            with("https://acme.halopsa.com/auth", Some("acme"))
+                .token_url()
+                .as_str(),
+            "https://acme.halopsa.com/auth/token?tenant=acme"
+        );
         // On-premises, no tenant.
-        assert_eq!(with("https://halo.example.com/auth", None).token_url().as_str(), "https://halo.example.com/auth/token");
-        assert_eq!(with("https://halo.example.com/auth/", None).token_url().as_str(), "https://halo.example.com/auth/token");
+        assert_eq!(
+            with("https://halo.example.com/auth", None)
+                .token_url()
+                .as_str(),
+            "https://halo.example.com/auth/token"
+        );
+        assert_eq!(
+            with("https://halo.example.com/auth/", None)
+                .token_url()
+                .as_str(),
+            "https://halo.example.com/auth/token"
+        );
         // Trial: separate auth host without /auth.
-        assert_eq!(with("https://uk-trial.halopsa.com", Some("T")).token_url().as_str(), "https://uk-trial.halopsa.com/token?tenant=T");
+        assert_eq!(
+            with("https://uk-trial.halopsa.com", Some("T"))
+                .token_url()
+                .as_str(),
+            "https://uk-trial.halopsa.com/token?tenant=T"
+        );
         // Tenant values are encoded.
-        assert_eq!(with("https://x.example/auth", Some("a&b c")).token_url().as_str(), "https://x.example/auth/token?tenant=a%26b+c");
+        assert_eq!(
+            with("https://x.example/auth", Some("a&b c"))
+                .token_url()
+                .as_str(),
+            "https://x.example/auth/token?tenant=a%26b+c"
+        );
     }
 
     #[test]
     fn derive_auth_url_shapes() {
-        let d = |s: &str| ConnectionConfig::derive_auth_url(&Url::parse(s).unwrap()).map(|u| u.to_string());
-        assert_eq!(d("https://x.halopsa.com/api").as_deref(), Some("https://x.halopsa.com/auth"));
-        assert_eq!(d("https://x.halopsa.com/api/").as_deref(), Some("https://x.halopsa.com/auth"));
-        assert_eq!(d("https://halo.example.com/halo/API").as_deref(), Some("https://halo.example.com/halo/auth"));
-        assert_eq!(d("http://127.0.0.1:8080/api").as_deref(), Some("http://127.0.0.1:8080/auth"));
+        let d = |s: &str| {
+            ConnectionConfig::derive_auth_url(&Url::parse(s).unwrap()).map(|u| u.to_string())
+        };
+        assert_eq!(
+            d("https://x.halopsa.com/api").as_deref(),
+            Some("https://x.halopsa.com/auth")
+        );
+        assert_eq!(
+            d("https://x.halopsa.com/api/").as_deref(),
+            Some("https://x.halopsa.com/auth")
+        );
+        assert_eq!(
+            d("https://halo.example.com/halo/API").as_deref(),
+            Some("https://halo.example.com/halo/auth")
+        );
+        assert_eq!(
+            d("http://127.0.0.1:8080/api").as_deref(),
+            Some("http://127.0.0.1:8080/auth")
+        );
         assert_eq!(d("https://x.halopsa.com/"), None);
         assert_eq!(d("https://x.halopsa.com/apis"), None);
     }
 
     #[test]
     fn validate_applies_the_url_policy() {
-        let good = ConnectionConfig::from_env(env(&full_env())).unwrap().unwrap();
+        let good = ConnectionConfig::from_env(env(&full_env()))
+            .unwrap()
+            .unwrap();
         good.validate().unwrap();
         let local = ConnectionConfig {
             api_url: Url::parse("http://127.0.0.1:9000/api").unwrap(),
@@ -589,13 +812,28 @@ mod tests {
             ..good.clone()
         };
         ipv6.validate().unwrap();
-        let remote_http = ConnectionConfig { api_url: Url::parse("http://acme.halopsa.com/api").unwrap(), ..good.clone() };
+        let remote_http = ConnectionConfig {
+            api_url: Url::parse("http://acme.halopsa.com/api").unwrap(),
+            ..good.clone()
+        };
         let err = remote_http.validate().unwrap_err();
         assert_eq!(err.problems()[0].field, "api_url");
         assert_eq!(err.problems()[0].kind, ProblemKind::Insecure);
-        let token_as_auth = ConnectionConfig { auth_url: Url::parse("https://acme.halopsa.com/auth/token").unwrap(), ..good.clone() };
-        assert!(token_as_auth.validate().unwrap_err().to_string().contains("token endpoint"));
-        let query = ConnectionConfig { auth_url: Url::parse("https://acme.halopsa.com/auth?tenant=acme").unwrap(), ..good };
+        let token_as_auth = ConnectionConfig {
+            auth_url: Url::parse("https://acme.halopsa.com/auth/token").unwrap(),
+            ..good.clone()
+        };
+        assert!(
+            token_as_auth
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("token endpoint")
+        );
+        let query = ConnectionConfig {
+            auth_url: Url::parse("https://acme.halopsa.com/auth?tenant=acme").unwrap(),
+            ..good
+        };
         assert!(query.validate().is_err());
     }
 
@@ -624,11 +862,29 @@ mod tests {
             client_secret_env = "HALO_PROD_SECRET"
             scope = "all:standard"
         "#;
-        let c = file(text, &[("HALO_PROD_SECRET", SECRET), (ENV_CLIENT_SECRET, "other")]).unwrap();
+        let c = file(
+            text,
+            &[("HALO_PROD_SECRET", SECRET), (ENV_CLIENT_SECRET, "other")],
+        )
+        .unwrap();
         assert_eq!(c.client_secret.expose(), SECRET);
         assert_eq!(c.tenant, None);
         assert_eq!(c.scope, "all:standard");
-        assert_eq!(c.token_url().as_str(), "https://halo.example.com/auth/token");
+        assert_eq!(
+            c.token_url().as_str(),
+            "https://halo.example.com/auth/token"
+        );
+    }
+
+    #[test]
+    fn shipped_example_file_parses() {
+        let text = include_str!("../connection.example.toml");
+        let c = file(text, &[(ENV_CLIENT_SECRET, SECRET)]).unwrap();
+        assert_eq!(
+            c.token_url().as_str(),
+            "https://acme.halopsa.com/auth/token?tenant=acme"
+        );
+        assert_eq!(c.scope, "all");
     }
 
     #[test]
@@ -637,17 +893,24 @@ mod tests {
         let err = file(text, &[(ENV_CLIENT_SECRET, SECRET)]).unwrap_err();
         assert_eq!(err.problems().len(), 1);
         let p = &err.problems()[0];
-        assert_eq!((p.field.as_str(), p.kind, p.line), ("client_secret", ProblemKind::NotAllowed, Some(3)));
+        assert_eq!(
+            (p.field.as_str(), p.kind, p.line),
+            ("client_secret", ProblemKind::NotAllowed, Some(3))
+        );
         assert!(!err.to_string().contains("inline-secret-xyz"));
         assert!(err.to_string().contains("conn.toml"));
     }
 
     #[test]
     fn file_errors_name_file_field_line_and_problem() {
-        let text = "api_url = \"http://acme.halopsa.com/api\"\ntennant = \"acme\"\nclient_id = 42\n";
+        let text =
+            "api_url = \"http://acme.halopsa.com/api\"\ntennant = \"acme\"\nclient_id = 42\n";
         let err = file(text, &[]).unwrap_err();
-        let got: Vec<(&str, ProblemKind, Option<usize>)> =
-            err.problems().iter().map(|p| (p.field.as_str(), p.kind, p.line)).collect();
+        let got: Vec<(&str, ProblemKind, Option<usize>)> = err
+            .problems()
+            .iter()
+            .map(|p| (p.field.as_str(), p.kind, p.line))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -659,23 +922,31 @@ mod tests {
             ]
         );
         let text = err.to_string();
-        assert!(text.starts_with("HaloPSA connection file conn.toml is unusable:"), "{text}");
+        assert!(
+            text.starts_with("HaloPSA connection file conn.toml is unusable:"),
+            "{text}"
+        );
         assert!(text.contains("HALOPSA_CLIENT_SECRET"), "{text}");
         assert!(text.contains("expected a string, found integer"), "{text}");
     }
 
     #[test]
     fn file_syntax_errors_carry_a_line_but_not_the_source() {
-        let text = "api_url = \"https://acme.halopsa.com/api\"\nclient_id = \"unterminated-secretish\n";
+        let text =
+            "api_url = \"https://acme.halopsa.com/api\"\nclient_id = \"unterminated-secretish\n";
         let err = file(text, &[(ENV_CLIENT_SECRET, SECRET)]).unwrap_err();
         let p = &err.problems()[0];
-        assert_eq!((p.field.as_str(), p.kind, p.line), ("file", ProblemKind::Unreadable, Some(2)));
+        assert_eq!(
+            (p.field.as_str(), p.kind, p.line),
+            ("file", ProblemKind::Unreadable, Some(2))
+        );
         assert!(!err.to_string().contains("unterminated-secretish"), "{err}");
     }
 
     #[test]
     fn unreadable_file_is_reported() {
-        let err = ConnectionConfig::from_file("/nonexistent/psaflow/conn.toml", env(&[])).unwrap_err();
+        let err =
+            ConnectionConfig::from_file("/nonexistent/psaflow/conn.toml", env(&[])).unwrap_err();
         assert_eq!(err.problems()[0].kind, ProblemKind::Unreadable);
         assert!(err.to_string().contains("/nonexistent/psaflow/conn.toml"));
     }

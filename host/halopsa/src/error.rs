@@ -75,7 +75,15 @@ impl ConfigError {
         kind: ProblemKind,
         message: impl Into<String>,
     ) -> Self {
-        Self::new(origin, vec![Problem { field: field.into(), kind, message: message.into(), line: None }])
+        Self::new(
+            origin,
+            vec![Problem {
+                field: field.into(),
+                kind,
+                message: message.into(),
+                line: None,
+            }],
+        )
     }
 
     pub fn origin(&self) -> &ConfigOrigin {
@@ -99,11 +107,17 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
-            ConfigOrigin::Environment => f.write_str("HaloPSA connection settings in the environment are unusable")?,
-            ConfigOrigin::File(path) => write!(f, "HaloPSA connection file {} is unusable", path.display())?,
+            ConfigOrigin::Environment => {
+                f.write_str("HaloPSA connection settings in the environment are unusable")?
+            }
+            ConfigOrigin::File(path) => {
+                write!(f, "HaloPSA connection file {} is unusable", path.display())?
+            }
             ConfigOrigin::Settings => f.write_str("HaloPSA connection settings are unusable")?,
             ConfigOrigin::Options => f.write_str("HaloPSA client options are unusable")?,
-            ConfigOrigin::HttpClient => f.write_str("the HTTP client for HaloPSA could not be set up")?,
+            ConfigOrigin::HttpClient => {
+                f.write_str("the HTTP client for HaloPSA could not be set up")?
+            }
         }
         match self.problems.as_slice() {
             [one] => write!(f, ": {one}"),
@@ -126,7 +140,12 @@ mod tests {
 
     #[test]
     fn one_problem_on_one_line_many_as_a_list() {
-        let one = ConfigError::single(ConfigOrigin::Environment, "HALOPSA_CLIENT_ID", ProblemKind::Missing, "not set");
+        let one = ConfigError::single(
+            ConfigOrigin::Environment,
+            "HALOPSA_CLIENT_ID",
+            ProblemKind::Missing,
+            "not set",
+        );
         assert_eq!(
             one.to_string(),
             "HaloPSA connection settings in the environment are unusable: HALOPSA_CLIENT_ID: not set"
@@ -134,8 +153,18 @@ mod tests {
         let many = ConfigError::new(
             ConfigOrigin::File("conn.toml".into()),
             vec![
-                Problem { field: "client_id".into(), kind: ProblemKind::Missing, message: "not set".into(), line: None },
-                Problem { field: "api_url".into(), kind: ProblemKind::Malformed, message: "bad".into(), line: Some(2) },
+                Problem {
+                    field: "client_id".into(),
+                    kind: ProblemKind::Missing,
+                    message: "not set".into(),
+                    line: None,
+                },
+                Problem {
+                    field: "api_url".into(),
+                    kind: ProblemKind::Malformed,
+                    message: "bad".into(),
+                    line: Some(2),
+                },
             ],
         );
         assert_eq!(

@@ -21,7 +21,11 @@ pub(crate) async fn read(response: reqwest::Response) -> Result<RawResponse, req
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
     let body = response.text().await?;
-    Ok(RawResponse { status, retry_after, body })
+    Ok(RawResponse {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 /// How a request failed before a complete response arrived.
@@ -45,17 +49,30 @@ impl Failure {
 }
 
 /// Classifies a reqwest error. `what` names the party ("HaloPSA's token endpoint").
-pub(crate) fn classify(error: &reqwest::Error, what: &str, url: &Url, timeout: Duration, secret: &Secret) -> Failure {
+pub(crate) fn classify(
+    error: &reqwest::Error,
+    what: &str,
+    url: &Url,
+    timeout: Duration,
+    secret: &Secret,
+) -> Failure {
     let place = shown(url);
     let cause = root_cause(error);
     let failure = if error.is_timeout() {
-        Failure::Timeout(format!("{what} at {place} did not answer within {}", human(timeout)))
+        Failure::Timeout(format!(
+            "{what} at {place} did not answer within {}",
+            human(timeout)
+        ))
     } else if error.is_builder() {
-        Failure::Unreachable(format!("the request to {what} at {place} could not be built ({cause})"))
+        Failure::Unreachable(format!(
+            "the request to {what} at {place} could not be built ({cause})"
+        ))
     } else if error.is_connect() {
         Failure::Unreachable(format!("could not connect to {what} at {place} ({cause})"))
     } else {
-        Failure::Dropped(format!("the connection to {what} at {place} broke before the response was complete ({cause})"))
+        Failure::Dropped(format!(
+            "the connection to {what} at {place} broke before the response was complete ({cause})"
+        ))
     };
     match failure {
         Failure::Timeout(m) => Failure::Timeout(secret.redact(&m)),
@@ -83,5 +100,9 @@ fn root_cause(error: &reqwest::Error) -> String {
 }
 
 fn human(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }

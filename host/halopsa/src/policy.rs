@@ -74,7 +74,11 @@ pub fn check_transport_security(url: &Url) -> Result<(), PolicyViolation> {
 }
 
 /// Rule 2: turns a node's relative path and query pairs into a URL below `api_base`.
-pub fn api_url_for(api_base: &Url, path: &str, query: &[(String, String)]) -> Result<Url, PolicyViolation> {
+pub fn api_url_for(
+    api_base: &Url,
+    path: &str,
+    query: &[(String, String)],
+) -> Result<Url, PolicyViolation> {
     check_transport_security(api_base)?;
     check_relative_path(path)?;
 
@@ -85,7 +89,8 @@ pub fn api_url_for(api_base: &Url, path: &str, query: &[(String, String)]) -> Re
     url.set_query(None);
     url.set_fragment(None);
     if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
 
     // Belt and braces: whatever the URL parser made of the path, it must still point below the base.
@@ -94,13 +99,19 @@ pub fn api_url_for(api_base: &Url, path: &str, query: &[(String, String)]) -> Re
         && url.port_or_known_default() == api_base.port_or_known_default()
         && url.path().starts_with(&format!("{base_path}/"));
     if !stays_inside {
-        return Err(PolicyViolation(format!("request path {path:?} leaves the HaloPSA API")));
+        return Err(PolicyViolation(format!(
+            "request path {path:?} leaves the HaloPSA API"
+        )));
     }
     Ok(url)
 }
 
 fn check_relative_path(path: &str) -> Result<(), PolicyViolation> {
-    let deny = |why: &str| Err(PolicyViolation(format!("request path {path:?} refused: {why}")));
+    let deny = |why: &str| {
+        Err(PolicyViolation(format!(
+            "request path {path:?} refused: {why}"
+        )))
+    };
 
     if path.chars().any(char::is_control) {
         return deny("it contains control characters");
@@ -108,14 +119,18 @@ fn check_relative_path(path: &str) -> Result<(), PolicyViolation> {
     let relative = match path.strip_prefix('/') {
         Some(rest) => {
             if rest.starts_with('/') {
-                return deny("it is an absolute URL (starts with //); give a path such as /Client/7");
+                return deny(
+                    "it is an absolute URL (starts with //); give a path such as /Client/7",
+                );
             }
             rest
         }
         None => {
             let first = path.split('/').next().unwrap_or_default();
             if first.contains(':') {
-                return deny("it is an absolute URL; give a path relative to the API such as /Client/7");
+                return deny(
+                    "it is an absolute URL; give a path relative to the API such as /Client/7",
+                );
             }
             path
         }
@@ -188,7 +203,8 @@ mod tests {
 
     #[test]
     fn credentials_in_a_url_are_not_echoed() {
-        let err = check_transport_security(&url("https://user:topsecretpw@acme.halopsa.com/api")).unwrap_err();
+        let err = check_transport_security(&url("https://user:topsecretpw@acme.halopsa.com/api"))
+            .unwrap_err();
         assert!(!err.0.contains("topsecretpw"), "{err}");
         assert!(err.0.contains("acme.halopsa.com"));
     }
@@ -196,11 +212,23 @@ mod tests {
     #[test]
     fn relative_paths_are_joined_below_the_base() {
         let base = url("https://acme.halopsa.com/api");
-        assert_eq!(api_url_for(&base, "/Client/7", &[]).unwrap().as_str(), "https://acme.halopsa.com/api/Client/7");
-        assert_eq!(api_url_for(&base, "Client/7", &[]).unwrap().as_str(), "https://acme.halopsa.com/api/Client/7");
+        assert_eq!(
+            api_url_for(&base, "/Client/7", &[]).unwrap().as_str(),
+            "https://acme.halopsa.com/api/Client/7"
+        );
+        assert_eq!(
+            api_url_for(&base, "Client/7", &[]).unwrap().as_str(),
+            "https://acme.halopsa.com/api/Client/7"
+        );
         let with_slash = url("https://acme.halopsa.com/api/");
-        assert_eq!(api_url_for(&with_slash, "/Tickets", &[]).unwrap().as_str(), "https://acme.halopsa.com/api/Tickets");
-        let q = vec![("search".to_string(), "a b&c=d".to_string()), ("page_no".to_string(), "2".to_string())];
+        assert_eq!(
+            api_url_for(&with_slash, "/Tickets", &[]).unwrap().as_str(),
+            "https://acme.halopsa.com/api/Tickets"
+        );
+        let q = vec![
+            ("search".to_string(), "a b&c=d".to_string()),
+            ("page_no".to_string(), "2".to_string()),
+        ];
         assert_eq!(
             api_url_for(&base, "/Client", &q).unwrap().as_str(),
             "https://acme.halopsa.com/api/Client?search=a+b%26c%3Dd&page_no=2"
@@ -228,7 +256,10 @@ mod tests {
             "/Client/7\n",
             "javascript:alert(1)",
         ] {
-            assert!(api_url_for(&base, bad, &[]).is_err(), "{bad:?} should be refused");
+            assert!(
+                api_url_for(&base, bad, &[]).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

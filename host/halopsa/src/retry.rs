@@ -29,7 +29,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Absurdly long numbers saturate rather than fail; the cap check handles them.
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
@@ -64,7 +66,10 @@ mod tests {
     fn backoff_doubles_and_caps() {
         let max = S(60);
         let waits: Vec<Duration> = (1..=8).map(|a| backoff(a, max)).collect();
-        assert_eq!(waits, vec![S(1), S(2), S(4), S(8), S(16), S(32), S(60), S(60)]);
+        assert_eq!(
+            waits,
+            vec![S(1), S(2), S(4), S(8), S(16), S(32), S(60), S(60)]
+        );
         assert_eq!(backoff(1000, max), S(60));
         assert_eq!(backoff(3, S(3)), S(3));
     }
@@ -74,7 +79,10 @@ mod tests {
         let now = SystemTime::now();
         assert_eq!(parse_retry_after("7", now), Some(S(7)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(S(0)));
-        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
         assert_eq!(parse_retry_after("", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("1.5", now), None);
@@ -86,13 +94,28 @@ mod tests {
         // Wed, 21 Oct 2015 07:28:00 GMT is 1445412480 seconds after the epoch.
         let date = SystemTime::UNIX_EPOCH + S(1_445_412_480);
         let now = date - S(30);
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(S(30)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(S(30))
+        );
         // The obsolete formats HTTP still allows.
-        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now), Some(S(30)));
-        assert_eq!(parse_retry_after("Wed Oct 21 07:28:00 2015", now), Some(S(30)));
+        assert_eq!(
+            parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now),
+            Some(S(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed Oct 21 07:28:00 2015", now),
+            Some(S(30))
+        );
         // A date in the past: retry now.
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + S(5)), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Wed, 32 Oct 2015 07:28:00 GMT", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", date + S(5)),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 32 Oct 2015 07:28:00 GMT", now),
+            None
+        );
     }
 
     #[test]

@@ -88,8 +88,19 @@ fn refresh_after(lifetime: Duration, margin: Duration) -> Duration {
 }
 
 impl TokenSource {
-    pub(crate) fn new(http: reqwest::Client, settings: TokenSettings, clock: Arc<dyn Clock>, counters: Arc<Counters>) -> Self {
-        Self { http, settings, clock, counters, state: Mutex::new(State::default()) }
+    pub(crate) fn new(
+        http: reqwest::Client,
+        settings: TokenSettings,
+        clock: Arc<dyn Clock>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            http,
+            settings,
+            clock,
+            counters,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// A valid token: the cached one, or a new one when none is cached or it is within
@@ -106,7 +117,10 @@ impl TokenSource {
 
     /// The API answered 401 to the token with generation `rejected`: fetch a new one, unless
     /// another request already did.
-    pub(crate) async fn refresh_after_401(&self, rejected: u64) -> Result<Arc<AccessToken>, TokenFailure> {
+    pub(crate) async fn refresh_after_401(
+        &self,
+        rejected: u64,
+    ) -> Result<Arc<AccessToken>, TokenFailure> {
         let mut state = self.state.lock().await;
         if let Some(cached) = &state.current
             && cached.token.generation != rejected
@@ -122,10 +136,20 @@ impl TokenSource {
         let started = self.clock.elapsed();
         let (authorization, lifetime) = self.fetch().await?;
         state.generation += 1;
-        let token = Arc::new(AccessToken { authorization, generation: state.generation });
+        let token = Arc::new(AccessToken {
+            authorization,
+            generation: state.generation,
+        });
         let refresh_at = lifetime.map(|l| started + refresh_after(l, self.settings.refresh_margin));
-        state.current = Some(Cached { token: token.clone(), refresh_at });
-        tracing::debug!(generation = state.generation, lifetime_s = lifetime.map(|l| l.as_secs()), "fetched a HaloPSA access token");
+        state.current = Some(Cached {
+            token: token.clone(),
+            refresh_at,
+        });
+        tracing::debug!(
+            generation = state.generation,
+            lifetime_s = lifetime.map(|l| l.as_secs()),
+            "fetched a HaloPSA access token"
+        );
         Ok(token)
     }
 
@@ -155,27 +179,50 @@ impl TokenSource {
                 Err(e) => Err(e),
             }
             .map_err(|e| {
-                let failure = http::classify(&e, "HaloPSA's token endpoint", &s.token_url, s.request_timeout, &s.client_secret);
+                let failure = http::classify(
+                    &e,
+                    "HaloPSA's token endpoint",
+                    &s.token_url,
+                    s.request_timeout,
+                    &s.client_secret,
+                );
                 TokenFailure::Transport(failure.into_transport_error())
             })?;
 
             if (200..300).contains(&response.status) {
                 return self.accept(&response);
             }
-            if let Some(wait) = retry::wait_before_retry(response.status, response.retry_after, attempt, s.max_attempts, s.max_backoff) {
-                tracing::warn!(status = response.status, wait_ms = wait.as_millis() as u64, attempt, "HaloPSA's token endpoint is busy; waiting before trying again");
+            if let Some(wait) = retry::wait_before_retry(
+                response.status,
+                response.retry_after,
+                attempt,
+                s.max_attempts,
+                s.max_backoff,
+            ) {
+                tracing::warn!(
+                    status = response.status,
+                    wait_ms = wait.as_millis() as u64,
+                    attempt,
+                    "HaloPSA's token endpoint is busy; waiting before trying again"
+                );
                 self.counters.retry();
                 self.clock.sleep(wait).await;
                 attempt += 1;
                 continue;
             }
-            tracing::warn!(status = response.status, "HaloPSA's token endpoint refused the token request");
+            tracing::warn!(
+                status = response.status,
+                "HaloPSA's token endpoint refused the token request"
+            );
             return Err(TokenFailure::Rejected(self.rejection(&response)));
         }
     }
 
     /// Reads a 2xx token response.
-    fn accept(&self, response: &RawResponse) -> Result<(HeaderValue, Option<Duration>), TokenFailure> {
+    fn accept(
+        &self,
+        response: &RawResponse,
+    ) -> Result<(HeaderValue, Option<Duration>), TokenFailure> {
         let parsed: Option<Value> = serde_json::from_str(&response.body).ok();
         let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name));
         let invalid = |what: &str| {
@@ -191,14 +238,23 @@ impl TokenSource {
                 .to_string(),
             })
         };
-        let access_token = field("access_token").and_then(Value::as_str).filter(|t| !t.is_empty());
+        let access_token = field("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty());
         let Some(access_token) = access_token else {
             return Err(invalid("without an access_token"));
         };
-        let token_type = field("token_type").and_then(Value::as_str).filter(|t| !t.trim().is_empty()).unwrap_or("Bearer");
+        let token_type = field("token_type")
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or("Bearer");
         // expires_in is a number of seconds; some servers send it as a string.
         let lifetime = field("expires_in")
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)).or_else(|| v.as_str()?.trim().parse().ok()))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+                    .or_else(|| v.as_str()?.trim().parse().ok())
+            })
             .map(Duration::from_secs);
         let mut header = HeaderValue::from_str(&format!("{} {access_token}", token_type.trim()))
             .map_err(|_| invalid("with an access_token that cannot be sent in a header"))?;
@@ -222,18 +278,27 @@ impl TokenSource {
         let credentials = "HaloPSA's token endpoint rejected the client credentials (check HALOPSA_CLIENT_ID and HALOPSA_CLIENT_SECRET)";
 
         let (error, message) = match (response.status, server_error.as_deref()) {
-            (_, Some(e @ ("invalid_client" | "unauthorized_client"))) => (e.to_owned(), credentials.to_owned()),
+            (_, Some(e @ ("invalid_client" | "unauthorized_client"))) => {
+                (e.to_owned(), credentials.to_owned())
+            }
             (_, Some(e @ "invalid_scope")) => (
                 e.to_owned(),
-                format!("HaloPSA's token endpoint rejected the scope {:?} (check HALOPSA_SCOPE)", s.scope),
+                format!(
+                    "HaloPSA's token endpoint rejected the scope {:?} (check HALOPSA_SCOPE)",
+                    s.scope
+                ),
             ),
-            (400 | 401 | 403, Some(e)) => {
-                (e.to_owned(), format!("HaloPSA's token endpoint refused the token request ({e})"))
-            }
+            (400 | 401 | 403, Some(e)) => (
+                e.to_owned(),
+                format!("HaloPSA's token endpoint refused the token request ({e})"),
+            ),
             (401, None) => ("invalid_client".to_owned(), credentials.to_owned()),
             (400 | 403, None) => (
                 "token_request_rejected".to_owned(),
-                format!("HaloPSA's token endpoint refused the token request with status {}", response.status),
+                format!(
+                    "HaloPSA's token endpoint refused the token request with status {}",
+                    response.status
+                ),
             ),
             (404, _) => (
                 "token_endpoint_not_found".to_owned(),
@@ -244,14 +309,19 @@ impl TokenSource {
             ),
             (status, _) => (
                 "token_endpoint_error".to_owned(),
-                format!("HaloPSA's token endpoint answered {status}; no request was sent to the API"),
+                format!(
+                    "HaloPSA's token endpoint answered {status}; no request was sent to the API"
+                ),
             ),
         };
         let mut body = json!({ "error": error, "message": message });
         if let Some(d) = description {
             body["error_description"] = Value::String(d);
         }
-        ApiResponse { status: response.status, body: body.to_string() }
+        ApiResponse {
+            status: response.status,
+            body: body.to_string(),
+        }
     }
 }
 
@@ -270,11 +340,17 @@ mod tests {
     #[test]
     fn token_without_lifetime_stays_fresh_until_rejected() {
         let cached = Cached {
-            token: Arc::new(AccessToken { authorization: HeaderValue::from_static("Bearer x"), generation: 1 }),
+            token: Arc::new(AccessToken {
+                authorization: HeaderValue::from_static("Bearer x"),
+                generation: 1,
+            }),
             refresh_at: None,
         };
         assert!(cached.is_fresh(Duration::from_secs(1_000_000)));
-        let timed = Cached { refresh_at: Some(Duration::from_secs(10)), ..cached };
+        let timed = Cached {
+            refresh_at: Some(Duration::from_secs(10)),
+            ..cached
+        };
         assert!(timed.is_fresh(Duration::from_secs(9)));
         assert!(!timed.is_fresh(Duration::from_secs(10)));
     }

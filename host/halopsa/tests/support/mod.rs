@@ -28,7 +28,11 @@ pub struct Canned {
 
 impl Canned {
     pub fn new(status: u16, body: &str) -> Self {
-        Self { status, headers: vec![], body: body.to_owned() }
+        Self {
+            status,
+            headers: vec![],
+            body: body.to_owned(),
+        }
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -104,7 +108,8 @@ impl FakeState {
     /// Makes the API refuse every token issued so far (and `extra` more).
     pub fn revoke_tokens(&self, extra: usize) {
         let issued = self.issued.load(Ordering::SeqCst);
-        self.min_valid_token.store(issued + 1 + extra, Ordering::SeqCst);
+        self.min_valid_token
+            .store(issued + 1 + extra, Ordering::SeqCst);
     }
 }
 
@@ -122,7 +127,10 @@ impl Drop for Fake {
 
 impl Fake {
     pub async fn start() -> Self {
-        let state = Arc::new(FakeState { token_lifetime: Mutex::new(3600), ..Default::default() });
+        let state = Arc::new(FakeState {
+            token_lifetime: Mutex::new(3600),
+            ..Default::default()
+        });
         let app = Router::new()
             .route("/auth/token", post(token))
             .route("/token", post(token))
@@ -145,10 +153,19 @@ impl Fake {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
-async fn token(State(state): State<Arc<FakeState>>, uri: Uri, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(state): State<Arc<FakeState>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     state.token_requests.lock().unwrap().push(TokenRequest {
         path: uri.path().to_owned(),
@@ -177,10 +194,18 @@ async fn token(State(state): State<Arc<FakeState>>, uri: Uri, RawQuery(query): R
         "expires_in": lifetime,
         "scope": form.get("scope"),
     });
-    Canned::new(200, &body.to_string()).header("content-type", "application/json").into_response()
+    Canned::new(200, &body.to_string())
+        .header("content-type", "application/json")
+        .into_response()
 }
 
-async fn api(State(state): State<Arc<FakeState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn api(
+    State(state): State<Arc<FakeState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let authorization = header(&headers, "authorization");
     state.api_seen.lock().unwrap().push(Seen {
         method: method.to_string(),
@@ -207,7 +232,9 @@ async fn api(State(state): State<Arc<FakeState>>, method: Method, uri: Uri, head
         return canned.into_response();
     }
     let body = serde_json::json!({ "ok": true, "path": uri.path(), "token": token_number });
-    Canned::new(200, &body.to_string()).header("content-type", "application/json").into_response()
+    Canned::new(200, &body.to_string())
+        .header("content-type", "application/json")
+        .into_response()
 }
 
 /// A port on loopback with nothing listening.
@@ -226,7 +253,9 @@ pub async fn dropping_server(drops: usize) -> (SocketAddr, Arc<AtomicUsize>, Joi
     let seen = connections.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::spawn(async move {
                 // Read the request head (and whatever body arrived with it).
