@@ -44,6 +44,11 @@ struct State {
 
 /// The sandbox's switchable faults. All setters take `&self` and may be called while requests
 /// are being served; each takes effect from the next request that reaches the check.
+///
+/// Faults act on resource calls under `/api` (not on `/api/authinfo` discovery) and never on the
+/// token endpoint, except [`Faults::expire_tokens`]. Within a resource call they apply in this
+/// order: latency, dropped connection, forced status, then the bearer-token check, so a forced
+/// status is answered even to a request without a valid token.
 #[derive(Debug, Default)]
 pub struct Faults {
     state: Mutex<State>,

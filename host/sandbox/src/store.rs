@@ -463,6 +463,10 @@ impl ListQuery {
                 "pageinate" => q.pageinate = parse_bool(&key, value)?,
                 "page_size" => q.page_size = parse_opt(&key, value)?,
                 "page_no" => q.page_no = parse_opt(&key, value)?,
+                // node-halopsa sends `count=true` to ask for totals; Halo tolerates it.
+                "count"
+                    if value.eq_ignore_ascii_case("true")
+                        || value.eq_ignore_ascii_case("false") => {}
                 "count" => q.count = parse_opt(&key, value)?,
                 "search" => q.search = Some(value.to_owned()).filter(|s| !s.is_empty()),
                 "includeactive" => q.include_active = parse_bool(&key, value)?,
@@ -662,6 +666,8 @@ mod tests {
         let bad = ListQuery::parse(&[("page_size".to_owned(), "lots".to_owned())]);
         assert!(bad.is_err());
         assert_eq!(query(&[("client_id", "-1")]).client_id, None);
+        assert_eq!(query(&[("count", "true")]).count, None);
+        assert_eq!(query(&[("count", "1")]).count, Some(1));
         let q = query(&[("activeinactive", "false,true")]);
         assert!(!q.include_active && q.include_inactive);
     }
