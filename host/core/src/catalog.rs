@@ -1,0 +1,145 @@
+//! What a node looks like from outside: its id, description and typed parameters.
+//! Built by the runtime from each component's exported input record and WIT docs;
+//! read by the CLI (`psaflow nodes`), the workflow validator and the schema generator.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A parameter's type, as the user writes it. Mirrors the WIT type of the record field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Bool,
+    /// A signed or unsigned integer of `bits` width.
+    Integer { signed: bool, bits: u8 },
+    Float,
+    /// A WIT `json` alias: any JSON value, passed to the node as JSON text.
+    Json,
+    List { item: Box<ParamType> },
+    /// A nested record (third-party nodes may use them).
+    Record { fields: Vec<ParamSpec> },
+    /// A WIT enum: one of these names.
+    Enum { cases: Vec<String> },
+}
+
+impl ParamType {
+    /// JSON Schema for a value of this type (used by `psaflow schema`).
+    pub fn json_schema(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            ParamType::String => json!({"type": "string"}),
+            ParamType::Bool => json!({"type": "boolean"}),
+            ParamType::Integer { signed, bits } => {
+                let (min, max): (i128, i128) = if *signed {
+                    (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+                } else {
+                    (0, (1i128 << bits) - 1)
+                };
+                json!({"type": "integer", "minimum": min as f64, "maximum": max as f64})
+            }
+            ParamType::Float => json!({"type": "number"}),
+            ParamType::Json => json!({}),
+            ParamType::List { item } => json!({"type": "array", "items": item.json_schema()}),
+            ParamType::Record { fields } => {
+                let props: serde_json::Map<_, _> = fields.iter().map(|f| (f.name.clone(), f.ty.json_schema())).collect();
+                let required: Vec<_> = fields.iter().filter(|f| f.required).map(|f| f.name.clone()).collect();
+                json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+            }
+            ParamType::Enum { cases } => json!({"enum": cases}),
+        }
+    }
+}
+
+impl fmt::Display for ParamType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamType::String => write!(f, "string"),
+            ParamType::Bool => write!(f, "boolean"),
+            ParamType::Integer { .. } => write!(f, "integer"),
+            ParamType::Float => write!(f, "number"),
+            ParamType::Json => write!(f, "json"),
+            ParamType::List { item } => write!(f, "list<{item}>"),
+            ParamType::Record { .. } => write!(f, "object"),
+            ParamType::Enum { cases } => write!(f, "one of {}", cases.join("|")),
+        }
+    }
+}
+
+/// One parameter of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamSpec {
+    /// The name users write: `SiteClientId`.
+    pub name: String,
+    /// The WIT field name: `site-client-id`.
+    pub wit_name: String,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    /// Required unless the WIT field is an `option<...>`.
+    pub required: bool,
+    /// From the field's WIT doc comment; empty when the node ships no WIT.
+    pub description: String,
+}
+
+/// One node of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSpec {
+    /// `halopsa.client.create`
+    pub id: String,
+    /// `client`
+    pub resource: String,
+    /// `create`
+    pub operation: String,
+    /// From the world's (or the input record's) WIT doc comment.
+    pub description: String,
+    /// Deletes data that cannot be restored. Workflows flag these in dry runs and summaries.
+    pub destructive: bool,
+    /// Where the component came from: `built-in` or a file path.
+    pub source: String,
+    pub params: Vec<ParamSpec>,
+}
+
+impl NodeSpec {
+    pub fn param(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// Every node the host can run, by id.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    nodes: BTreeMap<String, NodeSpec>,
+}
+
+impl Catalog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a node; a later node with the same id replaces the earlier one (a `--nodes`
+    /// folder may override a built-in node) and the replaced one is returned.
+    pub fn insert(&mut self, spec: NodeSpec) -> Option<NodeSpec> {
+        self.nodes.insert(spec.id.clone(), spec)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&NodeSpec> {
+        self.nodes.get(id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &NodeSpec> {
+        self.nodes.values()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}

@@ -1,0 +1,92 @@
+//! Time as a dependency: real sleeps in production, a virtual clock in workflow tests so
+//! that five retries with exponential backoff finish without waiting.
+
+use crate::BoxFuture;
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub trait Clock: Send + Sync {
+    /// Time elapsed since the clock started.
+    fn elapsed(&self) -> Duration;
+    /// Waits `duration` (really or virtually).
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
+    /// True when time only moves through `sleep`. A timeout on such a clock is judged by
+    /// running the work to completion and comparing the virtual time it consumed.
+    fn is_virtual(&self) -> bool {
+        false
+    }
+}
+
+/// Wall-clock time; sleeps with tokio.
+#[derive(Debug)]
+pub struct SystemClock {
+    start: std::time::Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self { start: std::time::Instant::now() }
+    }
+}
+
+impl Clock for SystemClock {
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A clock that jumps forward instead of sleeping, and remembers every sleep.
+#[derive(Debug, Default)]
+pub struct VirtualClock {
+    state: Mutex<VirtualState>,
+}
+
+#[derive(Debug, Default)]
+struct VirtualState {
+    now: Duration,
+    sleeps: Vec<Duration>,
+}
+
+impl VirtualClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Every sleep requested so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.lock().unwrap().sleeps.clone()
+    }
+}
+
+impl Clock for VirtualClock {
+    fn elapsed(&self) -> Duration {
+        self.state.lock().unwrap().now
+    }
+    fn is_virtual(&self) -> bool {
+        true
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        let mut st = self.state.lock().unwrap();
+        st.now += duration;
+        st.sleeps.push(duration);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn virtual_clock_advances_without_waiting() {
+        let clock = VirtualClock::new();
+        let real = std::time::Instant::now();
+        clock.sleep(Duration::from_secs(30)).await;
+        clock.sleep(Duration::from_secs(60)).await;
+        assert_eq!(clock.elapsed(), Duration::from_secs(90));
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(30), Duration::from_secs(60)]);
+        assert!(real.elapsed() < Duration::from_secs(5));
+    }
+}

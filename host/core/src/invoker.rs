@@ -1,0 +1,18 @@
+//! The seam between the workflow engine and whatever runs nodes: the wasm runtime in
+//! production, canned envelopes in workflow tests.
+
+use crate::{Catalog, Envelope};
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait NodeInvoker: Send + Sync {
+    /// The nodes this invoker can run (used to validate workflows before they run).
+    fn catalog(&self) -> &Catalog;
+
+    /// Runs `node` with parameters keyed by their user-facing names (`SiteClientId`).
+    /// Never fails: every failure is an envelope (-1 bad parameter, 500 system error).
+    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope>;
+}

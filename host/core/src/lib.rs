@@ -1,0 +1,17 @@
+//! The contract shared by psaflow's host crates.
+//!
+//! Nothing here does I/O. The runtime, the HaloPSA transport, the sandbox and the workflow
+//! engine all speak these types, so each can be built, tested and replaced on its own.
+
+pub mod catalog;
+pub mod clock;
+pub mod envelope;
+pub mod invoker;
+pub mod names;
+pub mod transport;
+
+pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use envelope::Envelope;
+pub use invoker::{BoxFuture, NodeInvoker};
+pub use transport::{ApiRequest, ApiResponse, Method, Transport, TransportError};

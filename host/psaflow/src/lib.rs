@@ -1,0 +1,12 @@
+//! psaflow as a library, for platforms that embed it: the node runtime, the workflow engine,
+//! the HaloPSA transport and the embedded sandbox, plus [`backend`] which picks between a real
+//! tenant and the sandbox exactly as the `psaflow` command does.
+
+pub mod backend;
+
+pub use psaflow_core as core;
+pub use psaflow_halopsa as halopsa;
+pub use psaflow_runtime as runtime;
+pub use psaflow_runtime::Runtime;
+pub use psaflow_sandbox as sandbox;
+pub use psaflow_workflow as workflow;

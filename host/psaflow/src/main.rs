@@ -1,0 +1,8 @@
+//! The `psaflow` command. Each subcommand lives in `cli/`; exit codes follow the product
+//! contract (see README, "Commands").
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

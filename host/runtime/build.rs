@@ -1,0 +1,145 @@
+//! Builds the node components (../../components, a workspace of its own) for wasm32-wasip2 and
+//! embeds them, with the WIT package that documents them, into the runtime. This is what makes
+//! `psaflow` a single binary that works from any directory.
+//!
+//! Components are built with plain `cargo build --target wasm32-wasip2` and wit-bindgen (the
+//! Bytecode Alliance's current advice); the target is added with rustup when it is missing.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let repo = manifest_dir.join("../..").canonicalize().expect("repository root");
+    let components = repo.join("components");
+    let wit = repo.join("wit");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    let crates = component_crates(&components);
+    watch(&components, &wit);
+    ensure_target();
+
+    // A stable target dir beside the workspace's own, so profiles and rebuilds of the host
+    // share one component build instead of rebuilding twenty crates per OUT_DIR.
+    let target_dir = out_dir.ancestors().nth(4).unwrap_or(&out_dir).join("wasm-components");
+    build_components(&components, &target_dir);
+
+    let wasm_dir = target_dir.join(TARGET).join("release");
+    let mut generated = String::from("/// Built-in node components: (crate name, component bytes).\n");
+    generated.push_str("pub static COMPONENTS: &[(&str, &[u8])] = &[\n");
+    for name in &crates {
+        let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        if !file.exists() {
+            panic!("component {name} was built but {} is missing", file.display());
+        }
+        generated.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", file.display().to_string()));
+    }
+    generated.push_str("];\n\n/// The WIT package the built-in components implement: (file name, source).\n");
+    generated.push_str("pub static WIT: &[(&str, &str)] = &[\n");
+    for file in wit_files(&wit) {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        generated.push_str(&format!("    ({name:?}, include_str!({:?})),\n", file.display().to_string()));
+    }
+    generated.push_str("];\n");
+    fs::write(out_dir.join("builtin_components.rs"), generated).unwrap();
+}
+
+/// Every crate under components/ that builds a component (a cdylib), by package name.
+fn component_crates(components: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(components).expect("components/ exists") {
+        let dir = entry.unwrap().path();
+        let manifest = dir.join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else { continue };
+        if !text.contains("cdylib") {
+            continue;
+        }
+        let name = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
+            .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
+        names.push(name);
+    }
+    names.sort();
+    names
+}
+
+fn wit_files(wit: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(wit)
+        .expect("wit/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Rebuild when a component's source, a manifest or the WIT changes – but not when
+/// components/target changes, which a directory-wide watch would pick up.
+fn watch(components: &Path, wit: &Path) {
+    println!("cargo:rerun-if-changed={}", wit.display());
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", components.join(file).display());
+    }
+    for entry in fs::read_dir(components).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.join("Cargo.toml").exists() {
+            println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+            println!("cargo:rerun-if-changed={}", dir.join("src").display());
+        }
+    }
+}
+
+fn sysroot_has_target() -> bool {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else { return false };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists()
+}
+
+fn ensure_target() {
+    if sysroot_has_target() {
+        return;
+    }
+    println!("cargo:warning=adding the {TARGET} target with rustup (needed to build the node components)");
+    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
+    if !matches!(added, Ok(s) if s.success()) || !sysroot_has_target() {
+        panic!(
+            "the Rust target {TARGET} is not installed and `rustup target add {TARGET}` failed; \
+             install it and build again"
+        );
+    }
+}
+
+fn build_components(components: &Path, target_dir: &Path) {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(components)
+        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .arg(target_dir);
+    // The outer build's flags and target are for the host, not for wasm.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let output = cmd.output().expect("running cargo to build the node components");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
+        for line in tail.into_iter().rev() {
+            println!("cargo:warning={line}");
+        }
+        panic!("building the node components for {TARGET} failed (see the warnings above)");
+    }
+}

@@ -1,0 +1,54 @@
+//! Capability policy for a node instance, kept apart from the capabilities themselves: how
+//! much memory it may use and which imports it may have. (CPU time is policed in invoke.rs
+//! through the epoch deadline.)
+
+/// Caps a node's linear memory and table growth, and remembers whether the cap was hit so the
+/// resulting trap can be reported as "memory limit exceeded" instead of a bare trap.
+pub struct MemoryLimiter {
+    pub max_bytes: usize,
+    pub exceeded: bool,
+}
+
+impl MemoryLimiter {
+    pub fn new(max_bytes: usize) -> Self {
+        Self { max_bytes, exceeded: false }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            // An error (not `Ok(false)`) traps at once: a guest allocator would otherwise
+            // abort with an opaque `unreachable`.
+            return Err(wasmtime::Error::msg(format!("memory limit of {} MiB exceeded", self.max_bytes >> 20)));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Whether a node may import interface `name`. Type-only interfaces (where input records
+/// live) grant nothing; of the interfaces with functions, only the psaflow transport and WASI
+/// are linked – and the WASI context is empty: no files, no environment, no sockets. Anything
+/// else is refused when the node is loaded, so a third-party component cannot ask for
+/// capabilities psaflow does not mean to give.
+pub fn import_allowed(name: &str, has_functions: bool) -> bool {
+    !has_functions || name.starts_with("psaflow:halopsa/transport@") || name.starts_with("wasi:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transport_and_wasi_functions_are_linked() {
+        assert!(import_allowed("psaflow:halopsa/transport@0.1.0", true));
+        assert!(import_allowed("wasi:cli/environment@0.2.6", true));
+        assert!(import_allowed("acme:widgets/widget@1.0.0", false));
+        assert!(!import_allowed("acme:secrets/vault@1.0.0", true));
+    }
+}

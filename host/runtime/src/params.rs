@@ -1,0 +1,197 @@
+//! Parameters by reflection: the user's JSON parameters become the component's input record,
+//! driven by the record type the component exports (so any node's record works), with
+//! errors that name the parameter and what was expected.
+
+use psaflow_core::names::{kebab_to_pascal, suggest};
+use psaflow_core::{Envelope, NodeSpec, ParamType};
+use serde_json::{Map, Value};
+use wasmtime::component::{Type, Val};
+
+/// Builds the input record for `spec` from `params` (keys are `SiteClientId`-style names;
+/// the WIT spelling `site-client-id` is accepted too).
+pub fn input_record(spec: &NodeSpec, record: &Type, params: &Map<String, Value>) -> Result<Val, String> {
+    let Type::Record(record) = record else { return Err("the node's input is not a record".into()) };
+    for key in params.keys() {
+        let known = spec.params.iter().any(|p| &p.name == key || &p.wit_name == key);
+        if !known {
+            let hint = suggest(key, spec.params.iter().map(|p| p.name.as_str()))
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
+            let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(format!("{} has no parameter {key}{hint}; its parameters are {}", spec.id, names.join(", ")));
+        }
+    }
+    let mut fields = Vec::new();
+    for field in record.fields() {
+        let name = kebab_to_pascal(field.name);
+        let declared = spec.params.iter().find(|p| p.wit_name == field.name).map(|p| &p.ty);
+        let value = params.get(&name).or_else(|| params.get(field.name));
+        let val = match (&field.ty, value) {
+            (Type::Option(_), None | Some(Value::Null)) => Val::Option(None),
+            (Type::Option(opt), Some(v)) => Val::Option(Some(Box::new(to_val(v, &opt.ty(), declared, &name)?))),
+            (_, None | Some(Value::Null)) => return Err(format!("{name} is required")),
+            (ty, Some(v)) => to_val(v, ty, declared, &name)?,
+        };
+        fields.push((field.name.to_string(), val));
+    }
+    Ok(Val::Record(fields))
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("the text {s:?}"),
+        Value::Null => "nothing (null)".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) -> Result<Val, String> {
+    let wrong = |expected: &str| format!("{path} must be {expected}, got {}", describe(value));
+    Ok(match ty {
+        Type::Bool => match value {
+            Value::Bool(b) => Val::Bool(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Val::Bool(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Val::Bool(false),
+            _ => return Err(wrong("true or false")),
+        },
+        Type::S8 | Type::S16 | Type::S32 | Type::S64 | Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+            let n = integer(value).ok_or_else(|| wrong("an integer"))?;
+            let out_of_range = || format!("{path} is {n}, which is out of range for this parameter");
+            match ty {
+                Type::S8 => Val::S8(i8::try_from(n).map_err(|_| out_of_range())?),
+                Type::S16 => Val::S16(i16::try_from(n).map_err(|_| out_of_range())?),
+                Type::S32 => Val::S32(i32::try_from(n).map_err(|_| out_of_range())?),
+                Type::S64 => Val::S64(i64::try_from(n).map_err(|_| out_of_range())?),
+                Type::U8 => Val::U8(u8::try_from(n).map_err(|_| out_of_range())?),
+                Type::U16 => Val::U16(u16::try_from(n).map_err(|_| out_of_range())?),
+                Type::U32 => Val::U32(u32::try_from(n).map_err(|_| out_of_range())?),
+                _ => Val::U64(u64::try_from(n).map_err(|_| out_of_range())?),
+            }
+        }
+        Type::Float32 | Type::Float64 => {
+            let f = match value {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| wrong("a number"))?;
+            if matches!(ty, Type::Float32) { Val::Float32(f as f32) } else { Val::Float64(f) }
+        }
+        Type::Char => match value {
+            Value::String(s) if s.chars().count() == 1 => Val::Char(s.chars().next().unwrap()),
+            _ => return Err(wrong("a single character")),
+        },
+        Type::String if matches!(declared, Some(ParamType::Json)) => Val::String(json_text(value, path)?),
+        Type::String => match value {
+            Value::String(s) => Val::String(s.clone()),
+            // Numbers are accepted as text: a phone number or postcode often arrives as one.
+            Value::Number(n) => Val::String(n.to_string()),
+            _ => return Err(wrong("text")),
+        },
+        Type::List(list) => {
+            let item_decl = match declared {
+                Some(ParamType::List { item }) => Some(item.as_ref()),
+                _ => None,
+            };
+            let items = match value {
+                Value::Array(items) => items.clone(),
+                // From the command line a list arrives as JSON text.
+                Value::String(s) => match serde_json::from_str::<Value>(s) {
+                    Ok(Value::Array(items)) => items,
+                    _ => return Err(wrong("a JSON list, for example [\"name\", \"client_id\"]")),
+                },
+                _ => return Err(wrong("a list")),
+            };
+            let vals = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| to_val(item, &list.ty(), item_decl, &format!("{path}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Val::List(vals)
+        }
+        Type::Enum(e) => match value {
+            Value::String(s) if e.names().any(|n| n == s) => Val::Enum(s.clone()),
+            _ => return Err(wrong(&format!("one of {}", e.names().collect::<Vec<_>>().join(", ")))),
+        },
+        Type::Option(opt) => match value {
+            Value::Null => Val::Option(None),
+            v => Val::Option(Some(Box::new(to_val(v, &opt.ty(), declared, path)?))),
+        },
+        Type::Record(record) => {
+            let Value::Object(obj) = value else { return Err(wrong("an object")) };
+            let nested = match declared {
+                Some(ParamType::Record { fields }) => Some(fields),
+                _ => None,
+            };
+            let mut fields = Vec::new();
+            for field in record.fields() {
+                let name = kebab_to_pascal(field.name);
+                let decl = nested.and_then(|f| f.iter().find(|p| p.wit_name == field.name)).map(|p| &p.ty);
+                let inner_path = format!("{path}.{name}");
+                let v = obj.get(&name).or_else(|| obj.get(field.name));
+                let val = match (&field.ty, v) {
+                    (Type::Option(_), None | Some(Value::Null)) => Val::Option(None),
+                    (_, None) => return Err(format!("{inner_path} is required")),
+                    (ty, Some(v)) => to_val(v, ty, decl, &inner_path)?,
+                };
+                fields.push((field.name.to_string(), val));
+            }
+            Val::Record(fields)
+        }
+        other => return Err(format!("{path} has a type psaflow cannot pass to a node ({other:?})")),
+    })
+}
+
+/// Integers arrive as 7, 7.0 (HaloPSA returns some ids as decimals) or "7".
+fn integer(value: &Value) -> Option<i128> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i128)),
+        Value::String(s) => s.trim().parse::<i128>().ok(),
+        _ => None,
+    }
+}
+
+/// A `json` parameter: objects and lists are serialised; text must already be valid JSON.
+fn json_text(value: &Value, path: &str) -> Result<String, String> {
+    match value {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(_) => Ok(s.clone()),
+            Err(e) => Err(format!("{path} must be JSON, for example {{\"site_id\": 15}}; the text given is not JSON ({e})")),
+        },
+        other => Ok(other.to_string()),
+    }
+}
+
+/// Reads the envelope record a node returned.
+pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
+    let Val::Record(fields) = val else { return Err(format!("{node} returned something other than an envelope")) };
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let int = |name: &str| match get(name) {
+        Some(Val::S32(n)) => Ok(*n),
+        _ => Err(format!("{node} returned an envelope without an integer {name}")),
+    };
+    let text = |name: &str| match get(name) {
+        Some(Val::String(s)) => Ok(s.clone()),
+        _ => Err(format!("{node} returned an envelope without text {name}")),
+    };
+    let output_text = text("output")?;
+    let output = if output_text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_str(&output_text).map_err(|e| format!("{node} returned output that is not JSON: {e}"))?
+    };
+    Ok(Envelope {
+        status_code: int("status-code")?,
+        original_status_code: int("original-status-code")?,
+        error_message: text("error-message")?,
+        output_name: text("output-name")?,
+        output,
+    })
+}

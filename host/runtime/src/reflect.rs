@@ -1,0 +1,274 @@
+//! Reading a node from its component: which input record `run` takes (the node's id and
+//! parameters), and the WIT docs that describe it. Works for any component that follows the
+//! rule in wit/worlds.wit, so third-party nodes need no host code.
+
+use anyhow::{Context, anyhow, bail};
+use psaflow_core::names::kebab_to_pascal;
+use psaflow_core::{NodeSpec, ParamSpec, ParamType};
+use wit_parser::decoding::{DecodedWasm, decode};
+use wit_parser::{Resolve, Type, TypeDefKind, TypeId, TypeOwner, WorldItem, WorldKey};
+
+const ENVELOPE_FIELDS: [&str; 5] = ["status-code", "original-status-code", "error-message", "output-name", "output"];
+
+/// A node as read from its component, before the catalog adds where it came from.
+#[derive(Debug, Clone)]
+pub struct Reflected {
+    pub spec: NodeSpec,
+    /// The envelope output key (`Client`, `DeletedSite`, ...).
+    pub output_name: String,
+}
+
+/// WIT source packages that document nodes (the built-in package, plus any `.wit` shipped in a
+/// `--nodes` folder). Components lose their doc comments when linked, so docs come from here.
+#[derive(Default)]
+pub struct WitDocs {
+    resolve: Resolve,
+}
+
+impl WitDocs {
+    /// Adds one package given as (file name, source) pairs.
+    pub fn add_package(&mut self, files: &[(&str, &str)]) -> anyhow::Result<()> {
+        let mut map = wit_parser::SourceMap::new();
+        for (name, source) in files {
+            map.push(std::path::Path::new(name), *source);
+        }
+        let group = map.parse().map_err(|(_, err)| anyhow!("{err}"))?;
+        self.resolve.push_group(group)?;
+        Ok(())
+    }
+
+    /// Adds every package in a directory of `.wit` files.
+    pub fn add_dir(&mut self, dir: &std::path::Path) -> anyhow::Result<()> {
+        self.resolve.push_dir(dir).with_context(|| format!("reading WIT in {}", dir.display()))?;
+        Ok(())
+    }
+
+    /// The documented record `iface.record` of package `namespace:name`, with the docs of the
+    /// world whose `run` takes it.
+    fn find(&self, namespace: &str, package: &str, iface: &str, record: &str) -> Option<(&Resolve, TypeId, String)> {
+        let resolve = &self.resolve;
+        let (pkg_id, pkg) = resolve
+            .packages
+            .iter()
+            .find(|(_, p)| p.name.namespace == namespace && p.name.name == package)?;
+        let iface_id = *pkg.interfaces.get(iface)?;
+        let type_id = *resolve.interfaces[iface_id].types.get(record)?;
+        let world_docs = resolve
+            .worlds
+            .iter()
+            .filter(|(_, w)| w.package == Some(pkg_id))
+            .find_map(|(_, w)| {
+                let run = run_export(w)?;
+                let Type::Id(id) = run.params.first()?.ty else { return None };
+                (dealias(resolve, id) == type_id).then(|| w.docs.contents.clone().unwrap_or_default())
+            })
+            .unwrap_or_default();
+        Some((resolve, type_id, world_docs))
+    }
+}
+
+fn run_export(world: &wit_parser::World) -> Option<&wit_parser::Function> {
+    world.exports.iter().find_map(|(key, item)| match (key, item) {
+        (WorldKey::Name(name), WorldItem::Function(f)) if name == "run" => Some(f),
+        _ => None,
+    })
+}
+
+fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
+    while let TypeDefKind::Type(Type::Id(next)) = resolve.types[id].kind {
+        id = next;
+    }
+    id
+}
+
+/// Reads a node from component bytes.
+pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
+    let DecodedWasm::Component(resolve, world_id) = decode(bytes).context("not a WebAssembly component")? else {
+        bail!("this is a WIT package, not a component");
+    };
+    check_imports(&resolve, &resolve.worlds[world_id])?;
+    let run = run_export(&resolve.worlds[world_id])
+        .ok_or_else(|| anyhow!("the component exports no `run` function (see wit/worlds.wit for the node rule)"))?;
+    let [param] = run.params.as_slice() else {
+        bail!("`run` must take exactly one input record, it takes {}", run.params.len());
+    };
+    let Type::Id(input_id) = param.ty else { bail!("`run` must take a record") };
+    let input_id = dealias(&resolve, input_id);
+    let input = &resolve.types[input_id];
+    let record_name = input.name.clone().ok_or_else(|| anyhow!("`run` takes an anonymous type"))?;
+    let TypeOwner::Interface(iface_id) = input.owner else {
+        bail!("the input record `{record_name}` must be defined in an interface (its name is the node's resource)");
+    };
+    let iface = &resolve.interfaces[iface_id];
+    let iface_name = iface.name.clone().ok_or_else(|| anyhow!("the input record's interface has no name"))?;
+    let pkg = &resolve.packages[iface.package.ok_or_else(|| anyhow!("the input interface has no package"))?].name;
+    let operation = record_name.strip_suffix("-input").ok_or_else(|| {
+        anyhow!("the input record is called `{record_name}`; node input records are named `<operation>-input`")
+    })?;
+    check_envelope(&resolve, run.result.as_ref())?;
+
+    // Prefer the documented source of the same record; fall back to the component's own types.
+    let (types, record_id, world_docs) = match docs.find(&pkg.namespace, &pkg.name, &iface_name, &record_name) {
+        Some(found) => found,
+        None => (&resolve, input_id, String::new()),
+    };
+    let TypeDefKind::Record(record) = &types.types[record_id].kind else { bail!("`{record_name}` is not a record") };
+    let mut params = Vec::new();
+    for field in &record.fields {
+        let (ty, required) = param_type(types, &field.ty)
+            .with_context(|| format!("parameter `{}` of `{record_name}`", field.name))?;
+        params.push(ParamSpec {
+            name: kebab_to_pascal(&field.name),
+            wit_name: field.name.clone(),
+            ty,
+            required,
+            description: field.docs.contents.clone().unwrap_or_default().replace('\n', " "),
+        });
+    }
+
+    let (description, documented_output) = split_output_line(&world_docs);
+    let description = if description.is_empty() {
+        types.types[record_id].docs.contents.clone().unwrap_or_default()
+    } else {
+        description
+    };
+    let output_name = documented_output.unwrap_or_else(|| default_output_name(&iface_name, operation));
+    let spec = NodeSpec {
+        id: format!("{}.{}.{}", pkg.name, iface_name, operation),
+        resource: iface_name.clone(),
+        operation: operation.to_string(),
+        description,
+        destructive: operation == "delete",
+        source: String::new(),
+        params,
+    };
+    Ok(Reflected { spec, output_name })
+}
+
+fn check_imports(resolve: &Resolve, world: &wit_parser::World) -> anyhow::Result<()> {
+    for (key, item) in &world.imports {
+        let (name, has_functions) = match (key, item) {
+            (_, WorldItem::Interface { id, .. }) => {
+                (resolve.id_of(*id).unwrap_or_else(|| resolve.name_world_key(key)), !resolve.interfaces[*id].functions.is_empty())
+            }
+            (_, WorldItem::Function(_)) => (resolve.name_world_key(key), true),
+            (_, WorldItem::Type { .. }) => continue,
+        };
+        if !crate::limits::import_allowed(&name, has_functions) {
+            bail!("the component imports `{name}`, which psaflow does not provide to nodes (only the psaflow transport and an empty WASI)");
+        }
+    }
+    Ok(())
+}
+
+fn check_envelope(resolve: &Resolve, result: Option<&Type>) -> anyhow::Result<()> {
+    let ok = match result {
+        Some(Type::Id(id)) => match &resolve.types[dealias(resolve, *id)].kind {
+            TypeDefKind::Record(r) => r.fields.iter().map(|f| f.name.as_str()).eq(ENVELOPE_FIELDS),
+            _ => false,
+        },
+        _ => false,
+    };
+    if ok { Ok(()) } else { bail!("`run` must return the psaflow envelope record ({})", ENVELOPE_FIELDS.join(", ")) }
+}
+
+/// Maps a WIT field type to the user-facing type; the bool is "required" (not an option).
+fn param_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<(ParamType, bool)> {
+    if let Type::Id(id) = ty {
+        if let TypeDefKind::Option(inner) = &resolve.types[*id].kind {
+            return Ok((value_type(resolve, inner)?, false));
+        }
+    }
+    Ok((value_type(resolve, ty)?, true))
+}
+
+fn value_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<ParamType> {
+    Ok(match ty {
+        Type::Bool => ParamType::Bool,
+        Type::String | Type::Char => ParamType::String,
+        Type::U8 => ParamType::Integer { signed: false, bits: 8 },
+        Type::U16 => ParamType::Integer { signed: false, bits: 16 },
+        Type::U32 => ParamType::Integer { signed: false, bits: 32 },
+        Type::U64 => ParamType::Integer { signed: false, bits: 64 },
+        Type::S8 => ParamType::Integer { signed: true, bits: 8 },
+        Type::S16 => ParamType::Integer { signed: true, bits: 16 },
+        Type::S32 => ParamType::Integer { signed: true, bits: 32 },
+        Type::S64 => ParamType::Integer { signed: true, bits: 64 },
+        Type::F32 | Type::F64 => ParamType::Float,
+        Type::Id(id) => {
+            let def = &resolve.types[*id];
+            match &def.kind {
+                TypeDefKind::Type(inner) if def.name.as_deref() == Some("json") => {
+                    let _ = inner;
+                    ParamType::Json
+                }
+                TypeDefKind::Type(inner) => value_type(resolve, inner)?,
+                TypeDefKind::List(inner) => ParamType::List { item: Box::new(value_type(resolve, inner)?) },
+                TypeDefKind::Enum(e) => ParamType::Enum { cases: e.cases.iter().map(|c| c.name.clone()).collect() },
+                TypeDefKind::Record(r) => {
+                    let mut fields = Vec::new();
+                    for f in &r.fields {
+                        let (ty, required) = param_type(resolve, &f.ty)?;
+                        fields.push(ParamSpec {
+                            name: kebab_to_pascal(&f.name),
+                            wit_name: f.name.clone(),
+                            ty,
+                            required,
+                            description: f.docs.contents.clone().unwrap_or_default(),
+                        });
+                    }
+                    ParamType::Record { fields }
+                }
+                other => bail!("unsupported parameter type {}", other.as_str()),
+            }
+        }
+        other => bail!("unsupported parameter type {other:?}"),
+    })
+}
+
+/// Splits "Output: `Key`." out of a world's docs.
+fn split_output_line(docs: &str) -> (String, Option<String>) {
+    let mut output = None;
+    let mut kept = Vec::new();
+    for line in docs.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("Output:") {
+            let key = rest.trim().trim_end_matches('.').trim_matches('`').trim();
+            if !key.is_empty() {
+                output = Some(key.to_string());
+                continue;
+            }
+        }
+        kept.push(trimmed);
+    }
+    (kept.join(" ").split_whitespace().collect::<Vec<_>>().join(" "), output)
+}
+
+/// The contract's naming when a node does not document its output key.
+fn default_output_name(resource: &str, operation: &str) -> String {
+    let resource = kebab_to_pascal(resource);
+    match operation {
+        "get-many" => format!("{resource}s"),
+        "delete" => format!("Deleted{resource}"),
+        _ => resource,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_line_is_split_from_the_description() {
+        let (desc, key) = split_output_line("Deletes a client.\n\nOutput: `DeleteResult`.");
+        assert_eq!(desc, "Deletes a client.");
+        assert_eq!(key.as_deref(), Some("DeleteResult"));
+    }
+
+    #[test]
+    fn default_output_names_follow_the_contract() {
+        assert_eq!(default_output_name("site", "get-many"), "Sites");
+        assert_eq!(default_output_name("user", "delete"), "DeletedUser");
+        assert_eq!(default_output_name("ticket", "create"), "Ticket");
+    }
+}

@@ -1,0 +1,95 @@
+//! Shared support for the end-to-end tests: a fresh seeded sandbox on loopback and a runtime
+//! connected to it over real HTTP with real OAuth, the way `psaflow` runs without a tenant.
+
+use psaflow_core::{Transport, VirtualClock};
+use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
+use psaflow_runtime::Runtime;
+use psaflow_sandbox::{Sandbox, SandboxOptions};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use psaflow_sandbox::Entity;
+
+/// A sandbox and a runtime talking to it.
+pub struct Harness {
+    pub sandbox: Sandbox,
+    pub runtime: Runtime,
+    pub client: HaloClient,
+    /// The transport's clock: retries and backoff advance it instead of sleeping.
+    pub clock: Arc<VirtualClock>,
+}
+
+/// Connection settings for a HaloPSA-compatible server at `base` (the sandbox's shape).
+pub fn connection(base: &str, client_id: &str, secret: &str) -> ConnectionConfig {
+    ConnectionConfig {
+        api_url: format!("{base}/api").parse().unwrap(),
+        auth_url: format!("{base}/auth").parse().unwrap(),
+        tenant: None,
+        client_id: client_id.to_string(),
+        client_secret: Secret::new(secret.to_string()),
+        scope: "all".into(),
+    }
+}
+
+/// The runtime used by every test: compiled components are cached under the target dir so
+/// test binaries share them.
+pub fn runtime_for(transport: Arc<dyn Transport>) -> Runtime {
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cache");
+    Runtime::builder().transport(transport).cache_dir(Some(cache)).build().expect("runtime builds")
+}
+
+fn client_for(base: &str, id: &str, secret: &str, clock: Arc<VirtualClock>) -> HaloClient {
+    let options = ClientOptions { request_timeout: Duration::from_secs(10), clock, ..ClientOptions::default() };
+    HaloClient::new(connection(base, id, secret), options).expect("client config is valid")
+}
+
+/// A fresh seeded sandbox and a runtime connected to it.
+pub async fn harness() -> Harness {
+    harness_with(SandboxOptions::default()).await
+}
+
+pub async fn harness_with(options: SandboxOptions) -> Harness {
+    let sandbox = Sandbox::start(options).await.expect("sandbox starts");
+    let clock = Arc::new(VirtualClock::new());
+    let client = client_for(&sandbox.base_url(), sandbox.client_id(), sandbox.client_secret(), clock.clone());
+    let runtime = runtime_for(Arc::new(client.clone()));
+    Harness { sandbox, runtime, client, clock }
+}
+
+impl Harness {
+    /// Runs a node and returns its envelope as the contract prints it.
+    pub async fn invoke(&self, node: &str, params: Value) -> Value {
+        let params: Map<String, Value> = match params {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => panic!("params must be an object, got {other}"),
+        };
+        self.runtime.invoke(node, params).await.to_json()
+    }
+
+    /// Requests to the API (not the token endpoint) the sandbox has received so far.
+    pub fn api_requests(&self) -> usize {
+        self.sandbox.requests().iter().filter(|r| r.path.to_ascii_lowercase().starts_with("/api/")).count()
+    }
+
+    /// A runtime whose HaloPSA is down (a loopback port nothing listens on).
+    pub async fn down(&self) -> Runtime {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let client = client_for(&format!("http://127.0.0.1:{port}"), "nobody", "nothing", self.clock.clone());
+        runtime_for(Arc::new(client))
+    }
+}
+
+/// `envelope["StatusCode"]` etc. as integers, for terse assertions.
+pub fn status(envelope: &Value) -> (i64, i64) {
+    (envelope["StatusCode"].as_i64().unwrap(), envelope["OriginalStatusCode"].as_i64().unwrap())
+}
+
+/// The ErrorMessage.
+pub fn message(envelope: &Value) -> &str {
+    envelope["ErrorMessage"].as_str().unwrap()
+}
