@@ -196,7 +196,13 @@ pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
         return Err(Diagnostic::general(file, "the workflow file is empty")
             .with_help("a workflow needs at least `name:` and `steps:`"));
     }
-    match serde_saphyr::from_str::<Spanned<Raw>>(source) {
+    // YAML 1.2 booleans only: `id: off` or `Name: yes` stay text (the "Norway problem"),
+    // and `0123` (a phone number, a postcode) stays text instead of becoming 123.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options) {
         Ok(raw) => Ok(convert(source, raw)),
         Err(err) => Err(syntax_error(source, file, &err)),
     }
@@ -244,6 +250,13 @@ mod tests {
         assert_eq!((with[0].1.pos.line, with[0].1.pos.column), (4, 17));
         assert!(matches!(with[0].1.kind, Kind::Int(5)));
         assert!(matches!(&with[1].1.kind, Kind::Str(s) if s == "5"), "quoted stays a string");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_and_leading_zeros_stay_text() {
+        let src: Arc<str> = "a: off\nb: yes\nc: true\nd: 0123\n".into();
+        let node = parse(&src, "f.yaml").unwrap();
+        assert_eq!(node.to_json(), serde_json::json!({"a": "off", "b": "yes", "c": true, "d": "0123"}));
     }
 
     #[test]
