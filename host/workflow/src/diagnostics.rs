@@ -184,7 +184,7 @@ impl Diagnostics {
     }
     /// Sorts by position so users read errors top to bottom; drops exact repeats.
     pub fn sort(&mut self) {
-        self.0.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.0.sort_by_key(|d| (d.line, d.column));
         self.0.dedup();
     }
     /// `Ok(())` when empty.

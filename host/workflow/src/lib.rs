@@ -9,6 +9,23 @@
 //!   timeout), `for_each.rs` the bounded-concurrency loop, `retry.rs` backoff;
 //! - `report.rs` the run report, `dryrun.rs` the plan, `redact.rs` secrets,
 //!   `render.rs` human output, `diagnostics.rs` error rendering.
+//!
+//! Semantics worth knowing:
+//! - `parse` fails only on unreadable YAML; other problems are collected and returned by
+//!   `validate` together with catalog checks, in source order. `run` validates again
+//!   against the invoker's catalog and sends nothing if the workflow is invalid.
+//! - YAML 1.2 booleans: only `true`/`false` are booleans (`id: off` is text); numbers
+//!   with leading zeros (`0123`) stay text.
+//! - `steps.<id>` is the step's envelope; for a for_each step the list of envelopes in
+//!   input order, with `null` for items skipped by `if` or never started; `null` for a
+//!   skipped step.
+//! - A parameter that evaluates to null is left out, as if not written.
+//! - A failing step stops the run (later steps are `skipped`), unless it has
+//!   `continue_on_error`: then the run goes on, its status stays `succeeded` and the
+//!   report/summary carry a warning.
+//! - for_each: without `continue_on_error`, the first failed item stops new items; items
+//!   in flight finish. The step fails if any item failed; all items skipped is success.
+//! - A run-time expression error fails the step with a -1 envelope (nothing is sent).
 mod diagnostics;
 mod dryrun;
 mod exec;

@@ -30,7 +30,7 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
 /// every other problem is kept in the workflow and reported by [`crate::validate`].
 pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     let source: Arc<str> = source.into();
-    let root = yaml::parse(&source, file_name)?;
+    let root = yaml::parse(&source, file_name).map_err(|d| Diagnostics::from(*d))?;
     let mut b = Builder { file: file_name.to_string(), source: source.clone(), problems: Vec::new() };
     let Some(top) = root.as_map() else {
         return Err(b.diag(root.pos, format!("a workflow must be a mapping with `name:` and `steps:`, found {}", root.kind_name())).into());
@@ -116,9 +116,9 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 /// `30s`, `500ms`, `2m`: how durations are shown back to users.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms >= 1000 {
         format!("{:.1}s", d.as_secs_f64())
@@ -281,10 +281,10 @@ impl Builder {
                 Kind::Map(fields) => {
                     let what = format!("in input '{}'", k.name);
                     self.unknown_keys(fields, INPUT_KEYS, &what);
-                    if let Some((_, t)) = get(fields, "type") {
-                        if let Some(name) = self.string(t, "type") {
-                            decl.ty = self.input_type(&name, t.pos);
-                        }
+                    if let Some((_, t)) = get(fields, "type")
+                        && let Some(name) = self.string(t, "type")
+                    {
+                        decl.ty = self.input_type(&name, t.pos);
                     }
                     if let Some((_, r)) = get(fields, "required") {
                         decl.required = self.bool(r, "required");

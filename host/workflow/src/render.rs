@@ -46,7 +46,7 @@ impl HumanRenderer {
     }
 
     fn bar(done: usize, total: usize) -> String {
-        let filled = if total == 0 { BAR_WIDTH } else { done * BAR_WIDTH / total };
+        let filled = (done * BAR_WIDTH).checked_div(total).unwrap_or(BAR_WIDTH);
         format!("[{}{}] {done}/{total}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled))
     }
 

@@ -114,8 +114,16 @@ impl Validator<'_> {
                 }
             }
         }
+        // Names written under `with:` that are not parameters; a misspelt required parameter
+        // is reported once, as the unknown name with its suggestion.
+        let misspelt: Vec<&str> = step
+            .with
+            .iter()
+            .filter(|(k, _)| spec.param(&k.value).is_none())
+            .filter_map(|(k, _)| suggest(&k.value, spec.params.iter().map(|p| p.name.as_str())))
+            .collect();
         for param in spec.params.iter().filter(|p| p.required) {
-            if step.param(&param.name).is_none() {
+            if step.param(&param.name).is_none() && !misspelt.contains(&param.name.as_str()) {
                 let desc = if param.description.is_empty() { String::new() } else { format!(" ({})", param.description) };
                 self.error(
                     step.with_pos,

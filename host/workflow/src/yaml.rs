@@ -191,10 +191,11 @@ fn convert(source: &str, raw: Spanned<Raw>) -> Node {
 }
 
 /// Parses one YAML document. A syntax error becomes a diagnostic at the place the parser stopped.
-pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
+pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Box<Diagnostic>> {
     if source.trim().is_empty() {
-        return Err(Diagnostic::general(file, "the workflow file is empty")
-            .with_help("a workflow needs at least `name:` and `steps:`"));
+        return Err(Box::new(
+            Diagnostic::general(file, "the workflow file is empty").with_help("a workflow needs at least `name:` and `steps:`"),
+        ));
     }
     // YAML 1.2 booleans only: `id: off` or `Name: yes` stay text (the "Norway problem"),
     // and `0123` (a phone number, a postcode) stays text instead of becoming 123.
@@ -204,7 +205,7 @@ pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options) {
         Ok(raw) => Ok(convert(source, raw)),
-        Err(err) => Err(syntax_error(source, file, &err)),
+        Err(err) => Err(Box::new(syntax_error(source, file, &err))),
     }
 }
 

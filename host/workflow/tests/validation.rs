@@ -105,15 +105,28 @@ fn unknown_node_and_parameter_suggest_near_names() {
     );
     expect(&errs, 4, 11, "unknown node 'halopsa.client.creat'", Some("did you mean 'halopsa.client.create'?"));
     expect(&errs, 10, 7, "unknown parameter 'SiteClientID' for node halopsa.site.create", Some("did you mean 'SiteClientId'?"));
-    // The misspelt parameter also leaves the required one missing.
+    // The misspelt required parameter is reported once, not also as missing.
+    assert_eq!(errs.len(), 2);
+}
+
+#[test]
+fn missing_required_parameter() {
+    let errs = errors("name: t\nsteps:\n  - id: site\n    node: halopsa.site.create\n    with:\n      Name: x\n");
     expect(
         &errs,
-        8,
+        5,
         5,
         "step 'site' is missing required parameter 'SiteClientId' for halopsa.site.create",
         Some("add `SiteClientId: <integer>` under `with:`"),
     );
-    assert_eq!(errs.len(), 3);
+    assert_eq!(errs.len(), 1);
+}
+
+#[test]
+fn load_reports_a_missing_file() {
+    let err = psaflow_workflow::load(std::path::Path::new("/nonexistent/wf.yaml")).unwrap_err();
+    assert!(err.0[0].message.starts_with("cannot read the workflow file"), "{err}");
+    assert_eq!(err.0[0].file, "/nonexistent/wf.yaml");
 }
 
 #[test]

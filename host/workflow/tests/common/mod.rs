@@ -71,6 +71,7 @@ pub fn business_error(message: &str) -> Envelope {
     e
 }
 
+type YieldCount = Box<dyn Fn(&Map<String, Value>) -> usize + Send + Sync>;
 type Responder = Box<dyn Fn(&str, &Map<String, Value>) -> Envelope + Send + Sync>;
 
 pub struct Fake {
@@ -81,7 +82,7 @@ pub struct Fake {
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     /// Each call yields this many times (per item id, if `Id` is given: yields = f(Id)).
-    yields: Option<Box<dyn Fn(&Map<String, Value>) -> usize + Send + Sync>>,
+    yields: Option<YieldCount>,
     /// Each call advances this virtual clock by this much.
     virtual_delay: Option<(Arc<VirtualClock>, Duration)>,
 }
