@@ -60,8 +60,19 @@ pub struct Diagnostic {
 
 impl PartialEq for Diagnostic {
     fn eq(&self, other: &Self) -> bool {
-        (&self.file, self.line, self.column, &self.message, &self.help)
-            == (&other.file, other.line, other.column, &other.message, &other.help)
+        (
+            &self.file,
+            self.line,
+            self.column,
+            &self.message,
+            &self.help,
+        ) == (
+            &other.file,
+            other.line,
+            other.column,
+            &other.message,
+            &other.help,
+        )
     }
 }
 
@@ -111,12 +122,20 @@ impl Diagnostic {
 
     /// `file:line:column`, or just the file when there is no position.
     pub fn location(&self) -> String {
-        if self.line == 0 { self.file.clone() } else { format!("{}:{}:{}", self.file, self.line, self.column) }
+        if self.line == 0 {
+            self.file.clone()
+        } else {
+            format!("{}:{}:{}", self.file, self.line, self.column)
+        }
     }
 
     /// Renders this diagnostic; `styled` adds ANSI colours (for terminals only).
     pub fn render(&self, styled: bool) -> String {
-        let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+        let renderer = if styled {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         match &self.source {
             Some(source) => {
                 let span = clamp_span(source, self.span.clone());
@@ -124,9 +143,11 @@ impl Diagnostic {
                 if let Some(label) = &self.label {
                     annotation = annotation.label(label.as_str());
                 }
-                let mut group = Level::ERROR
-                    .primary_title(self.message.as_str())
-                    .element(Snippet::source(&**source).path(self.file.as_str()).annotation(annotation));
+                let mut group = Level::ERROR.primary_title(self.message.as_str()).element(
+                    Snippet::source(&**source)
+                        .path(self.file.as_str())
+                        .annotation(annotation),
+                );
                 if let Some(help) = &self.help {
                     group = group.element(Level::HELP.message(help.as_str()));
                 }
@@ -134,8 +155,11 @@ impl Diagnostic {
             }
             None => {
                 // No source line to show: name the file (if any) in the title instead.
-                let title =
-                    if self.file.is_empty() { self.message.clone() } else { format!("{}: {}", self.file, self.message) };
+                let title = if self.file.is_empty() {
+                    self.message.clone()
+                } else {
+                    format!("{}: {}", self.file, self.message)
+                };
                 let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
                 if let Some(help) = &self.help {
                     group = group.element(Level::HELP.message(help.as_str()));
@@ -242,7 +266,13 @@ mod tests {
     fn renders_location_caret_and_help() {
         let src: Arc<str> = "steps:\n  - id: a\n    nod: x\n".into();
         let off = src.find("nod").unwrap();
-        let d = Diagnostic::at("wf.yaml", &src, Pos::at(&src, off, 3), "unknown key 'nod' in step").with_help("did you mean 'node'?");
+        let d = Diagnostic::at(
+            "wf.yaml",
+            &src,
+            Pos::at(&src, off, 3),
+            "unknown key 'nod' in step",
+        )
+        .with_help("did you mean 'node'?");
         let text = d.render(false);
         assert!(text.contains("wf.yaml:3:5"), "{text}");
         assert!(text.contains("    nod: x"), "{text}");
@@ -252,7 +282,8 @@ mod tests {
 
     #[test]
     fn renders_without_position() {
-        let d = Diagnostic::general("wf.yaml", "input 'x' is required").with_help("pass --input x=...");
+        let d =
+            Diagnostic::general("wf.yaml", "input 'x' is required").with_help("pass --input x=...");
         let text = d.render(false);
         assert!(text.contains("wf.yaml: input 'x' is required"), "{text}");
         assert!(text.contains("help: pass --input x=..."), "{text}");

@@ -46,7 +46,14 @@ pub struct Plan {
 impl Plan {
     /// Every problem found while planning, with the step it belongs to.
     pub fn problems(&self) -> Vec<String> {
-        self.steps.iter().flat_map(|s| s.problems.iter().map(move |p| format!("step '{}': {p}", s.id))).collect()
+        self.steps
+            .iter()
+            .flat_map(|s| {
+                s.problems
+                    .iter()
+                    .map(move |p| format!("step '{}': {p}", s.id))
+            })
+            .collect()
     }
 
     pub fn to_json(&self, r: &Redactor) -> Value {
@@ -77,10 +84,20 @@ impl Plan {
     /// The plan as text for people.
     pub fn render(&self) -> String {
         let r = &self.redactor;
-        let mut out = format!("Dry run of '{}': {} step(s); nothing will be sent.\n", self.workflow, self.steps.len());
-        let destructive = self.steps.iter().filter(|s| s.destructive || s.deactivates).count();
+        let mut out = format!(
+            "Dry run of '{}': {} step(s); nothing will be sent.\n",
+            self.workflow,
+            self.steps.len()
+        );
+        let destructive = self
+            .steps
+            .iter()
+            .filter(|s| s.destructive || s.deactivates)
+            .count();
         if destructive > 0 {
-            out.push_str(&format!("{destructive} step(s) delete or deactivate records (marked !!).\n"));
+            out.push_str(&format!(
+                "{destructive} step(s) delete or deactivate records (marked !!).\n"
+            ));
         }
         for (n, s) in self.steps.iter().enumerate() {
             out.push('\n');
@@ -91,12 +108,24 @@ impl Plan {
             } else {
                 ""
             };
-            let title = s.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+            let title = s
+                .name
+                .as_deref()
+                .map(|n| format!(" \"{n}\""))
+                .unwrap_or_default();
             out.push_str(&format!("{}. {}{title}  [{}]{mark}\n", n + 1, s.id, s.node));
             if let Some(fe) = &s.for_each {
-                let count = s.items.map_or_else(|| "each item".to_string(), |n| format!("each of {n} items"));
-                out.push_str(&format!("   for {count} of {}, {} at a time\n", r.text(fe), s.concurrency));
-                if s.destructive && let Some(n) = s.items {
+                let count = s
+                    .items
+                    .map_or_else(|| "each item".to_string(), |n| format!("each of {n} items"));
+                out.push_str(&format!(
+                    "   for {count} of {}, {} at a time\n",
+                    r.text(fe),
+                    s.concurrency
+                ));
+                if s.destructive
+                    && let Some(n) = s.items
+                {
                     out.push_str(&format!("   would delete up to {n} records\n"));
                 }
             }
@@ -105,7 +134,9 @@ impl Plan {
             }
             for (k, v) in r.map(&s.params) {
                 let shown = match &v {
-                    Value::String(text) if text.starts_with('<') && text.ends_with('>') => text.clone(),
+                    Value::String(text) if text.starts_with('<') && text.ends_with('>') => {
+                        text.clone()
+                    }
                     other => other.to_string(),
                 };
                 out.push_str(&format!("   {k}: {shown}\n"));
@@ -130,7 +161,11 @@ impl Plan {
 /// Plans a (valid) workflow without calling anything.
 pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
     let redactor = opts.redactor(wf);
-    let scope = Scope::new(&opts.full_inputs(wf), &opts.env_value(), &Value::Object(Map::new()));
+    let scope = Scope::new(
+        &opts.full_inputs(wf),
+        &opts.env_value(),
+        &Value::Object(Map::new()),
+    );
     let mut steps = Vec::new();
     for step in wf.steps() {
         let spec = catalog.get(step.node());
@@ -164,15 +199,18 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
                 }
             },
         };
-        let condition = step.if_.as_ref().map(|c| match expr::eval(c, &scope, Mode::Plan) {
-            Ok(Value::String(s)) if s.starts_with('<') => s,
-            Ok(v) if expr::truthy(&v) => "true".to_string(),
-            Ok(_) => "false (the step would be skipped)".to_string(),
-            Err(e) => {
-                problems.push(format!("if: {}", e.message));
-                c.display()
-            }
-        });
+        let condition = step
+            .if_
+            .as_ref()
+            .map(|c| match expr::eval(c, &scope, Mode::Plan) {
+                Ok(Value::String(s)) if s.starts_with('<') => s,
+                Ok(v) if expr::truthy(&v) => "true".to_string(),
+                Ok(_) => "false (the step would be skipped)".to_string(),
+                Err(e) => {
+                    problems.push(format!("if: {}", e.message));
+                    c.display()
+                }
+            });
         let retry = step.retry.as_ref().map(|p| {
             let backoff = match p.backoff {
                 Backoff::Exponential => format!(
@@ -181,7 +219,9 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
                     p.multiplier,
                     format_duration(p.max_interval)
                 ),
-                Backoff::Constant => format!("{} between attempts", format_duration(p.initial_interval)),
+                Backoff::Constant => {
+                    format!("{} between attempts", format_duration(p.initial_interval))
+                }
             };
             format!("up to {} attempts, {backoff}", p.max_attempts)
         });
@@ -203,7 +243,11 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
             problems,
         });
     }
-    Plan { workflow: wf.name().to_string(), steps, redactor }
+    Plan {
+        workflow: wf.name().to_string(),
+        steps,
+        redactor,
+    }
 }
 
 /// The dry-run plan as text (secrets masked). Sends nothing.

@@ -25,13 +25,25 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Template {
     /// No expression anywhere inside.
-    Literal { value: Value, pos: Pos },
+    Literal {
+        value: Value,
+        pos: Pos,
+    },
     /// The whole value is one expression: the result keeps its JSON type.
     Expr(Expr),
     /// A string with expressions inside: the result is a string.
-    Interp { parts: Vec<Part>, pos: Pos },
-    List { items: Vec<Template>, pos: Pos },
-    Map { entries: Vec<(String, Template)>, pos: Pos },
+    Interp {
+        parts: Vec<Part>,
+        pos: Pos,
+    },
+    List {
+        items: Vec<Template>,
+        pos: Pos,
+    },
+    Map {
+        entries: Vec<(String, Template)>,
+        pos: Pos,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,11 +106,22 @@ impl Template {
                 format!("{s:?}")
             }
             Template::List { items, .. } => {
-                format!("[{}]", items.iter().map(Template::display).collect::<Vec<_>>().join(", "))
+                format!(
+                    "[{}]",
+                    items
+                        .iter()
+                        .map(Template::display)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
             Template::Map { entries, .. } => format!(
                 "{{{}}}",
-                entries.iter().map(|(k, v)| format!("{k:?}: {}", v.display())).collect::<Vec<_>>().join(", ")
+                entries
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}: {}", v.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -156,13 +179,23 @@ pub(crate) fn scan(text: &str) -> Result<Vec<Found>, ScanError> {
             j += 1;
         }
         let Some(body_end) = end else {
-            return Err(ScanError { offset: start, message: "expression is not closed: `${{` without a matching `}}`".into() });
+            return Err(ScanError {
+                offset: start,
+                message: "expression is not closed: `${{` without a matching `}}`".into(),
+            });
         };
         let body = text[body_start..body_end].trim().to_string();
         if body.is_empty() {
-            return Err(ScanError { offset: start, message: "empty expression `${{ }}`".into() });
+            return Err(ScanError {
+                offset: start,
+                message: "empty expression `${{ }}`".into(),
+            });
         }
-        out.push(Found { start, end: body_end + 2, body });
+        out.push(Found {
+            start,
+            end: body_end + 2,
+            body,
+        });
         i = body_end + 2;
     }
     Ok(out)
@@ -177,20 +210,37 @@ pub(crate) fn template_from_node(
 ) -> Template {
     let t = build(node, source, file, diags);
     // Collapse fully literal lists/maps to one literal so validation can type-check them.
-    if t.exprs().is_empty() { Template::Literal { value: node.to_json(), pos: node.pos } } else { t }
+    if t.exprs().is_empty() {
+        Template::Literal {
+            value: node.to_json(),
+            pos: node.pos,
+        }
+    } else {
+        t
+    }
 }
 
 fn build(node: &Node, source: &Arc<str>, file: &str, diags: &mut Vec<Diagnostic>) -> Template {
     match &node.kind {
         Kind::Str(s) => string_template(s, node.pos, source, file, diags),
-        Kind::Seq(items) => {
-            Template::List { items: items.iter().map(|i| build(i, source, file, diags)).collect(), pos: node.pos }
-        }
-        Kind::Map(entries) => Template::Map {
-            entries: entries.iter().map(|(k, v)| (k.name.clone(), build(v, source, file, diags))).collect(),
+        Kind::Seq(items) => Template::List {
+            items: items
+                .iter()
+                .map(|i| build(i, source, file, diags))
+                .collect(),
             pos: node.pos,
         },
-        _ => Template::Literal { value: node.to_json(), pos: node.pos },
+        Kind::Map(entries) => Template::Map {
+            entries: entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), build(v, source, file, diags)))
+                .collect(),
+            pos: node.pos,
+        },
+        _ => Template::Literal {
+            value: node.to_json(),
+            pos: node.pos,
+        },
     }
 }
 
@@ -225,17 +275,26 @@ pub(crate) fn string_template(
                 Diagnostic::at(file, source, at, e.message)
                     .with_help("write expressions as ${{ inputs.name }}; to write a literal `${{`, put it in quotes inside an expression: ${{ '${{' }}"),
             );
-            return Template::Literal { value: Value::String(s.to_string()), pos };
+            return Template::Literal {
+                value: Value::String(s.to_string()),
+                pos,
+            };
         }
     };
     if found.is_empty() {
-        return Template::Literal { value: Value::String(s.to_string()), pos };
+        return Template::Literal {
+            value: Value::String(s.to_string()),
+            pos,
+        };
     }
     let mut cursor = 0;
     let mut exprs = Vec::new();
     for f in &found {
         let at = locate(source, pos, &s[f.start..f.end], &mut cursor);
-        let expr = Expr { body: f.body.clone(), pos: at };
+        let expr = Expr {
+            body: f.body.clone(),
+            pos: at,
+        };
         if let Err(e) = check_syntax(&expr.body) {
             diags.push(syntax_diagnostic(file, source, &expr, &e));
         }
@@ -260,7 +319,12 @@ pub(crate) fn string_template(
 }
 
 /// A diagnostic for a minijinja syntax error, pointing inside the expression when we can.
-pub(crate) fn syntax_diagnostic(file: &str, source: &Arc<str>, expr: &Expr, err: &minijinja::Error) -> Diagnostic {
+pub(crate) fn syntax_diagnostic(
+    file: &str,
+    source: &Arc<str>,
+    expr: &Expr,
+    err: &minijinja::Error,
+) -> Diagnostic {
     let mut pos = expr.pos;
     // minijinja reports a byte range within the body; the body starts after `${{` and spaces.
     if let Some(range) = err.range()
@@ -279,11 +343,19 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // Strict: a typo such as `inputs.nmae` is an error, never an empty string.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("fromjson", |text: String| -> Result<MjValue, minijinja::Error> {
-        serde_json::from_str::<Value>(&text)
-            .map(MjValue::from_serialize)
-            .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, format!("fromjson: not valid JSON: {e}")))
-    });
+    env.add_filter(
+        "fromjson",
+        |text: String| -> Result<MjValue, minijinja::Error> {
+            serde_json::from_str::<Value>(&text)
+                .map(MjValue::from_serialize)
+                .map_err(|e| {
+                    minijinja::Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("fromjson: not valid JSON: {e}"),
+                    )
+                })
+        },
+    );
     env
 }
 
@@ -300,14 +372,22 @@ pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
 /// The variables an expression reads, as dotted paths (`steps.client.Client.id`, `item`).
 pub(crate) fn paths(body: &str) -> Vec<String> {
     ENV.with(|env| match env.compile_expression(body) {
-        Ok(e) => e.undeclared_variables(true).into_iter().collect::<BTreeSet<_>>().into_iter().collect(),
+        Ok(e) => e
+            .undeclared_variables(true)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         Err(_) => Vec::new(),
     })
 }
 
 /// The top-level names an expression reads (`steps`, `inputs`, `item`, ...).
 pub(crate) fn roots(body: &str) -> BTreeSet<String> {
-    paths(body).into_iter().map(|p| p.split('.').next().unwrap_or("").to_string()).collect()
+    paths(body)
+        .into_iter()
+        .map(|p| p.split('.').next().unwrap_or("").to_string())
+        .collect()
 }
 
 /// A minijinja error as one readable line, without its internal location suffix.
@@ -347,7 +427,9 @@ impl Scope {
         }
         entries.push((MjValue::from("item"), MjValue::from_serialize(item)));
         entries.push((MjValue::from("index"), MjValue::from(index)));
-        Scope { value: MjValue::from_iter(entries) }
+        Scope {
+            value: MjValue::from_iter(entries),
+        }
     }
 }
 
@@ -368,9 +450,14 @@ pub enum Mode {
 
 /// Evaluates one expression to JSON.
 pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
-    let fail = |message: String| EvalError { message, pos: expr.pos };
+    let fail = |message: String| EvalError {
+        message,
+        pos: expr.pos,
+    };
     ENV.with(|env| {
-        let compiled = env.compile_expression(&expr.body).map_err(|e| fail(error_text(&e)))?;
+        let compiled = env
+            .compile_expression(&expr.body)
+            .map_err(|e| fail(error_text(&e)))?;
         let result = match compiled.eval(&scope.value) {
             Ok(v) if v.is_undefined() => Err(None),
             Ok(v) => Ok(v),
@@ -378,7 +465,8 @@ pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
             Err(e) => Err(Some(error_text(&e))),
         };
         match result {
-            Ok(v) => serde_json::to_value(&v).map_err(|e| fail(format!("result cannot be used as a value: {e}"))),
+            Ok(v) => serde_json::to_value(&v)
+                .map_err(|e| fail(format!("result cannot be used as a value: {e}"))),
             Err(text) => {
                 let why = explain_undefined(&expr.body, &scope.value)
                     .or(text)
@@ -414,9 +502,11 @@ pub fn eval(t: &Template, scope: &Scope, mode: Mode) -> Result<Value, EvalError>
             }
             Ok(Value::String(out))
         }
-        Template::List { items, .. } => {
-            items.iter().map(|i| eval(i, scope, mode)).collect::<Result<Vec<_>, _>>().map(Value::Array)
-        }
+        Template::List { items, .. } => items
+            .iter()
+            .map(|i| eval(i, scope, mode))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         Template::Map { entries, .. } => entries
             .iter()
             .map(|(k, v)| eval(v, scope, mode).map(|v| (k.clone(), v)))
@@ -427,7 +517,9 @@ pub fn eval(t: &Template, scope: &Scope, mode: Mode) -> Result<Value, EvalError>
 
 /// True when an expression reads values that only exist while the workflow runs.
 pub(crate) fn needs_run(e: &Expr) -> bool {
-    roots(&e.body).iter().any(|r| matches!(r.as_str(), "steps" | "item" | "index"))
+    roots(&e.body)
+        .iter()
+        .any(|r| matches!(r.as_str(), "steps" | "item" | "index"))
 }
 
 /// How a value reads when interpolated into a string.
@@ -460,14 +552,20 @@ fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
         let mut current = root.clone();
         let mut walked = String::new();
         for (i, seg) in segments.iter().enumerate() {
-            let here = if walked.is_empty() { seg.to_string() } else { format!("{walked}.{seg}") };
+            let here = if walked.is_empty() {
+                seg.to_string()
+            } else {
+                format!("{walked}.{seg}")
+            };
             if current.is_none() {
                 let hint = if segments[0] == "steps" && i == 2 {
                     format!(" (step '{}' was skipped or produced nothing)", segments[1])
                 } else {
                     String::new()
                 };
-                return Some(format!("{walked} is null{hint}, so it has no field '{seg}'"));
+                return Some(format!(
+                    "{walked} is null{hint}, so it has no field '{seg}'"
+                ));
             }
             if matches!(current.kind(), minijinja::value::ValueKind::Seq) {
                 let n = current.len().unwrap_or(0);
@@ -476,7 +574,10 @@ fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
                 ));
             }
             if !matches!(current.kind(), minijinja::value::ValueKind::Map) {
-                return Some(format!("{walked} is {}, so it has no field '{seg}'", current.kind()));
+                return Some(format!(
+                    "{walked} is {}, so it has no field '{seg}'",
+                    current.kind()
+                ));
             }
             let next = current.get_attr(seg).unwrap_or_default();
             if next.is_undefined() {
@@ -515,7 +616,10 @@ mod tests {
         let source: Arc<str> = format!("v: {s}\n").into();
         let pos = Pos::at(&source, 3, s.len());
         let mut diags = Vec::new();
-        (string_template(s, pos, &source, "f.yaml", &mut diags), diags)
+        (
+            string_template(s, pos, &source, "f.yaml", &mut diags),
+            diags,
+        )
     }
 
     fn scope() -> Scope {
@@ -543,7 +647,10 @@ mod tests {
             ("${{ inputs.count }}", json!(3)),
             ("${{ inputs.users }}", json!(["a", "b"])),
             ("${{ inputs.flag }}", json!(true)),
-            ("${{ steps.client.Client }}", json!({"id": 7, "name": "Acme"})),
+            (
+                "${{ steps.client.Client }}",
+                json!({"id": 7, "name": "Acme"}),
+            ),
             ("${{ steps.skipped }}", json!(null)),
             ("${{ inputs.count + 1 }}", json!(4)),
         ] {
@@ -555,8 +662,13 @@ mod tests {
 
     #[test]
     fn expressions_inside_strings_are_interpolated() {
-        let (t, _) = tpl("Client ${{ steps.client.Client.id }} of ${{ inputs.name | upper }} ${{ inputs.users | join(',') }}");
-        assert_eq!(eval(&t, &scope(), Mode::Full).unwrap(), json!("Client 7 of ACME a,b"));
+        let (t, _) = tpl(
+            "Client ${{ steps.client.Client.id }} of ${{ inputs.name | upper }} ${{ inputs.users | join(',') }}",
+        );
+        assert_eq!(
+            eval(&t, &scope(), Mode::Full).unwrap(),
+            json!("Client 7 of ACME a,b")
+        );
     }
 
     #[test]
@@ -579,19 +691,36 @@ mod tests {
     fn undefined_is_an_error_with_a_suggestion() {
         let (t, _) = tpl("${{ steps.client.Client.idd }}");
         let err = eval(&t, &scope(), Mode::Full).unwrap_err();
-        assert!(err.message.contains("steps.client.Client has no field 'idd' (did you mean 'id'?)"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("steps.client.Client has no field 'idd' (did you mean 'id'?)"),
+            "{}",
+            err.message
+        );
         let (t, _) = tpl("id ${{ inputs.nmae }}");
         let err = eval(&t, &scope(), Mode::Full).unwrap_err();
-        assert!(err.message.contains("inputs has no field 'nmae' (did you mean 'name'?)"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("inputs has no field 'nmae' (did you mean 'name'?)"),
+            "{}",
+            err.message
+        );
         let (t, _) = tpl("${{ steps.skipped.Client.id }}");
         let err = eval(&t, &scope(), Mode::Full).unwrap_err();
-        assert!(err.message.contains("steps.skipped is null (step 'skipped' was skipped"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("steps.skipped is null (step 'skipped' was skipped"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn expression_position_is_inside_the_scalar() {
         let (t, _) = tpl("Hello ${{ inputs.name }}");
-        let Template::Interp { parts, .. } = t else { panic!() };
+        let Template::Interp { parts, .. } = t else {
+            panic!()
+        };
         let Part::Expr(e) = &parts[1] else { panic!() };
         assert_eq!((e.pos.line, e.pos.column), (1, 10));
     }
@@ -600,7 +729,11 @@ mod tests {
     fn syntax_errors_are_reported() {
         let (_, d) = tpl("${{ inputs.name + }}");
         assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("expression syntax error"), "{}", d[0].message);
+        assert!(
+            d[0].message.contains("expression syntax error"),
+            "{}",
+            d[0].message
+        );
         let (_, d) = tpl("${{ inputs.name");
         assert!(d[0].message.contains("not closed"));
     }
@@ -608,9 +741,15 @@ mod tests {
     #[test]
     fn plan_mode_leaves_step_references_as_placeholders() {
         let (t, _) = tpl("${{ steps.x.Client.id }}");
-        assert_eq!(eval(&t, &scope(), Mode::Plan).unwrap(), json!("<steps.x.Client.id>"));
+        assert_eq!(
+            eval(&t, &scope(), Mode::Plan).unwrap(),
+            json!("<steps.x.Client.id>")
+        );
         let (t, _) = tpl("${{ inputs.name }}-${{ steps.x.y }}");
-        assert_eq!(eval(&t, &scope(), Mode::Plan).unwrap(), json!("Acme-<steps.x.y>"));
+        assert_eq!(
+            eval(&t, &scope(), Mode::Plan).unwrap(),
+            json!("Acme-<steps.x.y>")
+        );
     }
 
     #[test]

@@ -18,12 +18,21 @@ pub(crate) fn check_type(value: &Value, ty: InputType) -> Result<(), String> {
     if ok || value.is_null() {
         Ok(())
     } else {
-        Err(format!("expected {} {}, got {}", article(ty), ty.name(), describe(value)))
+        Err(format!(
+            "expected {} {}, got {}",
+            article(ty),
+            ty.name(),
+            describe(value)
+        ))
     }
 }
 
 fn article(ty: InputType) -> &'static str {
-    if matches!(ty, InputType::Integer | InputType::Object) { "an" } else { "a" }
+    if matches!(ty, InputType::Integer | InputType::Object) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn describe(v: &Value) -> String {
@@ -42,14 +51,21 @@ pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
     let t = raw.trim();
     match ty {
         InputType::String => Ok(Value::String(raw.to_string())),
-        InputType::Integer => {
-            t.parse::<i64>().map(Value::from).map_err(|_| format!("expected a whole number like 42, got {raw:?}"))
-        }
+        InputType::Integer => t
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("expected a whole number like 42, got {raw:?}")),
         InputType::Number => t
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
-            .and_then(|f| if f.fract() == 0.0 && f.abs() < 9e15 { Some(Value::from(f as i64)) } else { serde_json::Number::from_f64(f).map(Value::Number) })
+            .and_then(|f| {
+                if f.fract() == 0.0 && f.abs() < 9e15 {
+                    Some(Value::from(f as i64))
+                } else {
+                    serde_json::Number::from_f64(f).map(Value::Number)
+                }
+            })
             .ok_or_else(|| format!("expected a number like 4.5, got {raw:?}")),
         InputType::Boolean => match t.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(Value::Bool(true)),
@@ -58,11 +74,15 @@ pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
         },
         InputType::List => match serde_json::from_str::<Value>(t) {
             Ok(v @ Value::Array(_)) => Ok(v),
-            _ => Err(format!("expected a JSON list like [\"a\", \"b\"], got {raw:?}")),
+            _ => Err(format!(
+                "expected a JSON list like [\"a\", \"b\"], got {raw:?}"
+            )),
         },
         InputType::Object => match serde_json::from_str::<Value>(t) {
             Ok(v @ Value::Object(_)) => Ok(v),
-            _ => Err(format!("expected a JSON object like {{\"key\": \"value\"}}, got {raw:?}")),
+            _ => Err(format!(
+                "expected a JSON object like {{\"key\": \"value\"}}, got {raw:?}"
+            )),
         },
     }
 }
@@ -78,8 +98,12 @@ fn unknown(wf: &Workflow, name: &str) -> Diagnostic {
 }
 
 fn bad_value(wf: &Workflow, decl: &InputDecl, msg: String) -> Diagnostic {
-    Diagnostic::general(&wf.file, format!("input '{}': {msg}", decl.name.value))
-        .with_help(format!("'{}' is declared at line {} as {}", decl.name.value, decl.name.pos.line, decl.ty.name()))
+    Diagnostic::general(&wf.file, format!("input '{}': {msg}", decl.name.value)).with_help(format!(
+        "'{}' is declared at line {} as {}",
+        decl.name.value,
+        decl.name.pos.line,
+        decl.ty.name()
+    ))
 }
 
 /// Turns caller-given inputs into the `inputs` object expressions see. Unknown names,
@@ -132,7 +156,10 @@ pub fn resolve_inputs(
                         InputType::Object => "'{\"key\":\"value\"}'",
                     };
                     let d = wf
-                        .diag(decl.name.pos, format!("input '{name}' is required but was not given"))
+                        .diag(
+                            decl.name.pos,
+                            format!("input '{name}' is required but was not given"),
+                        )
                         .with_help(format!("pass --input {name}={example}"));
                     diags.push(d);
                     continue;
@@ -159,14 +186,22 @@ mod tests {
     }
 
     fn raw(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn converts_by_type_and_applies_defaults() {
         let got = resolve_inputs(
             &wf(),
-            &raw(&[("client_name", "Acme"), ("ratio", "1.5"), ("vip", "true"), ("extra", "{\"a\":1}")]),
+            &raw(&[
+                ("client_name", "Acme"),
+                ("ratio", "1.5"),
+                ("vip", "true"),
+                ("extra", "{\"a\":1}"),
+            ]),
             None,
         )
         .unwrap();
@@ -183,18 +218,46 @@ mod tests {
         m.insert("count".into(), json!("three"));
         let err = resolve_inputs(&wf(), &[], Some(m)).unwrap_err();
         assert_eq!(err.len(), 1);
-        assert_eq!(err.0[0].message, "input 'count': expected an integer, got the text \"three\"");
+        assert_eq!(
+            err.0[0].message,
+            "input 'count': expected an integer, got the text \"three\""
+        );
     }
 
     #[test]
     fn reports_every_problem() {
-        let err = resolve_inputs(&wf(), &raw(&[("count", "abc"), ("client_nme", "x"), ("vip", "maybe")]), None).unwrap_err();
-        let msgs: Vec<_> = err.iter().map(|d| (d.message.clone(), d.help.clone())).collect();
-        assert!(msgs.contains(&("unknown input 'client_nme'".into(), Some("did you mean 'client_name'?".into()))), "{msgs:?}");
-        assert!(msgs.iter().any(|(m, _)| m == "input 'count': expected a whole number like 42, got \"abc\""), "{msgs:?}");
-        assert!(msgs.iter().any(|(m, _)| m == "input 'vip': expected true or false, got \"maybe\""), "{msgs:?}");
+        let err = resolve_inputs(
+            &wf(),
+            &raw(&[("count", "abc"), ("client_nme", "x"), ("vip", "maybe")]),
+            None,
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = err
+            .iter()
+            .map(|d| (d.message.clone(), d.help.clone()))
+            .collect();
+        assert!(
+            msgs.contains(&(
+                "unknown input 'client_nme'".into(),
+                Some("did you mean 'client_name'?".into())
+            )),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|(m, _)| m == "input 'count': expected a whole number like 42, got \"abc\""),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|(m, _)| m == "input 'vip': expected true or false, got \"maybe\""),
+            "{msgs:?}"
+        );
         let missing = err.iter().find(|d| d.message.contains("required")).unwrap();
         assert_eq!((missing.line, missing.column), (3, 3));
-        assert_eq!(missing.help.as_deref(), Some("pass --input client_name=text"));
+        assert_eq!(
+            missing.help.as_deref(),
+            Some("pass --input client_name=text")
+        );
     }
 }

@@ -40,13 +40,13 @@ mod validate;
 mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pos};
+pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};
+pub use exec::{RunEvent, RunObserver, RunOptions, run};
 pub use expr::Template;
 pub use inputs::resolve_inputs;
 pub use model::*;
 pub use parse::{format_duration, load, parse};
-pub use validate::validate;
-pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};
-pub use exec::{RunEvent, RunObserver, RunOptions, run};
 pub use redact::Redactor;
 pub use render::HumanRenderer;
 pub use report::{ItemReport, RunReport, RunStatus, StepReport, StepStatus};
+pub use validate::validate;

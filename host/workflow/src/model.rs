@@ -96,7 +96,8 @@ pub enum InputType {
 }
 
 impl InputType {
-    pub const NAMES: [&'static str; 6] = ["string", "integer", "number", "boolean", "list", "object"];
+    pub const NAMES: [&'static str; 6] =
+        ["string", "integer", "number", "boolean", "list", "object"];
 
     pub fn parse(name: &str) -> Option<InputType> {
         Some(match name {
@@ -166,7 +167,10 @@ impl Step {
         self.name.as_deref().unwrap_or(&self.id.value)
     }
     pub fn param(&self, name: &str) -> Option<&Template> {
-        self.with.iter().find(|(k, _)| k.value == name).map(|(_, t)| t)
+        self.with
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .map(|(_, t)| t)
     }
 }
 

@@ -10,19 +10,54 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const TOP_KEYS: &[&str] = &["name", "description", "connection", "inputs", "steps", "outputs"];
-const STEP_KEYS: &[&str] =
-    &["id", "name", "node", "with", "for_each", "concurrency", "if", "retry", "timeout", "continue_on_error", "confirm"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "connection",
+    "inputs",
+    "steps",
+    "outputs",
+];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "node",
+    "with",
+    "for_each",
+    "concurrency",
+    "if",
+    "retry",
+    "timeout",
+    "continue_on_error",
+    "confirm",
+];
 const INPUT_KEYS: &[&str] = &["type", "required", "default", "description"];
-const RETRY_KEYS: &[&str] =
-    &["max_attempts", "backoff", "initial_interval", "max_interval", "multiplier", "retry_on"];
-const CONNECTION_KEYS: &[&str] = &["api_url", "auth_url", "tenant", "client_id", "client_secret_env", "scope"];
+const RETRY_KEYS: &[&str] = &[
+    "max_attempts",
+    "backoff",
+    "initial_interval",
+    "max_interval",
+    "multiplier",
+    "retry_on",
+];
+const CONNECTION_KEYS: &[&str] = &[
+    "api_url",
+    "auth_url",
+    "tenant",
+    "client_id",
+    "client_secret_env",
+    "scope",
+];
 
 /// Reads and parses a workflow file.
 pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostics::from(Diagnostic::general(&file, format!("cannot read the workflow file: {e}"))))?;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics::from(Diagnostic::general(
+            &file,
+            format!("cannot read the workflow file: {e}"),
+        ))
+    })?;
     parse(&source, &file)
 }
 
@@ -31,9 +66,21 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
 pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     let source: Arc<str> = source.into();
     let root = yaml::parse(&source, file_name).map_err(|d| Diagnostics::from(*d))?;
-    let mut b = Builder { file: file_name.to_string(), source: source.clone(), problems: Vec::new() };
+    let mut b = Builder {
+        file: file_name.to_string(),
+        source: source.clone(),
+        problems: Vec::new(),
+    };
     let Some(top) = root.as_map() else {
-        return Err(b.diag(root.pos, format!("a workflow must be a mapping with `name:` and `steps:`, found {}", root.kind_name())).into());
+        return Err(b
+            .diag(
+                root.pos,
+                format!(
+                    "a workflow must be a mapping with `name:` and `steps:`, found {}",
+                    root.kind_name()
+                ),
+            )
+            .into());
     };
     b.unknown_keys(top, TOP_KEYS, "at the top level of the workflow");
     let mut wf = Workflow {
@@ -54,7 +101,8 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
             }
         }
         None => b.problems.push(
-            b.diag(first_key_pos(top, root.pos), "the workflow has no `name`").with_help("add `name: my-workflow` at the top"),
+            b.diag(first_key_pos(top, root.pos), "the workflow has no `name`")
+                .with_help("add `name: my-workflow` at the top"),
         ),
     }
     if let Some((_, v)) = get(top, "description") {
@@ -150,7 +198,11 @@ impl Builder {
                     Some(s) => format!("did you mean '{s}'?"),
                     None => format!("allowed keys: {}", allowed.join(", ")),
                 };
-                self.error(k.pos, format!("unknown key '{}' {place}", k.name), Some(help));
+                self.error(
+                    k.pos,
+                    format!("unknown key '{}' {place}", k.name),
+                    Some(help),
+                );
             }
         }
     }
@@ -159,7 +211,14 @@ impl Builder {
         match node.as_map() {
             Some(m) => Some(m),
             None => {
-                self.error(node.pos, format!("`{what}` must be a mapping (key: value lines), found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a mapping (key: value lines), found {}",
+                        node.kind_name()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -170,7 +229,11 @@ impl Builder {
             Kind::Str(s) => Some(s.clone()),
             Kind::Int(i) => Some(i.to_string()),
             _ => {
-                self.error(node.pos, format!("`{what}` must be text, found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be text, found {}", node.kind_name()),
+                    None,
+                );
                 None
             }
         }
@@ -180,7 +243,11 @@ impl Builder {
         match node.kind {
             Kind::Bool(b) => b,
             _ => {
-                self.error(node.pos, format!("`{what}` must be true or false, found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be true or false, found {}", node.kind_name()),
+                    None,
+                );
                 false
             }
         }
@@ -211,7 +278,14 @@ impl Builder {
         match node.kind {
             Kind::Int(i) if i >= 1 => Some(i as u64),
             _ => {
-                self.error(node.pos, format!("`{what}` must be a whole number of at least 1, found {}", node.to_json()), None);
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a whole number of at least 1, found {}",
+                        node.to_json()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -246,7 +320,11 @@ impl Builder {
                         Some(s) => format!("did you mean '{s}'?"),
                         None => format!("allowed keys: {}", CONNECTION_KEYS.join(", ")),
                     };
-                    self.error(k.pos, format!("unknown key '{}' in connection", k.name), Some(help));
+                    self.error(
+                        k.pos,
+                        format!("unknown key '{}' in connection", k.name),
+                        Some(help),
+                    );
                     continue;
                 }
             };
@@ -257,14 +335,19 @@ impl Builder {
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<InputDecl> {
-        let Some(map) = self.map(node, "inputs") else { return Vec::new() };
+        let Some(map) = self.map(node, "inputs") else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (k, v) in map {
             if !is_identifier(&k.name) {
                 self.error(
                     k.pos,
                     format!("input name '{}' cannot be used in expressions", k.name),
-                    Some(format!("use letters, digits and _ only, e.g. {}", k.name.replace(['-', ' ', '.'], "_"))),
+                    Some(format!(
+                        "use letters, digits and _ only, e.g. {}",
+                        k.name.replace(['-', ' ', '.'], "_")
+                    )),
                 );
             }
             let mut decl = InputDecl {
@@ -295,14 +378,21 @@ impl Builder {
                     if let Some((_, d)) = get(fields, "default") {
                         let value = d.to_json();
                         if let Err(msg) = crate::inputs::check_type(&value, decl.ty) {
-                            self.error(d.pos, format!("default of input '{}': {msg}", k.name), None);
+                            self.error(
+                                d.pos,
+                                format!("default of input '{}': {msg}", k.name),
+                                None,
+                            );
                         }
                         decl.default = Some(value);
                     }
                 }
                 _ => self.error(
                     v.pos,
-                    format!("input '{}' must be a mapping like {{ type: string, required: true }}", k.name),
+                    format!(
+                        "input '{}' must be a mapping like {{ type: string, required: true }}",
+                        k.name
+                    ),
                     None,
                 ),
             }
@@ -332,15 +422,30 @@ impl Builder {
             return Vec::new();
         };
         if items.is_empty() {
-            self.error(node.pos, "`steps` is empty; a workflow needs at least one step", None);
+            self.error(
+                node.pos,
+                "`steps` is empty; a workflow needs at least one step",
+                None,
+            );
         }
         let mut out: Vec<Step> = Vec::new();
         for item in items {
-            let Some(step) = self.step(item) else { continue };
-            if let Some(first) = out.iter().find(|s| s.id.value == step.id.value && !step.id.value.is_empty()) {
+            let Some(step) = self.step(item) else {
+                continue;
+            };
+            if let Some(first) = out
+                .iter()
+                .find(|s| s.id.value == step.id.value && !step.id.value.is_empty())
+            {
                 let d = self
-                    .diag(step.id.pos, format!("duplicate step id '{}'", step.id.value))
-                    .with_help(format!("the first step with this id is at line {}; step ids must be unique", first.id.pos.line));
+                    .diag(
+                        step.id.pos,
+                        format!("duplicate step id '{}'", step.id.value),
+                    )
+                    .with_help(format!(
+                        "the first step with this id is at line {}; step ids must be unique",
+                        first.id.pos.line
+                    ));
                 self.problems.push(d);
             }
             out.push(step);
@@ -358,21 +463,36 @@ impl Builder {
                     self.error(
                         v.pos,
                         format!("step id '{s}' cannot be used in expressions (steps.{s}...)"),
-                        Some(format!("use letters, digits and _ only, e.g. {}", s.replace(['-', ' ', '.'], "_"))),
+                        Some(format!(
+                            "use letters, digits and _ only, e.g. {}",
+                            s.replace(['-', ' ', '.'], "_")
+                        )),
                     );
                 }
                 Located::new(s, v.pos)
             }
             None => {
-                self.error(node.pos, "step has no `id`", Some("add `id: some_name`; later steps refer to it as steps.some_name".into()));
+                self.error(
+                    node.pos,
+                    "step has no `id`",
+                    Some("add `id: some_name`; later steps refer to it as steps.some_name".into()),
+                );
                 Located::new(String::new(), node.pos)
             }
         };
         let node_id = match get(map, "node") {
             Some((_, v)) => Located::new(self.string(v, "node").unwrap_or_default(), v.pos),
             None => {
-                let label = if id.value.is_empty() { String::new() } else { format!(" '{}'", id.value) };
-                self.error(node.pos, format!("step{label} has no `node`"), Some("add e.g. `node: halopsa.client.create`".into()));
+                let label = if id.value.is_empty() {
+                    String::new()
+                } else {
+                    format!(" '{}'", id.value)
+                };
+                self.error(
+                    node.pos,
+                    format!("step{label} has no `node`"),
+                    Some("add e.g. `node: halopsa.client.create`".into()),
+                );
                 Located::new(String::new(), node.pos)
             }
         };
@@ -406,13 +526,18 @@ impl Builder {
                         Kind::Null => {}
                         _ => self.error(
                             v.pos,
-                            format!("`with` must be a mapping of parameters, found {}", v.kind_name()),
+                            format!(
+                                "`with` must be a mapping of parameters, found {}",
+                                v.kind_name()
+                            ),
                             Some("write one parameter per line: `Name: Acme`".into()),
                         ),
                     }
                 }
                 "for_each" => step.for_each = Some(self.for_each(v)),
-                "concurrency" => step.concurrency = self.positive_int(v, "concurrency").unwrap_or(1) as usize,
+                "concurrency" => {
+                    step.concurrency = self.positive_int(v, "concurrency").unwrap_or(1) as usize
+                }
                 "if" => step.if_ = Some(self.condition(v)),
                 "retry" => step.retry = self.retry(v),
                 "timeout" => step.timeout = self.duration(v, "timeout"),
@@ -428,9 +553,13 @@ impl Builder {
     fn condition(&mut self, node: &Node) -> Template {
         match &node.kind {
             Kind::Str(s) if !s.contains("${{") => {
-                let e = Expr { body: s.trim().to_string(), pos: node.pos };
+                let e = Expr {
+                    body: s.trim().to_string(),
+                    pos: node.pos,
+                };
                 if let Err(err) = expr::check_syntax(&e.body) {
-                    self.problems.push(expr::syntax_diagnostic(&self.file, &self.source, &e, &err));
+                    self.problems
+                        .push(expr::syntax_diagnostic(&self.file, &self.source, &e, &err));
                 }
                 Template::Expr(e)
             }
@@ -446,8 +575,15 @@ impl Builder {
                 t
             }
             _ => {
-                self.error(node.pos, format!("`if` must be a condition, found {}", node.kind_name()), None);
-                Template::Literal { value: serde_json::Value::Bool(false), pos: node.pos }
+                self.error(
+                    node.pos,
+                    format!("`if` must be a condition, found {}", node.kind_name()),
+                    None,
+                );
+                Template::Literal {
+                    value: serde_json::Value::Bool(false),
+                    pos: node.pos,
+                }
             }
         }
     }
@@ -456,15 +592,24 @@ impl Builder {
         let t = self.template(node);
         match &t {
             Template::Expr(_) | Template::List { .. } => {}
-            Template::Literal { value: serde_json::Value::Array(_), .. } => {}
-            Template::Literal { value: serde_json::Value::String(s), .. } => self.error(
+            Template::Literal {
+                value: serde_json::Value::Array(_),
+                ..
+            } => {}
+            Template::Literal {
+                value: serde_json::Value::String(s),
+                ..
+            } => self.error(
                 node.pos,
                 "`for_each` needs a list or an expression that gives one",
                 Some(format!("did you mean ${{{{ {s} }}}}?")),
             ),
             _ => self.error(
                 node.pos,
-                format!("`for_each` needs a list or an expression that gives one, found {}", node.kind_name()),
+                format!(
+                    "`for_each` needs a list or an expression that gives one, found {}",
+                    node.kind_name()
+                ),
                 Some("e.g. for_each: ${{ steps.open.Tickets.tickets }}".into()),
             ),
         }
@@ -489,8 +634,14 @@ impl Builder {
                     other => {
                         let help = other
                             .and_then(|o| suggest(o, ["exponential", "constant"]))
-                            .map_or("use exponential or constant".to_string(), |s| format!("did you mean '{s}'?"));
-                        self.error(v.pos, format!("unknown backoff {}", v.to_json()), Some(help));
+                            .map_or("use exponential or constant".to_string(), |s| {
+                                format!("did you mean '{s}'?")
+                            });
+                        self.error(
+                            v.pos,
+                            format!("unknown backoff {}", v.to_json()),
+                            Some(help),
+                        );
                     }
                 },
                 "initial_interval" => {
@@ -507,14 +658,25 @@ impl Builder {
                 "multiplier" => match v.kind {
                     Kind::Int(i) if i >= 1 => p.multiplier = i as f64,
                     Kind::Float(f) if f >= 1.0 && f.is_finite() => p.multiplier = f,
-                    _ => self.error(v.pos, format!("`multiplier` must be a number of at least 1, found {}", v.to_json()), None),
+                    _ => self.error(
+                        v.pos,
+                        format!(
+                            "`multiplier` must be a number of at least 1, found {}",
+                            v.to_json()
+                        ),
+                        None,
+                    ),
                 },
                 "retry_on" => {
                     let items: Vec<&Node> = match &v.kind {
                         Kind::Seq(items) => items.iter().collect(),
                         Kind::Str(_) => vec![v],
                         _ => {
-                            self.error(v.pos, "`retry_on` must be a list such as [system, business]", None);
+                            self.error(
+                                v.pos,
+                                "`retry_on` must be a list such as [system, business]",
+                                None,
+                            );
                             continue;
                         }
                     };
@@ -532,7 +694,11 @@ impl Builder {
                                         "system (StatusCode 500), business (200 with an ErrorMessage) or validation (-1)".to_string(),
                                         |s| format!("did you mean '{s}'?"),
                                     );
-                                self.error(item.pos, format!("unknown retry_on value {}", item.to_json()), Some(help));
+                                self.error(
+                                    item.pos,
+                                    format!("unknown retry_on value {}", item.to_json()),
+                                    Some(help),
+                                );
                             }
                         }
                     }
@@ -542,14 +708,22 @@ impl Builder {
         }
         if max_interval_set && p.max_interval < p.initial_interval {
             let pos = get(map, "max_interval").map_or(node.pos, |(_, v)| v.pos);
-            self.error(pos, "`max_interval` is shorter than `initial_interval`", None);
+            self.error(
+                pos,
+                "`max_interval` is shorter than `initial_interval`",
+                None,
+            );
         }
         Some(p)
     }
 
     fn outputs(&mut self, node: &Node) -> Vec<(Located<String>, Template)> {
-        let Some(map) = self.map(node, "outputs") else { return Vec::new() };
-        map.iter().map(|(k, v)| (Located::new(k.name.clone(), k.pos), self.template(v))).collect()
+        let Some(map) = self.map(node, "outputs") else {
+            return Vec::new();
+        };
+        map.iter()
+            .map(|(k, v)| (Located::new(k.name.clone(), k.pos), self.template(v)))
+            .collect()
     }
 }
 

@@ -73,7 +73,9 @@ impl Redactor {
     pub fn map(&self, map: &Map<String, Value>) -> Map<String, Value> {
         map.iter()
             .map(|(k, v)| {
-                let v = if Redactor::is_secret_name(k) && matches!(v, Value::String(_) | Value::Number(_)) {
+                let v = if Redactor::is_secret_name(k)
+                    && matches!(v, Value::String(_) | Value::Number(_))
+                {
                     Value::String(MASK.into())
                 } else {
                     self.value(v)
@@ -92,9 +94,15 @@ mod tests {
     #[test]
     fn masks_known_values_and_secret_named_fields() {
         let r = Redactor::new(["hunter22".to_string()]);
-        assert_eq!(r.text("login with hunter22 failed"), "login with *** failed");
+        assert_eq!(
+            r.text("login with hunter22 failed"),
+            "login with *** failed"
+        );
         let v = r.value(&json!({"Name": "x hunter22", "Password": "abc", "api_token": 5, "Tickets": [1], "IsSecret": true}));
-        assert_eq!(v, json!({"Name": "x ***", "Password": "***", "api_token": "***", "Tickets": [1], "IsSecret": true}));
+        assert_eq!(
+            v,
+            json!({"Name": "x ***", "Password": "***", "api_token": "***", "Tickets": [1], "IsSecret": true})
+        );
     }
 
     #[test]

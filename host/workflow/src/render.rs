@@ -36,7 +36,11 @@ impl HumanRenderer {
 
     /// Progress to `out` (no live redrawing). Used by tests and log files.
     pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
-        HumanRenderer { out: Mutex::new(out), live: false, progress: Mutex::new(HashMap::new()) }
+        HumanRenderer {
+            out: Mutex::new(out),
+            live: false,
+            progress: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -47,7 +51,11 @@ impl HumanRenderer {
 
     fn bar(done: usize, total: usize) -> String {
         let filled = (done * BAR_WIDTH).checked_div(total).unwrap_or(BAR_WIDTH);
-        format!("[{}{}] {done}/{total}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled))
+        format!(
+            "[{}{}] {done}/{total}",
+            "#".repeat(filled),
+            "-".repeat(BAR_WIDTH - filled)
+        )
     }
 
     /// The end-of-run summary: status, step counts, destructive counts, warnings, outputs.
@@ -82,10 +90,20 @@ impl HumanRenderer {
         for s in &report.steps {
             let (icon, detail) = match s.status {
                 StepStatus::Succeeded => ("ok     ", String::new()),
-                StepStatus::Failed => ("FAILED ", s.error.as_deref().map(|e| format!(": {}", r.text(e))).unwrap_or_default()),
-                StepStatus::Skipped => {
-                    ("skipped", s.skip_reason.as_deref().map(|e| format!(" ({})", r.text(e))).unwrap_or_default())
-                }
+                StepStatus::Failed => (
+                    "FAILED ",
+                    s.error
+                        .as_deref()
+                        .map(|e| format!(": {}", r.text(e)))
+                        .unwrap_or_default(),
+                ),
+                StepStatus::Skipped => (
+                    "skipped",
+                    s.skip_reason
+                        .as_deref()
+                        .map(|e| format!(" ({})", r.text(e)))
+                        .unwrap_or_default(),
+                ),
             };
             let mut extra = String::new();
             if s.items.is_some() {
@@ -122,9 +140,21 @@ impl HumanRenderer {
 impl RunObserver for HumanRenderer {
     fn event(&self, event: &RunEvent) {
         match event {
-            RunEvent::RunStarted { name, steps } => self.line(&format!("Running '{name}' ({steps} steps)")),
-            RunEvent::StepStarted { id, node, items, destructive, .. } => {
-                let warn = if *destructive { " (deletes records)" } else { "" };
+            RunEvent::RunStarted { name, steps } => {
+                self.line(&format!("Running '{name}' ({steps} steps)"))
+            }
+            RunEvent::StepStarted {
+                id,
+                node,
+                items,
+                destructive,
+                ..
+            } => {
+                let warn = if *destructive {
+                    " (deletes records)"
+                } else {
+                    ""
+                };
                 match items {
                     Some(n) => {
                         self.progress.lock().unwrap().insert(id.clone(), (0, *n));
@@ -133,7 +163,13 @@ impl RunObserver for HumanRenderer {
                     None => self.line(&format!("- {id} [{node}]{warn}")),
                 }
             }
-            RunEvent::AttemptFailed { id, index, attempt, message, retry_in } => {
+            RunEvent::AttemptFailed {
+                id,
+                index,
+                attempt,
+                message,
+                retry_in,
+            } => {
                 let which = index.map(|i| format!(" item {i}")).unwrap_or_default();
                 let next = match retry_in {
                     Some(d) => format!("; retrying in {}", format_duration(*d)),
@@ -142,7 +178,9 @@ impl RunObserver for HumanRenderer {
                 if self.live {
                     self.line("");
                 }
-                self.line(&format!("    {id}{which}: attempt {attempt} failed: {message}{next}"));
+                self.line(&format!(
+                    "    {id}{which}: attempt {attempt} failed: {message}{next}"
+                ));
             }
             RunEvent::ItemFinished { id, .. } => {
                 let mut progress = self.progress.lock().unwrap();
@@ -159,15 +197,23 @@ impl RunObserver for HumanRenderer {
                 }
             }
             RunEvent::StepSkipped { id, reason } => self.line(&format!("  skipped {id}: {reason}")),
-            RunEvent::StepFinished { id, status, message } => {
+            RunEvent::StepFinished {
+                id,
+                status,
+                message,
+            } => {
                 let progress = self.progress.lock().unwrap().remove(id);
-                if self.live && let Some((done, total)) = progress && done < total {
+                if self.live
+                    && let Some((done, total)) = progress
+                    && done < total
+                {
                     self.line("");
                 }
                 match status {
-                    StepStatus::Failed => {
-                        self.line(&format!("  FAILED {id}: {}", message.as_deref().unwrap_or("failed")))
-                    }
+                    StepStatus::Failed => self.line(&format!(
+                        "  FAILED {id}: {}",
+                        message.as_deref().unwrap_or("failed")
+                    )),
                     _ => self.line(&format!("  ok {id}")),
                 }
             }

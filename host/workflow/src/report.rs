@@ -79,7 +79,12 @@ pub struct StepReport {
 }
 
 impl StepReport {
-    pub(crate) fn skipped(id: &str, node: &str, reason: impl Into<String>, for_each: bool) -> StepReport {
+    pub(crate) fn skipped(
+        id: &str,
+        node: &str,
+        reason: impl Into<String>,
+        for_each: bool,
+    ) -> StepReport {
         StepReport {
             id: id.to_string(),
             name: None,
@@ -101,16 +106,21 @@ impl StepReport {
 
     /// The envelopes of a for_each step, `None` for skipped items.
     pub fn envelopes(&self) -> Option<Vec<Option<&Envelope>>> {
-        self.items.as_ref().map(|items| items.iter().map(|i| i.envelope.as_ref()).collect())
+        self.items
+            .as_ref()
+            .map(|items| items.iter().map(|i| i.envelope.as_ref()).collect())
     }
 
     /// What `steps.<id>` reads in later expressions: the envelope, the list of envelopes
     /// (skipped items are null), or null for a skipped step.
     pub fn context_value(&self) -> Value {
         match (&self.items, &self.envelope) {
-            (Some(items), _) => {
-                Value::Array(items.iter().map(|i| i.envelope.as_ref().map_or(Value::Null, Envelope::to_json)).collect())
-            }
+            (Some(items), _) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.envelope.as_ref().map_or(Value::Null, Envelope::to_json))
+                    .collect(),
+            ),
             (None, Some(env)) => env.to_json(),
             (None, None) => Value::Null,
         }
@@ -120,7 +130,11 @@ impl StepReport {
     pub fn item_counts(&self) -> (usize, usize, usize) {
         let items = self.items.as_deref().unwrap_or_default();
         let count = |s| items.iter().filter(|i| i.status == s).count();
-        (count(StepStatus::Succeeded), count(StepStatus::Failed), count(StepStatus::Skipped))
+        (
+            count(StepStatus::Succeeded),
+            count(StepStatus::Failed),
+            count(StepStatus::Skipped),
+        )
     }
 
     fn to_json(&self, r: &Redactor) -> Value {
@@ -129,10 +143,19 @@ impl StepReport {
         m.insert("node".into(), json!(self.node));
         match &self.items {
             Some(items) => {
-                let envs: Vec<Value> =
-                    items.iter().map(|i| i.envelope.as_ref().map_or(Value::Null, |e| r.value(&e.to_json()))).collect();
+                let envs: Vec<Value> = items
+                    .iter()
+                    .map(|i| {
+                        i.envelope
+                            .as_ref()
+                            .map_or(Value::Null, |e| r.value(&e.to_json()))
+                    })
+                    .collect();
                 m.insert("envelopes".into(), Value::Array(envs));
-                m.insert("attempts".into(), json!(items.iter().map(|i| i.attempts).collect::<Vec<_>>()));
+                m.insert(
+                    "attempts".into(),
+                    json!(items.iter().map(|i| i.attempts).collect::<Vec<_>>()),
+                );
                 let (ok, failed, skipped) = self.item_counts();
                 m.insert("items".into(), json!({"total": items.len(), "succeeded": ok, "failed": failed, "skipped": skipped}));
             }
@@ -141,7 +164,12 @@ impl StepReport {
                 m.insert("attempts".into(), json!([]));
             }
             None => {
-                m.insert("envelope".into(), self.envelope.as_ref().map_or(Value::Null, |e| r.value(&e.to_json())));
+                m.insert(
+                    "envelope".into(),
+                    self.envelope
+                        .as_ref()
+                        .map_or(Value::Null, |e| r.value(&e.to_json())),
+                );
                 m.insert("attempts".into(), json!(self.attempts));
             }
         }
@@ -208,7 +236,11 @@ impl RunReport {
     /// `{"status","outputs","steps":{id:{"status","envelope"|"envelopes",...}}, ...}`, secrets masked.
     pub fn to_json(&self) -> Value {
         let r = &self.redactor;
-        let steps: Map<String, Value> = self.steps.iter().map(|s| (s.id.clone(), s.to_json(r))).collect();
+        let steps: Map<String, Value> = self
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.to_json(r)))
+            .collect();
         let mut m = Map::new();
         m.insert("workflow".into(), json!(self.name));
         m.insert("status".into(), json!(self.status.as_str()));
@@ -224,7 +256,10 @@ impl RunReport {
             m.insert("error".into(), json!(r.text(e)));
         }
         if !self.warnings.is_empty() {
-            m.insert("warnings".into(), json!(self.warnings.iter().map(|w| r.text(w)).collect::<Vec<_>>()));
+            m.insert(
+                "warnings".into(),
+                json!(self.warnings.iter().map(|w| r.text(w)).collect::<Vec<_>>()),
+            );
         }
         Value::Object(m)
     }

@@ -9,17 +9,34 @@ use psaflow_core::{Catalog, NodeSpec, ParamType};
 use serde_json::Value;
 
 /// Names minijinja provides itself; expressions may call them.
-const BUILTIN_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner"];
+const BUILTIN_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
 
 /// Checks a parsed workflow against the node catalog. `Ok(())` means it may run.
 pub fn validate(wf: &Workflow, catalog: &Catalog) -> Result<(), Diagnostics> {
-    let mut v = Validator { wf, diags: Diagnostics(wf.problems.clone()) };
+    let mut v = Validator {
+        wf,
+        diags: Diagnostics(wf.problems.clone()),
+    };
     for (i, step) in wf.steps.iter().enumerate() {
         v.step(i, step, catalog);
     }
     for (key, t) in &wf.outputs {
         for e in t.exprs() {
-            v.references(e, &format!("output '{}'", key.value), wf.steps.len(), None, false);
+            v.references(
+                e,
+                &format!("output '{}'", key.value),
+                wf.steps.len(),
+                None,
+                false,
+            );
         }
     }
     v.diags.into_result()
@@ -38,7 +55,12 @@ enum Place {
 }
 
 impl Validator<'_> {
-    fn error(&mut self, pos: crate::diagnostics::Pos, message: impl Into<String>, help: Option<String>) {
+    fn error(
+        &mut self,
+        pos: crate::diagnostics::Pos,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
         let d = self.wf.diag(pos, message).with_help_opt(help);
         self.diags.push(d);
     }
@@ -58,7 +80,13 @@ impl Validator<'_> {
         }
         let what = format!("step '{}'", step.id.value);
         for (e, place) in exprs {
-            self.references(e, &what, index, Some(&step.id.value), in_loop && place == Place::Other);
+            self.references(
+                e,
+                &what,
+                index,
+                Some(&step.id.value),
+                in_loop && place == Place::Other,
+            );
         }
 
         if step.node.value.is_empty() {
@@ -69,7 +97,11 @@ impl Validator<'_> {
                 Some(s) => format!("did you mean '{s}'?"),
                 None => "run `psaflow nodes` to list the available nodes".to_string(),
             };
-            self.error(step.node.pos, format!("unknown node '{}'", step.node.value), Some(help));
+            self.error(
+                step.node.pos,
+                format!("unknown node '{}'", step.node.value),
+                Some(help),
+            );
             return;
         };
         self.params(step, spec);
@@ -94,15 +126,30 @@ impl Validator<'_> {
                     None => format!(
                         "{} takes: {}",
                         spec.id,
-                        spec.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                        spec.params
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
-                self.error(key.pos, format!("unknown parameter '{}' for node {}", key.value, spec.id), Some(help));
+                self.error(
+                    key.pos,
+                    format!("unknown parameter '{}' for node {}", key.value, spec.id),
+                    Some(help),
+                );
                 continue;
             };
             if let Template::Literal { value, pos } = t {
                 if value.is_null() && param.required {
-                    self.error(*pos, format!("required parameter '{}' of {} is empty", param.name, spec.id), None);
+                    self.error(
+                        *pos,
+                        format!(
+                            "required parameter '{}' of {} is empty",
+                            param.name, spec.id
+                        ),
+                        None,
+                    );
                 } else if !value.is_null()
                     && let Err(msg) = check_literal(value, &param.ty)
                 {
@@ -124,11 +171,21 @@ impl Validator<'_> {
             .collect();
         for param in spec.params.iter().filter(|p| p.required) {
             if step.param(&param.name).is_none() && !misspelt.contains(&param.name.as_str()) {
-                let desc = if param.description.is_empty() { String::new() } else { format!(" ({})", param.description) };
+                let desc = if param.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", param.description)
+                };
                 self.error(
                     step.with_pos,
-                    format!("step '{}' is missing required parameter '{}' for {}", step.id.value, param.name, spec.id),
-                    Some(format!("add `{}: <{}>` under `with:`{desc}", param.name, param.ty)),
+                    format!(
+                        "step '{}' is missing required parameter '{}' for {}",
+                        step.id.value, param.name, spec.id
+                    ),
+                    Some(format!(
+                        "add `{}: <{}>` under `with:`{desc}",
+                        param.name, param.ty
+                    )),
                 );
             }
         }
@@ -136,7 +193,14 @@ impl Validator<'_> {
 
     /// Checks what an expression reads. `step_index` is the number of steps that run before
     /// it (so `steps.<id>` of those is fine); `item_ok` says whether `item`/`index` exist.
-    fn references(&mut self, e: &Expr, what: &str, step_index: usize, own_id: Option<&str>, item_ok: bool) {
+    fn references(
+        &mut self,
+        e: &Expr,
+        what: &str,
+        step_index: usize,
+        own_id: Option<&str>,
+        item_ok: bool,
+    ) {
         for path in expr::paths(&e.body) {
             let mut segs = path.split('.');
             let root = segs.next().unwrap_or("");
@@ -146,14 +210,23 @@ impl Validator<'_> {
                     if let Some(name) = second
                         && !self.wf.inputs.iter().any(|i| i.name.value == name)
                     {
-                        let names: Vec<&str> = self.wf.inputs.iter().map(|i| i.name.value.as_str()).collect();
+                        let names: Vec<&str> = self
+                            .wf
+                            .inputs
+                            .iter()
+                            .map(|i| i.name.value.as_str())
+                            .collect();
                         let sugg = suggest(name, names.iter().copied());
                         let message = match sugg {
-                            Some(s) => format!("inputs.{name}: no input '{name}' (did you mean '{s}'?)"),
+                            Some(s) => {
+                                format!("inputs.{name}: no input '{name}' (did you mean '{s}'?)")
+                            }
                             None => format!("inputs.{name}: no input '{name}' is declared"),
                         };
                         let help = if names.is_empty() {
-                            format!("declare it under `inputs:`, e.g. {name}: {{ type: string, required: true }}")
+                            format!(
+                                "declare it under `inputs:`, e.g. {name}: {{ type: string, required: true }}"
+                            )
                         } else {
                             format!("declared inputs: {}", names.join(", "))
                         };
@@ -195,7 +268,8 @@ impl Validator<'_> {
                 "item" | "index" if !item_ok => {
                     let message = format!("`{root}` is only defined in a step with `for_each`");
                     let help = if own_id.is_some() && what.starts_with("step") {
-                        "add `for_each:` to this step, or read a value from inputs or steps".to_string()
+                        "add `for_each:` to this step, or read a value from inputs or steps"
+                            .to_string()
                     } else {
                         "`item` and `index` exist in a for_each step's `with` and `if`, not in its `for_each` list or in outputs".to_string()
                     };
@@ -225,7 +299,9 @@ fn type_hint(ty: &ParamType) -> String {
     match ty {
         ParamType::String => "text, e.g. Acme Ltd".into(),
         ParamType::Bool => "true or false".into(),
-        ParamType::Integer { .. } => "a whole number, e.g. 42, or an expression like ${{ steps.client.Client.id }}".into(),
+        ParamType::Integer { .. } => {
+            "a whole number, e.g. 42, or an expression like ${{ steps.client.Client.id }}".into()
+        }
         ParamType::Float => "a number, e.g. 4.5".into(),
         ParamType::Json => "any value".into(),
         ParamType::List { item } => format!("a list of {item}, e.g. [a, b]"),
@@ -261,7 +337,9 @@ pub(crate) fn check_literal(value: &Value, ty: &ParamType) -> Result<(), String>
                 Value::String(s) => s.trim().parse::<i128>().ok(),
                 _ => None,
             };
-            let Some(n) = n else { return fail("an integer") };
+            let Some(n) = n else {
+                return fail("an integer");
+            };
             let (min, max) = if *signed {
                 (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
             } else {
@@ -285,18 +363,28 @@ pub(crate) fn check_literal(value: &Value, ty: &ParamType) -> Result<(), String>
                 }
                 Ok(())
             }
-            Value::String(s) if matches!(serde_json::from_str::<Value>(s), Ok(Value::Array(_))) => Ok(()),
+            Value::String(s) if matches!(serde_json::from_str::<Value>(s), Ok(Value::Array(_))) => {
+                Ok(())
+            }
             _ => fail("a list"),
         },
         ParamType::Record { .. } => match value {
             Value::Object(_) => Ok(()),
-            Value::String(s) if matches!(serde_json::from_str::<Value>(s), Ok(Value::Object(_))) => Ok(()),
+            Value::String(s)
+                if matches!(serde_json::from_str::<Value>(s), Ok(Value::Object(_))) =>
+            {
+                Ok(())
+            }
             _ => fail("a mapping"),
         },
         ParamType::Enum { cases } => match value {
             Value::String(s) if cases.contains(s) => Ok(()),
             Value::String(s) => match suggest(s, cases.iter().map(String::as_str)) {
-                Some(c) => Err(format!("expects one of {}, got {:?} (did you mean '{c}'?)", cases.join(", "), s)),
+                Some(c) => Err(format!(
+                    "expects one of {}, got {:?} (did you mean '{c}'?)",
+                    cases.join(", "),
+                    s
+                )),
                 None => fail(&format!("one of {}", cases.join(", "))),
             },
             _ => fail(&format!("one of {}", cases.join(", "))),
@@ -311,15 +399,46 @@ mod tests {
 
     #[test]
     fn literal_types() {
-        let int = ParamType::Integer { signed: true, bits: 32 };
+        let int = ParamType::Integer {
+            signed: true,
+            bits: 32,
+        };
         assert!(check_literal(&json!(5), &int).is_ok());
         assert!(check_literal(&json!("5"), &int).is_ok());
-        assert_eq!(check_literal(&json!("abc"), &int).unwrap_err(), "expects an integer, got \"abc\"");
+        assert_eq!(
+            check_literal(&json!("abc"), &int).unwrap_err(),
+            "expects an integer, got \"abc\""
+        );
         assert!(check_literal(&json!(1.5), &int).is_err());
-        assert!(check_literal(&json!(-1), &ParamType::Integer { signed: false, bits: 8 }).is_err());
+        assert!(
+            check_literal(
+                &json!(-1),
+                &ParamType::Integer {
+                    signed: false,
+                    bits: 8
+                }
+            )
+            .is_err()
+        );
         assert!(check_literal(&json!("yes"), &ParamType::Bool).is_err());
-        assert!(check_literal(&json!([1, 2]), &ParamType::List { item: Box::new(int.clone()) }).is_ok());
-        assert!(check_literal(&json!([1, "x"]), &ParamType::List { item: Box::new(int) }).is_err());
+        assert!(
+            check_literal(
+                &json!([1, 2]),
+                &ParamType::List {
+                    item: Box::new(int.clone())
+                }
+            )
+            .is_ok()
+        );
+        assert!(
+            check_literal(
+                &json!([1, "x"]),
+                &ParamType::List {
+                    item: Box::new(int)
+                }
+            )
+            .is_err()
+        );
         assert!(check_literal(&json!([1]), &ParamType::String).is_err());
     }
 }

@@ -69,7 +69,12 @@ impl Node {
             Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Kind::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect()),
+            Kind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -159,10 +164,23 @@ fn pos_of(source: &str, loc: &serde_saphyr::Location) -> Pos {
             // Fall back to line/column (char based) when no byte offset is known.
             let line = loc.line() as usize;
             let col = loc.column() as usize;
-            let line_start: usize = source.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+            let line_start: usize = source
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
             let off = line_start
-                + source[line_start..].chars().take(col.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
-            Pos { line, column: col, offset: off, len: 1 }
+                + source[line_start..]
+                    .chars()
+                    .take(col.saturating_sub(1))
+                    .map(char::len_utf8)
+                    .sum::<usize>();
+            Pos {
+                line,
+                column: col,
+                offset: off,
+                len: 1,
+            }
         }
     }
 }
@@ -182,7 +200,13 @@ fn convert(source: &str, raw: Spanned<Raw>) -> Node {
                 .map(|(k, v)| {
                     let mut kpos = pos_of(source, &k.referenced);
                     kpos.len = kpos.len.max(k.value.len());
-                    (Key { name: k.value, pos: kpos }, convert(source, v))
+                    (
+                        Key {
+                            name: k.value,
+                            pos: kpos,
+                        },
+                        convert(source, v),
+                    )
                 })
                 .collect(),
         ),
@@ -194,7 +218,8 @@ fn convert(source: &str, raw: Spanned<Raw>) -> Node {
 pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Box<Diagnostic>> {
     if source.trim().is_empty() {
         return Err(Box::new(
-            Diagnostic::general(file, "the workflow file is empty").with_help("a workflow needs at least `name:` and `steps:`"),
+            Diagnostic::general(file, "the workflow file is empty")
+                .with_help("a workflow needs at least `name:` and `steps:`"),
         ));
     }
     // YAML 1.2 booleans only: `id: off` or `Name: yes` stay text (the "Norway problem"),
@@ -225,8 +250,13 @@ fn syntax_error(source: &Arc<str>, file: &str, err: &serde_saphyr::Error) -> Dia
     let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
     let help = if line_text.contains("${{") && line_text.contains('{') {
         Some("an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\"".to_string())
-    } else if line_text.trim_start().starts_with("${{") || line_text.contains(": ${{") && line_text.contains(": ") {
-        Some("if the value contains `: ` or starts with a special character, put it in quotes".to_string())
+    } else if line_text.trim_start().starts_with("${{")
+        || line_text.contains(": ${{") && line_text.contains(": ")
+    {
+        Some(
+            "if the value contains `: ` or starts with a special character, put it in quotes"
+                .to_string(),
+        )
     } else if message.contains("duplicate mapping key") {
         Some("each key may appear only once in a mapping".to_string())
     } else {
@@ -244,25 +274,45 @@ mod tests {
         let src: Arc<str> = "name: x\nsteps:\n  - id: a\n    with: { Id: 5, N: \"5\" }\n".into();
         let node = parse(&src, "f.yaml").unwrap();
         let Kind::Map(top) = &node.kind else { panic!() };
-        assert_eq!((top[1].0.name.as_str(), top[1].0.pos.line, top[1].0.pos.column), ("steps", 2, 1));
-        let Kind::Seq(steps) = &top[1].1.kind else { panic!() };
-        let Kind::Map(step) = &steps[0].kind else { panic!() };
-        let Kind::Map(with) = &step[1].1.kind else { panic!() };
+        assert_eq!(
+            (
+                top[1].0.name.as_str(),
+                top[1].0.pos.line,
+                top[1].0.pos.column
+            ),
+            ("steps", 2, 1)
+        );
+        let Kind::Seq(steps) = &top[1].1.kind else {
+            panic!()
+        };
+        let Kind::Map(step) = &steps[0].kind else {
+            panic!()
+        };
+        let Kind::Map(with) = &step[1].1.kind else {
+            panic!()
+        };
         assert_eq!((with[0].1.pos.line, with[0].1.pos.column), (4, 17));
         assert!(matches!(with[0].1.kind, Kind::Int(5)));
-        assert!(matches!(&with[1].1.kind, Kind::Str(s) if s == "5"), "quoted stays a string");
+        assert!(
+            matches!(&with[1].1.kind, Kind::Str(s) if s == "5"),
+            "quoted stays a string"
+        );
     }
 
     #[test]
     fn yaml_1_1_booleans_and_leading_zeros_stay_text() {
         let src: Arc<str> = "a: off\nb: yes\nc: true\nd: 0123\n".into();
         let node = parse(&src, "f.yaml").unwrap();
-        assert_eq!(node.to_json(), serde_json::json!({"a": "off", "b": "yes", "c": true, "d": "0123"}));
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": "off", "b": "yes", "c": true, "d": "0123"})
+        );
     }
 
     #[test]
     fn syntax_error_has_position_and_hint_for_unquoted_expression_in_flow_map() {
-        let src: Arc<str> = "name: x\nsteps:\n  - id: a\n    with: { Name: ${{ inputs.n }} }\n".into();
+        let src: Arc<str> =
+            "name: x\nsteps:\n  - id: a\n    with: { Name: ${{ inputs.n }} }\n".into();
         let d = parse(&src, "f.yaml").unwrap_err();
         assert_eq!(d.line, 4);
         assert!(d.message.starts_with("YAML syntax error"), "{}", d.message);

@@ -39,7 +39,10 @@ async fn sequential_steps_pass_typed_values_and_interpolate_strings() {
     assert_eq!(calls[1].1.get("SiteClientId"), Some(&json!(101)));
     assert_eq!(calls[1].1.get("Name"), Some(&json!("Site of ACME (3)")));
     assert_eq!(report.outputs.get("client_id"), Some(&json!(101)));
-    assert_eq!(report.outputs.get("site"), Some(&json!({"id": 502, "client_id": 101})));
+    assert_eq!(
+        report.outputs.get("site"),
+        Some(&json!({"id": 502, "client_id": 101}))
+    );
 }
 
 #[tokio::test]
@@ -60,7 +63,10 @@ async fn report_json_has_the_contract_shape() {
 
 #[tokio::test]
 async fn an_undefined_field_fails_the_step_with_a_suggestion_and_sends_nothing() {
-    let yaml = ONBOARD.replace("SiteClientId: ${{ steps.client.Client.id }}", "SiteClientId: ${{ steps.client.Client.idd }}");
+    let yaml = ONBOARD.replace(
+        "SiteClientId: ${{ steps.client.Client.id }}",
+        "SiteClientId: ${{ steps.client.Client.idd }}",
+    );
     let fake = Fake::new();
     let (report, _) = run(&yaml, &fake, json!({"client_name": "Acme"})).await;
     assert_eq!(report.status, RunStatus::Failed);
@@ -68,7 +74,10 @@ async fn an_undefined_field_fails_the_step_with_a_suggestion_and_sends_nothing()
     assert_eq!(site.status, StepStatus::Failed);
     let err = site.error.as_deref().unwrap();
     assert!(err.starts_with("wf.yaml:14:21: "), "{err}");
-    assert!(err.contains("steps.client.Client has no field 'idd' (did you mean 'id'?)"), "{err}");
+    assert!(
+        err.contains("steps.client.Client has no field 'idd' (did you mean 'id'?)"),
+        "{err}"
+    );
     assert_eq!(site.envelope.as_ref().unwrap().status_code, -1);
     assert!(fake.calls_of("halopsa.site.create").is_empty());
 }
@@ -121,7 +130,11 @@ async fn for_each_with_per_item_if_keeps_input_order_and_nulls_for_skipped_items
     let fake = Fake::new();
     let (report, _) = run(LOOP, &fake, json!({})).await;
     assert!(report.succeeded(), "{:?}", report.error);
-    let ids: Vec<_> = fake.calls_of("halopsa.ticket.update").iter().map(|p| p["Id"].clone()).collect();
+    let ids: Vec<_> = fake
+        .calls_of("halopsa.ticket.update")
+        .iter()
+        .map(|p| p["Id"].clone())
+        .collect();
     assert_eq!(ids, vec![json!(1), json!(3)]);
     let j = report.to_json();
     let envs = j["steps"]["close_each"]["envelopes"].as_array().unwrap();
@@ -154,7 +167,12 @@ steps:
     assert!(max <= 3, "at most 3 in flight, saw {max}");
     assert!(max >= 2, "items do overlap, saw {max}");
     let step = report.step("upd").unwrap();
-    let got: Vec<Value> = step.envelopes().unwrap().iter().map(|e| e.unwrap().output["id"].clone()).collect();
+    let got: Vec<Value> = step
+        .envelopes()
+        .unwrap()
+        .iter()
+        .map(|e| e.unwrap().output["id"].clone())
+        .collect();
     assert_eq!(got, ids.iter().map(|i| json!(i)).collect::<Vec<_>>());
 }
 
@@ -170,13 +188,27 @@ steps:
     node: halopsa.client.get
     with: { Id: 1 }
 "#;
-    let fake = Fake::new().script("halopsa.ticket.update", vec![ok("Ticket", json!({"id": 1})), system_error("boom")]);
+    let fake = Fake::new().script(
+        "halopsa.ticket.update",
+        vec![ok("Ticket", json!({"id": 1})), system_error("boom")],
+    );
     let (report, _) = run(yaml, &fake, json!({})).await;
     assert_eq!(report.status, RunStatus::Failed);
-    assert_eq!(fake.calls().len(), 2, "items 3 and 4 never start; `after` never runs");
+    assert_eq!(
+        fake.calls().len(),
+        2,
+        "items 3 and 4 never start; `after` never runs"
+    );
     let step = report.step("upd").unwrap();
     assert_eq!(step.item_counts(), (1, 1, 2));
-    assert!(step.error.as_deref().unwrap().starts_with("1 of 4 items failed; first: item 1: boom"), "{:?}", step.error);
+    assert!(
+        step.error
+            .as_deref()
+            .unwrap()
+            .starts_with("1 of 4 items failed; first: item 1: boom"),
+        "{:?}",
+        step.error
+    );
     assert_eq!(report.step("after").unwrap().status, StepStatus::Skipped);
 }
 
@@ -190,11 +222,17 @@ steps:
 
 #[tokio::test]
 async fn retry_with_exponential_backoff_until_success() {
-    let fake = Fake::new().script("halopsa.client.get", vec![system_error("down"), system_error("down")]);
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![system_error("down"), system_error("down")],
+    );
     let (report, clock) = run(RETRY, &fake, json!({})).await;
     assert!(report.succeeded());
     assert_eq!(report.step("get").unwrap().attempts, 3);
-    assert_eq!(clock.sleeps(), vec![Duration::from_secs(1), Duration::from_secs(2)]);
+    assert_eq!(
+        clock.sleeps(),
+        vec![Duration::from_secs(1), Duration::from_secs(2)]
+    );
     assert_eq!(report.to_json()["steps"]["get"]["attempts"], json!(3));
 }
 
@@ -202,27 +240,41 @@ async fn retry_with_exponential_backoff_until_success() {
 async fn retry_until_exhaustion_fails_with_the_last_envelope() {
     let fake = Fake::new().script(
         "halopsa.client.get",
-        vec![system_error("down 1"), system_error("down 2"), system_error("down 3"), ok("Client", json!({}))],
+        vec![
+            system_error("down 1"),
+            system_error("down 2"),
+            system_error("down 3"),
+            ok("Client", json!({})),
+        ],
     );
     let (report, clock) = run(RETRY, &fake, json!({})).await;
     assert_eq!(report.status, RunStatus::Failed);
     let step = report.step("get").unwrap();
     assert_eq!(step.attempts, 3);
     assert_eq!(step.envelope.as_ref().unwrap().error_message, "down 3");
-    assert_eq!(clock.sleeps(), vec![Duration::from_secs(1), Duration::from_secs(2)]);
+    assert_eq!(
+        clock.sleeps(),
+        vec![Duration::from_secs(1), Duration::from_secs(2)]
+    );
     assert_eq!(fake.calls().len(), 3);
 }
 
 #[tokio::test]
 async fn business_errors_are_not_retried_by_default() {
-    let fake = Fake::new().script("halopsa.client.get", vec![business_error("Client not found")]);
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![business_error("Client not found")],
+    );
     let (report, clock) = run(RETRY, &fake, json!({})).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(report.step("get").unwrap().attempts, 1);
     assert!(clock.sleeps().is_empty());
     // ... but are with retry_on: [business].
     let yaml = RETRY.replace("multiplier: 2 }", "multiplier: 2, retry_on: [business] }");
-    let fake = Fake::new().script("halopsa.client.get", vec![business_error("Client not found")]);
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![business_error("Client not found")],
+    );
     let (report, clock) = run(&yaml, &fake, json!({})).await;
     assert!(report.succeeded());
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(1)]);
@@ -260,14 +312,23 @@ steps:
     node: halopsa.client.get
     with: { Id: 2 }
 "#;
-    let fake = Fake::new().script("halopsa.client.get", vec![business_error("Client 1 not found")]);
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![business_error("Client 1 not found")],
+    );
     let (report, _) = run(yaml, &fake, json!({})).await;
-    assert!(report.succeeded(), "a failed step with continue_on_error does not fail the run");
+    assert!(
+        report.succeeded(),
+        "a failed step with continue_on_error does not fail the run"
+    );
     assert_eq!(report.step("a").unwrap().status, StepStatus::Failed);
     assert_eq!(report.step("b").unwrap().status, StepStatus::Succeeded);
     assert_eq!(report.warnings.len(), 1);
     let summary = HumanRenderer::summary(&report);
-    assert!(summary.contains("warning: step 'a' failed but has continue_on_error"), "{summary}");
+    assert!(
+        summary.contains("warning: step 'a' failed but has continue_on_error"),
+        "{summary}"
+    );
     assert!(summary.contains("Client 1 not found"), "{summary}");
     assert_eq!(report.to_json()["steps"]["a"]["status"], json!("failed"));
 }
@@ -286,7 +347,10 @@ steps:
     node: halopsa.client.get
     with: { Id: 3 }
 "#;
-    let fake = Fake::new().script("halopsa.client.get", vec![ok("Client", json!({"id": 1})), system_error("down")]);
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![ok("Client", json!({"id": 1})), system_error("down")],
+    );
     let (report, _) = run(yaml, &fake, json!({})).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(fake.calls().len(), 2);
@@ -295,9 +359,15 @@ steps:
     assert_eq!(j["steps"]["a"]["status"], json!("succeeded"));
     assert_eq!(j["steps"]["b"]["status"], json!("failed"));
     assert_eq!(j["steps"]["c"]["status"], json!("skipped"));
-    assert_eq!(j["steps"]["c"]["skip_reason"], json!("not run: step 'b' failed"));
+    assert_eq!(
+        j["steps"]["c"]["skip_reason"],
+        json!("not run: step 'b' failed")
+    );
     let summary = HumanRenderer::summary(&report);
-    assert!(summary.starts_with("Run FAILED 't': 3 step(s): 1 succeeded, 1 failed, 1 skipped"), "{summary}");
+    assert!(
+        summary.starts_with("Run FAILED 't': 3 step(s): 1 succeeded, 1 failed, 1 skipped"),
+        "{summary}"
+    );
 }
 
 #[tokio::test]
@@ -323,7 +393,10 @@ steps:
 "#;
     let fake = Fake::new();
     let wf = common::parse(yaml);
-    let mut opts = common::options(Arc::new(VirtualClock::new()), json!({"client_name": "Acme"}));
+    let mut opts = common::options(
+        Arc::new(VirtualClock::new()),
+        json!({"client_name": "Acme"}),
+    );
     opts.dry_run = true;
     let report = psaflow_workflow::run(&wf, &fake, opts).await;
     assert!(fake.calls().is_empty(), "a dry run never calls the invoker");
@@ -332,14 +405,26 @@ steps:
     let plan = report.plan.as_ref().unwrap();
     assert_eq!(plan.steps[0].params["Name"], json!("Acme"));
     assert_eq!(plan.steps[1].params["Name"], json!("HQ of Acme"));
-    assert_eq!(plan.steps[1].params["SiteClientId"], json!("<steps.client.Client.id>"));
+    assert_eq!(
+        plan.steps[1].params["SiteClientId"],
+        json!("<steps.client.Client.id>")
+    );
     assert!(plan.steps[2].destructive);
     assert_eq!(plan.steps[2].items, Some(2));
     let text = HumanRenderer::summary(&report);
-    assert!(text.contains("SiteClientId: <steps.client.Client.id>"), "{text}");
-    assert!(text.contains("3. purge  [halopsa.user.delete]  !! DELETES RECORDS"), "{text}");
+    assert!(
+        text.contains("SiteClientId: <steps.client.Client.id>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3. purge  [halopsa.user.delete]  !! DELETES RECORDS"),
+        "{text}"
+    );
     assert!(text.contains("would delete up to 2 records"), "{text}");
-    assert_eq!(report.to_json()["steps"]["client"]["status"], json!("skipped"));
+    assert_eq!(
+        report.to_json()["steps"]["client"]["status"],
+        json!("skipped")
+    );
 }
 
 #[tokio::test]
@@ -349,7 +434,13 @@ async fn an_invalid_workflow_runs_nothing() {
     let (report, _) = run(yaml, &fake, json!({})).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert!(fake.calls().is_empty());
-    assert!(report.error.as_deref().unwrap().contains("did you mean 'Id'?"));
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("did you mean 'Id'?")
+    );
 }
 
 #[tokio::test]
@@ -367,13 +458,24 @@ steps:
 "#;
     let fake = Fake::new();
     let (report, _) = run(yaml, &fake, json!({})).await;
-    assert!(report.succeeded(), "{:?} {}", report.error, HumanRenderer::summary(&report));
+    assert!(
+        report.succeeded(),
+        "{:?} {}",
+        report.error,
+        HumanRenderer::summary(&report)
+    );
     assert_eq!((report.deleted, report.deactivated), (3, 1));
     assert_eq!(report.step("purge").unwrap().deleted, 3);
     let j = report.to_json();
-    assert_eq!((j["deleted"].clone(), j["deactivated"].clone()), (json!(3), json!(1)));
+    assert_eq!(
+        (j["deleted"].clone(), j["deactivated"].clone()),
+        (json!(3), json!(1))
+    );
     let summary = HumanRenderer::summary(&report);
-    assert!(summary.contains("records deleted: 3, deactivated: 1"), "{summary}");
+    assert!(
+        summary.contains("records deleted: 3, deactivated: 1"),
+        "{summary}"
+    );
 }
 
 /// Collects human progress output.
@@ -418,7 +520,10 @@ steps:
     let sink = Sink::default();
     let renderer = Arc::new(HumanRenderer::to_writer(Box::new(sink.clone())));
     let opts = RunOptions {
-        inputs: json!({"note": "key sk-LIVE-12345", "pw": "Correct-Horse-9"}).as_object().cloned().unwrap(),
+        inputs: json!({"note": "key sk-LIVE-12345", "pw": "Correct-Horse-9"})
+            .as_object()
+            .cloned()
+            .unwrap(),
         secrets: vec!["sk-LIVE-12345".into()],
         clock: Arc::new(VirtualClock::new()),
         observer: Some(renderer.clone() as Arc<dyn RunObserver>),
@@ -437,7 +542,10 @@ steps:
     }
     assert!(json_text.contains("***"), "{json_text}");
     assert!(progress.contains("attempt 1 failed"), "{progress}");
-    assert_eq!(report.to_json()["steps"]["user"]["params"]["Password"], json!("***"));
+    assert_eq!(
+        report.to_json()["steps"]["user"]["params"]["Password"],
+        json!("***")
+    );
 }
 
 #[tokio::test]
@@ -453,7 +561,11 @@ async fn observer_sees_attempts_and_step_results() {
     let fake = Fake::new().script("halopsa.client.get", vec![system_error("down")]);
     let wf = common::parse(RETRY);
     let clock = Arc::new(VirtualClock::new());
-    let opts = RunOptions { clock: clock.clone(), observer: Some(events.clone()), ..RunOptions::default() };
+    let opts = RunOptions {
+        clock: clock.clone(),
+        observer: Some(events.clone()),
+        ..RunOptions::default()
+    };
     let report = psaflow_workflow::run(&wf, &fake, opts).await;
     assert!(report.succeeded());
     let got = events.0.lock().unwrap().clone();
@@ -465,7 +577,11 @@ async fn observer_sees_attempts_and_step_results() {
         message: "down (system error, StatusCode 500)".into(),
         retry_in: Some(Duration::from_secs(1)),
     }));
-    assert!(got.contains(&StepFinished { id: "get".into(), status: StepStatus::Succeeded, message: None }));
+    assert!(got.contains(&StepFinished {
+        id: "get".into(),
+        status: StepStatus::Succeeded,
+        message: None
+    }));
     assert_eq!(clock.elapsed(), Duration::from_secs(1));
 }
 

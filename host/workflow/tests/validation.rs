@@ -18,11 +18,25 @@ fn errors(yaml: &str) -> Vec<Diagnostic> {
 #[track_caller]
 fn expect(errs: &[Diagnostic], line: usize, column: usize, message: &str, help: Option<&str>) {
     let same: Vec<&Diagnostic> = errs.iter().filter(|d| d.message == message).collect();
-    let found = same.iter().find(|d| (d.line, d.column) == (line, column)).or(same.first()).copied();
+    let found = same
+        .iter()
+        .find(|d| (d.line, d.column) == (line, column))
+        .or(same.first())
+        .copied();
     let Some(d) = found else {
-        panic!("no error {message:?}; got:\n{}", errs.iter().map(|d| format!("{}:{} {} | {:?}", d.line, d.column, d.message, d.help)).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "no error {message:?}; got:\n{}",
+            errs.iter()
+                .map(|d| format!("{}:{} {} | {:?}", d.line, d.column, d.message, d.help))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     };
-    assert_eq!((d.line, d.column), (line, column), "position of {message:?}");
+    assert_eq!(
+        (d.line, d.column),
+        (line, column),
+        "position of {message:?}"
+    );
     assert_eq!(d.help.as_deref(), help, "help of {message:?}");
     assert_eq!(d.file, "wf.yaml");
 }
@@ -65,25 +79,47 @@ fn yaml_syntax_error_points_at_the_problem() {
     let errs = errors("name: t\nsteps:\n  - id: a\n    node: [x\n");
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].message, "YAML syntax error: unclosed bracket '['");
-    assert_eq!((errs[0].line, errs[0].column), (4, 11), "points at the bracket that is never closed");
+    assert_eq!(
+        (errs[0].line, errs[0].column),
+        (4, 11),
+        "points at the bracket that is never closed"
+    );
 }
 
 #[test]
 fn unquoted_expression_in_flow_mapping_gets_a_quoting_hint() {
-    let errs = errors(&format!("{HEAD}  - id: a\n    node: halopsa.client.create\n    with: {{ Name: ${{{{ inputs.client_name }}}} }}\n"));
+    let errs = errors(&format!(
+        "{HEAD}  - id: a\n    node: halopsa.client.create\n    with: {{ Name: ${{{{ inputs.client_name }}}} }}\n"
+    ));
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].line, 7);
     assert_eq!(
         errs[0].help.as_deref(),
-        Some("an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\"")
+        Some(
+            "an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\""
+        )
     );
 }
 
 #[test]
 fn unknown_keys_suggest_near_names() {
-    let errs = errors("name: t\ndescripton: x\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: x }\n    contine_on_error: true\n");
-    expect(&errs, 2, 1, "unknown key 'descripton' at the top level of the workflow", Some("did you mean 'description'?"));
-    expect(&errs, 7, 5, "unknown key 'contine_on_error' in step", Some("did you mean 'continue_on_error'?"));
+    let errs = errors(
+        "name: t\ndescripton: x\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: x }\n    contine_on_error: true\n",
+    );
+    expect(
+        &errs,
+        2,
+        1,
+        "unknown key 'descripton' at the top level of the workflow",
+        Some("did you mean 'description'?"),
+    );
+    expect(
+        &errs,
+        7,
+        5,
+        "unknown key 'contine_on_error' in step",
+        Some("did you mean 'continue_on_error'?"),
+    );
     assert_eq!(errs.len(), 2);
 }
 
@@ -92,9 +128,27 @@ fn missing_id_and_node_and_duplicate_ids() {
     let errs = errors(
         "name: t\nsteps:\n  - node: halopsa.client.get\n    with: { Id: 1 }\n  - id: a\n  - id: b\n    node: halopsa.client.get\n    with: { Id: 1 }\n  - id: b\n    node: halopsa.client.get\n    with: { Id: 2 }\n",
     );
-    expect(&errs, 3, 5, "step has no `id`", Some("add `id: some_name`; later steps refer to it as steps.some_name"));
-    expect(&errs, 5, 5, "step 'a' has no `node`", Some("add e.g. `node: halopsa.client.create`"));
-    expect(&errs, 9, 9, "duplicate step id 'b'", Some("the first step with this id is at line 6; step ids must be unique"));
+    expect(
+        &errs,
+        3,
+        5,
+        "step has no `id`",
+        Some("add `id: some_name`; later steps refer to it as steps.some_name"),
+    );
+    expect(
+        &errs,
+        5,
+        5,
+        "step 'a' has no `node`",
+        Some("add e.g. `node: halopsa.client.create`"),
+    );
+    expect(
+        &errs,
+        9,
+        9,
+        "duplicate step id 'b'",
+        Some("the first step with this id is at line 6; step ids must be unique"),
+    );
     assert_eq!(errs.len(), 3);
 }
 
@@ -103,15 +157,29 @@ fn unknown_node_and_parameter_suggest_near_names() {
     let errs = errors(
         "name: t\nsteps:\n  - id: a\n    node: halopsa.client.creat\n    with: { Name: x }\n  - id: site\n    node: halopsa.site.create\n    with:\n      Name: x\n      SiteClientID: 5\n",
     );
-    expect(&errs, 4, 11, "unknown node 'halopsa.client.creat'", Some("did you mean 'halopsa.client.create'?"));
-    expect(&errs, 10, 7, "unknown parameter 'SiteClientID' for node halopsa.site.create", Some("did you mean 'SiteClientId'?"));
+    expect(
+        &errs,
+        4,
+        11,
+        "unknown node 'halopsa.client.creat'",
+        Some("did you mean 'halopsa.client.create'?"),
+    );
+    expect(
+        &errs,
+        10,
+        7,
+        "unknown parameter 'SiteClientID' for node halopsa.site.create",
+        Some("did you mean 'SiteClientId'?"),
+    );
     // The misspelt required parameter is reported once, not also as missing.
     assert_eq!(errs.len(), 2);
 }
 
 #[test]
 fn missing_required_parameter() {
-    let errs = errors("name: t\nsteps:\n  - id: site\n    node: halopsa.site.create\n    with:\n      Name: x\n");
+    let errs = errors(
+        "name: t\nsteps:\n  - id: site\n    node: halopsa.site.create\n    with:\n      Name: x\n",
+    );
     expect(
         &errs,
         5,
@@ -125,7 +193,12 @@ fn missing_required_parameter() {
 #[test]
 fn load_reports_a_missing_file() {
     let err = psaflow_workflow::load(std::path::Path::new("/nonexistent/wf.yaml")).unwrap_err();
-    assert!(err.0[0].message.starts_with("cannot read the workflow file"), "{err}");
+    assert!(
+        err.0[0]
+            .message
+            .starts_with("cannot read the workflow file"),
+        "{err}"
+    );
     assert_eq!(err.0[0].file, "/nonexistent/wf.yaml");
 }
 
@@ -141,25 +214,46 @@ fn wrong_literal_types() {
         "parameter 'Id' of halopsa.client.get expects an integer, got \"abc\"",
         Some("Id: a whole number, e.g. 42, or an expression like ${{ steps.client.Client.id }}"),
     );
-    expect(&errs, 9, 32, "parameter 'Inactive' of halopsa.client.update expects true or false, got \"maybe\"", Some("Inactive: true or false"));
+    expect(
+        &errs,
+        9,
+        32,
+        "parameter 'Inactive' of halopsa.client.update expects true or false, got \"maybe\"",
+        Some("Inactive: true or false"),
+    );
     assert_eq!(errs.len(), 2, "a quoted number is fine for an integer");
 }
 
 #[test]
 fn expression_syntax_error_points_inside_the_value() {
-    let errs = errors(&format!("{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: Client ${{{{ inputs.client_name + }}}}\n"));
+    let errs = errors(&format!(
+        "{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: Client ${{{{ inputs.client_name + }}}}\n"
+    ));
     assert_eq!(errs.len(), 1, "{errs:?}");
     let d = &errs[0];
-    assert!(d.message.starts_with("expression syntax error in `inputs.client_name +`"), "{}", d.message);
+    assert!(
+        d.message
+            .starts_with("expression syntax error in `inputs.client_name +`"),
+        "{}",
+        d.message
+    );
     assert_eq!(d.line, 8);
-    assert!(d.column > 20, "points inside the expression, not at the value start: {}", d.column);
-    let errs = errors(&format!("{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: \"x ${{{{ inputs.client_name\"\n"));
+    assert!(
+        d.column > 20,
+        "points inside the expression, not at the value start: {}",
+        d.column
+    );
+    let errs = errors(&format!(
+        "{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: \"x ${{{{ inputs.client_name\"\n"
+    ));
     expect(
         &errs,
         8,
         16,
         "expression is not closed: `${{` without a matching `}}`",
-        Some("write expressions as ${{ inputs.name }}; to write a literal `${{`, put it in quotes inside an expression: ${{ '${{' }}"),
+        Some(
+            "write expressions as ${{ inputs.name }}; to write a literal `${{`, put it in quotes inside an expression: ${{ '${{' }}",
+        ),
     );
 }
 
@@ -167,7 +261,13 @@ fn expression_syntax_error_points_inside_the_value() {
 fn references_to_unknown_later_or_own_steps() {
     let yaml = "name: t\nsteps:\n  - id: site\n    node: halopsa.client.get\n    with: { Id: 1 }\n  - id: a\n    node: halopsa.client.get\n    with:\n      Id: ${{ steps.sitee.Client.id }}\n  - id: b\n    node: halopsa.client.get\n    with:\n      Id: ${{ steps.c.Client.id }}\n  - id: c\n    node: halopsa.client.get\n    with:\n      Id: \"${{ steps.c.Client.id }}\"\n";
     let errs = errors(yaml);
-    expect(&errs, 9, 11, "steps.sitee: no step 'sitee' (did you mean 'site'?)", Some("steps before this one: site"));
+    expect(
+        &errs,
+        9,
+        11,
+        "steps.sitee: no step 'sitee' (did you mean 'site'?)",
+        Some("steps before this one: site"),
+    );
     expect(
         &errs,
         13,
@@ -175,7 +275,13 @@ fn references_to_unknown_later_or_own_steps() {
         "steps.c: step 'c' runs later, after step 'b'",
         Some("a step can only read the results of steps above it; move it or the step it reads"),
     );
-    expect(&errs, 17, 12, "steps.c: step 'c' cannot read its own result", Some("a step can only read the results of steps above it"));
+    expect(
+        &errs,
+        17,
+        12,
+        "steps.c: step 'c' cannot read its own result",
+        Some("a step can only read the results of steps above it"),
+    );
     assert_eq!(errs.len(), 3);
 }
 
@@ -184,13 +290,21 @@ fn undeclared_input_and_unknown_root_name() {
     let errs = errors(&format!(
         "{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: ${{{{ inputs.client_nme }}}}\n      Notes: ${{{{ input.client_name }}}}\n"
     ));
-    expect(&errs, 8, 13, "inputs.client_nme: no input 'client_nme' (did you mean 'client_name'?)", Some("declared inputs: client_name"));
+    expect(
+        &errs,
+        8,
+        13,
+        "inputs.client_nme: no input 'client_nme' (did you mean 'client_name'?)",
+        Some("declared inputs: client_name"),
+    );
     expect(
         &errs,
         9,
         14,
         "unknown name 'input' (did you mean 'inputs'?)",
-        Some("expressions can read inputs.<name>, steps.<id>, env.<NAME>, and item/index inside for_each"),
+        Some(
+            "expressions can read inputs.<name>, steps.<id>, env.<NAME>, and item/index inside for_each",
+        ),
     );
     assert_eq!(errs.len(), 2);
 }
@@ -219,7 +333,9 @@ fn item_outside_for_each() {
         11,
         6,
         "`index` is only defined in a step with `for_each`",
-        Some("`item` and `index` exist in a for_each step's `with` and `if`, not in its `for_each` list or in outputs"),
+        Some(
+            "`item` and `index` exist in a for_each step's `with` and `if`, not in its `for_each` list or in outputs",
+        ),
     );
     assert_eq!(errs.len(), 3, "{errs:?}");
 }
@@ -236,9 +352,27 @@ fn bad_retry_and_timeout_values() {
         "`timeout` must be a positive duration, found 'soon'",
         Some("write a duration like 500ms, 30s, 2m, or a number of seconds"),
     );
-    expect(&errs, 8, 21, "`max_attempts` must be a whole number of at least 1, found 0", None);
-    expect(&errs, 9, 16, "unknown backoff \"exponentail\"", Some("did you mean 'exponential'?"));
-    expect(&errs, 10, 26, "unknown retry_on value \"busines\"", Some("did you mean 'business'?"));
+    expect(
+        &errs,
+        8,
+        21,
+        "`max_attempts` must be a whole number of at least 1, found 0",
+        None,
+    );
+    expect(
+        &errs,
+        9,
+        16,
+        "unknown backoff \"exponentail\"",
+        Some("did you mean 'exponential'?"),
+    );
+    expect(
+        &errs,
+        10,
+        26,
+        "unknown retry_on value \"busines\"",
+        Some("did you mean 'business'?"),
+    );
     expect(
         &errs,
         11,
@@ -246,7 +380,13 @@ fn bad_retry_and_timeout_values() {
         "`initial_interval` must be a positive duration, found '5x'",
         Some("write a duration like 500ms, 30s, 2m, or a number of seconds"),
     );
-    expect(&errs, 12, 18, "`concurrency` must be a whole number of at least 1, found 0", None);
+    expect(
+        &errs,
+        12,
+        18,
+        "`concurrency` must be a whole number of at least 1, found 0",
+        None,
+    );
     assert_eq!(errs.len(), 6);
 }
 
@@ -260,10 +400,15 @@ fn literal_client_secret_is_refused() {
         5,
         3,
         "`connection.client_secret` must not be written in the workflow file",
-        Some("put the secret in an environment variable and name it: client_secret_env: ACME_HALO_SECRET"),
+        Some(
+            "put the secret in an environment variable and name it: client_secret_env: ACME_HALO_SECRET",
+        ),
     );
     assert_eq!(errs.len(), 1);
-    assert!(!errs[0].render(false).contains("hunter2") || errs[0].render(false).contains("client_secret: hunter2"));
+    assert!(
+        !errs[0].render(false).contains("hunter2")
+            || errs[0].render(false).contains("client_secret: hunter2")
+    );
 }
 
 #[test]
@@ -275,7 +420,9 @@ fn destructive_step_in_for_each_needs_confirm() {
         6,
         11,
         "step 'purge' runs halopsa.user.delete (it deletes records) once per for_each item; this needs `confirm: true`",
-        Some("add `confirm: true` to the step after checking the list with `psaflow run --dry-run`"),
+        Some(
+            "add `confirm: true` to the step after checking the list with `psaflow run --dry-run`",
+        ),
     );
     assert_eq!(errs.len(), 1);
     assert_eq!(errors(&format!("{yaml}    confirm: true\n")), vec![]);
@@ -283,8 +430,16 @@ fn destructive_step_in_for_each_needs_confirm() {
 
 #[test]
 fn for_each_without_expression_delimiters_suggests_them() {
-    let errs = errors("name: t\nsteps:\n  - id: a\n    node: halopsa.client.get\n    for_each: steps.x.list\n    with: { Id: 1 }\n");
-    expect(&errs, 5, 15, "`for_each` needs a list or an expression that gives one", Some("did you mean ${{ steps.x.list }}?"));
+    let errs = errors(
+        "name: t\nsteps:\n  - id: a\n    node: halopsa.client.get\n    for_each: steps.x.list\n    with: { Id: 1 }\n",
+    );
+    expect(
+        &errs,
+        5,
+        15,
+        "`for_each` needs a list or an expression that gives one",
+        Some("did you mean ${{ steps.x.list }}?"),
+    );
 }
 
 #[test]
@@ -311,7 +466,21 @@ fn all_errors_are_collected_and_rendered_with_caret_and_help() {
 
 #[test]
 fn inputs_with_bad_types_and_defaults() {
-    let errs = errors("name: t\ninputs:\n  n: { type: integr }\n  m: { type: integer, default: abc }\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: 1 }\n");
-    expect(&errs, 3, 14, "unknown input type 'integr'", Some("did you mean 'integer'?"));
-    expect(&errs, 4, 32, "default of input 'm': expected an integer, got the text \"abc\"", None);
+    let errs = errors(
+        "name: t\ninputs:\n  n: { type: integr }\n  m: { type: integer, default: abc }\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: 1 }\n",
+    );
+    expect(
+        &errs,
+        3,
+        14,
+        "unknown input type 'integr'",
+        Some("did you mean 'integer'?"),
+    );
+    expect(
+        &errs,
+        4,
+        32,
+        "default of input 'm': expected an integer, got the text \"abc\"",
+        None,
+    );
 }

@@ -15,7 +15,13 @@ use std::task::Poll;
 type ItemFuture<'a> = Pin<Box<dyn Future<Output = CallOutcome> + Send + 'a>>;
 
 fn not_run(index: usize, reason: &str) -> ItemReport {
-    ItemReport { index, status: StepStatus::Skipped, envelope: None, attempts: 0, error: Some(reason.to_string()) }
+    ItemReport {
+        index,
+        status: StepStatus::Skipped,
+        envelope: None,
+        attempts: 0,
+        error: Some(reason.to_string()),
+    }
 }
 
 pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> StepReport {
@@ -78,7 +84,11 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                     Ok(true) => {}
                     Ok(false) => {
                         results[i] = Some(not_run(i, "`if` is false"));
-                        ctx.emit(RunEvent::ItemFinished { id: step.id.value.clone(), index: i, status: StepStatus::Skipped });
+                        ctx.emit(RunEvent::ItemFinished {
+                            id: step.id.value.clone(),
+                            index: i,
+                            status: StepStatus::Skipped,
+                        });
                         continue;
                     }
                     Err(err) => {
@@ -93,12 +103,17 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                         });
                         first_failure.get_or_insert(format!("item {i}: {message}"));
                         stop |= !step.continue_on_error;
-                        ctx.emit(RunEvent::ItemFinished { id: step.id.value.clone(), index: i, status: StepStatus::Failed });
+                        ctx.emit(RunEvent::ItemFinished {
+                            id: step.id.value.clone(),
+                            index: i,
+                            status: StepStatus::Failed,
+                        });
                         continue;
                     }
                 }
             }
-            let fut: ItemFuture<'_> = Box::pin(async move { step::call(ctx, step, &item_scope, i, Some(i)).await });
+            let fut: ItemFuture<'_> =
+                Box::pin(async move { step::call(ctx, step, &item_scope, i, Some(i)).await });
             in_flight.push((i, fut));
         }
         if in_flight.is_empty() {
@@ -117,14 +132,21 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         let (i, _) = in_flight.swap_remove(slot);
         let status = outcome.item.status;
         if status == StepStatus::Failed {
-            first_failure.get_or_insert(format!("item {i}: {}", outcome.item.error.clone().unwrap_or_default()));
+            first_failure.get_or_insert(format!(
+                "item {i}: {}",
+                outcome.item.error.clone().unwrap_or_default()
+            ));
             stop |= !step.continue_on_error;
         }
         report.deleted += outcome.deleted;
         report.deactivated += outcome.deactivated;
         report.attempts += outcome.item.attempts;
         results[i] = Some(outcome.item);
-        ctx.emit(RunEvent::ItemFinished { id: step.id.value.clone(), index: i, status });
+        ctx.emit(RunEvent::ItemFinished {
+            id: step.id.value.clone(),
+            index: i,
+            status,
+        });
     }
 
     let items: Vec<ItemReport> = results
@@ -132,11 +154,21 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         .enumerate()
         .map(|(i, r)| r.unwrap_or_else(|| not_run(i, "not started: an earlier item failed")))
         .collect();
-    let failed = items.iter().filter(|i| i.status == StepStatus::Failed).count();
+    let failed = items
+        .iter()
+        .filter(|i| i.status == StepStatus::Failed)
+        .count();
     if failed > 0 {
         report.status = StepStatus::Failed;
-        let not_started = items.iter().filter(|i| i.error.as_deref() == Some("not started: an earlier item failed")).count();
-        let mut text = format!("{failed} of {} items failed; first: {}", items.len(), first_failure.unwrap_or_default());
+        let not_started = items
+            .iter()
+            .filter(|i| i.error.as_deref() == Some("not started: an earlier item failed"))
+            .count();
+        let mut text = format!(
+            "{failed} of {} items failed; first: {}",
+            items.len(),
+            first_failure.unwrap_or_default()
+        );
         if not_started > 0 {
             text.push_str(&format!("; {not_started} items were not started"));
         }

@@ -22,9 +22,15 @@ pub(crate) fn delay(policy: &RetryPolicy, attempt: u32) -> Duration {
     let d = match policy.backoff {
         Backoff::Constant => policy.initial_interval,
         Backoff::Exponential => {
-            let factor = policy.multiplier.powi(attempt.saturating_sub(1).min(64) as i32);
+            let factor = policy
+                .multiplier
+                .powi(attempt.saturating_sub(1).min(64) as i32);
             let secs = policy.initial_interval.as_secs_f64() * factor;
-            if secs.is_finite() { Duration::from_secs_f64(secs.min(1e9)) } else { policy.max_interval }
+            if secs.is_finite() {
+                Duration::from_secs_f64(secs.min(1e9))
+            } else {
+                policy.max_interval
+            }
         }
     };
     d.min(policy.max_interval.max(policy.initial_interval))
@@ -32,22 +38,36 @@ pub(crate) fn delay(policy: &RetryPolicy, attempt: u32) -> Duration {
 
 /// A failed attempt that ran past the step's timeout.
 fn timed_out(output_name: &str, limit: Duration) -> Envelope {
-    Envelope::system(output_name, format!("timed out after {}", format_duration(limit)))
+    Envelope::system(
+        output_name,
+        format!("timed out after {}", format_duration(limit)),
+    )
 }
 
 /// One attempt, bounded by the step's timeout. On a real clock the call is cancelled at the
 /// limit; on a virtual clock it runs to completion and is judged by the virtual time it used
 /// (mocks advance virtual time by sleeping), so tests never wait.
-async fn attempt(ctx: &Ctx<'_>, step: &Step, output_name: &str, params: Map<String, Value>) -> Envelope {
+async fn attempt(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    output_name: &str,
+    params: Map<String, Value>,
+) -> Envelope {
     let call = ctx.invoker.invoke(&step.node.value, params);
     match step.timeout {
         None => call.await,
         Some(limit) if ctx.clock.is_virtual() => {
             let start = ctx.clock.elapsed();
             let env = call.await;
-            if ctx.clock.elapsed().saturating_sub(start) > limit { timed_out(output_name, limit) } else { env }
+            if ctx.clock.elapsed().saturating_sub(start) > limit {
+                timed_out(output_name, limit)
+            } else {
+                env
+            }
         }
-        Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| timed_out(output_name, limit)),
+        Some(limit) => tokio::time::timeout(limit, call)
+            .await
+            .unwrap_or_else(|_| timed_out(output_name, limit)),
     }
 }
 
@@ -68,7 +88,8 @@ pub(crate) async fn call(
             return (env, attempts);
         }
         let retry_in = step.retry.as_ref().and_then(|p| {
-            (attempts < p.max_attempts && p.retry_on.contains(&classify(&env))).then(|| delay(p, attempts))
+            (attempts < p.max_attempts && p.retry_on.contains(&classify(&env)))
+                .then(|| delay(p, attempts))
         });
         ctx.emit(RunEvent::AttemptFailed {
             id: step.id.value.clone(),
@@ -94,7 +115,10 @@ pub(crate) fn failure_text(env: &Envelope) -> String {
     if env.error_message.is_empty() {
         format!("{what} (StatusCode {})", env.status_code)
     } else {
-        format!("{} ({what}, StatusCode {})", env.error_message, env.status_code)
+        format!(
+            "{} ({what}, StatusCode {})",
+            env.error_message, env.status_code
+        )
     }
 }
 
@@ -112,14 +136,20 @@ mod tests {
         };
         let waits: Vec<_> = (1..=5).map(|a| delay(&p, a).as_secs()).collect();
         assert_eq!(waits, vec![1, 2, 4, 5, 5]);
-        let c = RetryPolicy { backoff: Backoff::Constant, ..p };
+        let c = RetryPolicy {
+            backoff: Backoff::Constant,
+            ..p
+        };
         assert_eq!(delay(&c, 4), Duration::from_secs(1));
     }
 
     #[test]
     fn classifies_by_status_code() {
         assert_eq!(classify(&Envelope::system("X", "down")), RetryOn::System);
-        assert_eq!(classify(&Envelope::validation("X", "bad")), RetryOn::Validation);
+        assert_eq!(
+            classify(&Envelope::validation("X", "bad")),
+            RetryOn::Validation
+        );
         let mut e = Envelope::system("X", "not found");
         e.status_code = 200;
         assert_eq!(classify(&e), RetryOn::Business);

@@ -63,40 +63,93 @@ impl RunOptions {
     pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
         let mut m = self.inputs.clone();
         for decl in wf.inputs() {
-            m.entry(decl.name.value.clone()).or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
+            m.entry(decl.name.value.clone())
+                .or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
         }
         Value::Object(m)
     }
 
     pub(crate) fn env_value(&self) -> Value {
-        Value::Object(self.env.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            self.env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     }
 }
 
 /// Progress of a run, as it happens. Messages are already redacted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
-    RunStarted { name: String, steps: usize },
+    RunStarted {
+        name: String,
+        steps: usize,
+    },
     /// `items` is the list length for a for_each step.
-    StepStarted { id: String, name: String, node: String, items: Option<usize>, destructive: bool },
-    StepSkipped { id: String, reason: String },
+    StepStarted {
+        id: String,
+        name: String,
+        node: String,
+        items: Option<usize>,
+        destructive: bool,
+    },
+    StepSkipped {
+        id: String,
+        reason: String,
+    },
     /// An attempt failed; `retry_in` is set when another attempt follows after that wait.
-    AttemptFailed { id: String, index: Option<usize>, attempt: u32, message: String, retry_in: Option<Duration> },
-    ItemFinished { id: String, index: usize, status: StepStatus },
-    StepFinished { id: String, status: StepStatus, message: Option<String> },
-    RunFinished { status: RunStatus },
+    AttemptFailed {
+        id: String,
+        index: Option<usize>,
+        attempt: u32,
+        message: String,
+        retry_in: Option<Duration>,
+    },
+    ItemFinished {
+        id: String,
+        index: usize,
+        status: StepStatus,
+    },
+    StepFinished {
+        id: String,
+        status: StepStatus,
+        message: Option<String>,
+    },
+    RunFinished {
+        status: RunStatus,
+    },
 }
 
 impl RunEvent {
     pub(crate) fn redacted(self, r: &Redactor) -> RunEvent {
         match self {
-            RunEvent::AttemptFailed { id, index, attempt, message, retry_in } => {
-                RunEvent::AttemptFailed { id, index, attempt, message: r.text(&message), retry_in }
-            }
-            RunEvent::StepFinished { id, status, message } => {
-                RunEvent::StepFinished { id, status, message: message.map(|m| r.text(&m)) }
-            }
-            RunEvent::StepSkipped { id, reason } => RunEvent::StepSkipped { id, reason: r.text(&reason) },
+            RunEvent::AttemptFailed {
+                id,
+                index,
+                attempt,
+                message,
+                retry_in,
+            } => RunEvent::AttemptFailed {
+                id,
+                index,
+                attempt,
+                message: r.text(&message),
+                retry_in,
+            },
+            RunEvent::StepFinished {
+                id,
+                status,
+                message,
+            } => RunEvent::StepFinished {
+                id,
+                status,
+                message: message.map(|m| r.text(&m)),
+            },
+            RunEvent::StepSkipped { id, reason } => RunEvent::StepSkipped {
+                id,
+                reason: r.text(&reason),
+            },
             other => other,
         }
     }
@@ -107,7 +160,10 @@ pub trait RunObserver: Send + Sync {
 }
 
 fn all_skipped(wf: &Workflow, reason: &str) -> Vec<StepReport> {
-    wf.steps().iter().map(|s| StepReport::skipped(s.id(), s.node(), reason, s.for_each.is_some())).collect()
+    wf.steps()
+        .iter()
+        .map(|s| StepReport::skipped(s.id(), s.node(), reason, s.for_each.is_some()))
+        .collect()
 }
 
 /// Runs a workflow. It is validated first against the invoker's catalog; an invalid
@@ -153,7 +209,10 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         redactor,
         file: wf.file().to_string(),
     };
-    ctx.emit(RunEvent::RunStarted { name: wf.name().to_string(), steps: wf.steps().len() });
+    ctx.emit(RunEvent::RunStarted {
+        name: wf.name().to_string(),
+        steps: wf.steps().len(),
+    });
     let inputs = opts.full_inputs(wf);
     let env = opts.env_value();
     let mut seen = Map::new();
@@ -163,8 +222,16 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         let id = step.id().to_string();
         if let Some(failed) = &stopped_by {
             let reason = format!("not run: step '{failed}' failed");
-            ctx.emit(RunEvent::StepSkipped { id: id.clone(), reason: reason.clone() });
-            report.steps.push(StepReport::skipped(&id, step.node(), reason, step.for_each.is_some()));
+            ctx.emit(RunEvent::StepSkipped {
+                id: id.clone(),
+                reason: reason.clone(),
+            });
+            report.steps.push(StepReport::skipped(
+                &id,
+                step.node(),
+                reason,
+                step.for_each.is_some(),
+            ));
             seen.insert(id, Value::Null);
             continue;
         }
@@ -183,10 +250,15 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         };
         r.name = step.name.clone();
         match r.status {
-            StepStatus::Skipped => {
-                ctx.emit(RunEvent::StepSkipped { id: id.clone(), reason: r.skip_reason.clone().unwrap_or_default() })
-            }
-            status => ctx.emit(RunEvent::StepFinished { id: id.clone(), status, message: r.error.clone() }),
+            StepStatus::Skipped => ctx.emit(RunEvent::StepSkipped {
+                id: id.clone(),
+                reason: r.skip_reason.clone().unwrap_or_default(),
+            }),
+            status => ctx.emit(RunEvent::StepFinished {
+                id: id.clone(),
+                status,
+                message: r.error.clone(),
+            }),
         }
         if r.status == StepStatus::Failed {
             if step.continue_on_error {
@@ -214,11 +286,17 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
             }
             Err(err) if report.status == RunStatus::Succeeded => {
                 report.status = RunStatus::Failed;
-                report.error = Some(format!("output '{}': {}", key.value, super::step::located(&ctx, &err)));
+                report.error = Some(format!(
+                    "output '{}': {}",
+                    key.value,
+                    super::step::located(&ctx, &err)
+                ));
             }
             Err(_) => {}
         }
     }
-    ctx.emit(RunEvent::RunFinished { status: report.status });
+    ctx.emit(RunEvent::RunFinished {
+        status: report.status,
+    });
     report
 }

@@ -13,10 +13,14 @@ use serde_json::{Map, Value};
 /// The contract's output key for a node's envelope, used for envelopes the engine makes
 /// itself (timeouts, expression errors) so they look like the node's own.
 pub(crate) fn output_name(spec: Option<&NodeSpec>) -> String {
-    let Some(spec) = spec else { return String::new() };
+    let Some(spec) = spec else {
+        return String::new();
+    };
     let cap = |s: &str| {
         let mut c = s.chars();
-        c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect::<String>())
+            .unwrap_or_default()
     };
     match spec.operation.as_str() {
         "create" | "get" | "update" => cap(&spec.resource),
@@ -36,7 +40,10 @@ pub(crate) fn expression_failure(ctx: &Ctx<'_>, output: &str, err: &EvalError) -
 /// `file:line:column: message` for a run-time expression error.
 pub(crate) fn located(ctx: &Ctx<'_>, err: &EvalError) -> String {
     if err.pos.is_known() {
-        format!("{}:{}:{}: {}", ctx.file, err.pos.line, err.pos.column, err.message)
+        format!(
+            "{}:{}:{}: {}",
+            ctx.file, err.pos.line, err.pos.column, err.message
+        )
     } else {
         err.message.clone()
     }
@@ -77,18 +84,28 @@ pub(crate) fn params(
 /// integer, 42 -> "42" for text). Anything else is passed as is and the node judges it.
 pub(crate) fn coerce(value: Value, ty: &ParamType) -> Value {
     match (ty, &value) {
-        (ParamType::Integer { .. }, Value::String(s)) => s.trim().parse::<i64>().map(Value::from).unwrap_or(value),
-        (ParamType::Integer { .. }, Value::Number(n)) if n.as_i64().is_none() && n.as_u64().is_none() => {
+        (ParamType::Integer { .. }, Value::String(s)) => {
+            s.trim().parse::<i64>().map(Value::from).unwrap_or(value)
+        }
+        (ParamType::Integer { .. }, Value::Number(n))
+            if n.as_i64().is_none() && n.as_u64().is_none() =>
+        {
             match n.as_f64() {
                 Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
                 _ => value,
             }
         }
-        (ParamType::Float, Value::String(s)) => {
-            s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(value)
-        }
+        (ParamType::Float, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(value),
         (ParamType::String, Value::Number(_) | Value::Bool(_)) => Value::String(value.to_string()),
-        (ParamType::Bool, Value::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        (ParamType::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Value::Bool(s == "true")
+        }
         _ => value,
     }
 }
@@ -109,7 +126,13 @@ pub(crate) struct CallOutcome {
 
 /// Evaluates the parameters and calls the node (with retries). An expression error fails
 /// the call without sending anything.
-pub(crate) async fn call(ctx: &Ctx<'_>, step: &Step, scope: &Scope, index: usize, item_index: Option<usize>) -> CallOutcome {
+pub(crate) async fn call(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    scope: &Scope,
+    index: usize,
+    item_index: Option<usize>,
+) -> CallOutcome {
     let spec = ctx.catalog.get(&step.node.value);
     let output = output_name(spec);
     let params = match params(step, spec, scope, &ctx.redactor) {
@@ -137,7 +160,11 @@ pub(crate) async fn call(ctx: &Ctx<'_>, step: &Step, scope: &Scope, index: usize
     CallOutcome {
         item: ItemReport {
             index,
-            status: if ok { StepStatus::Succeeded } else { StepStatus::Failed },
+            status: if ok {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            },
             error: (!ok).then(|| retry::failure_text(&env)),
             envelope: Some(env),
             attempts,

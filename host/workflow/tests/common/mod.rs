@@ -1,7 +1,9 @@
 //! A fake node invoker with a small catalog: scripted envelopes per node, every call
 //! recorded, and in-flight calls counted (for concurrency checks).
 #![allow(dead_code)]
-use psaflow_core::{BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, ParamSpec, ParamType, VirtualClock};
+use psaflow_core::{
+    BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, ParamSpec, ParamType, VirtualClock,
+};
 use psaflow_workflow::{RunOptions, RunReport, Workflow};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, VecDeque};
@@ -10,7 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn param(name: &str, ty: ParamType, required: bool) -> ParamSpec {
-    ParamSpec { name: name.into(), wit_name: psaflow_core::names::pascal_to_kebab(name), ty, required, description: String::new() }
+    ParamSpec {
+        name: name.into(),
+        wit_name: psaflow_core::names::pascal_to_kebab(name),
+        ty,
+        required,
+        description: String::new(),
+    }
 }
 
 fn node(id: &str, destructive: bool, params: Vec<ParamSpec>) -> NodeSpec {
@@ -27,37 +35,77 @@ fn node(id: &str, destructive: bool, params: Vec<ParamSpec>) -> NodeSpec {
 }
 
 pub fn catalog() -> Catalog {
-    let int = || ParamType::Integer { signed: false, bits: 32 };
+    let int = || ParamType::Integer {
+        signed: false,
+        bits: 32,
+    };
     let mut c = Catalog::new();
     c.insert(node(
         "halopsa.client.create",
         false,
-        vec![param("Name", ParamType::String, true), param("Inactive", ParamType::Bool, false), param("Notes", ParamType::String, false)],
+        vec![
+            param("Name", ParamType::String, true),
+            param("Inactive", ParamType::Bool, false),
+            param("Notes", ParamType::String, false),
+        ],
     ));
-    c.insert(node("halopsa.client.get", false, vec![param("Id", int(), true)]));
+    c.insert(node(
+        "halopsa.client.get",
+        false,
+        vec![param("Id", int(), true)],
+    ));
     c.insert(node(
         "halopsa.client.update",
         false,
-        vec![param("Id", int(), true), param("Name", ParamType::String, false), param("Inactive", ParamType::Bool, false)],
+        vec![
+            param("Id", int(), true),
+            param("Name", ParamType::String, false),
+            param("Inactive", ParamType::Bool, false),
+        ],
     ));
     c.insert(node(
         "halopsa.site.create",
         false,
-        vec![param("Name", ParamType::String, true), param("SiteClientId", int(), true)],
+        vec![
+            param("Name", ParamType::String, true),
+            param("SiteClientId", int(), true),
+        ],
     ));
     c.insert(node(
         "halopsa.user.create",
         false,
-        vec![param("Name", ParamType::String, true), param("Password", ParamType::String, false), param("Emailaddress", ParamType::String, false)],
+        vec![
+            param("Name", ParamType::String, true),
+            param("Password", ParamType::String, false),
+            param("Emailaddress", ParamType::String, false),
+        ],
     ));
-    c.insert(node("halopsa.user.delete", true, vec![param("Id", int(), true)]));
-    c.insert(node("halopsa.ticket.update", false, vec![param("Id", int(), true), param("AgentId", int(), false)]));
-    c.insert(node("halopsa.ticket.get-many", false, vec![param("ClientId", int(), false)]));
+    c.insert(node(
+        "halopsa.user.delete",
+        true,
+        vec![param("Id", int(), true)],
+    ));
+    c.insert(node(
+        "halopsa.ticket.update",
+        false,
+        vec![param("Id", int(), true), param("AgentId", int(), false)],
+    ));
+    c.insert(node(
+        "halopsa.ticket.get-many",
+        false,
+        vec![param("ClientId", int(), false)],
+    ));
     c
 }
 
 pub fn ok(output_name: &str, output: Value) -> Envelope {
-    Envelope { status_code: 200, original_status_code: 200, error_message: String::new(), output_name: output_name.into(), output }
+    Envelope {
+        status_code: 200,
+        original_status_code: 200,
+        error_message: String::new(),
+        output_name: output_name.into(),
+        output,
+    }
 }
 
 pub fn system_error(message: &str) -> Envelope {
@@ -103,16 +151,27 @@ impl Fake {
 
     /// The next calls of `node` return these envelopes, in order; afterwards the default.
     pub fn script(self, node: &str, envs: Vec<Envelope>) -> Self {
-        self.scripts.lock().unwrap().entry(node.to_string()).or_default().extend(envs);
+        self.scripts
+            .lock()
+            .unwrap()
+            .entry(node.to_string())
+            .or_default()
+            .extend(envs);
         self
     }
 
-    pub fn respond(mut self, f: impl Fn(&str, &Map<String, Value>) -> Envelope + Send + Sync + 'static) -> Self {
+    pub fn respond(
+        mut self,
+        f: impl Fn(&str, &Map<String, Value>) -> Envelope + Send + Sync + 'static,
+    ) -> Self {
         self.responder = Some(Box::new(f));
         self
     }
 
-    pub fn yields(mut self, f: impl Fn(&Map<String, Value>) -> usize + Send + Sync + 'static) -> Self {
+    pub fn yields(
+        mut self,
+        f: impl Fn(&Map<String, Value>) -> usize + Send + Sync + 'static,
+    ) -> Self {
         self.yields = Some(Box::new(f));
         self
     }
@@ -127,17 +186,25 @@ impl Fake {
     }
 
     pub fn calls_of(&self, node: &str) -> Vec<Map<String, Value>> {
-        self.calls().into_iter().filter(|(n, _)| n == node).map(|(_, p)| p).collect()
+        self.calls()
+            .into_iter()
+            .filter(|(n, _)| n == node)
+            .map(|(_, p)| p)
+            .collect()
     }
 
     /// A plausible success for each node, echoing parameters.
     fn default_envelope(&self, node: &str, params: &Map<String, Value>, n: usize) -> Envelope {
         let id = params.get("Id").cloned().unwrap_or(json!(100 + n));
         match node {
-            "halopsa.client.create" | "halopsa.client.get" | "halopsa.client.update" => {
-                ok("Client", json!({"id": id, "name": params.get("Name").cloned().unwrap_or(json!("Acme"))}))
-            }
-            "halopsa.site.create" => ok("Site", json!({"id": 500 + n, "client_id": params.get("SiteClientId")})),
+            "halopsa.client.create" | "halopsa.client.get" | "halopsa.client.update" => ok(
+                "Client",
+                json!({"id": id, "name": params.get("Name").cloned().unwrap_or(json!("Acme"))}),
+            ),
+            "halopsa.site.create" => ok(
+                "Site",
+                json!({"id": 500 + n, "client_id": params.get("SiteClientId")}),
+            ),
             "halopsa.user.create" => ok("User", json!({"id": 700 + n, "name": params.get("Name")})),
             "halopsa.user.delete" => ok("DeletedUser", json!({"id": id, "deleted": true})),
             "halopsa.ticket.update" => ok("Ticket", json!({"id": id})),
@@ -173,7 +240,12 @@ impl NodeInvoker for Fake {
                 clock.sleep(*d).await;
             }
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            let scripted = self.scripts.lock().unwrap().get_mut(node).and_then(VecDeque::pop_front);
+            let scripted = self
+                .scripts
+                .lock()
+                .unwrap()
+                .get_mut(node)
+                .and_then(VecDeque::pop_front);
             if let Some(env) = scripted {
                 return env;
             }
