@@ -64,6 +64,28 @@ impl Failure {
         }
     }
 
+    /// The same failure with every occurrence of `secret` in its message replaced by
+    /// `[redacted]`. Nodes that send a secret (a password) use it so that a server answer quoting
+    /// the request cannot leak the secret into the envelope. An empty `secret` changes nothing.
+    pub fn redacted(self, secret: &str) -> Failure {
+        if secret.is_empty() {
+            return self;
+        }
+        let clean = |m: String| m.replace(secret, "[redacted]");
+        match self {
+            Failure::Invalid(m) => Failure::Invalid(clean(m)),
+            Failure::Transport(m) => Failure::Transport(clean(m)),
+            Failure::Api { status, message } => Failure::Api {
+                status,
+                message: clean(message),
+            },
+            Failure::Unexpected { status, message } => Failure::Unexpected {
+                status,
+                message: clean(message),
+            },
+        }
+    }
+
     /// True for [`Failure::Invalid`]: the request stopped at local validation.
     pub fn is_validation(&self) -> bool {
         matches!(self, Failure::Invalid(_))
@@ -108,7 +130,9 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-fn status_text(status: u16) -> String {
+/// A status as words for messages: `"500 Internal Server Error"`, or `"HTTP 599"` when the
+/// status has no standard reason phrase.
+pub fn status_text(status: u16) -> String {
     match reason_phrase(status) {
         "" => format!("HTTP {status}"),
         reason => format!("{status} {reason}"),
@@ -520,6 +544,32 @@ mod tests {
             from_response(400, "bad", Some("Client with ID 1 not found")).message(),
             "bad"
         );
+    }
+
+    #[test]
+    fn status_texts() {
+        assert_eq!(status_text(500), "500 Internal Server Error");
+        assert_eq!(status_text(599), "HTTP 599");
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_messages() {
+        let f = api(
+            400,
+            r#"{"password": "The password 'Hunter2!x' is too common."}"#,
+        );
+        let r = f.clone().redacted("Hunter2!x");
+        assert_eq!(
+            r.message(),
+            "password: The password '[redacted]' is too common."
+        );
+        assert_eq!(
+            (r.status_code(), r.original_status_code()),
+            (f.status_code(), f.original_status_code())
+        );
+        assert_eq!(f.clone().redacted(""), f, "an empty secret changes nothing");
+        let t = Failure::Transport("echo Hunter2!x".into()).redacted("Hunter2!x");
+        assert_eq!(t, Failure::Transport("echo [redacted]".into()));
     }
 
     #[test]

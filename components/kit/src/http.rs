@@ -105,6 +105,23 @@ pub fn get_json(
     json_answer(&response, not_found)
 }
 
+/// Whether the record at `path` exists: `GET path` answered 2xx → `(status, true)`, 404 →
+/// `(404, false)`. Any other answer is the mapped failure (see [`presence`]).
+pub fn exists(path: &str) -> Result<(u16, bool), Failure> {
+    let response = get(path, &Query::new())?;
+    presence(&response).map(|found| (response.status, found))
+}
+
+/// Reads a `GET` of one record as an existence check: 2xx → `true`, 404 → `false`, anything
+/// else → [`errors::from_response`] (the answer says nothing about the record).
+pub fn presence(response: &Response) -> Result<bool, Failure> {
+    match response.status {
+        s if is_success(s) => Ok(true),
+        404 => Ok(false),
+        s => Err(errors::from_response(s, &response.body, None)),
+    }
+}
+
 /// `POST path` with the JSON array `[body]` (HaloPSA's create/update). Returns `(status, record)`
 /// where `record` is the answered object, or the first element of an answered array, or `{}` for
 /// an empty answer. A 404 uses `not_found` as the message when given.
@@ -211,6 +228,21 @@ mod tests {
             (f.status_code(), f.original_status_code(), f.message()),
             (200, 404, "Site with ID 9 not found")
         );
+    }
+
+    #[test]
+    fn presence_checks() {
+        let answer = |status: u16, body: &str| Response {
+            status,
+            body: body.into(),
+        };
+        assert_eq!(presence(&answer(200, r#"{"id": 4}"#)), Ok(true));
+        assert_eq!(presence(&answer(200, "")), Ok(true));
+        assert_eq!(presence(&answer(404, "")), Ok(false));
+        let f = presence(&answer(500, "")).unwrap_err();
+        assert_eq!((f.status_code(), f.original_status_code()), (500, 500));
+        let f = presence(&answer(403, "")).unwrap_err();
+        assert_eq!((f.status_code(), f.original_status_code()), (200, 403));
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`validate`] | parameter rules (positive ids, required text, URLs, passwords, ISO 8601, JSON objects); every rule fails with [`Failure::Invalid`] |
+//! | [`validate`] | parameter rules (positive ids, ids where 0 keeps the current value, required text, URLs, passwords, ISO 8601, JSON objects and their date-time fields); every rule fails with [`Failure::Invalid`] |
+//! | [`fields`] | JSON object fields matched ignoring letter case, as HaloPSA does; merging `AdditionalFields` under explicit parameters |
 //! | [`errors`] | the one failure type, [`Failure`], and the mapping from an HTTP answer or a transport error to StatusCode / OriginalStatusCode / ErrorMessage |
 //! | [`envelope`] | builders for the envelope the node returns |
-//! | [`http`] | thin wrappers over the `transport` import: GET with a query, POST of a one-element JSON array, DELETE |
+//! | [`http`] | thin wrappers over the `transport` import: GET with a query, POST of a one-element JSON array, DELETE, an existence check |
 //! | [`paging`] | the get-many list algorithm (logical pages larger than the server's 100-record cap, Count, Paginate=false) |
 //! | [`ids`] | reading ids written as `21`, `21.0` or `"21"`, and normalising `id` / `*_id` fields in output records |
 //!
@@ -59,6 +60,7 @@ pub use psaflow::halopsa::types;
 
 pub mod envelope;
 pub mod errors;
+pub mod fields;
 pub mod http;
 pub mod ids;
 pub mod paging;

@@ -95,6 +95,29 @@ pub fn password(name: &str, value: &str) -> Result<(), Failure> {
     }
 }
 
+/// An optional password parameter: `None` or an empty string means "not given" (`Ok(None)`);
+/// anything else must meet [`password`]'s rules and is returned exactly as written (passwords
+/// are not trimmed: spaces can be part of them). The messages never include the password.
+pub fn optional_password(name: &str, value: Option<&str>) -> Result<Option<String>, Failure> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(v) => password(name, v).map(|()| Some(v.to_string())),
+    }
+}
+
+/// An id parameter of an update operation where 0 or absent keeps the current value: `None` and
+/// `Some(0)` give `None`, a positive value is returned, a negative one fails with
+/// `"<name> must be a positive integer (or 0 to keep the current value)"`.
+pub fn id_or_keep(name: &str, id: Option<i64>) -> Result<Option<i64>, Failure> {
+    match id {
+        None | Some(0) => Ok(None),
+        Some(v) if v > 0 => Ok(Some(v)),
+        Some(_) => Err(Failure::invalid(format!(
+            "{name} must be a positive integer (or 0 to keep the current value)"
+        ))),
+    }
+}
+
 /// An ISO 8601 date-time with both date and time: `2025-10-30T10:00:00`, `2025-10-30T10:00`,
 /// `2025-10-30T10:00:00.5`, `2025-10-30T10:00:00Z`, `2025-10-30T10:00:00+02:00` (or `+0200`).
 /// Dates and times are range-checked (month 1-12, a day that exists, hour 0-23, minute and second
@@ -200,6 +223,27 @@ pub fn json_object(name: &str, text: Option<&str>) -> Result<Option<Map<String, 
             "{name} must be a JSON object, for example {{\"toplevel_id\": 15, \"taxable\": true}}; it is not valid JSON ({e})"
         ))),
     }
+}
+
+/// Checks the date-time fields of an `AdditionalFields`-style object: every entry whose key
+/// equals one of `keys` (ignoring ASCII case, as HaloPSA matches field names) must be a string
+/// that [`iso8601_datetime`] accepts; it is replaced by the trimmed value. A failure names the
+/// field as `<param>.<key as written>`, e.g. `AdditionalFields.startdate must be an ISO 8601 ...`.
+pub fn datetime_fields(
+    param: &str,
+    fields: &mut Map<String, Value>,
+    keys: &[&str],
+) -> Result<(), Failure> {
+    for (key, value) in fields.iter_mut() {
+        if !keys.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let name = format!("{param}.{key}");
+        let text = value.as_str().unwrap_or_default();
+        let checked = iso8601_datetime(&name, text)?;
+        *value = Value::String(checked);
+    }
+    Ok(())
 }
 
 /// An optional count-like parameter (`Count`, `PageNo`, `PageSize`): `None` stays `None`, a given
@@ -353,6 +397,67 @@ mod tests {
                 msg(json_object("AdditionalFields", Some(bad)))
                     .starts_with("AdditionalFields must be a JSON object"),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_passwords() {
+        assert_eq!(optional_password("Password", None), Ok(None));
+        assert_eq!(optional_password("Password", Some("")), Ok(None));
+        assert_eq!(
+            optional_password("Password", Some(" SecureP@ss1 ")),
+            Ok(Some(" SecureP@ss1 ".to_string())),
+            "kept exactly as written"
+        );
+        for weak in ["   ", "short1A", "nouppercase1", "NoDigitsOrSymbols"] {
+            let m = msg(optional_password("Password", Some(weak)));
+            assert!(
+                m.starts_with("Password does not meet the password rules"),
+                "{m}"
+            );
+            assert!(weak.trim().is_empty() || !m.contains(weak), "{m}");
+        }
+    }
+
+    #[test]
+    fn ids_that_can_keep_the_current_value() {
+        assert_eq!(id_or_keep("SiteId", None), Ok(None));
+        assert_eq!(id_or_keep("SiteId", Some(0)), Ok(None));
+        assert_eq!(id_or_keep("SiteId", Some(7)), Ok(Some(7)));
+        assert_eq!(
+            msg(id_or_keep("SiteId", Some(-1))),
+            "SiteId must be a positive integer (or 0 to keep the current value)"
+        );
+    }
+
+    #[test]
+    fn datetime_fields_in_objects() {
+        let keys = ["startdate", "targetdate"];
+        let mut fields = json_object(
+            "AdditionalFields",
+            Some(r#"{"startdate": " 2025-01-15T10:00:00Z ", "TargetDate": "2025-01-17T18:00:00+02:00", "tags": "x", "deadlinedate": "soon"}"#),
+        )
+        .unwrap()
+        .unwrap();
+        datetime_fields("AdditionalFields", &mut fields, &keys).unwrap();
+        assert_eq!(fields["startdate"], "2025-01-15T10:00:00Z", "trimmed");
+        assert_eq!(fields["TargetDate"], "2025-01-17T18:00:00+02:00");
+        assert_eq!(fields["deadlinedate"], "soon", "other keys are not checked");
+        for (bad, key) in [
+            (r#"{"startdate": "2025-01-15"}"#, "startdate"),
+            (r#"{"TARGETDATE": "2025-01-15 10:00"}"#, "TARGETDATE"),
+            (r#"{"startdate": 20250115}"#, "startdate"),
+            (r#"{"targetdate": null}"#, "targetdate"),
+            (r#"{"targetdate": ""}"#, "targetdate"),
+        ] {
+            let mut fields = json_object("AdditionalFields", Some(bad)).unwrap().unwrap();
+            let m = msg(datetime_fields("AdditionalFields", &mut fields, &keys));
+            assert!(
+                m.starts_with(&format!(
+                    "AdditionalFields.{key} must be an ISO 8601 date and time"
+                )),
+                "{bad}: {m}"
             );
         }
     }

@@ -1,0 +1,62 @@
+//! halopsa.user.get: retrieves one user by ID.
+//!
+//! Rules (seed "Get a User"):
+//! - Id must be a positive integer (else StatusCode -1, nothing sent).
+//! - `GET /Users/{Id}`; a 404 is a business error: StatusCode 200, OriginalStatusCode 404,
+//!   ErrorMessage "User with ID {Id} not found", User `{}`.
+//! - Output `User`: the record with ids as integers (HaloPSA writes some ids as decimals or
+//!   strings); `{}` on any failure.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "user-get",
+    with: {
+        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+    },
+});
+
+use psaflow_kit::envelope::{self, Done};
+use psaflow_kit::http::{self, Query};
+use psaflow_kit::{Failure, validate};
+
+const OUTPUT: &str = "User";
+
+struct Node;
+
+impl Guest for Node {
+    fn run(input: GetInput) -> Envelope {
+        envelope::respond(OUTPUT, get(&input), |_| envelope::empty_object())
+    }
+}
+
+/// The 404 wording of the seed.
+fn not_found(id: i64) -> String {
+    format!("User with ID {id} not found")
+}
+
+fn get(input: &GetInput) -> Result<Done, Failure> {
+    let id = validate::positive_id("Id", input.id)?;
+    let (status, record) =
+        http::get_json(&format!("/Users/{id}"), &Query::new(), Some(&not_found(id)))?;
+    Ok(Done::record(status, record))
+}
+
+export!(Node);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_id_sends_nothing() {
+        // The native transport stub would panic if a request were sent.
+        for id in [0, -1, i64::MIN] {
+            let e = Node::run(GetInput { id });
+            assert_eq!((e.status_code, e.original_status_code), (-1, 0));
+            assert_eq!(e.error_message, "Id must be a positive integer");
+            assert_eq!(e.output, "{}");
+            assert_eq!(e.output_name, "User");
+        }
+    }
+}
