@@ -35,7 +35,7 @@ pub fn connection(base: &str, client_id: &str, secret: &str) -> ConnectionConfig
 /// The runtime used by every test: compiled components are cached under the target dir so
 /// test binaries share them.
 pub fn runtime_for(transport: Arc<dyn Transport>) -> Runtime {
-    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cache");
+    let cache = target_dir().join("tmp/psaflow-cache");
     Runtime::builder().transport(transport).cache_dir(Some(cache)).build().expect("runtime builds")
 }
 
@@ -92,4 +92,26 @@ pub fn status(envelope: &Value) -> (i64, i64) {
 /// The ErrorMessage.
 pub fn message(envelope: &Value) -> &str {
     envelope["ErrorMessage"].as_str().unwrap()
+}
+
+/// A component built by the runtime's build script but not embedded (test-only nodes such as
+/// `chaos`), by crate name.
+pub fn built_component(crate_name: &str) -> std::path::PathBuf {
+    let path = target_dir().join("wasm-components/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A fresh empty folder under the target dir.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = target_dir().join("tmp").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The cargo target dir: test binaries live in `<target>/<profile>/deps/`.
+pub fn target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors().nth(3).expect("test binary inside a target dir").to_path_buf()
 }

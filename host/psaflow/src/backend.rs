@@ -61,3 +61,54 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
     Ok(Backend { transport: Arc::new(client.clone()), client, sandbox: Some(sandbox), description })
 }
+
+/// A transport for commands that only read the catalog (`nodes`, `validate`, `schema`): it
+/// refuses every request, so nothing can reach a tenant by accident.
+pub fn offline_transport() -> Arc<dyn Transport> {
+    struct Offline;
+    impl Transport for Offline {
+        fn send(
+            &self,
+            _request: psaflow_core::ApiRequest,
+        ) -> psaflow_core::BoxFuture<'_, Result<psaflow_core::ApiResponse, psaflow_core::TransportError>> {
+            Box::pin(async { Err(psaflow_core::TransportError::Denied("this command does not talk to HaloPSA".into())) })
+        }
+    }
+    Arc::new(Offline)
+}
+
+/// Turns a workflow's `connection:` block into settings, reading the secret from the
+/// environment variable the block names (never from the file).
+pub fn workflow_connection(
+    block: &psaflow_workflow::ConnectionBlock,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ConnectionConfig> {
+    use anyhow::{anyhow, bail};
+    let api_url: url::Url = block
+        .api_url
+        .as_deref()
+        .ok_or_else(|| anyhow!("the workflow's connection block needs api_url"))?
+        .parse()
+        .map_err(|e| anyhow!("connection.api_url is not a URL: {e}"))?;
+    let auth_url = match &block.auth_url {
+        Some(url) => url.parse().map_err(|e| anyhow!("connection.auth_url is not a URL: {e}"))?,
+        None => ConnectionConfig::derive_auth_url(&api_url).ok_or_else(|| {
+            anyhow!("connection.auth_url is needed: it cannot be derived from an api_url that does not end in /api")
+        })?,
+    };
+    let client_id = block.client_id.clone().ok_or_else(|| anyhow!("the workflow's connection block needs client_id"))?;
+    let secret_env = block.client_secret_env.clone().unwrap_or_else(|| psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV.to_string());
+    let Some(secret) = lookup(&secret_env) else {
+        bail!("the workflow's connection reads its client secret from ${secret_env}, which is not set");
+    };
+    let config = ConnectionConfig {
+        api_url,
+        auth_url,
+        tenant: block.tenant.clone(),
+        client_id,
+        client_secret: Secret::new(secret),
+        scope: block.scope.clone().unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
+    };
+    config.validate()?;
+    Ok(config)
+}

@@ -2,7 +2,9 @@
 
 mod invoke;
 mod nodes;
+mod run;
 mod sandbox;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +33,10 @@ pub enum Command {
     Invoke(invoke::Args),
     /// List the node catalog, or describe one node.
     Nodes(nodes::Args),
+    /// Run a workflow file.
+    Run(run::Args),
+    /// Check a workflow file without running it.
+    Validate(validate::Args),
     /// Serve the embedded HaloPSA sandbox until stopped.
     Sandbox(sandbox::Args),
 }
@@ -48,6 +54,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Invoke(ref args) => invoke::run(&cli, args).await,
             Command::Nodes(ref args) => nodes::run(&cli, args).await,
+            Command::Run(ref args) => run::run(&cli, args).await,
+            Command::Validate(ref args) => validate::run(&cli, args).await,
             Command::Sandbox(ref args) => sandbox::run(args).await,
         }
     });
@@ -77,7 +85,16 @@ pub async fn connect(cli: &Cli) -> anyhow::Result<(psaflow::backend::Backend, ps
 }
 
 pub fn build_runtime(cli: &Cli, backend: &psaflow::backend::Backend) -> anyhow::Result<psaflow::Runtime> {
-    let mut builder = psaflow::Runtime::builder().transport(backend.transport.clone());
+    runtime_with(cli, backend.transport.clone())
+}
+
+/// A runtime for commands that only need the catalog; it can send nothing.
+pub fn offline_runtime(cli: &Cli) -> anyhow::Result<psaflow::Runtime> {
+    runtime_with(cli, psaflow::backend::offline_transport())
+}
+
+fn runtime_with(cli: &Cli, transport: std::sync::Arc<dyn psaflow_core::Transport>) -> anyhow::Result<psaflow::Runtime> {
+    let mut builder = psaflow::Runtime::builder().transport(transport);
     for dir in &cli.nodes {
         builder = builder.nodes_dir(dir);
     }
@@ -86,4 +103,11 @@ pub fn build_runtime(cli: &Cli, backend: &psaflow::backend::Backend) -> anyhow::
         eprintln!("psaflow: warning: {warning}");
     }
     Ok(runtime)
+}
+
+/// Diagnostics for the terminal: styled on a TTY, plain otherwise (CI logs, pipes).
+pub fn render(diagnostics: &psaflow_workflow::Diagnostics) -> String {
+    use std::io::IsTerminal;
+    let styled = std::io::stderr().is_terminal();
+    diagnostics.iter().map(|d| d.render(styled)).collect::<Vec<_>>().join("\n")
 }

@@ -24,9 +24,8 @@ pub enum Action {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    // Listing needs no HaloPSA: a runtime whose transport is never called.
-    let backend = psaflow::backend::start_sandbox(Default::default()).await?;
-    let runtime = super::build_runtime(cli, &backend)?;
+    // Listing needs no HaloPSA.
+    let runtime = super::offline_runtime(cli)?;
     let catalog = runtime.catalog();
     match &args.action {
         None if args.json => println!("{}", serde_json::to_string_pretty(&catalog.iter().collect::<Vec<_>>())?),

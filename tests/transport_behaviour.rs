@@ -1,0 +1,93 @@
+//! The host's HaloPSA transport as nodes see it, over real HTTP: expired tokens are refreshed,
+//! 429 is waited out (on a virtual clock), and an unreachable API is a 500 with
+//! OriginalStatusCode 0.
+
+use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_tests::{harness, harness_with, status};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_and_the_request_retried_once() {
+    let h = harness().await;
+    let first = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
+    assert_eq!(status(&first), (200, 200), "{first}");
+    h.sandbox.faults().expire_tokens();
+    let second = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
+    assert_eq!(status(&second), (200, 200), "{second}");
+    assert_eq!(second["ErrorMessage"], "");
+    let stats = h.client.stats();
+    assert_eq!(stats.token_fetches, 2, "{stats:?}");
+    assert_eq!(stats.refreshes_after_401, 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_token_that_expires_by_time_is_renewed_before_use() {
+    let h = harness_with(SandboxOptions { token_ttl: Duration::from_secs(90), ..SandboxOptions::default() }).await;
+    assert_eq!(status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await), (200, 200));
+    // The transport's clock is virtual: move it past the refresh point (90 s - 60 s margin).
+    psaflow_core::Clock::sleep(h.clock.as_ref(), Duration::from_secs(45)).await;
+    assert_eq!(status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await), (200, 200));
+    assert_eq!(h.client.stats().token_fetches, 2);
+    assert_eq!(h.client.stats().refreshes_after_401, 0);
+}
+
+#[tokio::test]
+async fn rate_limited_requests_wait_for_retry_after_and_then_succeed() {
+    let h = harness().await;
+    h.sandbox.faults().fail_next(429, 2, Some(7));
+    let env = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
+    assert_eq!(status(&env), (200, 200), "{env}");
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(7), Duration::from_secs(7)]);
+}
+
+#[tokio::test]
+async fn rate_limit_that_never_clears_is_a_retryable_500_with_the_original_status() {
+    let h = harness().await;
+    h.sandbox.faults().fail_next(429, 10, Some(1));
+    let env = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
+    assert_eq!(status(&env), (500, 429), "{env}");
+    assert!(!env["ErrorMessage"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_a_500_with_original_status_0() {
+    let h = harness().await;
+    let down = h.down().await;
+    let mut params = serde_json::Map::new();
+    params.insert("Name".into(), json!("Acme"));
+    let env = down.invoke("halopsa.client.create", params).await.to_json();
+    assert_eq!(status(&env), (500, 0), "{env}");
+    assert!(env["ErrorMessage"].as_str().unwrap().to_lowercase().contains("could not reach"), "{env}");
+    assert_eq!(env["Client"], json!({}));
+}
+
+#[tokio::test]
+async fn a_dropped_connection_on_create_is_a_system_error_and_not_resent() {
+    let h = harness().await;
+    h.sandbox.faults().drop_next_connections(1);
+    let env = h.invoke("halopsa.client.create", json!({"Name": "Dropped Ltd"})).await;
+    // A POST is never re-sent after a dropped connection (it may have been applied): the
+    // node reports a retryable system error and the workflow decides.
+    assert_eq!(status(&env), (500, 0), "{env}");
+    let creates = h.sandbox.requests().iter().filter(|r| r.method == "POST" && r.path.to_lowercase().starts_with("/api/")).count();
+    assert_eq!(creates, 1, "the create was sent exactly once");
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_an_api_error_with_the_token_endpoint_status() {
+    let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let client = psaflow_halopsa::HaloClient::new(
+        psaflow_tests::connection(&sandbox.base_url(), "wrong-id", "wrong-secret"),
+        psaflow_halopsa::ClientOptions::default(),
+    )
+    .unwrap();
+    let rt = psaflow_tests::runtime_for(std::sync::Arc::new(client));
+    let mut params = serde_json::Map::new();
+    params.insert("Id".into(), json!(1));
+    let env = rt.invoke("halopsa.client.get", params).await.to_json();
+    assert_eq!(status(&env), (200, 401), "{env}");
+    let msg = env["ErrorMessage"].as_str().unwrap();
+    assert!(msg.contains("HALOPSA_CLIENT_ID"), "{msg}");
+    assert!(!msg.contains("wrong-secret"), "the secret must never be printed: {msg}");
+}
