@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. One module per subcommand.
 
+mod bench;
 mod invoke;
 mod nodes;
 mod run;
@@ -39,6 +40,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Serve the embedded HaloPSA sandbox until stopped.
     Sandbox(sandbox::Args),
+    /// Print speed numbers: node loading and invocation, for_each throughput.
+    Bench(bench::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
             Command::Run(ref args) => run::run(&cli, args).await,
             Command::Validate(ref args) => validate::run(&cli, args).await,
             Command::Sandbox(ref args) => sandbox::run(args).await,
+            Command::Bench(ref args) => bench::run(args).await,
         }
     });
     match code {
