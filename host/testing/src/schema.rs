@@ -1,0 +1,431 @@
+//! JSON Schemas (draft 2020-12) for editors: one for workflow files, built from the node
+//! catalog (each node's parameters with type, required-ness and description), and one for test
+//! files. `psaflow schema` prints them; YAML language servers read them for completion,
+//! hover text and squiggles.
+use crate::spec::ENTITY_NAMES;
+use psaflow_core::{Catalog, NodeSpec, ParamType};
+use serde_json::{Map, Value, json};
+
+const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// `${{ ... }}` as the whole value.
+fn expression() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^\\s*\\$\\{\\{[\\s\\S]*\\}\\}\\s*$",
+        "description": "An expression, e.g. ${{ steps.client.Client.id }}; its result is the value."
+    })
+}
+
+fn duration() -> Value {
+    json!({
+        "description": "A duration: 500ms, 30s, 2m, 1h, or a number of seconds.",
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*(ms|s|sec|secs|seconds|m|min|minutes|h|hours)?\\s*$"}
+        ]
+    })
+}
+
+/// The schema of a parameter value: its type, or an expression, at every level.
+fn value_schema(ty: &ParamType) -> Value {
+    match ty {
+        ParamType::List { item } => json!({
+            "anyOf": [{"type": "array", "items": value_schema(item)}, {"$ref": "#/$defs/expression"}]
+        }),
+        ParamType::Record { fields } => {
+            let props: Map<String, Value> = fields.iter().map(|f| (f.name.clone(), param_schema(&f.ty, &f.description))).collect();
+            let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name.as_str()).collect();
+            json!({
+                "anyOf": [
+                    {"type": "object", "properties": props, "required": required, "additionalProperties": false},
+                    {"$ref": "#/$defs/expression"}
+                ]
+            })
+        }
+        // Any JSON, expressions included.
+        ParamType::Json => json!({}),
+        other => json!({"anyOf": [other.json_schema(), {"$ref": "#/$defs/expression"}]}),
+    }
+}
+
+fn param_schema(ty: &ParamType, description: &str) -> Value {
+    let mut schema = value_schema(ty);
+    let text = if description.is_empty() { format!("{ty}") } else { format!("{description} ({ty})") };
+    schema.as_object_mut().expect("schemas are objects").insert("description".into(), Value::String(text));
+    schema
+}
+
+/// The `with:` of one node: its parameters, those required, nothing else.
+fn with_schema(node: &NodeSpec) -> Value {
+    let props: Map<String, Value> = node.params.iter().map(|p| (p.name.clone(), param_schema(&p.ty, &p.description))).collect();
+    let required: Vec<&str> = node.params.iter().filter(|p| p.required).map(|p| p.name.as_str()).collect();
+    let mut description = format!("Parameters of {}", node.id);
+    if !node.description.is_empty() {
+        description.push_str(": ");
+        description.push_str(&node.description);
+    }
+    json!({
+        "type": "object",
+        "description": description,
+        "properties": props,
+        "required": required,
+        "additionalProperties": false
+    })
+}
+
+/// JSON Schema for workflow files, with each node of `catalog` and its parameters.
+pub fn workflow_schema(catalog: &Catalog) -> Value {
+    let nodes: Vec<Value> = catalog
+        .iter()
+        .map(|n| {
+            let mut d = n.description.clone();
+            if n.destructive {
+                d.push_str(" DESTRUCTIVE: deletes data that cannot be restored.");
+            }
+            json!({"const": n.id, "description": d.trim()})
+        })
+        .collect();
+    let per_node: Vec<Value> = catalog
+        .iter()
+        .map(|n| {
+            json!({
+                "if": {"properties": {"node": {"const": n.id}}, "required": ["node"]},
+                "then": {"properties": {"with": with_schema(n)}}
+            })
+        })
+        .collect();
+    let identifier = "^[A-Za-z_][A-Za-z0-9_]*$";
+    json!({
+        "$schema": DRAFT,
+        "title": "psaflow workflow",
+        "description": "A psaflow workflow: steps that each run one HaloPSA node. See `psaflow nodes` for the nodes.",
+        "type": "object",
+        "required": ["name", "steps"],
+        "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string", "description": "The workflow's name."},
+            "description": {"type": "string"},
+            "connection": {"$ref": "#/$defs/connection"},
+            "inputs": {
+                "type": "object",
+                "description": "Values given when the workflow is run (--input name=value); read as ${{ inputs.name }}.",
+                "propertyNames": {"pattern": identifier},
+                "additionalProperties": {"$ref": "#/$defs/input"}
+            },
+            "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
+            "outputs": {
+                "type": "object",
+                "description": "Values the run reports, usually expressions such as ${{ steps.client.Client.id }}."
+            }
+        },
+        "$defs": {
+            "expression": expression(),
+            "duration": duration(),
+            "connection": {
+                "type": "object",
+                "description": "Where the HaloPSA API is. The secret is never written here, only the name of the variable holding it.",
+                "additionalProperties": false,
+                "properties": {
+                    "api_url": {"type": "string"},
+                    "auth_url": {"type": "string"},
+                    "tenant": {"type": "string"},
+                    "client_id": {"type": "string"},
+                    "client_secret_env": {"type": "string", "description": "The environment variable holding the client secret."},
+                    "scope": {"type": "string"}
+                }
+            },
+            "input": {
+                "anyOf": [
+                    {"enum": ["string", "integer", "number", "boolean", "list", "object"]},
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "properties": {
+                            "type": {"enum": ["string", "integer", "number", "boolean", "list", "object"]},
+                            "required": {"type": "boolean"},
+                            "default": {},
+                            "description": {"type": "string"}
+                        }
+                    },
+                    {"type": "null"}
+                ]
+            },
+            "retry": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "max_attempts": {"type": "integer", "minimum": 1, "description": "Attempts in total, the first included (default 3)."},
+                    "backoff": {"enum": ["exponential", "constant", "fixed"]},
+                    "initial_interval": {"$ref": "#/$defs/duration"},
+                    "max_interval": {"$ref": "#/$defs/duration"},
+                    "multiplier": {"type": "number", "minimum": 1},
+                    "retry_on": {
+                        "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1.",
+                        "anyOf": [
+                            {"enum": ["system", "business", "validation"]},
+                            {"type": "array", "items": {"enum": ["system", "business", "validation"]}}
+                        ]
+                    }
+                }
+            },
+            "step": {
+                "type": "object",
+                "required": ["id", "node"],
+                "additionalProperties": false,
+                "properties": {
+                    "id": {"type": "string", "pattern": identifier, "description": "Later steps read this step's envelope as ${{ steps.<id> }}."},
+                    "name": {"type": "string"},
+                    "node": {"description": "The node to run.", "oneOf": nodes},
+                    "with": {"type": "object", "description": "The node's parameters."},
+                    "for_each": {
+                        "description": "Run once per item; the item is ${{ item }}.",
+                        "anyOf": [{"type": "array"}, {"$ref": "#/$defs/expression"}]
+                    },
+                    "concurrency": {"type": "integer", "minimum": 1},
+                    "if": {"description": "Run only when true.", "type": ["string", "boolean"]},
+                    "retry": {"$ref": "#/$defs/retry"},
+                    "timeout": {"$ref": "#/$defs/duration"},
+                    "continue_on_error": {"type": "boolean"},
+                    "confirm": {"type": "boolean"}
+                },
+                "allOf": per_node
+            }
+        }
+    })
+}
+
+/// JSON Schema for test files (`*.test.yaml`).
+pub fn test_schema() -> Value {
+    let envelope = json!({
+        "type": "object",
+        "description": "An envelope: StatusCode (default 200), OriginalStatusCode, ErrorMessage, and one output key such as Client.",
+        "properties": {
+            "StatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/expression"}]},
+            "OriginalStatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/expression"}]},
+            "ErrorMessage": {"type": "string"}
+        }
+    });
+    let step_status = json!({"enum": ["succeeded", "failed", "skipped"]});
+    json!({
+        "$schema": DRAFT,
+        "title": "psaflow workflow test",
+        "description": "Test cases for one workflow, run by `psaflow test`.",
+        "type": "object",
+        "required": ["workflow", "cases"],
+        "additionalProperties": false,
+        "properties": {
+            "workflow": {"type": "string", "description": "The workflow file, relative to this file."},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/case"}}
+        },
+        "$defs": {
+            "expression": expression(),
+            "duration": duration(),
+            "envelope": envelope,
+            "mock_answer": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["envelope"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "delay": {"$ref": "#/$defs/duration"},
+                            "envelope": {"$ref": "#/$defs/envelope"}
+                        },
+                        "description": "An envelope returned after a virtual delay."
+                    },
+                    {"$ref": "#/$defs/envelope"}
+                ]
+            },
+            "case": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": false,
+                "properties": {
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                    "skip": {"type": ["boolean", "string"], "description": "true or a reason: report the case as skipped."},
+                    "inputs": {"type": "object", "description": "The workflow's inputs."},
+                    "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}, "description": "What ${{ env.NAME }} reads (the real environment is not visible)."},
+                    "secrets": {"type": "object", "additionalProperties": {"type": ["string", "number"]}, "description": "Like env, and masked as *** in all output."},
+                    "sandbox": {
+                        "description": "The case's own embedded HaloPSA sandbox.",
+                        "anyOf": [
+                            {"type": "boolean"},
+                            {
+                                "type": "object",
+                                "additionalProperties": false,
+                                "properties": {
+                                    "seed": {"type": "boolean", "description": "Load the demo data (default true)."},
+                                    "fixtures": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["entity", "record"],
+                                            "additionalProperties": false,
+                                            "properties": {
+                                                "entity": {"enum": ENTITY_NAMES},
+                                                "record": {"type": "object"}
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        ]
+                    },
+                    "mocks": {
+                        "type": "object",
+                        "description": "Canned envelopes by step id (or node id): one, or a list answering call after call (the last repeats).",
+                        "additionalProperties": {
+                            "anyOf": [
+                                {"$ref": "#/$defs/mock_answer"},
+                                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/mock_answer"}}
+                            ]
+                        }
+                    },
+                    "expect": {"$ref": "#/$defs/expect"}
+                }
+            },
+            "expect": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "status": {"enum": ["succeeded", "failed"], "description": "The run's status (default succeeded)."},
+                    "error": {"type": "string", "description": "Text the run's (or a step's) error contains."},
+                    "steps": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "anyOf": [
+                                step_status,
+                                {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "properties": {
+                                        "status": step_status,
+                                        "attempts": {"type": "integer", "minimum": 0},
+                                        "envelope": {"description": "These keys at least (a list for a for_each step)."},
+                                        "envelope_equals": {"description": "Exactly this envelope."},
+                                        "params": {"type": "object", "description": "These parameters at least."},
+                                        "error": {"type": "string"}
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "outputs": {"type": "object", "description": "These outputs at least; values may be ${{ }} checks."},
+                    "calls": {
+                        "type": "object",
+                        "description": "Calls by node id (or step id): a count, or { times, with }.",
+                        "additionalProperties": {
+                            "anyOf": [
+                                {"type": "integer", "minimum": 0},
+                                {
+                                    "type": "object",
+                                    "additionalProperties": false,
+                                    "properties": {
+                                        "times": {"type": "integer", "minimum": 0},
+                                        "with": {"type": ["object", "array"], "description": "A mapping every call matches, or a list with one entry per call."}
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "sandbox": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["entity"],
+                            "additionalProperties": false,
+                            "properties": {
+                                "entity": {"enum": ENTITY_NAMES},
+                                "where": {"type": "object"},
+                                "exists": {"type": "boolean"},
+                                "count": {"type": "integer", "minimum": 0}
+                            }
+                        }
+                    },
+                    "waits": {"type": "array", "items": {"$ref": "#/$defs/duration"}, "description": "Every wait on the virtual clock, in order."},
+                    "assert": {
+                        "anyOf": [
+                            {"$ref": "#/$defs/expression"},
+                            {"type": "array", "items": {"$ref": "#/$defs/expression"}}
+                        ]
+                    }
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_core::ParamSpec;
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::new();
+        c.insert(NodeSpec {
+            id: "halopsa.site.create".into(),
+            resource: "site".into(),
+            operation: "create".into(),
+            description: "Creates a site.".into(),
+            destructive: false,
+            source: "built-in".into(),
+            params: vec![
+                ParamSpec { name: "Name".into(), wit_name: "name".into(), ty: ParamType::String, required: true, description: "The site's name.".into() },
+                ParamSpec {
+                    name: "SiteClientId".into(),
+                    wit_name: "site-client-id".into(),
+                    ty: ParamType::Integer { signed: false, bits: 32 },
+                    required: true,
+                    description: String::new(),
+                },
+            ],
+        });
+        c
+    }
+
+    #[test]
+    fn each_node_constrains_its_with_block() {
+        let s = workflow_schema(&catalog());
+        assert_eq!(s["$schema"], DRAFT);
+        let step = &s["$defs"]["step"];
+        assert_eq!(step["properties"]["node"]["oneOf"][0]["const"], "halopsa.site.create");
+        let rule = &step["allOf"][0];
+        assert_eq!(rule["if"]["properties"]["node"]["const"], "halopsa.site.create");
+        let with = &rule["then"]["properties"]["with"];
+        assert_eq!(with["required"], json!(["Name", "SiteClientId"]));
+        assert_eq!(with["additionalProperties"], false);
+        let id = &with["properties"]["SiteClientId"];
+        assert_eq!(id["anyOf"][0]["type"], "integer");
+        assert_eq!(id["anyOf"][1]["$ref"], "#/$defs/expression");
+        assert_eq!(with["properties"]["Name"]["description"], "The site's name. (string)");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|x| refs(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        for schema in [workflow_schema(&catalog()), test_schema()] {
+            let mut found = Vec::new();
+            refs(&schema, &mut found);
+            assert!(!found.is_empty());
+            for r in found {
+                let name = r.strip_prefix("#/$defs/").unwrap();
+                assert!(schema["$defs"].get(name).is_some(), "{r} is not defined");
+            }
+        }
+    }
+}
