@@ -76,8 +76,9 @@
 //! (recursively, skipping hidden folders, `target` and `node_modules`), validates each workflow
 //! against the node catalog, and runs the cases in parallel, at most [`TestOptions::jobs`] at a
 //! time. [`TestReport::render`] is the human output (one line per case, failure details,
-//! then `N passed, M failed`); [`junit_xml`] the JUnit XML; [`workflow_schema`] and
-//! [`test_schema`] the JSON Schemas for editors.
+//! then `N passed, M failed`); [`junit_xml`] the JUnit XML; [`workflow_schema`],
+//! [`test_schema`] and [`combined_schema`] (both kinds, told apart by `cases:`) the JSON
+//! Schemas (draft-07) for editors.
 //!
 //! Where things are: `spec.rs` reads test files (`yaml.rs` keeps positions), `invoker.rs` is
 //! what a case's workflow runs against (mocks, recording, the case's sandbox and runtime),
@@ -101,4 +102,4 @@ pub use invoker::{Call, RuntimeFactory};
 pub use junit::{junit_report, junit_xml};
 pub use report::{CaseReport, Failure, FailureKind, Outcome, TestReport};
 pub use runner::{TestOptions, default_jobs, discover, is_test_file, run_files, run_tests};
-pub use schema::{test_schema, workflow_schema};
+pub use schema::{combined_schema, test_schema, workflow_schema};

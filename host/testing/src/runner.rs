@@ -263,7 +263,7 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
                 FailureKind::Error,
                 wf_ref.pos,
                 format!("the workflow {} cannot be read", wf_path.display()),
-                vec![diags.render(false)],
+                vec![diags.render(false).trim_end().to_string()],
             );
             fail_all(results, vec![f]);
             return;
@@ -274,7 +274,7 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
             FailureKind::Error,
             wf_ref.pos,
             format!("the workflow {} is invalid", wf_path.display()),
-            vec![diags.render(false)],
+            vec![diags.render(false).trim_end().to_string()],
         );
         fail_all(results, vec![f]);
         return;
@@ -291,7 +291,7 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
                     FailureKind::Error,
                     case.inputs_pos,
                     "the inputs do not fit the workflow",
-                    vec![diags.render(false)],
+                    vec![diags.render(false).trim_end().to_string()],
                 ));
                 Map::new()
             }
@@ -719,6 +719,7 @@ impl Checker<'_> {
             if ok {
                 continue;
             }
+            let mut pos = if s.filter.pos.is_known() { s.filter.pos } else { s.pos };
             let mut body = vec![
                 format!("expected: {wanted}"),
                 format!("actual: {} of {} {} record(s) match", matching.len(), records.len(), s.entity_name),
@@ -730,6 +731,10 @@ impl Checker<'_> {
                     .map(|r| (matching::compare(&s.filter, Some(r), Mode::Subset, self.context), r))
                     .min_by_key(|(m, _)| m.len());
                 if let Some((mismatches, record)) = closest {
+                    // Point at the first field the closest record gets wrong.
+                    if let Some(first) = mismatches.first().filter(|m| m.pos.is_known()) {
+                        pos = first.pos;
+                    }
                     body.push(format!("closest: {}", show(record)));
                     body.push("diff:".into());
                     for m in &mismatches {
@@ -741,7 +746,6 @@ impl Checker<'_> {
                     body.push(format!("found: {}", show(r)));
                 }
             }
-            let pos = if s.filter.pos.is_known() { s.filter.pos } else { s.pos };
             out.push(self.fail(pos, format!("the sandbox does not hold {wanted}"), body));
         }
         out

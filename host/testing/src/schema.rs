@@ -1,4 +1,4 @@
-//! JSON Schemas (draft 2020-12) for editors: one for workflow files, built from the node
+//! JSON Schemas (draft-07) for editors: one for workflow files, built from the node
 //! catalog (each node's parameters with type, required-ness and description), and one for test
 //! files. `psaflow schema` prints them; YAML language servers read them for completion,
 //! hover text and squiggles.
@@ -6,7 +6,8 @@ use crate::spec::ENTITY_NAMES;
 use psaflow_core::{Catalog, NodeSpec, ParamType};
 use serde_json::{Map, Value, json};
 
-const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+// Draft-07: what YAML language servers read best (if/then/else included).
+const DRAFT: &str = "http://json-schema.org/draft-07/schema#";
 
 /// `${{ ... }}` as the whole value.
 fn expression() -> Value {
@@ -31,7 +32,7 @@ fn duration() -> Value {
 fn value_schema(ty: &ParamType) -> Value {
     match ty {
         ParamType::List { item } => json!({
-            "anyOf": [{"type": "array", "items": value_schema(item)}, {"$ref": "#/$defs/expression"}]
+            "anyOf": [{"type": "array", "items": value_schema(item)}, {"$ref": "#/definitions/expression"}]
         }),
         ParamType::Record { fields } => {
             let props: Map<String, Value> = fields.iter().map(|f| (f.name.clone(), param_schema(&f.ty, &f.description))).collect();
@@ -39,13 +40,13 @@ fn value_schema(ty: &ParamType) -> Value {
             json!({
                 "anyOf": [
                     {"type": "object", "properties": props, "required": required, "additionalProperties": false},
-                    {"$ref": "#/$defs/expression"}
+                    {"$ref": "#/definitions/expression"}
                 ]
             })
         }
         // Any JSON, expressions included.
         ParamType::Json => json!({}),
-        other => json!({"anyOf": [other.json_schema(), {"$ref": "#/$defs/expression"}]}),
+        other => json!({"anyOf": [other.json_schema(), {"$ref": "#/definitions/expression"}]}),
     }
 }
 
@@ -106,20 +107,20 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
         "properties": {
             "name": {"type": "string", "description": "The workflow's name."},
             "description": {"type": "string"},
-            "connection": {"$ref": "#/$defs/connection"},
+            "connection": {"$ref": "#/definitions/connection"},
             "inputs": {
                 "type": "object",
                 "description": "Values given when the workflow is run (--input name=value); read as ${{ inputs.name }}.",
                 "propertyNames": {"pattern": identifier},
-                "additionalProperties": {"$ref": "#/$defs/input"}
+                "additionalProperties": {"$ref": "#/definitions/input"}
             },
-            "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
+            "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/step"}},
             "outputs": {
                 "type": "object",
                 "description": "Values the run reports, usually expressions such as ${{ steps.client.Client.id }}."
             }
         },
-        "$defs": {
+        "definitions": {
             "expression": expression(),
             "duration": duration(),
             "connection": {
@@ -157,8 +158,8 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                 "properties": {
                     "max_attempts": {"type": "integer", "minimum": 1, "description": "Attempts in total, the first included (default 3)."},
                     "backoff": {"enum": ["exponential", "constant", "fixed"]},
-                    "initial_interval": {"$ref": "#/$defs/duration"},
-                    "max_interval": {"$ref": "#/$defs/duration"},
+                    "initial_interval": {"$ref": "#/definitions/duration"},
+                    "max_interval": {"$ref": "#/definitions/duration"},
                     "multiplier": {"type": "number", "minimum": 1},
                     "retry_on": {
                         "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1.",
@@ -180,12 +181,12 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                     "with": {"type": "object", "description": "The node's parameters."},
                     "for_each": {
                         "description": "Run once per item; the item is ${{ item }}.",
-                        "anyOf": [{"type": "array"}, {"$ref": "#/$defs/expression"}]
+                        "anyOf": [{"type": "array"}, {"$ref": "#/definitions/expression"}]
                     },
                     "concurrency": {"type": "integer", "minimum": 1},
                     "if": {"description": "Run only when true.", "type": ["string", "boolean"]},
-                    "retry": {"$ref": "#/$defs/retry"},
-                    "timeout": {"$ref": "#/$defs/duration"},
+                    "retry": {"$ref": "#/definitions/retry"},
+                    "timeout": {"$ref": "#/definitions/duration"},
                     "continue_on_error": {"type": "boolean"},
                     "confirm": {"type": "boolean"}
                 },
@@ -201,8 +202,8 @@ pub fn test_schema() -> Value {
         "type": "object",
         "description": "An envelope: StatusCode (default 200), OriginalStatusCode, ErrorMessage, and one output key such as Client.",
         "properties": {
-            "StatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/expression"}]},
-            "OriginalStatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/$defs/expression"}]},
+            "StatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/definitions/expression"}]},
+            "OriginalStatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/definitions/expression"}]},
             "ErrorMessage": {"type": "string"}
         }
     });
@@ -218,9 +219,9 @@ pub fn test_schema() -> Value {
             "workflow": {"type": "string", "description": "The workflow file, relative to this file."},
             "name": {"type": "string"},
             "description": {"type": "string"},
-            "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/case"}}
+            "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/case"}}
         },
-        "$defs": {
+        "definitions": {
             "expression": expression(),
             "duration": duration(),
             "envelope": envelope,
@@ -231,12 +232,12 @@ pub fn test_schema() -> Value {
                         "required": ["envelope"],
                         "additionalProperties": false,
                         "properties": {
-                            "delay": {"$ref": "#/$defs/duration"},
-                            "envelope": {"$ref": "#/$defs/envelope"}
+                            "delay": {"$ref": "#/definitions/duration"},
+                            "envelope": {"$ref": "#/definitions/envelope"}
                         },
                         "description": "An envelope returned after a virtual delay."
                     },
-                    {"$ref": "#/$defs/envelope"}
+                    {"$ref": "#/definitions/envelope"}
                 ]
             },
             "case": {
@@ -280,12 +281,12 @@ pub fn test_schema() -> Value {
                         "description": "Canned envelopes by step id (or node id): one, or a list answering call after call (the last repeats).",
                         "additionalProperties": {
                             "anyOf": [
-                                {"$ref": "#/$defs/mock_answer"},
-                                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/mock_answer"}}
+                                {"$ref": "#/definitions/mock_answer"},
+                                {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/mock_answer"}}
                             ]
                         }
                     },
-                    "expect": {"$ref": "#/$defs/expect"}
+                    "expect": {"$ref": "#/definitions/expect"}
                 }
             },
             "expect": {
@@ -346,16 +347,44 @@ pub fn test_schema() -> Value {
                             }
                         }
                     },
-                    "waits": {"type": "array", "items": {"$ref": "#/$defs/duration"}, "description": "Every wait on the virtual clock, in order."},
+                    "waits": {"type": "array", "items": {"$ref": "#/definitions/duration"}, "description": "Every wait on the virtual clock, in order."},
                     "assert": {
                         "anyOf": [
-                            {"$ref": "#/$defs/expression"},
-                            {"type": "array", "items": {"$ref": "#/$defs/expression"}}
+                            {"$ref": "#/definitions/expression"},
+                            {"type": "array", "items": {"$ref": "#/definitions/expression"}}
                         ]
                     }
                 }
             }
         }
+    })
+}
+
+/// One schema for both kinds of file: a document with `cases:` is read as a test file,
+/// anything else as a workflow. Point an editor at it for a whole folder of YAML.
+pub fn combined_schema(catalog: &Catalog) -> Value {
+    let mut definitions = Map::new();
+    let mut parts = Vec::new();
+    for (name, mut schema) in [("workflow", workflow_schema(catalog)), ("test", test_schema())] {
+        let object = schema.as_object_mut().expect("schemas are objects");
+        if let Some(Value::Object(defs)) = object.remove("definitions") {
+            // The shared definitions (expression, duration) are the same in both.
+            definitions.extend(defs);
+        }
+        object.remove("$schema");
+        parts.push((name, schema));
+    }
+    for (name, schema) in parts {
+        definitions.insert(format!("{name}_file"), schema);
+    }
+    json!({
+        "$schema": DRAFT,
+        "title": "psaflow workflow or workflow test",
+        "description": "A psaflow workflow, or (with `cases:`) a test file for one.",
+        "definitions": definitions,
+        "if": {"type": "object", "required": ["cases"]},
+        "then": {"$ref": "#/definitions/test_file"},
+        "else": {"$ref": "#/definitions/workflow_file"}
     })
 }
 
@@ -391,7 +420,7 @@ mod tests {
     fn each_node_constrains_its_with_block() {
         let s = workflow_schema(&catalog());
         assert_eq!(s["$schema"], DRAFT);
-        let step = &s["$defs"]["step"];
+        let step = &s["definitions"]["step"];
         assert_eq!(step["properties"]["node"]["oneOf"][0]["const"], "halopsa.site.create");
         let rule = &step["allOf"][0];
         assert_eq!(rule["if"]["properties"]["node"]["const"], "halopsa.site.create");
@@ -400,8 +429,23 @@ mod tests {
         assert_eq!(with["additionalProperties"], false);
         let id = &with["properties"]["SiteClientId"];
         assert_eq!(id["anyOf"][0]["type"], "integer");
-        assert_eq!(id["anyOf"][1]["$ref"], "#/$defs/expression");
+        assert_eq!(id["anyOf"][1]["$ref"], "#/definitions/expression");
         assert_eq!(with["properties"]["Name"]["description"], "The site's name. (string)");
+    }
+
+    #[test]
+    fn the_combined_schema_holds_both_kinds() {
+        let s = combined_schema(&catalog());
+        let defs = s["definitions"].as_object().unwrap();
+        for name in ["workflow_file", "test_file", "step", "case", "expression", "duration"] {
+            assert!(defs.contains_key(name), "{name}");
+        }
+        assert_eq!(defs["workflow_file"]["required"], json!(["name", "steps"]));
+        assert!(defs["test_file"].get("definitions").is_none());
+        assert_eq!(s["then"]["$ref"], "#/definitions/test_file");
+        // The definitions both kinds share are the same, so merging lost nothing.
+        assert_eq!(workflow_schema(&catalog())["definitions"]["expression"], test_schema()["definitions"]["expression"]);
+        assert_eq!(workflow_schema(&catalog())["definitions"]["duration"], test_schema()["definitions"]["duration"]);
     }
 
     #[test]
@@ -418,13 +462,13 @@ mod tests {
                 _ => {}
             }
         }
-        for schema in [workflow_schema(&catalog()), test_schema()] {
+        for schema in [workflow_schema(&catalog()), test_schema(), combined_schema(&catalog())] {
             let mut found = Vec::new();
             refs(&schema, &mut found);
             assert!(!found.is_empty());
             for r in found {
-                let name = r.strip_prefix("#/$defs/").unwrap();
-                assert!(schema["$defs"].get(name).is_some(), "{r} is not defined");
+                let name = r.strip_prefix("#/definitions/").unwrap();
+                assert!(schema["definitions"].get(name).is_some(), "{r} is not defined");
             }
         }
     }

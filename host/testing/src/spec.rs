@@ -68,8 +68,24 @@ impl TestFile {
     pub fn workflow_path(&self) -> Option<PathBuf> {
         let wf = self.workflow.as_ref()?;
         let dir = self.path.parent().unwrap_or(Path::new(""));
-        Some(dir.join(&wf.value))
+        Some(tidy(&dir.join(&wf.value)))
     }
+}
+
+/// `a/b/../c` -> `a/c`, without touching the file system (messages show the path as written).
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir if !out.is_empty() => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
 }
 
 /// One entry of `cases:`.
@@ -804,6 +820,9 @@ cases:
         let f = parse(FULL, Path::new("dir/onboard.test.yaml"));
         assert!(f.problems.is_empty(), "{:?}", f.problems);
         assert_eq!(f.workflow_path().unwrap(), Path::new("dir/onboard.yaml"));
+        assert_eq!(tidy(Path::new("a/b/../../c/./d.yaml")), Path::new("c/d.yaml"));
+        assert_eq!(tidy(Path::new("../x/../w.yaml")), Path::new("../w.yaml"));
+        assert_eq!(tidy(Path::new("/t/fail/../workflows/w.yaml")), Path::new("/t/workflows/w.yaml"));
         let c = &f.cases[0];
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         assert_eq!(c.name, "creates a client");

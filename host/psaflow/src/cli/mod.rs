@@ -5,6 +5,8 @@ mod invoke;
 mod nodes;
 mod run;
 mod sandbox;
+mod schema;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +44,10 @@ pub enum Command {
     Sandbox(sandbox::Args),
     /// Print speed numbers: node loading and invocation, for_each throughput.
     Bench(bench::Args),
+    /// Run workflow test files (*.test.yaml), each case against its own sandbox.
+    Test(test::Args),
+    /// Print the JSON Schema of workflow files or of test files, for editors.
+    Schema(schema::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
             Command::Validate(ref args) => validate::run(&cli, args).await,
             Command::Sandbox(ref args) => sandbox::run(args).await,
             Command::Bench(ref args) => bench::run(args).await,
+            Command::Test(ref args) => test::run(&cli, args).await,
+            Command::Schema(ref args) => schema::run(&cli, args).await,
         }
     });
     match code {
