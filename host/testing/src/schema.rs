@@ -237,7 +237,10 @@ pub fn test_schema() -> Value {
                         },
                         "description": "An envelope returned after a virtual delay."
                     },
-                    {"$ref": "#/definitions/envelope"}
+                    {
+                        "description": "An envelope (a `delay` goes beside an `envelope:` key).",
+                        "allOf": [{"$ref": "#/definitions/envelope"}, {"not": {"required": ["delay"]}}]
+                    }
                 ]
             },
             "case": {

@@ -1,7 +1,7 @@
 //! `psaflow test` end to end: fixture test files under tests/fixtures run through the real
 //! runner, with real node components and a real sandbox for the cases that are not mocked.
 //! `fixtures/pass` must pass as a whole; every case in `fixtures/fail` fails on purpose.
-use psaflow_core::NodeInvoker;
+use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, NodeInvoker, Transport, TransportError};
 use psaflow_runtime::Runtime;
 use psaflow_testing::{CaseReport, FailureKind, Outcome, TestOptions, TestReport, junit_xml, run_tests};
 use std::path::{Path, PathBuf};
@@ -251,4 +251,73 @@ async fn missing_paths_and_empty_folders_are_reported() {
     let report = run(&[empty]).await;
     assert!(report.problems[0].starts_with("no *.test.yaml files found"), "{:?}", report.problems);
     assert_eq!(report.summary_line(), "0 passed, 1 failed");
+}
+
+/// A transport for a runtime that only lists nodes.
+struct Nowhere;
+
+impl Transport for Nowhere {
+    fn send(&self, _: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
+        Box::pin(async { Err(TransportError::Unreachable("no network in this test".into())) })
+    }
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
+    let runtime = Runtime::builder().transport(Arc::new(Nowhere)).cache_dir(None).build().unwrap();
+    let catalog = runtime.catalog();
+    let schema = psaflow_testing::combined_schema(catalog);
+    assert!(jsonschema::meta::is_valid(&schema), "the schema itself is valid draft-07");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors = |doc: &serde_json::Value| -> Vec<String> { validator.iter_errors(doc).map(|e| e.to_string()).collect() };
+
+    // Every workflow psaflow validates, and every test file it reads, passes the schema.
+    let mut files = Vec::new();
+    yaml_files(&fixtures(), &mut files);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    if examples.is_dir() {
+        yaml_files(&examples, &mut files);
+    }
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let is_test = psaflow_testing::is_test_file(file);
+        let accepted = is_test
+            || psaflow_workflow::load(file).is_ok_and(|wf| psaflow_workflow::validate(&wf, catalog).is_ok());
+        let found = errors(&doc);
+        if accepted {
+            assert!(found.is_empty(), "{}: {found:?}", file.display());
+            checked += 1;
+        } else {
+            assert!(!found.is_empty(), "{} is invalid but the schema accepts it", file.display());
+        }
+    }
+    assert!(checked >= 12, "{checked}");
+
+    let workflow = |with: serde_json::Value| {
+        serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.create", "with": with}]})
+    };
+    assert!(errors(&workflow(serde_json::json!({"Name": "HQ", "SiteClientId": "${{ steps.c.Client.id }}"}))).is_empty());
+    for (mistake, doc) in [
+        ("a misspelt parameter", workflow(serde_json::json!({"Name": "HQ", "SiteClientId": 1, "Nmae": "x"}))),
+        ("a missing required parameter", workflow(serde_json::json!({"Name": "HQ"}))),
+        ("text for an integer", workflow(serde_json::json!({"Name": "HQ", "SiteClientId": "one"}))),
+        ("an unknown node", serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.craete"}]})),
+        ("a misspelt expectation", serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "expect": {"stauts": "failed"}}]})),
+        ("a bad delay", serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "mocks": {"s": {"delay": "soon", "envelope": {}}}}]})),
+    ] {
+        assert!(!errors(&doc).is_empty(), "the schema misses {mistake}");
+    }
 }
