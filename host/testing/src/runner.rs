@@ -85,7 +85,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     }
     let mut seen = std::collections::HashSet::new();
     found.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
-    Ok(found)
+    // `./a/b.test.yaml` reads better as `a/b.test.yaml` in messages.
+    Ok(found.into_iter().map(|p| p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)).collect())
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -495,11 +496,11 @@ impl Checker<'_> {
     }
 
     /// Compares and, when different, fails at the first differing expected value.
-    fn compare(&self, what: &str, expected: &Node, actual: Option<&Value>, mode: Mode) -> Option<Failure> {
+    fn compare(&self, message: String, expected: &Node, actual: Option<&Value>, mode: Mode) -> Option<Failure> {
         let mismatches = matching::compare(expected, actual, mode, self.context);
         let first = mismatches.first()?;
         let pos = if first.pos.is_known() { first.pos } else { expected.pos };
-        Some(self.fail(pos, format!("{what} does not match"), comparison_lines(expected, actual, mode, &mismatches)))
+        Some(self.fail(pos, message, comparison_lines(expected, actual, mode, &mismatches)))
     }
 
     /// Why the run failed, in lines (for status failures).
@@ -549,7 +550,7 @@ impl Checker<'_> {
         }
         if let Some(outputs) = &e.outputs {
             let actual = Value::Object(self.run.outputs.clone());
-            out.extend(self.compare("outputs", outputs, Some(&actual), Mode::Subset));
+            out.extend(self.compare("outputs do not match".into(), outputs, Some(&actual), Mode::Subset));
         }
         for c in &e.calls {
             out.extend(self.calls_of(c));
@@ -611,16 +612,16 @@ impl Checker<'_> {
         }
         let envelope = step.context_value();
         if let Some(node) = &s.envelope {
-            out.extend(self.compare(&format!("{what} envelope"), node, Some(&envelope), Mode::Subset));
+            out.extend(self.compare(format!("{what} envelope does not match"), node, Some(&envelope), Mode::Subset));
         }
         if let Some(node) = &s.envelope_equals {
-            out.extend(self.compare(&format!("{what} envelope"), node, Some(&envelope), Mode::Exact));
+            out.extend(self.compare(format!("{what} envelope does not match"), node, Some(&envelope), Mode::Exact));
         }
         if let Some(node) = &s.params {
             // The parameters of the step's last call (as sent, before masking).
             let sent = self.calls.iter().rev().find(|c| c.step.as_deref() == Some(s.id.value.as_str())).map(|c| Value::Object(c.params.clone()));
             let sent = sent.or_else(|| step.params.clone().map(Value::Object));
-            out.extend(self.compare(&format!("{what} parameters"), node, sent.as_ref(), Mode::Subset));
+            out.extend(self.compare(format!("{what} parameters do not match"), node, sent.as_ref(), Mode::Subset));
         }
         if let Some(want) = &s.error {
             let got = step.error.as_deref().unwrap_or("");
@@ -675,7 +676,7 @@ impl Checker<'_> {
                 }
                 for (i, (node, call)) in per_call.iter().zip(&calls).enumerate() {
                     let params = Value::Object(call.params.clone());
-                    out.extend(self.compare(&format!("{what}: call {} parameters", i + 1), node, Some(&params), Mode::Subset));
+                    out.extend(self.compare(format!("{what}: the parameters of call {} do not match", i + 1), node, Some(&params), Mode::Subset));
                 }
             }
             None => {
@@ -688,7 +689,7 @@ impl Checker<'_> {
                 }
                 for (i, call) in calls.iter().enumerate() {
                     let params = Value::Object(call.params.clone());
-                    out.extend(self.compare(&format!("{what}: call {} parameters", i + 1), with, Some(&params), Mode::Subset));
+                    out.extend(self.compare(format!("{what}: the parameters of call {} do not match", i + 1), with, Some(&params), Mode::Subset));
                 }
             }
         }
