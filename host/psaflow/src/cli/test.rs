@@ -24,6 +24,11 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
+    run_to(cli, args, Arc::new(out)).await
+}
+
+/// Runs the tests, writing the human output through `write` (stdout for the command).
+async fn run_to(cli: &Cli, args: &Args, write: Arc<dyn Fn(&str) + Send + Sync>) -> anyhow::Result<u8> {
     let files = match psaflow_testing::discover(&args.paths) {
         Ok(files) => files,
         Err(problem) => {
@@ -48,7 +53,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         runtime: factory,
         catalog: Some(catalog),
         jobs: args.jobs.map_or_else(psaflow_testing::default_jobs, usize::from),
-        on_case: Some(Arc::new(|case: &CaseReport| out(&format!("{}\n", case.line())))),
+        on_case: Some({
+            let write = write.clone();
+            Arc::new(move |case: &CaseReport| write(&format!("{}\n", case.line())))
+        }),
     };
     let report = if files.is_empty() {
         // Reports "no *.test.yaml files found".
@@ -56,7 +64,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     } else {
         psaflow_testing::run_files(&files, &options).await
     };
-    out(&report.render_tail());
+    write(&report.render_tail());
     if let Some(path) = &args.junit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -72,4 +80,60 @@ fn out(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use clap::Parser;
+    use std::sync::Mutex;
+
+    fn fixtures(rel: &str) -> String {
+        format!("{}/../testing/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Runs `psaflow <argv>` (a `test` command) and returns the exit code and the output.
+    fn psaflow_test(argv: &[&str]) -> (u8, String) {
+        let cli = Cli::try_parse_from(std::iter::once("psaflow").chain(argv.iter().copied())).expect("arguments parse");
+        let Command::Test(args) = &cli.command else { panic!("not a test command") };
+        let text = Arc::new(Mutex::new(String::new()));
+        let sink = text.clone();
+        let write: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |s: &str| sink.lock().unwrap().push_str(s));
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let code = rt.block_on(run_to(&cli, args, write)).expect("the command runs");
+        let text = text.lock().unwrap().clone();
+        (code, text)
+    }
+
+    #[test]
+    fn exit_status_follows_the_contract_and_junit_is_written() {
+        let dir = std::env::temp_dir().join(format!("psaflow-cli-test-{}", std::process::id()));
+        let junit = dir.join("reports/psaflow.xml");
+        let (code, text) = psaflow_test(&["test", &fixtures("pass"), "--junit", junit.to_str().unwrap()]);
+        assert_eq!(code, 0, "{text}");
+        assert_eq!(text.lines().last(), Some("7 passed, 0 failed, 1 skipped"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("PASS  ")).count(), 7, "one line per case: {text}");
+        let xml = std::fs::read_to_string(&junit).expect("the JUnit file is written, its folder created");
+        assert!(xml.starts_with("<?xml") && xml.contains("<testsuites") && xml.contains("tests=\"8\""), "{xml}");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let (code, text) = psaflow_test(&["test", &fixtures("fail/retry-too-few.test.yaml")]);
+        assert_eq!(code, 1, "{text}");
+        assert!(text.lines().any(|l| l == "0 passed, 1 failed"), "{text}");
+        assert!(text.contains("retry-too-few.test.yaml:11:15"), "{text}");
+
+        let (code, text) = psaflow_test(&["test", &fixtures("workflows")]);
+        assert_eq!(code, 1, "no test files is a failure: {text}");
+        assert!(text.contains("no *.test.yaml files found"), "{text}");
+
+        let (code, _) = psaflow_test(&["test", &fixtures("no-such-folder")]);
+        assert_eq!(code, EXIT_USAGE);
+    }
+
+    #[test]
+    fn jobs_must_be_positive() {
+        assert!(Cli::try_parse_from(["psaflow", "test", "-j", "0"]).is_err());
+        assert!(Cli::try_parse_from(["psaflow", "test", "-j", "2", "a", "b"]).is_ok());
+    }
 }
