@@ -94,18 +94,25 @@ thread_local! {
 
 /// Checks the syntax of an expression body.
 pub fn check(body: &str) -> Result<(), String> {
-    ENV.with(|env| env.compile_expression(body).map(|_| ()).map_err(|e| describe(&e)))
+    ENV.with(|env| {
+        env.compile_expression(body)
+            .map(|_| ())
+            .map_err(|e| describe(&e))
+    })
 }
 
 /// Evaluates one expression body against `context` (a JSON object of visible names).
 pub fn eval(body: &str, context: &Value) -> Result<Value, String> {
     ENV.with(|env| {
         let compiled = env.compile_expression(body).map_err(|e| describe(&e))?;
-        let result = compiled.eval(MjValue::from_serialize(context)).map_err(|e| describe(&e))?;
+        let result = compiled
+            .eval(MjValue::from_serialize(context))
+            .map_err(|e| describe(&e))?;
         if result.is_undefined() {
             return Err("the expression reads something undefined".into());
         }
-        serde_json::to_value(&result).map_err(|e| format!("the result cannot be used as a value: {e}"))
+        serde_json::to_value(&result)
+            .map_err(|e| format!("the result cannot be used as a value: {e}"))
     })
 }
 
@@ -136,9 +143,16 @@ pub fn eval_string(text: &str, context: &Value) -> Result<Value, String> {
 pub fn eval_value(value: &Value, context: &Value) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => eval_string(s, context)?,
-        Value::Array(items) => Value::Array(items.iter().map(|v| eval_value(v, context)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| eval_value(v, context))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| Ok((k.clone(), eval_value(v, context)?))).collect::<Result<_, String>>()?,
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), eval_value(v, context)?)))
+                .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
@@ -190,9 +204,16 @@ mod tests {
         let ctx = json!({"params": {"Name": "Acme", "Id": 7}, "value": 3});
         assert_eq!(eval_string("${{ params.Id }}", &ctx).unwrap(), json!(7));
         assert_eq!(eval_string("${{ value > 0 }}", &ctx).unwrap(), json!(true));
-        assert_eq!(eval_string("n=${{ params.Name }}/${{ params.Id }}", &ctx).unwrap(), json!("n=Acme/7"));
         assert_eq!(
-            eval_value(&json!({"Client": {"id": "${{ params.Id }}", "name": "x"}}), &ctx).unwrap(),
+            eval_string("n=${{ params.Name }}/${{ params.Id }}", &ctx).unwrap(),
+            json!("n=Acme/7")
+        );
+        assert_eq!(
+            eval_value(
+                &json!({"Client": {"id": "${{ params.Id }}", "name": "x"}}),
+                &ctx
+            )
+            .unwrap(),
             json!({"Client": {"id": 7, "name": "x"}})
         );
     }

@@ -7,7 +7,9 @@
 //! calls the node, so the case's [`Tracker`] (the run's observer) knows which step is calling.
 use crate::expr;
 use crate::spec::{MockResponse, SandboxSpec};
-use psaflow_core::{BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock};
+use psaflow_core::{
+    BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,
+};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
 use psaflow_sandbox::{Sandbox, SandboxOptions};
 use psaflow_workflow::{RunEvent, RunObserver};
@@ -19,7 +21,8 @@ use tokio::sync::OnceCell;
 /// Builds the node runtime for one case, given the transport to that case's sandbox. The
 /// `psaflow` command passes one that honours `--nodes`; [`crate::TestOptions::default`] builds
 /// the built-in nodes with the default compile cache.
-pub type RuntimeFactory = Arc<dyn Fn(Arc<dyn Transport>) -> anyhow::Result<Arc<dyn NodeInvoker>> + Send + Sync>;
+pub type RuntimeFactory =
+    Arc<dyn Fn(Arc<dyn Transport>) -> anyhow::Result<Arc<dyn NodeInvoker>> + Send + Sync>;
 
 /// One node invocation made during a case.
 #[derive(Debug, Clone)]
@@ -82,7 +85,13 @@ pub struct CaseBackend {
 
 impl CaseBackend {
     pub fn new(spec: SandboxSpec, factory: RuntimeFactory, clock: Arc<VirtualClock>) -> Self {
-        CaseBackend { spec, factory, clock, sandbox: OnceCell::new(), runtime: OnceCell::new() }
+        CaseBackend {
+            spec,
+            factory,
+            clock,
+            sandbox: OnceCell::new(),
+            runtime: OnceCell::new(),
+        }
     }
 
     /// The case's sandbox: started, seeded (unless `seed: false`) and given its fixtures on first use.
@@ -90,8 +99,13 @@ impl CaseBackend {
         let started = self
             .sandbox
             .get_or_init(|| async {
-                let options = SandboxOptions { seed: self.spec.seed, ..SandboxOptions::default() };
-                let sandbox = Sandbox::start(options).await.map_err(|e| format!("the sandbox did not start: {e}"))?;
+                let options = SandboxOptions {
+                    seed: self.spec.seed,
+                    ..SandboxOptions::default()
+                };
+                let sandbox = Sandbox::start(options)
+                    .await
+                    .map_err(|e| format!("the sandbox did not start: {e}"))?;
                 for f in &self.spec.fixtures {
                     sandbox.insert(f.entity, f.record.clone());
                 }
@@ -108,8 +122,14 @@ impl CaseBackend {
             .get_or_init(|| async {
                 let sandbox = self.sandbox().await?;
                 let config = ConnectionConfig {
-                    api_url: sandbox.api_url().parse().map_err(|e| format!("sandbox URL: {e}"))?,
-                    auth_url: sandbox.auth_url().parse().map_err(|e| format!("sandbox URL: {e}"))?,
+                    api_url: sandbox
+                        .api_url()
+                        .parse()
+                        .map_err(|e| format!("sandbox URL: {e}"))?,
+                    auth_url: sandbox
+                        .auth_url()
+                        .parse()
+                        .map_err(|e| format!("sandbox URL: {e}"))?,
                     tenant: None,
                     client_id: sandbox.client_id().to_string(),
                     client_secret: Secret::new(sandbox.client_secret().to_string()),
@@ -117,8 +137,12 @@ impl CaseBackend {
                 };
                 // The case's clock: the transport's own 429/503 backoff is virtual too.
                 let clock: Arc<dyn Clock> = self.clock.clone();
-                let options = ClientOptions { clock, ..ClientOptions::default() };
-                let client = HaloClient::new(config, options).map_err(|e| format!("the sandbox client: {e}"))?;
+                let options = ClientOptions {
+                    clock,
+                    ..ClientOptions::default()
+                };
+                let client = HaloClient::new(config, options)
+                    .map_err(|e| format!("the sandbox client: {e}"))?;
                 let transport: Arc<dyn Transport> = Arc::new(client);
                 let factory = self.factory.clone();
                 // Building a runtime reads every component; keep that off the async workers.
@@ -136,7 +160,10 @@ impl CaseBackend {
 pub fn output_name(spec: &NodeSpec) -> String {
     let capital = |s: &str| {
         let mut chars = s.chars();
-        chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
     };
     match spec.operation.as_str() {
         "create" | "get" | "update" => capital(&spec.resource),
@@ -199,7 +226,9 @@ impl CaseInvoker {
     /// The mock for this call: the step's own, else the node's. Returns the key, the answer and
     /// the 1-based number of this use of the mock.
     fn mock_for(&self, step: Option<&str>, node: &str) -> Option<(String, MockResponse, usize)> {
-        let key = step.filter(|s| self.mocks.contains_key(*s)).or(Some(node).filter(|n| self.mocks.contains_key(*n)))?;
+        let key = step
+            .filter(|s| self.mocks.contains_key(*s))
+            .or(Some(node).filter(|n| self.mocks.contains_key(*n)))?;
         let responses = &self.mocks[key];
         let mut used = self.used.lock().unwrap();
         let n = used.entry(key.to_string()).or_insert(0);
@@ -233,7 +262,10 @@ impl CaseInvoker {
                     e
                 }
                 Err(err) => {
-                    let text = format!("the mock for '{key}' (line {}) is not an envelope: {err}", mock.pos.line);
+                    let text = format!(
+                        "the mock for '{key}' (line {}) is not an envelope: {err}",
+                        mock.pos.line
+                    );
                     self.problem(text.clone());
                     Envelope::system(fallback_output, text)
                 }
@@ -298,18 +330,38 @@ mod tests {
     }
 
     fn response(envelope: Value, delay: Option<Duration>) -> MockResponse {
-        MockResponse { envelope, delay, pos: Pos::none() }
+        MockResponse {
+            envelope,
+            delay,
+            pos: Pos::none(),
+        }
     }
 
-    fn invoker(mocks: Vec<(&str, Vec<MockResponse>)>) -> (CaseInvoker, Arc<Tracker>, Arc<VirtualClock>) {
+    fn invoker(
+        mocks: Vec<(&str, Vec<MockResponse>)>,
+    ) -> (CaseInvoker, Arc<Tracker>, Arc<VirtualClock>) {
         let mut catalog = Catalog::new();
         catalog.insert(spec("halopsa.client.create"));
         let tracker = Arc::new(Tracker::default());
         let clock = Arc::new(VirtualClock::new());
         let factory: RuntimeFactory = Arc::new(|_| anyhow::bail!("no runtime in unit tests"));
-        let backend = Arc::new(CaseBackend::new(SandboxSpec::default(), factory, clock.clone()));
+        let backend = Arc::new(CaseBackend::new(
+            SandboxSpec::default(),
+            factory,
+            clock.clone(),
+        ));
         let mocks = mocks.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        (CaseInvoker::new(Arc::new(catalog), mocks, tracker.clone(), clock.clone(), backend), tracker, clock)
+        (
+            CaseInvoker::new(
+                Arc::new(catalog),
+                mocks,
+                tracker.clone(),
+                clock.clone(),
+                backend,
+            ),
+            tracker,
+            clock,
+        )
     }
 
     fn started(tracker: &Tracker, id: &str) {
@@ -326,7 +378,10 @@ mod tests {
     async fn sequences_answer_per_call_and_the_last_repeats() {
         let (inv, tracker, _) = invoker(vec![(
             "flaky",
-            vec![response(json!({"StatusCode": 500, "ErrorMessage": "boom"}), None), response(json!({"Client": {"id": 7}}), None)],
+            vec![
+                response(json!({"StatusCode": 500, "ErrorMessage": "boom"}), None),
+                response(json!({"Client": {"id": 7}}), None),
+            ],
         )]);
         started(&tracker, "flaky");
         let codes: Vec<i32> = [
@@ -340,16 +395,26 @@ mod tests {
         assert_eq!(codes, [500, 200, 200]);
         let calls = inv.calls();
         assert_eq!(calls.len(), 3);
-        assert!(calls.iter().all(|c| c.mocked && c.step.as_deref() == Some("flaky")));
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.mocked && c.step.as_deref() == Some("flaky"))
+        );
         // The output key a mock leaves out is the node's.
-        assert_eq!(calls[0].envelope.to_json(), json!({"StatusCode": 500, "OriginalStatusCode": 0, "ErrorMessage": "boom", "Client": {}}));
+        assert_eq!(
+            calls[0].envelope.to_json(),
+            json!({"StatusCode": 500, "OriginalStatusCode": 0, "ErrorMessage": "boom", "Client": {}})
+        );
     }
 
     #[tokio::test]
     async fn mocks_advance_virtual_time_and_can_echo_parameters() {
         let (inv, tracker, clock) = invoker(vec![(
             "halopsa.client.create",
-            vec![response(json!({"Client": {"name": "${{ params.Name }}", "n": "${{ call }}"}}), Some(Duration::from_secs(10)))],
+            vec![response(
+                json!({"Client": {"name": "${{ params.Name }}", "n": "${{ call }}"}}),
+                Some(Duration::from_secs(10)),
+            )],
         )]);
         started(&tracker, "any_step");
         let mut params = Map::new();
@@ -365,16 +430,25 @@ mod tests {
         started(&tracker, "client");
         let env = inv.invoke("halopsa.client.create", Map::new()).await;
         assert_eq!(env.status_code, 500);
-        assert!(inv.problems()[0].contains("no runtime in unit tests"), "{:?}", inv.problems());
+        assert!(
+            inv.problems()[0].contains("no runtime in unit tests"),
+            "{:?}",
+            inv.problems()
+        );
         assert!(!inv.calls()[0].mocked);
     }
 
     #[test]
     fn output_names_follow_the_contract() {
-        let names: Vec<String> = ["halopsa.client.create", "halopsa.site.get-many", "halopsa.client.delete", "halopsa.user.delete"]
-            .iter()
-            .map(|id| output_name(&spec(id)))
-            .collect();
+        let names: Vec<String> = [
+            "halopsa.client.create",
+            "halopsa.site.get-many",
+            "halopsa.client.delete",
+            "halopsa.user.delete",
+        ]
+        .iter()
+        .map(|id| output_name(&spec(id)))
+        .collect();
         assert_eq!(names, ["Client", "Sites", "DeleteResult", "DeletedUser"]);
     }
 }

@@ -15,8 +15,15 @@ fn test_case(case: &CaseReport) -> TestCase {
             s
         }
         Outcome::Failed => {
-            let assertion_only = case.failures.iter().all(|f| f.kind == FailureKind::Assertion);
-            let kind = if assertion_only { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let assertion_only = case
+                .failures
+                .iter()
+                .all(|f| f.kind == FailureKind::Assertion);
+            let kind = if assertion_only {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
             let mut s = TestCaseStatus::non_success(kind);
             if let Some(first) = case.failures.first() {
                 let more = match case.failures.len() {
@@ -76,7 +83,9 @@ pub fn junit_report(report: &TestReport) -> Report {
 
 /// The report as JUnit XML text.
 pub fn junit_xml(report: &TestReport) -> String {
-    junit_report(report).to_string().expect("a JUnit report always serialises")
+    junit_report(report)
+        .to_string()
+        .expect("a JUnit report always serialises")
 }
 
 #[cfg(test)]
@@ -97,19 +106,35 @@ mod tests {
             detail: "error: ...\nexpected: 1\nactual: 2\n".into(),
         });
         let c = CaseReport::new("b.test.yaml", "b", "other file");
-        let report = TestReport { cases: vec![a, b, c], ..Default::default() };
+        let report = TestReport {
+            cases: vec![a, b, c],
+            ..Default::default()
+        };
         let parsed = Report::deserialize_from_str(&junit_xml(&report)).unwrap();
         assert_eq!((parsed.tests, parsed.failures), (3, 1));
         assert_eq!(parsed.test_suites.len(), 2);
         let suite = &parsed.test_suites[0];
-        assert_eq!((suite.name.as_str(), suite.tests, suite.failures), ("a.test.yaml", 2, 1));
+        assert_eq!(
+            (suite.name.as_str(), suite.tests, suite.failures),
+            ("a.test.yaml", 2, 1)
+        );
         match &suite.test_cases[1].status {
             TestCaseStatus::NonSuccess { kind, message, .. } => {
                 assert_eq!(*kind, NonSuccessKind::Failure);
-                assert_eq!(message.as_ref().unwrap().as_str(), "a.test.yaml:7:9: step 'client' envelope does not match");
+                assert_eq!(
+                    message.as_ref().unwrap().as_str(),
+                    "a.test.yaml:7:9: step 'client' envelope does not match"
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(suite.test_cases[0].system_out.as_ref().unwrap().as_str().contains("halopsa.client.create"));
+        assert!(
+            suite.test_cases[0]
+                .system_out
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .contains("halopsa.client.create")
+        );
     }
 }

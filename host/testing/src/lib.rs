@@ -101,5 +101,7 @@ mod yaml;
 pub use invoker::{Call, RuntimeFactory};
 pub use junit::{junit_report, junit_xml};
 pub use report::{CaseReport, Failure, FailureKind, Outcome, TestReport};
-pub use runner::{TestOptions, default_jobs, discover, is_test_file, run_files, run_tests};
+pub use runner::{
+    CaseObserver, TestOptions, default_jobs, discover, is_test_file, run_files, run_tests,
+};
 pub use schema::{combined_schema, test_schema, workflow_schema};

@@ -38,8 +38,15 @@ pub struct Mismatch {
 impl Mismatch {
     /// The `- expected` / `+ actual` lines, and the note.
     pub fn diff_lines(&self) -> Vec<String> {
-        let path = if self.path.is_empty() { "(value)".to_string() } else { self.path.clone() };
-        let mut lines = vec![format!("- {path}: {}", self.expected), format!("+ {path}: {}", self.actual)];
+        let path = if self.path.is_empty() {
+            "(value)".to_string()
+        } else {
+            self.path.clone()
+        };
+        let mut lines = vec![
+            format!("- {path}: {}", self.expected),
+            format!("+ {path}: {}", self.actual),
+        ];
         if let Some(note) = &self.note {
             lines.push(format!("  ({note})"));
         }
@@ -66,7 +73,10 @@ pub fn shorten(text: &str, max: usize) -> String {
 }
 
 fn child_path(path: &str, key: &str) -> String {
-    let simple = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    let simple = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     match (path.is_empty(), simple) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
@@ -85,9 +95,13 @@ fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
 pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => numbers_equal(x, y),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_equal(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -95,7 +109,12 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
 
 /// Compares `expected` with `actual` (`None`: the value is missing). `context` holds the names
 /// expressions can read; `value` is added per place.
-pub fn compare(expected: &Node, actual: Option<&Value>, mode: Mode, context: &Value) -> Vec<Mismatch> {
+pub fn compare(
+    expected: &Node,
+    actual: Option<&Value>,
+    mode: Mode,
+    context: &Value,
+) -> Vec<Mismatch> {
     let mut out = Vec::new();
     walk(expected, actual, mode, context, "", &mut out);
     out
@@ -105,7 +124,14 @@ fn missing() -> String {
     "(missing)".to_string()
 }
 
-fn walk(expected: &Node, actual: Option<&Value>, mode: Mode, context: &Value, path: &str, out: &mut Vec<Mismatch>) {
+fn walk(
+    expected: &Node,
+    actual: Option<&Value>,
+    mode: Mode,
+    context: &Value,
+    path: &str,
+    out: &mut Vec<Mismatch>,
+) {
     let mismatch = |expected_text: String, note: Option<String>| Mismatch {
         path: path.to_string(),
         pos: expected.pos,
@@ -120,23 +146,41 @@ fn walk(expected: &Node, actual: Option<&Value>, mode: Mode, context: &Value, pa
                 map.insert("value".into(), actual.cloned().unwrap_or(Value::Null));
             }
             match (expr::whole(text), expr::eval_string(text, &ctx)) {
-                (_, Err(err)) => out.push(mismatch(text.clone(), Some(format!("the expression failed: {err}")))),
+                (_, Err(err)) => out.push(mismatch(
+                    text.clone(),
+                    Some(format!("the expression failed: {err}")),
+                )),
                 (Some(_), Ok(Value::Bool(true))) => {}
-                (Some(_), Ok(Value::Bool(false))) => out.push(mismatch(text.clone(), Some("the check is false".into()))),
+                (Some(_), Ok(Value::Bool(false))) => {
+                    out.push(mismatch(text.clone(), Some("the check is false".into())))
+                }
                 (_, Ok(wanted)) => {
                     if !actual.is_some_and(|a| json_equal(&wanted, a)) {
-                        out.push(mismatch(show(&wanted), Some(format!("{text} gave {}", show(&wanted)))));
+                        out.push(mismatch(
+                            show(&wanted),
+                            Some(format!("{text} gave {}", show(&wanted))),
+                        ));
                     }
                 }
             }
         }
         Kind::Map(entries) => {
             let Some(Value::Object(obj)) = actual else {
-                out.push(mismatch(show(&expected.to_json()), actual.map(|_| "expected an object".to_string())));
+                out.push(mismatch(
+                    show(&expected.to_json()),
+                    actual.map(|_| "expected an object".to_string()),
+                ));
                 return;
             };
             for (key, node) in entries {
-                walk(node, obj.get(&key.name), mode, context, &child_path(path, &key.name), out);
+                walk(
+                    node,
+                    obj.get(&key.name),
+                    mode,
+                    context,
+                    &child_path(path, &key.name),
+                    out,
+                );
             }
             if mode == Mode::Exact {
                 for (k, v) in obj {
@@ -154,17 +198,31 @@ fn walk(expected: &Node, actual: Option<&Value>, mode: Mode, context: &Value, pa
         }
         Kind::Seq(items) => {
             let Some(Value::Array(list)) = actual else {
-                out.push(mismatch(show(&expected.to_json()), actual.map(|_| "expected a list".to_string())));
+                out.push(mismatch(
+                    show(&expected.to_json()),
+                    actual.map(|_| "expected a list".to_string()),
+                ));
                 return;
             };
             if items.len() != list.len() {
                 out.push(mismatch(
                     show(&expected.to_json()),
-                    Some(format!("expected {} item(s), got {}", items.len(), list.len())),
+                    Some(format!(
+                        "expected {} item(s), got {}",
+                        items.len(),
+                        list.len()
+                    )),
                 ));
             }
             for (i, (node, value)) in items.iter().zip(list).enumerate() {
-                walk(node, Some(value), mode, context, &format!("{path}[{i}]"), out);
+                walk(
+                    node,
+                    Some(value),
+                    mode,
+                    context,
+                    &format!("{path}[{i}]"),
+                    out,
+                );
             }
         }
         _ => {
@@ -200,32 +258,59 @@ mod tests {
         let ms = compare(&expected, Some(&actual), Mode::Subset, &json!({}));
         assert_eq!(ms.len(), 1, "{ms:?}");
         assert_eq!(ms[0].path, "Client.name");
-        assert_eq!(ms[0].diff_lines(), vec!["- Client.name: \"Contoso\"", "+ Client.name: \"Contoso Ltd\""]);
+        assert_eq!(
+            ms[0].diff_lines(),
+            vec![
+                "- Client.name: \"Contoso\"",
+                "+ Client.name: \"Contoso Ltd\""
+            ]
+        );
         assert_eq!((ms[0].pos.line, ms[0].pos.column), (1, 17));
     }
 
     #[test]
     fn exact_reports_unexpected_keys() {
         let expected = node("a: 1\n");
-        let ms = compare(&expected, Some(&json!({"a": 1, "b": 2})), Mode::Exact, &json!({}));
+        let ms = compare(
+            &expected,
+            Some(&json!({"a": 1, "b": 2})),
+            Mode::Exact,
+            &json!({}),
+        );
         assert_eq!(ms.len(), 1);
-        assert_eq!(ms[0].diff_lines()[..2], ["- b: (absent)".to_string(), "+ b: 2".to_string()]);
+        assert_eq!(
+            ms[0].diff_lines()[..2],
+            ["- b: (absent)".to_string(), "+ b: 2".to_string()]
+        );
         assert!(compare(&expected, Some(&json!({"a": 1})), Mode::Exact, &json!({})).is_empty());
     }
 
     #[test]
     fn missing_values_and_list_lengths_are_reported() {
         let expected = node("a: { b: 1 }\nl: [1, 2]\n");
-        let ms = compare(&expected, Some(&json!({"l": [1]})), Mode::Subset, &json!({}));
+        let ms = compare(
+            &expected,
+            Some(&json!({"l": [1]})),
+            Mode::Subset,
+            &json!({}),
+        );
         assert_eq!(ms.len(), 2, "{ms:?}");
         assert_eq!(ms[0].actual, "(missing)");
-        assert!(ms[1].note.as_deref().unwrap().contains("expected 2 item(s), got 1"));
+        assert!(
+            ms[1]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("expected 2 item(s), got 1")
+        );
     }
 
     #[test]
     fn expressions_check_or_give_the_expected_value() {
         let ctx = json!({"outputs": {"client_id": 7}});
-        let expected = node("id: \"${{ value > 0 }}\"\nsame: \"${{ outputs.client_id }}\"\nbig: \"${{ value > 100 }}\"\n");
+        let expected = node(
+            "id: \"${{ value > 0 }}\"\nsame: \"${{ outputs.client_id }}\"\nbig: \"${{ value > 100 }}\"\n",
+        );
         let actual = json!({"id": 7, "same": 7, "big": 5});
         let ms = compare(&expected, Some(&actual), Mode::Subset, &ctx);
         assert_eq!(ms.len(), 1, "{ms:?}");
@@ -233,7 +318,14 @@ mod tests {
         assert_eq!(ms[0].note.as_deref(), Some("the check is false"));
         let bad = node("id: \"${{ nothing.here }}\"\n");
         let ms = compare(&bad, Some(&actual), Mode::Subset, &ctx);
-        assert!(ms[0].note.as_deref().unwrap().starts_with("the expression failed"), "{ms:?}");
+        assert!(
+            ms[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .starts_with("the expression failed"),
+            "{ms:?}"
+        );
     }
 
     #[test]

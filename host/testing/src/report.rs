@@ -151,7 +151,11 @@ impl TestReport {
 
     /// `N passed, M failed` (`, K skipped` when some were): the line CI parsers read.
     pub fn summary_line(&self) -> String {
-        let mut line = format!("{} passed, {} failed", self.passed(), self.failed() + self.problems.len());
+        let mut line = format!(
+            "{} passed, {} failed",
+            self.passed(),
+            self.failed() + self.problems.len()
+        );
         if self.skipped() > 0 {
             line.push_str(&format!(", {} skipped", self.skipped()));
         }
@@ -161,7 +165,11 @@ impl TestReport {
     /// Everything after the per-case lines: failure details, run problems, the summary line.
     pub fn render_tail(&self) -> String {
         let mut out = String::new();
-        let failed: Vec<&CaseReport> = self.cases.iter().filter(|c| c.outcome == Outcome::Failed).collect();
+        let failed: Vec<&CaseReport> = self
+            .cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .collect();
         if !failed.is_empty() {
             out.push_str("\nfailures:\n\n");
             for case in failed {
@@ -202,20 +210,29 @@ mod tests {
 
     #[test]
     fn summary_line_has_the_shape_ci_reads() {
-        let mut r = TestReport { cases: vec![case("x", Outcome::Passed), case("y", Outcome::Failed)], ..Default::default() };
+        let mut r = TestReport {
+            cases: vec![case("x", Outcome::Passed), case("y", Outcome::Failed)],
+            ..Default::default()
+        };
         assert_eq!(r.summary_line(), "1 passed, 1 failed");
         assert!(!r.success());
         r.cases.push(case("z", Outcome::Skipped));
         assert_eq!(r.summary_line(), "1 passed, 1 failed, 1 skipped");
         let text = r.render();
-        assert!(text.lines().any(|l| l == "1 passed, 1 failed, 1 skipped"), "{text}");
+        assert!(
+            text.lines().any(|l| l == "1 passed, 1 failed, 1 skipped"),
+            "{text}"
+        );
         assert!(text.contains("FAIL  a.test.yaml › y"), "{text}");
         assert!(text.contains("--- FAIL: a.test.yaml › y"), "{text}");
     }
 
     #[test]
     fn run_problems_count_as_failures() {
-        let r = TestReport { problems: vec!["no test files found".into()], ..Default::default() };
+        let r = TestReport {
+            problems: vec!["no test files found".into()],
+            ..Default::default()
+        };
         assert_eq!(r.summary_line(), "0 passed, 1 failed");
         assert!(!r.success());
     }

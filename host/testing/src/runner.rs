@@ -7,14 +7,23 @@ use crate::report::{CaseReport, Failure, FailureKind, Outcome, TestReport};
 use crate::spec::{self, CaseSpec, Expect, TestFile};
 use crate::yaml::Node;
 use psaflow_core::names::suggest;
-use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, Catalog, Clock, NodeInvoker, Transport, TransportError, VirtualClock};
-use psaflow_workflow::{Diagnostic, Pos, Redactor, RunEvent, RunOptions, RunReport, StepStatus, Workflow, format_duration};
+use psaflow_core::{
+    ApiRequest, ApiResponse, BoxFuture, Catalog, Clock, NodeInvoker, Transport, TransportError,
+    VirtualClock,
+};
+use psaflow_workflow::{
+    Diagnostic, Pos, Redactor, RunEvent, RunOptions, RunReport, StepStatus, Workflow,
+    format_duration,
+};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+/// Called with each case as it finishes.
+pub type CaseObserver = Arc<dyn Fn(&CaseReport) + Send + Sync>;
 
 /// How to run tests.
 #[derive(Clone)]
@@ -27,7 +36,7 @@ pub struct TestOptions {
     /// Cases run at once. Default: the number of CPUs.
     pub jobs: usize,
     /// Told about each case as soon as it finishes (for progress output).
-    pub on_case: Option<Arc<dyn Fn(&CaseReport) + Send + Sync>>,
+    pub on_case: Option<CaseObserver>,
 }
 
 impl Default for TestOptions {
@@ -35,7 +44,9 @@ impl Default for TestOptions {
     fn default() -> Self {
         TestOptions {
             runtime: Arc::new(|transport| {
-                let runtime = psaflow_runtime::Runtime::builder().transport(transport).build()?;
+                let runtime = psaflow_runtime::Runtime::builder()
+                    .transport(transport)
+                    .build()?;
                 Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
             }),
             catalog: None,
@@ -55,7 +66,11 @@ struct Offline;
 
 impl Transport for Offline {
     fn send(&self, _request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
-        Box::pin(async { Err(TransportError::Unreachable("no HaloPSA while reading the catalog".into())) })
+        Box::pin(async {
+            Err(TransportError::Unreachable(
+                "no HaloPSA while reading the catalog".into(),
+            ))
+        })
     }
 }
 
@@ -64,7 +79,9 @@ const SKIPPED_DIRS: &[&str] = &["target", "node_modules"];
 
 /// True for `*.test.yaml` and `*.test.yml`.
 pub fn is_test_file(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
 }
 
 /// The test files under `paths` (files are taken as given; folders are searched recursively
@@ -72,7 +89,11 @@ pub fn is_test_file(path: &Path) -> bool {
 /// repeats. No paths means the current folder. A path that does not exist is an error.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
     let mut found = Vec::new();
     for path in paths {
         if path.is_file() {
@@ -86,11 +107,16 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut seen = std::collections::HashSet::new();
     found.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     // `./a/b.test.yaml` reads better as `a/b.test.yaml` in messages.
-    Ok(found.into_iter().map(|p| p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p)).collect())
+    Ok(found
+        .into_iter()
+        .map(|p| p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p))
+        .collect())
 }
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -109,11 +135,24 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub async fn run_tests(paths: &[PathBuf], options: &TestOptions) -> TestReport {
     match discover(paths) {
         Ok(files) if files.is_empty() => {
-            let shown: Vec<String> = if paths.is_empty() { vec![".".into()] } else { paths.iter().map(|p| p.display().to_string()).collect() };
-            TestReport { problems: vec![format!("no *.test.yaml files found in {}", shown.join(", "))], ..TestReport::default() }
+            let shown: Vec<String> = if paths.is_empty() {
+                vec![".".into()]
+            } else {
+                paths.iter().map(|p| p.display().to_string()).collect()
+            };
+            TestReport {
+                problems: vec![format!(
+                    "no *.test.yaml files found in {}",
+                    shown.join(", ")
+                )],
+                ..TestReport::default()
+            }
         }
         Ok(files) => run_files(&files, options).await,
-        Err(problem) => TestReport { problems: vec![problem], ..TestReport::default() },
+        Err(problem) => TestReport {
+            problems: vec![problem],
+            ..TestReport::default()
+        },
     }
 }
 
@@ -134,7 +173,13 @@ impl FileCtx {
     }
 
     /// A failure at `pos`: the file line with a caret, then `body` lines.
-    fn failure(&self, kind: FailureKind, pos: Pos, message: impl Into<String>, body: Vec<String>) -> Failure {
+    fn failure(
+        &self,
+        kind: FailureKind,
+        pos: Pos,
+        message: impl Into<String>,
+        body: Vec<String>,
+    ) -> Failure {
         let message = message.into();
         let diag = self.diagnostic(pos, &message);
         let mut detail = diag.render(false).trim_end().to_string();
@@ -143,11 +188,21 @@ impl FileCtx {
             detail.push_str(&line);
             detail.push('\n');
         }
-        Failure { kind, location: diag.location(), message, detail }
+        Failure {
+            kind,
+            location: diag.location(),
+            message,
+            detail,
+        }
     }
 
-    fn from_diagnostic(&self, d: &Diagnostic) -> Failure {
-        Failure { kind: FailureKind::Error, location: d.location(), message: d.message.clone(), detail: d.render(false) }
+    fn diagnostic_failure(&self, d: &Diagnostic) -> Failure {
+        Failure {
+            kind: FailureKind::Error,
+            location: d.location(),
+            message: d.message.clone(),
+            detail: d.render(false),
+        }
     }
 }
 
@@ -177,7 +232,13 @@ pub async fn run_files(files: &[PathBuf], options: &TestOptions) -> TestReport {
     };
     let catalog = match catalog {
         Ok(c) => c,
-        Err(problem) => return TestReport { problems: vec![problem], duration: started.elapsed(), ..TestReport::default() },
+        Err(problem) => {
+            return TestReport {
+                problems: vec![problem],
+                duration: started.elapsed(),
+                ..TestReport::default()
+            };
+        }
     };
 
     let mut results: Vec<Option<CaseReport>> = Vec::new();
@@ -195,10 +256,19 @@ pub async fn run_files(files: &[PathBuf], options: &TestOptions) -> TestReport {
     let mut set = tokio::task::JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, (usize, String, String, String)> = HashMap::new();
     for job in jobs {
-        let about = (job.index, job.file.display.clone(), job.file.suite.clone(), job.case.name.clone());
-        let (semaphore, catalog, factory) = (semaphore.clone(), catalog.clone(), options.runtime.clone());
+        let about = (
+            job.index,
+            job.file.display.clone(),
+            job.file.suite.clone(),
+            job.case.name.clone(),
+        );
+        let (semaphore, catalog, factory) =
+            (semaphore.clone(), catalog.clone(), options.runtime.clone());
         let handle = set.spawn(async move {
-            let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
+            let _permit = semaphore
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
             run_case(job, catalog, factory).await
         });
         tasks.insert(handle.id(), about);
@@ -209,10 +279,13 @@ pub async fn run_files(files: &[PathBuf], options: &TestOptions) -> TestReport {
             Err(err) => {
                 // A panic inside a case: report it against that case, by name.
                 let id = err.id();
-                let Some((_, file, suite, name)) = tasks.get(&id) else { continue };
+                let Some((_, file, suite, name)) = tasks.get(&id) else {
+                    continue;
+                };
                 let mut r = CaseReport::new(file, suite, name);
                 r.outcome = Outcome::Failed;
-                let message = format!("the case crashed (a bug in psaflow; please report it): {err}");
+                let message =
+                    format!("the case crashed (a bug in psaflow; please report it): {err}");
                 r.failures.push(Failure {
                     kind: FailureKind::Error,
                     location: file.clone(),
@@ -222,20 +295,35 @@ pub async fn run_files(files: &[PathBuf], options: &TestOptions) -> TestReport {
                 (id, r)
             }
         };
-        let Some((index, ..)) = tasks.get(&id) else { continue };
+        let Some((index, ..)) = tasks.get(&id) else {
+            continue;
+        };
         if let Some(cb) = &options.on_case {
             cb(&report);
         }
         results[*index] = Some(report);
     }
-    TestReport { cases: results.into_iter().flatten().collect(), problems: Vec::new(), duration: started.elapsed() }
+    TestReport {
+        cases: results.into_iter().flatten().collect(),
+        problems: Vec::new(),
+        duration: started.elapsed(),
+    }
 }
 
 /// Reads one test file and its workflow, and either queues its cases or reports why they
 /// cannot run.
-fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<CaseReport>>, jobs: &mut Vec<Job>) {
+fn prepare_file(
+    path: &Path,
+    catalog: &Arc<Catalog>,
+    results: &mut Vec<Option<CaseReport>>,
+    jobs: &mut Vec<Job>,
+) {
     let file: TestFile = spec::load(path);
-    let ctx = Arc::new(FileCtx { display: file.display.clone(), suite: file.name.clone(), source: file.source.clone() });
+    let ctx = Arc::new(FileCtx {
+        display: file.display.clone(),
+        suite: file.name.clone(),
+        source: file.source.clone(),
+    });
     let fail_all = |results: &mut Vec<Option<CaseReport>>, failures: Vec<Failure>| {
         let names: Vec<String> = if file.cases.is_empty() {
             vec![file.name.clone()]
@@ -250,7 +338,11 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
         }
     };
     if !file.problems.is_empty() {
-        let failures = file.problems.iter().map(|d| ctx.from_diagnostic(d)).collect();
+        let failures = file
+            .problems
+            .iter()
+            .map(|d| ctx.diagnostic_failure(d))
+            .collect();
         fail_all(results, failures);
         return;
     }
@@ -283,20 +375,25 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
     let workflow = Arc::new(workflow);
     for case in file.cases {
         let mut report = CaseReport::new(&ctx.display, &ctx.suite, &case.name);
-        let mut failures: Vec<Failure> = case.problems.iter().map(|d| ctx.from_diagnostic(d)).collect();
+        let mut failures: Vec<Failure> = case
+            .problems
+            .iter()
+            .map(|d| ctx.diagnostic_failure(d))
+            .collect();
         failures.extend(check_references(&ctx, &case, &workflow, catalog));
-        let inputs = match psaflow_workflow::resolve_inputs(&workflow, &[], Some(case.inputs.clone())) {
-            Ok(inputs) => inputs,
-            Err(diags) => {
-                failures.push(ctx.failure(
-                    FailureKind::Error,
-                    case.inputs_pos,
-                    "the inputs do not fit the workflow",
-                    vec![diags.render(false).trim_end().to_string()],
-                ));
-                Map::new()
-            }
-        };
+        let inputs =
+            match psaflow_workflow::resolve_inputs(&workflow, &[], Some(case.inputs.clone())) {
+                Ok(inputs) => inputs,
+                Err(diags) => {
+                    failures.push(ctx.failure(
+                        FailureKind::Error,
+                        case.inputs_pos,
+                        "the inputs do not fit the workflow",
+                        vec![diags.render(false).trim_end().to_string()],
+                    ));
+                    Map::new()
+                }
+            };
         if let Some(reason) = &case.skip {
             report.outcome = Outcome::Skipped;
             report.skip_reason = Some(reason.clone());
@@ -306,27 +403,52 @@ fn prepare_file(path: &Path, catalog: &Arc<Catalog>, results: &mut Vec<Option<Ca
         if !failures.is_empty() {
             let redactor = Redactor::new(case.secrets.values().cloned());
             report.outcome = Outcome::Failed;
-            report.failures = failures.into_iter().map(|f| redact_failure(f, &redactor)).collect();
+            report.failures = failures
+                .into_iter()
+                .map(|f| redact_failure(f, &redactor))
+                .collect();
             results.push(Some(report));
             continue;
         }
-        jobs.push(Job { index: results.len(), file: ctx.clone(), workflow: workflow.clone(), case, inputs });
+        jobs.push(Job {
+            index: results.len(),
+            file: ctx.clone(),
+            workflow: workflow.clone(),
+            case,
+            inputs,
+        });
         results.push(None);
     }
 }
 
 /// Names in the case that must exist in the workflow or the catalog.
-fn check_references(ctx: &FileCtx, case: &CaseSpec, wf: &Workflow, catalog: &Catalog) -> Vec<Failure> {
+fn check_references(
+    ctx: &FileCtx,
+    case: &CaseSpec,
+    wf: &Workflow,
+    catalog: &Catalog,
+) -> Vec<Failure> {
     let step_ids: Vec<&str> = wf.steps().iter().map(|s| s.id()).collect();
     let mut out = Vec::new();
     let unknown = |what: &str, name: &str, pos: Pos, also_nodes: bool| {
-        let candidates: Vec<&str> =
-            if also_nodes { step_ids.iter().copied().chain(catalog.ids()).collect() } else { step_ids.clone() };
+        let candidates: Vec<&str> = if also_nodes {
+            step_ids.iter().copied().chain(catalog.ids()).collect()
+        } else {
+            step_ids.clone()
+        };
         let help = match suggest(name, candidates.iter().copied()) {
             Some(s) => format!("did you mean '{s}'?"),
             None => format!("the workflow's steps: {}", step_ids.join(", ")),
         };
-        let mut f = ctx.failure(FailureKind::Error, pos, format!("{what} '{name}' is not a step of the workflow{}", if also_nodes { " nor a node id" } else { "" }), Vec::new());
+        let mut f = ctx.failure(
+            FailureKind::Error,
+            pos,
+            format!(
+                "{what} '{name}' is not a step of the workflow{}",
+                if also_nodes { " nor a node id" } else { "" }
+            ),
+            Vec::new(),
+        );
         f.detail.push_str(&format!("help: {help}\n"));
         f
     };
@@ -359,11 +481,21 @@ fn redact_failure(mut f: Failure, r: &Redactor) -> Failure {
 /// Runs one case: its sandbox and clock, the workflow, then every expectation.
 async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> CaseReport {
     let started = Instant::now();
-    let Job { file, workflow, case, inputs, .. } = job;
+    let Job {
+        file,
+        workflow,
+        case,
+        inputs,
+        ..
+    } = job;
     let mut report = CaseReport::new(&file.display, &file.suite, &case.name);
     let clock = Arc::new(VirtualClock::new());
     let tracker = Arc::new(Tracker::default());
-    let backend = Arc::new(CaseBackend::new(case.sandbox.clone().unwrap_or_default(), factory, clock.clone()));
+    let backend = Arc::new(CaseBackend::new(
+        case.sandbox.clone().unwrap_or_default(),
+        factory,
+        clock.clone(),
+    ));
     let secrets = Redactor::new(case.secrets.values().cloned());
 
     // A `sandbox:` block means fixtures (or seeding) matter before the run: start it now.
@@ -371,14 +503,26 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
         && let Err(err) = backend.sandbox().await
     {
         let pos = case.sandbox.as_ref().map_or(case.pos, |s| s.pos);
-        report.failures.push(file.failure(FailureKind::Error, pos, err, Vec::new()));
+        report
+            .failures
+            .push(file.failure(FailureKind::Error, pos, err, Vec::new()));
         report.outcome = Outcome::Failed;
         report.duration = started.elapsed();
         return report;
     }
 
-    let mocks = case.mocks.iter().map(|m| (m.key.value.clone(), m.responses.clone())).collect();
-    let invoker = CaseInvoker::new(catalog, mocks, tracker.clone(), clock.clone(), backend.clone());
+    let mocks = case
+        .mocks
+        .iter()
+        .map(|m| (m.key.value.clone(), m.responses.clone()))
+        .collect();
+    let invoker = CaseInvoker::new(
+        catalog,
+        mocks,
+        tracker.clone(),
+        clock.clone(),
+        backend.clone(),
+    );
     let mut env = case.env.clone();
     env.extend(case.secrets.clone());
     let options = RunOptions {
@@ -401,12 +545,26 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
         failures.push(file.failure(FailureKind::Error, case.pos, problem, Vec::new()));
     }
     let context = expression_context(&run, &inputs, &env, &calls, &clock);
-    let checker = Checker { file: &file, case: &case, run: &run, calls: &calls, context: &context, clock: &clock };
+    let checker = Checker {
+        file: &file,
+        case: &case,
+        run: &run,
+        calls: &calls,
+        context: &context,
+        clock: &clock,
+    };
     failures.extend(checker.run_expectations(&case.expect));
     failures.extend(checker.sandbox_expectations(&case.expect, &backend).await);
 
-    report.failures = failures.into_iter().map(|f| redact_failure(f, &redactor)).collect();
-    report.outcome = if report.failures.is_empty() { Outcome::Passed } else { Outcome::Failed };
+    report.failures = failures
+        .into_iter()
+        .map(|f| redact_failure(f, &redactor))
+        .collect();
+    report.outcome = if report.failures.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
     report.trace = trace(&run, &calls, &tracker.events(), &clock);
     report.virtual_time = clock.elapsed();
     report.waits = clock.sleeps();
@@ -424,7 +582,11 @@ fn expression_context(
     calls: &[Call],
     clock: &VirtualClock,
 ) -> Value {
-    let steps: Map<String, Value> = run.steps.iter().map(|s| (s.id.clone(), s.context_value())).collect();
+    let steps: Map<String, Value> = run
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.context_value()))
+        .collect();
     let results: Map<String, Value> = run
         .steps
         .iter()
@@ -468,14 +630,22 @@ struct Checker<'a> {
 }
 
 /// `expected: ... / actual: ... / diff:` lines of a failed comparison.
-fn comparison_lines(expected: &Node, actual: Option<&Value>, mode: Mode, mismatches: &[Mismatch]) -> Vec<String> {
+fn comparison_lines(
+    expected: &Node,
+    actual: Option<&Value>,
+    mode: Mode,
+    mismatches: &[Mismatch],
+) -> Vec<String> {
     let how = match mode {
         Mode::Subset => " (these keys at least)",
         Mode::Exact => " (exactly)",
     };
     let mut lines = vec![
         format!("expected{how}: {}", show(&expected.to_json())),
-        format!("actual: {}", actual.map_or_else(|| "(missing)".to_string(), show)),
+        format!(
+            "actual: {}",
+            actual.map_or_else(|| "(missing)".to_string(), show)
+        ),
         "diff:".to_string(),
     ];
     for m in mismatches {
@@ -487,20 +657,39 @@ fn comparison_lines(expected: &Node, actual: Option<&Value>, mode: Mode, mismatc
 }
 
 fn plural(n: u64, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 impl Checker<'_> {
     fn fail(&self, pos: Pos, message: impl Into<String>, body: Vec<String>) -> Failure {
-        self.file.failure(FailureKind::Assertion, pos, message, body)
+        self.file
+            .failure(FailureKind::Assertion, pos, message, body)
     }
 
     /// Compares and, when different, fails at the first differing expected value.
-    fn compare(&self, message: String, expected: &Node, actual: Option<&Value>, mode: Mode) -> Option<Failure> {
+    fn compare(
+        &self,
+        message: String,
+        expected: &Node,
+        actual: Option<&Value>,
+        mode: Mode,
+    ) -> Option<Failure> {
         let mismatches = matching::compare(expected, actual, mode, self.context);
         let first = mismatches.first()?;
-        let pos = if first.pos.is_known() { first.pos } else { expected.pos };
-        Some(self.fail(pos, message, comparison_lines(expected, actual, mode, &mismatches)))
+        let pos = if first.pos.is_known() {
+            first.pos
+        } else {
+            expected.pos
+        };
+        Some(self.fail(
+            pos,
+            message,
+            comparison_lines(expected, actual, mode, &mismatches),
+        ))
     }
 
     /// Why the run failed, in lines (for status failures).
@@ -511,7 +700,11 @@ impl Checker<'_> {
         }
         for s in &self.run.steps {
             if s.status == StepStatus::Failed {
-                lines.push(format!("step '{}' failed: {}", s.id, s.error.as_deref().unwrap_or("failed")));
+                lines.push(format!(
+                    "step '{}' failed: {}",
+                    s.id,
+                    s.error.as_deref().unwrap_or("failed")
+                ));
             }
         }
         lines
@@ -530,7 +723,11 @@ impl Checker<'_> {
                 body.push("(a case expects `status: succeeded` unless it says otherwise)".into());
             }
             body.extend(self.run_errors());
-            out.push(self.fail(pos, format!("the run {got}, expected it to have {want}"), body));
+            out.push(self.fail(
+                pos,
+                format!("the run {got}, expected it to have {want}"),
+                body,
+            ));
         }
         if let Some(want) = &e.error {
             let mut texts: Vec<String> = self.run.error.iter().cloned().collect();
@@ -550,7 +747,12 @@ impl Checker<'_> {
         }
         if let Some(outputs) = &e.outputs {
             let actual = Value::Object(self.run.outputs.clone());
-            out.extend(self.compare("outputs do not match".into(), outputs, Some(&actual), Mode::Subset));
+            out.extend(self.compare(
+                "outputs do not match".into(),
+                outputs,
+                Some(&actual),
+                Mode::Subset,
+            ));
         }
         for c in &e.calls {
             out.extend(self.calls_of(c));
@@ -558,13 +760,27 @@ impl Checker<'_> {
         if let Some(waits) = &e.waits {
             let got = self.clock.sleeps();
             let same = got.len() == waits.value.len()
-                && got.iter().zip(&waits.value).all(|(a, b)| a.as_millis() == b.as_millis());
+                && got
+                    .iter()
+                    .zip(&waits.value)
+                    .all(|(a, b)| a.as_millis() == b.as_millis());
             if !same {
-                let show_list = |l: &[Duration]| format!("[{}]", l.iter().map(|d| format_duration(*d)).collect::<Vec<_>>().join(", "));
+                let show_list = |l: &[Duration]| {
+                    format!(
+                        "[{}]",
+                        l.iter()
+                            .map(|d| format_duration(*d))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 out.push(self.fail(
                     waits.pos,
                     "the virtual clock's waits do not match",
-                    vec![format!("expected: {}", show_list(&waits.value)), format!("actual: {}", show_list(&got))],
+                    vec![
+                        format!("expected: {}", show_list(&waits.value)),
+                        format!("actual: {}", show_list(&got)),
+                    ],
                 ));
             }
         }
@@ -574,12 +790,18 @@ impl Checker<'_> {
                 Ok(other) => out.push(self.fail(
                     a.pos,
                     "the check is not true",
-                    vec![format!("expected: {} to be true", a.value), format!("actual: {}", show(&other))],
+                    vec![
+                        format!("expected: {} to be true", a.value),
+                        format!("actual: {}", show(&other)),
+                    ],
                 )),
                 Err(err) => out.push(self.fail(
                     a.pos,
                     "the check could not be evaluated",
-                    vec![format!("expected: {} to be true", a.value), format!("actual: error: {err}")],
+                    vec![
+                        format!("expected: {} to be true", a.value),
+                        format!("actual: error: {err}"),
+                    ],
                 )),
             }
         }
@@ -595,33 +817,67 @@ impl Checker<'_> {
         if let Some(want) = &s.status
             && want.value != step.status.as_str()
         {
-            let mut body = vec![format!("expected: {}", want.value), format!("actual: {}", step.status.as_str())];
+            let mut body = vec![
+                format!("expected: {}", want.value),
+                format!("actual: {}", step.status.as_str()),
+            ];
             if let Some(e) = step.error.as_deref().or(step.skip_reason.as_deref()) {
                 body.push(format!("because: {e}"));
             }
-            out.push(self.fail(want.pos, format!("{what} {}, expected {}", step.status.as_str(), want.value), body));
+            out.push(self.fail(
+                want.pos,
+                format!("{what} {}, expected {}", step.status.as_str(), want.value),
+                body,
+            ));
         }
         if let Some(want) = &s.attempts
             && want.value != u64::from(step.attempts)
         {
             out.push(self.fail(
                 want.pos,
-                format!("{what} made {}, expected {}", plural(step.attempts.into(), "attempt"), plural(want.value, "attempt")),
-                vec![format!("expected: {}", want.value), format!("actual: {}", step.attempts)],
+                format!(
+                    "{what} made {}, expected {}",
+                    plural(step.attempts.into(), "attempt"),
+                    plural(want.value, "attempt")
+                ),
+                vec![
+                    format!("expected: {}", want.value),
+                    format!("actual: {}", step.attempts),
+                ],
             ));
         }
         let envelope = step.context_value();
         if let Some(node) = &s.envelope {
-            out.extend(self.compare(format!("{what} envelope does not match"), node, Some(&envelope), Mode::Subset));
+            out.extend(self.compare(
+                format!("{what} envelope does not match"),
+                node,
+                Some(&envelope),
+                Mode::Subset,
+            ));
         }
         if let Some(node) = &s.envelope_equals {
-            out.extend(self.compare(format!("{what} envelope does not match"), node, Some(&envelope), Mode::Exact));
+            out.extend(self.compare(
+                format!("{what} envelope does not match"),
+                node,
+                Some(&envelope),
+                Mode::Exact,
+            ));
         }
         if let Some(node) = &s.params {
             // The parameters of the step's last call (as sent, before masking).
-            let sent = self.calls.iter().rev().find(|c| c.step.as_deref() == Some(s.id.value.as_str())).map(|c| Value::Object(c.params.clone()));
+            let sent = self
+                .calls
+                .iter()
+                .rev()
+                .find(|c| c.step.as_deref() == Some(s.id.value.as_str()))
+                .map(|c| Value::Object(c.params.clone()));
             let sent = sent.or_else(|| step.params.clone().map(Value::Object));
-            out.extend(self.compare(format!("{what} parameters do not match"), node, sent.as_ref(), Mode::Subset));
+            out.extend(self.compare(
+                format!("{what} parameters do not match"),
+                node,
+                sent.as_ref(),
+                Mode::Subset,
+            ));
         }
         if let Some(want) = &s.error {
             let got = step.error.as_deref().unwrap_or("");
@@ -629,7 +885,10 @@ impl Checker<'_> {
                 out.push(self.fail(
                     want.pos,
                     format!("{what}'s error does not contain the expected text"),
-                    vec![format!("expected an error containing: {:?}", want.value), format!("actual: {}", if got.is_empty() { "no error" } else { got })],
+                    vec![
+                        format!("expected an error containing: {:?}", want.value),
+                        format!("actual: {}", if got.is_empty() { "no error" } else { got }),
+                    ],
                 ));
             }
         }
@@ -642,54 +901,101 @@ impl Checker<'_> {
         let calls: Vec<&Call> = self
             .calls
             .iter()
-            .filter(|call| if by_node { call.node == key } else { call.step.as_deref() == Some(key) })
+            .filter(|call| {
+                if by_node {
+                    call.node == key
+                } else {
+                    call.step.as_deref() == Some(key)
+                }
+            })
             .collect();
-        let what = if by_node { format!("calls of {key}") } else { format!("calls made by step '{key}'") };
+        let what = if by_node {
+            format!("calls of {key}")
+        } else {
+            format!("calls made by step '{key}'")
+        };
         let mut out = Vec::new();
         let summary = |calls: &[&Call]| -> Vec<String> {
             calls
                 .iter()
                 .enumerate()
                 .map(|(i, call)| {
-                    let by = call.step.as_deref().map(|s| format!(" by step '{s}'")).unwrap_or_default();
-                    format!("  call {}{by}: {}", i + 1, show(&Value::Object(call.params.clone())))
+                    let by = call
+                        .step
+                        .as_deref()
+                        .map(|s| format!(" by step '{s}'"))
+                        .unwrap_or_default();
+                    format!(
+                        "  call {}{by}: {}",
+                        i + 1,
+                        show(&Value::Object(call.params.clone()))
+                    )
                 })
                 .collect()
         };
         if let Some(times) = &c.times
             && times.value != calls.len() as u64
         {
-            let mut body = vec![format!("expected: {}", plural(times.value, "call")), format!("actual: {}", plural(calls.len() as u64, "call"))];
+            let mut body = vec![
+                format!("expected: {}", plural(times.value, "call")),
+                format!("actual: {}", plural(calls.len() as u64, "call")),
+            ];
             body.extend(summary(&calls));
-            out.push(self.fail(times.pos, format!("{what}: expected {}, got {}", times.value, calls.len()), body));
+            out.push(self.fail(
+                times.pos,
+                format!("{what}: expected {}, got {}", times.value, calls.len()),
+                body,
+            ));
         }
         let Some(with) = &c.with else { return out };
         match with.as_seq() {
             Some(per_call) => {
                 if per_call.len() != calls.len() && c.times.is_none() {
                     let mut body = vec![
-                        format!("expected: {} (one per entry of `with`)", plural(per_call.len() as u64, "call")),
+                        format!(
+                            "expected: {} (one per entry of `with`)",
+                            plural(per_call.len() as u64, "call")
+                        ),
                         format!("actual: {}", plural(calls.len() as u64, "call")),
                     ];
                     body.extend(summary(&calls));
-                    out.push(self.fail(with.pos, format!("{what}: expected {}, got {}", per_call.len(), calls.len()), body));
+                    out.push(self.fail(
+                        with.pos,
+                        format!("{what}: expected {}, got {}", per_call.len(), calls.len()),
+                        body,
+                    ));
                 }
                 for (i, (node, call)) in per_call.iter().zip(&calls).enumerate() {
                     let params = Value::Object(call.params.clone());
-                    out.extend(self.compare(format!("{what}: the parameters of call {} do not match", i + 1), node, Some(&params), Mode::Subset));
+                    out.extend(self.compare(
+                        format!("{what}: the parameters of call {} do not match", i + 1),
+                        node,
+                        Some(&params),
+                        Mode::Subset,
+                    ));
                 }
             }
             None => {
                 if calls.is_empty() && c.times.as_ref().is_none_or(|t| t.value > 0) {
                     out.push(self.fail(
                         with.pos,
-                        format!("{what}: expected calls with these parameters, but there were none"),
-                        vec![format!("expected: {}", show(&with.to_json())), "actual: no calls".into()],
+                        format!(
+                            "{what}: expected calls with these parameters, but there were none"
+                        ),
+                        vec![
+                            format!("expected: {}", show(&with.to_json())),
+                            "actual: no calls".into(),
+                        ],
                     ));
                 }
                 for (i, call) in calls.iter().enumerate() {
                     let params = Value::Object(call.params.clone());
-                    out.extend(self.compare(format!("{what}: the parameters of call {} do not match", i + 1), with, Some(&params), Mode::Subset));
+                    out.extend(self.compare(
+                        format!("{what}: the parameters of call {} do not match", i + 1),
+                        with,
+                        Some(&params),
+                        Mode::Subset,
+                    ));
                 }
             }
         }
@@ -704,32 +1010,61 @@ impl Checker<'_> {
         let sandbox = match backend.sandbox().await {
             Ok(s) => s,
             Err(err) => {
-                out.push(self.file.failure(FailureKind::Error, e.sandbox[0].pos, err, Vec::new()));
+                out.push(
+                    self.file
+                        .failure(FailureKind::Error, e.sandbox[0].pos, err, Vec::new()),
+                );
                 return out;
             }
         };
         for s in &e.sandbox {
             let records = sandbox.records(s.entity);
-            let matching: Vec<&Value> = records.iter().filter(|r| matching::matches(&s.filter, r, self.context)).collect();
+            let matching: Vec<&Value> = records
+                .iter()
+                .filter(|r| matching::matches(&s.filter, r, self.context))
+                .collect();
             let filter = show(&s.filter.to_json());
             let (ok, wanted) = match (&s.count, s.exists) {
-                (Some(n), _) => (matching.len() as u64 == n.value, format!("{} {} matching {filter}", n.value, s.entity_name)),
-                (None, true) => (!matching.is_empty(), format!("a {} matching {filter}", s.entity_name)),
-                (None, false) => (matching.is_empty(), format!("no {} matching {filter}", s.entity_name)),
+                (Some(n), _) => (
+                    matching.len() as u64 == n.value,
+                    format!("{} {} matching {filter}", n.value, s.entity_name),
+                ),
+                (None, true) => (
+                    !matching.is_empty(),
+                    format!("a {} matching {filter}", s.entity_name),
+                ),
+                (None, false) => (
+                    matching.is_empty(),
+                    format!("no {} matching {filter}", s.entity_name),
+                ),
             };
             if ok {
                 continue;
             }
-            let mut pos = if s.filter.pos.is_known() { s.filter.pos } else { s.pos };
+            let mut pos = if s.filter.pos.is_known() {
+                s.filter.pos
+            } else {
+                s.pos
+            };
             let mut body = vec![
                 format!("expected: {wanted}"),
-                format!("actual: {} of {} {} record(s) match", matching.len(), records.len(), s.entity_name),
+                format!(
+                    "actual: {} of {} {} record(s) match",
+                    matching.len(),
+                    records.len(),
+                    s.entity_name
+                ),
             ];
             if matching.is_empty() {
                 // The record closest to the filter, and how it differs.
                 let closest = records
                     .iter()
-                    .map(|r| (matching::compare(&s.filter, Some(r), Mode::Subset, self.context), r))
+                    .map(|r| {
+                        (
+                            matching::compare(&s.filter, Some(r), Mode::Subset, self.context),
+                            r,
+                        )
+                    })
                     .min_by_key(|(m, _)| m.len());
                 if let Some((mismatches, record)) = closest {
                     // Point at the first field the closest record gets wrong.
@@ -756,12 +1091,18 @@ impl Checker<'_> {
 /// Each step with status, attempts and envelope; secrets masked with the run's redactor.
 fn trace(run: &RunReport, calls: &[Call], events: &[RunEvent], clock: &VirtualClock) -> String {
     let r = run.redactor();
-    let mut out = format!("run {} (virtual time {})\n", run.status.as_str(), format_duration(clock.elapsed()));
+    let mut out = format!(
+        "run {} (virtual time {})\n",
+        run.status.as_str(),
+        format_duration(clock.elapsed())
+    );
     if let Some(e) = &run.error {
         out.push_str(&format!("error: {}\n", r.text(e)));
     }
     for s in &run.steps {
-        let mocked = calls.iter().any(|c| c.step.as_deref() == Some(s.id.as_str()) && c.mocked);
+        let mocked = calls
+            .iter()
+            .any(|c| c.step.as_deref() == Some(s.id.as_str()) && c.mocked);
         let mut line = format!("step {} [{}]: {}", s.id, s.node, s.status.as_str());
         if s.status != StepStatus::Skipped {
             line.push_str(&format!(", {}", plural(s.attempts.into(), "attempt")));
@@ -775,12 +1116,23 @@ fn trace(run: &RunReport, calls: &[Call], events: &[RunEvent], clock: &VirtualCl
             out.push_str(&format!("  skipped: {}\n", r.text(reason)));
         }
         for ev in events {
-            if let RunEvent::AttemptFailed { id, index, attempt, message, retry_in } = ev
+            if let RunEvent::AttemptFailed {
+                id,
+                index,
+                attempt,
+                message,
+                retry_in,
+            } = ev
                 && id == &s.id
             {
                 let item = index.map(|i| format!(" (item {i})")).unwrap_or_default();
-                let next = retry_in.map(|d| format!("; retry in {}", format_duration(d))).unwrap_or_default();
-                out.push_str(&format!("  attempt {attempt}{item} failed: {}{next}\n", r.text(message)));
+                let next = retry_in
+                    .map(|d| format!("; retry in {}", format_duration(d)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "  attempt {attempt}{item} failed: {}{next}\n",
+                    r.text(message)
+                ));
             }
         }
         if let Some(e) = &s.error {
@@ -788,16 +1140,33 @@ fn trace(run: &RunReport, calls: &[Call], events: &[RunEvent], clock: &VirtualCl
         }
         let value = s.context_value();
         if !value.is_null() {
-            let key = if s.items.is_some() { "envelopes" } else { "envelope" };
-            out.push_str(&format!("  {key}: {}\n", matching::shorten(&r.value(&value).to_string(), 400)));
+            let key = if s.items.is_some() {
+                "envelopes"
+            } else {
+                "envelope"
+            };
+            out.push_str(&format!(
+                "  {key}: {}\n",
+                matching::shorten(&r.value(&value).to_string(), 400)
+            ));
         }
     }
     if !run.outputs.is_empty() {
-        out.push_str(&format!("outputs: {}\n", matching::shorten(&Value::Object(r.map(&run.outputs)).to_string(), 400)));
+        out.push_str(&format!(
+            "outputs: {}\n",
+            matching::shorten(&Value::Object(r.map(&run.outputs)).to_string(), 400)
+        ));
     }
     let waits = clock.sleeps();
     if !waits.is_empty() {
-        out.push_str(&format!("waits: {}\n", waits.iter().map(|d| format_duration(*d)).collect::<Vec<_>>().join(", ")));
+        out.push_str(&format!(
+            "waits: {}\n",
+            waits
+                .iter()
+                .map(|d| format_duration(*d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     out
 }

@@ -35,8 +35,15 @@ fn value_schema(ty: &ParamType) -> Value {
             "anyOf": [{"type": "array", "items": value_schema(item)}, {"$ref": "#/definitions/expression"}]
         }),
         ParamType::Record { fields } => {
-            let props: Map<String, Value> = fields.iter().map(|f| (f.name.clone(), param_schema(&f.ty, &f.description))).collect();
-            let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name.as_str()).collect();
+            let props: Map<String, Value> = fields
+                .iter()
+                .map(|f| (f.name.clone(), param_schema(&f.ty, &f.description)))
+                .collect();
+            let required: Vec<&str> = fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name.as_str())
+                .collect();
             json!({
                 "anyOf": [
                     {"type": "object", "properties": props, "required": required, "additionalProperties": false},
@@ -52,15 +59,31 @@ fn value_schema(ty: &ParamType) -> Value {
 
 fn param_schema(ty: &ParamType, description: &str) -> Value {
     let mut schema = value_schema(ty);
-    let text = if description.is_empty() { format!("{ty}") } else { format!("{description} ({ty})") };
-    schema.as_object_mut().expect("schemas are objects").insert("description".into(), Value::String(text));
+    let text = if description.is_empty() {
+        format!("{ty}")
+    } else {
+        format!("{description} ({ty})")
+    };
+    schema
+        .as_object_mut()
+        .expect("schemas are objects")
+        .insert("description".into(), Value::String(text));
     schema
 }
 
 /// The `with:` of one node: its parameters, those required, nothing else.
 fn with_schema(node: &NodeSpec) -> Value {
-    let props: Map<String, Value> = node.params.iter().map(|p| (p.name.clone(), param_schema(&p.ty, &p.description))).collect();
-    let required: Vec<&str> = node.params.iter().filter(|p| p.required).map(|p| p.name.as_str()).collect();
+    let props: Map<String, Value> = node
+        .params
+        .iter()
+        .map(|p| (p.name.clone(), param_schema(&p.ty, &p.description)))
+        .collect();
+    let required: Vec<&str> = node
+        .params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name.as_str())
+        .collect();
     let mut description = format!("Parameters of {}", node.id);
     if !node.description.is_empty() {
         description.push_str(": ");
@@ -368,7 +391,10 @@ pub fn test_schema() -> Value {
 pub fn combined_schema(catalog: &Catalog) -> Value {
     let mut definitions = Map::new();
     let mut parts = Vec::new();
-    for (name, mut schema) in [("workflow", workflow_schema(catalog)), ("test", test_schema())] {
+    for (name, mut schema) in [
+        ("workflow", workflow_schema(catalog)),
+        ("test", test_schema()),
+    ] {
         let object = schema.as_object_mut().expect("schemas are objects");
         if let Some(Value::Object(defs)) = object.remove("definitions") {
             // The shared definitions (expression, duration) are the same in both.
@@ -406,11 +432,20 @@ mod tests {
             destructive: false,
             source: "built-in".into(),
             params: vec![
-                ParamSpec { name: "Name".into(), wit_name: "name".into(), ty: ParamType::String, required: true, description: "The site's name.".into() },
+                ParamSpec {
+                    name: "Name".into(),
+                    wit_name: "name".into(),
+                    ty: ParamType::String,
+                    required: true,
+                    description: "The site's name.".into(),
+                },
                 ParamSpec {
                     name: "SiteClientId".into(),
                     wit_name: "site-client-id".into(),
-                    ty: ParamType::Integer { signed: false, bits: 32 },
+                    ty: ParamType::Integer {
+                        signed: false,
+                        bits: 32,
+                    },
                     required: true,
                     description: String::new(),
                 },
@@ -424,31 +459,53 @@ mod tests {
         let s = workflow_schema(&catalog());
         assert_eq!(s["$schema"], DRAFT);
         let step = &s["definitions"]["step"];
-        assert_eq!(step["properties"]["node"]["oneOf"][0]["const"], "halopsa.site.create");
+        assert_eq!(
+            step["properties"]["node"]["oneOf"][0]["const"],
+            "halopsa.site.create"
+        );
         let rule = &step["allOf"][0];
-        assert_eq!(rule["if"]["properties"]["node"]["const"], "halopsa.site.create");
+        assert_eq!(
+            rule["if"]["properties"]["node"]["const"],
+            "halopsa.site.create"
+        );
         let with = &rule["then"]["properties"]["with"];
         assert_eq!(with["required"], json!(["Name", "SiteClientId"]));
         assert_eq!(with["additionalProperties"], false);
         let id = &with["properties"]["SiteClientId"];
         assert_eq!(id["anyOf"][0]["type"], "integer");
         assert_eq!(id["anyOf"][1]["$ref"], "#/definitions/expression");
-        assert_eq!(with["properties"]["Name"]["description"], "The site's name. (string)");
+        assert_eq!(
+            with["properties"]["Name"]["description"],
+            "The site's name. (string)"
+        );
     }
 
     #[test]
     fn the_combined_schema_holds_both_kinds() {
         let s = combined_schema(&catalog());
         let defs = s["definitions"].as_object().unwrap();
-        for name in ["workflow_file", "test_file", "step", "case", "expression", "duration"] {
+        for name in [
+            "workflow_file",
+            "test_file",
+            "step",
+            "case",
+            "expression",
+            "duration",
+        ] {
             assert!(defs.contains_key(name), "{name}");
         }
         assert_eq!(defs["workflow_file"]["required"], json!(["name", "steps"]));
         assert!(defs["test_file"].get("definitions").is_none());
         assert_eq!(s["then"]["$ref"], "#/definitions/test_file");
         // The definitions both kinds share are the same, so merging lost nothing.
-        assert_eq!(workflow_schema(&catalog())["definitions"]["expression"], test_schema()["definitions"]["expression"]);
-        assert_eq!(workflow_schema(&catalog())["definitions"]["duration"], test_schema()["definitions"]["duration"]);
+        assert_eq!(
+            workflow_schema(&catalog())["definitions"]["expression"],
+            test_schema()["definitions"]["expression"]
+        );
+        assert_eq!(
+            workflow_schema(&catalog())["definitions"]["duration"],
+            test_schema()["definitions"]["duration"]
+        );
     }
 
     #[test]
@@ -465,13 +522,20 @@ mod tests {
                 _ => {}
             }
         }
-        for schema in [workflow_schema(&catalog()), test_schema(), combined_schema(&catalog())] {
+        for schema in [
+            workflow_schema(&catalog()),
+            test_schema(),
+            combined_schema(&catalog()),
+        ] {
             let mut found = Vec::new();
             refs(&schema, &mut found);
             assert!(!found.is_empty());
             for r in found {
                 let name = r.strip_prefix("#/definitions/").unwrap();
-                assert!(schema["definitions"].get(name).is_some(), "{r} is not defined");
+                assert!(
+                    schema["definitions"].get(name).is_some(),
+                    "{r} is not defined"
+                );
             }
         }
     }

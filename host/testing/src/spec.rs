@@ -13,26 +13,61 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const TOP_KEYS: &[&str] = &["workflow", "name", "description", "cases"];
-const CASE_KEYS: &[&str] = &["name", "description", "skip", "inputs", "env", "secrets", "sandbox", "mocks", "expect"];
+const CASE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "skip",
+    "inputs",
+    "env",
+    "secrets",
+    "sandbox",
+    "mocks",
+    "expect",
+];
 const SANDBOX_KEYS: &[&str] = &["seed", "fixtures"];
 const FIXTURE_KEYS: &[&str] = &["entity", "record"];
 const MOCK_KEYS: &[&str] = &["envelope", "delay"];
-const EXPECT_KEYS: &[&str] = &["status", "error", "steps", "outputs", "calls", "sandbox", "waits", "assert"];
-const STEP_KEYS: &[&str] = &["status", "attempts", "envelope", "envelope_equals", "params", "error"];
+const EXPECT_KEYS: &[&str] = &[
+    "status", "error", "steps", "outputs", "calls", "sandbox", "waits", "assert",
+];
+const STEP_KEYS: &[&str] = &[
+    "status",
+    "attempts",
+    "envelope",
+    "envelope_equals",
+    "params",
+    "error",
+];
 const CALL_KEYS: &[&str] = &["times", "with"];
 const STATE_KEYS: &[&str] = &["entity", "where", "exists", "count"];
 const RUN_STATUSES: &[&str] = &["succeeded", "failed"];
 const STEP_STATUSES: &[&str] = &["succeeded", "failed", "skipped"];
 
 /// Entity names as test files write them.
-pub const ENTITY_NAMES: &[&str] =
-    &["client", "site", "ticket", "user", "agent", "team", "ticket_type", "status", "priority"];
+pub const ENTITY_NAMES: &[&str] = &[
+    "client",
+    "site",
+    "ticket",
+    "user",
+    "agent",
+    "team",
+    "ticket_type",
+    "status",
+    "priority",
+];
 
 /// `client`, `Clients`, `ticket-type`, ... -> the sandbox entity.
 pub fn entity(name: &str) -> Option<Entity> {
     let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-    let n = n.strip_suffix("es").filter(|s| s.ends_with("status")).unwrap_or(&n);
-    let n = if n != "status" { n.strip_suffix('s').unwrap_or(n) } else { n };
+    let n = n
+        .strip_suffix("es")
+        .filter(|s| s.ends_with("status"))
+        .unwrap_or(&n);
+    let n = if n != "status" {
+        n.strip_suffix('s').unwrap_or(n)
+    } else {
+        n
+    };
     Some(match n {
         "client" => Entity::Client,
         "site" => Entity::Site,
@@ -85,7 +120,11 @@ fn tidy(path: &Path) -> PathBuf {
             other => out.push(other),
         }
     }
-    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
 }
 
 /// One entry of `cases:`.
@@ -116,7 +155,11 @@ pub struct SandboxSpec {
 
 impl Default for SandboxSpec {
     fn default() -> Self {
-        SandboxSpec { seed: true, fixtures: Vec::new(), pos: Pos::none() }
+        SandboxSpec {
+            seed: true,
+            fixtures: Vec::new(),
+            pos: Pos::none(),
+        }
     }
 }
 
@@ -191,7 +234,9 @@ pub struct StateExpect {
 /// Reads `500ms`, `30s`, `2m`, `1h`, or a number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = (&t[..split], t[split..].trim());
     let n: f64 = number.parse().ok()?;
     let seconds = match unit {
@@ -211,14 +256,19 @@ pub fn load(path: &Path) -> TestFile {
         Ok(source) => parse(&source, path),
         Err(err) => {
             let mut file = empty(path, &display, "".into());
-            file.problems.push(Diagnostic::general(&display, format!("cannot read the test file: {err}")));
+            file.problems.push(Diagnostic::general(
+                &display,
+                format!("cannot read the test file: {err}"),
+            ));
             file
         }
     }
 }
 
 fn empty(path: &Path, display: &str, source: Arc<str>) -> TestFile {
-    let name = path.file_name().map_or_else(|| display.to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(|| display.to_string(), |n| n.to_string_lossy().into_owned());
     TestFile {
         path: path.to_path_buf(),
         display: display.to_string(),
@@ -238,13 +288,24 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
     let root = match yaml::parse(&source, &display) {
         Ok(root) => root,
         Err(d) => {
-            file.problems.push(d);
+            file.problems.push(*d);
             return file;
         }
     };
-    let mut b = Builder { file: display.clone(), source, problems: Vec::new() };
+    let mut b = Builder {
+        file: display.clone(),
+        source,
+        problems: Vec::new(),
+    };
     let Some(top) = root.as_map() else {
-        b.error(root.pos, format!("a test file must be a mapping with `workflow:` and `cases:`, found {}", root.kind_name()), None);
+        b.error(
+            root.pos,
+            format!(
+                "a test file must be a mapping with `workflow:` and `cases:`, found {}",
+                root.kind_name()
+            ),
+            None,
+        );
         file.problems = b.problems;
         return file;
     };
@@ -269,10 +330,18 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
         Some(v) => match &v.kind {
             Kind::Seq(items) if !items.is_empty() => {
                 for item in items {
-                    let mut cb = Builder { file: b.file.clone(), source: b.source.clone(), problems: Vec::new() };
+                    let mut cb = Builder {
+                        file: b.file.clone(),
+                        source: b.source.clone(),
+                        problems: Vec::new(),
+                    };
                     let mut case = cb.case(item);
                     case.problems = cb.problems;
-                    if let Some(first) = file.cases.iter().find(|c| c.name == case.name && !case.name.is_empty()) {
+                    if let Some(first) = file
+                        .cases
+                        .iter()
+                        .find(|c| c.name == case.name && !case.name.is_empty())
+                    {
                         let line = first.pos.line;
                         case.problems.push(
                             b.diag(case.pos, format!("duplicate case name '{}'", case.name))
@@ -282,10 +351,22 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
                     file.cases.push(case);
                 }
             }
-            Kind::Seq(_) => b.error(v.pos, "`cases` is empty", Some("add at least one case with `- name: ...`".into())),
-            _ => b.error(v.pos, format!("`cases` must be a list, found {}", v.kind_name()), Some("start each case with `- name: ...`".into())),
+            Kind::Seq(_) => b.error(
+                v.pos,
+                "`cases` is empty",
+                Some("add at least one case with `- name: ...`".into()),
+            ),
+            _ => b.error(
+                v.pos,
+                format!("`cases` must be a list, found {}", v.kind_name()),
+                Some("start each case with `- name: ...`".into()),
+            ),
         },
-        None => b.error(first_key(top, root.pos), "the test file has no `cases`", Some("add a `cases:` list; each case has a `name`".into())),
+        None => b.error(
+            first_key(top, root.pos),
+            "the test file has no `cases`",
+            Some("add a `cases:` list; each case has a `name`".into()),
+        ),
     }
     file.problems = b.problems;
     file
@@ -303,7 +384,11 @@ struct Builder {
 
 impl Builder {
     fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        if pos.is_known() { Diagnostic::at(&self.file, &self.source, pos, message) } else { Diagnostic::general(&self.file, message) }
+        if pos.is_known() {
+            Diagnostic::at(&self.file, &self.source, pos, message)
+        } else {
+            Diagnostic::general(&self.file, message)
+        }
     }
 
     fn error(&mut self, pos: Pos, message: impl Into<String>, help: Option<String>) {
@@ -318,7 +403,11 @@ impl Builder {
                     Some(s) => format!("did you mean '{s}'?"),
                     None => format!("allowed keys: {}", allowed.join(", ")),
                 };
-                self.error(k.pos, format!("unknown key '{}' {place}", k.name), Some(help));
+                self.error(
+                    k.pos,
+                    format!("unknown key '{}' {place}", k.name),
+                    Some(help),
+                );
             }
         }
     }
@@ -328,7 +417,14 @@ impl Builder {
             Kind::Map(m) => Some(m),
             Kind::Null => Some(&[]),
             _ => {
-                self.error(node.pos, format!("`{what}` must be a mapping (key: value lines), found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a mapping (key: value lines), found {}",
+                        node.kind_name()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -341,7 +437,11 @@ impl Builder {
             Kind::Float(f) => Some(f.to_string()),
             Kind::Bool(b) => Some(b.to_string()),
             _ => {
-                self.error(node.pos, format!("`{what}` must be text, found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be text, found {}", node.kind_name()),
+                    None,
+                );
                 None
             }
         }
@@ -351,7 +451,11 @@ impl Builder {
         match node.kind {
             Kind::Bool(b) => Some(b),
             _ => {
-                self.error(node.pos, format!("`{what}` must be true or false, found {}", node.kind_name()), None);
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be true or false, found {}", node.kind_name()),
+                    None,
+                );
                 None
             }
         }
@@ -361,7 +465,14 @@ impl Builder {
         match node.kind {
             Kind::Int(i) if i >= 0 => Some(Located::new(i as u64, node.pos)),
             _ => {
-                self.error(node.pos, format!("`{what}` must be a whole number (0 or more), found {}", node.to_json()), None);
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a whole number (0 or more), found {}",
+                        node.to_json()
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -388,13 +499,21 @@ impl Builder {
     fn expressions(&mut self, node: &Node) {
         match &node.kind {
             Kind::Str(s) => match expr::split(s) {
-                Err(message) => self.error(node.pos, message, Some("write checks as \"${{ value > 0 }}\"".into())),
+                Err(message) => self.error(
+                    node.pos,
+                    message,
+                    Some("write checks as \"${{ value > 0 }}\"".into()),
+                ),
                 Ok(Some(pieces)) => {
                     for piece in pieces {
                         if let expr::Piece::Expr(body) = piece
                             && let Err(message) = expr::check(&body)
                         {
-                            self.error(node.pos, format!("expression syntax error in `{body}`: {message}"), None);
+                            self.error(
+                                node.pos,
+                                format!("expression syntax error in `{body}`: {message}"),
+                                None,
+                            );
                         }
                     }
                 }
@@ -408,7 +527,9 @@ impl Builder {
 
     fn strings(&mut self, node: &Node, what: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let Some(map) = self.map(node, what) else { return out };
+        let Some(map) = self.map(node, what) else {
+            return out;
+        };
         for (k, v) in map {
             let value = match &v.kind {
                 Kind::Null => Some(String::new()),
@@ -435,11 +556,17 @@ impl Builder {
             expect: Expect::default(),
             problems: Vec::new(),
         };
-        let Some(map) = self.map(node, "cases[]") else { return case };
+        let Some(map) = self.map(node, "cases[]") else {
+            return case;
+        };
         self.unknown_keys(map, CASE_KEYS, "in case");
         match node.get("name") {
             Some(v) => case.name = self.string(v, "name").unwrap_or_default(),
-            None => self.error(node.pos, "case has no `name`", Some("add `name: what this case checks`".into())),
+            None => self.error(
+                node.pos,
+                "case has no `name`",
+                Some("add `name: what this case checks`".into()),
+            ),
         }
         for (k, v) in map {
             match k.name.as_str() {
@@ -460,7 +587,10 @@ impl Builder {
                 "inputs" => {
                     case.inputs_pos = k.pos;
                     if let Some(entries) = self.map(v, "inputs") {
-                        case.inputs = entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect();
+                        case.inputs = entries
+                            .iter()
+                            .map(|(k, v)| (k.name.clone(), v.to_json()))
+                            .collect();
                     }
                 }
                 "env" => case.env = self.strings(v, "env"),
@@ -475,7 +605,10 @@ impl Builder {
     }
 
     fn sandbox(&mut self, node: &Node) -> Option<SandboxSpec> {
-        let mut spec = SandboxSpec { pos: node.pos, ..SandboxSpec::default() };
+        let mut spec = SandboxSpec {
+            pos: node.pos,
+            ..SandboxSpec::default()
+        };
         if let Kind::Bool(b) = node.kind {
             spec.seed = b;
             return Some(spec);
@@ -495,7 +628,11 @@ impl Builder {
                     }
                 }
                 Kind::Null => {}
-                _ => self.error(v.pos, "`fixtures` must be a list of { entity, record }", None),
+                _ => self.error(
+                    v.pos,
+                    "`fixtures` must be a list of { entity, record }",
+                    None,
+                ),
             }
         }
         Some(spec)
@@ -503,7 +640,11 @@ impl Builder {
 
     fn entity(&mut self, node: Option<&Node>, at: Pos) -> Option<(Entity, String)> {
         let Some(node) = node else {
-            self.error(at, "`entity` is missing", Some(format!("one of: {}", ENTITY_NAMES.join(", "))));
+            self.error(
+                at,
+                "`entity` is missing",
+                Some(format!("one of: {}", ENTITY_NAMES.join(", "))),
+            );
             return None;
         };
         let name = self.string(node, "entity")?;
@@ -525,13 +666,28 @@ impl Builder {
         self.unknown_keys(map, FIXTURE_KEYS, "in fixture");
         let (entity, _) = self.entity(node.get("entity"), node.pos)?;
         let record = match node.get("record") {
-            Some(r @ Node { kind: Kind::Map(_), .. }) => r.to_json(),
+            Some(
+                r @ Node {
+                    kind: Kind::Map(_), ..
+                },
+            ) => r.to_json(),
             Some(r) => {
-                self.error(r.pos, format!("`record` must be a mapping of fields, found {}", r.kind_name()), None);
+                self.error(
+                    r.pos,
+                    format!(
+                        "`record` must be a mapping of fields, found {}",
+                        r.kind_name()
+                    ),
+                    None,
+                );
                 return None;
             }
             None => {
-                self.error(node.pos, "fixture has no `record`", Some("e.g. { entity: client, record: { name: Existing Ltd } }".into()));
+                self.error(
+                    node.pos,
+                    "fixture has no `record`",
+                    Some("e.g. { entity: client, record: { name: Existing Ltd } }".into()),
+                );
                 return None;
             }
         };
@@ -539,18 +695,30 @@ impl Builder {
     }
 
     fn mocks(&mut self, node: &Node) -> Vec<MockSpec> {
-        let Some(map) = self.map(node, "mocks") else { return Vec::new() };
+        let Some(map) = self.map(node, "mocks") else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (k, v) in map {
             let responses = match &v.kind {
                 Kind::Seq(items) if items.is_empty() => {
-                    self.error(v.pos, format!("the mock for '{}' is an empty list", k.name), None);
+                    self.error(
+                        v.pos,
+                        format!("the mock for '{}' is an empty list", k.name),
+                        None,
+                    );
                     continue;
                 }
-                Kind::Seq(items) => items.iter().filter_map(|i| self.mock_response(i, &k.name)).collect(),
+                Kind::Seq(items) => items
+                    .iter()
+                    .filter_map(|i| self.mock_response(i, &k.name))
+                    .collect(),
                 _ => self.mock_response(v, &k.name).into_iter().collect(),
             };
-            out.push(MockSpec { key: Located::new(k.name.clone(), k.pos), responses });
+            out.push(MockSpec {
+                key: Located::new(k.name.clone(), k.pos),
+                responses,
+            });
         }
         out
     }
@@ -564,7 +732,10 @@ impl Builder {
             );
             return None;
         };
-        let wrapped = node.get("envelope").is_some() && entries.iter().all(|(k, _)| MOCK_KEYS.contains(&k.name.as_str()));
+        let wrapped = node.get("envelope").is_some()
+            && entries
+                .iter()
+                .all(|(k, _)| MOCK_KEYS.contains(&k.name.as_str()));
         let (envelope_node, delay) = if wrapped {
             let delay = node.get("delay").and_then(|d| self.duration(d, "delay"));
             (node.get("envelope").expect("checked above"), delay)
@@ -572,14 +743,23 @@ impl Builder {
             self.error(
                 node.pos,
                 "a mock with `delay` puts the envelope under `envelope:`",
-                Some("e.g. { delay: 10s, envelope: { StatusCode: 200, Client: { id: 7 } } }".into()),
+                Some(
+                    "e.g. { delay: 10s, envelope: { StatusCode: 200, Client: { id: 7 } } }".into(),
+                ),
             );
             return None;
         } else {
             (node, None)
         };
         if envelope_node.as_map().is_none() {
-            self.error(envelope_node.pos, format!("`envelope` must be a mapping, found {}", envelope_node.kind_name()), None);
+            self.error(
+                envelope_node.pos,
+                format!(
+                    "`envelope` must be a mapping, found {}",
+                    envelope_node.kind_name()
+                ),
+                None,
+            );
             return None;
         }
         self.expressions(envelope_node);
@@ -587,10 +767,18 @@ impl Builder {
         if !expr::has_expressions(&envelope)
             && let Err(message) = psaflow_core::Envelope::from_json(&envelope)
         {
-            self.error(envelope_node.pos, format!("the mock for '{key}' is not an envelope: {message}"), None);
+            self.error(
+                envelope_node.pos,
+                format!("the mock for '{key}' is not an envelope: {message}"),
+                None,
+            );
             return None;
         }
-        Some(MockResponse { envelope, delay, pos: envelope_node.pos })
+        Some(MockResponse {
+            envelope,
+            delay,
+            pos: envelope_node.pos,
+        })
     }
 
     fn status(&mut self, node: &Node, allowed: &[&str], what: &str) -> Option<Located<String>> {
@@ -608,18 +796,18 @@ impl Builder {
 
     fn expect(&mut self, node: &Node) -> Expect {
         let mut e = Expect::default();
-        let Some(map) = self.map(node, "expect") else { return e };
+        let Some(map) = self.map(node, "expect") else {
+            return e;
+        };
         self.unknown_keys(map, EXPECT_KEYS, "in expect");
         for (k, v) in map {
             match k.name.as_str() {
                 "status" => e.status = self.status(v, RUN_STATUSES, "status"),
                 "error" => e.error = self.string(v, "error").map(|s| Located::new(s, v.pos)),
                 "steps" => e.steps = self.step_expects(v),
-                "outputs" => {
-                    if self.map(v, "outputs").is_some() {
-                        self.expressions(v);
-                        e.outputs = Some(v.clone());
-                    }
+                "outputs" if self.map(v, "outputs").is_some() => {
+                    self.expressions(v);
+                    e.outputs = Some(v.clone());
                 }
                 "calls" => e.calls = self.call_expects(v),
                 "sandbox" => e.sandbox = self.state_expects(v),
@@ -627,11 +815,18 @@ impl Builder {
                     let items: Vec<&Node> = match &v.kind {
                         Kind::Seq(items) => items.iter().collect(),
                         _ => {
-                            self.error(v.pos, "`waits` must be a list of durations, e.g. [1s, 2s]", None);
+                            self.error(
+                                v.pos,
+                                "`waits` must be a list of durations, e.g. [1s, 2s]",
+                                None,
+                            );
                             continue;
                         }
                     };
-                    let waits: Vec<Duration> = items.into_iter().filter_map(|i| self.duration(i, "waits[]")).collect();
+                    let waits: Vec<Duration> = items
+                        .into_iter()
+                        .filter_map(|i| self.duration(i, "waits[]"))
+                        .collect();
                     e.waits = Some(Located::new(waits, v.pos));
                 }
                 "assert" => {
@@ -639,7 +834,11 @@ impl Builder {
                         Kind::Seq(items) => items.iter().collect(),
                         Kind::Str(_) => vec![v],
                         _ => {
-                            self.error(v.pos, "`assert` must be a list of \"${{ ... }}\" checks", None);
+                            self.error(
+                                v.pos,
+                                "`assert` must be a list of \"${{ ... }}\" checks",
+                                None,
+                            );
                             continue;
                         }
                     };
@@ -647,7 +846,10 @@ impl Builder {
                         match item.as_str().and_then(expr::whole) {
                             Some(_) => {
                                 self.expressions(item);
-                                e.assert.push(Located::new(item.as_str().unwrap_or_default().to_string(), item.pos));
+                                e.assert.push(Located::new(
+                                    item.as_str().unwrap_or_default().to_string(),
+                                    item.pos,
+                                ));
                             }
                             None => self.error(
                                 item.pos,
@@ -664,7 +866,9 @@ impl Builder {
     }
 
     fn step_expects(&mut self, node: &Node) -> Vec<StepExpect> {
-        let Some(map) = self.map(node, "steps") else { return Vec::new() };
+        let Some(map) = self.map(node, "steps") else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (k, v) in map {
             let mut s = StepExpect {
@@ -680,7 +884,11 @@ impl Builder {
                 // `client: succeeded` is short for `client: { status: succeeded }`.
                 Kind::Str(_) => s.status = self.status(v, STEP_STATUSES, "step status"),
                 Kind::Map(entries) => {
-                    self.unknown_keys(entries, STEP_KEYS, &format!("in the expectations of step '{}'", k.name));
+                    self.unknown_keys(
+                        entries,
+                        STEP_KEYS,
+                        &format!("in the expectations of step '{}'", k.name),
+                    );
                     for (sk, sv) in entries {
                         match sk.name.as_str() {
                             "status" => s.status = self.status(sv, STEP_STATUSES, "step status"),
@@ -693,13 +901,13 @@ impl Builder {
                                 self.expressions(sv);
                                 s.envelope_equals = Some(sv.clone());
                             }
-                            "params" => {
-                                if self.map(sv, "params").is_some() {
-                                    self.expressions(sv);
-                                    s.params = Some(sv.clone());
-                                }
+                            "params" if self.map(sv, "params").is_some() => {
+                                self.expressions(sv);
+                                s.params = Some(sv.clone());
                             }
-                            "error" => s.error = self.string(sv, "error").map(|t| Located::new(t, sv.pos)),
+                            "error" => {
+                                s.error = self.string(sv, "error").map(|t| Located::new(t, sv.pos))
+                            }
                             _ => {}
                         }
                     }
@@ -707,7 +915,10 @@ impl Builder {
                 _ => {
                     self.error(
                         v.pos,
-                        format!("the expectations of step '{}' must be a mapping or a status", k.name),
+                        format!(
+                            "the expectations of step '{}' must be a mapping or a status",
+                            k.name
+                        ),
                         Some("e.g. client: { status: succeeded, attempts: 1 }".into()),
                     );
                     continue;
@@ -719,10 +930,16 @@ impl Builder {
     }
 
     fn call_expects(&mut self, node: &Node) -> Vec<CallExpect> {
-        let Some(map) = self.map(node, "calls") else { return Vec::new() };
+        let Some(map) = self.map(node, "calls") else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (k, v) in map {
-            let mut c = CallExpect { key: Located::new(k.name.clone(), k.pos), times: None, with: None };
+            let mut c = CallExpect {
+                key: Located::new(k.name.clone(), k.pos),
+                times: None,
+                with: None,
+            };
             match &v.kind {
                 // `halopsa.client.create: 1` is short for `{ times: 1 }`.
                 Kind::Int(_) => c.times = self.count(v, "times"),
@@ -737,12 +954,23 @@ impl Builder {
                                 self.expressions(w);
                                 c.with = Some(w.clone());
                             }
-                            _ => self.error(w.pos, "`with` must be a mapping of parameters (or a list, one per call)", None),
+                            _ => self.error(
+                                w.pos,
+                                "`with` must be a mapping of parameters (or a list, one per call)",
+                                None,
+                            ),
                         }
                     }
                 }
                 _ => {
-                    self.error(v.pos, format!("the calls of '{}' must be a count or {{ times, with }}", k.name), None);
+                    self.error(
+                        v.pos,
+                        format!(
+                            "the calls of '{}' must be a count or {{ times, with }}",
+                            k.name
+                        ),
+                        None,
+                    );
                     continue;
                 }
             }
@@ -753,14 +981,22 @@ impl Builder {
 
     fn state_expects(&mut self, node: &Node) -> Vec<StateExpect> {
         let Kind::Seq(items) = &node.kind else {
-            self.error(node.pos, "`sandbox` must be a list of { entity, where, exists }", None);
+            self.error(
+                node.pos,
+                "`sandbox` must be a list of { entity, where, exists }",
+                None,
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
         for item in items {
-            let Some(map) = self.map(item, "sandbox[]") else { continue };
+            let Some(map) = self.map(item, "sandbox[]") else {
+                continue;
+            };
             self.unknown_keys(map, STATE_KEYS, "in a sandbox expectation");
-            let Some((entity, entity_name)) = self.entity(item.get("entity"), item.pos) else { continue };
+            let Some((entity, entity_name)) = self.entity(item.get("entity"), item.pos) else {
+                continue;
+            };
             let filter = match item.get("where") {
                 Some(w) if w.as_map().is_some() => {
                     self.expressions(w);
@@ -770,11 +1006,24 @@ impl Builder {
                     self.error(w.pos, "`where` must be a mapping of fields", None);
                     continue;
                 }
-                None => Node { kind: Kind::Map(Vec::new()), pos: item.pos },
+                None => Node {
+                    kind: Kind::Map(Vec::new()),
+                    pos: item.pos,
+                },
             };
-            let exists = item.get("exists").and_then(|x| self.bool(x, "exists")).unwrap_or(true);
+            let exists = item
+                .get("exists")
+                .and_then(|x| self.bool(x, "exists"))
+                .unwrap_or(true);
             let count = item.get("count").and_then(|c| self.count(c, "count"));
-            out.push(StateExpect { entity, entity_name, filter, exists, count, pos: item.pos });
+            out.push(StateExpect {
+                entity,
+                entity_name,
+                filter,
+                exists,
+                count,
+                pos: item.pos,
+            });
         }
         out
     }
@@ -820,9 +1069,15 @@ cases:
         let f = parse(FULL, Path::new("dir/onboard.test.yaml"));
         assert!(f.problems.is_empty(), "{:?}", f.problems);
         assert_eq!(f.workflow_path().unwrap(), Path::new("dir/onboard.yaml"));
-        assert_eq!(tidy(Path::new("a/b/../../c/./d.yaml")), Path::new("c/d.yaml"));
+        assert_eq!(
+            tidy(Path::new("a/b/../../c/./d.yaml")),
+            Path::new("c/d.yaml")
+        );
         assert_eq!(tidy(Path::new("../x/../w.yaml")), Path::new("../w.yaml"));
-        assert_eq!(tidy(Path::new("/t/fail/../workflows/w.yaml")), Path::new("/t/workflows/w.yaml"));
+        assert_eq!(
+            tidy(Path::new("/t/fail/../workflows/w.yaml")),
+            Path::new("/t/workflows/w.yaml")
+        );
         let c = &f.cases[0];
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         assert_eq!(c.name, "creates a client");
@@ -840,7 +1095,10 @@ cases:
         assert_eq!(e.steps[1].status.as_ref().unwrap().value, "skipped");
         assert_eq!(e.calls[1].times.as_ref().unwrap().value, 0);
         assert_eq!(e.sandbox[0].entity, Entity::Client);
-        assert_eq!(e.waits.as_ref().unwrap().value, vec![Duration::from_secs(1), Duration::from_millis(500)]);
+        assert_eq!(
+            e.waits.as_ref().unwrap().value,
+            vec![Duration::from_secs(1), Duration::from_millis(500)]
+        );
         assert_eq!(e.assert.len(), 1);
         assert_eq!((e.steps[0].id.pos.line, e.steps[0].id.pos.column), (20, 9));
     }
@@ -863,7 +1121,10 @@ cases:
     fn file_problems_stop_the_file() {
         let f = parse("cases: []\n", Path::new("t.test.yaml"));
         let text: Vec<&str> = f.problems.iter().map(|d| d.message.as_str()).collect();
-        assert_eq!(text, ["the test file has no `workflow`", "`cases` is empty"]);
+        assert_eq!(
+            text,
+            ["the test file has no `workflow`", "`cases` is empty"]
+        );
         let f = parse("workflow: [\n", Path::new("t.test.yaml"));
         assert!(f.problems[0].message.starts_with("YAML syntax error"));
     }

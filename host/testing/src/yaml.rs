@@ -70,7 +70,10 @@ impl Node {
 
     /// The entry `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     /// The value without positions.
@@ -82,9 +85,12 @@ impl Node {
             Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Kind::Str(s) => Value::String(s.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            Kind::Map(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
-            }
+            Kind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -180,16 +186,32 @@ impl<'de> Visitor<'de> for TreeVisitor {
 fn position(source: &str, loc: &Location) -> Pos {
     let span = loc.span();
     if let Some(offset) = span.byte_offset() {
-        return Pos::at(source, offset as usize, span.byte_len().unwrap_or(0) as usize);
+        return Pos::at(
+            source,
+            offset as usize,
+            span.byte_len().unwrap_or(0) as usize,
+        );
     }
     let (line, column) = (loc.line() as usize, loc.column() as usize);
     if line == 0 {
         return Pos::none();
     }
-    let line_start: usize = source.split_inclusive('\n').take(line - 1).map(str::len).sum();
-    let in_line: usize =
-        source[line_start.min(source.len())..].chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
-    Pos { line, column, offset: line_start + in_line, len: 1 }
+    let line_start: usize = source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let in_line: usize = source[line_start.min(source.len())..]
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    Pos {
+        line,
+        column,
+        offset: line_start + in_line,
+        len: 1,
+    }
 }
 
 fn build(source: &str, tree: Spanned<Tree>) -> Node {
@@ -207,7 +229,13 @@ fn build(source: &str, tree: Spanned<Tree>) -> Node {
                 .map(|(key, value)| {
                     let mut kpos = position(source, &key.referenced);
                     kpos.len = kpos.len.max(key.value.len());
-                    (Key { name: key.value, pos: kpos }, build(source, value))
+                    (
+                        Key {
+                            name: key.value,
+                            pos: kpos,
+                        },
+                        build(source, value),
+                    )
                 })
                 .collect(),
         ),
@@ -216,10 +244,12 @@ fn build(source: &str, tree: Spanned<Tree>) -> Node {
 }
 
 /// Parses one YAML document; a syntax error becomes a diagnostic where the parser stopped.
-pub fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
+pub fn parse(source: &Arc<str>, file: &str) -> Result<Node, Box<Diagnostic>> {
     if source.trim().is_empty() {
-        return Err(Diagnostic::general(file, "the test file is empty")
-            .with_help("a test file needs `workflow:` and a list of `cases:`"));
+        return Err(Box::new(
+            Diagnostic::general(file, "the test file is empty")
+                .with_help("a test file needs `workflow:` and a list of `cases:`"),
+        ));
     }
     // The same YAML 1.2 reading as workflows: `off`/`yes` and `0123` stay text.
     let options = serde_saphyr::options! {
@@ -235,7 +265,7 @@ pub fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
                 None => format!("YAML syntax error: {text}"),
             };
             let Some(loc) = err.location() else {
-                return Err(Diagnostic::general(file, message));
+                return Err(Box::new(Diagnostic::general(file, message)));
             };
             let mut pos = position(source, &loc);
             pos.len = pos.len.max(1);
@@ -243,7 +273,9 @@ pub fn parse(source: &Arc<str>, file: &str) -> Result<Node, Diagnostic> {
             let help = line.contains("${{").then(|| {
                 "a value with `${{ ... }}` inside `{ ... }` or `[ ... ]` must be quoted: \"${{ value > 0 }}\"".to_string()
             });
-            Err(Diagnostic::at(file, source, pos, message).with_help_opt(help))
+            Err(Box::new(
+                Diagnostic::at(file, source, pos, message).with_help_opt(help),
+            ))
         }
     }
 }
@@ -255,12 +287,16 @@ mod tests {
 
     #[test]
     fn keys_and_values_know_line_and_column() {
-        let src: Arc<str> = "workflow: a.yaml\ncases:\n  - name: x\n    expect: { status: failed }\n".into();
+        let src: Arc<str> =
+            "workflow: a.yaml\ncases:\n  - name: x\n    expect: { status: failed }\n".into();
         let root = parse(&src, "t.test.yaml").unwrap();
         let cases = root.get("cases").unwrap().as_seq().unwrap();
         let expect = cases[0].get("expect").unwrap();
         let (key, value) = &expect.as_map().unwrap()[0];
-        assert_eq!((key.name.as_str(), key.pos.line, key.pos.column), ("status", 4, 15));
+        assert_eq!(
+            (key.name.as_str(), key.pos.line, key.pos.column),
+            ("status", 4, 15)
+        );
         assert_eq!((value.pos.line, value.pos.column), (4, 23));
         assert_eq!(value.as_str(), Some("failed"));
     }
@@ -268,12 +304,16 @@ mod tests {
     #[test]
     fn yaml_1_1_words_stay_text() {
         let src: Arc<str> = "a: off\nb: 0042\nc: true\nd: 1.5\n".into();
-        assert_eq!(parse(&src, "t").unwrap().to_json(), json!({"a": "off", "b": "0042", "c": true, "d": 1.5}));
+        assert_eq!(
+            parse(&src, "t").unwrap().to_json(),
+            json!({"a": "off", "b": "0042", "c": true, "d": 1.5})
+        );
     }
 
     #[test]
     fn syntax_errors_have_a_position() {
-        let src: Arc<str> = "cases:\n  - name: x\n    expect: { outputs: { a: ${{ 1 }} } }\n".into();
+        let src: Arc<str> =
+            "cases:\n  - name: x\n    expect: { outputs: { a: ${{ 1 }} } }\n".into();
         let d = parse(&src, "t.test.yaml").unwrap_err();
         assert_eq!(d.line, 3);
         assert!(d.message.starts_with("YAML syntax error"), "{}", d.message);

@@ -3,13 +3,17 @@
 //! `fixtures/pass` must pass as a whole; every case in `fixtures/fail` fails on purpose.
 use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, NodeInvoker, Transport, TransportError};
 use psaflow_runtime::Runtime;
-use psaflow_testing::{CaseReport, FailureKind, Outcome, TestOptions, TestReport, junit_xml, run_tests};
+use psaflow_testing::{
+    CaseReport, FailureKind, Outcome, TestOptions, TestReport, junit_xml, run_tests,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
 }
 
 fn fixture(rel: &str) -> PathBuf {
@@ -21,7 +25,10 @@ fn options() -> TestOptions {
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cache");
     TestOptions {
         runtime: Arc::new(move |transport| {
-            let runtime = Runtime::builder().transport(transport).cache_dir(Some(cache.clone())).build()?;
+            let runtime = Runtime::builder()
+                .transport(transport)
+                .cache_dir(Some(cache.clone()))
+                .build()?;
             Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
         }),
         ..TestOptions::default()
@@ -33,21 +40,36 @@ async fn run(paths: &[PathBuf]) -> TestReport {
 }
 
 fn case<'a>(report: &'a TestReport, name: &str) -> &'a CaseReport {
-    report.cases.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no case {name:?} in\n{}", report.render()))
+    report
+        .cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case {name:?} in\n{}", report.render()))
 }
 
 /// The failures of a case as one text.
 fn failure_text(c: &CaseReport) -> String {
-    c.failures.iter().map(|f| f.detail.clone()).collect::<Vec<_>>().join("\n")
+    c.failures
+        .iter()
+        .map(|f| f.detail.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// 1-based line and column of the `nth` (0-based) occurrence of `needle` in a fixture.
 fn position_of(rel: &str, needle: &str, nth: usize) -> (usize, usize) {
     let text = std::fs::read_to_string(fixture(rel)).unwrap();
-    let offset = text.match_indices(needle).nth(nth).unwrap_or_else(|| panic!("{needle:?} not in {rel}")).0;
+    let offset = text
+        .match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle:?} not in {rel}"))
+        .0;
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -57,12 +79,29 @@ async fn retry_sequence_passes_with_three_attempts_on_virtual_time() {
     let c = case(&report, "two 500s then success");
     assert_eq!(c.outcome, Outcome::Passed, "{}", report.render());
     // Backoff 1s then 2s, on the virtual clock only.
-    assert_eq!(c.waits, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+    assert_eq!(
+        c.waits,
+        vec![Duration::from_secs(1), Duration::from_secs(2)]
+    );
     assert_eq!(c.virtual_time, Duration::from_secs(3));
     assert_eq!(c.calls.len(), 3);
-    assert!(c.calls.iter().all(|call| call.mocked && call.step.as_deref() == Some("lookup")));
-    assert!(c.trace.contains("step lookup [halopsa.client.get]: succeeded, 3 attempts (mocked)"), "{}", c.trace);
-    assert!(c.trace.contains("attempt 1 failed: HaloPSA could not be reached"), "{}", c.trace);
+    assert!(
+        c.calls
+            .iter()
+            .all(|call| call.mocked && call.step.as_deref() == Some("lookup"))
+    );
+    assert!(
+        c.trace
+            .contains("step lookup [halopsa.client.get]: succeeded, 3 attempts (mocked)"),
+        "{}",
+        c.trace
+    );
+    assert!(
+        c.trace
+            .contains("attempt 1 failed: HaloPSA could not be reached"),
+        "{}",
+        c.trace
+    );
     assert!(c.trace.contains("retry in 2s"), "{}", c.trace);
     assert!(report.success());
     assert_eq!(report.summary_line(), "1 passed, 0 failed");
@@ -79,9 +118,18 @@ async fn retry_sequence_fails_when_the_step_gives_up_after_two_attempts() {
     assert_eq!(c.waits, vec![Duration::from_secs(1)]);
     assert_eq!(c.calls.len(), 2);
     let text = failure_text(c);
-    assert!(text.contains("the run failed, expected it to have succeeded"), "{text}");
-    assert!(text.contains("step 'lookup' failed: HaloPSA could not be reached"), "{text}");
-    assert!(text.contains("step 'lookup' made 2 attempts, expected 3 attempts"), "{text}");
+    assert!(
+        text.contains("the run failed, expected it to have succeeded"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'lookup' failed: HaloPSA could not be reached"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 'lookup' made 2 attempts, expected 3 attempts"),
+        "{text}"
+    );
     assert!(c.failures.iter().all(|f| f.kind == FailureKind::Assertion));
 }
 
@@ -95,15 +143,33 @@ async fn a_failing_assertion_shows_expected_actual_and_where() {
     let f = &c.failures[0];
     // The place of the expected value `Contoso` inside `envelope: { Client: { name: Contoso } }`.
     let (line, column) = position_of(rel, "{ name: Contoso }", 0);
-    let location = format!("{}:{line}:{}", fixture(rel).display(), column + "{ name: ".len());
+    let location = format!(
+        "{}:{line}:{}",
+        fixture(rel).display(),
+        column + "{ name: ".len()
+    );
     assert_eq!(f.location, location);
     assert!(f.detail.contains(&location), "{}", f.detail);
     assert_eq!(f.message, "step 'client' envelope does not match");
-    assert!(f.detail.contains(r#"expected (these keys at least): {"Client":{"name":"Contoso"}}"#), "{}", f.detail);
+    assert!(
+        f.detail
+            .contains(r#"expected (these keys at least): {"Client":{"name":"Contoso"}}"#),
+        "{}",
+        f.detail
+    );
     assert!(f.detail.contains(r#"actual: {"StatusCode":200,"OriginalStatusCode":200,"ErrorMessage":"","Client":{"id":7,"name":"Contoso Ltd"}}"#), "{}", f.detail);
-    assert!(f.detail.contains("  - Client.name: \"Contoso\"\n  + Client.name: \"Contoso Ltd\""), "{}", f.detail);
+    assert!(
+        f.detail
+            .contains("  - Client.name: \"Contoso\"\n  + Client.name: \"Contoso Ltd\""),
+        "{}",
+        f.detail
+    );
     // The test file line is shown with a caret.
-    assert!(f.detail.contains("envelope: { Client: { name: Contoso } }"), "{}", f.detail);
+    assert!(
+        f.detail.contains("envelope: { Client: { name: Contoso } }"),
+        "{}",
+        f.detail
+    );
     assert!(f.detail.contains("^^^^^^^"), "{}", f.detail);
     // And the human output carries it all, with the summary line alone on its line.
     let text = report.render();
@@ -117,9 +183,18 @@ async fn calls_and_sandbox_failures_say_what_came() {
     let c = case(&report, "calls and sandbox expectations that do not hold");
     let text = failure_text(c);
     assert_eq!(c.failures.len(), 2, "{text}");
-    assert!(text.contains("calls of halopsa.client.create: expected 2, got 1"), "{text}");
-    assert!(text.contains(r#"call 1 by step 'client': {"Name":"Contoso"}"#), "{text}");
-    assert!(text.contains(r#"the sandbox does not hold a client matching {"name":"Contoso"}"#), "{text}");
+    assert!(
+        text.contains("calls of halopsa.client.create: expected 2, got 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"call 1 by step 'client': {"Name":"Contoso"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"the sandbox does not hold a client matching {"name":"Contoso"}"#),
+        "{text}"
+    );
     assert!(text.contains("actual: 0 of"), "{text}");
     assert!(text.contains("closest: "), "{text}");
 }
@@ -144,7 +219,10 @@ async fn a_sandbox_case_creates_the_client_for_real() {
     let c = case(&report, "creates the client and its site in the sandbox");
     assert_eq!(c.outcome, Outcome::Passed, "{}", report.render());
     assert_eq!(c.calls.len(), 2);
-    assert!(c.calls.iter().all(|call| !call.mocked), "the nodes ran for real");
+    assert!(
+        c.calls.iter().all(|call| !call.mocked),
+        "the nodes ran for real"
+    );
     let client = c.calls[0].envelope.to_json();
     assert_eq!(client["OriginalStatusCode"], 201, "{client}");
     assert!(client["Client"]["id"].as_i64().unwrap() > 0, "{client}");
@@ -156,17 +234,35 @@ async fn mocks_answer_instead_of_nodes_and_calls_are_checked() {
     assert!(report.success(), "{}", report.render());
     assert_eq!(report.summary_line(), "3 passed, 0 failed, 1 skipped");
     let c = case(&report, "mocked client and site");
-    let params: Vec<_> = c.calls.iter().map(|call| (call.node.as_str(), serde_json::Value::Object(call.params.clone()))).collect();
+    let params: Vec<_> = c
+        .calls
+        .iter()
+        .map(|call| {
+            (
+                call.node.as_str(),
+                serde_json::Value::Object(call.params.clone()),
+            )
+        })
+        .collect();
     assert_eq!(
         params,
         vec![
-            ("halopsa.client.create", serde_json::json!({"Name": "Contoso"})),
-            ("halopsa.site.create", serde_json::json!({"Name": "Head office", "SiteClientId": 7})),
+            (
+                "halopsa.client.create",
+                serde_json::json!({"Name": "Contoso"})
+            ),
+            (
+                "halopsa.site.create",
+                serde_json::json!({"Name": "Head office", "SiteClientId": 7})
+            ),
         ]
     );
     let skipped = case(&report, "not run yet");
     assert_eq!(skipped.outcome, Outcome::Skipped);
-    assert_eq!(skipped.skip_reason.as_deref(), Some("waiting for the user nodes"));
+    assert_eq!(
+        skipped.skip_reason.as_deref(),
+        Some("waiting for the user nodes")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +275,11 @@ async fn every_passing_fixture_passes_and_mock_delays_make_timeouts_instant() {
     let slow = case(&report, "a slow answer times out without waiting");
     assert_eq!(slow.virtual_time, Duration::from_secs(10));
     // Files come in path order, cases in file order, whatever order they finished in.
-    let files: Vec<&str> = report.cases.iter().map(|c| c.file.rsplit('/').next().unwrap()).collect();
+    let files: Vec<&str> = report
+        .cases
+        .iter()
+        .map(|c| c.file.rsplit('/').next().unwrap())
+        .collect();
     let mut sorted = files.clone();
     sorted.sort();
     assert_eq!(files, sorted);
@@ -195,7 +295,10 @@ async fn an_invalid_workflow_fails_its_cases_with_the_diagnostic() {
     let text = failure_text(c);
     assert!(text.contains("is invalid"), "{text}");
     assert!(text.contains("invalid.yaml:4:11"), "{text}");
-    assert!(text.contains("halopsa.client.create"), "the diagnostic suggests the right node: {text}");
+    assert!(
+        text.contains("halopsa.client.create"),
+        "the diagnostic suggests the right node: {text}"
+    );
     assert!(c.calls.is_empty());
 }
 
@@ -214,29 +317,76 @@ async fn junit_xml_reads_back_with_real_parsers() {
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
-    let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+    let suites: Vec<_> = root
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
     assert_eq!(suites.len(), 7);
     let suite = suites
         .iter()
-        .find(|s| s.attribute("name").is_some_and(|n| n.ends_with("fail/assertions.test.yaml")))
+        .find(|s| {
+            s.attribute("name")
+                .is_some_and(|n| n.ends_with("fail/assertions.test.yaml"))
+        })
         .expect("a suite per test file, named by its path");
     assert_eq!(suite.attribute("tests"), Some("3"));
     assert_eq!(suite.attribute("failures"), Some("3"));
-    let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
     let names: Vec<_> = cases.iter().filter_map(|c| c.attribute("name")).collect();
-    assert_eq!(names, ["wrong client name", "calls and sandbox expectations that do not hold", "a secret never shows"]);
-    let failure = cases[0].children().find(|n| n.has_tag_name("failure")).expect("a failure element");
+    assert_eq!(
+        names,
+        [
+            "wrong client name",
+            "calls and sandbox expectations that do not hold",
+            "a secret never shows"
+        ]
+    );
+    let failure = cases[0]
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure element");
     let message = failure.attribute("message").unwrap();
-    assert!(message.contains("assertions.test.yaml:") && message.ends_with("step 'client' envelope does not match"), "{message}");
-    assert!(failure.text().unwrap_or("").contains("+ Client.name: \"Contoso Ltd\""));
-    let out = cases[0].children().find(|n| n.has_tag_name("system-out")).and_then(|n| n.text()).unwrap();
-    assert!(out.contains("step client [halopsa.client.create]: succeeded, 1 attempt (mocked)"), "{out}");
+    assert!(
+        message.contains("assertions.test.yaml:")
+            && message.ends_with("step 'client' envelope does not match"),
+        "{message}"
+    );
+    assert!(
+        failure
+            .text()
+            .unwrap_or("")
+            .contains("+ Client.name: \"Contoso Ltd\"")
+    );
+    let out = cases[0]
+        .children()
+        .find(|n| n.has_tag_name("system-out"))
+        .and_then(|n| n.text())
+        .unwrap();
+    assert!(
+        out.contains("step client [halopsa.client.create]: succeeded, 1 attempt (mocked)"),
+        "{out}"
+    );
     assert!(out.contains("envelope: {"), "{out}");
 
     // Passing and skipped cases.
-    let retry = suites.iter().find(|s| s.attribute("name").is_some_and(|n| n.ends_with("pass/retry.test.yaml"))).unwrap();
-    assert_eq!((retry.attribute("tests"), retry.attribute("failures")), (Some("1"), Some("0")));
-    let skipped = doc.descendants().filter(|n| n.has_tag_name("skipped")).count();
+    let retry = suites
+        .iter()
+        .find(|s| {
+            s.attribute("name")
+                .is_some_and(|n| n.ends_with("pass/retry.test.yaml"))
+        })
+        .unwrap();
+    assert_eq!(
+        (retry.attribute("tests"), retry.attribute("failures")),
+        (Some("1"), Some("0"))
+    );
+    let skipped = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
     assert_eq!(skipped, 1);
     // The invalid workflow is an error, not an assertion failure.
     assert!(doc.descendants().any(|n| n.has_tag_name("error")));
@@ -246,10 +396,18 @@ async fn junit_xml_reads_back_with_real_parsers() {
 async fn missing_paths_and_empty_folders_are_reported() {
     let report = run(&[fixture("does-not-exist")]).await;
     assert!(!report.success());
-    assert!(report.problems[0].contains("no such file or folder"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("no such file or folder"),
+        "{:?}",
+        report.problems
+    );
     let empty = fixture("workflows");
     let report = run(&[empty]).await;
-    assert!(report.problems[0].starts_with("no *.test.yaml files found"), "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with("no *.test.yaml files found"),
+        "{:?}",
+        report.problems
+    );
     assert_eq!(report.summary_line(), "0 passed, 1 failed");
 }
 
@@ -258,7 +416,11 @@ struct Nowhere;
 
 impl Transport for Nowhere {
     fn send(&self, _: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
-        Box::pin(async { Err(TransportError::Unreachable("no network in this test".into())) })
+        Box::pin(async {
+            Err(TransportError::Unreachable(
+                "no network in this test".into(),
+            ))
+        })
     }
 }
 
@@ -275,12 +437,21 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
-    let runtime = Runtime::builder().transport(Arc::new(Nowhere)).cache_dir(None).build().unwrap();
+    let runtime = Runtime::builder()
+        .transport(Arc::new(Nowhere))
+        .cache_dir(None)
+        .build()
+        .unwrap();
     let catalog = runtime.catalog();
     let schema = psaflow_testing::combined_schema(catalog);
-    assert!(jsonschema::meta::is_valid(&schema), "the schema itself is valid draft-07");
+    assert!(
+        jsonschema::meta::is_valid(&schema),
+        "the schema itself is valid draft-07"
+    );
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors = |doc: &serde_json::Value| -> Vec<String> { validator.iter_errors(doc).map(|e| e.to_string()).collect() };
+    let errors = |doc: &serde_json::Value| -> Vec<String> {
+        validator.iter_errors(doc).map(|e| e.to_string()).collect()
+    };
 
     // Every workflow psaflow validates, and every test file it reads, passes the schema.
     let mut files = Vec::new();
@@ -295,28 +466,54 @@ fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
         let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
         let is_test = psaflow_testing::is_test_file(file);
         let accepted = is_test
-            || psaflow_workflow::load(file).is_ok_and(|wf| psaflow_workflow::validate(&wf, catalog).is_ok());
+            || psaflow_workflow::load(file)
+                .is_ok_and(|wf| psaflow_workflow::validate(&wf, catalog).is_ok());
         let found = errors(&doc);
         if accepted {
             assert!(found.is_empty(), "{}: {found:?}", file.display());
             checked += 1;
         } else {
-            assert!(!found.is_empty(), "{} is invalid but the schema accepts it", file.display());
+            assert!(
+                !found.is_empty(),
+                "{} is invalid but the schema accepts it",
+                file.display()
+            );
         }
     }
     assert!(checked >= 12, "{checked}");
 
-    let workflow = |with: serde_json::Value| {
-        serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.create", "with": with}]})
-    };
-    assert!(errors(&workflow(serde_json::json!({"Name": "HQ", "SiteClientId": "${{ steps.c.Client.id }}"}))).is_empty());
+    let workflow = |with: serde_json::Value| serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.create", "with": with}]});
+    assert!(
+        errors(&workflow(
+            serde_json::json!({"Name": "HQ", "SiteClientId": "${{ steps.c.Client.id }}"})
+        ))
+        .is_empty()
+    );
     for (mistake, doc) in [
-        ("a misspelt parameter", workflow(serde_json::json!({"Name": "HQ", "SiteClientId": 1, "Nmae": "x"}))),
-        ("a missing required parameter", workflow(serde_json::json!({"Name": "HQ"}))),
-        ("text for an integer", workflow(serde_json::json!({"Name": "HQ", "SiteClientId": "one"}))),
-        ("an unknown node", serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.craete"}]})),
-        ("a misspelt expectation", serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "expect": {"stauts": "failed"}}]})),
-        ("a bad delay", serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "mocks": {"s": {"delay": "soon", "envelope": {}}}}]})),
+        (
+            "a misspelt parameter",
+            workflow(serde_json::json!({"Name": "HQ", "SiteClientId": 1, "Nmae": "x"})),
+        ),
+        (
+            "a missing required parameter",
+            workflow(serde_json::json!({"Name": "HQ"})),
+        ),
+        (
+            "text for an integer",
+            workflow(serde_json::json!({"Name": "HQ", "SiteClientId": "one"})),
+        ),
+        (
+            "an unknown node",
+            serde_json::json!({"name": "x", "steps": [{"id": "a", "node": "halopsa.site.craete"}]}),
+        ),
+        (
+            "a misspelt expectation",
+            serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "expect": {"stauts": "failed"}}]}),
+        ),
+        (
+            "a bad delay",
+            serde_json::json!({"workflow": "w.yaml", "cases": [{"name": "a", "mocks": {"s": {"delay": "soon", "envelope": {}}}}]}),
+        ),
     ] {
         assert!(!errors(&doc).is_empty(), "the schema misses {mistake}");
     }

@@ -62,19 +62,45 @@ mod tests {
         assert!(Cli::try_parse_from(["psaflow", "schema", "--kind", "bogus"]).is_err());
         let dir = std::env::temp_dir().join(format!("psaflow-schema-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        for (kind, title) in [("all", "psaflow workflow or workflow test"), ("workflow", "psaflow workflow"), ("test", "psaflow workflow test")] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (kind, title) in [
+            ("all", "psaflow workflow or workflow test"),
+            ("workflow", "psaflow workflow"),
+            ("test", "psaflow workflow test"),
+        ] {
             let file = dir.join(format!("{kind}.json"));
-            let cli = Cli::try_parse_from(["psaflow", "schema", "--kind", kind, "-o", file.to_str().unwrap()]).unwrap();
-            let Command::Schema(args) = &cli.command else { panic!() };
+            let cli = Cli::try_parse_from([
+                "psaflow",
+                "schema",
+                "--kind",
+                kind,
+                "-o",
+                file.to_str().unwrap(),
+            ])
+            .unwrap();
+            let Command::Schema(args) = &cli.command else {
+                panic!()
+            };
             assert_eq!(rt.block_on(run(&cli, args)).unwrap(), 0);
-            let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let schema: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
             assert_eq!(schema["title"], title);
             assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
         }
-        let all: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("all.json")).unwrap()).unwrap();
+        let all: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("all.json")).unwrap()).unwrap();
         let nodes = &all["definitions"]["step"]["properties"]["node"]["oneOf"];
-        assert!(nodes.as_array().unwrap().iter().any(|n| n["const"] == "halopsa.client.create"), "built from the catalog");
+        assert!(
+            nodes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["const"] == "halopsa.client.create"),
+            "built from the catalog"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -28,7 +28,11 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
 }
 
 /// Runs the tests, writing the human output through `write` (stdout for the command).
-async fn run_to(cli: &Cli, args: &Args, write: Arc<dyn Fn(&str) + Send + Sync>) -> anyhow::Result<u8> {
+async fn run_to(
+    cli: &Cli,
+    args: &Args,
+    write: Arc<dyn Fn(&str) + Send + Sync>,
+) -> anyhow::Result<u8> {
     let files = match psaflow_testing::discover(&args.paths) {
         Ok(files) => files,
         Err(problem) => {
@@ -37,7 +41,9 @@ async fn run_to(cli: &Cli, args: &Args, write: Arc<dyn Fn(&str) + Send + Sync>) 
         }
     };
     if cli.connection.is_some() || super::env_lookup("HALOPSA_API_URL").is_some() {
-        eprintln!("psaflow: tests never reach a tenant; each case runs against its own embedded sandbox");
+        eprintln!(
+            "psaflow: tests never reach a tenant; each case runs against its own embedded sandbox"
+        );
     }
     // The catalog once (this also reports problems with --nodes folders once).
     let catalog = Arc::new(super::offline_runtime(cli)?.catalog().clone());
@@ -52,7 +58,9 @@ async fn run_to(cli: &Cli, args: &Args, write: Arc<dyn Fn(&str) + Send + Sync>) 
     let options = TestOptions {
         runtime: factory,
         catalog: Some(catalog),
-        jobs: args.jobs.map_or_else(psaflow_testing::default_jobs, usize::from),
+        jobs: args
+            .jobs
+            .map_or_else(psaflow_testing::default_jobs, usize::from),
         on_case: Some({
             let write = write.clone();
             Arc::new(move |case: &CaseReport| write(&format!("{}\n", case.line())))
@@ -79,7 +87,9 @@ async fn run_to(cli: &Cli, args: &Args, write: Arc<dyn Fn(&str) + Send + Sync>) 
 fn out(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 #[cfg(test)]
@@ -90,18 +100,30 @@ mod tests {
     use std::sync::Mutex;
 
     fn fixtures(rel: &str) -> String {
-        format!("{}/../testing/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/../testing/tests/fixtures/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }
 
     /// Runs `psaflow <argv>` (a `test` command) and returns the exit code and the output.
     fn psaflow_test(argv: &[&str]) -> (u8, String) {
-        let cli = Cli::try_parse_from(std::iter::once("psaflow").chain(argv.iter().copied())).expect("arguments parse");
-        let Command::Test(args) = &cli.command else { panic!("not a test command") };
+        let cli = Cli::try_parse_from(std::iter::once("psaflow").chain(argv.iter().copied()))
+            .expect("arguments parse");
+        let Command::Test(args) = &cli.command else {
+            panic!("not a test command")
+        };
         let text = Arc::new(Mutex::new(String::new()));
         let sink = text.clone();
-        let write: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |s: &str| sink.lock().unwrap().push_str(s));
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let code = rt.block_on(run_to(&cli, args, write)).expect("the command runs");
+        let write: Arc<dyn Fn(&str) + Send + Sync> =
+            Arc::new(move |s: &str| sink.lock().unwrap().push_str(s));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let code = rt
+            .block_on(run_to(&cli, args, write))
+            .expect("the command runs");
         let text = text.lock().unwrap().clone();
         (code, text)
     }
@@ -110,12 +132,29 @@ mod tests {
     fn exit_status_follows_the_contract_and_junit_is_written() {
         let dir = std::env::temp_dir().join(format!("psaflow-cli-test-{}", std::process::id()));
         let junit = dir.join("reports/psaflow.xml");
-        let (code, text) = psaflow_test(&["test", &fixtures("pass"), "--junit", junit.to_str().unwrap()]);
+        let (code, text) = psaflow_test(&[
+            "test",
+            &fixtures("pass"),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
         assert_eq!(code, 0, "{text}");
-        assert_eq!(text.lines().last(), Some("7 passed, 0 failed, 1 skipped"), "{text}");
-        assert_eq!(text.lines().filter(|l| l.starts_with("PASS  ")).count(), 7, "one line per case: {text}");
-        let xml = std::fs::read_to_string(&junit).expect("the JUnit file is written, its folder created");
-        assert!(xml.starts_with("<?xml") && xml.contains("<testsuites") && xml.contains("tests=\"8\""), "{xml}");
+        assert_eq!(
+            text.lines().last(),
+            Some("7 passed, 0 failed, 1 skipped"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("PASS  ")).count(),
+            7,
+            "one line per case: {text}"
+        );
+        let xml =
+            std::fs::read_to_string(&junit).expect("the JUnit file is written, its folder created");
+        assert!(
+            xml.starts_with("<?xml") && xml.contains("<testsuites") && xml.contains("tests=\"8\""),
+            "{xml}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
 
         let (code, text) = psaflow_test(&["test", &fixtures("fail/retry-too-few.test.yaml")]);
