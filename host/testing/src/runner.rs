@@ -35,6 +35,9 @@ pub struct TestOptions {
     pub catalog: Option<Arc<Catalog>>,
     /// Cases run at once. Default: the number of CPUs.
     pub jobs: usize,
+    /// Real time one case may take (a node that hangs, a sandbox that stopped answering);
+    /// virtual waits do not count. Default 5 minutes.
+    pub case_timeout: Duration,
     /// Told about each case as soon as it finishes (for progress output).
     pub on_case: Option<CaseObserver>,
 }
@@ -51,6 +54,7 @@ impl Default for TestOptions {
             }),
             catalog: None,
             jobs: default_jobs(),
+            case_timeout: Duration::from_secs(300),
             on_case: None,
         }
     }
@@ -264,12 +268,34 @@ pub async fn run_files(files: &[PathBuf], options: &TestOptions) -> TestReport {
         );
         let (semaphore, catalog, factory) =
             (semaphore.clone(), catalog.clone(), options.runtime.clone());
+        let limit = options.case_timeout;
         let handle = set.spawn(async move {
             let _permit = semaphore
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
-            run_case(job, catalog, factory).await
+            let (file, suite, name, source) = (
+                job.file.display.clone(),
+                job.file.suite.clone(),
+                job.case.name.clone(),
+                job.file.clone(),
+            );
+            let pos = job.case.pos;
+            match tokio::time::timeout(limit, run_case(job, catalog, factory)).await {
+                Ok(report) => report,
+                Err(_) => {
+                    let mut r = CaseReport::new(&file, &suite, &name);
+                    r.outcome = Outcome::Failed;
+                    r.duration = limit;
+                    let message = format!(
+                        "the case did not finish within {} of real time",
+                        format_duration(limit)
+                    );
+                    r.failures
+                        .push(source.failure(FailureKind::Error, pos, message, Vec::new()));
+                    r
+                }
+            }
         });
         tasks.insert(handle.id(), about);
     }

@@ -411,6 +411,51 @@ async fn missing_paths_and_empty_folders_are_reported() {
     assert_eq!(report.summary_line(), "0 passed, 1 failed");
 }
 
+/// A runtime whose nodes never answer.
+struct Hangs(Runtime);
+
+impl NodeInvoker for Hangs {
+    fn catalog(&self) -> &psaflow_core::Catalog {
+        self.0.catalog()
+    }
+    fn invoke<'a>(
+        &'a self,
+        _: &'a str,
+        _: serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'a, psaflow_core::Envelope> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_that_hangs_fails_after_the_real_time_limit() {
+    let options = TestOptions {
+        runtime: Arc::new(|transport| {
+            let runtime = Runtime::builder()
+                .transport(transport)
+                .cache_dir(None)
+                .build()?;
+            Ok(Arc::new(Hangs(runtime)) as Arc<dyn NodeInvoker>)
+        }),
+        case_timeout: Duration::from_millis(300),
+        ..TestOptions::default()
+    };
+    let rel = "pass/onboard-sandbox.test.yaml";
+    let report = run_tests(&[fixture(rel)], &options).await;
+    let c = case(&report, "creates the client and its site in the sandbox");
+    assert_eq!(c.outcome, Outcome::Failed);
+    assert_eq!(c.failures[0].kind, FailureKind::Error);
+    assert_eq!(
+        c.failures[0].message,
+        "the case did not finish within 300ms of real time"
+    );
+    let (line, column) = position_of(rel, "- name: creates", 0);
+    assert_eq!(
+        c.failures[0].location,
+        format!("{}:{line}:{}", fixture(rel).display(), column + 2)
+    );
+}
+
 /// A transport for a runtime that only lists nodes.
 struct Nowhere;
 

@@ -65,6 +65,7 @@ async fn run_to(
             let write = write.clone();
             Arc::new(move |case: &CaseReport| write(&format!("{}\n", case.line())))
         }),
+        ..TestOptions::default()
     };
     let report = if files.is_empty() {
         // Reports "no *.test.yaml files found".
