@@ -17,7 +17,7 @@ impl Guest for Chaos {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
-            Behaviour::Trap => core::arch::wasm32::unreachable(),
+            Behaviour::Trap => trap(),
             Behaviour::ExhaustMemory => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -34,6 +34,14 @@ impl Guest for Chaos {
             output: r#"{"behaved": true}"#.into(),
         }
     }
+}
+
+/// An `unreachable` instruction on wasm; an abort elsewhere (so the crate also builds natively).
+fn trap() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    std::process::abort();
 }
 
 export!(Chaos);

@@ -25,13 +25,16 @@ pub enum What {
         items: usize,
         #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
         concurrency: Vec<usize>,
+        /// Latency the sandbox adds to every API request, like a real tenant's round trip.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
     match &args.what {
         What::Invoke { iterations } => invoke(*iterations).await,
-        What::ForEach { items, concurrency } => for_each(*items, concurrency).await,
+        What::ForEach { items, concurrency, latency_ms } => for_each(*items, concurrency, *latency_ms).await,
     }
 }
 
@@ -107,11 +110,14 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn for_each(items: usize, concurrencies: &[usize]) -> anyhow::Result<u8> {
+async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
     let rt = psaflow::Runtime::builder().transport(backend.transport.clone()).build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
-    println!("psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox");
+    if let Some(sandbox) = &backend.sandbox {
+        sandbox.faults().set_latency(Duration::from_millis(latency_ms));
+    }
+    println!("psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox, {latency_ms} ms added latency");
     for &concurrency in concurrencies {
         let source = format!(
             "name: bench\ninputs:\n  ids: {{ type: list, required: true }}\nsteps:\n  - id: get\n    node: halopsa.client.get\n    for_each: ${{{{ inputs.ids }}}}\n    concurrency: {concurrency}\n    with:\n      Id: ${{{{ item }}}}\n"

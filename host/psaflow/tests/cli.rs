@@ -1,0 +1,163 @@
+//! The `psaflow` command as scripts see it: stdout, stderr and exit codes (product contract,
+//! "Commands"). Each test runs the real binary with no HALOPSA_* variables, so it uses the
+//! embedded sandbox.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn psaflow(args: &[&str]) -> Output {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.args(args).current_dir(repo()).env("PSAFLOW_CACHE_DIR", cache);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.output().expect("psaflow runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn invoke_prints_the_envelope_and_exits_0_on_success() {
+    let out = psaflow(&["invoke", "halopsa.client.create", "--with", "Name=Acme"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], 200);
+    assert_eq!(envelope["ErrorMessage"], "");
+    assert_eq!(envelope["Client"]["name"], "Acme");
+    assert!(text(&out.stderr).contains("embedded HaloPSA sandbox"), "says it uses the sandbox");
+}
+
+#[test]
+fn invoke_exits_1_on_validation_and_business_errors() {
+    let out = psaflow(&["invoke", "halopsa.client.get", "--with", "Id=-3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], -1);
+
+    let out = psaflow(&["invoke", "halopsa.client.get", "--with", "Id=99999"]);
+    assert_eq!(out.status.code(), Some(1));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], 200);
+    assert_eq!(envelope["OriginalStatusCode"], 404);
+    assert_eq!(envelope["ErrorMessage"], "Client with ID 99999 not found");
+}
+
+#[test]
+fn invoke_exits_2_on_bad_usage_with_a_suggestion() {
+    let out = psaflow(&["invoke", "halopsa.client.craete"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean halopsa.client.create?"), "{}", text(&out.stderr));
+    let out = psaflow(&["invoke", "halopsa.site.create", "--with", "SiteClientID=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean SiteClientId?"), "{}", text(&out.stderr));
+    let out = psaflow(&["invoke", "halopsa.site.create", "--with", "Name"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = psaflow(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn nodes_lists_twenty_operations_and_describes_parameters_from_the_wit() {
+    let out = psaflow(&["nodes", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let nodes: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 20, "{ids:?}");
+    for resource in ["client", "site", "ticket", "user"] {
+        for op in ["create", "delete", "get", "get-many", "update"] {
+            assert!(ids.contains(&format!("halopsa.{resource}.{op}").as_str()), "{resource}.{op}");
+        }
+    }
+    let out = psaflow(&["nodes", "describe", "halopsa.client.create"]);
+    assert_eq!(out.status.code(), Some(0));
+    let described = text(&out.stdout);
+    assert!(described.contains("Name (string, required)"), "{described}");
+    assert!(described.contains("Website (string, optional)"), "{described}");
+    assert!(described.contains("must include the protocol"), "descriptions come from the WIT: {described}");
+    assert!(described.contains("AdditionalFields (json, optional)"), "{described}");
+}
+
+#[test]
+fn validate_reports_file_line_column_and_exits_2() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join("broken-workflow.yaml");
+    std::fs::write(
+        &file,
+        "name: broken\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with:\n      Nmae: Acme\n",
+    )
+    .unwrap();
+    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("broken-workflow.yaml:6:7"), "{err}");
+    assert!(err.contains("Name"), "suggests the near name: {err}");
+
+    let out = psaflow(&["validate", "examples/onboard-client.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
+    let out = psaflow(&["run", "examples/client-report.yaml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["outputs"]["total_clients"], 4);
+    assert_eq!(report["steps"]["clients"]["status"], "succeeded");
+    assert_eq!(report["steps"]["clients"]["envelope"]["StatusCode"], 200);
+
+    let out = psaflow(&["run", "examples/offboard-user.yaml", "--input", "email=raj.patel@acme-mfg.example", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("nothing will be sent"), "{plan}");
+    assert!(plan.contains("DEACTIVATES"), "{plan}");
+}
+
+#[test]
+fn run_exits_2_on_a_missing_required_input_and_1_on_a_failed_step() {
+    let out = psaflow(&["run", "examples/onboard-client.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("client_name"), "{}", text(&out.stderr));
+
+    let out = psaflow(&["run", "examples/offboard-user.yaml", "--input", "email=nobody@nowhere.example", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "failed");
+}
+
+#[test]
+fn a_partial_tenant_configuration_is_refused_naming_what_is_missing() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        .args(["invoke", "halopsa.client.get", "--with", "Id=1"])
+        .env("PSAFLOW_CACHE_DIR", cache)
+        .env("HALOPSA_API_URL", "https://acme.halopsa.com/api")
+        .env("HALOPSA_CLIENT_SECRET", "super-secret-value")
+        .env_remove("HALOPSA_CLIENT_ID")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("HALOPSA_CLIENT_ID"), "{err}");
+    assert!(!err.contains("super-secret-value") && !text(&out.stdout).contains("super-secret-value"), "secret leaked: {err}");
+}
+
+#[test]
+fn the_examples_pass_their_workflow_tests() {
+    let junit = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-junit.xml");
+    let out = psaflow(&["test", "examples/", "--junit", junit.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite") && xml.contains("onboard-client.test.yaml"), "{xml}");
+}
