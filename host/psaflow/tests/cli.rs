@@ -161,3 +161,39 @@ fn the_examples_pass_their_workflow_tests() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testsuite") && xml.contains("onboard-client.test.yaml"), "{xml}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
+    // Any HaloPSA-compatible server: here a sandbox started on its own, as `psaflow sandbox` does.
+    let server = psaflow_sandbox::Sandbox::start(psaflow_sandbox::SandboxOptions {
+        client_id: "tenant-app".into(),
+        client_secret: "tenant-secret-123".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (api, auth) = (server.api_url(), server.auth_url());
+    let out = tokio::task::spawn_blocking(move || {
+        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+        Command::new(env!("CARGO_BIN_EXE_psaflow"))
+            .args(["invoke", "halopsa.client.create", "--with", "Name=Tenant Client"])
+            .env("PSAFLOW_CACHE_DIR", cache)
+            .env("HALOPSA_API_URL", api)
+            .env("HALOPSA_AUTH_URL", auth)
+            .env("HALOPSA_CLIENT_ID", "tenant-app")
+            .env("HALOPSA_CLIENT_SECRET", "tenant-secret-123")
+            .env_remove("HALOPSA_TENANT")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("embedded HaloPSA sandbox"), "must use the configured tenant");
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], 200);
+    assert!(server.records(psaflow_sandbox::Entity::Client).iter().any(|c| c["name"] == "Tenant Client"));
+    for output in [text(&out.stdout), text(&out.stderr)] {
+        assert!(!output.contains("tenant-secret-123"), "the secret must never be printed");
+    }
+}
