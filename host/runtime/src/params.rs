@@ -195,3 +195,36 @@ pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
         output,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_arrive_as_numbers_decimals_or_text() {
+        assert_eq!(integer(&json!(21)), Some(21));
+        assert_eq!(integer(&json!(21.0)), Some(21), "HaloPSA returns some ids as decimals");
+        assert_eq!(integer(&json!("21")), Some(21));
+        assert_eq!(integer(&json!(" 7 ")), Some(7));
+        assert_eq!(integer(&json!(21.5)), None, "a fraction is not an id");
+        assert_eq!(integer(&json!("seven")), None);
+        assert_eq!(integer(&json!(true)), None);
+        assert_eq!(integer(&json!(u64::MAX)), Some(u64::MAX as i128));
+    }
+
+    #[test]
+    fn json_parameters_serialise_objects_and_check_text() {
+        assert_eq!(json_text(&json!({"site_id": 15}), "AdditionalFields").unwrap(), r#"{"site_id":15}"#);
+        assert_eq!(json_text(&json!(r#"{"a":1}"#), "AdditionalFields").unwrap(), r#"{"a":1}"#);
+        let err = json_text(&json!("{not json"), "AdditionalFields").unwrap_err();
+        assert!(err.starts_with("AdditionalFields must be JSON"), "{err}");
+    }
+
+    #[test]
+    fn values_are_described_in_words() {
+        assert_eq!(describe(&json!("x")), "the text \"x\"");
+        assert_eq!(describe(&json!(null)), "nothing (null)");
+        assert_eq!(describe(&json!([1])), "a list");
+    }
+}
