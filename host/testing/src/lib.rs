@@ -80,8 +80,9 @@
 //! [`test_schema`] and [`combined_schema`] (both kinds, told apart by `cases:`) the JSON
 //! Schemas (draft-07) for editors.
 //!
-//! Where things are: `spec.rs` reads test files (`yaml.rs` keeps positions), `invoker.rs` is
-//! what a case's workflow runs against (mocks, recording, the case's sandbox and runtime),
+//! Where things are: `spec.rs` reads test files (`yaml.rs`: psaflow-workflow's positioned
+//! YAML with the test files' wording), `invoker.rs` is what a case's workflow runs against
+//! (mocks, recording, the case's sandbox and runtime),
 //! `runner.rs` discovers, schedules and checks, `matching.rs` compares values, `expr.rs`
 //! evaluates `${{ }}`, `report.rs` and `junit.rs` report, `schema.rs` builds the schemas.
 

@@ -2,7 +2,7 @@
 //! types, bad durations) are collected, per case where they belong to one, so a broken case
 //! fails with every problem listed while the other cases of the file still run.
 use crate::expr;
-use crate::yaml::{self, Key, Kind, Node};
+use crate::yaml::{self, Key, Kind, Node, Reader};
 use psaflow_core::names::suggest;
 use psaflow_sandbox::Entity;
 use psaflow_workflow::{Diagnostic, Located, Pos};
@@ -313,7 +313,7 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
     match root.get("workflow") {
         Some(v) => file.workflow = b.string(v, "workflow").map(|s| Located::new(s, v.pos)),
         None => b.error(
-            first_key(top, root.pos),
+            root.first_key_pos(),
             "the test file has no `workflow`",
             Some("add `workflow: my-workflow.yaml` (relative to this file)".into()),
         ),
@@ -363,7 +363,7 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
             ),
         },
         None => b.error(
-            first_key(top, root.pos),
+            root.first_key_pos(),
             "the test file has no `cases`",
             Some("add a `cases:` list; each case has a `name`".into()),
         ),
@@ -372,92 +372,39 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
     file
 }
 
-fn first_key(map: &[(Key, Node)], fallback: Pos) -> Pos {
-    map.first().map_or(fallback, |(k, _)| k.pos)
-}
-
 struct Builder {
     file: String,
     source: Arc<str>,
     problems: Vec<Diagnostic>,
 }
 
+impl Reader for Builder {
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+    fn problems(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.problems
+    }
+}
+
 impl Builder {
-    fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        if pos.is_known() {
-            Diagnostic::at(&self.file, &self.source, pos, message)
-        } else {
-            Diagnostic::general(&self.file, message)
-        }
-    }
-
-    fn error(&mut self, pos: Pos, message: impl Into<String>, help: Option<String>) {
-        let d = self.diag(pos, message).with_help_opt(help);
-        self.problems.push(d);
-    }
-
-    fn unknown_keys(&mut self, map: &[(Key, Node)], allowed: &[&str], place: &str) {
-        for (k, _) in map {
-            if !allowed.contains(&k.name.as_str()) {
-                let help = match suggest(&k.name, allowed.iter().copied()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("allowed keys: {}", allowed.join(", ")),
-                };
-                self.error(
-                    k.pos,
-                    format!("unknown key '{}' {place}", k.name),
-                    Some(help),
-                );
-            }
-        }
-    }
-
+    /// A mapping; an empty value (`key:` with nothing after it) is an empty mapping.
     fn map<'a>(&mut self, node: &'a Node, what: &str) -> Option<&'a [(Key, Node)]> {
         match &node.kind {
-            Kind::Map(m) => Some(m),
             Kind::Null => Some(&[]),
-            _ => {
-                self.error(
-                    node.pos,
-                    format!(
-                        "`{what}` must be a mapping (key: value lines), found {}",
-                        node.kind_name()
-                    ),
-                    None,
-                );
-                None
-            }
+            _ => self.mapping(node, what),
         }
     }
 
+    /// Text; numbers and booleans are taken as they read.
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
-            Kind::Str(s) => Some(s.clone()),
-            Kind::Int(i) => Some(i.to_string()),
             Kind::Float(f) => Some(f.to_string()),
             Kind::Bool(b) => Some(b.to_string()),
-            _ => {
-                self.error(
-                    node.pos,
-                    format!("`{what}` must be text, found {}", node.kind_name()),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
-        match node.kind {
-            Kind::Bool(b) => Some(b),
-            _ => {
-                self.error(
-                    node.pos,
-                    format!("`{what}` must be true or false, found {}", node.kind_name()),
-                    None,
-                );
-                None
-            }
+            _ => self.text(node, what),
         }
     }
 
@@ -616,7 +563,7 @@ impl Builder {
         let map = self.map(node, "sandbox")?;
         self.unknown_keys(map, SANDBOX_KEYS, "in sandbox");
         if let Some(v) = node.get("seed") {
-            spec.seed = self.bool(v, "seed").unwrap_or(true);
+            spec.seed = self.boolean(v, "seed").unwrap_or(true);
         }
         if let Some(v) = node.get("fixtures") {
             match &v.kind {
@@ -1013,7 +960,7 @@ impl Builder {
             };
             let exists = item
                 .get("exists")
-                .and_then(|x| self.bool(x, "exists"))
+                .and_then(|x| self.boolean(x, "exists"))
                 .unwrap_or(true);
             let count = item.get("count").and_then(|c| self.count(c, "count"));
             out.push(StateExpect {

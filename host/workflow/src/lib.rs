@@ -1,7 +1,8 @@
 //! psaflow workflows: a YAML file of steps, each running one node.
 //!
 //! Where things happen:
-//! - `parse.rs` reads YAML into the model (`model.rs`), keeping every position;
+//! - `yaml.rs` reads YAML into a tree that keeps every position (public: psaflow-testing
+//!   reads test files with it); `parse.rs` turns that tree into the model (`model.rs`);
 //! - `expr.rs` finds, compiles and evaluates `${{ ... }}`;
 //! - `validate.rs` checks a workflow against the node catalog before anything runs;
 //! - `inputs.rs` turns `--input name=value` into typed inputs;
@@ -37,7 +38,7 @@ mod redact;
 mod render;
 mod report;
 mod validate;
-mod yaml;
+pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pos};
 pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};

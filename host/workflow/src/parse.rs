@@ -4,7 +4,7 @@
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::*;
-use crate::yaml::{self, Key, Kind, Node};
+use crate::yaml::{self, Key, Kind, Node, Reader};
 use psaflow_core::names::suggest;
 use std::path::Path;
 use std::sync::Arc;
@@ -65,7 +65,8 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
 /// every other problem is kept in the workflow and reported by [`crate::validate`].
 pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     let source: Arc<str> = source.into();
-    let root = yaml::parse(&source, file_name).map_err(|d| Diagnostics::from(*d))?;
+    let root =
+        yaml::parse(&source, file_name, &yaml::WORKFLOW).map_err(|d| Diagnostics::from(*d))?;
     let mut b = Builder {
         file: file_name.to_string(),
         source: source.clone(),
@@ -96,17 +97,17 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     };
     match get(top, "name") {
         Some((_, v)) => {
-            if let Some(s) = b.string(v, "name") {
+            if let Some(s) = b.text(v, "name") {
                 wf.name = Located::new(s, v.pos);
             }
         }
         None => b.problems.push(
-            b.diag(first_key_pos(top, root.pos), "the workflow has no `name`")
+            b.diag(root.first_key_pos(), "the workflow has no `name`")
                 .with_help("add `name: my-workflow` at the top"),
         ),
     }
     if let Some((_, v)) = get(top, "description") {
-        wf.description = b.string(v, "description");
+        wf.description = b.text(v, "description");
     }
     if let Some((_, v)) = get(top, "connection") {
         wf.connection = b.connection(v);
@@ -117,7 +118,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     match get(top, "steps") {
         Some((_, v)) => wf.steps = b.steps(v),
         None => b.problems.push(
-            b.diag(first_key_pos(top, root.pos), "the workflow has no `steps`")
+            b.diag(root.first_key_pos(), "the workflow has no `steps`")
                 .with_help("add a `steps:` list; each step has an `id` and a `node`"),
         ),
     }
@@ -130,10 +131,6 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
 
 fn get<'a>(map: &'a [(Key, Node)], key: &str) -> Option<(&'a Key, &'a Node)> {
     map.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v))
-}
-
-fn first_key_pos(map: &[(Key, Node)], fallback: Pos) -> Pos {
-    map.first().map_or(fallback, |(k, _)| k.pos)
 }
 
 /// True for names usable after `steps.` / `inputs.` in an expression.
@@ -181,78 +178,19 @@ struct Builder {
     problems: Vec<Diagnostic>,
 }
 
+impl Reader for Builder {
+    fn file(&self) -> &str {
+        &self.file
+    }
+    fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+    fn problems(&mut self) -> &mut Vec<Diagnostic> {
+        &mut self.problems
+    }
+}
+
 impl Builder {
-    fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::at(&self.file, &self.source, pos, message)
-    }
-
-    fn error(&mut self, pos: Pos, message: impl Into<String>, help: Option<String>) {
-        let d = self.diag(pos, message).with_help_opt(help);
-        self.problems.push(d);
-    }
-
-    fn unknown_keys(&mut self, map: &[(Key, Node)], allowed: &[&str], place: &str) {
-        for (k, _) in map {
-            if !allowed.contains(&k.name.as_str()) {
-                let help = match suggest(&k.name, allowed.iter().copied()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("allowed keys: {}", allowed.join(", ")),
-                };
-                self.error(
-                    k.pos,
-                    format!("unknown key '{}' {place}", k.name),
-                    Some(help),
-                );
-            }
-        }
-    }
-
-    fn map<'a>(&mut self, node: &'a Node, what: &str) -> Option<&'a [(Key, Node)]> {
-        match node.as_map() {
-            Some(m) => Some(m),
-            None => {
-                self.error(
-                    node.pos,
-                    format!(
-                        "`{what}` must be a mapping (key: value lines), found {}",
-                        node.kind_name()
-                    ),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        match &node.kind {
-            Kind::Str(s) => Some(s.clone()),
-            Kind::Int(i) => Some(i.to_string()),
-            _ => {
-                self.error(
-                    node.pos,
-                    format!("`{what}` must be text, found {}", node.kind_name()),
-                    None,
-                );
-                None
-            }
-        }
-    }
-
-    fn bool(&mut self, node: &Node, what: &str) -> bool {
-        match node.kind {
-            Kind::Bool(b) => b,
-            _ => {
-                self.error(
-                    node.pos,
-                    format!("`{what}` must be true or false, found {}", node.kind_name()),
-                    None,
-                );
-                false
-            }
-        }
-    }
-
     fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
         let parsed = match &node.kind {
             Kind::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
@@ -296,7 +234,7 @@ impl Builder {
     }
 
     fn connection(&mut self, node: &Node) -> Option<ConnectionBlock> {
-        let map = self.map(node, "connection")?;
+        let map = self.mapping(node, "connection")?;
         let mut c = ConnectionBlock::default();
         for (k, v) in map {
             let lower = k.name.to_lowercase();
@@ -329,13 +267,13 @@ impl Builder {
                 }
             };
             let what = format!("connection.{}", k.name);
-            *slot = self.string(v, &what);
+            *slot = self.text(v, &what);
         }
         Some(c)
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<InputDecl> {
-        let Some(map) = self.map(node, "inputs") else {
+        let Some(map) = self.mapping(node, "inputs") else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -365,15 +303,15 @@ impl Builder {
                     let what = format!("in input '{}'", k.name);
                     self.unknown_keys(fields, INPUT_KEYS, &what);
                     if let Some((_, t)) = get(fields, "type")
-                        && let Some(name) = self.string(t, "type")
+                        && let Some(name) = self.text(t, "type")
                     {
                         decl.ty = self.input_type(&name, t.pos);
                     }
                     if let Some((_, r)) = get(fields, "required") {
-                        decl.required = self.bool(r, "required");
+                        decl.required = self.boolean(r, "required").unwrap_or(false);
                     }
                     if let Some((_, d)) = get(fields, "description") {
-                        decl.description = self.string(d, "description");
+                        decl.description = self.text(d, "description");
                     }
                     if let Some((_, d)) = get(fields, "default") {
                         let value = d.to_json();
@@ -454,11 +392,11 @@ impl Builder {
     }
 
     fn step(&mut self, node: &Node) -> Option<Step> {
-        let map = self.map(node, "steps[]")?;
+        let map = self.mapping(node, "steps[]")?;
         self.unknown_keys(map, STEP_KEYS, "in step");
         let id = match get(map, "id") {
             Some((_, v)) => {
-                let s = self.string(v, "id").unwrap_or_default();
+                let s = self.text(v, "id").unwrap_or_default();
                 if !s.is_empty() && !is_identifier(&s) {
                     self.error(
                         v.pos,
@@ -481,7 +419,7 @@ impl Builder {
             }
         };
         let node_id = match get(map, "node") {
-            Some((_, v)) => Located::new(self.string(v, "node").unwrap_or_default(), v.pos),
+            Some((_, v)) => Located::new(self.text(v, "node").unwrap_or_default(), v.pos),
             None => {
                 let label = if id.value.is_empty() {
                     String::new()
@@ -513,7 +451,7 @@ impl Builder {
         };
         for (k, v) in map {
             match k.name.as_str() {
-                "name" => step.name = self.string(v, "name"),
+                "name" => step.name = self.text(v, "name"),
                 "with" => {
                     step.with_pos = k.pos;
                     match &v.kind {
@@ -541,8 +479,10 @@ impl Builder {
                 "if" => step.if_ = Some(self.condition(v)),
                 "retry" => step.retry = self.retry(v),
                 "timeout" => step.timeout = self.duration(v, "timeout"),
-                "continue_on_error" => step.continue_on_error = self.bool(v, "continue_on_error"),
-                "confirm" => step.confirm = self.bool(v, "confirm"),
+                "continue_on_error" => {
+                    step.continue_on_error = self.boolean(v, "continue_on_error").unwrap_or(false)
+                }
+                "confirm" => step.confirm = self.boolean(v, "confirm").unwrap_or(false),
                 _ => {}
             }
         }
@@ -617,7 +557,7 @@ impl Builder {
     }
 
     fn retry(&mut self, node: &Node) -> Option<RetryPolicy> {
-        let map = self.map(node, "retry")?;
+        let map = self.mapping(node, "retry")?;
         self.unknown_keys(map, RETRY_KEYS, "in retry");
         let mut p = RetryPolicy::default();
         let mut max_interval_set = false;
@@ -718,7 +658,7 @@ impl Builder {
     }
 
     fn outputs(&mut self, node: &Node) -> Vec<(Located<String>, Template)> {
-        let Some(map) = self.map(node, "outputs") else {
+        let Some(map) = self.mapping(node, "outputs") else {
             return Vec::new();
         };
         map.iter()

@@ -1,33 +1,48 @@
 //! YAML text -> a small tree where every key and value knows its place in the source.
-//! serde-saphyr's `Spanned<T>` gives the positions; we keep our own tree so the model
-//! builder can report unknown keys and wrong shapes itself, all at once, instead of
-//! stopping at serde's first error.
+//!
+//! serde-saphyr's `Spanned<T>` gives the positions; we keep our own tree so a model builder
+//! can report unknown keys and wrong shapes itself, all at once and each at its place,
+//! instead of stopping at serde's first error. Workflows are read with it, and so are the
+//! workflow test files of psaflow-testing.
+//!
+//! - [`parse`] reads one document into a [`Node`]; unreadable YAML becomes one [`Diagnostic`]
+//!   at the place the parser stopped, its wording chosen by a [`FileKind`].
+//! - [`Reader`] is what a model builder implements to get the shared shape checks
+//!   (unknown keys, "must be a mapping/text/true or false") with positioned diagnostics.
+//!
+//! YAML 1.2 reading: only `true`/`false` are booleans (`off`, `yes` stay text) and numbers
+//! with leading zeros (`0123`) stay text.
 use crate::diagnostics::{Diagnostic, Pos};
+use psaflow_core::names::suggest;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 use std::fmt;
 use std::sync::Arc;
 
-#[derive(Debug, Clone)]
-pub(crate) struct Node {
+/// A YAML value and its place in the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
     pub kind: Kind,
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Kind {
+/// What a [`Node`] holds. Integers that do not fit `i64` are read as numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
     Seq(Vec<Node>),
+    /// Entries in the order they were written.
     Map(Vec<(Key, Node)>),
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Key {
+/// A mapping key and its place (the caret covers the whole key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
     pub name: String,
     pub pos: Pos,
 }
@@ -60,6 +75,29 @@ impl Node {
         }
     }
 
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            Kind::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The entry `key` of a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Where a missing key of this mapping is reported: its first key, else the node itself.
+    pub fn first_key_pos(&self) -> Pos {
+        match self.as_map() {
+            Some([(k, _), ..]) => k.pos,
+            _ => self.pos,
+        }
+    }
+
     /// The plain JSON value (no positions).
     pub fn to_json(&self) -> Value {
         match &self.kind {
@@ -75,6 +113,171 @@ impl Node {
                     .map(|(k, v)| (k.name.clone(), v.to_json()))
                     .collect(),
             ),
+        }
+    }
+}
+
+/// How [`parse`] speaks of the kind of file it reads: what an empty file is told, and the
+/// help added to a YAML syntax error.
+#[derive(Debug, Clone, Copy)]
+pub struct FileKind {
+    /// The message for an empty file, e.g. `the workflow file is empty`.
+    pub empty: &'static str,
+    /// The help for an empty file: what such a file needs at least.
+    pub empty_help: &'static str,
+    /// The help for a syntax error, given the source line where the parser stopped and the
+    /// message (`YAML syntax error: ...`); `None` for no help.
+    pub syntax_help: fn(line: &str, message: &str) -> Option<String>,
+}
+
+/// Workflow files.
+pub(crate) const WORKFLOW: FileKind = FileKind {
+    empty: "the workflow file is empty",
+    empty_help: "a workflow needs at least `name:` and `steps:`",
+    syntax_help: workflow_syntax_help,
+};
+
+fn workflow_syntax_help(line: &str, message: &str) -> Option<String> {
+    if line.contains("${{") && line.contains('{') {
+        Some("an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\"".to_string())
+    } else if line.trim_start().starts_with("${{") || line.contains(": ${{") && line.contains(": ")
+    {
+        Some(
+            "if the value contains `: ` or starts with a special character, put it in quotes"
+                .to_string(),
+        )
+    } else if message.contains("duplicate mapping key") {
+        Some("each key may appear only once in a mapping".to_string())
+    } else {
+        None
+    }
+}
+
+/// Parses one YAML document (the source is `file` in messages). An empty document or a
+/// syntax error becomes one diagnostic, at the place the parser stopped when it says where.
+pub fn parse(source: &Arc<str>, file: &str, kind: &FileKind) -> Result<Node, Box<Diagnostic>> {
+    if source.trim().is_empty() {
+        return Err(Box::new(
+            Diagnostic::general(file, kind.empty).with_help(kind.empty_help),
+        ));
+    }
+    // YAML 1.2 booleans only: `id: off` or `Name: yes` stay text (the "Norway problem"),
+    // and `0123` (a phone number, a postcode) stays text instead of becoming 123.
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options) {
+        Ok(raw) => Ok(convert(source, raw)),
+        Err(err) => Err(Box::new(syntax_error(source, file, kind, &err))),
+    }
+}
+
+fn syntax_error(
+    source: &Arc<str>,
+    file: &str,
+    kind: &FileKind,
+    err: &serde_saphyr::Error,
+) -> Diagnostic {
+    let text = err.without_snippet().to_string();
+    // The parser appends "at line N, column M"; we show the position ourselves.
+    let message = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let message = format!("YAML syntax error: {message}");
+    let Some(loc) = err.location() else {
+        return Diagnostic::general(file, message);
+    };
+    let mut pos = pos_of(source, &loc);
+    pos.len = pos.len.max(1);
+    let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
+    let help = (kind.syntax_help)(line_text, &message);
+    Diagnostic::at(file, source, pos, message).with_help_opt(help)
+}
+
+/// A builder that reads a [`Node`] tree into a model, collecting every shape problem as a
+/// diagnostic at its place instead of stopping at the first. Implement the three accessors;
+/// the checks come with them.
+pub trait Reader {
+    /// The file name diagnostics give.
+    fn file(&self) -> &str;
+    /// The text the tree was read from.
+    fn source(&self) -> &Arc<str>;
+    /// Where problems go.
+    fn problems(&mut self) -> &mut Vec<Diagnostic>;
+
+    /// A diagnostic at `pos`, or one for the whole file when `pos` is not known.
+    fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        if pos.is_known() {
+            Diagnostic::at(self.file(), self.source(), pos, message)
+        } else {
+            Diagnostic::general(self.file(), message)
+        }
+    }
+
+    /// Records a problem at `pos`.
+    fn error(&mut self, pos: Pos, message: impl Into<String>, help: Option<String>) {
+        let d = self.diag(pos, message).with_help_opt(help);
+        self.problems().push(d);
+    }
+
+    /// Records each key of `map` that is not `allowed` (`place` ends the message, e.g.
+    /// `in step`), suggesting the closest allowed key or listing them all.
+    fn unknown_keys(&mut self, map: &[(Key, Node)], allowed: &[&str], place: &str) {
+        for (k, _) in map {
+            if !allowed.contains(&k.name.as_str()) {
+                let help = match suggest(&k.name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("allowed keys: {}", allowed.join(", ")),
+                };
+                self.error(
+                    k.pos,
+                    format!("unknown key '{}' {place}", k.name),
+                    Some(help),
+                );
+            }
+        }
+    }
+
+    /// Records that `what` must be `expected` (`text`, `a list`, ...) and says what it is.
+    fn wrong_kind(&mut self, node: &Node, what: &str, expected: &str) {
+        self.error(
+            node.pos,
+            format!("`{what}` must be {expected}, found {}", node.kind_name()),
+            None,
+        );
+    }
+
+    /// The entries of a mapping; anything else is a problem.
+    fn mapping<'a>(&mut self, node: &'a Node, what: &str) -> Option<&'a [(Key, Node)]> {
+        let map = node.as_map();
+        if map.is_none() {
+            self.wrong_kind(node, what, "a mapping (key: value lines)");
+        }
+        map
+    }
+
+    /// A string, or an integer as its digits; anything else is a problem.
+    fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Str(s) => Some(s.clone()),
+            Kind::Int(i) => Some(i.to_string()),
+            _ => {
+                self.wrong_kind(node, what, "text");
+                None
+            }
+        }
+    }
+
+    /// `true` or `false`; anything else is a problem.
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.kind {
+            Kind::Bool(b) => Some(b),
+            _ => {
+                self.wrong_kind(node, what, "true or false");
+                None
+            }
         }
     }
 }
@@ -151,37 +354,42 @@ impl<'de> Visitor<'de> for RawVisitor {
         }
         Ok(Raw::Map(entries))
     }
+    // serde-saphyr hands `!!binary` scalars over as strings; this is for any other bytes.
     fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Raw, E> {
-        Err(E::custom("binary values are not supported in workflows"))
+        Err(E::custom("binary values are not supported"))
     }
 }
 
-fn pos_of(source: &str, loc: &serde_saphyr::Location) -> Pos {
+/// Where a serde-saphyr location is, as a [`Pos`] (1-based line and char column, byte span).
+fn pos_of(source: &str, loc: &Location) -> Pos {
     let span = loc.span();
-    match span.byte_offset() {
-        Some(off) => Pos::at(source, off as usize, span.byte_len().unwrap_or(0) as usize),
-        None => {
-            // Fall back to line/column (char based) when no byte offset is known.
-            let line = loc.line() as usize;
-            let col = loc.column() as usize;
-            let line_start: usize = source
-                .split_inclusive('\n')
-                .take(line.saturating_sub(1))
-                .map(str::len)
-                .sum();
-            let off = line_start
-                + source[line_start..]
-                    .chars()
-                    .take(col.saturating_sub(1))
-                    .map(char::len_utf8)
-                    .sum::<usize>();
-            Pos {
-                line,
-                column: col,
-                offset: off,
-                len: 1,
-            }
-        }
+    if let Some(offset) = span.byte_offset() {
+        return Pos::at(
+            source,
+            offset as usize,
+            span.byte_len().unwrap_or(0) as usize,
+        );
+    }
+    // Fall back to line/column (char based) when no byte offset is known.
+    let (line, column) = (loc.line() as usize, loc.column() as usize);
+    if line == 0 {
+        return Pos::none();
+    }
+    let line_start: usize = source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let in_line: usize = source[line_start..]
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    Pos {
+        line,
+        column,
+        offset: line_start + in_line,
+        len: 1,
     }
 }
 
@@ -214,57 +422,6 @@ fn convert(source: &str, raw: Spanned<Raw>) -> Node {
     Node { kind, pos }
 }
 
-/// Parses one YAML document. A syntax error becomes a diagnostic at the place the parser stopped.
-pub(crate) fn parse(source: &Arc<str>, file: &str) -> Result<Node, Box<Diagnostic>> {
-    if source.trim().is_empty() {
-        return Err(Box::new(
-            Diagnostic::general(file, "the workflow file is empty")
-                .with_help("a workflow needs at least `name:` and `steps:`"),
-        ));
-    }
-    // YAML 1.2 booleans only: `id: off` or `Name: yes` stay text (the "Norway problem"),
-    // and `0123` (a phone number, a postcode) stays text instead of becoming 123.
-    let options = serde_saphyr::options! {
-        strict_booleans: true,
-        leading_zero_numbers_as_strings: true,
-    };
-    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options) {
-        Ok(raw) => Ok(convert(source, raw)),
-        Err(err) => Err(Box::new(syntax_error(source, file, &err))),
-    }
-}
-
-fn syntax_error(source: &Arc<str>, file: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let text = err.without_snippet().to_string();
-    // The parser appends "at line N, column M"; we show the position ourselves.
-    let message = match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    let message = format!("YAML syntax error: {message}");
-    let Some(loc) = err.location() else {
-        return Diagnostic::general(file, message);
-    };
-    let mut pos = pos_of(source, &loc);
-    pos.len = pos.len.max(1);
-    let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
-    let help = if line_text.contains("${{") && line_text.contains('{') {
-        Some("an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\"".to_string())
-    } else if line_text.trim_start().starts_with("${{")
-        || line_text.contains(": ${{") && line_text.contains(": ")
-    {
-        Some(
-            "if the value contains `: ` or starts with a special character, put it in quotes"
-                .to_string(),
-        )
-    } else if message.contains("duplicate mapping key") {
-        Some("each key may appear only once in a mapping".to_string())
-    } else {
-        None
-    };
-    Diagnostic::at(file, source, pos, message).with_help_opt(help)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +429,7 @@ mod tests {
     #[test]
     fn keys_and_values_have_positions() {
         let src: Arc<str> = "name: x\nsteps:\n  - id: a\n    with: { Id: 5, N: \"5\" }\n".into();
-        let node = parse(&src, "f.yaml").unwrap();
+        let node = parse(&src, "f.yaml", &WORKFLOW).unwrap();
         let Kind::Map(top) = &node.kind else { panic!() };
         assert_eq!(
             (
@@ -302,7 +459,7 @@ mod tests {
     #[test]
     fn yaml_1_1_booleans_and_leading_zeros_stay_text() {
         let src: Arc<str> = "a: off\nb: yes\nc: true\nd: 0123\n".into();
-        let node = parse(&src, "f.yaml").unwrap();
+        let node = parse(&src, "f.yaml", &WORKFLOW).unwrap();
         assert_eq!(
             node.to_json(),
             serde_json::json!({"a": "off", "b": "yes", "c": true, "d": "0123"})
@@ -313,7 +470,7 @@ mod tests {
     fn syntax_error_has_position_and_hint_for_unquoted_expression_in_flow_map() {
         let src: Arc<str> =
             "name: x\nsteps:\n  - id: a\n    with: { Name: ${{ inputs.n }} }\n".into();
-        let d = parse(&src, "f.yaml").unwrap_err();
+        let d = parse(&src, "f.yaml", &WORKFLOW).unwrap_err();
         assert_eq!(d.line, 4);
         assert!(d.message.starts_with("YAML syntax error"), "{}", d.message);
         assert!(d.help.unwrap().contains("must be quoted"));
