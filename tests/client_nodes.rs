@@ -3,64 +3,11 @@
 //! a business error (200 + message + the original status), a server error and a network error
 //! (500), and, for get-many, paging across the server's 100-record cap.
 
-use psaflow_tests::{Entity, Harness, harness};
+use psaflow_tests::{
+    Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
+    assert_pages_within_server_cap, assert_server_error, assert_success, codes, harness, ids_of,
+};
 use serde_json::{Value, json};
-
-/// StatusCode, OriginalStatusCode, ErrorMessage of an envelope.
-fn codes(envelope: &Value) -> (i64, i64, String) {
-    (
-        envelope["StatusCode"].as_i64().expect("StatusCode"),
-        envelope["OriginalStatusCode"]
-            .as_i64()
-            .expect("OriginalStatusCode"),
-        envelope["ErrorMessage"]
-            .as_str()
-            .expect("ErrorMessage")
-            .to_string(),
-    )
-}
-
-/// Runs `node` against a runtime whose HaloPSA is down (nothing listens on its port).
-async fn invoke_down(h: &Harness, node: &str, params: Value) -> Value {
-    let Value::Object(params) = params else {
-        panic!("params must be an object")
-    };
-    h.down().await.invoke(node, params).await.to_json()
-}
-
-fn assert_success(envelope: &Value, original: i64) {
-    assert_eq!(
-        codes(envelope),
-        (200, original, String::new()),
-        "{envelope}"
-    );
-}
-
-/// Runs `node` with `params` and checks a validation failure: StatusCode -1, OriginalStatusCode
-/// 0, a message containing `message`, the given output, and no request sent to the API.
-async fn assert_invalid(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    message: &str,
-    output_key: &str,
-    output: Value,
-) {
-    let before = h.api_requests();
-    let envelope = h.invoke(node, params.clone()).await;
-    let (status, original, error) = codes(&envelope);
-    assert_eq!((status, original), (-1, 0), "{node} {params}: {envelope}");
-    assert!(
-        error.contains(message),
-        "{node} {params}: expected {message:?} in {error:?}"
-    );
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-    assert_eq!(
-        h.api_requests(),
-        before,
-        "{node} {params} must not send a request"
-    );
-}
 
 fn client_record(h: &Harness, id: i64) -> Option<Value> {
     h.sandbox
@@ -108,71 +55,47 @@ async fn create_client_success_with_explicit_email_and_phone_winning() {
 async fn create_client_validation() {
     let h = harness().await;
     let node = "halopsa.client.create";
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": ""}),
-        "Name is required",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "   "}),
-        "Name is required",
-        "Client",
-        json!({}),
-    )
-    .await;
-    for website in ["www.acme.com", "acme.com", "ftp://acme.com"] {
-        assert_invalid(
-            &h,
-            node,
-            json!({"Name": "Acme", "Website": website}),
+    let cases = [
+        (json!({"Name": ""}), "Name is required"),
+        (json!({"Name": "   "}), "Name is required"),
+        (
+            json!({"Name": "Acme", "Website": "www.acme.com"}),
             "http:// or https://",
-            "Client",
-            json!({}),
-        )
-        .await;
+        ),
+        (
+            json!({"Name": "Acme", "Website": "acme.com"}),
+            "http:// or https://",
+        ),
+        (
+            json!({"Name": "Acme", "Website": "ftp://acme.com"}),
+            "http:// or https://",
+        ),
+        (
+            json!({"Name": "Acme", "AdditionalFields": "[1, 2]"}),
+            "AdditionalFields must be a JSON object",
+        ),
+        (
+            json!({"Name": "Acme", "AdditionalFields": "{not json"}),
+            "AdditionalFields must be",
+        ),
+        (
+            json!({"Name": "Acme", "AdditionalFields": {"id": 1}}),
+            "AdditionalFields must not contain id",
+        ),
+    ];
+    for (params, message) in cases {
+        assert_invalid(&h, node, params, message, "Client", json!({})).await;
     }
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "Acme", "AdditionalFields": "[1, 2]"}),
-        "AdditionalFields must be a JSON object",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "Acme", "AdditionalFields": "{not json"}),
-        "AdditionalFields must be",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "Acme", "AdditionalFields": {"id": 1}}),
-        "AdditionalFields must not contain id",
-        "Client",
-        json!({}),
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_client_business_server_and_network_errors() {
     let h = harness().await;
+    let node = "halopsa.client.create";
     // HaloPSA refuses an id field it cannot read: 400 with a field map.
     let envelope = h
         .invoke(
-            "halopsa.client.create",
+            node,
             json!({"Name": "Acme", "AdditionalFields": {"toplevel_id": "abc"}}),
         )
         .await;
@@ -181,21 +104,8 @@ async fn create_client_business_server_and_network_errors() {
     assert!(message.contains("toplevel_id"), "{message}");
     assert_eq!(envelope["Client"], json!({}));
 
-    h.sandbox.faults().fail_next(500, 10, None);
-    let envelope = h
-        .invoke("halopsa.client.create", json!({"Name": "Acme"}))
-        .await;
-    h.sandbox.faults().reset();
-    let (status, original, message) = codes(&envelope);
-    assert_eq!((status, original), (500, 500), "{envelope}");
-    assert!(!message.is_empty());
-    assert_eq!(envelope["Client"], json!({}));
-
-    let envelope = invoke_down(&h, "halopsa.client.create", json!({"Name": "Acme"})).await;
-    let (status, original, message) = codes(&envelope);
-    assert_eq!((status, original), (500, 0), "{envelope}");
-    assert!(!message.is_empty());
-    assert_eq!(envelope["Client"], json!({}));
+    assert_server_error(&h, node, json!({"Name": "Acme"}), "Client", json!({})).await;
+    assert_network_error(&h, node, json!({"Name": "Acme"}), "Client", json!({})).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,20 +114,21 @@ async fn create_client_business_server_and_network_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn get_client() {
     let h = harness().await;
-    let envelope = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
+    let node = "halopsa.client.get";
+    let envelope = h.invoke(node, json!({"Id": 1})).await;
     assert_success(&envelope, 200);
     assert_eq!(envelope["Client"]["id"], 1);
     assert_eq!(envelope["Client"]["name"], "Acme Manufacturing Ltd");
 
     // Inactive clients are retrievable.
-    let envelope = h.invoke("halopsa.client.get", json!({"Id": 4})).await;
+    let envelope = h.invoke(node, json!({"Id": 4})).await;
     assert_success(&envelope, 200);
     assert_eq!(envelope["Client"]["inactive"], true);
 
     for id in [0, -7] {
         assert_invalid(
             &h,
-            "halopsa.client.get",
+            node,
             json!({"Id": id}),
             "Id must be a positive integer",
             "Client",
@@ -226,7 +137,7 @@ async fn get_client() {
         .await;
     }
 
-    let envelope = h.invoke("halopsa.client.get", json!({"Id": 99999})).await;
+    let envelope = h.invoke(node, json!({"Id": 99999})).await;
     assert_eq!(
         codes(&envelope),
         (200, 404, "Client with ID 99999 not found".to_string()),
@@ -234,10 +145,7 @@ async fn get_client() {
     );
     assert_eq!(envelope["Client"], json!({}));
 
-    let envelope = invoke_down(&h, "halopsa.client.get", json!({"Id": 1})).await;
-    assert_eq!(codes(&envelope).0, 500);
-    assert_eq!(codes(&envelope).1, 0);
-    assert_eq!(envelope["Client"], json!({}));
+    assert_network_error(&h, node, json!({"Id": 1}), "Client", json!({})).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,42 +181,24 @@ async fn update_client_changes_only_given_fields() {
 async fn update_client_validation_and_errors() {
     let h = harness().await;
     let node = "halopsa.client.update";
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 0, "Name": "X"}),
-        "Id must be a positive integer",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2}),
-        "Nothing to update",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2, "Name": "  ", "Notes": ""}),
-        "Nothing to update",
-        "Client",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2, "Website": "acme.com"}),
-        "http:// or https://",
-        "Client",
-        json!({}),
-    )
-    .await;
+    let cases = [
+        (
+            json!({"Id": 0, "Name": "X"}),
+            "Id must be a positive integer",
+        ),
+        (json!({"Id": 2}), "Nothing to update"),
+        (
+            json!({"Id": 2, "Name": "  ", "Notes": ""}),
+            "Nothing to update",
+        ),
+        (
+            json!({"Id": 2, "Website": "acme.com"}),
+            "http:// or https://",
+        ),
+    ];
+    for (params, message) in cases {
+        assert_invalid(&h, node, params, message, "Client", json!({})).await;
+    }
 
     let envelope = h.invoke(node, json!({"Id": 99999, "Name": "Ghost"})).await;
     let (status, original, message) = codes(&envelope);
@@ -316,8 +206,7 @@ async fn update_client_validation_and_errors() {
     assert_eq!(message, "Client with ID 99999 not found");
     assert_eq!(envelope["Client"], json!({}));
 
-    let envelope = invoke_down(&h, node, json!({"Id": 2, "Name": "X"})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
+    assert_network_error(&h, node, json!({"Id": 2, "Name": "X"}), "Client", json!({})).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,21 +264,11 @@ async fn delete_client_validation_and_errors() {
     assert_eq!(envelope["DeleteResult"], failed);
     assert!(client_record(&h, 1).is_some());
 
-    let envelope = invoke_down(&h, node, json!({"Id": 3})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
-    assert_eq!(envelope["DeleteResult"], failed);
+    assert_network_error(&h, node, json!({"Id": 3}), "DeleteResult", failed).await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Get Many Clients
-
-fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .expect("list")
-        .iter()
-        .map(|c| c["id"].as_i64().expect("integer id"))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_many_clients_filters() {
@@ -415,73 +294,32 @@ async fn get_many_clients_filters() {
     assert_eq!(ids_of(&envelope["Clients"]["clients"]), vec![3]);
 
     // Both false: an empty list without asking HaloPSA.
-    let before = h.api_requests();
-    let envelope = h
-        .invoke(
-            node,
-            json!({"IncludeActive": false, "IncludeInactive": false}),
-        )
-        .await;
-    assert_eq!(codes(&envelope), (200, 0, String::new()));
-    assert_eq!(
-        envelope["Clients"],
-        json!({"clients": [], "record_count": 0})
-    );
-    assert_eq!(h.api_requests(), before);
+    assert_empty_list_without_request(&h, node, "Clients", "clients").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_many_clients_validation_and_errors() {
     let h = harness().await;
     let node = "halopsa.client.get-many";
-    assert_invalid(
-        &h,
-        node,
-        json!({"PageNo": 0}),
-        "PageNo must be 1 or more",
-        "Clients",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"PageSize": 0}),
-        "PageSize must be 1 or more",
-        "Clients",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Count": 0}),
-        "Count must be 1 or more",
-        "Clients",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Count": -5, "Paginate": false}),
-        "Count must be 1 or more",
-        "Clients",
-        json!({}),
-    )
-    .await;
+    for (params, message) in [
+        (json!({"PageNo": 0}), "PageNo must be 1 or more"),
+        (json!({"PageSize": 0}), "PageSize must be 1 or more"),
+        (json!({"Count": 0}), "Count must be 1 or more"),
+        (
+            json!({"Count": -5, "Paginate": false}),
+            "Count must be 1 or more",
+        ),
+    ] {
+        assert_invalid(&h, node, params, message, "Clients", json!({})).await;
+    }
 
-    h.sandbox.faults().fail_next(403, 1, None);
-    let envelope = h.invoke(node, json!({})).await;
-    h.sandbox.faults().reset();
+    let envelope = h.invoke_failing(403, 1, node, json!({})).await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (200, 403), "{envelope}");
     assert!(!message.is_empty());
     assert_eq!(envelope["Clients"], json!({}));
 
-    let envelope = invoke_down(&h, node, json!({})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
-    assert_eq!(envelope["Clients"], json!({}));
+    assert_network_error(&h, node, json!({}), "Clients", json!({})).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -542,18 +380,5 @@ async fn get_many_clients_pages_across_the_server_cap() {
     assert_eq!(envelope["Clients"]["record_count"], 303);
 
     // Every server page the nodes asked for respects the 100-record cap.
-    let pages: Vec<u64> = h
-        .sandbox
-        .requests()
-        .iter()
-        .flat_map(|r| {
-            r.query
-                .split('&')
-                .filter_map(|p| p.strip_prefix("page_size="))
-                .map(|v| v.parse::<u64>().unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    assert!(!pages.is_empty());
-    assert!(pages.iter().all(|size| *size <= 100), "{pages:?}");
+    assert_pages_within_server_cap(&h);
 }

@@ -3,64 +3,11 @@
 //! a business error (200 + message + the original status), a network error (500, 0); site
 //! create's duplicate check both ways and disabled; paging across the server's 100-record cap.
 
-use psaflow_tests::{Entity, Harness, harness};
+use psaflow_tests::{
+    Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
+    assert_success, codes, harness, ids_of,
+};
 use serde_json::{Value, json};
-
-/// StatusCode, OriginalStatusCode, ErrorMessage of an envelope.
-fn codes(envelope: &Value) -> (i64, i64, String) {
-    (
-        envelope["StatusCode"].as_i64().expect("StatusCode"),
-        envelope["OriginalStatusCode"]
-            .as_i64()
-            .expect("OriginalStatusCode"),
-        envelope["ErrorMessage"]
-            .as_str()
-            .expect("ErrorMessage")
-            .to_string(),
-    )
-}
-
-/// Runs `node` against a runtime whose HaloPSA is down (nothing listens on its port).
-async fn invoke_down(h: &Harness, node: &str, params: Value) -> Value {
-    let Value::Object(params) = params else {
-        panic!("params must be an object")
-    };
-    h.down().await.invoke(node, params).await.to_json()
-}
-
-fn assert_success(envelope: &Value, original: i64) {
-    assert_eq!(
-        codes(envelope),
-        (200, original, String::new()),
-        "{envelope}"
-    );
-}
-
-/// Runs `node` with `params` and checks a validation failure: StatusCode -1, OriginalStatusCode
-/// 0, a message containing `message`, the given output, and no request sent to the API.
-async fn assert_invalid(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    message: &str,
-    output_key: &str,
-    output: Value,
-) {
-    let before = h.api_requests();
-    let envelope = h.invoke(node, params.clone()).await;
-    let (status, original, error) = codes(&envelope);
-    assert_eq!((status, original), (-1, 0), "{node} {params}: {envelope}");
-    assert!(
-        error.contains(message),
-        "{node} {params}: expected {message:?} in {error:?}"
-    );
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-    assert_eq!(
-        h.api_requests(),
-        before,
-        "{node} {params} must not send a request"
-    );
-}
 
 fn sites(h: &Harness) -> Vec<Value> {
     h.sandbox.records(Entity::Site)
@@ -68,14 +15,6 @@ fn sites(h: &Harness) -> Vec<Value> {
 
 fn site_record(h: &Harness, id: i64) -> Option<Value> {
     sites(h).into_iter().find(|s| s["id"].as_i64() == Some(id))
-}
-
-fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .expect("list")
-        .iter()
-        .map(|s| s["id"].as_i64().expect("integer id"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,34 +70,20 @@ async fn create_site_success() {
 async fn create_site_validation() {
     let h = harness().await;
     let node = "halopsa.site.create";
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "", "SiteClientId": 1}),
-        "Name is required",
-        "Site",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Name": "  ", "SiteClientId": 1}),
-        "Name is required",
-        "Site",
-        json!({}),
-    )
-    .await;
-    for client in [0, -3] {
-        assert_invalid(
-            &h,
-            node,
-            json!({"Name": "Depot", "SiteClientId": client}),
+    let cases = [
+        (json!({"Name": "", "SiteClientId": 1}), "Name is required"),
+        (json!({"Name": "  ", "SiteClientId": 1}), "Name is required"),
+        (
+            json!({"Name": "Depot", "SiteClientId": 0}),
             "SiteClientId must be a positive integer",
-            "Site",
-            json!({}),
-        )
-        .await;
+        ),
+        (
+            json!({"Name": "Depot", "SiteClientId": -3}),
+            "SiteClientId must be a positive integer",
+        ),
+    ];
+    for (params, message) in cases {
+        assert_invalid(&h, node, params, message, "Site", json!({})).await;
     }
     let before = h.api_requests();
     let envelope = h
@@ -296,19 +221,14 @@ async fn create_site_business_and_network_errors() {
     assert!(message.contains("99999"), "{message}");
     assert_eq!(envelope["Site"], json!({}));
 
-    let envelope = invoke_down(
+    assert_network_error(
         &h,
         "halopsa.site.create",
         json!({"Name": "Depot", "SiteClientId": 1}),
+        "Site",
+        json!({}),
     )
     .await;
-    assert_eq!(
-        (codes(&envelope).0, codes(&envelope).1),
-        (500, 0),
-        "{envelope}"
-    );
-    assert!(!codes(&envelope).2.is_empty());
-    assert_eq!(envelope["Site"], json!({}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,7 +237,8 @@ async fn create_site_business_and_network_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn get_site() {
     let h = harness().await;
-    let envelope = h.invoke("halopsa.site.get", json!({"Id": 3})).await;
+    let node = "halopsa.site.get";
+    let envelope = h.invoke(node, json!({"Id": 3})).await;
     assert_success(&envelope, 200);
     assert_eq!(envelope["Site"]["name"], "Main Clinic");
     assert!(envelope["Site"]["client_id"].is_i64());
@@ -326,7 +247,7 @@ async fn get_site() {
     for id in [0, -2] {
         assert_invalid(
             &h,
-            "halopsa.site.get",
+            node,
             json!({"Id": id}),
             "Id must be a positive integer",
             "Site",
@@ -335,7 +256,7 @@ async fn get_site() {
         .await;
     }
 
-    let envelope = h.invoke("halopsa.site.get", json!({"Id": 99999})).await;
+    let envelope = h.invoke(node, json!({"Id": 99999})).await;
     assert_eq!(
         codes(&envelope),
         (200, 404, "Site with ID 99999 not found".to_string()),
@@ -343,9 +264,7 @@ async fn get_site() {
     );
     assert_eq!(envelope["Site"], json!({}));
 
-    let envelope = invoke_down(&h, "halopsa.site.get", json!({"Id": 3})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
-    assert_eq!(envelope["Site"], json!({}));
+    assert_network_error(&h, node, json!({"Id": 3}), "Site", json!({})).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,42 +301,21 @@ async fn update_site_is_patch_like() {
 async fn update_site_validation_and_errors() {
     let h = harness().await;
     let node = "halopsa.site.update";
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 0, "Name": "X"}),
-        "Id must be a positive integer",
-        "Site",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2}),
-        "Nothing to update",
-        "Site",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2, "Name": "", "SiteClientId": 0, "Notes": " ", "Phonenumber": ""}),
-        "Nothing to update",
-        "Site",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Id": 2, "SiteClientId": -1}),
-        "SiteClientId",
-        "Site",
-        json!({}),
-    )
-    .await;
+    let cases = [
+        (
+            json!({"Id": 0, "Name": "X"}),
+            "Id must be a positive integer",
+        ),
+        (json!({"Id": 2}), "Nothing to update"),
+        (
+            json!({"Id": 2, "Name": "", "SiteClientId": 0, "Notes": " ", "Phonenumber": ""}),
+            "Nothing to update",
+        ),
+        (json!({"Id": 2, "SiteClientId": -1}), "SiteClientId"),
+    ];
+    for (params, message) in cases {
+        assert_invalid(&h, node, params, message, "Site", json!({})).await;
+    }
 
     // Business: moving the site to a client that does not exist.
     let envelope = h
@@ -435,8 +333,7 @@ async fn update_site_validation_and_errors() {
         "{envelope}"
     );
 
-    let envelope = invoke_down(&h, node, json!({"Id": 2, "Name": "X"})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
+    assert_network_error(&h, node, json!({"Id": 2, "Name": "X"}), "Site", json!({})).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,12 +387,14 @@ async fn delete_site_validation_and_errors() {
     );
     assert!(site_record(&h, 1).is_some());
 
-    let envelope = invoke_down(&h, node, json!({"Id": 6})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
-    assert_eq!(
-        envelope["DeletedSite"],
-        json!({"success": false, "deleted_id": 6})
-    );
+    assert_network_error(
+        &h,
+        node,
+        json!({"Id": 6}),
+        "DeletedSite",
+        json!({"success": false, "deleted_id": 6}),
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,61 +430,28 @@ async fn get_many_sites_filters() {
         .await;
     assert_eq!(ids_of(&envelope["Sites"]["sites"]), vec![3, 4]);
 
-    let before = h.api_requests();
-    let envelope = h
-        .invoke(
-            node,
-            json!({"IncludeActive": false, "IncludeInactive": false}),
-        )
-        .await;
-    assert_eq!(codes(&envelope), (200, 0, String::new()));
-    assert_eq!(envelope["Sites"], json!({"sites": [], "record_count": 0}));
-    assert_eq!(h.api_requests(), before);
+    assert_empty_list_without_request(&h, node, "Sites", "sites").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_many_sites_validation_and_errors() {
     let h = harness().await;
     let node = "halopsa.site.get-many";
-    assert_invalid(
-        &h,
-        node,
-        json!({"PageNo": 0}),
-        "PageNo must be 1 or more",
-        "Sites",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"PageSize": -1}),
-        "PageSize must be 1 or more",
-        "Sites",
-        json!({}),
-    )
-    .await;
-    assert_invalid(
-        &h,
-        node,
-        json!({"Count": 0}),
-        "Count must be 1 or more",
-        "Sites",
-        json!({}),
-    )
-    .await;
+    for (params, message) in [
+        (json!({"PageNo": 0}), "PageNo must be 1 or more"),
+        (json!({"PageSize": -1}), "PageSize must be 1 or more"),
+        (json!({"Count": 0}), "Count must be 1 or more"),
+    ] {
+        assert_invalid(&h, node, params, message, "Sites", json!({})).await;
+    }
 
-    h.sandbox.faults().fail_next(400, 1, None);
-    let envelope = h.invoke(node, json!({})).await;
-    h.sandbox.faults().reset();
+    let envelope = h.invoke_failing(400, 1, node, json!({})).await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (200, 400), "{envelope}");
     assert!(!message.is_empty());
     assert_eq!(envelope["Sites"], json!({}));
 
-    let envelope = invoke_down(&h, node, json!({})).await;
-    assert_eq!((codes(&envelope).0, codes(&envelope).1), (500, 0));
-    assert_eq!(envelope["Sites"], json!({}));
+    assert_network_error(&h, node, json!({}), "Sites", json!({})).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

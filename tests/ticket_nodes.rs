@@ -4,100 +4,12 @@
 //! server error and a network error (500, 0); get-many's status filters and paging across the
 //! server's 100-record cap.
 
-use psaflow_tests::{Entity, Harness, harness};
+use psaflow_tests::{
+    Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
+    assert_pages_within_server_cap, assert_server_error, assert_success, codes, harness, ids_of,
+    status,
+};
 use serde_json::{Value, json};
-
-/// StatusCode, OriginalStatusCode, ErrorMessage of an envelope.
-fn codes(envelope: &Value) -> (i64, i64, String) {
-    (
-        envelope["StatusCode"].as_i64().expect("StatusCode"),
-        envelope["OriginalStatusCode"]
-            .as_i64()
-            .expect("OriginalStatusCode"),
-        envelope["ErrorMessage"]
-            .as_str()
-            .expect("ErrorMessage")
-            .to_string(),
-    )
-}
-
-/// Runs `node` against a runtime whose HaloPSA is down (nothing listens on its port).
-async fn invoke_down(h: &Harness, node: &str, params: Value) -> Value {
-    let Value::Object(params) = params else {
-        panic!("params must be an object")
-    };
-    h.down().await.invoke(node, params).await.to_json()
-}
-
-fn assert_success(envelope: &Value, original: i64) {
-    assert_eq!(
-        codes(envelope),
-        (200, original, String::new()),
-        "{envelope}"
-    );
-}
-
-/// Runs `node` with `params` and checks a validation failure: StatusCode -1, OriginalStatusCode
-/// 0, a message containing `message`, the given output, and no request sent to the API.
-async fn assert_invalid(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    message: &str,
-    output_key: &str,
-    output: Value,
-) {
-    let before = h.api_requests();
-    let envelope = h.invoke(node, params.clone()).await;
-    let (status, original, error) = codes(&envelope);
-    assert_eq!((status, original), (-1, 0), "{node} {params}: {envelope}");
-    assert!(
-        error.contains(message),
-        "{node} {params}: expected {message:?} in {error:?}"
-    );
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-    assert_eq!(
-        h.api_requests(),
-        before,
-        "{node} {params} must not send a request"
-    );
-}
-
-/// A 500 from HaloPSA (not retried by the host): StatusCode 500 with the original status.
-async fn assert_server_error(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    output_key: &str,
-    output: Value,
-) {
-    h.sandbox.faults().fail_next(500, 10, None);
-    let envelope = h.invoke(node, params.clone()).await;
-    h.sandbox.faults().reset();
-    let (status, original, message) = codes(&envelope);
-    assert_eq!(
-        (status, original),
-        (500, 500),
-        "{node} {params}: {envelope}"
-    );
-    assert!(!message.is_empty());
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-}
-
-/// HaloPSA unreachable: StatusCode 500, OriginalStatusCode 0.
-async fn assert_network_error(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    output_key: &str,
-    output: Value,
-) {
-    let envelope = invoke_down(h, node, params.clone()).await;
-    let (status, original, message) = codes(&envelope);
-    assert_eq!((status, original), (500, 0), "{node} {params}: {envelope}");
-    assert!(!message.is_empty());
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-}
 
 fn tickets(h: &Harness) -> Vec<Value> {
     h.sandbox.records(Entity::Ticket)
@@ -107,25 +19,6 @@ fn ticket_record(h: &Harness, id: i64) -> Option<Value> {
     tickets(h)
         .into_iter()
         .find(|t| t["id"].as_i64() == Some(id))
-}
-
-fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .expect("list")
-        .iter()
-        .map(|t| t["id"].as_i64().expect("integer id"))
-        .collect()
-}
-
-/// The body of the last POST the sandbox received, parsed.
-fn last_post_body(h: &Harness) -> Value {
-    let post = h
-        .sandbox
-        .requests()
-        .into_iter()
-        .rfind(|r| r.method == "POST")
-        .expect("a POST");
-    serde_json::from_str(post.body.as_deref().expect("a body")).expect("JSON body")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +81,7 @@ async fn create_ticket_success_with_explicit_parameters_winning() {
     assert_eq!(stored["deleted"], false);
 
     // One object in a JSON array, with HaloPSA's field names and nothing overridden left in.
-    let body = last_post_body(&h);
+    let body = h.last_post_body();
     let sent = body.as_array().expect("a JSON array");
     assert_eq!(sent.len(), 1);
     let sent = sent[0].as_object().unwrap();
@@ -207,7 +100,7 @@ async fn create_ticket_success_with_explicit_parameters_winning() {
         .await;
     assert_success(&envelope, 201);
     assert_eq!(
-        last_post_body(&h),
+        h.last_post_body(),
         json!([{"tickettype_id": 3, "summary": "Password reset", "details": "For Raj Patel"}])
     );
     assert_eq!(tickets(&h).len(), count + 2);
@@ -424,7 +317,7 @@ async fn update_ticket_changes_only_given_fields() {
     assert_eq!(after["agent_id"], before["agent_id"]);
     assert_eq!(after["priority_id"], 1);
     assert_eq!(
-        last_post_body(&h),
+        h.last_post_body(),
         json!([{"id": 1001, "summary": "Printer offline (toner)", "startdate": "2025-10-30T10:00:00",
                 "targetdate": "2025-11-05T18:00:00Z", "status_id": 2, "priority_id": 1, "team_id": 3}])
     );
@@ -549,7 +442,7 @@ async fn delete_ticket() {
     // HaloPSA keeps deleted tickets (restorable), flagged; to the API they are gone.
     assert_eq!(ticket_record(&h, 1003).unwrap()["deleted"], true);
     let envelope = h.invoke("halopsa.ticket.get", json!({"Id": 1003})).await;
-    assert_eq!(codes(&envelope).1, 404);
+    assert_eq!(status(&envelope).1, 404);
 
     // Deleting it again: not found, the requested id echoed.
     let envelope = h.invoke(node, json!({"Id": 1003})).await;
@@ -660,19 +553,7 @@ async fn get_many_tickets_filters() {
     assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), vec![1003]);
 
     // Both false: an empty list without asking HaloPSA.
-    let before = h.api_requests();
-    let envelope = h
-        .invoke(
-            node,
-            json!({"IncludeActive": false, "IncludeInactive": false}),
-        )
-        .await;
-    assert_eq!(codes(&envelope), (200, 0, String::new()));
-    assert_eq!(
-        envelope["Tickets"],
-        json!({"tickets": [], "record_count": 0})
-    );
-    assert_eq!(h.api_requests(), before);
+    assert_empty_list_without_request(&h, node, "Tickets", "tickets").await;
 
     // Deleted tickets are not listed.
     h.invoke("halopsa.ticket.delete", json!({"Id": open[0]}))
@@ -698,9 +579,7 @@ async fn get_many_tickets_validation_and_errors() {
         assert_invalid(&h, node, params, message, "Tickets", json!({})).await;
     }
 
-    h.sandbox.faults().fail_next(403, 1, None);
-    let envelope = h.invoke(node, json!({})).await;
-    h.sandbox.faults().reset();
+    let envelope = h.invoke_failing(403, 1, node, json!({})).await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (200, 403), "{envelope}");
     assert!(message.contains("403"), "{message}");
@@ -774,18 +653,5 @@ async fn get_many_tickets_pages_across_the_server_cap() {
     assert_eq!(envelope["Tickets"]["record_count"], open_total);
 
     // Every server page asked for respects the 100-record cap.
-    let pages: Vec<u64> = h
-        .sandbox
-        .requests()
-        .iter()
-        .flat_map(|r| {
-            r.query
-                .split('&')
-                .filter_map(|p| p.strip_prefix("page_size="))
-                .map(|v| v.parse::<u64>().unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    assert!(!pages.is_empty());
-    assert!(pages.iter().all(|size| *size <= 100), "{pages:?}");
+    assert_pages_within_server_cap(&h);
 }

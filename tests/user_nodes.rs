@@ -5,101 +5,11 @@
 //! "HTTP 500 with an empty body" quirk both ways; paging across the server's 100-record cap.
 
 use psaflow_sandbox::UserDeleteQuirk;
-use psaflow_tests::{Entity, Harness, harness};
+use psaflow_tests::{
+    Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
+    assert_server_error, assert_success, codes, harness, ids_of,
+};
 use serde_json::{Value, json};
-
-/// StatusCode, OriginalStatusCode, ErrorMessage of an envelope.
-fn codes(envelope: &Value) -> (i64, i64, String) {
-    (
-        envelope["StatusCode"].as_i64().expect("StatusCode"),
-        envelope["OriginalStatusCode"]
-            .as_i64()
-            .expect("OriginalStatusCode"),
-        envelope["ErrorMessage"]
-            .as_str()
-            .expect("ErrorMessage")
-            .to_string(),
-    )
-}
-
-/// Runs `node` against a runtime whose HaloPSA is down (nothing listens on its port).
-async fn invoke_down(h: &Harness, node: &str, params: Value) -> Value {
-    let Value::Object(params) = params else {
-        panic!("params must be an object")
-    };
-    h.down().await.invoke(node, params).await.to_json()
-}
-
-fn assert_success(envelope: &Value, original: i64) {
-    assert_eq!(
-        codes(envelope),
-        (200, original, String::new()),
-        "{envelope}"
-    );
-}
-
-/// Runs `node` with `params` and checks a validation failure: StatusCode -1, OriginalStatusCode
-/// 0, a message containing `message`, the given output, and no request sent to the API.
-async fn assert_invalid(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    message: &str,
-    output_key: &str,
-    output: Value,
-) -> Value {
-    let before = h.api_requests();
-    let envelope = h.invoke(node, params.clone()).await;
-    let (status, original, error) = codes(&envelope);
-    assert_eq!((status, original), (-1, 0), "{node} {params}: {envelope}");
-    assert!(
-        error.contains(message),
-        "{node} {params}: expected {message:?} in {error:?}"
-    );
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-    assert_eq!(
-        h.api_requests(),
-        before,
-        "{node} {params} must not send a request"
-    );
-    envelope
-}
-
-/// A 500 from HaloPSA (not retried by the host): StatusCode 500 with the original status.
-async fn assert_server_error(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    output_key: &str,
-    output: Value,
-) {
-    h.sandbox.faults().fail_next(500, 10, None);
-    let envelope = h.invoke(node, params.clone()).await;
-    h.sandbox.faults().reset();
-    let (status, original, message) = codes(&envelope);
-    assert_eq!(
-        (status, original),
-        (500, 500),
-        "{node} {params}: {envelope}"
-    );
-    assert!(!message.is_empty());
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-}
-
-/// HaloPSA unreachable: StatusCode 500, OriginalStatusCode 0.
-async fn assert_network_error(
-    h: &Harness,
-    node: &str,
-    params: Value,
-    output_key: &str,
-    output: Value,
-) {
-    let envelope = invoke_down(h, node, params.clone()).await;
-    let (status, original, message) = codes(&envelope);
-    assert_eq!((status, original), (500, 0), "{node} {params}: {envelope}");
-    assert!(!message.is_empty());
-    assert_eq!(envelope[output_key], output, "{node} {params}");
-}
 
 fn users(h: &Harness) -> Vec<Value> {
     h.sandbox.records(Entity::User)
@@ -107,25 +17,6 @@ fn users(h: &Harness) -> Vec<Value> {
 
 fn user_record(h: &Harness, id: i64) -> Option<Value> {
     users(h).into_iter().find(|u| u["id"].as_i64() == Some(id))
-}
-
-fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array()
-        .expect("list")
-        .iter()
-        .map(|u| u["id"].as_i64().expect("integer id"))
-        .collect()
-}
-
-/// The body of the last POST the sandbox received, parsed.
-fn last_post_body(h: &Harness) -> Value {
-    let post = h
-        .sandbox
-        .requests()
-        .into_iter()
-        .rfind(|r| r.method == "POST")
-        .expect("a POST");
-    serde_json::from_str(post.body.as_deref().expect("a body")).expect("JSON body")
 }
 
 /// (method, path) of the API requests received since `from`.
@@ -185,7 +76,7 @@ async fn create_user_success() {
     assert_eq!(stored["inactive"], false);
 
     // Inactive false is sent explicitly; the body is a one-element array.
-    let body = last_post_body(&h);
+    let body = h.last_post_body();
     assert_eq!(body[0]["inactive"], false, "{body}");
     assert_eq!(body.as_array().unwrap().len(), 1);
 
@@ -198,7 +89,7 @@ async fn create_user_success() {
         .await;
     assert_success(&envelope, 201);
     assert_eq!(
-        last_post_body(&h),
+        h.last_post_body(),
         json!([{"name": "Temp Contractor", "site_id": 3, "inactive": true}])
     );
     let id = envelope["User"]["id"].as_i64().unwrap();
@@ -375,7 +266,7 @@ async fn update_user_changes_only_given_fields() {
     assert_eq!(after["notes"], "Moved to the warehouse");
     assert_eq!(after["has_password"], true);
     assert_eq!(
-        last_post_body(&h),
+        h.last_post_body(),
         json!([{"id": 2, "surname": "Patel-Shah", "notes": "Moved to the warehouse", "site_id": 2, "password": PASSWORD}])
     );
 
@@ -384,7 +275,7 @@ async fn update_user_changes_only_given_fields() {
         .invoke(node, json!({"Id": 2, "SiteId": 0, "Inactive": true}))
         .await;
     assert_success(&envelope, 200);
-    assert_eq!(last_post_body(&h), json!([{"id": 2, "inactive": true}]));
+    assert_eq!(h.last_post_body(), json!([{"id": 2, "inactive": true}]));
     let after = user_record(&h, 2).unwrap();
     assert_eq!(
         (after["inactive"].clone(), after["site_id"].clone()),
@@ -531,9 +422,9 @@ async fn delete_user_500_with_empty_body_and_not_deleted_is_a_failure() {
 async fn delete_user_500_that_cannot_be_confirmed() {
     let h = harness().await;
     // The DELETE and the confirming GET both fail with 500.
-    h.sandbox.faults().fail_next(500, 2, None);
-    let envelope = h.invoke("halopsa.user.delete", json!({"Id": 5})).await;
-    h.sandbox.faults().reset();
+    let envelope = h
+        .invoke_failing(500, 2, "halopsa.user.delete", json!({"Id": 5}))
+        .await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (500, 500), "{envelope}");
     assert!(message.contains("could not be confirmed"), "{message}");
@@ -608,16 +499,7 @@ async fn get_many_users_filters() {
     assert_eq!(ids_of(&envelope["Users"]["users"]), vec![4, 5]);
 
     // Both false: an empty list without asking HaloPSA.
-    let before = h.api_requests();
-    let envelope = h
-        .invoke(
-            node,
-            json!({"IncludeActive": false, "IncludeInactive": false}),
-        )
-        .await;
-    assert_eq!(codes(&envelope), (200, 0, String::new()));
-    assert_eq!(envelope["Users"], json!({"users": [], "record_count": 0}));
-    assert_eq!(h.api_requests(), before);
+    assert_empty_list_without_request(&h, node, "Users", "users").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -635,9 +517,7 @@ async fn get_many_users_validation_and_errors() {
     ] {
         assert_invalid(&h, node, params, message, "Users", json!({})).await;
     }
-    h.sandbox.faults().fail_next(403, 1, None);
-    let envelope = h.invoke(node, json!({})).await;
-    h.sandbox.faults().reset();
+    let envelope = h.invoke_failing(403, 1, node, json!({})).await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (200, 403), "{envelope}");
     assert!(message.contains("403"), "{message}");

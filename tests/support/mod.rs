@@ -1,5 +1,8 @@
 //! Shared support for the end-to-end tests: a fresh seeded sandbox on loopback and a runtime
-//! connected to it over real HTTP with real OAuth, the way `psaflow` runs without a tenant.
+//! connected to it over real HTTP with real OAuth, the way `psaflow` runs without a tenant; and,
+//! in [`asserts`], the envelope checks the node tests share.
+
+pub mod asserts;
 
 use psaflow_core::{Transport, VirtualClock};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
@@ -9,6 +12,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use asserts::*;
 pub use psaflow_sandbox::Entity;
 
 /// A sandbox and a runtime talking to it.
@@ -60,12 +64,27 @@ pub async fn harness_with(options: SandboxOptions) -> Harness {
 impl Harness {
     /// Runs a node and returns its envelope as the contract prints it.
     pub async fn invoke(&self, node: &str, params: Value) -> Value {
-        let params: Map<String, Value> = match params {
-            Value::Object(map) => map,
-            Value::Null => Map::new(),
-            other => panic!("params must be an object, got {other}"),
-        };
-        self.runtime.invoke(node, params).await.to_json()
+        self.runtime.invoke(node, params_map(params)).await.to_json()
+    }
+
+    /// Runs a node against a runtime whose HaloPSA is down (see [`Harness::down`]).
+    pub async fn invoke_down(&self, node: &str, params: Value) -> Value {
+        self.down().await.invoke(node, params_map(params)).await.to_json()
+    }
+
+    /// Runs a node while the sandbox answers the next `times` requests with `status`, then
+    /// clears the fault.
+    pub async fn invoke_failing(&self, status: u16, times: u32, node: &str, params: Value) -> Value {
+        self.sandbox.faults().fail_next(status, times, None);
+        let envelope = self.invoke(node, params).await;
+        self.sandbox.faults().reset();
+        envelope
+    }
+
+    /// The body of the last POST the sandbox received, parsed.
+    pub fn last_post_body(&self) -> Value {
+        let post = self.sandbox.requests().into_iter().rfind(|r| r.method == "POST").expect("a POST");
+        serde_json::from_str(post.body.as_deref().expect("a body")).expect("JSON body")
     }
 
     /// Requests to the API (not the token endpoint) the sandbox has received so far.
@@ -84,14 +103,13 @@ impl Harness {
     }
 }
 
-/// `envelope["StatusCode"]` etc. as integers, for terse assertions.
-pub fn status(envelope: &Value) -> (i64, i64) {
-    (envelope["StatusCode"].as_i64().unwrap(), envelope["OriginalStatusCode"].as_i64().unwrap())
-}
-
-/// The ErrorMessage.
-pub fn message(envelope: &Value) -> &str {
-    envelope["ErrorMessage"].as_str().unwrap()
+/// Node parameters as the runtime takes them: an object, or null for none.
+fn params_map(params: Value) -> Map<String, Value> {
+    match params {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        other => panic!("params must be an object, got {other}"),
+    }
 }
 
 /// A component built by the runtime's build script but not embedded (test-only nodes such as
