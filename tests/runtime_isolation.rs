@@ -11,13 +11,20 @@ use std::time::Duration;
 fn chaos_folder() -> std::path::PathBuf {
     let dir = scratch_dir("chaos-nodes");
     std::fs::copy(built_component("chaos"), dir.join("chaos.wasm")).unwrap();
-    let wit = concat!(env!("CARGO_MANIFEST_DIR"), "/../components/testing/chaos/wit/chaos.wit");
+    let wit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../components/testing/chaos/wit/chaos.wit"
+    );
     std::fs::copy(wit, dir.join("chaos.wit")).unwrap();
     dir
 }
 
 async fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
-    let limits = NodeLimits { memory_bytes: 32 << 20, cpu_budget: Duration::from_millis(300), wall_timeout: Duration::from_secs(20) };
+    let limits = NodeLimits {
+        memory_bytes: 32 << 20,
+        cpu_budget: Duration::from_millis(300),
+        wall_timeout: Duration::from_secs(20),
+    };
     let cache = psaflow_tests::target_dir().join("tmp/psaflow-cache");
     Runtime::builder()
         .transport(Arc::new(h.client.clone()))
@@ -32,8 +39,14 @@ async fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
 async fn third_party_node_is_catalogued_from_its_folder_with_docs() {
     let h = harness().await;
     let rt = chaos_runtime(&h).await;
-    let spec = rt.catalog().get("testing.chaos.misbehave").expect("chaos node loaded from the folder");
-    assert_eq!(spec.description, "Misbehaves on purpose: loops, traps or exhausts memory.");
+    let spec = rt
+        .catalog()
+        .get("testing.chaos.misbehave")
+        .expect("chaos node loaded from the folder");
+    assert_eq!(
+        spec.description,
+        "Misbehaves on purpose: loops, traps or exhausts memory."
+    );
     assert!(spec.source.ends_with("chaos.wasm"), "{}", spec.source);
     let param = spec.param("Behaviour").unwrap();
     assert!(param.required);
@@ -58,16 +71,34 @@ async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carri
 
     let spun = run("spin").await;
     assert_eq!(status(&spun), (500, 0), "{spun}");
-    assert!(spun["ErrorMessage"].as_str().unwrap().contains("CPU budget"), "{spun}");
+    assert!(
+        spun["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("CPU budget"),
+        "{spun}"
+    );
     assert_eq!(spun["Chaos"], json!({}));
 
     let trapped = run("trap").await;
     assert_eq!(status(&trapped), (500, 0), "{trapped}");
-    assert!(trapped["ErrorMessage"].as_str().unwrap().contains("crashed"), "{trapped}");
+    assert!(
+        trapped["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("crashed"),
+        "{trapped}"
+    );
 
     let hoarded = run("exhaust-memory").await;
     assert_eq!(status(&hoarded), (500, 0), "{hoarded}");
-    assert!(hoarded["ErrorMessage"].as_str().unwrap().contains("memory limit of 32 MiB"), "{hoarded}");
+    assert!(
+        hoarded["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit of 32 MiB"),
+        "{hoarded}"
+    );
 
     // The same runtime still runs nodes, its own and built-in ones.
     let fine = run("succeed").await;
@@ -87,16 +118,35 @@ async fn a_bad_parameter_becomes_a_validation_envelope_naming_it() {
     params.insert("Behaviour".into(), json!("explode"));
     let env = rt.invoke("testing.chaos.misbehave", params).await.to_json();
     assert_eq!(status(&env), (-1, 0));
-    assert!(env["ErrorMessage"].as_str().unwrap().contains("Behaviour must be one of succeed, spin, trap, exhaust-memory"), "{env}");
+    assert!(
+        env["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Behaviour must be one of succeed, spin, trap, exhaust-memory"),
+        "{env}"
+    );
 
     let env = h.invoke("halopsa.client.get", json!({"Id": "seven"})).await;
     assert_eq!(status(&env), (-1, 0));
-    assert_eq!(env["ErrorMessage"], "Id must be an integer, got the text \"seven\"");
+    assert_eq!(
+        env["ErrorMessage"],
+        "Id must be an integer, got the text \"seven\""
+    );
     let env = h.invoke("halopsa.client.get", json!({"Idd": 7})).await;
-    assert!(env["ErrorMessage"].as_str().unwrap().contains("no parameter Idd (did you mean Id?)"), "{env}");
+    assert!(
+        env["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("no parameter Idd (did you mean Id?)"),
+        "{env}"
+    );
     let env = h.invoke("halopsa.client.get", json!({})).await;
     assert_eq!(env["ErrorMessage"], "Id is required");
-    assert_eq!(h.api_requests(), 0, "no request may be sent for a bad parameter");
+    assert_eq!(
+        h.api_requests(),
+        0,
+        "no request may be sent for a bad parameter"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +157,16 @@ async fn a_node_asking_for_capabilities_psaflow_does_not_give_is_refused_at_load
     // Not a valid component at all: refused with a reason, never loaded.
     std::fs::write(dir.join("broken.wasm"), &bytes[..bytes.len() / 2]).unwrap();
     let h = harness().await;
-    let rt = Runtime::builder().transport(Arc::new(h.client.clone())).nodes_dir(&dir).cache_dir(None).build().unwrap();
+    let rt = Runtime::builder()
+        .transport(Arc::new(h.client.clone()))
+        .nodes_dir(&dir)
+        .cache_dir(None)
+        .build()
+        .unwrap();
     assert_eq!(rt.warnings().len(), 1, "{:?}", rt.warnings());
-    assert!(rt.warnings()[0].contains("broken.wasm"), "{:?}", rt.warnings());
+    assert!(
+        rt.warnings()[0].contains("broken.wasm"),
+        "{:?}",
+        rt.warnings()
+    );
 }

@@ -23,11 +23,21 @@ async fn an_expired_token_is_refreshed_and_the_request_retried_once() {
 
 #[tokio::test]
 async fn a_token_that_expires_by_time_is_renewed_before_use() {
-    let h = harness_with(SandboxOptions { token_ttl: Duration::from_secs(90), ..SandboxOptions::default() }).await;
-    assert_eq!(status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await), (200, 200));
+    let h = harness_with(SandboxOptions {
+        token_ttl: Duration::from_secs(90),
+        ..SandboxOptions::default()
+    })
+    .await;
+    assert_eq!(
+        status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await),
+        (200, 200)
+    );
     // The transport's clock is virtual: move it past the refresh point (90 s - 60 s margin).
     psaflow_core::Clock::sleep(h.clock.as_ref(), Duration::from_secs(45)).await;
-    assert_eq!(status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await), (200, 200));
+    assert_eq!(
+        status(&h.invoke("halopsa.client.get", json!({"Id": 1})).await),
+        (200, 200)
+    );
     assert_eq!(h.client.stats().token_fetches, 2);
     assert_eq!(h.client.stats().refreshes_after_401, 0);
 }
@@ -38,7 +48,10 @@ async fn rate_limited_requests_wait_for_retry_after_and_then_succeed() {
     h.sandbox.faults().fail_next(429, 2, Some(7));
     let env = h.invoke("halopsa.client.get", json!({"Id": 1})).await;
     assert_eq!(status(&env), (200, 200), "{env}");
-    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(7), Duration::from_secs(7)]);
+    assert_eq!(
+        h.clock.sleeps(),
+        vec![Duration::from_secs(7), Duration::from_secs(7)]
+    );
 }
 
 #[tokio::test]
@@ -58,7 +71,14 @@ async fn an_unreachable_api_is_a_500_with_original_status_0() {
     params.insert("Name".into(), json!("Acme"));
     let env = down.invoke("halopsa.client.create", params).await.to_json();
     assert_eq!(status(&env), (500, 0), "{env}");
-    assert!(env["ErrorMessage"].as_str().unwrap().to_lowercase().contains("could not reach"), "{env}");
+    assert!(
+        env["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("could not reach"),
+        "{env}"
+    );
     assert_eq!(env["Client"], json!({}));
 }
 
@@ -66,11 +86,18 @@ async fn an_unreachable_api_is_a_500_with_original_status_0() {
 async fn a_dropped_connection_on_create_is_a_system_error_and_not_resent() {
     let h = harness().await;
     h.sandbox.faults().drop_next_connections(1);
-    let env = h.invoke("halopsa.client.create", json!({"Name": "Dropped Ltd"})).await;
+    let env = h
+        .invoke("halopsa.client.create", json!({"Name": "Dropped Ltd"}))
+        .await;
     // A POST is never re-sent after a dropped connection (it may have been applied): the
     // node reports a retryable system error and the workflow decides.
     assert_eq!(status(&env), (500, 0), "{env}");
-    let creates = h.sandbox.requests().iter().filter(|r| r.method == "POST" && r.path.to_lowercase().starts_with("/api/")).count();
+    let creates = h
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.to_lowercase().starts_with("/api/"))
+        .count();
     assert_eq!(creates, 1, "the create was sent exactly once");
 }
 
@@ -89,5 +116,8 @@ async fn wrong_credentials_are_an_api_error_with_the_token_endpoint_status() {
     assert_eq!(status(&env), (200, 401), "{env}");
     let msg = env["ErrorMessage"].as_str().unwrap();
     assert!(msg.contains("HALOPSA_CLIENT_ID"), "{msg}");
-    assert!(!msg.contains("wrong-secret"), "the secret must never be printed: {msg}");
+    assert!(
+        !msg.contains("wrong-secret"),
+        "the secret must never be printed: {msg}"
+    );
 }

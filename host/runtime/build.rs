@@ -14,7 +14,10 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let repo = manifest_dir.join("../..").canonicalize().expect("repository root");
+    let repo = manifest_dir
+        .join("../..")
+        .canonicalize()
+        .expect("repository root");
     let components = repo.join("components");
     let wit = repo.join("wit");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -25,24 +28,40 @@ fn main() {
 
     // A stable target dir beside the workspace's own, so profiles and rebuilds of the host
     // share one component build instead of rebuilding twenty crates per OUT_DIR.
-    let target_dir = out_dir.ancestors().nth(4).unwrap_or(&out_dir).join("wasm-components");
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .unwrap_or(&out_dir)
+        .join("wasm-components");
     build_components(&components, &target_dir);
 
     let wasm_dir = target_dir.join(TARGET).join("release");
-    let mut generated = String::from("/// Built-in node components: (crate name, component bytes).\n");
+    let mut generated =
+        String::from("/// Built-in node components: (crate name, component bytes).\n");
     generated.push_str("pub static COMPONENTS: &[(&str, &[u8])] = &[\n");
     for name in &crates {
         let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
         if !file.exists() {
-            panic!("component {name} was built but {} is missing", file.display());
+            panic!(
+                "component {name} was built but {} is missing",
+                file.display()
+            );
         }
-        generated.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", file.display().to_string()));
+        generated.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            file.display().to_string()
+        ));
     }
-    generated.push_str("];\n\n/// The WIT package the built-in components implement: (file name, source).\n");
+    generated.push_str(
+        "];\n\n/// The WIT package the built-in components implement: (file name, source).\n",
+    );
     generated.push_str("pub static WIT: &[(&str, &str)] = &[\n");
     for file in wit_files(&wit) {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        generated.push_str(&format!("    ({name:?}, include_str!({:?})),\n", file.display().to_string()));
+        generated.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            file.display().to_string()
+        ));
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("builtin_components.rs"), generated).unwrap();
@@ -54,13 +73,19 @@ fn component_crates(components: &Path) -> Vec<String> {
     for entry in fs::read_dir(components).expect("components/ exists") {
         let dir = entry.unwrap().path();
         let manifest = dir.join("Cargo.toml");
-        let Ok(text) = fs::read_to_string(&manifest) else { continue };
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
         if !text.contains("cdylib") {
             continue;
         }
         let name = text
             .lines()
-            .find_map(|l| l.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = ")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
             .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
         names.push(name);
     }
@@ -88,7 +113,10 @@ fn watch(components: &Path, wit: &Path) {
     for entry in fs::read_dir(components).unwrap() {
         let dir = entry.unwrap().path();
         if dir.join("Cargo.toml").exists() {
-            println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                dir.join("Cargo.toml").display()
+            );
             println!("cargo:rerun-if-changed={}", dir.join("src").display());
         }
     }
@@ -96,17 +124,26 @@ fn watch(components: &Path, wit: &Path) {
 
 fn sysroot_has_target() -> bool {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else { return false };
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists()
+    Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(TARGET)
+        .exists()
 }
 
 fn ensure_target() {
     if sysroot_has_target() {
         return;
     }
-    println!("cargo:warning=adding the {TARGET} target with rustup (needed to build the node components)");
-    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
+    println!(
+        "cargo:warning=adding the {TARGET} target with rustup (needed to build the node components)"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     if !matches!(added, Ok(s) if s.success()) || !sysroot_has_target() {
         panic!(
             "the Rust target {TARGET} is not installed and `rustup target add {TARGET}` failed; \
@@ -133,7 +170,9 @@ fn build_components(components: &Path, target_dir: &Path) {
     ] {
         cmd.env_remove(var);
     }
-    let output = cmd.output().expect("running cargo to build the node components");
+    let output = cmd
+        .output()
+        .expect("running cargo to build the node components");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(60).collect();

@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 
 /// `StatusCode` and `OriginalStatusCode` as integers, for terse assertions.
 pub fn status(envelope: &Value) -> (i64, i64) {
-    (envelope["StatusCode"].as_i64().expect("StatusCode"), envelope["OriginalStatusCode"].as_i64().expect("OriginalStatusCode"))
+    (
+        envelope["StatusCode"].as_i64().expect("StatusCode"),
+        envelope["OriginalStatusCode"]
+            .as_i64()
+            .expect("OriginalStatusCode"),
+    )
 }
 
 /// The `ErrorMessage` (empty on success).
@@ -27,34 +32,66 @@ pub fn codes(envelope: &Value) -> (i64, i64, String) {
 
 /// The `id`s of a list of records (`envelope["Clients"]["clients"]` and the like), in order.
 pub fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array().expect("list").iter().map(|record| record["id"].as_i64().expect("integer id")).collect()
+    list.as_array()
+        .expect("list")
+        .iter()
+        .map(|record| record["id"].as_i64().expect("integer id"))
+        .collect()
 }
 
 /// A success: StatusCode 200, the given OriginalStatusCode and an empty ErrorMessage.
 pub fn assert_success(envelope: &Value, original: i64) {
-    assert_eq!(codes(envelope), (200, original, String::new()), "{envelope}");
+    assert_eq!(
+        codes(envelope),
+        (200, original, String::new()),
+        "{envelope}"
+    );
 }
 
 /// Runs `node` with `params` and checks a validation failure: StatusCode -1, OriginalStatusCode
 /// 0, a message containing `message`, the given output, and no request sent to the API.
 /// Returns the envelope.
-pub async fn assert_invalid(h: &Harness, node: &str, params: Value, message: &str, output_key: &str, output: Value) -> Value {
+pub async fn assert_invalid(
+    h: &Harness,
+    node: &str,
+    params: Value,
+    message: &str,
+    output_key: &str,
+    output: Value,
+) -> Value {
     let before = h.api_requests();
     let envelope = h.invoke(node, params.clone()).await;
     let (status, original, error) = codes(&envelope);
     assert_eq!((status, original), (-1, 0), "{node} {params}: {envelope}");
-    assert!(error.contains(message), "{node} {params}: expected {message:?} in {error:?}");
+    assert!(
+        error.contains(message),
+        "{node} {params}: expected {message:?} in {error:?}"
+    );
     assert_eq!(envelope[output_key], output, "{node} {params}");
-    assert_eq!(h.api_requests(), before, "{node} {params} must not send a request");
+    assert_eq!(
+        h.api_requests(),
+        before,
+        "{node} {params} must not send a request"
+    );
     envelope
 }
 
 /// Runs `node` while HaloPSA answers 500 (not retried by the host) and checks StatusCode 500
 /// with the original status, a message, and the given output. Returns the envelope.
-pub async fn assert_server_error(h: &Harness, node: &str, params: Value, output_key: &str, output: Value) -> Value {
+pub async fn assert_server_error(
+    h: &Harness,
+    node: &str,
+    params: Value,
+    output_key: &str,
+    output: Value,
+) -> Value {
     let envelope = h.invoke_failing(500, 10, node, params.clone()).await;
     let (status, original, message) = codes(&envelope);
-    assert_eq!((status, original), (500, 500), "{node} {params}: {envelope}");
+    assert_eq!(
+        (status, original),
+        (500, 500),
+        "{node} {params}: {envelope}"
+    );
     assert!(!message.is_empty());
     assert_eq!(envelope[output_key], output, "{node} {params}");
     envelope
@@ -62,7 +99,13 @@ pub async fn assert_server_error(h: &Harness, node: &str, params: Value, output_
 
 /// Runs `node` while HaloPSA is unreachable and checks StatusCode 500, OriginalStatusCode 0, a
 /// message, and the given output. Returns the envelope.
-pub async fn assert_network_error(h: &Harness, node: &str, params: Value, output_key: &str, output: Value) -> Value {
+pub async fn assert_network_error(
+    h: &Harness,
+    node: &str,
+    params: Value,
+    output_key: &str,
+    output: Value,
+) -> Value {
     let envelope = h.invoke_down(node, params.clone()).await;
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (500, 0), "{node} {params}: {envelope}");
@@ -79,7 +122,11 @@ pub fn assert_pages_within_server_cap(h: &Harness) {
         .requests()
         .iter()
         .flat_map(|r| {
-            r.query.split('&').filter_map(|p| p.strip_prefix("page_size=")).map(|v| v.parse::<u64>().unwrap()).collect::<Vec<_>>()
+            r.query
+                .split('&')
+                .filter_map(|p| p.strip_prefix("page_size="))
+                .map(|v| v.parse::<u64>().unwrap())
+                .collect::<Vec<_>>()
         })
         .collect();
     assert!(!pages.is_empty());
@@ -89,11 +136,29 @@ pub fn assert_pages_within_server_cap(h: &Harness) {
 /// Runs the get-many `node` with IncludeActive and IncludeInactive both false and checks the
 /// answer: a success with OriginalStatusCode 0 (HaloPSA not asked, no request sent) and
 /// `{"<list_key>": [], "record_count": 0}` as the `output_key` output. Returns the envelope.
-pub async fn assert_empty_list_without_request(h: &Harness, node: &str, output_key: &str, list_key: &str) -> Value {
+pub async fn assert_empty_list_without_request(
+    h: &Harness,
+    node: &str,
+    output_key: &str,
+    list_key: &str,
+) -> Value {
     let before = h.api_requests();
-    let envelope = h.invoke(node, json!({"IncludeActive": false, "IncludeInactive": false})).await;
-    assert_eq!(codes(&envelope), (200, 0, String::new()), "{node}: {envelope}");
-    assert_eq!(envelope[output_key], json!({list_key: [], "record_count": 0}), "{node}");
+    let envelope = h
+        .invoke(
+            node,
+            json!({"IncludeActive": false, "IncludeInactive": false}),
+        )
+        .await;
+    assert_eq!(
+        codes(&envelope),
+        (200, 0, String::new()),
+        "{node}: {envelope}"
+    );
+    assert_eq!(
+        envelope[output_key],
+        json!({list_key: [], "record_count": 0}),
+        "{node}"
+    );
     assert_eq!(h.api_requests(), before, "{node} must not send a request");
     envelope
 }

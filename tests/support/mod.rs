@@ -40,11 +40,19 @@ pub fn connection(base: &str, client_id: &str, secret: &str) -> ConnectionConfig
 /// test binaries share them.
 pub fn runtime_for(transport: Arc<dyn Transport>) -> Runtime {
     let cache = target_dir().join("tmp/psaflow-cache");
-    Runtime::builder().transport(transport).cache_dir(Some(cache)).build().expect("runtime builds")
+    Runtime::builder()
+        .transport(transport)
+        .cache_dir(Some(cache))
+        .build()
+        .expect("runtime builds")
 }
 
 fn client_for(base: &str, id: &str, secret: &str, clock: Arc<VirtualClock>) -> HaloClient {
-    let options = ClientOptions { request_timeout: Duration::from_secs(10), clock, ..ClientOptions::default() };
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(10),
+        clock,
+        ..ClientOptions::default()
+    };
     HaloClient::new(connection(base, id, secret), options).expect("client config is valid")
 }
 
@@ -56,25 +64,48 @@ pub async fn harness() -> Harness {
 pub async fn harness_with(options: SandboxOptions) -> Harness {
     let sandbox = Sandbox::start(options).await.expect("sandbox starts");
     let clock = Arc::new(VirtualClock::new());
-    let client = client_for(&sandbox.base_url(), sandbox.client_id(), sandbox.client_secret(), clock.clone());
+    let client = client_for(
+        &sandbox.base_url(),
+        sandbox.client_id(),
+        sandbox.client_secret(),
+        clock.clone(),
+    );
     let runtime = runtime_for(Arc::new(client.clone()));
-    Harness { sandbox, runtime, client, clock }
+    Harness {
+        sandbox,
+        runtime,
+        client,
+        clock,
+    }
 }
 
 impl Harness {
     /// Runs a node and returns its envelope as the contract prints it.
     pub async fn invoke(&self, node: &str, params: Value) -> Value {
-        self.runtime.invoke(node, params_map(params)).await.to_json()
+        self.runtime
+            .invoke(node, params_map(params))
+            .await
+            .to_json()
     }
 
     /// Runs a node against a runtime whose HaloPSA is down (see [`Harness::down`]).
     pub async fn invoke_down(&self, node: &str, params: Value) -> Value {
-        self.down().await.invoke(node, params_map(params)).await.to_json()
+        self.down()
+            .await
+            .invoke(node, params_map(params))
+            .await
+            .to_json()
     }
 
     /// Runs a node while the sandbox answers the next `times` requests with `status`, then
     /// clears the fault.
-    pub async fn invoke_failing(&self, status: u16, times: u32, node: &str, params: Value) -> Value {
+    pub async fn invoke_failing(
+        &self,
+        status: u16,
+        times: u32,
+        node: &str,
+        params: Value,
+    ) -> Value {
         self.sandbox.faults().fail_next(status, times, None);
         let envelope = self.invoke(node, params).await;
         self.sandbox.faults().reset();
@@ -83,13 +114,22 @@ impl Harness {
 
     /// The body of the last POST the sandbox received, parsed.
     pub fn last_post_body(&self) -> Value {
-        let post = self.sandbox.requests().into_iter().rfind(|r| r.method == "POST").expect("a POST");
+        let post = self
+            .sandbox
+            .requests()
+            .into_iter()
+            .rfind(|r| r.method == "POST")
+            .expect("a POST");
         serde_json::from_str(post.body.as_deref().expect("a body")).expect("JSON body")
     }
 
     /// Requests to the API (not the token endpoint) the sandbox has received so far.
     pub fn api_requests(&self) -> usize {
-        self.sandbox.requests().iter().filter(|r| r.path.to_ascii_lowercase().starts_with("/api/")).count()
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path.to_ascii_lowercase().starts_with("/api/"))
+            .count()
     }
 
     /// A runtime whose HaloPSA is down (a loopback port nothing listens on).
@@ -98,7 +138,12 @@ impl Harness {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
         };
-        let client = client_for(&format!("http://127.0.0.1:{port}"), "nobody", "nothing", self.clock.clone());
+        let client = client_for(
+            &format!("http://127.0.0.1:{port}"),
+            "nobody",
+            "nothing",
+            self.clock.clone(),
+        );
         runtime_for(Arc::new(client))
     }
 }
@@ -115,14 +160,18 @@ fn params_map(params: Value) -> Map<String, Value> {
 /// A component built by the runtime's build script but not embedded (test-only nodes such as
 /// `chaos`), by crate name.
 pub fn built_component(crate_name: &str) -> std::path::PathBuf {
-    let path = target_dir().join("wasm-components/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    let path = target_dir()
+        .join("wasm-components/wasm32-wasip2/release")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
 
 /// A fresh empty folder under the target dir.
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
-    let dir = target_dir().join("tmp").join(format!("{name}-{}", std::process::id()));
+    let dir = target_dir()
+        .join("tmp")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -131,5 +180,8 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 /// The cargo target dir: test binaries live in `<target>/<profile>/deps/`.
 pub fn target_dir() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.ancestors().nth(3).expect("test binary inside a target dir").to_path_buf()
+    exe.ancestors()
+        .nth(3)
+        .expect("test binary inside a target dir")
+        .to_path_buf()
 }

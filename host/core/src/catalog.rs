@@ -13,15 +13,24 @@ pub enum ParamType {
     String,
     Bool,
     /// A signed or unsigned integer of `bits` width.
-    Integer { signed: bool, bits: u8 },
+    Integer {
+        signed: bool,
+        bits: u8,
+    },
     Float,
     /// A WIT `json` alias: any JSON value, passed to the node as JSON text.
     Json,
-    List { item: Box<ParamType> },
+    List {
+        item: Box<ParamType>,
+    },
     /// A nested record (third-party nodes may use them).
-    Record { fields: Vec<ParamSpec> },
+    Record {
+        fields: Vec<ParamSpec>,
+    },
     /// A WIT enum: one of these names.
-    Enum { cases: Vec<String> },
+    Enum {
+        cases: Vec<String>,
+    },
 }
 
 impl ParamType {
@@ -43,8 +52,15 @@ impl ParamType {
             ParamType::Json => json!({}),
             ParamType::List { item } => json!({"type": "array", "items": item.json_schema()}),
             ParamType::Record { fields } => {
-                let props: serde_json::Map<_, _> = fields.iter().map(|f| (f.name.clone(), f.ty.json_schema())).collect();
-                let required: Vec<_> = fields.iter().filter(|f| f.required).map(|f| f.name.clone()).collect();
+                let props: serde_json::Map<_, _> = fields
+                    .iter()
+                    .map(|f| (f.name.clone(), f.ty.json_schema()))
+                    .collect();
+                let required: Vec<_> = fields
+                    .iter()
+                    .filter(|f| f.required)
+                    .map(|f| f.name.clone())
+                    .collect();
                 json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
             }
             ParamType::Enum { cases } => json!({"enum": cases}),

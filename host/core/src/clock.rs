@@ -25,7 +25,9 @@ pub struct SystemClock {
 
 impl Default for SystemClock {
     fn default() -> Self {
-        Self { start: std::time::Instant::now() }
+        Self {
+            start: std::time::Instant::now(),
+        }
     }
 }
 
@@ -86,7 +88,10 @@ mod tests {
         clock.sleep(Duration::from_secs(30)).await;
         clock.sleep(Duration::from_secs(60)).await;
         assert_eq!(clock.elapsed(), Duration::from_secs(90));
-        assert_eq!(clock.sleeps(), vec![Duration::from_secs(30), Duration::from_secs(60)]);
+        assert_eq!(
+            clock.sleeps(),
+            vec![Duration::from_secs(30), Duration::from_secs(60)]
+        );
         assert!(real.elapsed() < Duration::from_secs(5));
     }
 }

@@ -52,7 +52,10 @@ impl Envelope {
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         map.insert("StatusCode".into(), json!(self.status_code));
-        map.insert("OriginalStatusCode".into(), json!(self.original_status_code));
+        map.insert(
+            "OriginalStatusCode".into(),
+            json!(self.original_status_code),
+        );
         map.insert("ErrorMessage".into(), json!(self.error_message));
         if !self.output_name.is_empty() {
             map.insert(self.output_name.clone(), self.output.clone());
@@ -63,31 +66,49 @@ impl Envelope {
     /// Reads an envelope back from its JSON form (mocks in workflow tests, recorded runs).
     /// The output key is the one key that is not one of the three status fields.
     pub fn from_json(value: &Value) -> Result<Self, String> {
-        let obj = value.as_object().ok_or("an envelope must be a JSON object")?;
+        let obj = value
+            .as_object()
+            .ok_or("an envelope must be a JSON object")?;
         let int = |key: &str, default: i64| -> Result<i64, String> {
             match obj.get(key) {
                 None => Ok(default),
-                Some(v) => v.as_i64().ok_or_else(|| format!("{key} must be an integer, got {v}")),
+                Some(v) => v
+                    .as_i64()
+                    .ok_or_else(|| format!("{key} must be an integer, got {v}")),
             }
         };
         let status_code = int("StatusCode", 200)? as i32;
-        let original_status_code = int("OriginalStatusCode", if status_code == 200 { 200 } else { 0 })? as i32;
+        let original_status_code = int(
+            "OriginalStatusCode",
+            if status_code == 200 { 200 } else { 0 },
+        )? as i32;
         let error_message = match obj.get("ErrorMessage") {
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(v) => return Err(format!("ErrorMessage must be a string, got {v}")),
         };
-        let mut outputs = obj
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "StatusCode" | "OriginalStatusCode" | "ErrorMessage"));
+        let mut outputs = obj.iter().filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "StatusCode" | "OriginalStatusCode" | "ErrorMessage"
+            )
+        });
         let (output_name, output) = match (outputs.next(), outputs.next()) {
             (None, _) => (String::new(), json!({})),
             (Some((k, v)), None) => (k.clone(), v.clone()),
             (Some((a, _)), Some((b, _))) => {
-                return Err(format!("an envelope has one output key, found both {a:?} and {b:?}"));
+                return Err(format!(
+                    "an envelope has one output key, found both {a:?} and {b:?}"
+                ));
             }
         };
-        Ok(Self { status_code, original_status_code, error_message, output_name, output })
+        Ok(Self {
+            status_code,
+            original_status_code,
+            error_message,
+            output_name,
+            output,
+        })
     }
 }
 
@@ -105,7 +126,10 @@ mod tests {
             output: json!({"id": 7, "name": "Acme"}),
         };
         let v = env.to_json();
-        assert_eq!(v, json!({"StatusCode": 200, "OriginalStatusCode": 201, "ErrorMessage": "", "Client": {"id": 7, "name": "Acme"}}));
+        assert_eq!(
+            v,
+            json!({"StatusCode": 200, "OriginalStatusCode": 201, "ErrorMessage": "", "Client": {"id": 7, "name": "Acme"}})
+        );
         assert_eq!(Envelope::from_json(&v).unwrap(), env);
         assert!(env.is_success());
     }

@@ -28,7 +28,10 @@ pub struct BackendChoice<'a> {
 
 /// Connects as the contract says: connection file, else workflow block, else `HALOPSA_*`
 /// variables, else the embedded sandbox.
-pub async fn connect(choice: BackendChoice<'_>, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Backend> {
+pub async fn connect(
+    choice: BackendChoice<'_>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Backend> {
     let config = if let Some(file) = choice.connection_file {
         Some(ConnectionConfig::from_file(file, &lookup)?)
     } else if let Some(config) = choice.workflow_connection {
@@ -40,7 +43,12 @@ pub async fn connect(choice: BackendChoice<'_>, lookup: impl Fn(&str) -> Option<
         Some(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let client = HaloClient::new(config, ClientOptions::default())?;
-            Ok(Backend { transport: Arc::new(client.clone()), client, sandbox: None, description })
+            Ok(Backend {
+                transport: Arc::new(client.clone()),
+                client,
+                sandbox: None,
+                description,
+            })
         }
         None => start_sandbox(SandboxOptions::default()).await,
     }
@@ -48,7 +56,9 @@ pub async fn connect(choice: BackendChoice<'_>, lookup: impl Fn(&str) -> Option<
 
 /// Starts the embedded sandbox and a client for it.
 pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
-    let sandbox = Sandbox::start(options).await.context("starting the embedded HaloPSA sandbox")?;
+    let sandbox = Sandbox::start(options)
+        .await
+        .context("starting the embedded HaloPSA sandbox")?;
     let config = ConnectionConfig {
         api_url: sandbox.api_url().parse()?,
         auth_url: sandbox.auth_url().parse()?,
@@ -59,7 +69,12 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     };
     let client = HaloClient::new(config, ClientOptions::default())?;
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
-    Ok(Backend { transport: Arc::new(client.clone()), client, sandbox: Some(sandbox), description })
+    Ok(Backend {
+        transport: Arc::new(client.clone()),
+        client,
+        sandbox: Some(sandbox),
+        description,
+    })
 }
 
 /// A transport for commands that only read the catalog (`nodes`, `validate`, `schema`): it
@@ -70,8 +85,15 @@ pub fn offline_transport() -> Arc<dyn Transport> {
         fn send(
             &self,
             _request: psaflow_core::ApiRequest,
-        ) -> psaflow_core::BoxFuture<'_, Result<psaflow_core::ApiResponse, psaflow_core::TransportError>> {
-            Box::pin(async { Err(psaflow_core::TransportError::Denied("this command does not talk to HaloPSA".into())) })
+        ) -> psaflow_core::BoxFuture<
+            '_,
+            Result<psaflow_core::ApiResponse, psaflow_core::TransportError>,
+        > {
+            Box::pin(async {
+                Err(psaflow_core::TransportError::Denied(
+                    "this command does not talk to HaloPSA".into(),
+                ))
+            })
         }
     }
     Arc::new(Offline)
@@ -96,10 +118,18 @@ pub fn workflow_connection(
             anyhow!("connection.auth_url is needed: it cannot be derived from an api_url that does not end in /api")
         })?,
     };
-    let client_id = block.client_id.clone().ok_or_else(|| anyhow!("the workflow's connection block needs client_id"))?;
-    let secret_env = block.client_secret_env.clone().unwrap_or_else(|| psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV.to_string());
+    let client_id = block
+        .client_id
+        .clone()
+        .ok_or_else(|| anyhow!("the workflow's connection block needs client_id"))?;
+    let secret_env = block
+        .client_secret_env
+        .clone()
+        .unwrap_or_else(|| psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV.to_string());
     let Some(secret) = lookup(&secret_env) else {
-        bail!("the workflow's connection reads its client secret from ${secret_env}, which is not set");
+        bail!(
+            "the workflow's connection reads its client secret from ${secret_env}, which is not set"
+        );
     };
     let config = ConnectionConfig {
         api_url,
@@ -107,7 +137,10 @@ pub fn workflow_connection(
         tenant: block.tenant.clone(),
         client_id,
         client_secret: Secret::new(secret),
-        scope: block.scope.clone().unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
+        scope: block
+            .scope
+            .clone()
+            .unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
     };
     config.validate()?;
     Ok(config)

@@ -12,7 +12,9 @@ fn repo() -> PathBuf {
 fn psaflow(args: &[&str]) -> Output {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args).current_dir(repo()).env("PSAFLOW_CACHE_DIR", cache);
+    cmd.args(args)
+        .current_dir(repo())
+        .env("PSAFLOW_CACHE_DIR", cache);
     for (name, _) in std::env::vars() {
         if name.starts_with("HALOPSA_") {
             cmd.env_remove(name);
@@ -33,7 +35,10 @@ fn invoke_prints_the_envelope_and_exits_0_on_success() {
     assert_eq!(envelope["StatusCode"], 200);
     assert_eq!(envelope["ErrorMessage"], "");
     assert_eq!(envelope["Client"]["name"], "Acme");
-    assert!(text(&out.stderr).contains("embedded HaloPSA sandbox"), "says it uses the sandbox");
+    assert!(
+        text(&out.stderr).contains("embedded HaloPSA sandbox"),
+        "says it uses the sandbox"
+    );
 }
 
 #[test]
@@ -55,10 +60,18 @@ fn invoke_exits_1_on_validation_and_business_errors() {
 fn invoke_exits_2_on_bad_usage_with_a_suggestion() {
     let out = psaflow(&["invoke", "halopsa.client.craete"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("did you mean halopsa.client.create?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean halopsa.client.create?"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = psaflow(&["invoke", "halopsa.site.create", "--with", "SiteClientID=1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("did you mean SiteClientId?"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("did you mean SiteClientId?"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = psaflow(&["invoke", "halopsa.site.create", "--with", "Name"]);
     assert_eq!(out.status.code(), Some(2));
     let out = psaflow(&["frobnicate"]);
@@ -74,16 +87,28 @@ fn nodes_lists_twenty_operations_and_describes_parameters_from_the_wit() {
     assert_eq!(ids.len(), 20, "{ids:?}");
     for resource in ["client", "site", "ticket", "user"] {
         for op in ["create", "delete", "get", "get-many", "update"] {
-            assert!(ids.contains(&format!("halopsa.{resource}.{op}").as_str()), "{resource}.{op}");
+            assert!(
+                ids.contains(&format!("halopsa.{resource}.{op}").as_str()),
+                "{resource}.{op}"
+            );
         }
     }
     let out = psaflow(&["nodes", "describe", "halopsa.client.create"]);
     assert_eq!(out.status.code(), Some(0));
     let described = text(&out.stdout);
     assert!(described.contains("Name (string, required)"), "{described}");
-    assert!(described.contains("Website (string, optional)"), "{described}");
-    assert!(described.contains("must include the protocol"), "descriptions come from the WIT: {described}");
-    assert!(described.contains("AdditionalFields (json, optional)"), "{described}");
+    assert!(
+        described.contains("Website (string, optional)"),
+        "{described}"
+    );
+    assert!(
+        described.contains("must include the protocol"),
+        "descriptions come from the WIT: {described}"
+    );
+    assert!(
+        described.contains("AdditionalFields (json, optional)"),
+        "{described}"
+    );
 }
 
 #[test]
@@ -115,7 +140,13 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
     assert_eq!(report["steps"]["clients"]["status"], "succeeded");
     assert_eq!(report["steps"]["clients"]["envelope"]["StatusCode"], 200);
 
-    let out = psaflow(&["run", "examples/offboard-user.yaml", "--input", "email=raj.patel@acme-mfg.example", "--dry-run"]);
+    let out = psaflow(&[
+        "run",
+        "examples/offboard-user.yaml",
+        "--input",
+        "email=raj.patel@acme-mfg.example",
+        "--dry-run",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
     assert!(plan.contains("nothing will be sent"), "{plan}");
@@ -126,9 +157,19 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
 fn run_exits_2_on_a_missing_required_input_and_1_on_a_failed_step() {
     let out = psaflow(&["run", "examples/onboard-client.yaml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("client_name"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("client_name"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = psaflow(&["run", "examples/offboard-user.yaml", "--input", "email=nobody@nowhere.example", "--json"]);
+    let out = psaflow(&[
+        "run",
+        "examples/offboard-user.yaml",
+        "--input",
+        "email=nobody@nowhere.example",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "failed");
@@ -148,7 +189,10 @@ fn a_partial_tenant_configuration_is_refused_naming_what_is_missing() {
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert!(err.contains("HALOPSA_CLIENT_ID"), "{err}");
-    assert!(!err.contains("super-secret-value") && !text(&out.stdout).contains("super-secret-value"), "secret leaked: {err}");
+    assert!(
+        !err.contains("super-secret-value") && !text(&out.stdout).contains("super-secret-value"),
+        "secret leaked: {err}"
+    );
 }
 
 #[test]
@@ -156,10 +200,18 @@ fn the_examples_pass_their_workflow_tests() {
     let junit = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-junit.xml");
     let out = psaflow(&["test", "examples/", "--junit", junit.to_str().unwrap()]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<testsuite") && xml.contains("onboard-client.test.yaml"), "{xml}");
+    assert!(
+        xml.contains("<testsuite") && xml.contains("onboard-client.test.yaml"),
+        "{xml}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +228,12 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     let out = tokio::task::spawn_blocking(move || {
         let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
         Command::new(env!("CARGO_BIN_EXE_psaflow"))
-            .args(["invoke", "halopsa.client.create", "--with", "Name=Tenant Client"])
+            .args([
+                "invoke",
+                "halopsa.client.create",
+                "--with",
+                "Name=Tenant Client",
+            ])
             .env("PSAFLOW_CACHE_DIR", cache)
             .env("HALOPSA_API_URL", api)
             .env("HALOPSA_AUTH_URL", auth)
@@ -189,11 +246,22 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(!text(&out.stderr).contains("embedded HaloPSA sandbox"), "must use the configured tenant");
+    assert!(
+        !text(&out.stderr).contains("embedded HaloPSA sandbox"),
+        "must use the configured tenant"
+    );
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["StatusCode"], 200);
-    assert!(server.records(psaflow_sandbox::Entity::Client).iter().any(|c| c["name"] == "Tenant Client"));
+    assert!(
+        server
+            .records(psaflow_sandbox::Entity::Client)
+            .iter()
+            .any(|c| c["name"] == "Tenant Client")
+    );
     for output in [text(&out.stdout), text(&out.stderr)] {
-        assert!(!output.contains("tenant-secret-123"), "the secret must never be printed");
+        assert!(
+            !output.contains("tenant-secret-123"),
+            "the secret must never be printed"
+        );
     }
 }

@@ -26,7 +26,9 @@ pub struct CompileCache {
 impl CompileCache {
     /// `dir` is the cache root; `None` compiles in memory every time.
     pub fn new(root: Option<PathBuf>, engine_key: &str) -> Self {
-        Self { dir: root.map(|r| r.join(format!("engine-{engine_key}"))) }
+        Self {
+            dir: root.map(|r| r.join(format!("engine-{engine_key}"))),
+        }
     }
 
     /// Loads `bytes` as a component, from the cache when possible.
@@ -50,7 +52,10 @@ impl CompileCache {
         let compiled = engine.precompile_component(bytes)?;
         if let Err(err) = write_atomically(dir, &path, &compiled) {
             // A read-only or full disk must not stop the run; it only costs speed.
-            eprintln!("psaflow: warning: could not write the compile cache at {}: {err:#}", dir.display());
+            eprintln!(
+                "psaflow: warning: could not write the compile cache at {}: {err:#}",
+                dir.display()
+            );
         }
         // SAFETY: `compiled` was produced by this engine a moment ago.
         Ok(unsafe { Component::deserialize(engine, &compiled) }?)
@@ -59,7 +64,11 @@ impl CompileCache {
 
 fn write_atomically(dir: &Path, path: &Path, data: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), path.file_name().unwrap().to_string_lossy()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        path.file_name().unwrap().to_string_lossy()
+    ));
     std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
     Ok(())

@@ -56,16 +56,21 @@ impl NodeEngine {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
-        std::thread::Builder::new().name("psaflow-epoch".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match weak_engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+        std::thread::Builder::new()
+            .name("psaflow-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
-            }
-        })?;
-        Ok(Self { engine, ticker_stop })
+            })?;
+        Ok(Self {
+            engine,
+            ticker_stop,
+        })
     }
 
     /// A stable identifier of this engine's compiled-code format, for the precompiled cache.
@@ -74,7 +79,9 @@ impl NodeEngine {
         // DefaultHasher::new() uses fixed keys, so the value is stable for one build of psaflow,
         // which is all the cache needs: another wasmtime would also reject the blobs itself.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
 }

@@ -43,10 +43,18 @@ pub async fn invoke(
     let input = match params::input_record(spec, &node.input_type, params) {
         Ok(input) => input,
         // The node never ran and nothing was sent: the contract's validation failure.
-        Err(message) => return (Envelope::validation(output_name, message), InvocationStats::default()),
+        Err(message) => {
+            return (
+                Envelope::validation(output_name, message),
+                InvocationStats::default(),
+            );
+        }
     };
 
-    let mut store = Store::new(engine, NodeState::new(transport, MemoryLimiter::new(limits.memory_bytes)));
+    let mut store = Store::new(
+        engine,
+        NodeState::new(transport, MemoryLimiter::new(limits.memory_bytes)),
+    );
     store.limiter(|state| &mut state.limiter);
     let started = Instant::now();
     let budget = limits.cpu_budget;
@@ -82,19 +90,33 @@ pub async fn invoke(
     let envelope = match outcome {
         Ok(Ok([result])) => params::envelope_from_val(&result, &spec.id)
             .unwrap_or_else(|msg| Envelope::system(output_name, msg)),
-        Ok(Err(err)) => Envelope::system(output_name, describe_failure(&spec.id, &err, state.limiter.exceeded, limits)),
+        Ok(Err(err)) => Envelope::system(
+            output_name,
+            describe_failure(&spec.id, &err, state.limiter.exceeded, limits),
+        ),
         Err(_) => Envelope::system(
             output_name,
-            format!("{} did not finish within {:?} and was stopped", spec.id, limits.wall_timeout),
+            format!(
+                "{} did not finish within {:?} and was stopped",
+                spec.id, limits.wall_timeout
+            ),
         ),
     };
     (envelope, stats)
 }
 
 /// Words a workflow author can act on, for each way a node can die.
-fn describe_failure(node: &str, err: &wasmtime::Error, memory_exceeded: bool, limits: &NodeLimits) -> String {
+fn describe_failure(
+    node: &str,
+    err: &wasmtime::Error,
+    memory_exceeded: bool,
+    limits: &NodeLimits,
+) -> String {
     if memory_exceeded {
-        return format!("{node} exceeded its memory limit of {} MiB and was stopped", limits.memory_bytes >> 20);
+        return format!(
+            "{node} exceeded its memory limit of {} MiB and was stopped",
+            limits.memory_bytes >> 20
+        );
     }
     if let Some(cpu) = err.downcast_ref::<CpuBudgetExceeded>() {
         return format!("{node} {cpu} and was stopped (an endless loop?)");

@@ -72,17 +72,24 @@ impl RuntimeBuilder {
     }
 
     pub fn build(self) -> anyhow::Result<Runtime> {
-        let transport = self.transport.context("a runtime needs a transport (the HaloPSA API or the sandbox)")?;
+        let transport = self
+            .transport
+            .context("a runtime needs a transport (the HaloPSA API or the sandbox)")?;
         let engine = NodeEngine::new()?;
         let mut linker: Linker<NodeState> = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::Kit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| state)?;
+        bindings::Kit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| {
+            state
+        })?;
         let cache = cache::CompileCache::new(self.cache_dir, &engine.compatibility_key());
 
         let mut docs = WitDocs::default();
-        docs.add_package(builtin::WIT).context("the built-in WIT package")?;
-        let mut sources: Vec<(String, Arc<[u8]>)> =
-            builtin::COMPONENTS.iter().map(|(name, bytes)| (format!("built-in:{name}"), Arc::from(*bytes))).collect();
+        docs.add_package(builtin::WIT)
+            .context("the built-in WIT package")?;
+        let mut sources: Vec<(String, Arc<[u8]>)> = builtin::COMPONENTS
+            .iter()
+            .map(|(name, bytes)| (format!("built-in:{name}"), Arc::from(*bytes)))
+            .collect();
         let mut warnings = Vec::new();
         for dir in &self.node_dirs {
             load_dir(dir, &mut docs, &mut sources, &mut warnings)?;
@@ -91,7 +98,10 @@ impl RuntimeBuilder {
         let mut catalog = Catalog::new();
         let mut nodes = HashMap::new();
         for (source, bytes) in sources {
-            let Reflected { mut spec, output_name } = match reflect::reflect(&bytes, &docs) {
+            let Reflected {
+                mut spec,
+                output_name,
+            } = match reflect::reflect(&bytes, &docs) {
                 Ok(r) => r,
                 Err(err) if source.starts_with("built-in:") => {
                     return Err(err.context(format!("built-in node {source} is broken")));
@@ -101,14 +111,36 @@ impl RuntimeBuilder {
                     continue;
                 }
             };
-            spec.source = source.strip_prefix("built-in:").map(|_| "built-in".to_string()).unwrap_or(source);
+            spec.source = source
+                .strip_prefix("built-in:")
+                .map(|_| "built-in".to_string())
+                .unwrap_or(source);
             if let Some(old) = catalog.insert(spec.clone()) {
-                warnings.push(format!("{} from {} replaces the one from {}", spec.id, spec.source, old.source));
+                warnings.push(format!(
+                    "{} from {} replaces the one from {}",
+                    spec.id, spec.source, old.source
+                ));
             }
-            nodes.insert(spec.id.clone(), Arc::new(Node { bytes, output_name, ready: OnceCell::new() }));
+            nodes.insert(
+                spec.id.clone(),
+                Arc::new(Node {
+                    bytes,
+                    output_name,
+                    ready: OnceCell::new(),
+                }),
+            );
         }
         Ok(Runtime {
-            inner: Arc::new(Inner { engine, linker, cache, catalog, nodes, transport, limits: self.limits, warnings }),
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                catalog,
+                nodes,
+                transport,
+                limits: self.limits,
+                warnings,
+            }),
         })
     }
 }
@@ -119,15 +151,24 @@ fn load_dir(
     sources: &mut Vec<(String, Arc<[u8]>)>,
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("reading the nodes folder {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the nodes folder {}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
-    if paths.iter().any(|p| p.extension().is_some_and(|e| e == "wit")) {
-        if let Err(err) = docs.add_dir(dir) {
-            warnings.push(format!("the WIT in {} could not be read, its nodes are undocumented: {err:#}", dir.display()));
-        }
+    if paths
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "wit"))
+        && let Err(err) = docs.add_dir(dir)
+    {
+        warnings.push(format!(
+            "the WIT in {} could not be read, its nodes are undocumented: {err:#}",
+            dir.display()
+        ));
     }
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "wasm")) {
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+    {
         let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         sources.push((path.display().to_string(), Arc::from(bytes)));
     }
@@ -160,7 +201,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder { transport: None, node_dirs: Vec::new(), cache_dir: cache::default_cache_dir(), limits: NodeLimits::default() }
+        RuntimeBuilder {
+            transport: None,
+            node_dirs: Vec::new(),
+            cache_dir: cache::default_cache_dir(),
+            limits: NodeLimits::default(),
+        }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -184,7 +230,9 @@ impl Runtime {
                 let (inner, node) = (self.inner.clone(), node.clone());
                 async move {
                     // Compiling is CPU work; keep it off the async workers.
-                    tokio::task::spawn_blocking(move || prepare(&inner, &node.bytes)).await?.map(Arc::new)
+                    tokio::task::spawn_blocking(move || prepare(&inner, &node.bytes))
+                        .await?
+                        .map(Arc::new)
                 }
             })
             .await
@@ -204,25 +252,46 @@ impl Runtime {
         self.invoke_with_stats(node, params).await.0
     }
 
-    pub async fn invoke_with_stats(&self, node_id: &str, params: Map<String, Value>) -> (Envelope, InvocationStats) {
-        let (Some(node), Some(spec)) = (self.inner.nodes.get(node_id), self.inner.catalog.get(node_id)) else {
+    pub async fn invoke_with_stats(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+    ) -> (Envelope, InvocationStats) {
+        let (Some(node), Some(spec)) = (
+            self.inner.nodes.get(node_id),
+            self.inner.catalog.get(node_id),
+        ) else {
             let hint = psaflow_core::names::suggest(node_id, self.inner.catalog.ids())
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
-            return (Envelope::validation("", format!("unknown node {node_id}{hint}")), InvocationStats::default());
+            return (
+                Envelope::validation("", format!("unknown node {node_id}{hint}")),
+                InvocationStats::default(),
+            );
         };
         let ready = match self.ready(node).await {
             Ok(ready) => ready,
             Err(err) => {
                 return (
-                    Envelope::system(&node.output_name, format!("{node_id} could not be loaded: {err:#}")),
+                    Envelope::system(
+                        &node.output_name,
+                        format!("{node_id} could not be loaded: {err:#}"),
+                    ),
                     InvocationStats::default(),
                 );
             }
         };
         let inner = &self.inner;
-        invoke::invoke(&inner.engine.engine, &ready, spec, &node.output_name, inner.transport.clone(), &inner.limits, &params)
-            .await
+        invoke::invoke(
+            &inner.engine.engine,
+            &ready,
+            spec,
+            &node.output_name,
+            inner.transport.clone(),
+            &inner.limits,
+            &params,
+        )
+        .await
     }
 }
 
@@ -237,7 +306,11 @@ fn prepare(inner: &Inner, bytes: &[u8]) -> anyhow::Result<ReadyNode> {
             _ => None,
         })
         .context("the component has no `run` export")?;
-    let input_type = run.params().next().map(|(_, ty)| ty).context("`run` takes no input")?;
+    let input_type = run
+        .params()
+        .next()
+        .map(|(_, ty)| ty)
+        .context("`run` takes no input")?;
     Ok(ReadyNode { pre, input_type })
 }
 

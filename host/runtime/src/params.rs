@@ -9,26 +9,45 @@ use wasmtime::component::{Type, Val};
 
 /// Builds the input record for `spec` from `params` (keys are `SiteClientId`-style names;
 /// the WIT spelling `site-client-id` is accepted too).
-pub fn input_record(spec: &NodeSpec, record: &Type, params: &Map<String, Value>) -> Result<Val, String> {
-    let Type::Record(record) = record else { return Err("the node's input is not a record".into()) };
+pub fn input_record(
+    spec: &NodeSpec,
+    record: &Type,
+    params: &Map<String, Value>,
+) -> Result<Val, String> {
+    let Type::Record(record) = record else {
+        return Err("the node's input is not a record".into());
+    };
     for key in params.keys() {
-        let known = spec.params.iter().any(|p| &p.name == key || &p.wit_name == key);
+        let known = spec
+            .params
+            .iter()
+            .any(|p| &p.name == key || &p.wit_name == key);
         if !known {
             let hint = suggest(key, spec.params.iter().map(|p| p.name.as_str()))
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
             let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!("{} has no parameter {key}{hint}; its parameters are {}", spec.id, names.join(", ")));
+            return Err(format!(
+                "{} has no parameter {key}{hint}; its parameters are {}",
+                spec.id,
+                names.join(", ")
+            ));
         }
     }
     let mut fields = Vec::new();
     for field in record.fields() {
         let name = kebab_to_pascal(field.name);
-        let declared = spec.params.iter().find(|p| p.wit_name == field.name).map(|p| &p.ty);
+        let declared = spec
+            .params
+            .iter()
+            .find(|p| p.wit_name == field.name)
+            .map(|p| &p.ty);
         let value = params.get(&name).or_else(|| params.get(field.name));
         let val = match (&field.ty, value) {
             (Type::Option(_), None | Some(Value::Null)) => Val::Option(None),
-            (Type::Option(opt), Some(v)) => Val::Option(Some(Box::new(to_val(v, &opt.ty(), declared, &name)?))),
+            (Type::Option(opt), Some(v)) => {
+                Val::Option(Some(Box::new(to_val(v, &opt.ty(), declared, &name)?)))
+            }
             (_, None | Some(Value::Null)) => return Err(format!("{name} is required")),
             (ty, Some(v)) => to_val(v, ty, declared, &name)?,
         };
@@ -48,7 +67,12 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) -> Result<Val, String> {
+fn to_val(
+    value: &Value,
+    ty: &Type,
+    declared: Option<&ParamType>,
+    path: &str,
+) -> Result<Val, String> {
     let wrong = |expected: &str| format!("{path} must be {expected}, got {}", describe(value));
     Ok(match ty {
         Type::Bool => match value {
@@ -57,9 +81,17 @@ fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) ->
             Value::String(s) if s.eq_ignore_ascii_case("false") => Val::Bool(false),
             _ => return Err(wrong("true or false")),
         },
-        Type::S8 | Type::S16 | Type::S32 | Type::S64 | Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+        Type::S8
+        | Type::S16
+        | Type::S32
+        | Type::S64
+        | Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::U64 => {
             let n = integer(value).ok_or_else(|| wrong("an integer"))?;
-            let out_of_range = || format!("{path} is {n}, which is out of range for this parameter");
+            let out_of_range =
+                || format!("{path} is {n}, which is out of range for this parameter");
             match ty {
                 Type::S8 => Val::S8(i8::try_from(n).map_err(|_| out_of_range())?),
                 Type::S16 => Val::S16(i16::try_from(n).map_err(|_| out_of_range())?),
@@ -78,13 +110,19 @@ fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) ->
                 _ => None,
             }
             .ok_or_else(|| wrong("a number"))?;
-            if matches!(ty, Type::Float32) { Val::Float32(f as f32) } else { Val::Float64(f) }
+            if matches!(ty, Type::Float32) {
+                Val::Float32(f as f32)
+            } else {
+                Val::Float64(f)
+            }
         }
         Type::Char => match value {
             Value::String(s) if s.chars().count() == 1 => Val::Char(s.chars().next().unwrap()),
             _ => return Err(wrong("a single character")),
         },
-        Type::String if matches!(declared, Some(ParamType::Json)) => Val::String(json_text(value, path)?),
+        Type::String if matches!(declared, Some(ParamType::Json)) => {
+            Val::String(json_text(value, path)?)
+        }
         Type::String => match value {
             Value::String(s) => Val::String(s.clone()),
             // Numbers are accepted as text: a phone number or postcode often arrives as one.
@@ -114,14 +152,21 @@ fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) ->
         }
         Type::Enum(e) => match value {
             Value::String(s) if e.names().any(|n| n == s) => Val::Enum(s.clone()),
-            _ => return Err(wrong(&format!("one of {}", e.names().collect::<Vec<_>>().join(", ")))),
+            _ => {
+                return Err(wrong(&format!(
+                    "one of {}",
+                    e.names().collect::<Vec<_>>().join(", ")
+                )));
+            }
         },
         Type::Option(opt) => match value {
             Value::Null => Val::Option(None),
             v => Val::Option(Some(Box::new(to_val(v, &opt.ty(), declared, path)?))),
         },
         Type::Record(record) => {
-            let Value::Object(obj) = value else { return Err(wrong("an object")) };
+            let Value::Object(obj) = value else {
+                return Err(wrong("an object"));
+            };
             let nested = match declared {
                 Some(ParamType::Record { fields }) => Some(fields),
                 _ => None,
@@ -129,7 +174,9 @@ fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) ->
             let mut fields = Vec::new();
             for field in record.fields() {
                 let name = kebab_to_pascal(field.name);
-                let decl = nested.and_then(|f| f.iter().find(|p| p.wit_name == field.name)).map(|p| &p.ty);
+                let decl = nested
+                    .and_then(|f| f.iter().find(|p| p.wit_name == field.name))
+                    .map(|p| &p.ty);
                 let inner_path = format!("{path}.{name}");
                 let v = obj.get(&name).or_else(|| obj.get(field.name));
                 let val = match (&field.ty, v) {
@@ -141,7 +188,11 @@ fn to_val(value: &Value, ty: &Type, declared: Option<&ParamType>, path: &str) ->
             }
             Val::Record(fields)
         }
-        other => return Err(format!("{path} has a type psaflow cannot pass to a node ({other:?})")),
+        other => {
+            return Err(format!(
+                "{path} has a type psaflow cannot pass to a node ({other:?})"
+            ));
+        }
     })
 }
 
@@ -152,7 +203,11 @@ fn integer(value: &Value) -> Option<i128> {
             .as_i64()
             .map(i128::from)
             .or_else(|| n.as_u64().map(i128::from))
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i128)),
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i128)
+            }),
         Value::String(s) => s.trim().parse::<i128>().ok(),
         _ => None,
     }
@@ -163,7 +218,9 @@ fn json_text(value: &Value, path: &str) -> Result<String, String> {
     match value {
         Value::String(s) => match serde_json::from_str::<Value>(s) {
             Ok(_) => Ok(s.clone()),
-            Err(e) => Err(format!("{path} must be JSON, for example {{\"site_id\": 15}}; the text given is not JSON ({e})")),
+            Err(e) => Err(format!(
+                "{path} must be JSON, for example {{\"site_id\": 15}}; the text given is not JSON ({e})"
+            )),
         },
         other => Ok(other.to_string()),
     }
@@ -171,11 +228,15 @@ fn json_text(value: &Value, path: &str) -> Result<String, String> {
 
 /// Reads the envelope record a node returned.
 pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
-    let Val::Record(fields) = val else { return Err(format!("{node} returned something other than an envelope")) };
+    let Val::Record(fields) = val else {
+        return Err(format!("{node} returned something other than an envelope"));
+    };
     let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let int = |name: &str| match get(name) {
         Some(Val::S32(n)) => Ok(*n),
-        _ => Err(format!("{node} returned an envelope without an integer {name}")),
+        _ => Err(format!(
+            "{node} returned an envelope without an integer {name}"
+        )),
     };
     let text = |name: &str| match get(name) {
         Some(Val::String(s)) => Ok(s.clone()),
@@ -185,7 +246,8 @@ pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
     let output = if output_text.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_json::from_str(&output_text).map_err(|e| format!("{node} returned output that is not JSON: {e}"))?
+        serde_json::from_str(&output_text)
+            .map_err(|e| format!("{node} returned output that is not JSON: {e}"))?
     };
     Ok(Envelope {
         status_code: int("status-code")?,
@@ -204,7 +266,11 @@ mod tests {
     #[test]
     fn integers_arrive_as_numbers_decimals_or_text() {
         assert_eq!(integer(&json!(21)), Some(21));
-        assert_eq!(integer(&json!(21.0)), Some(21), "HaloPSA returns some ids as decimals");
+        assert_eq!(
+            integer(&json!(21.0)),
+            Some(21),
+            "HaloPSA returns some ids as decimals"
+        );
         assert_eq!(integer(&json!("21")), Some(21));
         assert_eq!(integer(&json!(" 7 ")), Some(7));
         assert_eq!(integer(&json!(21.5)), None, "a fraction is not an id");
@@ -215,8 +281,14 @@ mod tests {
 
     #[test]
     fn json_parameters_serialise_objects_and_check_text() {
-        assert_eq!(json_text(&json!({"site_id": 15}), "AdditionalFields").unwrap(), r#"{"site_id":15}"#);
-        assert_eq!(json_text(&json!(r#"{"a":1}"#), "AdditionalFields").unwrap(), r#"{"a":1}"#);
+        assert_eq!(
+            json_text(&json!({"site_id": 15}), "AdditionalFields").unwrap(),
+            r#"{"site_id":15}"#
+        );
+        assert_eq!(
+            json_text(&json!(r#"{"a":1}"#), "AdditionalFields").unwrap(),
+            r#"{"a":1}"#
+        );
         let err = json_text(&json!("{not json"), "AdditionalFields").unwrap_err();
         assert!(err.starts_with("AdditionalFields must be JSON"), "{err}");
     }

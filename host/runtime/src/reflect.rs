@@ -8,7 +8,13 @@ use psaflow_core::{NodeSpec, ParamSpec, ParamType};
 use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{Resolve, Type, TypeDefKind, TypeId, TypeOwner, WorldItem, WorldKey};
 
-const ENVELOPE_FIELDS: [&str; 5] = ["status-code", "original-status-code", "error-message", "output-name", "output"];
+const ENVELOPE_FIELDS: [&str; 5] = [
+    "status-code",
+    "original-status-code",
+    "error-message",
+    "output-name",
+    "output",
+];
 
 /// A node as read from its component, before the catalog adds where it came from.
 #[derive(Debug, Clone)]
@@ -39,13 +45,21 @@ impl WitDocs {
 
     /// Adds every package in a directory of `.wit` files.
     pub fn add_dir(&mut self, dir: &std::path::Path) -> anyhow::Result<()> {
-        self.resolve.push_dir(dir).with_context(|| format!("reading WIT in {}", dir.display()))?;
+        self.resolve
+            .push_dir(dir)
+            .with_context(|| format!("reading WIT in {}", dir.display()))?;
         Ok(())
     }
 
     /// The documented record `iface.record` of package `namespace:name`, with the docs of the
     /// world whose `run` takes it.
-    fn find(&self, namespace: &str, package: &str, iface: &str, record: &str) -> Option<(&Resolve, TypeId, String)> {
+    fn find(
+        &self,
+        namespace: &str,
+        package: &str,
+        iface: &str,
+        record: &str,
+    ) -> Option<(&Resolve, TypeId, String)> {
         let resolve = &self.resolve;
         let (pkg_id, pkg) = resolve
             .packages
@@ -59,8 +73,11 @@ impl WitDocs {
             .filter(|(_, w)| w.package == Some(pkg_id))
             .find_map(|(_, w)| {
                 let run = run_export(w)?;
-                let Type::Id(id) = run.params.first()?.ty else { return None };
-                (dealias(resolve, id) == type_id).then(|| w.docs.contents.clone().unwrap_or_default())
+                let Type::Id(id) = run.params.first()?.ty else {
+                    return None;
+                };
+                (dealias(resolve, id) == type_id)
+                    .then(|| w.docs.contents.clone().unwrap_or_default())
             })
             .unwrap_or_default();
         Some((resolve, type_id, world_docs))
@@ -68,10 +85,13 @@ impl WitDocs {
 }
 
 fn run_export(world: &wit_parser::World) -> Option<&wit_parser::Function> {
-    world.exports.iter().find_map(|(key, item)| match (key, item) {
-        (WorldKey::Name(name), WorldItem::Function(f)) if name == "run" => Some(f),
-        _ => None,
-    })
+    world
+        .exports
+        .iter()
+        .find_map(|(key, item)| match (key, item) {
+            (WorldKey::Name(name), WorldItem::Function(f)) if name == "run" => Some(f),
+            _ => None,
+        })
 }
 
 fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
@@ -83,36 +103,58 @@ fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
 
 /// Reads a node from component bytes.
 pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
-    let DecodedWasm::Component(resolve, world_id) = decode(bytes).context("not a WebAssembly component")? else {
+    let DecodedWasm::Component(resolve, world_id) =
+        decode(bytes).context("not a WebAssembly component")?
+    else {
         bail!("this is a WIT package, not a component");
     };
     check_imports(&resolve, &resolve.worlds[world_id])?;
-    let run = run_export(&resolve.worlds[world_id])
-        .ok_or_else(|| anyhow!("the component exports no `run` function (see wit/worlds.wit for the node rule)"))?;
+    let run = run_export(&resolve.worlds[world_id]).ok_or_else(|| {
+        anyhow!("the component exports no `run` function (see wit/worlds.wit for the node rule)")
+    })?;
     let [param] = run.params.as_slice() else {
-        bail!("`run` must take exactly one input record, it takes {}", run.params.len());
+        bail!(
+            "`run` must take exactly one input record, it takes {}",
+            run.params.len()
+        );
     };
-    let Type::Id(input_id) = param.ty else { bail!("`run` must take a record") };
+    let Type::Id(input_id) = param.ty else {
+        bail!("`run` must take a record")
+    };
     let input_id = dealias(&resolve, input_id);
     let input = &resolve.types[input_id];
-    let record_name = input.name.clone().ok_or_else(|| anyhow!("`run` takes an anonymous type"))?;
+    let record_name = input
+        .name
+        .clone()
+        .ok_or_else(|| anyhow!("`run` takes an anonymous type"))?;
     let TypeOwner::Interface(iface_id) = input.owner else {
-        bail!("the input record `{record_name}` must be defined in an interface (its name is the node's resource)");
+        bail!(
+            "the input record `{record_name}` must be defined in an interface (its name is the node's resource)"
+        );
     };
     let iface = &resolve.interfaces[iface_id];
-    let iface_name = iface.name.clone().ok_or_else(|| anyhow!("the input record's interface has no name"))?;
-    let pkg = &resolve.packages[iface.package.ok_or_else(|| anyhow!("the input interface has no package"))?].name;
+    let iface_name = iface
+        .name
+        .clone()
+        .ok_or_else(|| anyhow!("the input record's interface has no name"))?;
+    let pkg = &resolve.packages[iface
+        .package
+        .ok_or_else(|| anyhow!("the input interface has no package"))?]
+    .name;
     let operation = record_name.strip_suffix("-input").ok_or_else(|| {
         anyhow!("the input record is called `{record_name}`; node input records are named `<operation>-input`")
     })?;
     check_envelope(&resolve, run.result.as_ref())?;
 
     // Prefer the documented source of the same record; fall back to the component's own types.
-    let (types, record_id, world_docs) = match docs.find(&pkg.namespace, &pkg.name, &iface_name, &record_name) {
-        Some(found) => found,
-        None => (&resolve, input_id, String::new()),
+    let (types, record_id, world_docs) =
+        match docs.find(&pkg.namespace, &pkg.name, &iface_name, &record_name) {
+            Some(found) => found,
+            None => (&resolve, input_id, String::new()),
+        };
+    let TypeDefKind::Record(record) = &types.types[record_id].kind else {
+        bail!("`{record_name}` is not a record")
     };
-    let TypeDefKind::Record(record) = &types.types[record_id].kind else { bail!("`{record_name}` is not a record") };
     let mut params = Vec::new();
     for field in &record.fields {
         let (ty, required) = param_type(types, &field.ty)
@@ -122,17 +164,27 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
             wit_name: field.name.clone(),
             ty,
             required,
-            description: field.docs.contents.clone().unwrap_or_default().replace('\n', " "),
+            description: field
+                .docs
+                .contents
+                .clone()
+                .unwrap_or_default()
+                .replace('\n', " "),
         });
     }
 
     let (description, documented_output) = split_output_line(&world_docs);
     let description = if description.is_empty() {
-        types.types[record_id].docs.contents.clone().unwrap_or_default()
+        types.types[record_id]
+            .docs
+            .contents
+            .clone()
+            .unwrap_or_default()
     } else {
         description
     };
-    let output_name = documented_output.unwrap_or_else(|| default_output_name(&iface_name, operation));
+    let output_name =
+        documented_output.unwrap_or_else(|| default_output_name(&iface_name, operation));
     let spec = NodeSpec {
         id: format!("{}.{}.{}", pkg.name, iface_name, operation),
         resource: iface_name.clone(),
@@ -148,14 +200,19 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
 fn check_imports(resolve: &Resolve, world: &wit_parser::World) -> anyhow::Result<()> {
     for (key, item) in &world.imports {
         let (name, has_functions) = match (key, item) {
-            (_, WorldItem::Interface { id, .. }) => {
-                (resolve.id_of(*id).unwrap_or_else(|| resolve.name_world_key(key)), !resolve.interfaces[*id].functions.is_empty())
-            }
+            (_, WorldItem::Interface { id, .. }) => (
+                resolve
+                    .id_of(*id)
+                    .unwrap_or_else(|| resolve.name_world_key(key)),
+                !resolve.interfaces[*id].functions.is_empty(),
+            ),
             (_, WorldItem::Function(_)) => (resolve.name_world_key(key), true),
             (_, WorldItem::Type { .. }) => continue,
         };
         if !crate::limits::import_allowed(&name, has_functions) {
-            bail!("the component imports `{name}`, which psaflow does not provide to nodes (only the psaflow transport and an empty WASI)");
+            bail!(
+                "the component imports `{name}`, which psaflow does not provide to nodes (only the psaflow transport and an empty WASI)"
+            );
         }
     }
     Ok(())
@@ -169,15 +226,22 @@ fn check_envelope(resolve: &Resolve, result: Option<&Type>) -> anyhow::Result<()
         },
         _ => false,
     };
-    if ok { Ok(()) } else { bail!("`run` must return the psaflow envelope record ({})", ENVELOPE_FIELDS.join(", ")) }
+    if ok {
+        Ok(())
+    } else {
+        bail!(
+            "`run` must return the psaflow envelope record ({})",
+            ENVELOPE_FIELDS.join(", ")
+        )
+    }
 }
 
 /// Maps a WIT field type to the user-facing type; the bool is "required" (not an option).
 fn param_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<(ParamType, bool)> {
-    if let Type::Id(id) = ty {
-        if let TypeDefKind::Option(inner) = &resolve.types[*id].kind {
-            return Ok((value_type(resolve, inner)?, false));
-        }
+    if let Type::Id(id) = ty
+        && let TypeDefKind::Option(inner) = &resolve.types[*id].kind
+    {
+        return Ok((value_type(resolve, inner)?, false));
     }
     Ok((value_type(resolve, ty)?, true))
 }
@@ -186,25 +250,51 @@ fn value_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<ParamType> {
     Ok(match ty {
         Type::Bool => ParamType::Bool,
         Type::String | Type::Char => ParamType::String,
-        Type::U8 => ParamType::Integer { signed: false, bits: 8 },
-        Type::U16 => ParamType::Integer { signed: false, bits: 16 },
-        Type::U32 => ParamType::Integer { signed: false, bits: 32 },
-        Type::U64 => ParamType::Integer { signed: false, bits: 64 },
-        Type::S8 => ParamType::Integer { signed: true, bits: 8 },
-        Type::S16 => ParamType::Integer { signed: true, bits: 16 },
-        Type::S32 => ParamType::Integer { signed: true, bits: 32 },
-        Type::S64 => ParamType::Integer { signed: true, bits: 64 },
+        Type::U8 => ParamType::Integer {
+            signed: false,
+            bits: 8,
+        },
+        Type::U16 => ParamType::Integer {
+            signed: false,
+            bits: 16,
+        },
+        Type::U32 => ParamType::Integer {
+            signed: false,
+            bits: 32,
+        },
+        Type::U64 => ParamType::Integer {
+            signed: false,
+            bits: 64,
+        },
+        Type::S8 => ParamType::Integer {
+            signed: true,
+            bits: 8,
+        },
+        Type::S16 => ParamType::Integer {
+            signed: true,
+            bits: 16,
+        },
+        Type::S32 => ParamType::Integer {
+            signed: true,
+            bits: 32,
+        },
+        Type::S64 => ParamType::Integer {
+            signed: true,
+            bits: 64,
+        },
         Type::F32 | Type::F64 => ParamType::Float,
         Type::Id(id) => {
             let def = &resolve.types[*id];
             match &def.kind {
-                TypeDefKind::Type(inner) if def.name.as_deref() == Some("json") => {
-                    let _ = inner;
-                    ParamType::Json
-                }
+                // The `json` alias is text on the wire but any JSON value to the user.
+                TypeDefKind::Type(_) if def.name.as_deref() == Some("json") => ParamType::Json,
                 TypeDefKind::Type(inner) => value_type(resolve, inner)?,
-                TypeDefKind::List(inner) => ParamType::List { item: Box::new(value_type(resolve, inner)?) },
-                TypeDefKind::Enum(e) => ParamType::Enum { cases: e.cases.iter().map(|c| c.name.clone()).collect() },
+                TypeDefKind::List(inner) => ParamType::List {
+                    item: Box::new(value_type(resolve, inner)?),
+                },
+                TypeDefKind::Enum(e) => ParamType::Enum {
+                    cases: e.cases.iter().map(|c| c.name.clone()).collect(),
+                },
                 TypeDefKind::Record(r) => {
                     let mut fields = Vec::new();
                     for f in &r.fields {
@@ -241,7 +331,13 @@ fn split_output_line(docs: &str) -> (String, Option<String>) {
         }
         kept.push(trimmed);
     }
-    (kept.join(" ").split_whitespace().collect::<Vec<_>>().join(" "), output)
+    (
+        kept.join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        output,
+    )
 }
 
 /// The contract's naming when a node does not document its output key.

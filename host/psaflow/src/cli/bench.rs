@@ -34,7 +34,11 @@ pub enum What {
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
     match &args.what {
         What::Invoke { iterations } => invoke(*iterations).await,
-        What::ForEach { items, concurrency, latency_ms } => for_each(*items, concurrency, *latency_ms).await,
+        What::ForEach {
+            items,
+            concurrency,
+            latency_ms,
+        } => for_each(*items, concurrency, *latency_ms).await,
     }
 }
 
@@ -42,7 +46,12 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
 struct Canned;
 impl Transport for Canned {
     fn send(&self, _request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
-        Box::pin(async { Ok(ApiResponse { status: 200, body: r#"{"id":1,"name":"Acme Manufacturing Ltd","inactive":false}"#.into() }) })
+        Box::pin(async {
+            Ok(ApiResponse {
+                status: 200,
+                body: r#"{"id":1,"name":"Acme Manufacturing Ltd","inactive":false}"#.into(),
+            })
+        })
     }
 }
 
@@ -60,38 +69,69 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-    format!("mean {}  p50 {}  p95 {}  p99 {}  (n={})", ms(mean), ms(at(0.5)), ms(at(0.95)), ms(at(0.99)), samples.len())
+    format!(
+        "mean {}  p50 {}  p95 {}  p99 {}  (n={})",
+        ms(mean),
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(at(0.99)),
+        samples.len()
+    )
 }
 
 async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     let cache = std::env::temp_dir().join(format!("psaflow-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
-    let build = |transport: Arc<dyn Transport>| psaflow::Runtime::builder().transport(transport).cache_dir(Some(cache.clone())).build();
+    let build = |transport: Arc<dyn Transport>| {
+        psaflow::Runtime::builder()
+            .transport(transport)
+            .cache_dir(Some(cache.clone()))
+            .build()
+    };
 
     println!("psaflow bench invoke (halopsa.client.get)");
     let t = Instant::now();
     let rt = build(backend.transport.clone())?;
-    println!("  runtime start (reflect {} nodes, no compile): {}", rt.catalog().len(), ms(t.elapsed()));
+    println!(
+        "  runtime start (reflect {} nodes, no compile): {}",
+        rt.catalog().len(),
+        ms(t.elapsed())
+    );
 
     let t = Instant::now();
     let env = rt.invoke("halopsa.client.get", params(1)).await;
-    anyhow::ensure!(env.is_success(), "benchmark invocation failed: {}", env.to_json());
-    println!("  first invocation, cold cache (compile + cache write + HTTP): {}", ms(t.elapsed()));
+    anyhow::ensure!(
+        env.is_success(),
+        "benchmark invocation failed: {}",
+        env.to_json()
+    );
+    println!(
+        "  first invocation, cold cache (compile + cache write + HTTP): {}",
+        ms(t.elapsed())
+    );
 
     let rt_warm = build(backend.transport.clone())?;
     let t = Instant::now();
     rt_warm.invoke("halopsa.client.get", params(1)).await;
-    println!("  first invocation, warm cache (load compiled code + HTTP): {}", ms(t.elapsed()));
+    println!(
+        "  first invocation, warm cache (load compiled code + HTTP): {}",
+        ms(t.elapsed())
+    );
 
     let mut with_http = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let t = Instant::now();
-        let env = rt_warm.invoke("halopsa.client.get", params(1 + (i as i64 % 4))).await;
+        let env = rt_warm
+            .invoke("halopsa.client.get", params(1 + (i as i64 % 4)))
+            .await;
         with_http.push(t.elapsed());
         anyhow::ensure!(env.is_success(), "{}", env.to_json());
     }
-    println!("  steady invocation against the sandbox over HTTP: {}", percentiles(with_http));
+    println!(
+        "  steady invocation against the sandbox over HTTP: {}",
+        percentiles(with_http)
+    );
 
     let rt_canned = build(Arc::new(Canned))?;
     rt_canned.invoke("halopsa.client.get", params(1)).await;
@@ -99,38 +139,60 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     let mut guest = Duration::ZERO;
     for _ in 0..iterations {
         let t = Instant::now();
-        let (env, stats) = rt_canned.invoke_with_stats("halopsa.client.get", params(1)).await;
+        let (env, stats) = rt_canned
+            .invoke_with_stats("halopsa.client.get", params(1))
+            .await;
         host_only.push(t.elapsed());
         guest += stats.guest_time;
         anyhow::ensure!(env.is_success(), "{}", env.to_json());
     }
-    println!("  steady invocation, in-memory transport (store + instantiate + call + JSON): {}", percentiles(host_only));
-    println!("    of which inside the instance (instantiate + run): mean {}", ms(guest / iterations as u32));
+    println!(
+        "  steady invocation, in-memory transport (store + instantiate + call + JSON): {}",
+        percentiles(host_only)
+    );
+    println!(
+        "    of which inside the instance (instantiate + run): mean {}",
+        ms(guest / iterations as u32)
+    );
     let _ = std::fs::remove_dir_all(&cache);
     Ok(0)
 }
 
 async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
-    let rt = psaflow::Runtime::builder().transport(backend.transport.clone()).build()?;
+    let rt = psaflow::Runtime::builder()
+        .transport(backend.transport.clone())
+        .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
     if let Some(sandbox) = &backend.sandbox {
-        sandbox.faults().set_latency(Duration::from_millis(latency_ms));
+        sandbox
+            .faults()
+            .set_latency(Duration::from_millis(latency_ms));
     }
-    println!("psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox, {latency_ms} ms added latency");
+    println!(
+        "psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox, {latency_ms} ms added latency"
+    );
     for &concurrency in concurrencies {
         let source = format!(
             "name: bench\ninputs:\n  ids: {{ type: list, required: true }}\nsteps:\n  - id: get\n    node: halopsa.client.get\n    for_each: ${{{{ inputs.ids }}}}\n    concurrency: {concurrency}\n    with:\n      Id: ${{{{ item }}}}\n"
         );
-        let wf = psaflow_workflow::parse(&source, "bench.yaml").map_err(|d| anyhow::anyhow!("{d}"))?;
+        let wf =
+            psaflow_workflow::parse(&source, "bench.yaml").map_err(|d| anyhow::anyhow!("{d}"))?;
         let ids: Vec<Value> = (0..items).map(|i| json!(1 + (i % 4))).collect();
         let mut inputs = Map::new();
         inputs.insert("ids".into(), Value::Array(ids));
-        let options = psaflow_workflow::RunOptions { inputs, ..Default::default() };
+        let options = psaflow_workflow::RunOptions {
+            inputs,
+            ..Default::default()
+        };
         let t = Instant::now();
         let report = psaflow_workflow::run(&wf, &rt, options).await;
         let elapsed = t.elapsed();
-        anyhow::ensure!(report.succeeded(), "benchmark run failed: {}", report.to_json());
+        anyhow::ensure!(
+            report.succeeded(),
+            "benchmark run failed: {}",
+            report.to_json()
+        );
         println!(
             "  concurrency {concurrency:>3}: {:>9}  ({:.0} items/s, {:.3} ms per item)",
             format!("{:.2} s", elapsed.as_secs_f64()),

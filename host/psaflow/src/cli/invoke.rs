@@ -20,8 +20,13 @@ pub struct Args {
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let (_backend, runtime) = super::connect(cli).await?;
     let Some(spec) = runtime.catalog().get(&args.node) else {
-        let hint = suggest(&args.node, runtime.catalog().ids()).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
-        eprintln!("psaflow: unknown node {}{hint}; `psaflow nodes` lists them", args.node);
+        let hint = suggest(&args.node, runtime.catalog().ids())
+            .map(|s| format!(" (did you mean {s}?)"))
+            .unwrap_or_default();
+        eprintln!(
+            "psaflow: unknown node {}{hint}; `psaflow nodes` lists them",
+            args.node
+        );
         return Ok(EXIT_USAGE);
     };
     let params = match parameters(spec, args) {
@@ -42,7 +47,11 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
-            Ok(_) => return Err("--input must be a JSON object, for example {\"Name\": \"Acme\"}".into()),
+            Ok(_) => {
+                return Err(
+                    "--input must be a JSON object, for example {\"Name\": \"Acme\"}".into(),
+                );
+            }
             Err(e) => return Err(format!("--input is not valid JSON: {e}")),
         },
     };
@@ -56,7 +65,11 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
             let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!("{} has no parameter {key}{hint}; its parameters are {}", spec.id, names.join(", ")));
+            return Err(format!(
+                "{} has no parameter {key}{hint}; its parameters are {}",
+                spec.id,
+                names.join(", ")
+            ));
         };
         params.insert(key.to_string(), read_value(&param.ty, raw));
     }
@@ -67,8 +80,18 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
 /// as text, so the node's validation reports it (StatusCode -1) like any other bad value.
 fn read_value(ty: &ParamType, raw: &str) -> Value {
     match ty {
-        ParamType::Integer { .. } => raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| raw.into()),
-        ParamType::Float => raw.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f)).map(Value::Number).unwrap_or_else(|| raw.into()),
+        ParamType::Integer { .. } => raw
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| raw.into()),
+        ParamType::Float => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| raw.into()),
         ParamType::Bool => match raw.trim() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -87,10 +110,34 @@ mod tests {
 
     #[test]
     fn values_are_read_by_type() {
-        assert_eq!(read_value(&ParamType::Integer { signed: true, bits: 64 }, "42"), Value::from(42));
-        assert_eq!(read_value(&ParamType::Integer { signed: true, bits: 64 }, "abc"), Value::from("abc"));
+        assert_eq!(
+            read_value(
+                &ParamType::Integer {
+                    signed: true,
+                    bits: 64
+                },
+                "42"
+            ),
+            Value::from(42)
+        );
+        assert_eq!(
+            read_value(
+                &ParamType::Integer {
+                    signed: true,
+                    bits: 64
+                },
+                "abc"
+            ),
+            Value::from("abc")
+        );
         assert_eq!(read_value(&ParamType::Bool, "true"), Value::Bool(true));
-        assert_eq!(read_value(&ParamType::Json, r#"{"a":1}"#), serde_json::json!({"a": 1}));
-        assert_eq!(read_value(&ParamType::String, "00123"), Value::from("00123"));
+        assert_eq!(
+            read_value(&ParamType::Json, r#"{"a":1}"#),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(
+            read_value(&ParamType::String, "00123"),
+            Value::from("00123")
+        );
     }
 }

@@ -17,8 +17,14 @@ use std::process::ExitCode;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "psaflow", version, about = "Runs HaloPSA automation workflows whose nodes are WebAssembly components.")]
-#[command(after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox.")]
+#[command(
+    name = "psaflow",
+    version,
+    about = "Runs HaloPSA automation workflows whose nodes are WebAssembly components."
+)]
+#[command(
+    after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox."
+)]
 pub struct Cli {
     /// Load extra node components (*.wasm, documented by *.wit beside them) from this folder.
     #[arg(long, global = true, value_name = "DIR")]
@@ -55,10 +61,17 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+            return if err.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = runtime.block_on(async {
         match cli.command {
             Command::Invoke(ref args) => invoke::run(&cli, args).await,
@@ -87,16 +100,25 @@ pub fn env_lookup(name: &str) -> Option<String> {
 
 /// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
 pub async fn connect(cli: &Cli) -> anyhow::Result<(psaflow::backend::Backend, psaflow::Runtime)> {
-    let choice = psaflow::backend::BackendChoice { connection_file: cli.connection.as_deref(), workflow_connection: None };
+    let choice = psaflow::backend::BackendChoice {
+        connection_file: cli.connection.as_deref(),
+        workflow_connection: None,
+    };
     let backend = psaflow::backend::connect(choice, env_lookup).await?;
     if backend.sandbox.is_some() {
-        eprintln!("psaflow: no HALOPSA_* variables set; using {}", backend.description);
+        eprintln!(
+            "psaflow: no HALOPSA_* variables set; using {}",
+            backend.description
+        );
     }
     let runtime = build_runtime(cli, &backend)?;
     Ok((backend, runtime))
 }
 
-pub fn build_runtime(cli: &Cli, backend: &psaflow::backend::Backend) -> anyhow::Result<psaflow::Runtime> {
+pub fn build_runtime(
+    cli: &Cli,
+    backend: &psaflow::backend::Backend,
+) -> anyhow::Result<psaflow::Runtime> {
     runtime_with(cli, backend.transport.clone())
 }
 
@@ -105,7 +127,10 @@ pub fn offline_runtime(cli: &Cli) -> anyhow::Result<psaflow::Runtime> {
     runtime_with(cli, psaflow::backend::offline_transport())
 }
 
-fn runtime_with(cli: &Cli, transport: std::sync::Arc<dyn psaflow_core::Transport>) -> anyhow::Result<psaflow::Runtime> {
+fn runtime_with(
+    cli: &Cli,
+    transport: std::sync::Arc<dyn psaflow_core::Transport>,
+) -> anyhow::Result<psaflow::Runtime> {
     let mut builder = psaflow::Runtime::builder().transport(transport);
     for dir in &cli.nodes {
         builder = builder.nodes_dir(dir);
@@ -121,5 +146,9 @@ fn runtime_with(cli: &Cli, transport: std::sync::Arc<dyn psaflow_core::Transport
 pub fn render(diagnostics: &psaflow_workflow::Diagnostics) -> String {
     use std::io::IsTerminal;
     let styled = std::io::stderr().is_terminal();
-    diagnostics.iter().map(|d| d.render(styled)).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(|d| d.render(styled))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

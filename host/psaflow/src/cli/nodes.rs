@@ -28,24 +28,40 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let runtime = super::offline_runtime(cli)?;
     let catalog = runtime.catalog();
     match &args.action {
-        None if args.json => println!("{}", serde_json::to_string_pretty(&catalog.iter().collect::<Vec<_>>())?),
+        None if args.json => println!(
+            "{}",
+            serde_json::to_string_pretty(&catalog.iter().collect::<Vec<_>>())?
+        ),
         None => {
             let width = catalog.ids().map(str::len).max().unwrap_or(0);
             for spec in catalog.iter() {
-                let mark = if spec.destructive { " [destructive]" } else { "" };
-                println!("{:width$}  {}{mark}", spec.id, first_sentence(&spec.description));
+                let mark = if spec.destructive {
+                    " [destructive]"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:width$}  {}{mark}",
+                    spec.id,
+                    first_sentence(&spec.description)
+                );
             }
         }
         Some(Action::Describe { node, json }) => {
             let Some(spec) = catalog.get(node) else {
-                let hint = suggest(node, catalog.ids()).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+                let hint = suggest(node, catalog.ids())
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
                 eprintln!("psaflow: unknown node {node}{hint}");
                 return Ok(EXIT_USAGE);
             };
             if *json || args.json {
                 println!("{}", serde_json::to_string_pretty(spec)?);
             } else {
-                print!("{}", describe(spec, runtime.output_name(node).unwrap_or_default()));
+                print!(
+                    "{}",
+                    describe(spec, runtime.output_name(node).unwrap_or_default())
+                );
             }
         }
     }
@@ -61,7 +77,10 @@ pub fn describe(spec: &NodeSpec, output_name: &str) -> String {
     if spec.destructive {
         out.push_str("  DESTRUCTIVE: deletes data that cannot be restored.\n");
     }
-    out.push_str(&format!("  source: {}\n  output: {output_name}\n\nParameters:\n", spec.source));
+    out.push_str(&format!(
+        "  source: {}\n  output: {output_name}\n\nParameters:\n",
+        spec.source
+    ));
     for p in &spec.params {
         let req = if p.required { "required" } else { "optional" };
         out.push_str(&format!("  {} ({}, {req})\n", p.name, p.ty));

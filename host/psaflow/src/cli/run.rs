@@ -67,13 +67,15 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     };
 
     let workflow_connection = match workflow.connection() {
-        Some(block) if cli.connection.is_none() => match workflow_connection(block, super::env_lookup) {
-            Ok(config) => Some(config),
-            Err(err) => {
-                eprintln!("psaflow: {}: {err:#}", args.file.display());
-                return Ok(EXIT_USAGE);
+        Some(block) if cli.connection.is_none() => {
+            match workflow_connection(block, super::env_lookup) {
+                Ok(config) => Some(config),
+                Err(err) => {
+                    eprintln!("psaflow: {}: {err:#}", args.file.display());
+                    return Ok(EXIT_USAGE);
+                }
             }
-        },
+        }
         _ => None,
     };
     let mut secrets: Vec<String> = Vec::new();
@@ -101,15 +103,24 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         } else {
-            print!("{}", psaflow_workflow::dry_run_plan(&workflow, offline.catalog(), &options));
+            print!(
+                "{}",
+                psaflow_workflow::dry_run_plan(&workflow, offline.catalog(), &options)
+            );
         }
         return Ok(if report.succeeded() { 0 } else { 1 });
     }
 
-    let choice = BackendChoice { connection_file: cli.connection.as_deref(), workflow_connection };
+    let choice = BackendChoice {
+        connection_file: cli.connection.as_deref(),
+        workflow_connection,
+    };
     let backend = psaflow::backend::connect(choice, super::env_lookup).await?;
     if backend.sandbox.is_some() {
-        eprintln!("psaflow: no HALOPSA_* variables set; using {}", backend.description);
+        eprintln!(
+            "psaflow: no HALOPSA_* variables set; using {}",
+            backend.description
+        );
     }
     let runtime = super::build_runtime(cli, &backend)?;
     let report = psaflow_workflow::run(&workflow, &runtime, options).await;

@@ -14,9 +14,16 @@ pub struct Args {
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
-    let options = SandboxOptions { port: args.port, seed: !args.empty, ..SandboxOptions::default() };
+    let options = SandboxOptions {
+        port: args.port,
+        seed: !args.empty,
+        ..SandboxOptions::default()
+    };
     let sandbox = Sandbox::start(options).await?;
-    eprintln!("HaloPSA sandbox listening on {} (stop with Ctrl-C)", sandbox.base_url());
+    eprintln!(
+        "HaloPSA sandbox listening on {} (stop with Ctrl-C)",
+        sandbox.base_url()
+    );
     eprintln!("These are the sandbox's own demo credentials, not a tenant's:");
     println!("export HALOPSA_API_URL={}", sandbox.api_url());
     println!("export HALOPSA_AUTH_URL={}", sandbox.auth_url());

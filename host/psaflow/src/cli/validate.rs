@@ -20,7 +20,11 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     };
     match psaflow_workflow::validate(&workflow, runtime.catalog()) {
         Ok(()) => {
-            println!("{}: valid ({} steps)", args.file.display(), workflow.steps().len());
+            println!(
+                "{}: valid ({} steps)",
+                args.file.display(),
+                workflow.steps().len()
+            );
             Ok(0)
         }
         Err(diagnostics) => {

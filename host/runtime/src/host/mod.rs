@@ -23,13 +23,27 @@ pub struct NodeState {
 impl NodeState {
     pub fn new(transport: Arc<dyn Transport>, limiter: crate::limits::MemoryLimiter) -> Self {
         // Deliberately nothing inherited: no args, env, preopened dirs, stdio or sockets.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
-        Self { wasi, table: ResourceTable::new(), limiter, transport, host_time: Duration::ZERO, requests: 0 }
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            transport,
+            host_time: Duration::ZERO,
+            requests: 0,
+        }
     }
 }
 
 impl WasiView for NodeState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }

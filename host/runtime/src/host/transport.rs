@@ -24,7 +24,10 @@ impl Host for NodeState {
         let result = self.transport.send(request).await;
         self.host_time += started.elapsed();
         match result {
-            Ok(resp) => Ok(wit::Response { status: resp.status, body: resp.body }),
+            Ok(resp) => Ok(wit::Response {
+                status: resp.status,
+                body: resp.body,
+            }),
             Err(TransportError::Unreachable(m)) => Err(wit::TransportError::Unreachable(m)),
             Err(TransportError::Timeout(m)) => Err(wit::TransportError::Timeout(m)),
             Err(TransportError::Denied(m)) => Err(wit::TransportError::Denied(m)),
