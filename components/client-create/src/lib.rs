@@ -12,14 +12,7 @@
 //! - `POST /Client` with a one-element JSON array; the answer (object or array) is the Client.
 //! - Output `Client`: the created record with ids as integers; `{}` on any failure.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "client-create",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("client-create");
 
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, http, validate};

@@ -11,18 +11,10 @@
 //!   `{"success": true, "deleted_id": Id}` on success, `{"success": false, "deleted_id": 0}` on any
 //!   failure (validation, business, network), as the seed specifies.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "client-delete",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("client-delete");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::http::{self, Query};
-use psaflow_kit::{Failure, validate};
+use psaflow_kit::{Failure, ops, validate};
 use serde_json::{Value, json};
 
 const OUTPUT: &str = "DeleteResult";
@@ -43,11 +35,12 @@ fn failed() -> Value {
 fn delete(input: &DeleteInput) -> Result<Done, Failure> {
     let id = validate::positive_id("Id", input.id)?;
     let not_found = format!("Client with ID {id} not found");
-    let (status, _) = http::delete(&format!("/Client/{id}"), &Query::new(), Some(&not_found))?;
-    Ok(Done::new(
-        status,
+    ops::delete_one(
+        "/Client",
+        id,
+        &not_found,
         json!({"success": true, "deleted_id": id}),
-    ))
+    )
 }
 
 export!(Node);

@@ -12,19 +12,13 @@
 //! | [`http`] | thin wrappers over the `transport` import: GET with a query, POST of a one-element JSON array, DELETE, an existence check |
 //! | [`paging`] | the get-many list algorithm (logical pages larger than the server's 100-record cap, Count, Paginate=false) |
 //! | [`ids`] | reading ids written as `21`, `21.0` or `"21"`, and normalising `id` / `*_id` fields in output records |
+//! | [`ops`] | the request-and-answer bodies several nodes share (get one record by id, delete one by id); the node validates first and chooses the wording and output |
 //!
 //! # Writing a node
 //!
 //! ```ignore
-//! wit_bindgen::generate!({
-//!     path: "../../wit",
-//!     world: "client-get",
-//!     with: {
-//!         "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-//!         "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-//!     },
-//! });
-//! use psaflow_kit::{envelope, errors::Failure, http, validate};
+//! psaflow_kit::bind_node!("client-get"); // the world's bindings: Guest, GetInput, export!
+//! use psaflow_kit::{envelope, errors::Failure, ops, validate};
 //!
 //! struct Node;
 //! impl Guest for Node {
@@ -35,8 +29,7 @@
 //! fn get(input: &GetInput) -> Result<envelope::Done, Failure> {
 //!     let id = validate::positive_id("Id", input.id)?;          // -1, nothing sent
 //!     let not_found = format!("Client with ID {id} not found");
-//!     let (status, record) = http::get_json(&format!("/Client/{id}"), &http::Query::new(), Some(&not_found))?;
-//!     Ok(envelope::Done::record(status, record))                  // ids normalised
+//!     ops::get_one("/Client", id, &not_found)                      // ids normalised
 //! }
 //! export!(Node);
 //! ```
@@ -52,17 +45,54 @@ wit_bindgen::generate!({
 });
 
 /// The `transport` import (the only way a node reaches HaloPSA). Nodes map their own bindings to it
-/// with `with: { "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport }`.
+/// with `with: { "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport }` ([`bind_node!`]).
 pub use psaflow::halopsa::transport;
 /// The shared WIT types (the envelope). Nodes map theirs with
-/// `with: { "psaflow:halopsa/types@0.1.0": psaflow_kit::types }`.
+/// `with: { "psaflow:halopsa/types@0.1.0": psaflow_kit::types }` ([`bind_node!`]).
 pub use psaflow::halopsa::types;
+
+/// Generates a node's bindings for its world in `wit/worlds.wit`: expands to
+///
+/// ```ignore
+/// wit_bindgen::generate!({
+///     path: "../../wit",
+///     world: "<world>",
+///     with: {
+///         "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+///         "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+///     },
+/// });
+/// ```
+///
+/// so the node's `transport` and `types` are the kit's ([`transport`], [`types`]) and the kit's
+/// helpers take and return the node's own types. Use it once, at the top of the node's `lib.rs`:
+/// `psaflow_kit::bind_node!("client-get");`. It brings the world's `Guest` trait, its input
+/// record and `export!` into the node crate.
+///
+/// `generate!` reads `path` relative to the manifest directory of the crate being compiled, so
+/// this fits node crates that sit directly under `components/` (next to the kit), and it needs the
+/// node crate to depend on `wit-bindgen` and on this crate under the name `psaflow_kit` (the
+/// workspace dependencies every node uses).
+#[macro_export]
+macro_rules! bind_node {
+    ($world:tt) => {
+        ::wit_bindgen::generate!({
+            path: "../../wit",
+            world: $world,
+            with: {
+                "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
+                "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
+            },
+        });
+    };
+}
 
 pub mod envelope;
 pub mod errors;
 pub mod fields;
 pub mod http;
 pub mod ids;
+pub mod ops;
 pub mod paging;
 pub mod validate;
 

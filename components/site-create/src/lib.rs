@@ -14,14 +14,7 @@
 //! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
 //! - Output `Site`: the created (or existing) record with ids as integers; `{}` on any failure.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "site-create",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("site-create");
 
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::{self, Query};

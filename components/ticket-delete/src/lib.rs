@@ -10,18 +10,10 @@
 //!   business or network failure `{"success": false, "deleted_id": Id}` (the id targeted by the
 //!   request); `{}` only when the request stopped at validation.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "ticket-delete",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("ticket-delete");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::http::{self, Query};
-use psaflow_kit::{Failure, validate};
+use psaflow_kit::{Failure, ops, validate};
 use serde_json::{Value, json};
 
 const OUTPUT: &str = "DeletedTicket";
@@ -49,11 +41,12 @@ fn failure_output(failure: &Failure, id: i64) -> Value {
 fn delete(input: &DeleteInput) -> Result<Done, Failure> {
     let id = validate::positive_id("Id", input.id)?;
     let not_found = format!("Ticket with ID {id} not found");
-    let (status, _) = http::delete(&format!("/Tickets/{id}"), &Query::new(), Some(&not_found))?;
-    Ok(Done::new(
-        status,
+    ops::delete_one(
+        "/Tickets",
+        id,
+        &not_found,
         json!({"success": true, "deleted_id": id}),
-    ))
+    )
 }
 
 export!(Node);

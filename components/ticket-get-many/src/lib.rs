@@ -16,14 +16,7 @@
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "ticket-get-many",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("ticket-get-many");
 
 use psaflow_kit::envelope;
 use psaflow_kit::paging::{self, ListParams};

@@ -7,18 +7,10 @@
 //! - Output `Ticket`: the record with ids as integers (HaloPSA writes some ids as decimals or
 //!   strings); `{}` on any failure.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "ticket-get",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("ticket-get");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::http::{self, Query};
-use psaflow_kit::{Failure, validate};
+use psaflow_kit::{Failure, ops, validate};
 
 const OUTPUT: &str = "Ticket";
 
@@ -37,12 +29,7 @@ fn not_found(id: i64) -> String {
 
 fn get(input: &GetInput) -> Result<Done, Failure> {
     let id = validate::positive_id("Id", input.id)?;
-    let (status, record) = http::get_json(
-        &format!("/Tickets/{id}"),
-        &Query::new(),
-        Some(&not_found(id)),
-    )?;
-    Ok(Done::record(status, record))
+    ops::get_one("/Tickets", id, &not_found(id))
 }
 
 export!(Node);

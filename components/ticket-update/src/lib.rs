@@ -23,14 +23,7 @@
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "ticket-update",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("ticket-update");
 
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};

@@ -20,14 +20,7 @@
 //! - Output `DeletedUser`: `{"id", "deleted"}` once a request was sent; `{}` only when the
 //!   request stopped at validation.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "user-delete",
-    with: {
-        "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
-        "psaflow:halopsa/types@0.1.0": psaflow_kit::types,
-    },
-});
+psaflow_kit::bind_node!("user-delete");
 
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::errors::{self, status_text};
