@@ -120,6 +120,17 @@ impl NodeSpec {
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)
     }
+
+    /// The message for a parameter this node does not have, with the near name and the list.
+    pub fn unknown_param_message(&self, key: &str) -> String {
+        let names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        let hint = crate::names::did_you_mean(key, names.iter().copied());
+        format!(
+            "{} has no parameter {key}{hint}; its parameters are {}",
+            self.id,
+            names.join(", ")
+        )
+    }
 }
 
 /// Every node the host can run, by id.

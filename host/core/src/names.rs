@@ -42,6 +42,13 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .map(|(_, c)| c)
 }
 
+/// " (did you mean X?)" when a near name exists, else "": appended to "unknown ..." messages.
+pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(wanted, candidates)
+        .map(|s| format!(" (did you mean {s}?)"))
+        .unwrap_or_default()
+}
+
 /// Levenshtein distance over chars.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -11,7 +11,6 @@ use std::sync::Arc;
 /// A connected transport, and the sandbox behind it when there is one (kept alive here).
 pub struct Backend {
     pub transport: Arc<dyn Transport>,
-    pub client: HaloClient,
     pub sandbox: Option<Sandbox>,
     /// One line for humans: where requests go.
     pub description: String,
@@ -44,8 +43,7 @@ pub async fn connect(
             let description = format!("HaloPSA at {}", config.api_url);
             let client = HaloClient::new(config, ClientOptions::default())?;
             Ok(Backend {
-                transport: Arc::new(client.clone()),
-                client,
+                transport: Arc::new(client),
                 sandbox: None,
                 description,
             })
@@ -70,8 +68,7 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let client = HaloClient::new(config, ClientOptions::default())?;
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
     Ok(Backend {
-        transport: Arc::new(client.clone()),
-        client,
+        transport: Arc::new(client),
         sandbox: Some(sandbox),
         description,
     })

@@ -261,9 +261,7 @@ impl Runtime {
             self.inner.nodes.get(node_id),
             self.inner.catalog.get(node_id),
         ) else {
-            let hint = psaflow_core::names::suggest(node_id, self.inner.catalog.ids())
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
+            let hint = psaflow_core::names::did_you_mean(node_id, self.inner.catalog.ids());
             return (
                 Envelope::validation("", format!("unknown node {node_id}{hint}")),
                 InvocationStats::default(),

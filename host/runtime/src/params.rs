@@ -2,7 +2,7 @@
 //! driven by the record type the component exports (so any node's record works), with
 //! errors that name the parameter and what was expected.
 
-use psaflow_core::names::{kebab_to_pascal, suggest};
+use psaflow_core::names::kebab_to_pascal;
 use psaflow_core::{Envelope, NodeSpec, ParamType};
 use serde_json::{Map, Value};
 use wasmtime::component::{Type, Val};
@@ -23,15 +23,7 @@ pub fn input_record(
             .iter()
             .any(|p| &p.name == key || &p.wit_name == key);
         if !known {
-            let hint = suggest(key, spec.params.iter().map(|p| p.name.as_str()))
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
-            let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!(
-                "{} has no parameter {key}{hint}; its parameters are {}",
-                spec.id,
-                names.join(", ")
-            ));
+            return Err(spec.unknown_param_message(key));
         }
     }
     let mut fields = Vec::new();

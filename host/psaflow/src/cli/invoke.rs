@@ -1,7 +1,7 @@
 //! `psaflow invoke NODE [--with Key=Value]... [--input JSON]`
 
 use super::{Cli, EXIT_USAGE};
-use psaflow_core::names::suggest;
+use psaflow_core::names::did_you_mean;
 use psaflow_core::{NodeSpec, ParamType};
 use serde_json::{Map, Value};
 
@@ -20,9 +20,7 @@ pub struct Args {
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let (_backend, runtime) = super::connect(cli).await?;
     let Some(spec) = runtime.catalog().get(&args.node) else {
-        let hint = suggest(&args.node, runtime.catalog().ids())
-            .map(|s| format!(" (did you mean {s}?)"))
-            .unwrap_or_default();
+        let hint = did_you_mean(&args.node, runtime.catalog().ids());
         eprintln!(
             "psaflow: unknown node {}{hint}; `psaflow nodes` lists them",
             args.node
@@ -61,15 +59,7 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
         };
         let key = key.trim();
         let Some(param) = spec.param(key) else {
-            let hint = suggest(key, spec.params.iter().map(|p| p.name.as_str()))
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
-            let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!(
-                "{} has no parameter {key}{hint}; its parameters are {}",
-                spec.id,
-                names.join(", ")
-            ));
+            return Err(spec.unknown_param_message(key));
         };
         params.insert(key.to_string(), read_value(&param.ty, raw));
     }

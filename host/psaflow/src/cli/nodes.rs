@@ -2,7 +2,7 @@
 
 use super::{Cli, EXIT_USAGE};
 use psaflow_core::NodeSpec;
-use psaflow_core::names::suggest;
+use psaflow_core::names::did_you_mean;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -49,9 +49,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
         Some(Action::Describe { node, json }) => {
             let Some(spec) = catalog.get(node) else {
-                let hint = suggest(node, catalog.ids())
-                    .map(|s| format!(" (did you mean {s}?)"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(node, catalog.ids());
                 eprintln!("psaflow: unknown node {node}{hint}");
                 return Ok(EXIT_USAGE);
             };
