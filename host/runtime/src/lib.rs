@@ -43,6 +43,7 @@ pub struct RuntimeBuilder {
     transport: Option<Arc<dyn Transport>>,
     node_dirs: Vec<PathBuf>,
     cache_dir: Option<PathBuf>,
+    cache_key_file: Option<PathBuf>,
     limits: NodeLimits,
 }
 
@@ -66,6 +67,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Where the compile cache's integrity key is kept (see [`cache`]); without one the
+    /// cache stays in memory.
+    pub fn cache_key_file(mut self, file: Option<PathBuf>) -> Self {
+        self.cache_key_file = file;
+        self
+    }
+
     pub fn limits(mut self, limits: NodeLimits) -> Self {
         self.limits = limits;
         self
@@ -81,7 +89,11 @@ impl RuntimeBuilder {
         bindings::Kit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| {
             state
         })?;
-        let cache = cache::CompileCache::new(self.cache_dir, &engine.compatibility_key());
+        let cache = cache::CompileCache::new(
+            self.cache_dir,
+            self.cache_key_file,
+            &engine.compatibility_key(),
+        );
 
         let mut docs = WitDocs::default();
         docs.add_package(builtin::WIT)
@@ -90,7 +102,7 @@ impl RuntimeBuilder {
             .iter()
             .map(|(name, bytes)| (format!("built-in:{name}"), Arc::from(*bytes)))
             .collect();
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = cache.refused().map(str::to_string).into_iter().collect();
         for dir in &self.node_dirs {
             load_dir(dir, &mut docs, &mut sources, &mut warnings)?;
         }
@@ -205,6 +217,7 @@ impl Runtime {
             transport: None,
             node_dirs: Vec::new(),
             cache_dir: cache::default_cache_dir(),
+            cache_key_file: cache::default_key_file(),
             limits: NodeLimits::default(),
         }
     }
