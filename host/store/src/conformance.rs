@@ -1,0 +1,480 @@
+//! What every [`RunStore`] backend must do, written once against the trait. A backend's test
+//! file runs [`ALL`] with fresh stores (see `tests/sqlite.rs`), so a second backend gets
+//! the same checks by adding one file.
+use crate::model::*;
+use crate::store::{RunStore, StoreError};
+use serde_json::json;
+
+/// (name, check). Each check panics with a message when the backend misbehaves.
+pub const ALL: &[(&str, fn(&dyn RunStore))] = &[
+    ("runs_round_trip", runs_round_trip),
+    ("duplicate_run_ids_are_refused", duplicate_run_ids_are_refused),
+    ("runs_list_newest_first_and_by_status", runs_list_newest_first_and_by_status),
+    ("finishing_a_run_sets_finished_at", finishing_a_run_sets_finished_at),
+    ("unknown_run_is_not_found", unknown_run_is_not_found),
+    ("steps_are_upserted", steps_are_upserted),
+    ("calls_round_trip_and_replace", calls_round_trip_and_replace),
+    ("intent_then_result", intent_then_result),
+    ("intent_without_result_stays_open", intent_without_result_stays_open),
+    ("an_attempt_is_journaled_once", an_attempt_is_journaled_once),
+    ("result_without_intent_is_an_error", result_without_intent_is_an_error),
+    ("approvals_decide_once", approvals_decide_once),
+    ("approval_requests_are_kept", approval_requests_are_kept),
+    ("deciding_an_unknown_approval_fails", deciding_an_unknown_approval_fails),
+    ("audit_filters", audit_filters),
+    ("prune_keeps_audit_and_open_runs", prune_keeps_audit_and_open_runs),
+];
+
+pub fn new_run(id: &str, created_at: i64) -> NewRun {
+    NewRun {
+        id: id.to_string(),
+        workflow: "onboard-client".into(),
+        workflow_file: "examples/onboard-client.yaml".into(),
+        workflow_hash: "ab12".into(),
+        workflow_source: "name: onboard-client\nsteps: []\n".into(),
+        inputs: json!({"client_name": "Contoso", "password": "***"}),
+        redacted_inputs: vec!["password".into()],
+        started_by: "ada".into(),
+        backend: "sandbox".into(),
+        created_at,
+    }
+}
+
+fn audit_row(id: &str, at: i64, node: &str, target: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at,
+        actor: "ada".into(),
+        run_id: "R1".into(),
+        step_id: "client".into(),
+        item: Some(3),
+        node: node.into(),
+        effect: "create".into(),
+        target: target.map(str::to_string),
+        outcome: "succeeded".into(),
+        approved_by: None,
+        detail: Some(json!({"Name": "Contoso"})),
+    }
+}
+
+fn runs_round_trip(s: &dyn RunStore) {
+    let run = new_run("R1", 1000);
+    s.create_run(&run).unwrap();
+    let got = s.run("R1").unwrap().expect("run stored");
+    assert_eq!(got.id, "R1");
+    assert_eq!(got.workflow, run.workflow);
+    assert_eq!(got.workflow_file, run.workflow_file);
+    assert_eq!(got.workflow_hash, run.workflow_hash);
+    assert_eq!(got.workflow_source, run.workflow_source);
+    assert_eq!(got.inputs, run.inputs);
+    assert_eq!(got.redacted_inputs, run.redacted_inputs);
+    assert_eq!(got.started_by, "ada");
+    assert_eq!(got.backend, "sandbox");
+    assert_eq!(got.status, RunState::Running);
+    assert_eq!(got.created_at, 1000);
+    assert_eq!(got.updated_at, 1000);
+    assert_eq!(got.finished_at, None);
+    assert_eq!(got.report, None);
+}
+
+fn duplicate_run_ids_are_refused(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    assert!(matches!(
+        s.create_run(&new_run("R1", 2)),
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(s.run("R1").unwrap().unwrap().created_at, 1);
+}
+
+fn runs_list_newest_first_and_by_status(s: &dyn RunStore) {
+    for (id, at) in [("R1", 1), ("R3", 3), ("R2", 2)] {
+        s.create_run(&new_run(id, at)).unwrap();
+    }
+    s.update_run("R2", RunState::WaitingApproval, None, None, 5)
+        .unwrap();
+    let ids = |f: RunFilter| -> Vec<String> {
+        s.list_runs(&f).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(ids(RunFilter::default()), ["R3", "R2", "R1"]);
+    assert_eq!(
+        ids(RunFilter {
+            status: Some(RunState::WaitingApproval),
+            limit: None
+        }),
+        ["R2"]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            status: None,
+            limit: Some(1)
+        }),
+        ["R3"]
+    );
+}
+
+fn finishing_a_run_sets_finished_at(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let report = json!({"status": "succeeded", "steps": {}});
+    s.update_run("R1", RunState::Succeeded, Some(&report), None, 9)
+        .unwrap();
+    let r = s.run("R1").unwrap().unwrap();
+    assert_eq!(r.status, RunState::Succeeded);
+    assert_eq!(r.finished_at, Some(9));
+    assert_eq!(r.updated_at, 9);
+    assert_eq!(r.report, Some(report.clone()));
+    // A status change without a report keeps the last report.
+    s.update_run("R1", RunState::Failed, None, Some("boom"), 10)
+        .unwrap();
+    let r = s.run("R1").unwrap().unwrap();
+    assert_eq!(r.report, Some(report));
+    assert_eq!(r.error.as_deref(), Some("boom"));
+}
+
+fn unknown_run_is_not_found(s: &dyn RunStore) {
+    assert!(s.run("nope").unwrap().is_none());
+    assert!(matches!(
+        s.update_run("nope", RunState::Failed, None, None, 1),
+        Err(StoreError::RunNotFound(_))
+    ));
+}
+
+fn steps_are_upserted(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let mut step = StepRecord {
+        run_id: "R1".into(),
+        step_id: "users".into(),
+        node: "halopsa.user.create".into(),
+        status: StepState::Running,
+        item_count: Some(400),
+        error: None,
+        started_at: 2,
+        finished_at: None,
+    };
+    s.record_step(&step).unwrap();
+    step.status = StepState::Failed;
+    step.error = Some("1 of 400 items failed".into());
+    step.finished_at = Some(8);
+    s.record_step(&step).unwrap();
+    assert_eq!(s.steps("R1").unwrap(), vec![step]);
+}
+
+fn calls_round_trip_and_replace(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let single = CallRecord {
+        key: CallKey::new("R1", "client", None),
+        succeeded: true,
+        envelope: Some(json!({"StatusCode": 200, "Client": {"id": 7}})),
+        params: Some(json!({"Name": "Contoso"})),
+        error: None,
+        attempts: 1,
+        started_at: 2,
+        finished_at: 3,
+    };
+    let mut item = CallRecord {
+        key: CallKey::new("R1", "users", Some(0)),
+        succeeded: false,
+        envelope: None,
+        params: None,
+        error: Some("down".into()),
+        attempts: 2,
+        started_at: 4,
+        finished_at: 5,
+    };
+    s.record_call(&single).unwrap();
+    s.record_call(&item).unwrap();
+    item.succeeded = true;
+    item.error = None;
+    item.attempts = 3;
+    s.record_call(&item).unwrap();
+    let calls = s.calls("R1").unwrap();
+    assert_eq!(calls.len(), 2);
+    assert!(calls.contains(&single));
+    let stored = calls.iter().find(|c| c.key.item == Some(0)).unwrap();
+    assert!(stored.succeeded);
+    assert_eq!(stored.attempts, 3);
+    assert!(s.calls("other").unwrap().is_empty());
+}
+
+fn intent(item: Option<u32>, attempt: u32) -> Intent {
+    Intent {
+        key: CallKey::new("R1", "clients", item),
+        attempt,
+        node: "halopsa.client.create".into(),
+        effect: Effect::Create,
+        params: json!({"Name": format!("Client {item:?}")}),
+        at: 10,
+    }
+}
+
+fn result(outcome: Outcome) -> AttemptResult {
+    AttemptResult {
+        outcome,
+        status_code: 200,
+        envelope: json!({"StatusCode": 200, "Client": {"id": 42}}),
+        error: None,
+        target: Some("42".into()),
+        recovered: true,
+        at: 12,
+    }
+}
+
+fn intent_then_result(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let i = intent(Some(4), 1);
+    s.record_intent(&i).unwrap();
+    let audit = audit_row("A1", 12, "halopsa.client.create", Some("42"));
+    s.record_result(&i.key, 1, &result(Outcome::Succeeded), Some(&audit))
+        .unwrap();
+    let attempts = s.attempts("R1").unwrap();
+    assert_eq!(
+        attempts,
+        vec![AttemptRecord {
+            intent: i,
+            result: Some(result(Outcome::Succeeded))
+        }]
+    );
+    assert_eq!(s.audit(&AuditFilter::default()).unwrap(), vec![audit]);
+}
+
+fn intent_without_result_stays_open(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    s.record_intent(&intent(None, 1)).unwrap();
+    s.record_result(&intent(None, 1).key, 1, &result(Outcome::Unknown), None)
+        .unwrap();
+    s.record_intent(&intent(None, 2)).unwrap();
+    let attempts = s.attempts("R1").unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(
+        attempts[0].result.as_ref().map(|r| r.outcome),
+        Some(Outcome::Unknown)
+    );
+    assert_eq!(attempts[1].intent.attempt, 2);
+    assert_eq!(attempts[1].result, None, "an open intent has no result");
+}
+
+fn an_attempt_is_journaled_once(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    s.record_intent(&intent(Some(1), 1)).unwrap();
+    assert!(matches!(
+        s.record_intent(&intent(Some(1), 1)),
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(s.attempts("R1").unwrap().len(), 1);
+}
+
+fn result_without_intent_is_an_error(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let audit = audit_row("A1", 1, "halopsa.client.create", None);
+    assert!(
+        s.record_result(
+            &CallKey::new("R1", "clients", Some(9)),
+            1,
+            &result(Outcome::Succeeded),
+            Some(&audit)
+        )
+        .is_err()
+    );
+    assert!(
+        s.audit(&AuditFilter::default()).unwrap().is_empty(),
+        "a failed result must not leave its audit row behind"
+    );
+}
+
+fn approval(step: &str) -> ApprovalRequest {
+    ApprovalRequest {
+        run_id: "R1".into(),
+        step_id: step.into(),
+        message: "Delete 12 stale sites?".into(),
+        approvers: vec!["grace".into(), "alan".into()],
+        on_timeout: Decision::Rejected,
+        requested_at: 5,
+        expires_at: Some(5 + 72 * 3_600_000),
+    }
+}
+
+fn decision(d: Decision, by: &str) -> DecisionRecord {
+    DecisionRecord {
+        decision: d,
+        by: by.into(),
+        comment: Some("checked the list".into()),
+        at: 20,
+    }
+}
+
+fn approvals_decide_once(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    s.request_approval(&approval("cleanup")).unwrap();
+    let waiting = s.approvals("R1").unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].request, approval("cleanup"));
+    assert_eq!(waiting[0].decided, None);
+
+    let audit = AuditEntry {
+        effect: "approve".into(),
+        ..audit_row("A1", 20, "approval", None)
+    };
+    let first = s
+        .decide("R1", "cleanup", &decision(Decision::Approved, "grace"), &audit)
+        .unwrap();
+    assert_eq!(first, DecideOutcome::Recorded);
+    // The same decision again changes nothing and writes no second audit row.
+    let again = AuditEntry {
+        id: "A2".into(),
+        ..audit.clone()
+    };
+    let second = s
+        .decide("R1", "cleanup", &decision(Decision::Approved, "alan"), &again)
+        .unwrap();
+    assert_eq!(
+        second,
+        DecideOutcome::AlreadyDecided(decision(Decision::Approved, "grace"))
+    );
+    let conflict = s.decide("R1", "cleanup", &decision(Decision::Rejected, "alan"), &again);
+    match conflict {
+        Err(StoreError::ConflictingDecision { existing, .. }) => {
+            assert_eq!(existing.by, "grace")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        s.approvals("R1").unwrap()[0].decided,
+        Some(decision(Decision::Approved, "grace"))
+    );
+    assert_eq!(s.audit(&AuditFilter::default()).unwrap(), vec![audit]);
+}
+
+fn approval_requests_are_kept(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    s.request_approval(&approval("cleanup")).unwrap();
+    let changed = ApprovalRequest {
+        message: "another".into(),
+        requested_at: 99,
+        ..approval("cleanup")
+    };
+    s.request_approval(&changed).unwrap();
+    assert_eq!(s.approvals("R1").unwrap()[0].request, approval("cleanup"));
+}
+
+fn deciding_an_unknown_approval_fails(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let audit = audit_row("A1", 1, "approval", None);
+    assert!(matches!(
+        s.decide("R1", "nope", &decision(Decision::Approved, "grace"), &audit),
+        Err(StoreError::ApprovalNotFound { .. })
+    ));
+    assert!(s.audit(&AuditFilter::default()).unwrap().is_empty());
+}
+
+fn audit_filters(s: &dyn RunStore) {
+    let rows = [
+        audit_row("A1", 100, "halopsa.client.create", Some("7")),
+        audit_row("A2", 200, "halopsa.user.update", Some("8")),
+        audit_row("A3", 300, "connectwise.member.create", Some("7")),
+        audit_row("A4", 400, "halopsa_client_x", None),
+    ];
+    for r in &rows {
+        s.append_audit(r).unwrap();
+    }
+    let ids = |f: AuditFilter| -> Vec<String> {
+        s.audit(&f).unwrap().into_iter().map(|e| e.id).collect()
+    };
+    assert_eq!(ids(AuditFilter::default()), ["A1", "A2", "A3", "A4"]);
+    assert_eq!(
+        ids(AuditFilter {
+            since: Some(200),
+            ..Default::default()
+        }),
+        ["A2", "A3", "A4"]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            node_glob: Some("*.create".into()),
+            ..Default::default()
+        }),
+        ["A1", "A3"]
+    );
+    // `_` in a glob is a plain character, not LIKE's wildcard; `?` is one character.
+    assert_eq!(
+        ids(AuditFilter {
+            node_glob: Some("halopsa_client?x".into()),
+            ..Default::default()
+        }),
+        ["A4"]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            node_glob: Some("halopsa.?lient.*".into()),
+            ..Default::default()
+        }),
+        ["A1"]
+    );
+    assert_eq!(
+        ids(AuditFilter {
+            target: Some("7".into()),
+            ..Default::default()
+        }),
+        ["A1", "A3"]
+    );
+    let first = &s.audit(&AuditFilter::default()).unwrap()[0];
+    assert_eq!(first, &rows[0]);
+}
+
+fn prune_keeps_audit_and_open_runs(s: &dyn RunStore) {
+    for (id, at) in [("OLD", 10), ("OLDWAIT", 11), ("NEW", 1000)] {
+        s.create_run(&new_run(id, at)).unwrap();
+    }
+    s.update_run("OLD", RunState::Succeeded, None, None, 20).unwrap();
+    s.update_run("NEW", RunState::Succeeded, None, None, 1001).unwrap();
+    s.update_run("OLDWAIT", RunState::WaitingApproval, None, None, 20)
+        .unwrap();
+    let i = Intent {
+        key: CallKey::new("OLD", "c", None),
+        ..intent(None, 1)
+    };
+    s.record_intent(&i).unwrap();
+    let audit = AuditEntry {
+        run_id: "OLD".into(),
+        ..audit_row("A1", 15, "halopsa.client.create", Some("42"))
+    };
+    s.record_result(&i.key, 1, &result(Outcome::Succeeded), Some(&audit))
+        .unwrap();
+    s.record_call(&CallRecord {
+        key: i.key.clone(),
+        succeeded: true,
+        envelope: None,
+        params: None,
+        error: None,
+        attempts: 1,
+        started_at: 12,
+        finished_at: 13,
+    })
+    .unwrap();
+    s.record_step(&StepRecord {
+        run_id: "OLD".into(),
+        step_id: "c".into(),
+        node: "n".into(),
+        status: StepState::Succeeded,
+        item_count: None,
+        error: None,
+        started_at: 12,
+        finished_at: Some(13),
+    })
+    .unwrap();
+
+    let counts = s.prune(500).unwrap();
+    assert_eq!(
+        counts,
+        PruneCounts {
+            runs: 1,
+            steps: 1,
+            items: 1,
+            attempts: 1,
+            approvals: 0
+        }
+    );
+    assert!(s.run("OLD").unwrap().is_none());
+    assert!(s.attempts("OLD").unwrap().is_empty());
+    assert!(s.run("OLDWAIT").unwrap().is_some(), "waiting runs stay");
+    assert!(s.run("NEW").unwrap().is_some());
+    assert_eq!(s.audit(&AuditFilter::default()).unwrap(), vec![audit]);
+}

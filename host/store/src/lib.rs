@@ -1,0 +1,31 @@
+//! psaflow's run store: every run, step, for_each item and attempt, the journal that makes
+//! runs resumable, approval decisions, and the append-only audit trail.
+//!
+//! - `model.rs` the records; `store.rs` the [`RunStore`] trait every backend implements;
+//! - `sqlite.rs` the default backend (one file, WAL); `migrations/` the schema, written in
+//!   SQL that PostgreSQL runs unchanged, so a second backend reuses the same files;
+//! - `ids.rs` time-ordered ids; `location.rs` where the state directory is;
+//! - `conformance.rs` the behaviour every backend must show, as tests any backend runs.
+//!
+//! The store never redacts: callers hand it values already masked.
+pub mod conformance;
+mod ids;
+mod location;
+mod migrations;
+mod model;
+mod sqlite;
+mod store;
+
+pub use ids::new_id;
+pub use location::{DEFAULT_FILE, ENV_STATE_DIR, state_dir};
+pub use migrations::MIGRATIONS;
+pub use model::*;
+pub use sqlite::SqliteStore;
+pub use store::{RunStore, StoreError, StoreResult};
+
+/// Now, in the store's unit (milliseconds since the Unix epoch).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

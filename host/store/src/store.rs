@@ -1,0 +1,106 @@
+//! The trait every run store backend implements.
+//!
+//! The methods are synchronous: SQLite answers in microseconds from this process, and a
+//! networked backend can block on its own pool. Async callers run them on a blocking thread
+//! (`tokio::task::spawn_blocking`), which keeps this trait simple to implement and to test.
+use crate::model::*;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("no run with id {0}")]
+    RunNotFound(String),
+    #[error("run {run_id} has no approval waiting at step '{step_id}'")]
+    ApprovalNotFound { run_id: String, step_id: String },
+    #[error(
+        "step '{step_id}' of run {run_id} was already {} by {}; a different decision cannot replace it",
+        existing.decision.as_str(),
+        existing.by
+    )]
+    ConflictingDecision {
+        run_id: String,
+        step_id: String,
+        existing: DecisionRecord,
+    },
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("the run store at {path} is from a newer psaflow (schema version {found}, this one knows {known})")]
+    NewerSchema { path: String, found: i64, known: i64 },
+    #[error("the run store holds a value it cannot read: {0}")]
+    Corrupt(String),
+    #[error("run store: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub trait RunStore: Send + Sync {
+    /// A short name for reports and `runs show`: `sqlite`, `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Where the data is, for people (a file path, a database name without password).
+    fn location(&self) -> String;
+
+    // Runs.
+    fn create_run(&self, run: &NewRun) -> StoreResult<()>;
+    fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
+    /// Newest first.
+    fn list_runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
+    /// Sets the status, and the report/error when given. A finished status sets `finished_at`.
+    fn update_run(
+        &self,
+        id: &str,
+        status: RunState,
+        report: Option<&serde_json::Value>,
+        error: Option<&str>,
+        at: i64,
+    ) -> StoreResult<()>;
+
+    // Steps and finished calls.
+    /// Inserts or replaces the step's row.
+    fn record_step(&self, step: &StepRecord) -> StoreResult<()>;
+    fn steps(&self, run_id: &str) -> StoreResult<Vec<StepRecord>>;
+    /// Inserts or replaces the finished call.
+    fn record_call(&self, call: &CallRecord) -> StoreResult<()>;
+    /// Every finished call of a run, by step then item.
+    fn calls(&self, run_id: &str) -> StoreResult<Vec<CallRecord>>;
+
+    // The journal.
+    /// Commits the intent before the request is sent. An intent for the same attempt that
+    /// already exists is an error (attempt numbers are never reused).
+    fn record_intent(&self, intent: &Intent) -> StoreResult<()>;
+    /// Completes an attempt; with `audit`, appends that audit row in the same transaction,
+    /// so a change is never journaled without being audited (or the reverse).
+    fn record_result(
+        &self,
+        key: &CallKey,
+        attempt: u32,
+        result: &AttemptResult,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
+    /// Every attempt of a run, by step, item and attempt number.
+    fn attempts(&self, run_id: &str) -> StoreResult<Vec<AttemptRecord>>;
+
+    // Approvals.
+    /// Records that a step waits for approval; a request that already exists is kept as it
+    /// is (a resumed run reaching the same step again asks nothing new).
+    fn request_approval(&self, request: &ApprovalRequest) -> StoreResult<()>;
+    fn approvals(&self, run_id: &str) -> StoreResult<Vec<ApprovalRecord>>;
+    /// Records a decision and its audit row. The same decision again is a no-op
+    /// (`AlreadyDecided`); a different one is `ConflictingDecision`.
+    fn decide(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        decision: &DecisionRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<DecideOutcome>;
+
+    // Audit.
+    fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Oldest first.
+    fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Deletes finished runs created before `before` with their steps, calls, attempts and
+    /// approvals. Unfinished runs (running, waiting for approval) and audit rows stay.
+    fn prune(&self, before: i64) -> StoreResult<PruneCounts>;
+}
