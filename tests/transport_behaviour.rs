@@ -2,7 +2,7 @@
 //! 429 is waited out (on a virtual clock), and an unreachable API is a 500 with
 //! OriginalStatusCode 0.
 
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use psaflow_tests::{harness, harness_with, status};
 use serde_json::json;
 use std::time::Duration;

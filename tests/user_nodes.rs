@@ -4,7 +4,7 @@
 //! server error and a network error (500, 0); the password never echoed; user delete's
 //! "HTTP 500 with an empty body" quirk both ways; paging across the server's 100-record cap.
 
-use psaflow_sandbox::UserDeleteQuirk;
+use psaflow_halopsa_sandbox::UserDeleteQuirk;
 use psaflow_tests::{
     Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
     assert_server_error, assert_success, codes, harness, ids_of,

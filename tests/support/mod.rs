@@ -7,13 +7,13 @@ pub mod asserts;
 use psaflow_core::{Transport, VirtualClock};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
 use psaflow_runtime::Runtime;
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use asserts::*;
-pub use psaflow_sandbox::Entity;
+pub use psaflow_halopsa_sandbox::Entity;
 
 /// A sandbox and a runtime talking to it.
 pub struct Harness {

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use psaflow_core::Transport;
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -8,5 +8,5 @@ pub use psaflow_core as core;
 pub use psaflow_halopsa as halopsa;
 pub use psaflow_runtime as runtime;
 pub use psaflow_runtime::Runtime;
-pub use psaflow_sandbox as sandbox;
+pub use psaflow_halopsa_sandbox as sandbox;
 pub use psaflow_workflow as workflow;

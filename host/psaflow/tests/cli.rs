@@ -217,7 +217,7 @@ fn the_examples_pass_their_workflow_tests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     // Any HaloPSA-compatible server: here a sandbox started on its own, as `psaflow sandbox` does.
-    let server = psaflow_sandbox::Sandbox::start(psaflow_sandbox::SandboxOptions {
+    let server = psaflow_halopsa_sandbox::Sandbox::start(psaflow_halopsa_sandbox::SandboxOptions {
         client_id: "tenant-app".into(),
         client_secret: "tenant-secret-123".into(),
         ..Default::default()
@@ -254,7 +254,7 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     assert_eq!(envelope["StatusCode"], 200);
     assert!(
         server
-            .records(psaflow_sandbox::Entity::Client)
+            .records(psaflow_halopsa_sandbox::Entity::Client)
             .iter()
             .any(|c| c["name"] == "Tenant Client")
     );

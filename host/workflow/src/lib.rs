@@ -1,7 +1,7 @@
 //! psaflow workflows: a YAML file of steps, each running one node.
 //!
 //! Where things happen:
-//! - `yaml.rs` reads YAML into a tree that keeps every position (public: psaflow-testing
+//! - `yaml.rs` reads YAML into a tree that keeps every position (public: psaflow-workflow-tests
 //!   reads test files with it); `parse.rs` turns that tree into the model (`model.rs`);
 //! - `expr.rs` finds, compiles and evaluates `${{ ... }}`;
 //! - `validate.rs` checks a workflow against the node catalog before anything runs;

@@ -3,7 +3,7 @@
 //! serde-saphyr's `Spanned<T>` gives the positions; we keep our own tree so a model builder
 //! can report unknown keys and wrong shapes itself, all at once and each at its place,
 //! instead of stopping at serde's first error. Workflows are read with it, and so are the
-//! workflow test files of psaflow-testing.
+//! workflow test files of psaflow-workflow-tests.
 //!
 //! - [`parse`] reads one document into a [`Node`]; unreadable YAML becomes one [`Diagnostic`]
 //!   at the place the parser stopped, its wording chosen by a [`FileKind`].

@@ -1,7 +1,7 @@
 //! `psaflow sandbox [--port N]`: serves the embedded HaloPSA sandbox until stopped, and prints
 //! the variables that point psaflow (or any HaloPSA client) at it.
 
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

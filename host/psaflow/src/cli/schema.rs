@@ -29,9 +29,9 @@ pub struct Args {
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let schema = match args.kind {
-        Kind::All => psaflow_testing::combined_schema(super::offline_runtime(cli)?.catalog()),
-        Kind::Workflow => psaflow_testing::workflow_schema(super::offline_runtime(cli)?.catalog()),
-        Kind::Test => psaflow_testing::test_schema(),
+        Kind::All => psaflow_workflow_tests::combined_schema(super::offline_runtime(cli)?.catalog()),
+        Kind::Workflow => psaflow_workflow_tests::workflow_schema(super::offline_runtime(cli)?.catalog()),
+        Kind::Test => psaflow_workflow_tests::test_schema(),
     };
     let text = format!("{}\n", serde_json::to_string_pretty(&schema)?);
     match &args.output {

@@ -1,12 +1,12 @@
 //! `psaflow test [PATH]... [--junit FILE]`: runs workflow test files (`*.test.yaml`) without a
 //! HaloPSA tenant. Each case gets its own embedded sandbox and a virtual clock; see the
-//! psaflow-testing crate for the file format. Exit status: 0 when every case passed, 1 when
+//! psaflow-workflow-tests crate for the file format. Exit status: 0 when every case passed, 1 when
 //! any failed (or none was found), 2 for bad usage such as a path that does not exist.
 
 use super::{Cli, EXIT_USAGE};
 use anyhow::Context;
 use psaflow_core::NodeInvoker;
-use psaflow_testing::{CaseReport, RuntimeFactory, TestOptions};
+use psaflow_workflow_tests::{CaseReport, RuntimeFactory, TestOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ async fn run_to(
     args: &Args,
     write: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> anyhow::Result<u8> {
-    let files = match psaflow_testing::discover(&args.paths) {
+    let files = match psaflow_workflow_tests::discover(&args.paths) {
         Ok(files) => files,
         Err(problem) => {
             eprintln!("psaflow: {problem}");
@@ -60,7 +60,7 @@ async fn run_to(
         catalog: Some(catalog),
         jobs: args
             .jobs
-            .map_or_else(psaflow_testing::default_jobs, usize::from),
+            .map_or_else(psaflow_workflow_tests::default_jobs, usize::from),
         on_case: Some({
             let write = write.clone();
             Arc::new(move |case: &CaseReport| write(&format!("{}\n", case.line())))
@@ -69,16 +69,16 @@ async fn run_to(
     };
     let report = if files.is_empty() {
         // Reports "no *.test.yaml files found".
-        psaflow_testing::run_tests(&args.paths, &options).await
+        psaflow_workflow_tests::run_tests(&args.paths, &options).await
     } else {
-        psaflow_testing::run_files(&files, &options).await
+        psaflow_workflow_tests::run_files(&files, &options).await
     };
     write(&report.render_tail());
     if let Some(path) = &args.junit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(path, psaflow_testing::junit_xml(&report))
+        std::fs::write(path, psaflow_workflow_tests::junit_xml(&report))
             .with_context(|| format!("writing the JUnit report {}", path.display()))?;
     }
     Ok(if report.success() { 0 } else { 1 })
@@ -102,7 +102,7 @@ mod tests {
 
     fn fixtures(rel: &str) -> String {
         format!(
-            "{}/../testing/tests/fixtures/{rel}",
+            "{}/../workflow-tests/tests/fixtures/{rel}",
             env!("CARGO_MANIFEST_DIR")
         )
     }

@@ -1,7 +1,7 @@
 //! Talks to a running sandbox over real HTTP, as a HaloPSA client would.
 #![allow(dead_code)]
 
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use reqwest::Method;
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use psaflow_core::{
     BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,
 };
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
-use psaflow_sandbox::{Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use psaflow_workflow::{RunEvent, RunObserver};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! `fixtures/pass` must pass as a whole; every case in `fixtures/fail` fails on purpose.
 use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, NodeInvoker, Transport, TransportError};
 use psaflow_runtime::Runtime;
-use psaflow_testing::{
+use psaflow_workflow_tests::{
     CaseReport, FailureKind, Outcome, TestOptions, TestReport, junit_xml, run_tests,
 };
 use std::path::{Path, PathBuf};
@@ -488,7 +488,7 @@ fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
         .build()
         .unwrap();
     let catalog = runtime.catalog();
-    let schema = psaflow_testing::combined_schema(catalog);
+    let schema = psaflow_workflow_tests::combined_schema(catalog);
     assert!(
         jsonschema::meta::is_valid(&schema),
         "the schema itself is valid draft-07"
@@ -509,7 +509,7 @@ fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-        let is_test = psaflow_testing::is_test_file(file);
+        let is_test = psaflow_workflow_tests::is_test_file(file);
         let accepted = is_test
             || psaflow_workflow::load(file)
                 .is_ok_and(|wf| psaflow_workflow::validate(&wf, catalog).is_ok());

@@ -44,7 +44,7 @@
 //! scope = "all"                                   # optional, this is the default
 //! ```
 //!
-//! `host/halopsa/connection.example.toml` is a commented example.
+//! `host/connectors/halopsa/connection.example.toml` is a commented example.
 //!
 //! A `client_secret` key is refused, and so is any key not listed above (typos such as
 //! `tennant` would otherwise be silently ignored).

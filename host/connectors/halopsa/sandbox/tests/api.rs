@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{into_reply, start, start_empty, start_seeded};
-use psaflow_sandbox::{Entity, Sandbox, SandboxOptions};
+use psaflow_halopsa_sandbox::{Entity, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 async fn token_reply(sandbox: &Sandbox, path: &str, form: &[(&str, &str)]) -> common::Reply {

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{fetch_token, into_reply, start_seeded};
-use psaflow_sandbox::{Entity, UserDeleteQuirk};
+use psaflow_halopsa_sandbox::{Entity, UserDeleteQuirk};
 use serde_json::json;
 
 #[tokio::test]

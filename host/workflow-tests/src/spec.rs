@@ -4,7 +4,7 @@
 use crate::expr;
 use crate::yaml::{self, Key, Kind, Node, Reader};
 use psaflow_core::names::suggest;
-use psaflow_sandbox::Entity;
+use psaflow_halopsa_sandbox::Entity;
 use psaflow_workflow::{Diagnostic, Located, Pos};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

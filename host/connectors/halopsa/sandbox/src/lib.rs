@@ -8,8 +8,8 @@
 //! 500) so that retry and error paths can be exercised deterministically.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), psaflow_sandbox::SandboxError> {
-//! use psaflow_sandbox::{Entity, Sandbox, SandboxOptions};
+//! # async fn demo() -> Result<(), psaflow_halopsa_sandbox::SandboxError> {
+//! use psaflow_halopsa_sandbox::{Entity, Sandbox, SandboxOptions};
 //! let sandbox = Sandbox::start(SandboxOptions::default()).await?;
 //! println!("token URL: {}/token", sandbox.auth_url());
 //! assert!(!sandbox.records(Entity::Client).is_empty());
