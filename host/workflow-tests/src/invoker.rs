@@ -5,7 +5,7 @@
 //! The workflow engine asks an invoker to run a *node*; mocks are written per *step*. Steps
 //! run one after another, and the engine announces each (`RunEvent::StepStarted`) before it
 //! calls the node, so the case's [`Tracker`] (the run's observer) knows which step is calling.
-use crate::expr;
+use psaflow_workflow::expr::text as expr;
 use crate::spec::{MockResponse, SandboxSpec};
 use psaflow_core::{
     BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,

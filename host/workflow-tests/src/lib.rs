@@ -89,7 +89,6 @@
 // The JSON Schemas are written as nested `json!` literals.
 #![recursion_limit = "256"]
 
-mod expr;
 mod invoker;
 mod junit;
 mod matching;

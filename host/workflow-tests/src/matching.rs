@@ -9,7 +9,7 @@
 //!   any other result is the expected value. Text with expressions inside is interpolated and
 //!   compared as text.
 //! - Numbers compare by value (`7` matches `7.0`).
-use crate::expr;
+use psaflow_workflow::expr::text as expr;
 use crate::yaml::{Kind, Node};
 use psaflow_workflow::Pos;
 use serde_json::Value;
@@ -326,6 +326,19 @@ mod tests {
                 .starts_with("the expression failed"),
             "{ms:?}"
         );
+    }
+
+    #[test]
+    fn checks_can_parse_json_text_with_fromjson() {
+        // Checks use the workflows' expression environment, filters included.
+        let expected = node(
+            "Body: \"${{ (value | fromjson).id == 7 }}\"\nOther: \"${{ (value | fromjson).id == 8 }}\"\n",
+        );
+        let actual = json!({"Body": "{\"id\": 7}", "Other": "{\"id\": 7}"});
+        let ms = compare(&expected, Some(&actual), Mode::Subset, &json!({}));
+        assert_eq!(ms.len(), 1, "{ms:?}");
+        assert_eq!(ms[0].path, "Other");
+        assert_eq!(ms[0].note.as_deref(), Some("the check is false"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Finding test files, preparing their cases, running the cases in parallel (each with its own
 //! sandbox, runtime and virtual clock), and checking what each case expects.
-use crate::expr;
+use psaflow_workflow::expr::text as expr;
 use crate::invoker::{Call, CaseBackend, CaseInvoker, RuntimeFactory, Tracker};
 use crate::matching::{self, Mismatch, Mode, show};
 use crate::report::{CaseReport, Failure, FailureKind, Outcome, TestReport};

@@ -1,7 +1,7 @@
 //! A test file, read into plain data with positions. Shape problems (unknown keys, wrong
 //! types, bad durations) are collected, per case where they belong to one, so a broken case
 //! fails with every problem listed while the other cases of the file still run.
-use crate::expr;
+use psaflow_workflow::expr::text as expr;
 use crate::yaml::{self, Key, Kind, Node, Reader};
 use psaflow_core::names::suggest;
 use psaflow_halopsa_sandbox::Entity;

@@ -4,12 +4,16 @@
 //! Typing rule (the contract's): a value that is exactly one `${{ }}` keeps the JSON type
 //! of the result (number, list, object, bool, null); an expression inside a longer string
 //! is interpolated as text.
+//!
+//! Test files use the same expressions outside a workflow file: see [`text`].
 use crate::diagnostics::{Diagnostic, Pos};
 use crate::yaml::{Kind, Node};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as MjValue};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+pub mod text;
 
 /// One `${{ body }}` occurrence.
 #[derive(Debug, Clone, PartialEq)]

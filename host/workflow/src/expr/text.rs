@@ -1,8 +1,7 @@
-//! `${{ ... }}` in test files: checks in expectations (`"${{ value > 0 }}"`) and values in
-//! mock envelopes (`"${{ params.Name }}"`). The syntax is the workflows' (Jinja expressions
-//! through minijinja, undefined names are errors); the names visible differ per place and are
-//! listed in the crate docs.
-use minijinja::{Environment, UndefinedBehavior, Value as MjValue};
+//! `${{ ... }}` in plain strings and JSON values outside a workflow file: the checks and mock
+//! envelopes of test files. Same scanner, same environment (filters such as `fromjson`) and
+//! same strict undefined names as workflows; the names visible are whatever `context` holds.
+use super::{ENV, error_text, scan};
 use serde_json::Value;
 
 /// One piece of a string: literal text or an expression body.
@@ -12,61 +11,23 @@ pub enum Piece {
     Expr(String),
 }
 
-/// Splits `text` at its `${{ ... }}`s. `Ok(None)` when there is none. The closing `}}` is
-/// the first one outside quotes and outside `{ }` nesting.
+/// Splits `text` at its `${{ ... }}`s. `Ok(None)` when there is none.
 pub fn split(text: &str) -> Result<Option<Vec<Piece>>, String> {
-    if !text.contains("${{") {
+    let found = scan(text).map_err(|e| e.message)?;
+    if found.is_empty() {
         return Ok(None);
     }
-    let bytes = text.as_bytes();
     let mut pieces = Vec::new();
-    let mut rest_start = 0;
-    let mut search = 0;
-    while let Some(rel) = text[search..].find("${{") {
-        let start = search + rel;
-        let body_start = start + 3;
-        let mut depth = 0usize;
-        let mut quote: Option<u8> = None;
-        let mut end = None;
-        let mut j = body_start;
-        while j < bytes.len() {
-            let c = bytes[j];
-            if let Some(q) = quote {
-                if c == b'\\' {
-                    j += 1;
-                } else if c == q {
-                    quote = None;
-                }
-            } else {
-                match c {
-                    b'\'' | b'"' => quote = Some(c),
-                    b'{' => depth += 1,
-                    b'}' if depth > 0 => depth -= 1,
-                    b'}' if bytes.get(j + 1) == Some(&b'}') => {
-                        end = Some(j);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            j += 1;
+    let mut last = 0;
+    for f in found {
+        if f.start > last {
+            pieces.push(Piece::Text(text[last..f.start].to_string()));
         }
-        let Some(body_end) = end else {
-            return Err("`${{` without a matching `}}`".into());
-        };
-        let body = text[body_start..body_end].trim();
-        if body.is_empty() {
-            return Err("empty expression `${{ }}`".into());
-        }
-        if start > rest_start {
-            pieces.push(Piece::Text(text[rest_start..start].to_string()));
-        }
-        pieces.push(Piece::Expr(body.to_string()));
-        rest_start = body_end + 2;
-        search = rest_start;
+        pieces.push(Piece::Expr(f.body));
+        last = f.end;
     }
-    if rest_start < text.len() {
-        pieces.push(Piece::Text(text[rest_start..].to_string()));
+    if last < text.len() {
+        pieces.push(Piece::Text(text[last..].to_string()));
     }
     Ok(Some(pieces))
 }
@@ -74,40 +35,26 @@ pub fn split(text: &str) -> Result<Option<Vec<Piece>>, String> {
 /// The body when `text` is exactly one `${{ ... }}` (surrounding spaces allowed).
 pub fn whole(text: &str) -> Option<String> {
     match split(text.trim()) {
-        Ok(Some(pieces)) if pieces.len() == 1 => match &pieces[0] {
-            Piece::Expr(body) => Some(body.clone()),
+        Ok(Some(mut pieces)) if pieces.len() == 1 => match pieces.remove(0) {
+            Piece::Expr(body) => Some(body),
             Piece::Text(_) => None,
         },
         _ => None,
     }
 }
 
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env
-}
-
-thread_local! {
-    static ENV: Environment<'static> = environment();
-}
-
 /// Checks the syntax of an expression body.
 pub fn check(body: &str) -> Result<(), String> {
-    ENV.with(|env| {
-        env.compile_expression(body)
-            .map(|_| ())
-            .map_err(|e| describe(&e))
-    })
+    super::check_syntax(body).map_err(|e| error_text(&e))
 }
 
 /// Evaluates one expression body against `context` (a JSON object of visible names).
-pub fn eval(body: &str, context: &Value) -> Result<Value, String> {
+pub fn eval_body(body: &str, context: &Value) -> Result<Value, String> {
     ENV.with(|env| {
-        let compiled = env.compile_expression(body).map_err(|e| describe(&e))?;
+        let compiled = env.compile_expression(body).map_err(|e| error_text(&e))?;
         let result = compiled
-            .eval(MjValue::from_serialize(context))
-            .map_err(|e| describe(&e))?;
+            .eval(minijinja::Value::from_serialize(context))
+            .map_err(|e| error_text(&e))?;
         if result.is_undefined() {
             return Err("the expression reads something undefined".into());
         }
@@ -123,17 +70,13 @@ pub fn eval_string(text: &str, context: &Value) -> Result<Value, String> {
         return Ok(Value::String(text.to_string()));
     };
     if let [Piece::Expr(body)] = pieces.as_slice() {
-        return eval(body, context);
+        return eval_body(body, context);
     }
     let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(&t),
-            Piece::Expr(body) => match eval(&body, context)? {
-                Value::Null => {}
-                Value::String(s) => out.push_str(&s),
-                other => out.push_str(&other.to_string()),
-            },
+            Piece::Expr(body) => out.push_str(&super::as_text(&eval_body(&body, context)?)),
         }
     }
     Ok(Value::String(out))
@@ -165,14 +108,6 @@ pub fn has_expressions(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(has_expressions),
         Value::Object(map) => map.values().any(has_expressions),
         _ => false,
-    }
-}
-
-/// A minijinja error in one line, without its template-location suffix.
-fn describe(err: &minijinja::Error) -> String {
-    match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
     }
 }
 
@@ -219,11 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn the_workflow_filters_are_available() {
+        let ctx = json!({"value": "{\"a\": [1, 2]}"});
+        assert_eq!(
+            eval_string("${{ (value | fromjson).a | length }}", &ctx).unwrap(),
+            json!(2)
+        );
+        assert!(check("value | fromjson").is_ok());
+        assert!(eval_body("'not json' | fromjson", &ctx)
+            .unwrap_err()
+            .contains("fromjson: not valid JSON"));
+    }
+
+    #[test]
     fn undefined_names_and_bad_syntax_are_errors() {
         let ctx = json!({"outputs": {}});
-        assert!(eval("outputs.missing > 0", &ctx).is_err());
+        assert!(eval_body("outputs.missing > 0", &ctx).is_err());
         assert!(check("1 +").is_err());
         assert!(check("outputs.a is defined").is_ok());
-        assert_eq!(eval("outputs.a is defined", &ctx).unwrap(), json!(false));
+        assert_eq!(eval_body("outputs.a is defined", &ctx).unwrap(), json!(false));
     }
 }
