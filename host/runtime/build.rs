@@ -22,7 +22,8 @@ fn main() {
     let wit = repo.join("wit");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    let crates = component_crates(&components);
+    let packages = wit_packages(&wit);
+    let crates = component_crates(&components, &packages);
     watch(&components, &wit);
     ensure_target();
 
@@ -53,54 +54,86 @@ fn main() {
         ));
     }
     generated.push_str(
-        "];\n\n/// The WIT package the built-in components implement: (file name, source).\n",
+        "];\n\n/// The WIT packages the built-in components implement: (folder under wit/, [(file name, source)]).\n",
     );
-    generated.push_str("pub static WIT: &[(&str, &str)] = &[\n");
-    for file in wit_files(&wit) {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        generated.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            file.display().to_string()
-        ));
+    generated.push_str("pub static WIT: &[(&str, &[(&str, &str)])] = &[\n");
+    for (package, files) in &packages {
+        generated.push_str(&format!("    ({package:?}, &[\n"));
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().to_string();
+            generated.push_str(&format!(
+                "        ({name:?}, include_str!({:?})),\n",
+                file.display().to_string()
+            ));
+        }
+        generated.push_str("    ]),\n");
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("builtin_components.rs"), generated).unwrap();
 }
 
-/// Every crate under components/ that builds a component (a cdylib), by package name.
-fn component_crates(components: &Path) -> Vec<String> {
+/// The WIT packages: each folder of wit/ holding `.wit` files is one connector's package
+/// (wit/halopsa = psaflow:halopsa), with its files sorted by name.
+fn wit_packages(wit: &Path) -> Vec<(String, Vec<PathBuf>)> {
+    let mut packages = Vec::new();
+    for dir in sorted_entries(wit).into_iter().filter(|p| p.is_dir()) {
+        let files: Vec<PathBuf> = sorted_entries(&dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+            .collect();
+        if !files.is_empty() {
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            packages.push((name, files));
+        }
+    }
+    assert!(
+        !packages.is_empty(),
+        "{} holds no WIT package folders",
+        wit.display()
+    );
+    packages
+}
+
+/// The built-in nodes: every crate building a component (a cdylib) in components/<connector>/,
+/// where <connector> is a WIT package folder of wit/. Other folders (kit, testing, template)
+/// are not embedded.
+fn component_crates(components: &Path, packages: &[(String, Vec<PathBuf>)]) -> Vec<String> {
     let mut names = Vec::new();
-    for entry in fs::read_dir(components).expect("components/ exists") {
-        let dir = entry.unwrap().path();
-        let manifest = dir.join("Cargo.toml");
-        let Ok(text) = fs::read_to_string(&manifest) else {
-            continue;
-        };
-        if !text.contains("cdylib") {
+    for (connector, _) in packages {
+        let folder = components.join(connector);
+        if !folder.is_dir() {
             continue;
         }
-        let name = text
-            .lines()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("name = ")
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-            .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
-        names.push(name);
+        for dir in sorted_entries(&folder) {
+            let manifest = dir.join("Cargo.toml");
+            let Ok(text) = fs::read_to_string(&manifest) else {
+                continue;
+            };
+            if !text.contains("cdylib") {
+                continue;
+            }
+            let name = text
+                .lines()
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("name = ")
+                        .map(|v| v.trim_matches('"').to_string())
+                })
+                .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
+            names.push(name);
+        }
     }
     names.sort();
     names
 }
 
-fn wit_files(wit: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(wit)
-        .expect("wit/ exists")
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
         .collect();
-    files.sort();
-    files
+    paths.sort();
+    paths
 }
 
 /// Rebuild when a component's source, a manifest or the WIT changes – but not when
@@ -110,14 +143,26 @@ fn watch(components: &Path, wit: &Path) {
     for file in ["Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", components.join(file).display());
     }
-    for entry in fs::read_dir(components).unwrap() {
-        let dir = entry.unwrap().path();
-        if dir.join("Cargo.toml").exists() {
+    watch_crates(components);
+}
+
+/// Every crate folder below `dir` (kit, connector folders, testing, template), skipping targets.
+fn watch_crates(dir: &Path) {
+    for path in sorted_entries(dir).into_iter().filter(|p| p.is_dir()) {
+        if path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.join("Cargo.toml").exists() {
             println!(
                 "cargo:rerun-if-changed={}",
-                dir.join("Cargo.toml").display()
+                path.join("Cargo.toml").display()
             );
-            println!("cargo:rerun-if-changed={}", dir.join("src").display());
+            println!("cargo:rerun-if-changed={}", path.join("src").display());
+            if path.join("wit").is_dir() {
+                println!("cargo:rerun-if-changed={}", path.join("wit").display());
+            }
+        } else {
+            watch_crates(&path);
         }
     }
 }

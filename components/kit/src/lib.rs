@@ -39,7 +39,7 @@
 //! transport import compiles to a stub that must not be called.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/halopsa",
     world: "kit",
     pub_export_macro: false,
 });
@@ -51,11 +51,11 @@ pub use psaflow::halopsa::transport;
 /// `with: { "psaflow:halopsa/types@0.1.0": psaflow_kit::types }` ([`bind_node!`]).
 pub use psaflow::halopsa::types;
 
-/// Generates a node's bindings for its world in `wit/worlds.wit`: expands to
+/// Generates a node's bindings for its world in `wit/halopsa/worlds.wit`: expands to
 ///
 /// ```ignore
 /// wit_bindgen::generate!({
-///     path: "../../wit",
+///     path: "../../../wit/halopsa",
 ///     world: "<world>",
 ///     with: {
 ///         "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,
@@ -70,14 +70,14 @@ pub use psaflow::halopsa::types;
 /// record and `export!` into the node crate.
 ///
 /// `generate!` reads `path` relative to the manifest directory of the crate being compiled, so
-/// this fits node crates that sit directly under `components/` (next to the kit), and it needs the
+/// this fits node crates that sit in `components/halopsa/<resource>-<operation>/`, and it needs the
 /// node crate to depend on `wit-bindgen` and on this crate under the name `psaflow_kit` (the
 /// workspace dependencies every node uses).
 #[macro_export]
 macro_rules! bind_node {
     ($world:tt) => {
         ::wit_bindgen::generate!({
-            path: "../../wit",
+            path: "../../../wit/halopsa",
             world: $world,
             with: {
                 "psaflow:halopsa/transport@0.1.0": psaflow_kit::transport,

@@ -3,7 +3,7 @@
 //! (see `invoke.rs`) so that third-party nodes with their own input records need no host code.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/halopsa",
     world: "kit",
     imports: { default: async },
 });

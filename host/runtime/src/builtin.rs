@@ -1,3 +1,3 @@
-//! The node components and WIT package built into psaflow by build.rs.
+//! The node components and WIT packages built into psaflow by build.rs.
 
 include!(concat!(env!("OUT_DIR"), "/builtin_components.rs"));

@@ -96,8 +96,10 @@ impl RuntimeBuilder {
         );
 
         let mut docs = WitDocs::default();
-        docs.add_package(builtin::WIT)
-            .context("the built-in WIT package")?;
+        for (package, files) in builtin::WIT {
+            docs.add_package(files)
+                .with_context(|| format!("the built-in WIT package wit/{package}"))?;
+        }
         let mut sources: Vec<(String, Arc<[u8]>)> = builtin::COMPONENTS
             .iter()
             .map(|(name, bytes)| (format!("built-in:{name}"), Arc::from(*bytes)))

@@ -1,6 +1,6 @@
 //! Reading a node from its component: which input record `run` takes (the node's id and
 //! parameters), and the WIT docs that describe it. Works for any component that follows the
-//! rule in wit/worlds.wit, so third-party nodes need no host code.
+//! rule in wit/README.md, so third-party nodes need no host code.
 
 use anyhow::{Context, anyhow, bail};
 use psaflow_core::names::kebab_to_pascal;
@@ -110,7 +110,7 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
     };
     check_imports(&resolve, &resolve.worlds[world_id])?;
     let run = run_export(&resolve.worlds[world_id]).ok_or_else(|| {
-        anyhow!("the component exports no `run` function (see wit/worlds.wit for the node rule)")
+        anyhow!("the component exports no `run` function (see wit/README.md for the node rule)")
     })?;
     let [param] = run.params.as_slice() else {
         bail!(
