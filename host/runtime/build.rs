@@ -28,15 +28,19 @@ fn main() {
     ensure_target();
 
     // A stable target dir beside the workspace's own, so profiles and rebuilds of the host
-    // share one component build instead of rebuilding twenty crates per OUT_DIR.
+    // share one component build instead of rebuilding twenty crates per OUT_DIR. It is named
+    // after this checkout: several git worktrees may share one CARGO_TARGET_DIR, and cargo
+    // would otherwise take another checkout's components for up to date.
     let target_dir = out_dir
         .ancestors()
         .nth(4)
         .unwrap_or(&out_dir)
-        .join("wasm-components");
+        .join(format!("wasm-components-{}", checkout_tag(&repo)));
     build_components(&components, &target_dir);
 
     let wasm_dir = target_dir.join(TARGET).join("release");
+    // Where the test-only components (components/testing) are, for the end-to-end tests.
+    println!("cargo:rustc-env=PSAFLOW_BUILT_COMPONENTS={}", wasm_dir.display());
     let mut generated =
         String::from("/// Built-in node components: (crate name, component bytes).\n");
     generated.push_str("pub static COMPONENTS: &[(&str, &[u8])] = &[\n");
@@ -127,6 +131,14 @@ fn component_crates(components: &Path, packages: &[(String, Vec<PathBuf>)]) -> V
     names
 }
 
+/// A short, stable name for this checkout (a hash of its path).
+fn checkout_tag(repo: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    repo.hash(&mut hasher);
+    format!("{:08x}", hasher.finish() as u32)
+}
+
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -139,6 +151,11 @@ fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
 /// Rebuild when a component's source, a manifest or the WIT changes – but not when
 /// components/target changes, which a directory-wide watch would pick up.
 fn watch(components: &Path, wit: &Path) {
+    // Cargo hashes workspace packages by their path relative to the workspace, so git worktrees
+    // sharing a CARGO_TARGET_DIR share this script's OUT_DIR, and the watched paths below are
+    // the last checkout's. The working directory (each checkout builds from its own root) makes
+    // cargo run the script again when another checkout built last.
+    println!("cargo:rerun-if-env-changed=PWD");
     println!("cargo:rerun-if-changed={}", wit.display());
     for file in ["Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", components.join(file).display());

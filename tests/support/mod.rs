@@ -160,8 +160,7 @@ fn params_map(params: Value) -> Map<String, Value> {
 /// A component built by the runtime's build script but not embedded (test-only nodes such as
 /// `chaos`), by crate name.
 pub fn built_component(crate_name: &str) -> std::path::PathBuf {
-    let path = target_dir()
-        .join("wasm-components/wasm32-wasip2/release")
+    let path = std::path::Path::new(psaflow_runtime::BUILT_COMPONENTS_DIR)
         .join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} was not built", path.display());
     path

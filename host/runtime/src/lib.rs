@@ -22,6 +22,7 @@ pub mod limits;
 mod params;
 pub mod reflect;
 
+pub use builtin::BUILT_COMPONENTS_DIR;
 pub use engine::NodeLimits;
 pub use invoke::InvocationStats;
 
