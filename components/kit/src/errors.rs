@@ -106,6 +106,9 @@ pub fn is_retryable_status(status: u16) -> bool {
 /// The standard reason phrase of an HTTP status ("Bad Request"), or "" when unknown.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         402 => "Payment Required",
@@ -195,6 +198,57 @@ pub fn from_transport(err: &TransportError) -> Failure {
     } else {
         format!("{lead}: {detail}")
     })
+}
+
+/// Fields that, in a 2xx answer, mean HaloPSA refused the change in the body instead of the
+/// status (seed 001: "a failed seat check returns an error in the response body").
+const BODY_ERROR_KEYS: &[&str] = &[
+    "error",
+    "errors",
+    "errormessage",
+    "error_message",
+    "error_description",
+    "exceptionmessage",
+];
+
+/// Checks a 2xx answer to a create or update: the saved record must carry its id, and must not
+/// carry an error. Otherwise the answer is a business error (StatusCode 200, OriginalStatusCode
+/// `status`) quoting the server's words: an error field anywhere in the answer, else its
+/// `message`, else a sentence saying no record id came back. `what` names the record ("agent").
+pub fn saved_record_check(status: u16, answer: &Value, what: &str) -> Result<(), Failure> {
+    let map = match answer {
+        Value::Object(map) => Some(map),
+        _ => None,
+    };
+    let error_text = map.and_then(|m| {
+        m.iter()
+            .filter(|(k, _)| BODY_ERROR_KEYS.iter().any(|e| k.eq_ignore_ascii_case(e)))
+            .find_map(|(k, v)| {
+                let mut only = Map::new();
+                only.insert(k.clone(), v.clone());
+                match v {
+                    Value::Bool(true) => text_field(m, "message").or_else(|| Some(format!("HaloPSA reported {k}: true"))),
+                    Value::Bool(false) | Value::Null => None,
+                    _ => object_message(&only),
+                }
+            })
+    });
+    let has_id = map
+        .and_then(|m| m.get("id"))
+        .and_then(crate::ids::read_id)
+        .is_some_and(|id| id > 0);
+    let message = match (error_text, has_id) {
+        (Some(text), _) => format!("HaloPSA refused to save the {what}: {}", shorten(&text)),
+        (None, true) => return Ok(()),
+        (None, false) => match map.and_then(|m| text_field(m, "message")) {
+            Some(text) => format!("HaloPSA did not save the {what}: {}", shorten(&text)),
+            None => format!(
+                "HaloPSA answered {} without the saved {what}'s id, so nothing confirms it was saved",
+                status_text(status)
+            ),
+        },
+    };
+    Err(Failure::Api { status, message })
 }
 
 /// Longest message taken from a body, in characters; longer text is cut with an ellipsis.
@@ -578,5 +632,30 @@ mod tests {
         let m = api(400, &body).message().to_string();
         assert_eq!(m.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert!(m.ends_with('…'));
+    }
+
+    #[test]
+    fn two_hundred_answers_without_an_id_or_with_an_error_are_business_errors() {
+        use serde_json::json;
+        assert_eq!(saved_record_check(201, &json!({"id": 9, "name": "x"}), "agent"), Ok(()));
+        let f = saved_record_check(200, &json!({"error": "No licences available"}), "agent").unwrap_err();
+        assert_eq!((f.status_code(), f.original_status_code()), (200, 200));
+        assert_eq!(f.message(), "HaloPSA refused to save the agent: No licences available");
+        // An error beside an id still fails: the server said so.
+        let f = saved_record_check(200, &json!({"id": 3, "errormessage": "Seat check failed"}), "agent").unwrap_err();
+        assert_eq!(f.message(), "HaloPSA refused to save the agent: Seat check failed");
+        let f = saved_record_check(200, &json!({"message": "Licence limit reached"}), "agent").unwrap_err();
+        assert_eq!(f.message(), "HaloPSA did not save the agent: Licence limit reached");
+        let f = saved_record_check(201, &json!({}), "client").unwrap_err();
+        assert_eq!(
+            f.message(),
+            "HaloPSA answered 201 Created without the saved client's id, so nothing confirms it was saved"
+        );
+        let f = saved_record_check(200, &Value::Null, "user").unwrap_err();
+        assert_eq!(f.status_code(), 200);
+        let f = saved_record_check(200, &json!({"id": 0, "error": true, "message": "Seats exhausted"}), "agent").unwrap_err();
+        assert_eq!(f.message(), "HaloPSA refused to save the agent: Seats exhausted");
+        // A false or null error flag is no error.
+        assert_eq!(saved_record_check(200, &json!({"id": 2, "error": null, "errors": []}), "x"), Ok(()));
     }
 }

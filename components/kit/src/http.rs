@@ -123,8 +123,12 @@ pub fn presence(response: &Response) -> Result<bool, Failure> {
 }
 
 /// `POST path` with the JSON array `[body]` (HaloPSA's create/update). Returns `(status, record)`
-/// where `record` is the answered object, or the first element of an answered array, or `{}` for
-/// an empty answer. A 404 uses `not_found` as the message when given.
+/// where `record` is the answered object, or the first element of an answered array. A 404 uses
+/// `not_found` as the message when given.
+///
+/// A 2xx answer is only a success when it carries the saved record: one without a record id, or
+/// with an error field (HaloPSA reports a failed licence-seat check in the body of a 200), is a
+/// business error quoting the server ([`errors::saved_record_check`]).
 pub fn post_array(
     path: &str,
     body: &Map<String, Value>,
@@ -133,7 +137,26 @@ pub fn post_array(
     let payload = Value::Array(vec![Value::Object(body.clone())]).to_string();
     let response = send(Method::Post, path, &Query::new(), Some(payload))?;
     let (status, value) = json_answer(&response, not_found)?;
-    Ok((status, single_record(value)))
+    let record = single_record(value);
+    errors::saved_record_check(status, &record, &record_noun(path))?;
+    Ok((status, record))
+}
+
+/// How messages name the record behind an API path: `/Tickets` → "ticket", `/Agent` → "agent".
+pub fn record_noun(path: &str) -> String {
+    let resource = path
+        .trim_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if resource.ends_with("us") || resource.ends_with("ss") {
+        return resource;
+    }
+    match resource.strip_suffix('s') {
+        Some(singular) if !singular.is_empty() => singular.to_string(),
+        _ => resource,
+    }
 }
 
 /// `DELETE path?query`. Returns the status and the answered JSON (`null` for an empty body, which
@@ -254,5 +277,14 @@ mod tests {
         );
         assert_eq!(single_record(json!([])), json!({}));
         assert_eq!(single_record(Value::Null), json!({}));
+    }
+
+    #[test]
+    fn record_nouns() {
+        assert_eq!(record_noun("/Tickets"), "ticket");
+        assert_eq!(record_noun("/Users"), "user");
+        assert_eq!(record_noun("/Agent"), "agent");
+        assert_eq!(record_noun("/Status"), "status");
+        assert_eq!(record_noun("/Client/4"), "client");
     }
 }

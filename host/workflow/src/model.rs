@@ -93,11 +93,16 @@ pub enum InputType {
     Boolean,
     List,
     Object,
+    /// A CSV table (usually `--input name=@file.csv`): a list of objects keyed by the header row.
+    Csv,
+    /// Any JSON value (usually `--input name=@file.json`).
+    Json,
 }
 
 impl InputType {
-    pub const NAMES: [&'static str; 6] =
-        ["string", "integer", "number", "boolean", "list", "object"];
+    pub const NAMES: [&'static str; 8] = [
+        "string", "integer", "number", "boolean", "list", "object", "csv", "json",
+    ];
 
     pub fn parse(name: &str) -> Option<InputType> {
         Some(match name {
@@ -107,6 +112,8 @@ impl InputType {
             "boolean" => InputType::Boolean,
             "list" => InputType::List,
             "object" => InputType::Object,
+            "csv" => InputType::Csv,
+            "json" => InputType::Json,
             _ => return None,
         })
     }
@@ -119,6 +126,8 @@ impl InputType {
             InputType::Boolean => "boolean",
             InputType::List => "list",
             InputType::Object => "object",
+            InputType::Csv => "csv",
+            InputType::Json => "json",
         }
     }
 }
