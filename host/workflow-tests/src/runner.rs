@@ -407,8 +407,10 @@ fn prepare_file(
             .map(|d| ctx.diagnostic_failure(d))
             .collect();
         failures.extend(check_references(&ctx, &case, &workflow, catalog));
+        // Input files ("@roster.csv") are read relative to the test file.
+        let base = file.path.parent().unwrap_or(std::path::Path::new(""));
         let inputs =
-            match psaflow_workflow::resolve_inputs(&workflow, &[], Some(case.inputs.clone())) {
+            match psaflow_workflow::resolve_inputs_in(&workflow, &[], Some(case.inputs.clone()), base) {
                 Ok(inputs) => inputs,
                 Err(diags) => {
                     failures.push(ctx.failure(

@@ -161,12 +161,12 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             },
             "input": {
                 "anyOf": [
-                    {"enum": ["string", "integer", "number", "boolean", "list", "object"]},
+                    {"enum": ["string", "integer", "number", "boolean", "list", "object", "csv", "json"]},
                     {
                         "type": "object",
                         "additionalProperties": false,
                         "properties": {
-                            "type": {"enum": ["string", "integer", "number", "boolean", "list", "object"]},
+                            "type": {"enum": ["string", "integer", "number", "boolean", "list", "object", "csv", "json"]},
                             "required": {"type": "boolean"},
                             "default": {},
                             "description": {"type": "string"}

@@ -8,32 +8,48 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::store::Entity;
 
 /// Issued access tokens. Each remembers the fault epoch it was issued in, so that
 /// `Faults::expire_tokens` can invalidate every earlier token without touching this table.
 #[derive(Default)]
 pub(crate) struct Tokens {
-    live: HashMap<String, (Instant, u64)>,
+    /// token → (expiry, fault epoch it was issued in, the scope granted).
+    live: HashMap<String, (Instant, u64, String)>,
 }
 
 impl Tokens {
+    #[cfg(test)]
     pub(crate) fn issue(&mut self, ttl: Duration, epoch: u64) -> String {
+        self.issue_scoped(ttl, epoch, "all")
+    }
+
+    pub(crate) fn issue_scoped(&mut self, ttl: Duration, epoch: u64, scope: &str) -> String {
         let now = Instant::now();
         // Long-running sandboxes (`psaflow sandbox`) would otherwise grow without bound.
         self.live
-            .retain(|_, (expiry, issued_in)| *expiry > now && *issued_in == epoch);
+            .retain(|_, (expiry, issued_in, _)| *expiry > now && *issued_in == epoch);
         let token = random_token();
         let expiry = now
             .checked_add(ttl)
             .unwrap_or(now + Duration::from_secs(3600 * 24 * 365));
-        self.live.insert(token.clone(), (expiry, epoch));
+        self.live
+            .insert(token.clone(), (expiry, epoch, scope.to_owned()));
         token
     }
 
+    #[cfg(test)]
     pub(crate) fn is_valid(&self, token: &str, epoch: u64) -> bool {
+        self.scope(token, epoch).is_some()
+    }
+
+    /// The scope a live token was granted; `None` when the token is unknown or expired.
+    pub(crate) fn scope(&self, token: &str, epoch: u64) -> Option<&str> {
         match self.live.get(token) {
-            Some((expiry, issued_in)) => *issued_in == epoch && Instant::now() < *expiry,
-            None => false,
+            Some((expiry, issued_in, scope)) if *issued_in == epoch && Instant::now() < *expiry => {
+                Some(scope)
+            }
+            _ => None,
         }
     }
 }
@@ -128,8 +144,8 @@ pub(crate) fn token(shared: &Shared, req: TokenRequest<'_>) -> (StatusCode, Valu
     }
 
     let epoch = shared.faults.token_epoch();
-    let access_token = crate::lock(&shared.tokens).issue(shared.token_ttl, epoch);
     let scope = field("scope").unwrap_or("all");
+    let access_token = crate::lock(&shared.tokens).issue_scoped(shared.token_ttl, epoch, scope);
     (
         StatusCode::OK,
         json!({
@@ -139,6 +155,30 @@ pub(crate) fn token(shared: &Shared, req: TokenRequest<'_>) -> (StatusCode, Valu
             "scope": scope,
         }),
     )
+}
+
+/// The permission area of an entity in Halo's scope names (`read:agents`, `edit:customers`).
+fn scope_area(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Client | Entity::Site | Entity::User => "customers",
+        Entity::Agent => "agents",
+        Entity::Team => "teams",
+        Entity::Ticket | Entity::TicketType | Entity::Status | Entity::Priority => "tickets",
+    }
+}
+
+/// The scope a request needs, or `None` when `granted` (space-separated) covers it. Seed 001's
+/// table: `read:<area>` for GET, `edit:<area>` for POST and DELETE; `all` (and `all:standard`)
+/// covers everything, and an `edit:` scope includes reading.
+pub(crate) fn missing_scope(granted: &str, entity: Entity, writes: bool) -> Option<String> {
+    let area = scope_area(entity);
+    let edit = format!("edit:{area}");
+    let read = format!("read:{area}");
+    let ok = granted.split_whitespace().any(|s| {
+        let s = s.to_ascii_lowercase();
+        s == "all" || s == "all:standard" || s == edit || (!writes && s == read)
+    });
+    (!ok).then(|| if writes { edit } else { read })
 }
 
 /// Decodes `Basic base64(client_id:client_secret)`.
@@ -207,5 +247,21 @@ mod tests {
         assert_eq!(bearer(Some("Bearer ")), None);
         assert_eq!(bearer(Some("Basic abc")), None);
         assert_eq!(bearer(None), None);
+    }
+
+    #[test]
+    fn scopes_follow_the_seed_table() {
+        assert_eq!(missing_scope("all", Entity::Agent, true), None);
+        assert_eq!(missing_scope("read:agents", Entity::Agent, false), None);
+        assert_eq!(
+            missing_scope("read:agents read:teams", Entity::Agent, true),
+            Some("edit:agents".to_owned())
+        );
+        assert_eq!(missing_scope("edit:agents", Entity::Agent, false), None);
+        assert_eq!(
+            missing_scope("edit:agents", Entity::Client, false),
+            Some("read:customers".to_owned())
+        );
+        assert_eq!(missing_scope("read:teams edit:teams", Entity::Team, true), None);
     }
 }

@@ -11,6 +11,15 @@ pub(crate) fn now() -> String {
     format_unix(secs)
 }
 
+/// The time `days` days before now, in Halo's format (seed data such as last logins).
+pub(crate) fn days_ago(days: i64) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    format_unix(secs - days * 86_400)
+}
+
 /// Formats seconds since the Unix epoch. A calendar crate would be a dependency for one line of
 /// output, so the civil-date conversion (Howard Hinnant's days-from-civil inverse) is done here.
 pub(crate) fn format_unix(secs: i64) -> String {

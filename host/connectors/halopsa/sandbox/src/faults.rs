@@ -25,6 +25,24 @@ pub enum UserDeleteQuirk {
     Error500EmptyBodyNotDeleted,
 }
 
+/// How the Agent endpoint reports and accepts an agent's status. HaloPSA installs differ: seed 001
+/// documents `isactive`, the official swagger `isdisabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AgentQuirk {
+    /// Both fields in every answer (the default).
+    #[default]
+    Off,
+    /// Answers carry `isactive` only (seed 001's install).
+    IsActiveOnly,
+    /// Answers carry `isdisabled` only (the swagger's install).
+    IsDisabledOnly,
+    /// `POST /api/Agent` answers only `{id, name}`; the status must be read back with a GET.
+    SparseSaveAnswer,
+    /// `POST /api/Agent` silently ignores `isactive` / `isdisabled` (answers 200, changes
+    /// nothing about the status), so a deactivation cannot be confirmed.
+    IgnoresDeactivation,
+}
+
 /// A forced status for the next resource calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ForcedStatus {
@@ -40,6 +58,7 @@ struct State {
     fail_retry_after: Option<u64>,
     drops: u32,
     user_delete: UserDeleteQuirk,
+    agent: AgentQuirk,
 }
 
 /// The sandbox's switchable faults. All setters take `&self` and may be called while requests
@@ -93,6 +112,16 @@ impl Faults {
     /// [`UserDeleteQuirk::Off`] or [`Faults::reset`]. Deleting a missing user still gives 404.
     pub fn user_delete_quirk(&self, quirk: UserDeleteQuirk) {
         lock(&self.state).user_delete = quirk;
+    }
+
+    /// Changes how the Agent endpoint handles the agent's status; see [`AgentQuirk`]. Stays on
+    /// until turned [`AgentQuirk::Off`] or [`Faults::reset`].
+    pub fn agent_quirk(&self, quirk: AgentQuirk) {
+        lock(&self.state).agent = quirk;
+    }
+
+    pub(crate) fn agent(&self) -> AgentQuirk {
+        lock(&self.state).agent
     }
 
     /// Turns every fault off: no latency, no forced status, no pending drops, no delete quirk.

@@ -34,7 +34,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{Faults, UserDeleteQuirk};
+pub use faults::{AgentQuirk, Faults, UserDeleteQuirk};
 pub use store::Entity;
 
 /// How long [`Sandbox::shutdown`] lets in-flight requests finish before cutting them off.
@@ -239,6 +239,13 @@ impl Sandbox {
     /// fields included). Soft-deleted tickets are included with `deleted: true`.
     pub fn records(&self, entity: Entity) -> Vec<Value> {
         lock(&self.shared.store).all(entity)
+    }
+
+    /// Sets how many named agent licences the tenant has (`None`: unlimited). A create or
+    /// reactivation that needs a seat when none is free is answered HTTP 200 with the error in
+    /// the body, as Halo's licence check does. The demo data has 10.
+    pub fn set_agent_seats(&self, seats: Option<usize>) {
+        lock(&self.shared.store).agent_seats = seats;
     }
 
     /// Stores a fixture directly, bypassing validation. An id that is missing, 0 or -1 is

@@ -40,6 +40,9 @@ pub(crate) enum Rejection {
     Message(StatusCode, String),
     /// Any status with a plain-text body (Halo's coded business errors).
     Text(StatusCode, String),
+    /// Any status (even 200) with this JSON body: Halo reports a failed licence check in the body
+    /// of a 200 (seed 001: "do not rely on HTTP status alone").
+    Body(StatusCode, Value),
 }
 
 impl Rejection {
@@ -63,7 +66,9 @@ impl Rejection {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Rejection::Fields(_) => StatusCode::BAD_REQUEST,
-            Rejection::Message(status, _) | Rejection::Text(status, _) => *status,
+            Rejection::Message(status, _)
+            | Rejection::Text(status, _)
+            | Rejection::Body(status, _) => *status,
         }
     }
 }
@@ -107,6 +112,9 @@ pub(crate) fn normalise_input(
             }
         }
     }
+    if entity == Entity::Agent {
+        normalise_agent_status(record, &mut errors);
+    }
     if entity == Entity::User {
         for key in ["password", "new_password"] {
             let password = record.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -126,6 +134,97 @@ pub(crate) fn normalise_input(
     } else {
         Err(Rejection::Fields(errors))
     }
+}
+
+/// Agents are stored with `isactive` (seed 001's field); `isdisabled` (the swagger's) is derived
+/// from it on output. A request may send either, or both when they agree.
+fn normalise_agent_status(record: &mut Record, errors: &mut Map<String, Value>) {
+    let active = record.get("isactive").and_then(Value::as_bool);
+    let disabled = record.remove("isdisabled").and_then(|v| v.as_bool());
+    match (active, disabled) {
+        (Some(a), Some(d)) if a == d => {
+            errors.insert(
+                "isactive".to_owned(),
+                json!("isactive and isdisabled contradict each other."),
+            );
+        }
+        (None, Some(d)) => {
+            record.insert("isactive".to_owned(), json!(!d));
+        }
+        _ => {}
+    }
+}
+
+/// Whether an agent counts as active (and so holds a licence seat).
+pub(crate) fn agent_is_active(record: &Record) -> bool {
+    record
+        .get("isactive")
+        .and_then(Value::as_bool)
+        .or_else(|| record.get("isdisabled").and_then(Value::as_bool).map(|d| !d))
+        .unwrap_or(true)
+}
+
+/// Halo sets an agent's team by name as well as by id (HaloAPI's E2E tests send `team: "Sales"`):
+/// a `team` name without a `team_id` is resolved here; an unknown name is a 400.
+pub(crate) fn resolve_names(
+    store: &Store,
+    entity: Entity,
+    record: &mut Record,
+) -> Result<(), Rejection> {
+    if entity != Entity::Agent || id_of(record, "team_id").is_some_and(|id| id > 0) {
+        return Ok(());
+    }
+    let Some(name) = record.get("team").and_then(Value::as_str).map(str::trim) else {
+        return Ok(());
+    };
+    if name.is_empty() {
+        return Ok(());
+    }
+    let team = store.rows(Entity::Team).find(|t| {
+        t.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+    });
+    match team.and_then(|t| id_of(t, "id")) {
+        Some(id) => {
+            record.insert("team_id".to_owned(), json!(id));
+            record.remove("team");
+            Ok(())
+        }
+        None => Err(Rejection::field(
+            "team",
+            format!("There is no team called '{name}'."),
+        )),
+    }
+}
+
+fn active_seats_used(store: &Store) -> usize {
+    store
+        .rows(Entity::Agent)
+        .filter(|a| agent_is_active(a))
+        .filter(|a| a.get("is_api_agent").and_then(Value::as_bool) != Some(true))
+        .count()
+}
+
+/// Named licences: a save that would leave more active agents than seats (and more than before)
+/// is refused with HTTP 200 and the error in the body, as Halo's seat check does.
+pub(crate) fn check_seats(before: &Store, after: &Store) -> Result<(), Rejection> {
+    let Some(seats) = before.agent_seats else {
+        return Ok(());
+    };
+    let used = active_seats_used(after);
+    if used > seats && used > active_seats_used(before) {
+        return Err(Rejection::Body(
+            StatusCode::OK,
+            json!({
+                "id": 0,
+                "errorMessage": format!(
+                    "Licence check failed: all {seats} named agent licences are in use. Deactivate an agent or buy more licences."
+                ),
+            }),
+        ));
+    }
+    Ok(())
 }
 
 /// The policy Halo applies by default: 8+ characters, upper and lower case, a digit or symbol.
@@ -164,6 +263,7 @@ fn references(entity: Entity) -> &'static [(&'static str, Entity)] {
         Entity::Site => &[("client_id", Entity::Client)],
         Entity::User => &[("site_id", Entity::Site)],
         Entity::Ticket => &[("tickettype_id", Entity::TicketType)],
+        Entity::Agent => &[("team_id", Entity::Team)],
         _ => &[],
     }
 }
@@ -251,11 +351,13 @@ fn check_unique_email(
     own_id: Option<i64>,
     record: &Record,
 ) -> Result<(), Rejection> {
-    if entity != Entity::User {
-        return Ok(());
-    }
+    let field = match entity {
+        Entity::User => "emailaddress",
+        Entity::Agent => "email",
+        _ => return Ok(()),
+    };
     let Some(email) = record
-        .get("emailaddress")
+        .get(field)
         .and_then(Value::as_str)
         .map(str::trim)
     else {
@@ -264,16 +366,19 @@ fn check_unique_email(
     if email.is_empty() {
         return Ok(());
     }
-    let taken = store.rows(Entity::User).any(|u| {
+    let taken = store.rows(entity).any(|u| {
         id_of(u, "id") != own_id
-            && u.get("emailaddress")
+            && u.get(field)
                 .and_then(Value::as_str)
                 .is_some_and(|e| e.trim().eq_ignore_ascii_case(email))
     });
     if taken {
         return Err(Rejection::field(
-            "emailaddress",
-            format!("A user with the email address {email} already exists."),
+            field,
+            format!(
+                "{} with the email address {email} already exists.",
+                if entity == Entity::User { "A user" } else { "An agent" }
+            ),
         ));
     }
     Ok(())
@@ -317,9 +422,12 @@ pub(crate) fn apply_defaults(store: &Store, entity: Entity, record: &mut Record,
         }
         Entity::Agent => {
             let colour = AGENT_COLOURS[store.rows(Entity::Agent).count() % AGENT_COLOURS.len()];
-            default(record, "isdisabled", json!(false));
+            default(record, "isactive", json!(true));
             default(record, "is_agent", json!(true));
             default(record, "colour", json!(colour));
+            // Never logged in yet; the seat is used from the moment the agent is saved (seed 000).
+            default(record, "lastlogindate", Value::Null);
+            default(record, "datecreated", json!(now));
         }
         Entity::Team => default(record, "inactive", json!(false)),
         Entity::TicketType | Entity::Status | Entity::Priority => {}
@@ -413,6 +521,12 @@ pub(crate) fn decorate(store: &Store, entity: Entity, record: &Record) -> Value 
                 derive_name(store, &mut out, id_key, target, name_key);
             }
         }
+        Entity::Agent => {
+            derive_name(store, &mut out, "team_id", Entity::Team, "team");
+            let active = agent_is_active(&out);
+            out.insert("isactive".to_owned(), json!(active));
+            out.insert("isdisabled".to_owned(), json!(!active));
+        }
         _ => {}
     }
     Value::Object(out)
@@ -434,6 +548,21 @@ pub(crate) fn check_delete(store: &Store, entity: Entity, id: i64) -> Result<(),
                 .filter(|u| id_of(u, "site_id") == Some(id))
                 .count(),
             "user(s)",
+        ),
+        // Seed 001: deleting an agent "breaks referential integrity in historical ticket data".
+        Entity::Agent => (
+            store
+                .rows(Entity::Ticket)
+                .filter(|t| id_of(t, "agent_id") == Some(id))
+                .count(),
+            "ticket(s) assigned; deactivate the agent instead",
+        ),
+        Entity::Team => (
+            store
+                .rows(Entity::Agent)
+                .filter(|a| id_of(a, "team_id") == Some(id))
+                .count(),
+            "agent(s)",
         ),
         _ => (0, ""),
     };

@@ -70,7 +70,7 @@ fn lookups(store: &mut Store) {
     put(
         store,
         Entity::Agent,
-        json!({"id": 1, "name": "API User", "email": "api@msp.example", "isdisabled": false, "is_agent": true, "is_api_agent": true, "colour": "#7f8c8d"}),
+        json!({"id": 1, "name": "API User", "email": "api@msp.example", "isactive": true, "is_agent": true, "is_api_agent": true, "colour": "#7f8c8d", "lastlogindate": crate::clock::now()}),
     );
 }
 
@@ -200,35 +200,26 @@ fn staff(store: &mut Store) {
             json!({"id": id, "name": name, "inactive": false, "forrequests": true}),
         );
     }
-    for (id, name, email, team, colour) in [
-        (
-            2,
-            "Sam Carter",
-            "sam.carter@msp.example",
-            "Service Desk",
-            "#2e86de",
-        ),
-        (
-            3,
-            "Priya Natarajan",
-            "priya.natarajan@msp.example",
-            "Field Engineers",
-            "#e67e22",
-        ),
-        (
-            4,
-            "Tom Becker",
-            "tom.becker@msp.example",
-            "Projects",
-            "#27ae60",
-        ),
+    // (id, name, email, team id, role, active, days since last login, colour). Tom Becker has
+    // not logged in for months (an unused seat); Lena Fischer left last year and is deactivated.
+    for (id, name, email, team, role, active, last_login, colour) in [
+        (2, "Sam Carter", "sam.carter@msp.example", 1, "Technician", true, 1, "#2e86de"),
+        (3, "Priya Natarajan", "priya.natarajan@msp.example", 3, "Technician", true, 3, "#e67e22"),
+        (4, "Tom Becker", "tom.becker@msp.example", 2, "Project Manager", true, 200, "#27ae60"),
+        (5, "Lena Fischer", "lena.fischer@msp.example", 1, "Technician", false, 400, "#8e44ad"),
     ] {
+        let (first, surname) = name.split_once(' ').unwrap_or((name, ""));
         put(
             store,
             Entity::Agent,
-            json!({"id": id, "name": name, "email": email, "team": team, "isdisabled": false, "is_agent": true, "colour": colour}),
+            json!({"id": id, "name": name, "firstname": first, "surname": surname, "email": email,
+                   "team_id": team, "role": role, "isactive": active, "is_agent": true, "colour": colour,
+                   "lastlogindate": crate::clock::days_ago(last_login),
+                   "datecreated": "2023-01-09T09:00:00"}),
         );
     }
+    // Ten named licences: the demo uses four.
+    store.agent_seats = Some(10);
 }
 
 fn tickets(store: &mut Store) {
@@ -396,7 +387,7 @@ mod tests {
         assert_eq!((count(Entity::Site), inactive(Entity::Site)), (6, 1));
         assert_eq!((count(Entity::User), inactive(Entity::User)), (8, 1));
         assert_eq!(count(Entity::Ticket), 10);
-        assert_eq!(count(Entity::Agent), 4);
+        assert_eq!(count(Entity::Agent), 5);
         assert_eq!(count(Entity::Team), 3);
         assert_eq!(store.name_of(Entity::Agent, 1), Some("API User"));
         let closed = store

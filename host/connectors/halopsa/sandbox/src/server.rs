@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::faults::UserDeleteQuirk;
+use crate::faults::{AgentQuirk, UserDeleteQuirk};
 use crate::rules::Rejection;
 use crate::store::{Entity, ListQuery};
 use crate::{RecordedRequest, Shared, auth, clock, lock};
@@ -114,10 +114,22 @@ async fn handle(
                 lock(&shared.log).push(recorded);
                 drop_connection();
             }
+            let scope = token_scope(&shared, authorization);
+            let missing = match (&route, &scope) {
+                (Route::Resource { entity, .. }, Some(granted)) => {
+                    auth::missing_scope(granted, *entity, method != Method::GET)
+                }
+                _ => None,
+            };
             if let Some(forced) = shared.faults.take_forced_status() {
                 forced_response(forced.status, forced.retry_after)
-            } else if !token_is_valid(&shared, authorization) {
+            } else if scope.is_none() {
                 unauthorized()
+            } else if let Some(needed) = missing {
+                message(
+                    StatusCode::FORBIDDEN,
+                    &format!("The API application's token does not have the {needed} scope."),
+                )
             } else {
                 match route {
                     Route::Resource { entity, id } => resource(
@@ -164,6 +176,7 @@ fn rejection(rejection: Rejection) -> Response {
     match rejection {
         Rejection::Fields(fields) => json_response(status, Value::Object(fields)),
         Rejection::Message(_, text) => message(status, &text),
+        Rejection::Body(_, body) => json_response(status, body),
         Rejection::Text(_, text) => (
             status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -199,11 +212,12 @@ fn token_endpoint(
     response
 }
 
-fn token_is_valid(shared: &Shared, authorization: Option<&str>) -> bool {
-    let Some(token) = auth::bearer(authorization) else {
-        return false;
-    };
-    lock(&shared.tokens).is_valid(token, shared.faults.token_epoch())
+/// The scope of the request's bearer token; `None` when it has no valid token.
+fn token_scope(shared: &Shared, authorization: Option<&str>) -> Option<String> {
+    let token = auth::bearer(authorization)?;
+    lock(&shared.tokens)
+        .scope(token, shared.faults.token_epoch())
+        .map(str::to_owned)
 }
 
 fn unauthorized() -> Response {
@@ -248,7 +262,10 @@ fn resource(
         (&Method::GET, None) => list(shared, entity, query),
         (&Method::GET, Some(id)) => match parse_id(entity, id) {
             Some(id) => match lock(&shared.store).fetch(entity, id) {
-                Ok(record) => json_response(StatusCode::OK, record),
+                Ok(mut record) => {
+                    agent_status_fields(shared, entity, &mut record);
+                    json_response(StatusCode::OK, record)
+                }
                 Err(err) => rejection(err),
             },
             None => not_found(&format!("{} {id} not found.", entity.label())),
@@ -273,7 +290,21 @@ fn parse_id(entity: Entity, id: &str) -> Option<i64> {
 fn list(shared: &Shared, entity: Entity, query: &str) -> Response {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     match ListQuery::parse(&pairs) {
-        Ok(q) => json_response(StatusCode::OK, lock(&shared.store).list(entity, &q)),
+        Ok(q) => {
+            let mut body = lock(&shared.store).list(entity, &q);
+            let items = match &mut body {
+                Value::Array(items) => Some(items),
+                Value::Object(map) => entity
+                    .list_key()
+                    .and_then(|k| map.get_mut(k))
+                    .and_then(Value::as_array_mut),
+                _ => None,
+            };
+            for item in items.into_iter().flatten() {
+                agent_status_fields(shared, entity, item);
+            }
+            json_response(StatusCode::OK, body)
+        }
         Err(err) => rejection(err),
     }
 }
@@ -288,7 +319,7 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
             );
         }
     };
-    let Value::Array(items) = parsed else {
+    let Value::Array(mut items) = parsed else {
         return message(
             StatusCode::BAD_REQUEST,
             &format!(
@@ -308,9 +339,24 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
             .and_then(crate::store::id_value)
             .is_none_or(|id| id == 0 || id == -1)
     });
+    let quirk = shared.faults.agent();
+    if entity == Entity::Agent && quirk == AgentQuirk::IgnoresDeactivation {
+        for item in &mut items {
+            if let Value::Object(map) = item {
+                map.remove("isactive");
+                map.remove("isdisabled");
+            }
+        }
+    }
     let result = lock(&shared.store).save(entity, items, &clock::now());
     match result {
         Ok(mut saved) => {
+            for record in &mut saved {
+                agent_status_fields(shared, entity, record);
+                if entity == Entity::Agent && quirk == AgentQuirk::SparseSaveAnswer {
+                    *record = json!({"id": record["id"].clone(), "name": record["name"].clone()});
+                }
+            }
             let status = if creates {
                 StatusCode::CREATED
             } else {
@@ -325,6 +371,25 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
             json_response(status, body)
         }
         Err(err) => rejection(err),
+    }
+}
+
+/// Drops the agent status field this install does not have (see [`AgentQuirk`]).
+fn agent_status_fields(shared: &Shared, entity: Entity, record: &mut Value) {
+    if entity != Entity::Agent {
+        return;
+    }
+    let Value::Object(map) = record else {
+        return;
+    };
+    match shared.faults.agent() {
+        AgentQuirk::IsActiveOnly => {
+            map.remove("isdisabled");
+        }
+        AgentQuirk::IsDisabledOnly => {
+            map.remove("isactive");
+        }
+        _ => {}
     }
 }
 

@@ -64,6 +64,8 @@ impl Entity {
             Entity::Site => Some("sites"),
             Entity::Ticket => Some("tickets"),
             Entity::User => Some("users"),
+            Entity::Agent => Some("agents"),
+            Entity::Team => Some("teams"),
             _ => None,
         }
     }
@@ -117,6 +119,8 @@ struct Table {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Store {
     tables: BTreeMap<Entity, Table>,
+    /// Named agent licences: how many active (non-API) agents may exist; `None` is unlimited.
+    pub(crate) agent_seats: Option<usize>,
 }
 
 impl Store {
@@ -209,6 +213,7 @@ impl Store {
                 ));
             };
             let flags = rules::normalise_input(entity, &mut changes)?;
+            rules::resolve_names(&draft, entity, &mut changes)?;
             let id = changes.get("id").map(|v| (id_value(v), v.clone()));
             let id = match id {
                 None | Some((Some(0 | -1), _)) => None,
@@ -247,6 +252,9 @@ impl Store {
             };
             saved_ids.push(id);
         }
+        if entity == Entity::Agent {
+            rules::check_seats(self, &draft)?;
+        }
         *self = draft;
         Ok(saved_ids
             .into_iter()
@@ -278,13 +286,19 @@ impl Store {
     }
 
     /// `GET /api/<Entity>`: a wrapped page for clients, sites, tickets and users, a bare array
-    /// for the lookups.
+    /// for the lookups. Agents are a bare array unless paginated (then `{record_count, agents}`,
+    /// as seed 001 shows); teams are `{"teams": [...]}` (plus `record_count` when paginated).
     pub(crate) fn list(&self, entity: Entity, query: &ListQuery) -> Value {
         let matching: Vec<Value> = self
             .rows(entity)
             .filter(|r| self.matches(entity, r, query))
             .map(|r| rules::decorate(self, entity, r))
             .collect();
+        match entity {
+            Entity::Agent if !query.pageinate => return Value::Array(matching),
+            Entity::Team if !query.pageinate => return json!({ "teams": matching }),
+            _ => {}
+        }
         let Some(key) = entity.list_key() else {
             return Value::Array(matching);
         };
@@ -311,6 +325,18 @@ impl Store {
                 q.include_active
             };
             if !wanted {
+                return false;
+            }
+        }
+        if entity == Entity::Agent {
+            let active = rules::agent_is_active(record);
+            let wanted = if active {
+                q.include_enabled
+            } else {
+                q.include_disabled
+            };
+            let api_agent = record.get("is_api_agent").and_then(Value::as_bool) == Some(true);
+            if !wanted || (api_agent && !q.include_api_agents) {
                 return false;
             }
         }
@@ -347,6 +373,10 @@ impl Store {
             (q.user_id, ticket_field("user_id")),
             (q.agent_id, ticket_field("agent_id")),
             (q.status_id, ticket_field("status_id")),
+            (
+                q.team_id,
+                matches!(entity, Entity::Ticket | Entity::Agent).then(|| id_of(record, "team_id")),
+            ),
             (
                 q.toplevel_id,
                 has_client.then(|| self.toplevel_of(entity, record, client_id)),
@@ -423,6 +453,12 @@ pub(crate) struct ListQuery {
     pub(crate) user_id: Option<i64>,
     pub(crate) agent_id: Option<i64>,
     pub(crate) status_id: Option<i64>,
+    pub(crate) team_id: Option<i64>,
+    /// Agents: `includeenabled` / `includedisabled` (both default true: Halo lists inactive
+    /// agents unless filtered) and `includeapiagents` (default false).
+    pub(crate) include_enabled: bool,
+    pub(crate) include_disabled: bool,
+    pub(crate) include_api_agents: bool,
     pub(crate) open_only: bool,
     pub(crate) closed_only: bool,
     pub(crate) deleted: bool,
@@ -444,6 +480,10 @@ impl Default for ListQuery {
             user_id: None,
             agent_id: None,
             status_id: None,
+            team_id: None,
+            include_enabled: true,
+            include_disabled: true,
+            include_api_agents: false,
             open_only: false,
             closed_only: false,
             deleted: false,
@@ -487,6 +527,10 @@ impl ListQuery {
                 "user_id" => q.user_id = parse_id(&key, value)?,
                 "agent_id" => q.agent_id = parse_id(&key, value)?,
                 "status_id" => q.status_id = parse_id(&key, value)?,
+                "team_id" => q.team_id = parse_id(&key, value)?,
+                "includeenabled" => q.include_enabled = parse_bool(&key, value)?,
+                "includedisabled" => q.include_disabled = parse_bool(&key, value)?,
+                "includeapiagents" => q.include_api_agents = parse_bool(&key, value)?,
                 "open_only" => q.open_only = parse_bool(&key, value)?,
                 "closed_only" => q.closed_only = parse_bool(&key, value)?,
                 "deleted" => q.deleted = parse_bool(&key, value)?,

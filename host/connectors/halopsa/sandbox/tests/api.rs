@@ -764,12 +764,26 @@ async fn tickets_follow_halo_rules_and_soft_delete() {
 #[tokio::test]
 async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
     let api = start_seeded().await;
+    // Agents: a bare array (API agents only on request); `{record_count, agents}` when paging.
     let agents = api.get("/Agent").await;
     assert!(agents.json.is_array());
-    assert_eq!(agents.json[0]["id"], 1);
-    assert_eq!(agents.json[0]["name"], "API User");
+    assert_eq!(agents.json[0]["name"], "Sam Carter");
+    assert_eq!(agents.json[0]["isactive"], true);
+    assert_eq!(agents.json[0]["isdisabled"], false);
+    assert_eq!(agents.json[0]["team"], "Service Desk");
+    assert_eq!(agents.json[0]["team_id"], 1);
+    assert!(agents.json[0]["lastlogindate"].is_string());
+    let with_api = api.get("/Agent?includeapiagents=true").await.json;
+    assert_eq!(with_api[0]["name"], "API User");
     assert_eq!(api.get("/Agent/me").await.json["id"], 1);
-    assert_eq!(api.get("/Team").await.json.as_array().unwrap().len(), 3);
+    let paged = api.get("/Agent?pageinate=true&page_size=2&page_no=1").await.json;
+    assert_eq!(paged["record_count"], 4);
+    assert_eq!(paged["agents"].as_array().unwrap().len(), 2);
+    let active = api.get("/Agent?includeenabled=true&includedisabled=false").await.json;
+    assert_eq!(active.as_array().unwrap().len(), 3);
+    assert_eq!(api.get("/Agent?team_id=1").await.json.as_array().unwrap().len(), 2);
+    // Teams: `{"teams": [...]}` as seed 001 shows.
+    assert_eq!(api.get("/Team").await.json["teams"].as_array().unwrap().len(), 3);
     let types = api.get("/TicketType").await.json;
     let ids: Vec<i64> = types
         .as_array()
@@ -822,7 +836,7 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
 
     let team = api.post("/Team", json!([{"name": "Security"}])).await;
     assert_eq!(team.status, 201);
-    assert_eq!(api.get("/Team").await.json.as_array().unwrap().len(), 4);
+    assert_eq!(api.get("/Team").await.json["teams"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -955,4 +969,55 @@ async fn two_sandboxes_are_independent() {
         .await
         .unwrap();
     assert_eq!(foreign.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn agents_carry_their_status_team_and_seat_and_are_never_deleted_with_history() {
+    let api = start_seeded().await;
+    // Team by name, status by either field.
+    let made = api
+        .post("/Agent", json!([{"name": "Ada Byron", "email": "ada@msp.example", "team": "field engineers", "role": "Technician"}]))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    assert_eq!(made.json["team_id"], 3);
+    assert_eq!(made.json["team"], "Field Engineers");
+    assert_eq!(made.json["isactive"], true);
+    let id = made.json["id"].as_i64().unwrap();
+    let off = api.post("/Agent", json!([{"id": id, "isdisabled": true}])).await;
+    assert_eq!((off.json["isactive"].clone(), off.json["isdisabled"].clone()), (json!(false), json!(true)));
+    let on = api.post("/Agent", json!([{"id": id, "isactive": true}])).await;
+    assert_eq!(on.json["isdisabled"], false);
+    // Same email twice is refused; an unknown team name too.
+    let dup = api.post("/Agent", json!([{"name": "Other", "email": "ADA@msp.example"}])).await;
+    assert_eq!(dup.status, 400, "{}", dup.text);
+    let bad = api.post("/Agent", json!([{"name": "X", "email": "x@msp.example", "team": "Nope"}])).await;
+    assert_eq!(bad.status, 400);
+    // Agents with tickets cannot be deleted.
+    let refused = api.delete("/Agent/2").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("deactivate the agent instead"), "{}", refused.text);
+}
+
+#[tokio::test]
+async fn a_full_licence_pool_refuses_in_a_200_body() {
+    let api = start_seeded().await;
+    // The demo has 10 seats and 3 active agents.
+    for n in 0..7 {
+        let ok = api
+            .post("/Agent", json!([{"name": format!("Temp {n}"), "email": format!("t{n}@msp.example")}]))
+            .await;
+        assert_eq!(ok.status, 201, "{}", ok.text);
+    }
+    let full = api.post("/Agent", json!([{"name": "One Too Many", "email": "more@msp.example"}])).await;
+    assert_eq!(full.status, 200, "the seat check answers 200");
+    assert!(full.json["errorMessage"].as_str().unwrap().contains("licences are in use"), "{}", full.text);
+    assert_eq!(full.json["id"], 0);
+    // Reactivating Lena (inactive) needs a seat too.
+    let back = api.post("/Agent", json!([{"id": 5, "isactive": true}])).await;
+    assert_eq!(back.status, 200);
+    assert!(back.json["errorMessage"].is_string(), "{}", back.text);
+    // Deactivating frees one.
+    api.post("/Agent", json!([{"id": 4, "isactive": false}])).await;
+    let now = api.post("/Agent", json!([{"name": "One Too Many", "email": "more@msp.example"}])).await;
+    assert_eq!(now.status, 201, "{}", now.text);
 }
