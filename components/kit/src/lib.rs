@@ -87,6 +87,7 @@ macro_rules! bind_node {
     };
 }
 
+pub mod agents;
 pub mod envelope;
 pub mod errors;
 pub mod fields;

@@ -46,6 +46,11 @@ pub enum StatusStyle {
     IncludeFlags,
     /// `open_only=true` or `closed_only=true`, neither for both (Tickets).
     OpenClosed,
+    /// `includeenabled=<bool>&includedisabled=<bool>` (Agent: HaloPSA lists deactivated agents
+    /// unless told not to).
+    EnabledDisabled,
+    /// No status filter (Team).
+    None,
 }
 
 /// A list endpoint.
@@ -90,6 +95,21 @@ pub const USERS: Resource = Resource {
     default_count: None,
 };
 
+/// `GET /Agent` → `agents` (a bare array, or `{record_count, agents}` when paging).
+pub const AGENTS: Resource = Resource {
+    path: "/Agent",
+    key: "agents",
+    status_style: StatusStyle::EnabledDisabled,
+    default_count: None,
+};
+/// `GET /Team` → `teams` (a bare array or `{teams}`).
+pub const TEAMS: Resource = Resource {
+    path: "/Team",
+    key: "teams",
+    status_style: StatusStyle::None,
+    default_count: None,
+};
+
 /// The get-many parameters, as the node received them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListParams {
@@ -107,6 +127,9 @@ pub struct ListParams {
     pub include_active: Option<bool>,
     /// IncludeInactive, default false.
     pub include_inactive: Option<bool>,
+    /// Further server-side filters the node validated (e.g. `agent_id=4`), sent with every
+    /// request after the status and search filters.
+    pub extra: Query,
 }
 
 /// Which records a listing returns.
@@ -146,6 +169,7 @@ pub fn plan(resource: &Resource, params: &ListParams) -> Result<Option<Plan>, Fa
     if let Some(search) = validate::optional_text(params.search.as_deref()) {
         filter.push("search", search);
     }
+    filter.extend(&params.extra);
     let mode = if params.paginate.unwrap_or(true) {
         let start = (page_no - 1).saturating_mul(page_size);
         let mut end = start.saturating_add(page_size);
@@ -182,6 +206,11 @@ pub fn status_query(
             (false, true) => q.push("closed_only", true),
             _ => {}
         },
+        StatusStyle::EnabledDisabled => {
+            q.push("includeenabled", include_active);
+            q.push("includedisabled", include_inactive);
+        }
+        StatusStyle::None => {}
     }
     Some(q)
 }

@@ -42,6 +42,7 @@ fn params(input: GetManyInput) -> ListParams {
         search: input.search,
         include_active: input.include_active,
         include_inactive: input.include_inactive,
+        extra: Default::default(),
     }
 }
 
