@@ -373,6 +373,119 @@ pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
     ENV.with(|env| env.compile_expression(body).map(|_| ()))
 }
 
+/// A filter or test an expression uses that does not exist.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Unknown {
+    Filter(String),
+    Test(String),
+}
+
+/// Filters and tests users reach for, for "did you mean" (existence is asked of minijinja).
+const KNOWN_FILTERS: &[&str] = &[
+    "abs", "attr", "batch", "bool", "capitalize", "count", "default", "dictsort", "escape",
+    "first", "float", "fromjson", "groupby", "indent", "int", "items", "join", "last", "length",
+    "lines", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
+    "round", "select", "selectattr", "slice", "sort", "split", "string", "sum", "title", "tojson",
+    "trim", "unique", "upper", "urlencode",
+];
+const KNOWN_TESTS: &[&str] = &[
+    "defined", "undefined", "none", "true", "false", "number", "integer", "float", "string",
+    "sequence", "mapping", "iterable", "odd", "even", "divisibleby", "eq", "equalto", "ne", "lt",
+    "gt", "le", "ge", "in", "startingwith", "endingwith", "containing", "lower", "upper",
+    "boolean", "safe", "escaped", "filter", "test",
+];
+
+impl Unknown {
+    /// The message and the help line for a diagnostic.
+    pub(crate) fn explain(&self) -> (String, String) {
+        let (kind, name, known) = match self {
+            Unknown::Filter(n) => ("filter", n, KNOWN_FILTERS),
+            Unknown::Test(n) => ("test", n, KNOWN_TESTS),
+        };
+        let hint = psaflow_core::names::did_you_mean(name, known.iter().copied());
+        (
+            format!("unknown {kind} '{name}'{hint}"),
+            format!("{kind}s include: {}", known.join(", ")),
+        )
+    }
+}
+
+/// The filters (`x | name`) and tests (`x is name`) an expression names that minijinja does
+/// not know. Found by reading the expression's tokens (string literals skipped), so a typo
+/// such as `| lenght` is caught before the workflow runs, not when the step is reached.
+pub(crate) fn unknown_filters_and_tests(body: &str) -> Vec<Unknown> {
+    let mut out = Vec::new();
+    for used in filters_and_tests(body) {
+        let probe = match &used {
+            Unknown::Filter(n) => format!("none | {n}"),
+            Unknown::Test(n) => format!("none is {n}"),
+        };
+        let missing = ENV.with(|env| match env.compile_expression(&probe) {
+            Ok(e) => matches!(
+                e.eval(()),
+                Err(err) if matches!(err.kind(), ErrorKind::UnknownFilter | ErrorKind::UnknownTest)
+            ),
+            Err(err) => matches!(err.kind(), ErrorKind::UnknownFilter | ErrorKind::UnknownTest),
+        });
+        if missing && !out.contains(&used) {
+            out.push(used);
+        }
+    }
+    out
+}
+
+/// Every filter and test name used in an expression, in order.
+fn filters_and_tests(body: &str) -> Vec<Unknown> {
+    // Tokens outside string literals: identifiers and single punctuation characters.
+    let mut tokens: Vec<String> = Vec::new();
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            tokens.push("<str>".into());
+            i += 1;
+        } else if c.is_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            tokens.push(chars[start..i].iter().collect());
+        } else {
+            if !c.is_whitespace() {
+                tokens.push(c.to_string());
+            }
+            i += 1;
+        }
+    }
+    let is_ident = |t: &str| t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let prev_is_dot = i > 0 && tokens[i - 1] == ".";
+        if t == "|" {
+            if let Some(name) = tokens.get(i + 1).filter(|n| is_ident(n)) {
+                out.push(Unknown::Filter(name.clone()));
+            }
+        } else if t == "is" && !prev_is_dot {
+            let mut j = i + 1;
+            if tokens.get(j).map(String::as_str) == Some("not") {
+                j += 1;
+            }
+            if let Some(name) = tokens.get(j).filter(|n| is_ident(n)) {
+                out.push(Unknown::Test(name.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// The variables an expression reads, as dotted paths (`steps.client.Client.id`, `item`).
 pub(crate) fn paths(body: &str) -> Vec<String> {
     ENV.with(|env| match env.compile_expression(body) {
@@ -418,6 +531,25 @@ impl Scope {
             ("steps", MjValue::from_serialize(steps)),
         ]);
         Scope { value }
+    }
+
+    /// This scope plus `run` (what `on_failure` and `finally` steps know about the run).
+    pub fn with_run(&self, run: &Value) -> Scope {
+        self.with_entries(vec![(MjValue::from("run"), MjValue::from_serialize(run))])
+    }
+
+    fn with_entries(&self, extra: Vec<(MjValue, MjValue)>) -> Scope {
+        let mut entries: Vec<(MjValue, MjValue)> = Vec::new();
+        if let Ok(keys) = self.value.try_iter() {
+            for k in keys {
+                let v = self.value.get_item(&k).unwrap_or_default();
+                entries.push((k, v));
+            }
+        }
+        entries.extend(extra);
+        Scope {
+            value: MjValue::from_iter(entries),
+        }
     }
 
     /// This scope plus `item` and `index` for one for_each item. Cheap: values are shared.
@@ -602,7 +734,16 @@ fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
                 } else {
                     format!("; it has: {}, ...", keys[..12].join(", "))
                 };
-                return Some(format!("{walked} has no field '{seg}'{suggestion}{listed}"));
+                // The missing-field rule: an absent key is an error, never an empty value;
+                // say how to make it optional.
+                let optional = if matches!(segments[0], "item" | "steps" | "inputs") {
+                    format!("; if it may be absent, write `{here} | default(...)`")
+                } else {
+                    String::new()
+                };
+                return Some(format!(
+                    "{walked} has no field '{seg}'{suggestion}{listed}{optional}"
+                ));
             }
             current = next;
             walked = here;
@@ -753,6 +894,37 @@ mod tests {
         assert_eq!(
             eval(&t, &scope(), Mode::Plan).unwrap(),
             json!("Acme-<steps.x.y>")
+        );
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_found_without_running() {
+        assert_eq!(
+            unknown_filters_and_tests("steps.x.Clients.clients | lenght"),
+            vec![Unknown::Filter("lenght".into())]
+        );
+        assert_eq!(
+            unknown_filters_and_tests("item.email is emtpy or item.name is not defined"),
+            vec![Unknown::Test("emtpy".into())]
+        );
+        // Text inside string literals is not a filter; known filters and tests pass.
+        assert!(unknown_filters_and_tests("'a | b' ~ (x | length) ~ (y | default('z'))").is_empty());
+        assert!(unknown_filters_and_tests("x | fromjson | selectattr('a', 'equalto', 1) | list").is_empty());
+        assert!(unknown_filters_and_tests("x is none").is_empty());
+        let (message, _) = Unknown::Filter("lenght".into()).explain();
+        assert!(message.contains("did you mean length"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_field_says_how_to_make_it_optional() {
+        let (t, _) = tpl("${{ item.email }}");
+        let s = scope().with_item(&json!({"id": 9}), 0);
+        let err = eval(&t, &s, Mode::Full).unwrap_err();
+        assert!(
+            err.message.contains("item has no field 'email'")
+                && err.message.contains("`item.email | default(...)`"),
+            "{}",
+            err.message
         );
     }
 

@@ -31,6 +31,10 @@ pub struct Workflow {
     pub(crate) connection: Option<ConnectionBlock>,
     pub(crate) inputs: Vec<InputDecl>,
     pub(crate) steps: Vec<Step>,
+    /// Steps run when the main steps failed (`on_failure:`), with access to what succeeded.
+    pub(crate) on_failure: Vec<Step>,
+    /// Steps run after everything else, whether the run succeeded or failed (`finally:`).
+    pub(crate) finally: Vec<Step>,
     pub(crate) outputs: Vec<(Located<String>, Template)>,
     pub(crate) problems: Vec<Diagnostic>,
 }
@@ -48,8 +52,22 @@ impl Workflow {
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
+    /// A step by id, among the main steps and the `on_failure`/`finally` lists.
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id.value == id)
+        self.all_steps().find(|s| s.id.value == id)
+    }
+    pub fn on_failure(&self) -> &[Step] {
+        &self.on_failure
+    }
+    pub fn finally(&self) -> &[Step] {
+        &self.finally
+    }
+    /// Main steps, then `on_failure`, then `finally`: the order in which they may run.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .chain(&self.on_failure)
+            .chain(&self.finally)
     }
     pub fn inputs(&self) -> &[InputDecl] {
         &self.inputs
@@ -148,7 +166,11 @@ pub struct Step {
     pub id: Located<String>,
     /// Display name (`name:`); the id is shown when absent.
     pub name: Option<String>,
+    /// Empty for a `set:` step.
     pub node: Located<String>,
+    /// A `set:` step's named values, in the order written: it runs no node, and later
+    /// expressions read each as `steps.<id>.<name>`.
+    pub set: Option<Vec<(Located<String>, Template)>>,
     /// Parameters in the order written.
     pub with: Vec<(Located<String>, Template)>,
     /// Position of the `with:` key (or the step) for "missing parameter" errors.
@@ -174,6 +196,9 @@ impl Step {
     /// The name to show users.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id.value)
+    }
+    pub fn is_set(&self) -> bool {
+        self.set.is_some()
     }
     pub fn param(&self, name: &str) -> Option<&Template> {
         self.with

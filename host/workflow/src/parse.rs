@@ -16,12 +16,15 @@ const TOP_KEYS: &[&str] = &[
     "connection",
     "inputs",
     "steps",
+    "on_failure",
+    "finally",
     "outputs",
 ];
 const STEP_KEYS: &[&str] = &[
     "id",
     "name",
     "node",
+    "set",
     "with",
     "for_each",
     "concurrency",
@@ -92,6 +95,8 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
         connection: None,
         inputs: Vec::new(),
         steps: Vec::new(),
+        on_failure: Vec::new(),
+        finally: Vec::new(),
         outputs: Vec::new(),
         problems: Vec::new(),
     };
@@ -116,11 +121,19 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
         wf.inputs = b.inputs(v);
     }
     match get(top, "steps") {
-        Some((_, v)) => wf.steps = b.steps(v),
+        Some((_, v)) => wf.steps = b.steps(v, "steps", &mut Vec::new()),
         None => b.problems.push(
             b.diag(root.first_key_pos(), "the workflow has no `steps`")
                 .with_help("add a `steps:` list; each step has an `id` and a `node`"),
         ),
+    }
+    // Step ids are unique across the main list and the two hook lists.
+    let mut seen: Vec<Located<String>> = wf.steps.iter().map(|s| s.id.clone()).collect();
+    if let Some((_, v)) = get(top, "on_failure") {
+        wf.on_failure = b.steps(v, "on_failure", &mut seen);
+    }
+    if let Some((_, v)) = get(top, "finally") {
+        wf.finally = b.steps(v, "finally", &mut seen);
     }
     if let Some((_, v)) = get(top, "outputs") {
         wf.outputs = b.outputs(v);
@@ -350,16 +363,18 @@ impl Builder {
         })
     }
 
-    fn steps(&mut self, node: &Node) -> Vec<Step> {
+    /// A list of steps under `key` (`steps`, `on_failure`, `finally`); `earlier` holds the
+    /// ids of steps in lists above, so duplicates across lists are found too.
+    fn steps(&mut self, node: &Node, key: &str, earlier: &mut Vec<Located<String>>) -> Vec<Step> {
         let Kind::Seq(items) = &node.kind else {
             self.error(
                 node.pos,
-                format!("`steps` must be a list, found {}", node.kind_name()),
+                format!("`{key}` must be a list, found {}", node.kind_name()),
                 Some("start each step with `- id: ...`".into()),
             );
             return Vec::new();
         };
-        if items.is_empty() {
+        if items.is_empty() && key == "steps" {
             self.error(
                 node.pos,
                 "`steps` is empty; a workflow needs at least one step",
@@ -371,10 +386,13 @@ impl Builder {
             let Some(step) = self.step(item) else {
                 continue;
             };
-            if let Some(first) = out
+            let first = out
                 .iter()
-                .find(|s| s.id.value == step.id.value && !step.id.value.is_empty())
-            {
+                .map(|s| &s.id)
+                .chain(earlier.iter())
+                .find(|id| id.value == step.id.value && !step.id.value.is_empty())
+                .cloned();
+            if let Some(first) = first {
                 let d = self
                     .diag(
                         step.id.pos,
@@ -382,12 +400,13 @@ impl Builder {
                     )
                     .with_help(format!(
                         "the first step with this id is at line {}; step ids must be unique",
-                        first.id.pos.line
+                        first.pos.line
                     ));
                 self.problems.push(d);
             }
             out.push(step);
         }
+        earlier.extend(out.iter().map(|s| s.id.clone()));
         out
     }
 
@@ -418,8 +437,18 @@ impl Builder {
                 Located::new(String::new(), node.pos)
             }
         };
+        let set = get(map, "set").map(|(_, v)| self.set_values(v));
         let node_id = match get(map, "node") {
+            Some((k, _)) if set.is_some() => {
+                self.error(
+                    k.pos,
+                    "a step has either `node:` or `set:`, not both",
+                    Some("a `set:` step only computes values; put the node call in its own step".into()),
+                );
+                Located::new(String::new(), k.pos)
+            }
             Some((_, v)) => Located::new(self.text(v, "node").unwrap_or_default(), v.pos),
+            None if set.is_some() => Located::new(String::new(), node.pos),
             None => {
                 let label = if id.value.is_empty() {
                     String::new()
@@ -429,7 +458,7 @@ impl Builder {
                 self.error(
                     node.pos,
                     format!("step{label} has no `node`"),
-                    Some("add e.g. `node: halopsa.client.create`".into()),
+                    Some("add e.g. `node: halopsa.client.create`, or `set:` with named values to compute".into()),
                 );
                 Located::new(String::new(), node.pos)
             }
@@ -438,6 +467,7 @@ impl Builder {
             id,
             name: None,
             node: node_id,
+            set,
             with: Vec::new(),
             with_pos: node.pos,
             for_each: None,
@@ -655,6 +685,35 @@ impl Builder {
             );
         }
         Some(p)
+    }
+
+    /// `set: {name: value-or-expression, ...}`.
+    fn set_values(&mut self, node: &Node) -> Vec<(Located<String>, Template)> {
+        let Some(map) = self.mapping(node, "set") else {
+            return Vec::new();
+        };
+        if map.is_empty() {
+            self.error(
+                node.pos,
+                "`set` is empty; name at least one value",
+                Some("e.g. set: { site_count: ${{ steps.sites.Sites.record_count }} }".into()),
+            );
+        }
+        let mut out = Vec::new();
+        for (k, v) in map {
+            if !is_identifier(&k.name) {
+                self.error(
+                    k.pos,
+                    format!("value name '{}' cannot be used in expressions", k.name),
+                    Some(format!(
+                        "use letters, digits and _ only, e.g. {}",
+                        k.name.replace(['-', ' ', '.'], "_")
+                    )),
+                );
+            }
+            out.push((Located::new(k.name.clone(), k.pos), self.template(v)));
+        }
+        out
     }
 
     fn outputs(&mut self, node: &Node) -> Vec<(Located<String>, Template)> {

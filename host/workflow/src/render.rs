@@ -69,6 +69,7 @@ impl HumanRenderer {
             return out;
         }
         let count = |s: StepStatus| report.steps.iter().filter(|x| x.status == s).count();
+        // Each step is listed once, here; progress lines only show retries and for_each bars.
         let mut out = format!(
             "Run {} '{}': {} step(s): {} succeeded, {} failed, {} skipped\n",
             match report.status {
@@ -119,6 +120,9 @@ impl HumanRenderer {
             if s.deactivated > 0 {
                 extra.push_str(&format!(" deactivated {}", s.deactivated));
             }
+            for w in &s.warnings {
+                extra.push_str(&format!("\n          warning: {}", r.text(w)));
+            }
             out.push_str(&format!("  {icon} {}{extra}{detail}\n", s.id));
         }
         for w in &report.warnings {
@@ -127,13 +131,20 @@ impl HumanRenderer {
         if let Some(e) = &report.error {
             out.push_str(&format!("error: {}\n", r.text(e)));
         }
-        if !report.outputs.is_empty() {
-            out.push_str("outputs:\n");
-            for (k, v) in r.map(&report.outputs) {
-                out.push_str(&format!("  {k}: {v}\n"));
-            }
-        }
         out
+    }
+
+    /// The run's outputs for stdout, one `name: value` line each (text without quotes), so
+    /// `psaflow run ... 2>/dev/null` prints just them; progress and the summary go to stderr.
+    pub fn outputs(report: &RunReport) -> String {
+        let r = report.redactor();
+        r.map(&report.outputs)
+            .into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}\n"),
+                other => format!("{k}: {other}\n"),
+            })
+            .collect()
     }
 }
 
@@ -141,7 +152,8 @@ impl RunObserver for HumanRenderer {
     fn event(&self, event: &RunEvent) {
         match event {
             RunEvent::RunStarted { name, steps } => {
-                self.line(&format!("Running '{name}' ({steps} steps)"))
+                let plural = if *steps == 1 { "" } else { "s" };
+                self.line(&format!("Running '{name}' ({steps} step{plural})"))
             }
             RunEvent::StepStarted {
                 id,
@@ -155,12 +167,13 @@ impl RunObserver for HumanRenderer {
                 } else {
                     ""
                 };
-                match items {
-                    Some(n) => {
-                        self.progress.lock().unwrap().insert(id.clone(), (0, *n));
+                // Only a live terminal gets a line per step (with its progress bar); the
+                // summary lists every step once.
+                if let Some(n) = items {
+                    self.progress.lock().unwrap().insert(id.clone(), (0, *n));
+                    if self.live {
                         self.line(&format!("- {id} [{node}]{warn} over {n} items"));
                     }
-                    None => self.line(&format!("- {id} [{node}]{warn}")),
                 }
             }
             RunEvent::AttemptFailed {
@@ -196,25 +209,14 @@ impl RunObserver for HumanRenderer {
                     }
                 }
             }
-            RunEvent::StepSkipped { id, reason } => self.line(&format!("  skipped {id}: {reason}")),
-            RunEvent::StepFinished {
-                id,
-                status,
-                message,
-            } => {
+            RunEvent::StepSkipped { .. } => {}
+            RunEvent::StepFinished { id, .. } => {
                 let progress = self.progress.lock().unwrap().remove(id);
                 if self.live
                     && let Some((done, total)) = progress
                     && done < total
                 {
                     self.line("");
-                }
-                match status {
-                    StepStatus::Failed => self.line(&format!(
-                        "  FAILED {id}: {}",
-                        message.as_deref().unwrap_or("failed")
-                    )),
-                    _ => self.line(&format!("  ok {id}")),
                 }
             }
             RunEvent::RunFinished { .. } => {}

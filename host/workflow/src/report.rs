@@ -48,6 +48,19 @@ pub struct ItemReport {
     pub envelope: Option<Envelope>,
     pub attempts: u32,
     pub error: Option<String>,
+    /// What a `set:` step computed for this item (it has no envelope).
+    pub values: Option<Map<String, Value>>,
+}
+
+impl ItemReport {
+    /// What later expressions read for this item: the envelope, a `set:` step's values, or null.
+    pub fn context_value(&self) -> Value {
+        match (&self.envelope, &self.values) {
+            (Some(env), _) => env.to_json(),
+            (None, Some(values)) => Value::Object(values.clone()),
+            (None, None) => Value::Null,
+        }
+    }
 }
 
 /// One step of the run.
@@ -76,6 +89,11 @@ pub struct StepReport {
     pub deleted: u64,
     /// Records deactivated (successful updates that set `Inactive: true`).
     pub deactivated: u64,
+    /// A `set:` step: what it computed (one step) — `values` in the report instead of an envelope.
+    pub set: bool,
+    pub values: Option<Map<String, Value>>,
+    /// Things the author should know about a step that succeeded (e.g. a list that was cut short).
+    pub warnings: Vec<String>,
 }
 
 impl StepReport {
@@ -101,6 +119,9 @@ impl StepReport {
             continue_on_error: false,
             deleted: 0,
             deactivated: 0,
+            set: false,
+            values: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -114,15 +135,11 @@ impl StepReport {
     /// What `steps.<id>` reads in later expressions: the envelope, the list of envelopes
     /// (skipped items are null), or null for a skipped step.
     pub fn context_value(&self) -> Value {
-        match (&self.items, &self.envelope) {
-            (Some(items), _) => Value::Array(
-                items
-                    .iter()
-                    .map(|i| i.envelope.as_ref().map_or(Value::Null, Envelope::to_json))
-                    .collect(),
-            ),
-            (None, Some(env)) => env.to_json(),
-            (None, None) => Value::Null,
+        match (&self.items, &self.envelope, &self.values) {
+            (Some(items), _, _) => Value::Array(items.iter().map(ItemReport::context_value).collect()),
+            (None, Some(env), _) => env.to_json(),
+            (None, None, Some(values)) => Value::Object(values.clone()),
+            (None, None, None) => Value::Null,
         }
     }
 
@@ -140,8 +157,20 @@ impl StepReport {
     fn to_json(&self, r: &Redactor) -> Value {
         let mut m = Map::new();
         m.insert("status".into(), json!(self.status.as_str()));
-        m.insert("node".into(), json!(self.node));
+        if !self.set {
+            m.insert("node".into(), json!(self.node));
+        }
         match &self.items {
+            Some(items) if self.set => {
+                let values: Vec<Value> = items.iter().map(|i| r.value(&i.context_value())).collect();
+                m.insert("values".into(), Value::Array(values));
+            }
+            None if self.set => {
+                m.insert(
+                    "values".into(),
+                    self.values.as_ref().map_or(Value::Null, |v| Value::Object(r.map(v))),
+                );
+            }
             Some(items) => {
                 let envs: Vec<Value> = items
                     .iter()
@@ -193,6 +222,12 @@ impl StepReport {
         }
         if self.continue_on_error {
             m.insert("continue_on_error".into(), json!(true));
+        }
+        if !self.warnings.is_empty() {
+            m.insert(
+                "warnings".into(),
+                json!(self.warnings.iter().map(|w| r.text(w)).collect::<Vec<_>>()),
+            );
         }
         Value::Object(m)
     }

@@ -21,22 +21,19 @@ const BUILTIN_GLOBALS: &[&str] = &[
 
 /// Checks a parsed workflow against the node catalog. `Ok(())` means it may run.
 pub fn validate(wf: &Workflow, catalog: &Catalog) -> Result<(), Diagnostics> {
+    let all: Vec<&Step> = wf.all_steps().collect();
     let mut v = Validator {
         wf,
+        all: all.clone(),
+        catalog,
         diags: Diagnostics(wf.problems.clone()),
     };
-    for (i, step) in wf.steps.iter().enumerate() {
+    for (i, step) in all.iter().enumerate() {
         v.step(i, step, catalog);
     }
     for (key, t) in &wf.outputs {
         for e in t.exprs() {
-            v.references(
-                e,
-                &format!("output '{}'", key.value),
-                wf.steps.len(),
-                None,
-                false,
-            );
+            v.expression(e, &format!("output '{}'", key.value), all.len(), None, false);
         }
     }
     v.diags.into_result()
@@ -44,6 +41,9 @@ pub fn validate(wf: &Workflow, catalog: &Catalog) -> Result<(), Diagnostics> {
 
 struct Validator<'a> {
     wf: &'a Workflow,
+    /// Main steps, then `on_failure`, then `finally`: a step may read those before it.
+    all: Vec<&'a Step>,
+    catalog: &'a Catalog,
     diags: Diagnostics,
 }
 
@@ -78,9 +78,12 @@ impl Validator<'_> {
         for (_, t) in &step.with {
             exprs.extend(t.exprs().into_iter().map(|e| (e, Place::Other)));
         }
+        for (_, t) in step.set.iter().flatten() {
+            exprs.extend(t.exprs().into_iter().map(|e| (e, Place::Other)));
+        }
         let what = format!("step '{}'", step.id.value);
         for (e, place) in exprs {
-            self.references(
+            self.expression(
                 e,
                 &what,
                 index,
@@ -89,6 +92,16 @@ impl Validator<'_> {
             );
         }
 
+        if step.is_set() {
+            if let Some((key, _)) = step.with.first() {
+                self.error(
+                    key.pos,
+                    format!("step '{}' is a `set:` step; it has no `with:`", step.id.value),
+                    Some("write the values under `set:` instead".into()),
+                );
+            }
+            return;
+        }
         if step.node.value.is_empty() {
             return; // already reported while parsing
         }
@@ -191,6 +204,80 @@ impl Validator<'_> {
         }
     }
 
+    /// Checks one expression: the filters and tests it uses exist, and what it reads.
+    fn expression(
+        &mut self,
+        e: &Expr,
+        what: &str,
+        step_index: usize,
+        own_id: Option<&str>,
+        item_ok: bool,
+    ) {
+        for unknown in expr::unknown_filters_and_tests(&e.body) {
+            let (message, help) = unknown.explain();
+            self.error(e.pos, message, Some(help));
+        }
+        self.references(e, what, step_index, own_id, item_ok);
+    }
+
+    /// Checks `steps.<id>.<key>` against what that step gives: the envelope's status fields
+    /// and the node's declared output key, a `set:` step's names, or a list for for_each.
+    fn step_shape(&mut self, e: &Expr, target: &Step, path: &str) {
+        let mut segs = path.split('.').skip(2);
+        let Some(key) = segs.next() else { return };
+        let id = &target.id.value;
+        if target.for_each.is_some() {
+            self.error(
+                e.pos,
+                format!("steps.{id}.{key}: step '{id}' runs for_each, so steps.{id} is a list (one entry per item), not one result"),
+                Some(format!("pick one item (steps.{id}[0].{key}) or go over the list: steps.{id} | map(attribute='{key}') | list")),
+            );
+            return;
+        }
+        let allowed: Vec<String> = match &target.set {
+            Some(values) => values.iter().map(|(k, _)| k.value.clone()).collect(),
+            None => {
+                let Some(spec) = self.catalog.get(&target.node.value) else {
+                    return; // the unknown node is reported on its own
+                };
+                let output = crate::exec::output_key(spec);
+                let mut keys: Vec<String> = ENVELOPE_FIELDS.iter().map(|s| s.to_string()).collect();
+                if output.is_empty() {
+                    return; // a node that declares no output key: nothing to check against
+                }
+                keys.push(output);
+                keys
+            }
+        };
+        if allowed.iter().any(|k| k == key) {
+            return;
+        }
+        let hint = psaflow_core::names::did_you_mean(key, allowed.iter().map(String::as_str));
+        let (what_it_is, help) = match &target.set {
+            Some(_) => (
+                format!("step '{id}' sets {}", allowed.join(", ")),
+                "a `set:` step gives exactly the names written under it".to_string(),
+            ),
+            None => (
+                format!(
+                    "{} gives {}",
+                    target.node.value,
+                    allowed.join(", ")
+                ),
+                format!(
+                    "its output is under `{}`, e.g. steps.{id}.{}",
+                    allowed.last().map(String::as_str).unwrap_or(""),
+                    allowed.last().map(String::as_str).unwrap_or("")
+                ),
+            ),
+        };
+        self.error(
+            e.pos,
+            format!("steps.{id}.{key}: no '{key}' in the result of step '{id}'{hint}; {what_it_is}"),
+            Some(help),
+        );
+    }
+
     /// Checks what an expression reads. `step_index` is the number of steps that run before
     /// it (so `steps.<id>` of those is fine); `item_ok` says whether `item`/`index` exist.
     fn references(
@@ -235,7 +322,7 @@ impl Validator<'_> {
                 }
                 "steps" => {
                     let Some(id) = second else { continue };
-                    let position = self.wf.steps.iter().position(|s| s.id.value == id);
+                    let position = self.all.iter().position(|s| s.id.value == id);
                     match position {
                         Some(_) if Some(id) == own_id => self.error(
                             e.pos,
@@ -247,11 +334,15 @@ impl Validator<'_> {
                             format!("steps.{id}: step '{id}' runs later, after {what}"),
                             Some("a step can only read the results of steps above it; move it or the step it reads".into()),
                         ),
-                        Some(_) => {}
+                        Some(p) => {
+                            let target = self.all[p];
+                            self.step_shape(e, target, &path);
+                        }
                         None => {
                             let earlier: Vec<&str> =
-                                self.wf.steps[..step_index.min(self.wf.steps.len())].iter().map(|s| s.id.value.as_str()).collect();
-                            let all = self.wf.steps.iter().map(|s| s.id.value.as_str());
+                                self.all[..step_index.min(self.all.len())].iter().map(|s| s.id.value.as_str()).collect();
+                            let all: Vec<&str> = self.all.iter().map(|s| s.id.value.as_str()).collect();
+                            let all = all.into_iter();
                             let message = match suggest(id, all) {
                                 Some(s) => format!("steps.{id}: no step '{id}' (did you mean '{s}'?)"),
                                 None => format!("steps.{id}: no step '{id}'"),
@@ -276,6 +367,8 @@ impl Validator<'_> {
                     self.error(e.pos, message, Some(help));
                 }
                 "item" | "index" | "env" => {}
+                // What `on_failure`/`finally` steps (and outputs) can read about the run.
+                "run" if self.reads_run_ok(step_index) => {}
                 r if BUILTIN_GLOBALS.contains(&r) => {}
                 other => {
                     let roots = ["inputs", "steps", "env", "item", "index"];
@@ -291,6 +384,16 @@ impl Validator<'_> {
                 }
             }
         }
+    }
+}
+
+/// The status fields every envelope has, beside the node's output key.
+const ENVELOPE_FIELDS: [&str; 3] = ["StatusCode", "OriginalStatusCode", "ErrorMessage"];
+
+impl Validator<'_> {
+    /// `run` (status, failed_step, error) exists in `on_failure` and `finally` steps.
+    fn reads_run_ok(&self, step_index: usize) -> bool {
+        step_index >= self.wf.steps.len() && step_index < self.all.len()
     }
 }
 

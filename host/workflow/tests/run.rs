@@ -592,3 +592,120 @@ fn the_run_future_is_send() {
     let wf = common::parse(RETRY);
     assert_send(psaflow_workflow::run(&wf, &fake, RunOptions::default()));
 }
+
+#[tokio::test]
+async fn a_set_step_computes_values_that_later_steps_and_outputs_read() {
+    let yaml = r#"name: t
+inputs:
+  client_name: { type: string, required: true }
+steps:
+  - id: client
+    node: halopsa.client.create
+    with:
+      Name: ${{ inputs.client_name }}
+  - id: names
+    set:
+      site_name: "${{ steps.client.Client.name }} HQ"
+      client_id: ${{ steps.client.Client.id }}
+  - id: per_item
+    for_each: [1, 2, 3]
+    set:
+      double: ${{ item * 2 }}
+  - id: site
+    node: halopsa.site.create
+    with:
+      Name: ${{ steps.names.site_name }}
+      SiteClientId: ${{ steps.names.client_id }}
+outputs:
+  doubles: ${{ steps.per_item | map(attribute='double') | list }}
+"#;
+    let fake = Fake::new();
+    let (report, _) = run(yaml, &fake, json!({"client_name": "Acme"})).await;
+    assert!(report.succeeded(), "{}", report.to_json());
+    let site = &fake.calls_of("halopsa.site.create")[0];
+    assert_eq!(site.get("Name"), Some(&json!("Acme HQ")));
+    assert_eq!(site.get("SiteClientId"), Some(&json!(101)));
+    assert_eq!(report.outputs["doubles"], json!([2, 4, 6]));
+    let j = report.to_json();
+    assert_eq!(
+        j["steps"]["names"]["values"],
+        json!({"site_name": "Acme HQ", "client_id": 101})
+    );
+    assert_eq!(j["steps"]["names"]["status"], json!("succeeded"));
+    assert_eq!(fake.calls().len(), 2, "a set step sends nothing");
+}
+
+const COMPENSATE: &str = r#"name: t
+steps:
+  - id: client
+    node: halopsa.client.create
+    with:
+      Name: Acme
+  - id: site
+    node: halopsa.site.create
+    with:
+      Name: HQ
+      SiteClientId: ${{ steps.client.Client.id }}
+on_failure:
+  - id: undo_client
+    node: halopsa.client.update
+    if: ${{ steps.client is not none }}
+    with:
+      Id: ${{ steps.client.Client.id }}
+      Inactive: true
+finally:
+  - id: note
+    set:
+      outcome: "${{ run.status }} (failed step: ${{ run.failed_step }})"
+"#;
+
+#[tokio::test]
+async fn on_failure_steps_run_after_a_failure_and_see_what_succeeded() {
+    let fake = Fake::new().script("halopsa.site.create", vec![business_error("duplicate site")]);
+    let (report, _) = run(COMPENSATE, &fake, json!({})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let undo = &fake.calls_of("halopsa.client.update")[0];
+    assert_eq!(undo.get("Id"), Some(&json!(101)));
+    assert_eq!(undo.get("Inactive"), Some(&json!(true)));
+    assert_eq!(report.step("undo_client").unwrap().status, StepStatus::Succeeded);
+    let note = report.step("note").unwrap();
+    assert_eq!(
+        note.values.as_ref().unwrap()["outcome"],
+        json!("failed (failed step: site)")
+    );
+}
+
+#[tokio::test]
+async fn on_failure_is_skipped_on_success_and_finally_always_runs() {
+    let fake = Fake::new();
+    let (report, _) = run(COMPENSATE, &fake, json!({})).await;
+    assert!(report.succeeded(), "{}", report.to_json());
+    assert!(fake.calls_of("halopsa.client.update").is_empty());
+    let undo = report.step("undo_client").unwrap();
+    assert_eq!(undo.status, StepStatus::Skipped);
+    assert_eq!(undo.skip_reason.as_deref(), Some("the run did not fail"));
+    assert_eq!(
+        report.step("note").unwrap().values.as_ref().unwrap()["outcome"],
+        json!("succeeded (failed step: )")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_item_field_fails_with_the_default_hint() {
+    let yaml = r#"name: t
+steps:
+  - id: each
+    node: halopsa.client.create
+    for_each: [{ "name": "a" }, { "title": "b" }]
+    with:
+      Name: ${{ item.name }}
+"#;
+    let fake = Fake::new();
+    let (report, _) = run(yaml, &fake, json!({})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let err = report.step("each").unwrap().error.clone().unwrap();
+    assert!(
+        err.contains("item has no field 'name'") && err.contains("`item.name | default(...)`"),
+        "{err}"
+    );
+}

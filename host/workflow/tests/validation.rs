@@ -140,7 +140,7 @@ fn missing_id_and_node_and_duplicate_ids() {
         5,
         5,
         "step 'a' has no `node`",
-        Some("add e.g. `node: halopsa.client.create`"),
+        Some("add e.g. `node: halopsa.client.create`, or `set:` with named values to compute"),
     );
     expect(
         &errs,
@@ -482,5 +482,69 @@ fn inputs_with_bad_types_and_defaults() {
         32,
         "default of input 'm': expected an integer, got the text \"abc\"",
         None,
+    );
+}
+
+#[test]
+fn unknown_filters_and_tests_are_errors_before_running() {
+    let yaml = format!(
+        "{HEAD}  - id: c\n    node: halopsa.client.create\n    with:\n      Name: ${{{{ inputs.client_name | lenght }}}}\noutputs:\n  x: ${{{{ inputs.client_name is emtpy }}}}\n"
+    );
+    let errs = errors(&yaml);
+    expect(
+        &errs,
+        8,
+        13,
+        "unknown filter 'lenght' (did you mean length?)",
+        errs.iter()
+            .find(|d| d.message.starts_with("unknown filter"))
+            .and_then(|d| d.help.as_deref()),
+    );
+    assert!(
+        errs.iter().any(|d| d.message.starts_with("unknown test 'emtpy'") && d.line == 10),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn step_output_references_are_checked_against_the_declared_output_key() {
+    let yaml = format!(
+        "{HEAD}  - id: c\n    node: halopsa.client.create\n    with:\n      Name: x\n  - id: s\n    node: halopsa.site.create\n    with:\n      Name: HQ\n      SiteClientId: ${{{{ steps.c.Clients.id }}}}\n"
+    );
+    let errs = errors(&yaml);
+    let d = errs
+        .iter()
+        .find(|d| d.message.starts_with("steps.c.Clients"))
+        .unwrap_or_else(|| panic!("{errs:?}"));
+    assert_eq!((d.line, d.column), (13, 21));
+    assert!(d.message.contains("did you mean Client"), "{}", d.message);
+    assert!(d.help.as_deref().unwrap().contains("steps.c.Client"), "{:?}", d.help);
+    // The status fields are always there.
+    let ok = format!(
+        "{HEAD}  - id: c\n    node: halopsa.client.create\n    with:\n      Name: x\noutputs:\n  e: ${{{{ steps.c.ErrorMessage }}}}\n  id: ${{{{ steps.c.Client.id }}}}\n"
+    );
+    assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+}
+
+#[test]
+fn set_steps_names_and_hooks_are_checked() {
+    let yaml = format!(
+        "{HEAD}  - id: s\n    set:\n      count: 3\n  - id: c\n    node: halopsa.client.create\n    with:\n      Name: ${{{{ steps.s.cuont }}}}\non_failure:\n  - id: c\n    set: {{ why: \"${{{{ run.error }}}}\" }}\n"
+    );
+    let errs = errors(&yaml);
+    assert!(
+        errs.iter().any(|d| d.message.starts_with("steps.s.cuont: no 'cuont'") && d.message.contains("did you mean count")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|d| d.message == "duplicate step id 'c'" && d.line == 13),
+        "{errs:?}"
+    );
+    // `run` exists only in on_failure/finally steps.
+    let main_run = format!("{HEAD}  - id: s\n    set:\n      x: ${{{{ run.status }}}}\n");
+    assert!(
+        errors(&main_run).iter().any(|d| d.message.starts_with("unknown name 'run'")),
+        "{:?}",
+        errors(&main_run)
     );
 }

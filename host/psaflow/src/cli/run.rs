@@ -127,6 +127,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     eprint!("{}", HumanRenderer::summary(&report));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", HumanRenderer::outputs(&report));
     }
     Ok(if report.succeeded() { 0 } else { 1 })
 }

@@ -20,6 +20,7 @@ fn not_run(index: usize, reason: &str) -> ItemReport {
         status: StepStatus::Skipped,
         envelope: None,
         attempts: 0,
+        values: None,
         error: Some(reason.to_string()),
     }
 }
@@ -31,6 +32,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     report.name = step.name.clone();
     report.destructive = spec.is_some_and(|s| s.destructive);
     report.continue_on_error = step.continue_on_error;
+    report.set = step.is_set();
     let list_template = step.for_each.as_ref().expect("for_each step");
     let items = match expr::eval(list_template, scope, Mode::Full) {
         Ok(Value::Array(items)) => items,
@@ -99,6 +101,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                             status: StepStatus::Failed,
                             envelope: Some(env),
                             attempts: 0,
+                            values: None,
                             error: Some(message.clone()),
                         });
                         first_failure.get_or_insert(format!("item {i}: {message}"));

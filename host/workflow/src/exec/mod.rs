@@ -8,6 +8,11 @@ mod step;
 
 pub use run::{RunEvent, RunObserver, RunOptions, run};
 
+/// The envelope key of a node's output (`Client`, `Sites`), as the catalog declares it.
+pub(crate) fn output_key(spec: &psaflow_core::NodeSpec) -> String {
+    step::output_name(Some(spec))
+}
+
 use crate::redact::Redactor;
 use psaflow_core::{Catalog, Clock, NodeInvoker};
 use std::sync::Arc;

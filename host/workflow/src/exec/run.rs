@@ -10,7 +10,7 @@ use crate::redact::Redactor;
 use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::validate::validate;
 use psaflow_core::{Clock, NodeInvoker, SystemClock};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,10 +160,104 @@ pub trait RunObserver: Send + Sync {
 }
 
 fn all_skipped(wf: &Workflow, reason: &str) -> Vec<StepReport> {
-    wf.steps()
-        .iter()
+    wf.all_steps()
         .map(|s| StepReport::skipped(s.id(), s.node(), reason, s.for_each.is_some()))
         .collect()
+}
+
+/// Walks one list of steps, adding to the run's report and to what `steps.<id>` reads.
+struct Walk<'w, 'c> {
+    ctx: &'w Ctx<'c>,
+    inputs: &'w Value,
+    env: &'w Value,
+    seen: &'w mut Map<String, Value>,
+    report: &'w mut RunReport,
+    /// The step that stopped this list (later steps in it are skipped).
+    stopped_by: Option<String>,
+    /// `run` as `on_failure`/`finally` steps see it.
+    run_info: Option<Value>,
+}
+
+impl Walk<'_, '_> {
+    fn skip_all(&mut self, steps: &[crate::model::Step], reason: &str) {
+        for step in steps {
+            self.report.steps.push(StepReport::skipped(
+                step.id(),
+                step.node(),
+                reason,
+                step.for_each.is_some(),
+            ));
+            self.seen.insert(step.id().to_string(), Value::Null);
+        }
+    }
+
+    async fn steps(&mut self, steps: &[crate::model::Step]) {
+        let ctx = self.ctx;
+        for step in steps {
+            let id = step.id().to_string();
+            if let Some(failed) = &self.stopped_by {
+                let reason = format!("not run: step '{failed}' failed");
+                ctx.emit(RunEvent::StepSkipped {
+                    id: id.clone(),
+                    reason: reason.clone(),
+                });
+                self.report.steps.push(StepReport::skipped(
+                    &id,
+                    step.node(),
+                    reason,
+                    step.for_each.is_some(),
+                ));
+                self.seen.insert(id, Value::Null);
+                continue;
+            }
+            let mut scope = Scope::new(self.inputs, self.env, &Value::Object(self.seen.clone()));
+            if let Some(run) = &self.run_info {
+                scope = scope.with_run(run);
+            }
+            let mut r = if step.for_each.is_some() {
+                run_for_each(ctx, step, &scope).await
+            } else {
+                ctx.emit(RunEvent::StepStarted {
+                    id: id.clone(),
+                    name: step.display_name().to_string(),
+                    node: step.node().to_string(),
+                    items: None,
+                    destructive: ctx.catalog.get(step.node()).is_some_and(|s| s.destructive),
+                });
+                run_single(ctx, step, &scope).await
+            };
+            r.name = step.name.clone();
+            match r.status {
+                StepStatus::Skipped => ctx.emit(RunEvent::StepSkipped {
+                    id: id.clone(),
+                    reason: r.skip_reason.clone().unwrap_or_default(),
+                }),
+                status => ctx.emit(RunEvent::StepFinished {
+                    id: id.clone(),
+                    status,
+                    message: r.error.clone(),
+                }),
+            }
+            if r.status == StepStatus::Failed {
+                if step.continue_on_error {
+                    self.report.warnings.push(format!(
+                        "step '{id}' failed but has continue_on_error, so the run went on: {}",
+                        r.error.as_deref().unwrap_or("failed")
+                    ));
+                } else {
+                    self.report.status = RunStatus::Failed;
+                    self.stopped_by = Some(id.clone());
+                }
+            }
+            for w in &r.warnings {
+                self.report.warnings.push(format!("step '{id}': {w}"));
+            }
+            self.report.deleted += r.deleted;
+            self.report.deactivated += r.deactivated;
+            self.seen.insert(id, r.context_value());
+            self.report.steps.push(r);
+        }
+    }
 }
 
 /// Runs a workflow. It is validated first against the invoker's catalog; an invalid
@@ -216,67 +310,33 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     let inputs = opts.full_inputs(wf);
     let env = opts.env_value();
     let mut seen = Map::new();
-    let mut stopped_by: Option<String> = None;
+    let mut walk = Walk {
+        ctx: &ctx,
+        inputs: &inputs,
+        env: &env,
+        seen: &mut seen,
+        report: &mut report,
+        stopped_by: None,
+        run_info: None,
+    };
+    walk.steps(wf.steps()).await;
 
-    for step in wf.steps() {
-        let id = step.id().to_string();
-        if let Some(failed) = &stopped_by {
-            let reason = format!("not run: step '{failed}' failed");
-            ctx.emit(RunEvent::StepSkipped {
-                id: id.clone(),
-                reason: reason.clone(),
-            });
-            report.steps.push(StepReport::skipped(
-                &id,
-                step.node(),
-                reason,
-                step.for_each.is_some(),
-            ));
-            seen.insert(id, Value::Null);
-            continue;
-        }
-        let scope = Scope::new(&inputs, &env, &Value::Object(seen.clone()));
-        let mut r = if step.for_each.is_some() {
-            run_for_each(&ctx, step, &scope).await
-        } else {
-            ctx.emit(RunEvent::StepStarted {
-                id: id.clone(),
-                name: step.display_name().to_string(),
-                node: step.node().to_string(),
-                items: None,
-                destructive: catalog.get(step.node()).is_some_and(|s| s.destructive),
-            });
-            run_single(&ctx, step, &scope).await
-        };
-        r.name = step.name.clone();
-        match r.status {
-            StepStatus::Skipped => ctx.emit(RunEvent::StepSkipped {
-                id: id.clone(),
-                reason: r.skip_reason.clone().unwrap_or_default(),
-            }),
-            status => ctx.emit(RunEvent::StepFinished {
-                id: id.clone(),
-                status,
-                message: r.error.clone(),
-            }),
-        }
-        if r.status == StepStatus::Failed {
-            if step.continue_on_error {
-                report.warnings.push(format!(
-                    "step '{id}' failed but has continue_on_error, so the run went on: {}",
-                    r.error.as_deref().unwrap_or("failed")
-                ));
-            } else {
-                report.status = RunStatus::Failed;
-                stopped_by = Some(id.clone());
-            }
-        }
-        report.deleted += r.deleted;
-        report.deactivated += r.deactivated;
-        seen.insert(id, r.context_value());
-        report.steps.push(r);
+    // `on_failure` runs only when the main steps failed; `finally` always. Both see what
+    // succeeded (`steps.<id>`) and the run so far (`run.status`, `run.failed_step`, `run.error`).
+    let main_failed = walk.report.status == RunStatus::Failed;
+    let failed_step = walk.stopped_by.take();
+    walk.run_info = Some(json!({
+        "status": walk.report.status.as_str(),
+        "failed_step": failed_step,
+        "error": failed_step.as_ref().and_then(|id| walk.report.step(id)).and_then(|s| s.error.clone()),
+    }));
+    if main_failed {
+        walk.steps(wf.on_failure()).await;
+    } else {
+        walk.skip_all(wf.on_failure(), "the run did not fail");
     }
-
+    walk.stopped_by = None;
+    walk.steps(wf.finally()).await;
     // Outputs: on a failed run, whatever can still be computed.
     let scope = Scope::new(&inputs, &env, &Value::Object(seen));
     for (key, t) in &wf.outputs {

@@ -133,6 +133,9 @@ pub(crate) async fn call(
     index: usize,
     item_index: Option<usize>,
 ) -> CallOutcome {
+    if let Some(values) = &step.set {
+        return set_values(ctx, values, scope, index);
+    }
     let spec = ctx.catalog.get(&step.node.value);
     let output = output_name(spec);
     let params = match params(step, spec, scope, &ctx.redactor) {
@@ -146,6 +149,7 @@ pub(crate) async fn call(
                     error: Some(env.error_message.clone()),
                     envelope: Some(env),
                     attempts: 0,
+                    values: None,
                 },
                 params: None,
                 deleted: 0,
@@ -168,10 +172,50 @@ pub(crate) async fn call(
             error: (!ok).then(|| retry::failure_text(&env)),
             envelope: Some(env),
             attempts,
+            values: None,
         },
         params: Some(ctx.redactor.map(&params)),
         deleted,
         deactivated,
+    }
+}
+
+/// A `set:` step (or one of its for_each items): evaluates each named value; nothing is sent.
+fn set_values(
+    ctx: &Ctx<'_>,
+    values: &[(crate::model::Located<String>, Template)],
+    scope: &Scope,
+    index: usize,
+) -> CallOutcome {
+    let mut out = Map::new();
+    let mut error = None;
+    for (name, t) in values {
+        match expr::eval(t, scope, Mode::Full) {
+            Ok(v) => {
+                out.insert(name.value.clone(), v);
+            }
+            Err(err) => {
+                error = Some(format!("value '{}': {}", name.value, located(ctx, &err)));
+                break;
+            }
+        }
+    }
+    CallOutcome {
+        item: ItemReport {
+            index,
+            status: if error.is_none() {
+                StepStatus::Succeeded
+            } else {
+                StepStatus::Failed
+            },
+            envelope: None,
+            attempts: 0,
+            error: error.clone(),
+            values: error.is_none().then_some(out),
+        },
+        params: None,
+        deleted: 0,
+        deactivated: 0,
     }
 }
 
@@ -200,6 +244,8 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
         }
     }
     let outcome = call(ctx, step, scope, 0, None).await;
+    report.set = step.is_set();
+    report.values = outcome.item.values;
     report.status = outcome.item.status;
     report.error = outcome.item.error;
     report.envelope = outcome.item.envelope;
