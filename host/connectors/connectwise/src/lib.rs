@@ -10,6 +10,7 @@
 
 mod client;
 mod config;
+mod connection;
 pub mod retry;
 mod secret;
 
@@ -18,4 +19,6 @@ pub use config::{
     ConfigError, ConnectionConfig, ENV_API_URL, ENV_CLIENT_ID, ENV_COMPANY_ID, ENV_PRIVATE_KEY,
     ENV_PUBLIC_KEY, ENV_VARS, Problem, is_loopback,
 };
+pub use connection::{ConnectError, Connection, connect, sandbox_config, start_sandbox};
+pub use psaflow_connectwise_sandbox as sandbox;
 pub use secret::Secret;

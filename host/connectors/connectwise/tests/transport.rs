@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn config_for(sandbox: &Sandbox, private_key: &str) -> ConnectionConfig {
+    // Read through the variables, as psaflow does, rather than built by sandbox_config.
     let vars = [
         (ENV_API_URL, sandbox.api_url()),
         (ENV_COMPANY_ID, sandbox.company_id().to_owned()),

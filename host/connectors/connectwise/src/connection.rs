@@ -1,0 +1,119 @@
+//! Choosing the ConnectWise connection: the tenant the `CONNECTWISE_*` variables name, or, when
+//! none is set, the embedded sandbox on loopback (kept alive by the returned [`Connection`]).
+
+use crate::client::{ClientOptions, ConnectWiseClient};
+use crate::config::ConnectionConfig;
+use crate::secret::Secret;
+use psaflow_connectwise_sandbox::{Sandbox, SandboxOptions};
+use psaflow_core::Transport;
+use std::sync::Arc;
+
+/// A ready ConnectWise transport and the sandbox behind it, if any.
+pub struct Connection {
+    pub transport: Arc<dyn Transport>,
+    pub sandbox: Option<Sandbox>,
+    /// One line for humans: where requests go.
+    pub description: String,
+}
+
+/// Why no connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    #[error("starting the embedded ConnectWise sandbox: {0}")]
+    Sandbox(#[from] psaflow_connectwise_sandbox::SandboxError),
+}
+
+/// The tenant from `lookup` (the environment), else the embedded sandbox.
+pub async fn connect(
+    lookup: impl Fn(&str) -> Option<String>,
+    options: ClientOptions,
+) -> Result<Connection, ConnectError> {
+    match ConnectionConfig::from_lookup(lookup)? {
+        Some(config) => {
+            let description = format!("ConnectWise PSA at {}", config.api_url);
+            let client = ConnectWiseClient::new(config, options)?;
+            Ok(Connection {
+                transport: Arc::new(client),
+                sandbox: None,
+                description,
+            })
+        }
+        None => start_sandbox(SandboxOptions::default(), options).await,
+    }
+}
+
+/// Starts the embedded sandbox and a client for it.
+pub async fn start_sandbox(
+    sandbox_options: SandboxOptions,
+    options: ClientOptions,
+) -> Result<Connection, ConnectError> {
+    let sandbox = Sandbox::start(sandbox_options).await?;
+    let config = sandbox_config(&sandbox);
+    let client = ConnectWiseClient::new(config, options)?;
+    let description = format!("the embedded ConnectWise sandbox at {}", sandbox.base_url());
+    Ok(Connection {
+        transport: Arc::new(client),
+        sandbox: Some(sandbox),
+        description,
+    })
+}
+
+/// The settings that reach `sandbox` with its own demo credentials.
+pub fn sandbox_config(sandbox: &Sandbox) -> ConnectionConfig {
+    ConnectionConfig {
+        api_url: sandbox
+            .api_url()
+            .parse()
+            .expect("the sandbox's URL is well formed"),
+        company_id: sandbox.company_id().to_owned(),
+        public_key: sandbox.public_key().to_owned(),
+        private_key: Secret::new(sandbox.private_key()),
+        client_id: sandbox.client_id().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_core::{ApiRequest, Method};
+
+    #[tokio::test]
+    async fn no_variables_means_the_sandbox_and_it_answers() {
+        let connection = connect(|_| None, ClientOptions::default()).await.unwrap();
+        assert!(
+            connection
+                .description
+                .starts_with("the embedded ConnectWise sandbox at http://127.0.0.1:")
+        );
+        let reply = connection
+            .transport
+            .send(ApiRequest {
+                method: Method::Get,
+                path: "/system/members/count".into(),
+                query: vec![],
+                body: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+    }
+
+    #[tokio::test]
+    async fn some_variables_name_the_missing_ones() {
+        let err = connect(
+            |name| (name == crate::ENV_COMPANY_ID).then(|| "acme".to_owned()),
+            ClientOptions::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("CONNECTWISE_API_URL: is not set"),
+            "{err}"
+        );
+    }
+}
