@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod invoker;
 pub mod names;
 pub mod transport;
+pub mod values;
 
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};

@@ -81,7 +81,8 @@ fn to_val(
         | Type::U16
         | Type::U32
         | Type::U64 => {
-            let n = integer(value).ok_or_else(|| wrong("an integer"))?;
+            // Integers arrive as 7, 7.0 (HaloPSA returns some ids as decimals) or "7".
+            let n = psaflow_core::values::integer(value).ok_or_else(|| wrong("an integer"))?;
             let out_of_range =
                 || format!("{path} is {n}, which is out of range for this parameter");
             match ty {
@@ -188,23 +189,6 @@ fn to_val(
     })
 }
 
-/// Integers arrive as 7, 7.0 (HaloPSA returns some ids as decimals) or "7".
-fn integer(value: &Value) -> Option<i128> {
-    match value {
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i128)
-            }),
-        Value::String(s) => s.trim().parse::<i128>().ok(),
-        _ => None,
-    }
-}
-
 /// A `json` parameter: objects and lists are serialised; text must already be valid JSON.
 fn json_text(value: &Value, path: &str) -> Result<String, String> {
     match value {
@@ -254,22 +238,6 @@ pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn integers_arrive_as_numbers_decimals_or_text() {
-        assert_eq!(integer(&json!(21)), Some(21));
-        assert_eq!(
-            integer(&json!(21.0)),
-            Some(21),
-            "HaloPSA returns some ids as decimals"
-        );
-        assert_eq!(integer(&json!("21")), Some(21));
-        assert_eq!(integer(&json!(" 7 ")), Some(7));
-        assert_eq!(integer(&json!(21.5)), None, "a fraction is not an id");
-        assert_eq!(integer(&json!("seven")), None);
-        assert_eq!(integer(&json!(true)), None);
-        assert_eq!(integer(&json!(u64::MAX)), Some(u64::MAX as i128));
-    }
 
     #[test]
     fn json_parameters_serialise_objects_and_check_text() {

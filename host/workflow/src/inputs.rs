@@ -71,12 +71,9 @@ pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
             .parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
-            .and_then(|f| {
-                if f.fract() == 0.0 && f.abs() < 9e15 {
-                    Some(Value::from(f as i64))
-                } else {
-                    serde_json::Number::from_f64(f).map(Value::Number)
-                }
+            .and_then(|f| match psaflow_core::values::whole_f64(f) {
+                Some(whole) => Some(Value::from(whole)),
+                None => serde_json::Number::from_f64(f).map(Value::Number),
             })
             .ok_or_else(|| format!("expected a number like 4.5, got {raw:?}")),
         InputType::Boolean => match t.to_ascii_lowercase().as_str() {

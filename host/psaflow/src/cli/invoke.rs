@@ -2,7 +2,7 @@
 
 use super::{Cli, EXIT_USAGE};
 use psaflow_core::names::did_you_mean;
-use psaflow_core::{NodeSpec, ParamType};
+use psaflow_core::{NodeSpec, values};
 use serde_json::{Map, Value};
 
 #[derive(clap::Args, Debug)]
@@ -61,73 +61,9 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
         let Some(param) = spec.param(key) else {
             return Err(spec.unknown_param_message(key));
         };
-        params.insert(key.to_string(), read_value(&param.ty, raw));
+        // A value that does not fit its type is passed on as text, so the node's validation
+        // reports it (StatusCode -1) like any other bad value.
+        params.insert(key.to_string(), values::from_text(&param.ty, raw));
     }
     Ok(params)
-}
-
-/// Reads a command-line value by the parameter's type. A value that does not fit is passed on
-/// as text, so the node's validation reports it (StatusCode -1) like any other bad value.
-fn read_value(ty: &ParamType, raw: &str) -> Value {
-    match ty {
-        ParamType::Integer { .. } => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| raw.into()),
-        ParamType::Float => raw
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or_else(|| raw.into()),
-        ParamType::Bool => match raw.trim() {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => raw.into(),
-        },
-        ParamType::Json | ParamType::List { .. } | ParamType::Record { .. } => {
-            serde_json::from_str(raw).unwrap_or_else(|_| raw.into())
-        }
-        ParamType::String | ParamType::Enum { .. } => raw.into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_read_by_type() {
-        assert_eq!(
-            read_value(
-                &ParamType::Integer {
-                    signed: true,
-                    bits: 64
-                },
-                "42"
-            ),
-            Value::from(42)
-        );
-        assert_eq!(
-            read_value(
-                &ParamType::Integer {
-                    signed: true,
-                    bits: 64
-                },
-                "abc"
-            ),
-            Value::from("abc")
-        );
-        assert_eq!(read_value(&ParamType::Bool, "true"), Value::Bool(true));
-        assert_eq!(
-            read_value(&ParamType::Json, r#"{"a":1}"#),
-            serde_json::json!({"a": 1})
-        );
-        assert_eq!(
-            read_value(&ParamType::String, "00123"),
-            Value::from("00123")
-        );
-    }
 }

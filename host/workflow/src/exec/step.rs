@@ -7,7 +7,7 @@ use crate::expr::{self, EvalError, Mode, Scope, Template};
 use crate::model::Step;
 use crate::redact::Redactor;
 use crate::report::{ItemReport, StepReport, StepStatus};
-use psaflow_core::{Envelope, NodeSpec, ParamType};
+use psaflow_core::{Envelope, NodeSpec, values};
 use serde_json::{Map, Value};
 
 /// The contract's output key for a node's envelope, used for envelopes the engine makes
@@ -69,7 +69,7 @@ pub(crate) fn params(
             continue;
         }
         let value = match spec.and_then(|s| s.param(&key.value)) {
-            Some(p) => coerce(value, &p.ty),
+            Some(p) => values::coerce(value, &p.ty),
             None => value,
         };
         if Redactor::is_secret_name(&key.value) {
@@ -78,36 +78,6 @@ pub(crate) fn params(
         out.insert(key.value.clone(), value);
     }
     Ok(out)
-}
-
-/// Converts a value to the parameter's type where that loses nothing ("5" -> 5 for an
-/// integer, 42 -> "42" for text). Anything else is passed as is and the node judges it.
-pub(crate) fn coerce(value: Value, ty: &ParamType) -> Value {
-    match (ty, &value) {
-        (ParamType::Integer { .. }, Value::String(s)) => {
-            s.trim().parse::<i64>().map(Value::from).unwrap_or(value)
-        }
-        (ParamType::Integer { .. }, Value::Number(n))
-            if n.as_i64().is_none() && n.as_u64().is_none() =>
-        {
-            match n.as_f64() {
-                Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
-                _ => value,
-            }
-        }
-        (ParamType::Float, Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or(value),
-        (ParamType::String, Value::Number(_) | Value::Bool(_)) => Value::String(value.to_string()),
-        (ParamType::Bool, Value::String(s)) if s == "true" || s == "false" => {
-            Value::Bool(s == "true")
-        }
-        _ => value,
-    }
 }
 
 /// An update that sets `Inactive: true` deactivates a record.

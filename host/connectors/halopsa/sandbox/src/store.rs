@@ -98,17 +98,7 @@ pub(crate) fn id_of(record: &Record, key: &str) -> Option<i64> {
     record.get(key).and_then(id_value)
 }
 
-pub(crate) fn id_value(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
+pub(crate) use psaflow_core::values::id as id_value;
 
 #[derive(Debug, Clone, Default)]
 struct Table {
@@ -714,14 +704,6 @@ mod tests {
         assert_eq!(query(&[("count", "1")]).count, Some(1));
         let q = query(&[("activeinactive", "false,true")]);
         assert!(!q.include_active && q.include_inactive);
-    }
-
-    #[test]
-    fn ids_tolerate_decimals_and_strings() {
-        assert_eq!(id_value(&json!(21.0)), Some(21));
-        assert_eq!(id_value(&json!("21")), Some(21));
-        assert_eq!(id_value(&json!(21.5)), None);
-        assert_eq!(id_value(&json!(null)), None);
     }
 
     #[test]
