@@ -62,6 +62,65 @@ pub async fn start_sandbox(
     })
 }
 
+/// Like [`connect`], but the sandbox (when no variable is set) starts on the first request, so
+/// commands that never run a ConnectWise node start nothing. `announce` is called once with
+/// the sandbox's description when it starts. Settings are checked at once: a partial or
+/// malformed configuration fails here, naming every problem.
+pub fn connect_lazily(
+    lookup: impl Fn(&str) -> Option<String>,
+    options: ClientOptions,
+    announce: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<Arc<dyn Transport>, ConnectError> {
+    match ConnectionConfig::from_lookup(lookup)? {
+        Some(config) => Ok(Arc::new(ConnectWiseClient::new(config, options)?)),
+        None => Ok(Arc::new(LazySandbox {
+            options,
+            announce: Box::new(announce),
+            started: tokio::sync::OnceCell::new(),
+        })),
+    }
+}
+
+/// The embedded sandbox, started by the first request that needs it.
+struct LazySandbox {
+    options: ClientOptions,
+    announce: Box<dyn Fn(&str) + Send + Sync>,
+    started: tokio::sync::OnceCell<Result<(Sandbox, ConnectWiseClient), String>>,
+}
+
+impl Transport for LazySandbox {
+    fn send(
+        &self,
+        request: psaflow_core::ApiRequest,
+    ) -> psaflow_core::BoxFuture<'_, Result<psaflow_core::ApiResponse, psaflow_core::TransportError>>
+    {
+        Box::pin(async move {
+            let started = self
+                .started
+                .get_or_init(|| async {
+                    let sandbox = Sandbox::start(SandboxOptions::default())
+                        .await
+                        .map_err(|e| {
+                            format!("the embedded ConnectWise sandbox could not start: {e}")
+                        })?;
+                    let client =
+                        ConnectWiseClient::new(sandbox_config(&sandbox), self.options.clone())
+                            .map_err(|e| e.to_string())?;
+                    (self.announce)(&format!(
+                        "the embedded ConnectWise sandbox at {}",
+                        sandbox.base_url()
+                    ));
+                    Ok((sandbox, client))
+                })
+                .await;
+            match started {
+                Ok((_, client)) => client.send(request).await,
+                Err(message) => Err(psaflow_core::TransportError::Unreachable(message.clone())),
+            }
+        })
+    }
+}
+
 /// The settings that reach `sandbox` with its own demo credentials.
 pub fn sandbox_config(sandbox: &Sandbox) -> ConnectionConfig {
     ConnectionConfig {
@@ -100,6 +159,37 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(reply.status, 200);
+    }
+
+    #[tokio::test]
+    async fn the_lazy_sandbox_starts_on_first_use_and_announces_itself_once() {
+        let announced = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = announced.clone();
+        let transport = connect_lazily(
+            |_| None,
+            ClientOptions::default(),
+            move |d| log.lock().unwrap().push(d.to_owned()),
+        )
+        .unwrap();
+        assert!(
+            announced.lock().unwrap().is_empty(),
+            "nothing starts before a request"
+        );
+        for _ in 0..2 {
+            let reply = transport
+                .send(ApiRequest {
+                    method: Method::Get,
+                    path: "/system/members/2".into(),
+                    query: vec![],
+                    body: None,
+                })
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 200);
+        }
+        let announced = announced.lock().unwrap();
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert!(announced[0].starts_with("the embedded ConnectWise sandbox at http://127.0.0.1:"));
     }
 
     #[tokio::test]

@@ -8,6 +8,9 @@
 //!
 //! The private key never appears in an error, a `Debug` output or a log line.
 
+/// The connector's name: its WIT package is `psaflow:connectwise`, its nodes `connectwise.*`.
+pub const CONNECTOR: &str = "connectwise";
+
 mod client;
 mod config;
 mod connection;
@@ -19,6 +22,8 @@ pub use config::{
     ConfigError, ConnectionConfig, ENV_API_URL, ENV_CLIENT_ID, ENV_COMPANY_ID, ENV_PRIVATE_KEY,
     ENV_PUBLIC_KEY, ENV_VARS, Problem, is_loopback,
 };
-pub use connection::{ConnectError, Connection, connect, sandbox_config, start_sandbox};
+pub use connection::{
+    ConnectError, Connection, connect, connect_lazily, sandbox_config, start_sandbox,
+};
 pub use psaflow_connectwise_sandbox as sandbox;
 pub use secret::Secret;

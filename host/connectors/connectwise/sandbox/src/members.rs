@@ -201,10 +201,10 @@ fn check(store: &Store, mut record: Record, own_id: Option<i64>) -> Result<Recor
             )),
         }
     }
-    if is_blank(record.get("securityLocation")) {
-        if let Some(location) = record.get("defaultLocation").cloned() {
-            record.insert("securityLocation".into(), location);
-        }
+    if is_blank(record.get("securityLocation"))
+        && let Some(location) = record.get("defaultLocation").cloned()
+    {
+        record.insert("securityLocation".into(), location);
     }
     for (field, entity) in REFERENCES {
         let Some(value) = record.get(*field).filter(|v| !v.is_null()) else {

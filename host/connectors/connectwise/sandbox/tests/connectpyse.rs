@@ -21,7 +21,14 @@ fn install() -> Result<PathBuf, String> {
         return Ok(target);
     }
     let output = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
         .arg(&target)
         .arg(PACKAGE)
         .output()
@@ -45,7 +52,8 @@ async fn connectpyse_works_against_the_sandbox_unchanged() {
         }
     };
     let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity/drive_connectpyse.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity/drive_connectpyse.py");
     let mut command = Command::new("python3");
     command
         .arg(&script)
@@ -69,6 +77,10 @@ async fn connectpyse_works_against_the_sandbox_unchanged() {
     );
     // The client really went through the sandbox.
     let requests = sandbox.requests();
-    assert!(requests.iter().any(|r| r.method == "PATCH" && r.path.contains("/service/tickets/1")));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path.contains("/service/tickets/1"))
+    );
     assert!(requests.iter().filter(|r| r.method == "POST").count() >= 2);
 }
