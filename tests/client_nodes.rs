@@ -45,7 +45,7 @@ async fn create_client_success_with_explicit_email_and_phone_winning() {
     assert_eq!(client["inactive"], false);
     assert_eq!(client["website"], "https://zenith.example");
     let stored = client_record(&h, id).expect("stored");
-    assert_eq!(stored["email"], "contact@zenith.example");
+    assert_eq!(stored["emailaddress"], "contact@zenith.example");
     assert_eq!(stored["phonenumber"], "+1 415 555 0123");
     assert_eq!(stored["toplevel_id"], 2);
     assert_eq!(stored["notes"], "Onboarded by workflow");

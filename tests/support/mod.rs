@@ -132,6 +132,24 @@ impl Harness {
             .count()
     }
 
+    /// A runtime talking to the same sandbox with a token of `scope` (space-separated HaloPSA
+    /// scopes, e.g. "read:agents read:teams") instead of `all`.
+    pub fn scoped(&self, scope: &str) -> Runtime {
+        let mut config = connection(
+            &self.sandbox.base_url(),
+            self.sandbox.client_id(),
+            self.sandbox.client_secret(),
+        );
+        config.scope = scope.to_string();
+        let options = ClientOptions {
+            request_timeout: Duration::from_secs(10),
+            clock: self.clock.clone(),
+            ..ClientOptions::default()
+        };
+        let client = HaloClient::new(config, options).expect("client config is valid");
+        runtime_for(Arc::new(client))
+    }
+
     /// A runtime whose HaloPSA is down (a loopback port nothing listens on).
     pub async fn down(&self) -> Runtime {
         let port = {

@@ -20,10 +20,11 @@ use serde_json::{Map, Value};
 
 const OUTPUT: &str = "Client";
 
-/// HaloPSA field names for the contact parameters. halopsa-api.md §4.1 lists no contact fields for
-/// the Client (`Area`) schema; HaloPSA writes them as `email` (the seed's Client.email) and
-/// `phonenumber` (the spelling of the phone field on Site and Users, §4.2 and §4.4).
-const EMAIL_FIELD: &str = "email";
+/// HaloPSA field names for the contact parameters. halopsa-api.md lists no contact fields for the
+/// Client (`Area`) schema (§4.1); everywhere the references name them, HaloPSA spells them
+/// `emailaddress` (Users §4.4, Team §4.6) and `phonenumber` (Site §4.2, Users §4.4), so those are
+/// sent. The seed's output names (`email`, `phone`) are not HaloPSA field names.
+const EMAIL_FIELD: &str = "emailaddress";
 const PHONE_FIELD: &str = "phonenumber";
 /// Spellings of the email in AdditionalFields that an explicit Email replaces.
 const EMAIL_KEYS: &[&str] = &["email", "emailaddress"];
@@ -166,7 +167,7 @@ mod tests {
                 "inactive": true,
                 "is_vip": true,
                 "website": "https://www.acme-corp.com",
-                "email": "contact@acme-corp.com",
+                "emailaddress": "contact@acme-corp.com",
                 "phonenumber": "+1 415 555 0123"
             })
         );
@@ -174,11 +175,11 @@ mod tests {
         let mut i = input("Acme");
         i.inactive = Some(false);
         i.additional_fields =
-            Some(r#"{"email": "kept@x", "phonenumber": "9", "inactive": true}"#.into());
+            Some(r#"{"emailaddress": "kept@x", "phonenumber": "9", "inactive": true}"#.into());
         let body = build_body(&i).unwrap();
         assert_eq!(
             (
-                body["email"].clone(),
+                body["emailaddress"].clone(),
                 body["phonenumber"].clone(),
                 body["inactive"].clone()
             ),

@@ -7,6 +7,9 @@
 //!   `open_only=true`, only inactive sends `closed_only=true`, both send neither; both false
 //!   gives `{"tickets": [], "record_count": 0}` with no request.
 //! - Search (partial match on summary and details) is sent as `search` when not blank.
+//! - AgentId, UserId, ClientId, SiteId, TeamId, StatusId must be positive integers when given and
+//!   are sent as `agent_id`, `user_id`, `client_id`, `site_id`, `team_id`, `status_id`: HaloPSA
+//!   filters, so every matching ticket is found (not just those in the first pages).
 //! - Paginate true (default): page PageNo (default 1) of PageSize records, cut at the first Count;
 //!   pages above HaloPSA's 100-record cap are assembled from several requests.
 //! - Paginate false: all matching tickets up to Count.
@@ -18,8 +21,10 @@
 
 psaflow_kit::bind_node!("ticket-get-many");
 
-use psaflow_kit::envelope;
+use psaflow_kit::envelope::{self, Done};
+use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, ListParams};
+use psaflow_kit::{Failure, validate};
 
 const OUTPUT: &str = "Tickets";
 
@@ -27,16 +32,34 @@ struct Node;
 
 impl Guest for Node {
     fn run(input: GetManyInput) -> Envelope {
-        envelope::respond(
-            OUTPUT,
-            paging::get_many(&paging::TICKETS, &params(input)),
-            |_| envelope::empty_object(),
-        )
+        envelope::respond(OUTPUT, get_many(input), |_| envelope::empty_object())
     }
 }
 
-fn params(input: GetManyInput) -> ListParams {
-    ListParams {
+fn get_many(input: GetManyInput) -> Result<Done, Failure> {
+    let params = params(input)?;
+    paging::get_many(&paging::TICKETS, &params)
+}
+
+/// The server-side filters: (parameter, query name, value).
+fn filters(input: &GetManyInput) -> Result<Query, Failure> {
+    let mut query = Query::new();
+    for (name, key, value) in [
+        ("AgentId", "agent_id", input.agent_id),
+        ("UserId", "user_id", input.user_id),
+        ("ClientId", "client_id", input.client_id),
+        ("SiteId", "site_id", input.site_id),
+        ("TeamId", "team_id", input.team_id),
+        ("StatusId", "status_id", input.status_id),
+    ] {
+        query.push_opt(key, validate::optional_positive_id(name, value)?);
+    }
+    Ok(query)
+}
+
+fn params(input: GetManyInput) -> Result<ListParams, Failure> {
+    let extra = filters(&input)?;
+    Ok(ListParams {
         count: input.count,
         page_no: input.page_no,
         page_size: input.page_size,
@@ -44,8 +67,8 @@ fn params(input: GetManyInput) -> ListParams {
         search: input.search,
         include_active: input.include_active,
         include_inactive: input.include_inactive,
-        extra: Default::default(),
-    }
+        extra,
+    })
 }
 
 export!(Node);
@@ -64,11 +87,17 @@ mod tests {
             search: None,
             include_active: None,
             include_inactive: None,
+            agent_id: None,
+            user_id: None,
+            client_id: None,
+            site_id: None,
+            team_id: None,
+            status_id: None,
         }
     }
 
     fn plan(i: GetManyInput) -> paging::Plan {
-        paging::plan(&paging::TICKETS, &params(i))
+        paging::plan(&paging::TICKETS, &params(i).expect("valid"))
             .expect("valid")
             .expect("something to list")
     }
@@ -79,6 +108,26 @@ mod tests {
         assert_eq!(p.mode, Mode::Window { start: 0, end: 50 });
         assert_eq!(p.filter.get("open_only"), Some("true"));
         assert_eq!(p.filter.get("closed_only"), None);
+    }
+
+    #[test]
+    fn filters_go_to_the_server() {
+        let p = plan(GetManyInput {
+            agent_id: Some(4),
+            team_id: Some(2),
+            ..input()
+        });
+        assert_eq!(p.filter.get("agent_id"), Some("4"));
+        assert_eq!(p.filter.get("team_id"), Some("2"));
+        assert_eq!(p.filter.get("user_id"), None);
+        let e = Node::run(GetManyInput {
+            site_id: Some(0),
+            ..input()
+        });
+        assert_eq!(
+            (e.status_code, e.error_message.as_str()),
+            (-1, "SiteId must be a positive integer")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! - Name is required (not blank; sent trimmed); SiteId is required and must be a positive
 //!   integer (sent as `site_id`).
 //! - Password is optional; an empty one is "not given". When given it must have 8+ characters,
-//!   an upper-case letter, a lower-case letter and a digit or symbol, checked before any request.
+//!   an upper-case letter, a lower-case letter and a digit or one of !@#$%^&* (the seed's set), checked before any request.
 //!   The password is sent exactly as written and never appears in any ErrorMessage or output:
 //!   rule messages do not quote it, HaloPSA's error messages are scrubbed of it, and password
 //!   fields are removed from the returned User.

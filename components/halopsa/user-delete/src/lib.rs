@@ -4,21 +4,20 @@
 //! - Id must be a positive integer (else StatusCode -1, nothing sent, DeletedUser `{}`).
 //! - `DELETE /Users/{Id}`:
 //!   - 2xx: deleted. StatusCode 200, `{"id": Id, "deleted": true}`.
-//!   - 404: StatusCode 200, OriginalStatusCode 404, "User with ID {Id} not found",
-//!     `{"id": Id, "deleted": false}`.
+//!   - 404: StatusCode 200, OriginalStatusCode 404, "User with ID {Id} not found", `{}`.
 //!   - 5xx: HaloPSA is known to answer a SUCCESSFUL user delete with HTTP 500 and an empty
 //!     body, so a server error does not say whether the user was deleted. The node asks
 //!     (`GET /Users/{Id}`):
 //!     - 404, the user is gone: deleted. StatusCode 200, empty ErrorMessage,
 //!       `{"id": Id, "deleted": true}`, OriginalStatusCode the delete's status (500);
 //!     - the user is still there: not deleted. StatusCode 500 (safe to retry), the delete's
-//!       status as OriginalStatusCode, a message saying so, `{"id": Id, "deleted": false}`;
+//!       status as OriginalStatusCode, a message saying so, `{}`;
 //!     - the check itself fails: StatusCode 500, a message saying the delete could not be
-//!       confirmed (and why), `{"id": Id, "deleted": false}`.
-//!   - other 4xx: StatusCode 200 with HaloPSA's message, `{"id": Id, "deleted": false}`.
-//!   - API not reached: StatusCode 500, OriginalStatusCode 0, `{"id": Id, "deleted": false}`.
-//! - Output `DeletedUser`: `{"id", "deleted"}` once a request was sent; `{}` only when the
-//!   request stopped at validation.
+//!       confirmed (and why), `{}`.
+//!   - other 4xx: StatusCode 200 with HaloPSA's message, `{}`.
+//!   - API not reached: StatusCode 500, OriginalStatusCode 0, `{}`.
+//! - Output `DeletedUser`: `{"id": Id, "deleted": true}` on success; `{}` on every failure, as the
+//!   seed says ("Returns empty object {} on failure"): the ErrorMessage says what happened.
 
 psaflow_kit::bind_node!("user-delete");
 
@@ -47,13 +46,9 @@ fn outcome(id: i64, deleted: bool) -> Value {
     json!({"id": id, "deleted": deleted})
 }
 
-/// `{}` after a validation failure, otherwise `{"id": Id, "deleted": false}`.
-fn failure_output(failure: &Failure, id: i64) -> Value {
-    if failure.is_validation() {
-        envelope::empty_object()
-    } else {
-        outcome(id, false)
-    }
+/// `{}` on every failure (seed "Delete a User": "Returns empty object {} on failure").
+fn failure_output(_failure: &Failure, _id: i64) -> Value {
+    envelope::empty_object()
 }
 
 fn delete(input: &DeleteInput) -> Result<Done, Failure> {
@@ -174,11 +169,11 @@ mod tests {
                 200,
                 404,
                 "User with ID 5 not found".into(),
-                outcome(5, false)
+                json!({})
             )
         );
         let (s, o, m, out) = envelope_of(5, settle(5, &answer(403, ""), never_asked));
-        assert_eq!((s, o, out), (200, 403, outcome(5, false)));
+        assert_eq!((s, o, out), (200, 403, json!({})));
         assert!(m.contains("403 Forbidden"), "{m}");
     }
 
@@ -193,7 +188,7 @@ mod tests {
     #[test]
     fn server_error_and_the_user_is_still_there() {
         let (s, o, m, out) = envelope_of(5, settle(5, &answer(500, ""), || Ok(true)));
-        assert_eq!((s, o, out), (500, 500, outcome(5, false)));
+        assert_eq!((s, o, out), (500, 500, json!({})));
         assert_eq!(
             m,
             "HaloPSA answered the delete of user 5 with 500 Internal Server Error and the user still exists: it was not deleted"
@@ -216,7 +211,7 @@ mod tests {
                 ))
             }),
         );
-        assert_eq!((s, o, out), (500, 500, outcome(5, false)));
+        assert_eq!((s, o, out), (500, 500, json!({})));
         assert!(m.contains("could not be confirmed"), "{m}");
         assert!(
             m.ends_with("Could not reach the HaloPSA API: refused"),

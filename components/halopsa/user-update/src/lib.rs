@@ -7,7 +7,7 @@
 //! - SiteId is sent (as `site_id`) only when positive; 0 or absent keeps the current site; a
 //!   negative value is a validation error.
 //! - Password: empty keeps the current password; otherwise the rules of Create a User apply
-//!   (8+ characters, upper case, lower case, a digit or symbol), checked before any request. It
+//!   (8+ characters, upper case, lower case, a digit or one of !@#$%^&* (the seed's set)), checked before any request. It
 //!   never appears in any ErrorMessage or output.
 //! - Inactive is sent only when given (true disables the user, false enables).
 //! - Nothing to update: StatusCode -1 (nothing sent).
