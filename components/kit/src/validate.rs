@@ -66,24 +66,28 @@ pub fn website(name: &str, value: &str) -> Result<String, Failure> {
     }
 }
 
-/// Password rules: at least 8 characters, an upper-case letter, a lower-case letter, and a digit
-/// or a symbol. The messages never include the password itself.
+/// The symbols the seed's password rule counts ("0-9 or !@#$%^&*").
+pub const PASSWORD_SYMBOLS: &str = "!@#$%^&*";
+
+/// Password rules (seed "Create a User"): at least 8 characters, an upper-case letter (A-Z), a
+/// lower-case letter (a-z), and a digit (0-9) or one of the symbols `!@#$%^&*`. The messages never
+/// include the password itself.
 pub fn password(name: &str, value: &str) -> Result<(), Failure> {
     let mut missing = Vec::new();
     if value.chars().count() < 8 {
         missing.push("at least 8 characters");
     }
-    if !value.chars().any(char::is_uppercase) {
-        missing.push("an upper-case letter");
+    if !value.chars().any(|c| c.is_ascii_uppercase()) {
+        missing.push("an upper-case letter (A-Z)");
     }
-    if !value.chars().any(char::is_lowercase) {
-        missing.push("a lower-case letter");
+    if !value.chars().any(|c| c.is_ascii_lowercase()) {
+        missing.push("a lower-case letter (a-z)");
     }
     if !value
         .chars()
-        .any(|c| !c.is_alphabetic() && !c.is_whitespace())
+        .any(|c| c.is_ascii_digit() || PASSWORD_SYMBOLS.contains(c))
     {
-        missing.push("a digit or symbol");
+        missing.push("a digit (0-9) or one of the symbols !@#$%^&*");
     }
     if missing.is_empty() {
         Ok(())
@@ -332,7 +336,10 @@ mod tests {
         assert!(short.contains("at least 8 characters"), "{short}");
         assert!(msg(password("Password", "abcdefg1")).contains("an upper-case letter"));
         assert!(msg(password("Password", "ABCDEFG1")).contains("a lower-case letter"));
-        assert!(msg(password("Password", "Abcdefgh")).contains("a digit or symbol"));
+        assert!(msg(password("Password", "Abcdefgh")).contains("a digit (0-9) or one of the symbols !@#$%^&*"));
+        // The seed's set: other punctuation is not a symbol here.
+        assert!(msg(password("Password", "Abcdefgh-_.")).contains("a digit (0-9)"));
+        assert!(password("Password", "Abcdefg^").is_ok());
         // Never echo the secret.
         for secret in ["hunter2", "ALLUPPER123", "Sh0rt", "lowercase!!"] {
             let m = msg(password("Password", secret));
