@@ -11,6 +11,7 @@ use psaflow_core::{
     ApiRequest, ApiResponse, BoxFuture, Catalog, Clock, NodeInvoker, Transport, TransportError,
     VirtualClock,
 };
+use psaflow_workflow::journal::ApprovalAnswer;
 use psaflow_workflow::{
     Diagnostic, Pos, Redactor, RunEvent, RunOptions, RunReport, StepStatus, Workflow,
     format_duration,
@@ -551,6 +552,26 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
         clock.clone(),
         backend.clone(),
     );
+    // A decision for a step that does not ask for one is a mistake in the test.
+    let mut wrong_decisions = Vec::new();
+    for (step, decision) in &case.approvals {
+        let problem = match workflow.step(step) {
+            None => Some(format!("approvals.{step}: the workflow has no step '{step}'")),
+            Some(s) if s.approval.is_none() => Some(format!(
+                "approvals.{step}: step '{step}' has no `approval:`, so there is nothing to decide"
+            )),
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            wrong_decisions.push(file.failure(FailureKind::Error, decision.pos, problem, Vec::new()));
+        }
+    }
+    if !wrong_decisions.is_empty() {
+        report.failures = wrong_decisions;
+        report.outcome = Outcome::Failed;
+        report.duration = started.elapsed();
+        return report;
+    }
     let mut env = case.env.clone();
     env.extend(case.secrets.clone());
     let options = RunOptions {
@@ -560,6 +581,20 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
         dry_run: false,
         clock: clock.clone(),
         observer: Some(tracker.clone()),
+        journal: None,
+        decisions: case
+            .approvals
+            .iter()
+            .map(|(step, approve)| {
+                let by = "psaflow test".to_string();
+                let answer = if approve.value {
+                    ApprovalAnswer::Approved { by, comment: None }
+                } else {
+                    ApprovalAnswer::Rejected { by, comment: None }
+                };
+                (step.clone(), answer)
+            })
+            .collect(),
     };
     let run = psaflow_workflow::run(&workflow, &invoker, options).await;
     let calls = invoker.calls();

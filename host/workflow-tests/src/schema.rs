@@ -277,6 +277,7 @@ pub fn test_schema() -> Value {
                     "inputs": {"type": "object", "description": "The workflow's inputs."},
                     "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}, "description": "What ${{ env.NAME }} reads (the real environment is not visible)."},
                     "secrets": {"type": "object", "additionalProperties": {"type": ["string", "number"]}, "description": "Like env, and masked as *** in all output."},
+                    "approvals": {"type": "object", "additionalProperties": {"enum": ["approve", "reject"]}, "description": "Decisions for steps with `approval:`, by step id; a step without one makes the run wait (expect status: waiting_approval)."},
                     "sandbox": {
                         "description": "The case's own embedded HaloPSA sandbox.",
                         "anyOf": [
@@ -319,7 +320,7 @@ pub fn test_schema() -> Value {
                 "type": "object",
                 "additionalProperties": false,
                 "properties": {
-                    "status": {"enum": ["succeeded", "failed"], "description": "The run's status (default succeeded)."},
+                    "status": {"enum": ["succeeded", "failed", "waiting_approval"], "description": "The run's status (default succeeded)."},
                     "error": {"type": "string", "description": "Text the run's (or a step's) error contains."},
                     "steps": {
                         "type": "object",

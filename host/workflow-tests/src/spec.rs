@@ -22,6 +22,7 @@ const CASE_KEYS: &[&str] = &[
     "secrets",
     "sandbox",
     "mocks",
+    "approvals",
     "expect",
 ];
 const SANDBOX_KEYS: &[&str] = &["seed", "fixtures"];
@@ -40,7 +41,8 @@ const STEP_KEYS: &[&str] = &[
 ];
 const CALL_KEYS: &[&str] = &["times", "with"];
 const STATE_KEYS: &[&str] = &["entity", "where", "exists", "count"];
-const RUN_STATUSES: &[&str] = &["succeeded", "failed"];
+const RUN_STATUSES: &[&str] = &["succeeded", "failed", "waiting_approval"];
+const DECISIONS: &[&str] = &["approve", "reject"];
 const STEP_STATUSES: &[&str] = &["succeeded", "failed", "skipped"];
 
 /// Entity names as test files write them.
@@ -141,6 +143,9 @@ pub struct CaseSpec {
     /// `sandbox:` as written; `None` when absent (a default sandbox is started on demand).
     pub sandbox: Option<SandboxSpec>,
     pub mocks: Vec<MockSpec>,
+    /// `approvals: {step_id: approve | reject}`: decisions for steps with `approval:`; a
+    /// step without one makes the run wait (`status: waiting_approval`).
+    pub approvals: BTreeMap<String, Located<bool>>,
     pub expect: Expect,
     /// Problems of this case; when any, it fails without running.
     pub problems: Vec<Diagnostic>,
@@ -500,6 +505,7 @@ impl Builder {
             secrets: BTreeMap::new(),
             sandbox: None,
             mocks: Vec::new(),
+            approvals: BTreeMap::new(),
             expect: Expect::default(),
             problems: Vec::new(),
         };
@@ -544,11 +550,41 @@ impl Builder {
                 "secrets" => case.secrets = self.strings(v, "secrets"),
                 "sandbox" => case.sandbox = self.sandbox(v),
                 "mocks" => case.mocks = self.mocks(v),
+                "approvals" => case.approvals = self.approvals(v),
                 "expect" => case.expect = self.expect(v),
                 _ => {}
             }
         }
         case
+    }
+
+    /// `approvals: {step_id: approve | reject}`.
+    fn approvals(&mut self, node: &Node) -> BTreeMap<String, Located<bool>> {
+        let mut out = BTreeMap::new();
+        let Some(map) = self.map(node, "approvals") else {
+            return out;
+        };
+        for (k, v) in map {
+            match v.as_str() {
+                Some("approve") => {
+                    out.insert(k.name.clone(), Located::new(true, v.pos));
+                }
+                Some("reject") => {
+                    out.insert(k.name.clone(), Located::new(false, v.pos));
+                }
+                _ => self.error(
+                    v.pos,
+                    format!(
+                        "approvals.{} must be {}, found {}",
+                        k.name,
+                        DECISIONS.join(" or "),
+                        v.to_json()
+                    ),
+                    None,
+                ),
+            }
+        }
+        out
     }
 
     fn sandbox(&mut self, node: &Node) -> Option<SandboxSpec> {

@@ -31,6 +31,8 @@ pub struct PlannedStep {
     pub retry: Option<String>,
     pub timeout: Option<String>,
     pub continue_on_error: bool,
+    /// The step waits for a person's approval first: its message and terms, in words.
+    pub approval: Option<String>,
     /// Expressions that could not be evaluated even without step results.
     pub problems: Vec<String>,
 }
@@ -74,6 +76,7 @@ impl Plan {
                         "retry": s.retry,
                         "timeout": s.timeout,
                         "continue_on_error": s.continue_on_error,
+                        "approval": s.approval.as_deref().map(|a| r.text(a)),
                         "problems": s.problems.iter().map(|p| r.text(p)).collect::<Vec<_>>(),
                     })
                 })
@@ -114,6 +117,9 @@ impl Plan {
                 .map(|n| format!(" \"{n}\""))
                 .unwrap_or_default();
             out.push_str(&format!("{}. {}{title}  [{}]{mark}\n", n + 1, s.id, s.node));
+            if let Some(a) = &s.approval {
+                out.push_str(&format!("   WAITS FOR APPROVAL: {}\n", r.text(a)));
+            }
             if let Some(fe) = &s.for_each {
                 let count = s
                     .items
@@ -225,7 +231,30 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
             };
             format!("up to {} attempts, {backoff}", p.max_attempts)
         });
+        let approval = step.approval.as_ref().map(|a| {
+            let message = match expr::eval(&a.message, &scope, Mode::Plan) {
+                Ok(v) => expr::as_text(&v),
+                Err(_) => a.message.display(),
+            };
+            let mut terms = Vec::new();
+            if !a.approvers.is_empty() {
+                terms.push(format!("approvers: {}", a.approvers.join(", ")));
+            }
+            if let Some(t) = a.timeout {
+                terms.push(format!(
+                    "after {} without a decision: {}",
+                    format_duration(t),
+                    a.on_timeout.as_str()
+                ));
+            }
+            if terms.is_empty() {
+                message
+            } else {
+                format!("{message} ({})", terms.join("; "))
+            }
+        });
         steps.push(PlannedStep {
+            approval,
             id: step.id().to_string(),
             name: step.name.clone(),
             node: step.node().to_string(),

@@ -182,6 +182,8 @@ pub struct Step {
     pub timeout: Option<Duration>,
     pub continue_on_error: bool,
     pub confirm: bool,
+    /// `approval:`: the run waits for a person's decision before this step.
+    pub approval: Option<Approval>,
     /// Position of the step's `-` entry.
     pub pos: Pos,
 }
@@ -245,6 +247,36 @@ impl Default for RetryPolicy {
             max_interval: Duration::from_secs(30),
             multiplier: 2.0,
             retry_on: vec![RetryOn::System],
+        }
+    }
+}
+
+/// A step's `approval:` block: before the step runs, the run stops and waits for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    /// What the approver is asked; may contain `${{ }}` (evaluated when the run gets there).
+    pub message: Template,
+    /// How long to wait; `None` waits until someone decides.
+    pub timeout: Option<Duration>,
+    /// What a timeout decides.
+    pub on_timeout: OnTimeout,
+    /// Who may decide (names as `psaflow approve` records them); empty means anyone.
+    pub approvers: Vec<String>,
+    /// Position of the `approval:` key.
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Approve,
+    Reject,
+}
+
+impl OnTimeout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnTimeout::Approve => "approve",
+            OnTimeout::Reject => "reject",
         }
     }
 }

@@ -33,7 +33,9 @@ const STEP_KEYS: &[&str] = &[
     "timeout",
     "continue_on_error",
     "confirm",
+    "approval",
 ];
+const APPROVAL_KEYS: &[&str] = &["message", "timeout", "on_timeout", "approvers"];
 const INPUT_KEYS: &[&str] = &["type", "required", "default", "description"];
 const RETRY_KEYS: &[&str] = &[
     "max_attempts",
@@ -153,8 +155,8 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+/// Parses `500ms`, `30s`, `2m`, `1h`, `7d`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => (&t[..i], t[i..].trim()),
@@ -166,6 +168,7 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         "s" | "sec" | "secs" | "seconds" => n,
         "m" | "min" | "minutes" => n * 60.0,
         "h" | "hours" => n * 3600.0,
+        "d" | "days" => n * 86_400.0,
         _ => return None,
     };
     (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
@@ -174,7 +177,11 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 /// `30s`, `500ms`, `2m`: how durations are shown back to users.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms > 0 {
+    if ms.is_multiple_of(86_400_000) && ms > 0 {
+        format!("{}d", ms / 86_400_000)
+    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
     } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -477,6 +484,7 @@ impl Builder {
             timeout: None,
             continue_on_error: false,
             confirm: false,
+            approval: None,
             pos: node.pos,
         };
         for (k, v) in map {
@@ -513,10 +521,72 @@ impl Builder {
                     step.continue_on_error = self.boolean(v, "continue_on_error").unwrap_or(false)
                 }
                 "confirm" => step.confirm = self.boolean(v, "confirm").unwrap_or(false),
+                "approval" => step.approval = self.approval(k.pos, v),
                 _ => {}
             }
         }
         Some(step)
+    }
+
+    /// `approval: {message, timeout, on_timeout, approvers}`; only `message` is required.
+    fn approval(&mut self, pos: Pos, node: &Node) -> Option<Approval> {
+        let map = self.mapping(node, "approval")?;
+        self.unknown_keys(map, APPROVAL_KEYS, "in approval");
+        let mut approval = Approval {
+            message: Template::Literal {
+                value: serde_json::Value::String(String::new()),
+                pos,
+            },
+            timeout: None,
+            on_timeout: OnTimeout::Reject,
+            approvers: Vec::new(),
+            pos,
+        };
+        let mut has_message = false;
+        for (k, v) in map {
+            match k.name.as_str() {
+                "message" => {
+                    has_message = true;
+                    approval.message = self.template(v);
+                }
+                "timeout" => approval.timeout = self.duration(v, "approval.timeout"),
+                "on_timeout" => match v.as_str() {
+                    Some("reject") => approval.on_timeout = OnTimeout::Reject,
+                    Some("approve") => approval.on_timeout = OnTimeout::Approve,
+                    other => {
+                        let help = other
+                            .and_then(|o| suggest(o, ["reject", "approve"]))
+                            .map_or("use reject or approve".to_string(), |s| {
+                                format!("did you mean '{s}'?")
+                            });
+                        self.error(
+                            v.pos,
+                            format!("unknown on_timeout {}", v.to_json()),
+                            Some(help),
+                        );
+                    }
+                },
+                "approvers" => match &v.kind {
+                    Kind::Seq(names) => {
+                        for n in names {
+                            if let Some(name) = self.text(n, "approvers[]") {
+                                approval.approvers.push(name);
+                            }
+                        }
+                    }
+                    _ => self.wrong_kind(v, "approval.approvers", "a list of names"),
+                },
+                _ => {}
+            }
+        }
+        if !has_message {
+            self.error(
+                pos,
+                "`approval` needs a `message` telling the approver what they approve",
+                Some("e.g. approval: { message: \"Delete the stale sites?\", timeout: 72h }".into()),
+            );
+        }
+        Some(approval)
     }
 
     /// `if:` may be written with or without `${{ }}`.

@@ -75,6 +75,7 @@ impl HumanRenderer {
             match report.status {
                 RunStatus::Succeeded => "succeeded",
                 RunStatus::Failed => "FAILED",
+                RunStatus::WaitingApproval => "WAITING for approval",
             },
             report.name,
             report.steps.len(),
@@ -124,6 +125,25 @@ impl HumanRenderer {
                 extra.push_str(&format!("\n          warning: {}", r.text(w)));
             }
             out.push_str(&format!("  {icon} {}{extra}{detail}\n", s.id));
+        }
+        if let Some(w) = &report.waiting {
+            out.push_str(&format!(
+                "waiting for approval at step '{}': {}\n",
+                w.step,
+                r.text(&w.message)
+            ));
+            if !w.approvers.is_empty() {
+                out.push_str(&format!("  approvers: {}\n", w.approvers.join(", ")));
+            }
+            match &report.id {
+                Some(id) => out.push_str(&format!(
+                    "  decide with: psaflow approve {id} (or --reject)\n"
+                )),
+                None => out.push_str("  (this run is not recorded, so it cannot be continued)\n"),
+            }
+        }
+        if let Some(id) = &report.id {
+            out.push_str(&format!("run id: {id}\n"));
         }
         for w in &report.warnings {
             out.push_str(&format!("warning: {}\n", r.text(w)));

@@ -11,6 +11,8 @@ use serde_json::{Map, Value, json};
 pub enum RunStatus {
     Succeeded,
     Failed,
+    /// Stopped before a step with `approval:`; a decision continues it.
+    WaitingApproval,
 }
 
 impl RunStatus {
@@ -18,6 +20,7 @@ impl RunStatus {
         match self {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::WaitingApproval => "waiting_approval",
         }
     }
 }
@@ -94,6 +97,9 @@ pub struct StepReport {
     pub values: Option<Map<String, Value>>,
     /// Things the author should know about a step that succeeded (e.g. a list that was cut short).
     pub warnings: Vec<String>,
+    /// A change of this step may have happened and psaflow could not confirm it (a resume
+    /// met an intent without a result it could not reconcile): the run must stop.
+    pub unreconciled: bool,
 }
 
 impl StepReport {
@@ -122,6 +128,7 @@ impl StepReport {
             set: false,
             values: None,
             warnings: Vec::new(),
+            unreconciled: false,
         }
     }
 
@@ -233,9 +240,23 @@ impl StepReport {
     }
 }
 
+/// The approval a run stopped at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitingApproval {
+    pub step: String,
+    pub message: String,
+    pub approvers: Vec<String>,
+}
+
 /// The result of `run`.
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// The run's id when it is recorded in a run store.
+    pub id: Option<String>,
+    /// Where requests went (`sandbox`, or the API URL), when the caller says.
+    pub backend: Option<String>,
+    /// Set when the run stopped to wait for an approval.
+    pub waiting: Option<WaitingApproval>,
     /// The workflow's `name`.
     pub name: String,
     pub status: RunStatus,
@@ -277,6 +298,9 @@ impl RunReport {
             .map(|s| (s.id.clone(), s.to_json(r)))
             .collect();
         let mut m = Map::new();
+        if let Some(id) = &self.id {
+            m.insert("id".into(), json!(id));
+        }
         m.insert("workflow".into(), json!(self.name));
         m.insert("status".into(), json!(self.status.as_str()));
         m.insert("outputs".into(), Value::Object(r.map(&self.outputs)));
@@ -284,6 +308,15 @@ impl RunReport {
         m.insert("deleted".into(), json!(self.deleted));
         m.insert("deactivated".into(), json!(self.deactivated));
         m.insert("dry_run".into(), json!(self.dry_run));
+        if let Some(backend) = &self.backend {
+            m.insert("backend".into(), json!(backend));
+        }
+        if let Some(w) = &self.waiting {
+            m.insert(
+                "waiting_approval".into(),
+                json!({"step": w.step, "message": r.text(&w.message), "approvers": w.approvers}),
+            );
+        }
         if let Some(plan) = &self.plan {
             m.insert("plan".into(), plan.to_json(r));
         }

@@ -82,6 +82,12 @@ impl Validator<'_> {
             exprs.extend(t.exprs().into_iter().map(|e| (e, Place::Other)));
         }
         let what = format!("step '{}'", step.id.value);
+        // The approval message is shown before the step runs: no `item` there.
+        if let Some(approval) = &step.approval {
+            for e in approval.message.exprs() {
+                self.references(e, &what, index, Some(&step.id.value), false);
+            }
+        }
         for (e, place) in exprs {
             self.expression(
                 e,

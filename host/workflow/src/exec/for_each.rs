@@ -67,6 +67,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         items: Some(items.len()),
         destructive: report.destructive,
     });
+    super::durable::step_note(ctx, step, "running", Some(items.len()), None).await;
 
     let limit = step.concurrency.max(1);
     let mut results: Vec<Option<ItemReport>> = vec![None; items.len()];
@@ -140,6 +141,11 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                 outcome.item.error.clone().unwrap_or_default()
             ));
             stop |= !step.continue_on_error;
+        }
+        report.unreconciled |= outcome.unreconciled;
+        if outcome.unreconciled {
+            // Never start more items after a change psaflow could not confirm.
+            stop = true;
         }
         report.deleted += outcome.deleted;
         report.deactivated += outcome.deactivated;

@@ -1,6 +1,8 @@
 //! Running a workflow. `run.rs` walks the steps in order; `step.rs` evaluates and runs one
 //! step (its `if`, parameters, retries, timeout); `for_each.rs` runs a step once per list
 //! item with bounded concurrency; `retry.rs` decides whether and when to try again.
+mod approval;
+mod durable;
 mod for_each;
 mod retry;
 mod run;
@@ -13,6 +15,7 @@ pub(crate) fn output_key(spec: &psaflow_core::NodeSpec) -> String {
     step::output_name(Some(spec))
 }
 
+use crate::journal::RunJournal;
 use crate::redact::Redactor;
 use psaflow_core::{Catalog, Clock, NodeInvoker};
 use std::sync::Arc;
@@ -24,6 +27,8 @@ pub(crate) struct Ctx<'a> {
     pub clock: Arc<dyn Clock>,
     pub observer: Option<Arc<dyn RunObserver>>,
     pub redactor: Redactor,
+    /// Where the run is made durable; `None` runs in memory only.
+    pub journal: Option<Arc<dyn RunJournal>>,
     /// The workflow file, for positions in run-time expression errors.
     pub file: String,
 }

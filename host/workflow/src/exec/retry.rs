@@ -1,7 +1,9 @@
 //! Retries and per-attempt timeouts. Backoff sleeps go through the run's `Clock`, so a
 //! virtual clock makes them instant (and records them for tests).
 use super::Ctx;
+use super::durable;
 use super::run::RunEvent;
+use crate::journal::CallKey;
 use crate::model::{Backoff, RetryOn, RetryPolicy, Step};
 use crate::parse::format_duration;
 use psaflow_core::{Envelope, envelope::STATUS_COMPLETED, envelope::STATUS_VALIDATION};
@@ -73,17 +75,30 @@ async fn attempt(
 
 /// Calls the node until it succeeds or the retry policy gives up. Returns the last
 /// envelope and the number of attempts made.
+/// Attempts are numbered from `first_attempt` (a resumed call continues the numbering of
+/// the attempts journaled before); with a journal, each one is journaled (see `durable.rs`).
 pub(crate) async fn call(
     ctx: &Ctx<'_>,
     step: &Step,
     output_name: &str,
     params: &Map<String, Value>,
     index: Option<usize>,
+    key: &CallKey,
+    first_attempt: u32,
 ) -> (Envelope, u32) {
     let mut attempts = 0;
     loop {
         attempts += 1;
+        let note = durable::note(ctx, step, key, first_attempt + attempts - 1, params);
+        if let Err(e) = durable::before_attempt(ctx, &note).await {
+            let env = Envelope::system(
+                output_name,
+                format!("not sent: the run journal could not record the intent first: {e}"),
+            );
+            return (env, attempts);
+        }
         let env = attempt(ctx, step, output_name, params.clone()).await;
+        durable::after_attempt(ctx, note, &env, params, false, false).await;
         if env.is_success() {
             return (env, attempts);
         }

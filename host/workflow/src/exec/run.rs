@@ -1,12 +1,15 @@
 //! The top-level loop: validate, then run steps in order, stop at the first failing step
 //! (unless it has `continue_on_error`), evaluate outputs, and build the report.
 use super::Ctx;
+use super::approval::{self, Gate};
+use super::durable;
 use super::for_each::run_for_each;
 use super::step::run_single;
 use crate::dryrun;
 use crate::expr::{self, Mode, Scope};
 use crate::model::Workflow;
 use crate::redact::Redactor;
+use crate::journal::{ApprovalAnswer, RunJournal};
 use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::validate::validate;
 use psaflow_core::{Clock, NodeInvoker, SystemClock};
@@ -30,6 +33,12 @@ pub struct RunOptions {
     pub clock: Arc<dyn Clock>,
     /// Told about progress (e.g. [`crate::HumanRenderer`]).
     pub observer: Option<Arc<dyn RunObserver>>,
+    /// Makes the run durable (journal before effect, resume, approvals); `None` runs in
+    /// memory only.
+    pub journal: Option<Arc<dyn RunJournal>>,
+    /// Approval decisions by step id, for runs without a journal (workflow tests). A step
+    /// with `approval:` and no decision here makes the run wait.
+    pub decisions: BTreeMap<String, ApprovalAnswer>,
 }
 
 impl Default for RunOptions {
@@ -41,6 +50,8 @@ impl Default for RunOptions {
             dry_run: false,
             clock: Arc::new(SystemClock::default()),
             observer: None,
+            journal: None,
+            decisions: BTreeMap::new(),
         }
     }
 }
@@ -174,11 +185,64 @@ struct Walk<'w, 'c> {
     report: &'w mut RunReport,
     /// The step that stopped this list (later steps in it are skipped).
     stopped_by: Option<String>,
+    /// Why later steps are skipped, when it is not a failure (a rejection, a wait).
+    stop_reason: Option<String>,
+    /// Approval decisions for runs without a journal.
+    decisions: &'w BTreeMap<String, ApprovalAnswer>,
     /// `run` as `on_failure`/`finally` steps see it.
     run_info: Option<Value>,
 }
 
 impl Walk<'_, '_> {
+    /// Asks the step's approval, if it has one. `false` means the step does not run: the
+    /// run waits, was rejected, or the approval could not be asked; the report says which.
+    async fn approved(&mut self, step: &crate::model::Step, scope: &Scope) -> bool {
+        let ctx = self.ctx;
+        let id = step.id().to_string();
+        let (reason, failed) = match approval::gate(ctx, step, scope, self.decisions).await {
+            Gate::Go => return true,
+            Gate::Wait(waiting) => {
+                durable::step_note(ctx, step, "waiting_approval", None, None).await;
+                let reason = format!("waiting for approval: {}", waiting.message);
+                self.report.status = RunStatus::WaitingApproval;
+                self.report.waiting = Some(waiting);
+                self.stop_reason = Some(format!("not run yet: step '{id}' waits for approval"));
+                (reason, None)
+            }
+            Gate::Rejected(reason) => {
+                durable::step_note(ctx, step, "skipped", None, Some(reason.clone())).await;
+                self.report.status = RunStatus::Failed;
+                self.report.error = Some(format!("step '{id}' was {reason}"));
+                self.stop_reason = Some(format!("not run: step '{id}' was rejected"));
+                (reason, None)
+            }
+            Gate::Failed(message) => (String::new(), Some(message)),
+        };
+        let mut r = StepReport::skipped(&id, step.node(), reason.clone(), step.for_each.is_some());
+        r.name = step.name.clone();
+        match failed {
+            None => ctx.emit(RunEvent::StepSkipped {
+                id: id.clone(),
+                reason,
+            }),
+            Some(message) => {
+                r.skip_reason = None;
+                r.status = StepStatus::Failed;
+                r.error = Some(message.clone());
+                ctx.emit(RunEvent::StepFinished {
+                    id: id.clone(),
+                    status: StepStatus::Failed,
+                    message: Some(message),
+                });
+                self.report.status = RunStatus::Failed;
+            }
+        }
+        self.report.steps.push(r);
+        self.stopped_by = Some(id.clone());
+        self.seen.insert(id, Value::Null);
+        false
+    }
+
     fn skip_all(&mut self, steps: &[crate::model::Step], reason: &str) {
         for step in steps {
             self.report.steps.push(StepReport::skipped(
@@ -196,7 +260,10 @@ impl Walk<'_, '_> {
         for step in steps {
             let id = step.id().to_string();
             if let Some(failed) = &self.stopped_by {
-                let reason = format!("not run: step '{failed}' failed");
+                let reason = self
+                    .stop_reason
+                    .clone()
+                    .unwrap_or_else(|| format!("not run: step '{failed}' failed"));
                 ctx.emit(RunEvent::StepSkipped {
                     id: id.clone(),
                     reason: reason.clone(),
@@ -214,6 +281,9 @@ impl Walk<'_, '_> {
             if let Some(run) = &self.run_info {
                 scope = scope.with_run(run);
             }
+            if !self.approved(step, &scope).await {
+                continue;
+            }
             let mut r = if step.for_each.is_some() {
                 run_for_each(ctx, step, &scope).await
             } else {
@@ -224,9 +294,11 @@ impl Walk<'_, '_> {
                     items: None,
                     destructive: ctx.catalog.get(step.node()).is_some_and(|s| s.destructive),
                 });
+                durable::step_note(ctx, step, "running", None, None).await;
                 run_single(ctx, step, &scope).await
             };
             r.name = step.name.clone();
+            durable::step_finished(ctx, step, &r).await;
             match r.status {
                 StepStatus::Skipped => ctx.emit(RunEvent::StepSkipped {
                     id: id.clone(),
@@ -239,7 +311,12 @@ impl Walk<'_, '_> {
                 }),
             }
             if r.status == StepStatus::Failed {
-                if step.continue_on_error {
+                if r.unreconciled {
+                    // A change may have happened that psaflow cannot confirm: never go on.
+                    self.report.status = RunStatus::Failed;
+                    self.report.error = r.error.clone();
+                    self.stopped_by = Some(id.clone());
+                } else if step.continue_on_error {
                     self.report.warnings.push(format!(
                         "step '{id}' failed but has continue_on_error, so the run went on: {}",
                         r.error.as_deref().unwrap_or("failed")
@@ -266,6 +343,9 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     let catalog = invoker.catalog();
     let redactor = opts.redactor(wf);
     let mut report = RunReport {
+        id: None,
+        backend: None,
+        waiting: None,
         name: wf.name().to_string(),
         status: RunStatus::Succeeded,
         outputs: Map::new(),
@@ -301,6 +381,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         clock: opts.clock.clone(),
         observer: opts.observer.clone(),
         redactor,
+        journal: opts.journal.clone(),
         file: wf.file().to_string(),
     };
     ctx.emit(RunEvent::RunStarted {
@@ -317,9 +398,22 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         seen: &mut seen,
         report: &mut report,
         stopped_by: None,
+        stop_reason: None,
+        decisions: &opts.decisions,
         run_info: None,
     };
     walk.steps(wf.steps()).await;
+    // A run waiting for approval is not over: on_failure, finally and outputs come when it
+    // is resumed.
+    if walk.report.status == RunStatus::WaitingApproval {
+        let reason = "not run yet: the run waits for approval";
+        walk.skip_all(wf.on_failure(), reason);
+        walk.skip_all(wf.finally(), reason);
+        ctx.emit(RunEvent::RunFinished {
+            status: report.status,
+        });
+        return report;
+    }
 
     // `on_failure` runs only when the main steps failed; `finally` always. Both see what
     // succeeded (`steps.<id>`) and the run so far (`run.status`, `run.failed_step`, `run.error`).
@@ -336,6 +430,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         walk.skip_all(wf.on_failure(), "the run did not fail");
     }
     walk.stopped_by = None;
+    walk.stop_reason = None;
     walk.steps(wf.finally()).await;
     // Outputs: on a failed run, whatever can still be computed.
     let scope = Scope::new(&inputs, &env, &Value::Object(seen));

@@ -2,7 +2,9 @@
 //! (expressions resolved, types lightly coerced, secrets registered), then the call with
 //! retries and timeout. This is where a workflow step is evaluated.
 use super::Ctx;
+use super::durable::{self, Reconciled};
 use super::retry;
+use crate::journal::{CallHistory, CallKey};
 use crate::expr::{self, EvalError, Mode, Scope, Template};
 use crate::model::Step;
 use crate::redact::Redactor;
@@ -92,10 +94,12 @@ pub(crate) struct CallOutcome {
     pub params: Option<Map<String, Value>>,
     pub deleted: u64,
     pub deactivated: u64,
+    /// A change may have happened that a resume could not confirm (see `durable.rs`).
+    pub unreconciled: bool,
 }
 
-/// Evaluates the parameters and calls the node (with retries). An expression error fails
-/// the call without sending anything.
+/// Calls the node for one call (a step, or one for_each item) and journals the result. On a
+/// resumed run, a call an earlier process finished is taken from the journal instead.
 pub(crate) async fn call(
     ctx: &Ctx<'_>,
     step: &Step,
@@ -106,6 +110,30 @@ pub(crate) async fn call(
     if let Some(values) = &step.set {
         return set_values(ctx, values, scope, index);
     }
+    let key = CallKey::new(step.id(), item_index);
+    let history = ctx
+        .journal
+        .as_ref()
+        .map(|j| j.history(&key))
+        .unwrap_or_default();
+    if let Some(done) = history.finished {
+        return durable::replayed(ctx.catalog.get(step.node()), index, done);
+    }
+    let outcome = call_node(ctx, step, scope, index, &key, history).await;
+    durable::call_finished(ctx, &key, &outcome).await;
+    outcome
+}
+
+/// Evaluates the parameters and calls the node (with retries). An expression error fails
+/// the call without sending anything.
+async fn call_node(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    scope: &Scope,
+    index: usize,
+    key: &CallKey,
+    history: CallHistory,
+) -> CallOutcome {
     let spec = ctx.catalog.get(&step.node.value);
     let output = output_name(spec);
     let params = match params(step, spec, scope, &ctx.redactor) {
@@ -124,10 +152,35 @@ pub(crate) async fn call(
                 params: None,
                 deleted: 0,
                 deactivated: 0,
+                unreconciled: false,
             };
         }
     };
-    let (env, attempts) = retry::call(ctx, step, &output, &params, item_index).await;
+    let mut first_attempt = history.attempts_made + 1;
+    if let Some(doubt) = &history.in_doubt {
+        match durable::reconcile(ctx, step, key, doubt, &params).await {
+            Reconciled::SendAgain { next } => first_attempt = next,
+            Reconciled::Blocked(message) => {
+                return CallOutcome {
+                    item: ItemReport {
+                        index,
+                        status: StepStatus::Failed,
+                        error: Some(message.clone()),
+                        envelope: Some(Envelope::system(&output, message)),
+                        attempts: history.attempts_made,
+                    },
+                    params: Some(ctx.redactor.map(&params)),
+                    deleted: 0,
+                    deactivated: 0,
+                    unreconciled: true,
+                };
+            }
+        }
+    }
+    let item_index = key.item.map(|i| i as usize);
+    let (env, made) =
+        retry::call(ctx, step, &output, &params, item_index, key, first_attempt).await;
+    let attempts = first_attempt - 1 + made;
     let ok = env.is_success();
     let deleted = u64::from(ok && spec.is_some_and(|s| s.destructive));
     let deactivated = u64::from(ok && is_deactivation(spec, &params));
@@ -147,6 +200,7 @@ pub(crate) async fn call(
         params: Some(ctx.redactor.map(&params)),
         deleted,
         deactivated,
+        unreconciled: false,
     }
 }
 
@@ -223,5 +277,6 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     report.params = outcome.params;
     report.deleted = outcome.deleted;
     report.deactivated = outcome.deactivated;
+    report.unreconciled = outcome.unreconciled;
     report
 }
