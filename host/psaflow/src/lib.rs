@@ -3,10 +3,12 @@
 //! tenant and the sandbox exactly as the `psaflow` command does.
 
 pub mod backend;
+pub mod durable;
 
 pub use psaflow_core as core;
 pub use psaflow_halopsa as halopsa;
 pub use psaflow_runtime as runtime;
 pub use psaflow_runtime::Runtime;
 pub use psaflow_halopsa_sandbox as sandbox;
+pub use psaflow_store as store;
 pub use psaflow_workflow as workflow;

@@ -1,11 +1,15 @@
 //! Command-line parsing and dispatch. One module per subcommand.
 
+mod approve;
+mod audit;
 mod bench;
 mod invoke;
 mod nodes;
 mod run;
+mod runs;
 mod sandbox;
 mod schema;
+mod state;
 mod test;
 mod validate;
 
@@ -42,8 +46,14 @@ pub enum Command {
     Invoke(invoke::Args),
     /// List the node catalog, or describe one node.
     Nodes(nodes::Args),
-    /// Run a workflow file.
+    /// Run a workflow file, or resume a recorded run (--resume RUN_ID).
     Run(run::Args),
+    /// Recorded runs: list, show, resume, prune.
+    Runs(runs::Args),
+    /// Approve (or --reject) a run waiting at an approval step, then resume it.
+    Approve(approve::Args),
+    /// Every change psaflow made, from the append-only audit trail.
+    Audit(audit::Args),
     /// Check a workflow file without running it.
     Validate(validate::Args),
     /// Serve the embedded HaloPSA sandbox until stopped.
@@ -77,6 +87,9 @@ pub fn main() -> ExitCode {
             Command::Invoke(ref args) => invoke::run(&cli, args).await,
             Command::Nodes(ref args) => nodes::run(&cli, args).await,
             Command::Run(ref args) => run::run(&cli, args).await,
+            Command::Runs(ref args) => runs::run(&cli, args).await,
+            Command::Approve(ref args) => approve::run(&cli, args).await,
+            Command::Audit(ref args) => audit::run(args).await,
             Command::Validate(ref args) => validate::run(&cli, args).await,
             Command::Sandbox(ref args) => sandbox::run(args).await,
             Command::Bench(ref args) => bench::run(args).await,

@@ -1,32 +1,76 @@
-//! `psaflow run FILE [--input name=value]... [--dry-run] [--json]`: the product's main job.
+//! `psaflow run FILE [--input name=value]... [--dry-run] [--json] [--state DIR]` and
+//! `psaflow run --resume RUN_ID`: the product's main job. Every real run is recorded in the
+//! run store (see `durable.rs`), so it can be resumed, audited and listed.
 
+use super::state::StateArgs;
 use super::{Cli, EXIT_USAGE};
 use psaflow::backend::{BackendChoice, workflow_connection};
-use psaflow_workflow::{HumanRenderer, RunOptions};
+use psaflow::durable::{StoreJournal, os_user};
+use psaflow_store::{NewRun, RunRecord, RunState, RunStore, new_id, now_ms};
+use psaflow_workflow::{HumanRenderer, Redactor, RunOptions, RunReport, RunStatus, Workflow};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Exit status of a run that stopped to wait for an approval (contract: 4).
+pub const EXIT_WAITING: u8 = 4;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The workflow file.
-    pub file: PathBuf,
-    /// A workflow input, read by its declared type.
+    /// The workflow file (optional with --resume: the run keeps the workflow it started with).
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// A workflow input, read by its declared type. With --resume: only inputs whose values
+    /// were masked when the run was stored (secrets) are given again.
     #[arg(long = "input", value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
     /// All inputs as one JSON object; --input values win.
-    #[arg(long, value_name = "JSON")]
+    #[arg(long, value_name = "JSON", conflicts_with = "resume")]
     pub inputs_json: Option<String>,
     /// Validate and show what would be sent, without sending anything.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
     /// Print the run report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Continue an interrupted run, or one waiting for approval, from where it stopped.
+    #[arg(long, value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `--input name=value` pairs, or the exit status for a malformed one.
+fn raw_inputs(pairs: &[String]) -> Result<Vec<(String, String)>, u8> {
+    let mut raw = Vec::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            eprintln!("psaflow: --input {pair:?} must look like name=value");
+            return Err(EXIT_USAGE);
+        };
+        raw.push((name.trim().to_string(), value.to_string()));
+    }
+    Ok(raw)
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    let workflow = match psaflow_workflow::load(&args.file) {
+    if let Some(id) = &args.resume {
+        let raw = match raw_inputs(&args.inputs) {
+            Ok(raw) => raw,
+            Err(code) => return Ok(code),
+        };
+        let request = Resume {
+            run_id: id.clone(),
+            file: args.file.clone(),
+            inputs: raw,
+            json: args.json,
+        };
+        return resume(cli, &args.state, &request).await;
+    }
+    let file = args.file.as_ref().expect("clap requires FILE without --resume");
+    let workflow = match psaflow_workflow::load(file) {
         Ok(wf) => wf,
         Err(diagnostics) => {
             eprint!("{}", super::render(&diagnostics));
@@ -40,14 +84,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&diagnostics));
         return Ok(EXIT_USAGE);
     }
-    let mut raw = Vec::new();
-    for pair in &args.inputs {
-        let Some((name, value)) = pair.split_once('=') else {
-            eprintln!("psaflow: --input {pair:?} must look like name=value");
-            return Ok(EXIT_USAGE);
-        };
-        raw.push((name.trim().to_string(), value.to_string()));
-    }
+    let raw = match raw_inputs(&args.inputs) {
+        Ok(raw) => raw,
+        Err(code) => return Ok(code),
+    };
     let json_inputs = match &args.inputs_json {
         None => None,
         Some(text) => match serde_json::from_str(text) {
@@ -66,12 +106,121 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
     };
 
+    if args.dry_run {
+        // Nothing is sent, so no connection is made and nothing is recorded.
+        let options = RunOptions {
+            inputs,
+            env: std::env::vars().collect(),
+            dry_run: true,
+            ..RunOptions::default()
+        };
+        let report = psaflow_workflow::run(&workflow, &offline, options.clone()).await;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        } else {
+            print!(
+                "{}",
+                psaflow_workflow::dry_run_plan(&workflow, offline.catalog(), &options)
+            );
+        }
+        return Ok(if report.succeeded() { 0 } else { 1 });
+    }
+
+    // The store is opened before anything is sent: a run that cannot be journaled where the
+    // user asked for it does not start. Only the default location may be missing.
+    let store = match args.state.open() {
+        Ok(store) => Some(store),
+        Err(err) if args.state.state.is_none() && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() => {
+            eprintln!(
+                "psaflow: warning: this run is not recorded (it cannot be resumed or audited): {err:#}"
+            );
+            None
+        }
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let target = Target {
+        workflow,
+        file: file.display().to_string(),
+        inputs,
+    };
+    execute(cli, target, store, None, args.json).await
+}
+
+/// What a run executes: the workflow and its inputs (secrets included, in memory only).
+struct Target {
+    workflow: Workflow,
+    file: String,
+    inputs: Map<String, Value>,
+}
+
+/// A run to continue.
+pub struct Resume {
+    pub run_id: String,
+    /// When given, it must be the workflow the run started with.
+    pub file: Option<PathBuf>,
+    /// Masked inputs given again.
+    pub inputs: Vec<(String, String)>,
+    pub json: bool,
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Inputs as stored: secret-named inputs and any value holding a known secret are masked,
+/// and their names listed so a resume can ask for them again.
+fn stored_inputs(inputs: &Map<String, Value>, redactor: &Redactor) -> (Value, Vec<String>) {
+    let mut shown = Map::new();
+    let mut masked = Vec::new();
+    for (k, v) in inputs {
+        let safe = if Redactor::is_secret_name(k) {
+            Value::String("***".into())
+        } else {
+            redactor.value(v)
+        };
+        if &safe != v {
+            masked.push(k.clone());
+        }
+        shown.insert(k.clone(), safe);
+    }
+    (Value::Object(shown), masked)
+}
+
+/// Options for a real run: progress on stderr (stdout carries only the `--json` report),
+/// the process environment for `env.*`, and the secrets to mask everywhere.
+fn run_options(inputs: Map<String, Value>, secrets: Vec<String>) -> RunOptions {
+    let observer: Arc<dyn psaflow_workflow::RunObserver> = Arc::new(HumanRenderer::new());
+    RunOptions {
+        inputs,
+        env: std::env::vars().collect::<BTreeMap<_, _>>(),
+        secrets,
+        observer: Some(observer),
+        ..RunOptions::default()
+    }
+}
+
+/// Connects, runs (recording the run when there is a store), prints, and returns the exit
+/// status. `existing` is the run being resumed.
+async fn execute(
+    cli: &Cli,
+    target: Target,
+    store: Option<Arc<dyn RunStore>>,
+    existing: Option<RunRecord>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let workflow = &target.workflow;
     let workflow_connection = match workflow.connection() {
         Some(block) if cli.connection.is_none() => {
             match workflow_connection(block, super::env_lookup) {
                 Ok(config) => Some(config),
                 Err(err) => {
-                    eprintln!("psaflow: {}: {err:#}", args.file.display());
+                    eprintln!("psaflow: {}: {err:#}", target.file);
                     return Ok(EXIT_USAGE);
                 }
             }
@@ -85,31 +234,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     if let Some(config) = &workflow_connection {
         secrets.push(config.client_secret.expose().to_string());
     }
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let observer = Arc::new(HumanRenderer::new());
-    let mut options = RunOptions {
-        inputs,
-        env,
-        secrets,
-        dry_run: args.dry_run,
-        observer: Some(observer),
-        ..RunOptions::default()
-    };
-
-    if args.dry_run {
-        // Nothing is sent, so no connection is made at all.
-        options.observer = None;
-        let report = psaflow_workflow::run(&workflow, &offline, options.clone()).await;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
-        } else {
-            print!(
-                "{}",
-                psaflow_workflow::dry_run_plan(&workflow, offline.catalog(), &options)
-            );
-        }
-        return Ok(if report.succeeded() { 0 } else { 1 });
-    }
+    let mut options = run_options(target.inputs.clone(), secrets);
+    let redactor = options.redactor(workflow);
 
     let choice = BackendChoice {
         connection_file: cli.connection.as_deref(),
@@ -122,13 +248,186 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             backend.description
         );
     }
+    let backend_label = if backend.sandbox.is_some() {
+        "sandbox".to_string()
+    } else {
+        backend.description.clone()
+    };
+    let user = os_user(super::env_lookup);
+
+    // Record the run (or check the one being resumed) before anything is sent.
+    let mut run_id = None;
+    if let Some(store) = &store {
+        let id = match &existing {
+            Some(run) => {
+                if run.backend != backend_label && run.backend != "sandbox" {
+                    eprintln!(
+                        "psaflow: run {} sent its requests to {}; this resume would send them to {}. Point psaflow at the same tenant to resume it.",
+                        run.id, run.backend, backend_label
+                    );
+                    return Ok(EXIT_USAGE);
+                }
+                if run.backend == "sandbox" {
+                    eprintln!(
+                        "psaflow: warning: run {} used an embedded sandbox, whose records ended with its process; resuming against a new one",
+                        run.id
+                    );
+                }
+                store.update_run(&run.id, RunState::Running, None, None, now_ms())?;
+                run.id.clone()
+            }
+            None => {
+                let (inputs, redacted_inputs) = stored_inputs(&target.inputs, &redactor);
+                let run = NewRun {
+                    id: new_id(),
+                    workflow: workflow.name().to_string(),
+                    workflow_file: target.file.clone(),
+                    workflow_hash: sha256_hex(workflow.source()),
+                    workflow_source: workflow.source().to_string(),
+                    inputs,
+                    redacted_inputs,
+                    started_by: user.clone(),
+                    backend: backend_label.clone(),
+                    created_at: now_ms(),
+                };
+                store.create_run(&run)?;
+                run.id
+            }
+        };
+        let journal = StoreJournal::open(store.clone(), &id, &user)?;
+        if existing.is_some() {
+            eprintln!(
+                "psaflow: resuming run {id}: {} call(s) already done are taken from the journal",
+                journal.finished_calls()
+            );
+        }
+        options.journal = Some(Arc::new(journal));
+        run_id = Some(id);
+    }
+
     let runtime = super::build_runtime(cli, &backend)?;
-    let report = psaflow_workflow::run(&workflow, &runtime, options).await;
-    eprint!("{}", HumanRenderer::summary(&report));
-    if args.json {
+    let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
+    report.id = run_id.clone();
+    report.backend = Some(backend_label);
+    if let (Some(store), Some(id)) = (&store, &run_id) {
+        let state = match report.status {
+            RunStatus::Succeeded => RunState::Succeeded,
+            RunStatus::Failed => RunState::Failed,
+            RunStatus::WaitingApproval => RunState::WaitingApproval,
+        };
+        let error = report.error.as_deref().map(|e| report.redactor().text(e));
+        store.update_run(id, state, Some(&report.to_json()), error.as_deref(), now_ms())?;
+    }
+    finish(&report, json)
+}
+
+fn finish(report: &RunReport, json: bool) -> anyhow::Result<u8> {
+    eprint!("{}", HumanRenderer::summary(report));
+    if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
         print!("{}", HumanRenderer::outputs(&report));
     }
-    Ok(if report.succeeded() { 0 } else { 1 })
+    Ok(match report.status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => 1,
+        RunStatus::WaitingApproval => EXIT_WAITING,
+    })
+}
+
+/// Continues a recorded run that was interrupted or waits for approval.
+pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::Result<u8> {
+    let store = match state.open() {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let Some(run) = store.run(&request.run_id)? else {
+        eprintln!(
+            "psaflow: no run with id {} in the run store at {}",
+            request.run_id,
+            store.location()
+        );
+        return Ok(EXIT_USAGE);
+    };
+    if run.status.is_finished() {
+        eprintln!(
+            "psaflow: run {} already {}; there is nothing to resume",
+            run.id, run.status
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let workflow = match psaflow_workflow::parse(&run.workflow_source, &run.workflow_file) {
+        Ok(wf) => wf,
+        Err(diagnostics) => {
+            eprint!("{}", super::render(&diagnostics));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if let Some(file) = &request.file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        if sha256_hex(&text) != run.workflow_hash {
+            eprintln!(
+                "psaflow: {} changed since run {} started; a resume always runs the workflow the run started with (leave FILE out to do that)",
+                file.display(),
+                run.id
+            );
+            return Ok(EXIT_USAGE);
+        }
+    }
+    let offline = super::offline_runtime(cli)?;
+    if let Err(diagnostics) = psaflow_workflow::validate(&workflow, offline.catalog()) {
+        eprint!("{}", super::render(&diagnostics));
+        return Ok(EXIT_USAGE);
+    }
+    // Stored inputs, minus the masked ones, which must be given again.
+    let mut known = run.inputs.as_object().cloned().unwrap_or_default();
+    for name in &run.redacted_inputs {
+        known.remove(name);
+    }
+    for (name, _) in &request.inputs {
+        if !run.redacted_inputs.contains(name) {
+            eprintln!(
+                "psaflow: input '{name}' is fixed by run {}; only masked inputs ({}) are given again",
+                run.id,
+                if run.redacted_inputs.is_empty() {
+                    "none".to_string()
+                } else {
+                    run.redacted_inputs.join(", ")
+                }
+            );
+            return Ok(EXIT_USAGE);
+        }
+    }
+    let missing: Vec<&String> = run
+        .redacted_inputs
+        .iter()
+        .filter(|n| !request.inputs.iter().any(|(k, _)| k == *n))
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        eprintln!(
+            "psaflow: run {} stored its input(s) {} masked; give them again with --input {}=...",
+            run.id,
+            names.join(", "),
+            names[0]
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let inputs = match psaflow_workflow::resolve_inputs(&workflow, &request.inputs, Some(known)) {
+        Ok(inputs) => inputs,
+        Err(diagnostics) => {
+            eprint!("{}", super::render(&diagnostics));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let target = Target {
+        workflow,
+        file: run.workflow_file.clone(),
+        inputs,
+    };
+    execute(cli, target, Some(store), Some(run), request.json).await
 }

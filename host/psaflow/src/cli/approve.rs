@@ -1,0 +1,139 @@
+//! `psaflow approve RUN_ID [--step ID] [--reject] [--comment TEXT] [--no-resume]`: records a
+//! decision on a run waiting for approval, with who made it, then resumes the run. The same
+//! decision twice is a no-op; a different one is refused.
+use super::run::{Resume, resume};
+use super::state::StateArgs;
+use super::{Cli, EXIT_USAGE};
+use psaflow::durable::{decision_audit, os_user};
+use psaflow_store::{DecideOutcome, Decision, DecisionRecord, RunState, StoreError, now_ms};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub run_id: String,
+    /// The step to decide (needed only when several wait).
+    #[arg(long, value_name = "ID")]
+    pub step: Option<String>,
+    /// Reject instead of approve: the step and the ones after it do not run.
+    #[arg(long)]
+    pub reject: bool,
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Record the decision only; leave the run for a later resume or a worker.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// A masked input (a secret) of the run, given again for the resume: name=value.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Print the run report of the resumed run as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
+    let store = match args.state.open() {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let Some(run) = store.run(&args.run_id)? else {
+        eprintln!(
+            "psaflow: no run with id {} in the run store at {}",
+            args.run_id,
+            store.location()
+        );
+        return Ok(EXIT_USAGE);
+    };
+    let approvals = store.approvals(&run.id)?;
+    let chosen = match &args.step {
+        Some(step) => approvals.iter().find(|a| &a.request.step_id == step),
+        None => {
+            let open: Vec<_> = approvals.iter().filter(|a| a.decided.is_none()).collect();
+            match open.as_slice() {
+                [one] => Some(*one),
+                [] => approvals.last(),
+                _ => {
+                    let ids: Vec<&str> = open.iter().map(|a| a.request.step_id.as_str()).collect();
+                    eprintln!(
+                        "psaflow: run {} waits at several steps ({}); say which with --step",
+                        run.id,
+                        ids.join(", ")
+                    );
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        }
+    };
+    let Some(approval) = chosen else {
+        match &args.step {
+            Some(step) => eprintln!("psaflow: run {} has no approval at step '{step}'", run.id),
+            None => eprintln!(
+                "psaflow: run {} ({}) is not waiting for an approval",
+                run.id, run.status
+            ),
+        }
+        return Ok(EXIT_USAGE);
+    };
+    let user = os_user(super::env_lookup);
+    let approvers = &approval.request.approvers;
+    if !approvers.is_empty() && !approvers.iter().any(|a| a == &user) {
+        eprintln!(
+            "psaflow: {user} may not decide step '{}' of run {}; its approvers are {}",
+            approval.request.step_id,
+            run.id,
+            approvers.join(", ")
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let decision = DecisionRecord {
+        decision: if args.reject {
+            Decision::Rejected
+        } else {
+            Decision::Approved
+        },
+        by: user.clone(),
+        comment: args.comment.clone(),
+        at: now_ms(),
+    };
+    let step = approval.request.step_id.clone();
+    let audit = decision_audit(store.as_ref(), &run.id, &step, &decision, &user)?;
+    match store.decide(&run.id, &step, &decision, &audit) {
+        Ok(DecideOutcome::Recorded) => eprintln!(
+            "psaflow: step '{step}' of run {} {} by {user}",
+            run.id,
+            decision.decision.as_str()
+        ),
+        Ok(DecideOutcome::AlreadyDecided(earlier)) => eprintln!(
+            "psaflow: step '{step}' of run {} was already {} by {}; nothing changed",
+            run.id,
+            earlier.decision.as_str(),
+            earlier.by
+        ),
+        Err(err @ StoreError::ConflictingDecision { .. }) => {
+            eprintln!("psaflow: {err}");
+            return Ok(EXIT_USAGE);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    if args.no_resume || run.status != RunState::WaitingApproval {
+        return Ok(0);
+    }
+    let mut inputs = Vec::new();
+    for pair in &args.inputs {
+        let Some((k, v)) = pair.split_once('=') else {
+            eprintln!("psaflow: --input {pair:?} must look like name=value");
+            return Ok(EXIT_USAGE);
+        };
+        inputs.push((k.trim().to_string(), v.to_string()));
+    }
+    let request = Resume {
+        run_id: run.id.clone(),
+        file: None,
+        inputs,
+        json: args.json,
+    };
+    resume(cli, &args.state, &request).await
+}

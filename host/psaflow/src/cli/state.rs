@@ -1,0 +1,90 @@
+//! The run store for commands: `--state DIR`, else `PSAFLOW_STATE_DIR`, else the user's data
+//! directory (see psaflow_store::state_dir).
+use super::env_lookup;
+use psaflow_store::{RunStore, SqliteStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `--state DIR` for every command that reads or writes runs.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StateArgs {
+    /// Folder of the run store (psaflow.db); default $PSAFLOW_STATE_DIR, else the user's
+    /// data directory (~/.local/share/psaflow on Linux).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// Where the store is, or why there is none.
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        psaflow_store::state_dir(self.state.as_deref(), env_lookup).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no folder for the run store: give --state DIR or set {} (there is no home directory to default to)",
+                psaflow_store::ENV_STATE_DIR
+            )
+        })
+    }
+
+    /// Opens (creating when needed) the store.
+    pub fn open(&self) -> anyhow::Result<Arc<dyn RunStore>> {
+        open_dir(&self.dir()?)
+    }
+}
+
+pub fn open_dir(dir: &Path) -> anyhow::Result<Arc<dyn RunStore>> {
+    let store = SqliteStore::open_dir(dir)?;
+    Ok(Arc::new(store))
+}
+
+/// `7d`, `12h`, `30m`: a duration for --since and --older-than, as milliseconds.
+pub fn parse_age(flag: &str, text: &str) -> Result<i64, String> {
+    psaflow_workflow::parse_duration(text)
+        .map(|d| d.as_millis() as i64)
+        .ok_or_else(|| format!("{flag} {text:?} is not a duration; write e.g. 7d, 12h, 30m"))
+}
+
+/// Milliseconds since the epoch as `2026-11-30 07:31:44Z` (UTC), for tables.
+pub fn show_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_show_in_utc() {
+        assert_eq!(show_time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(show_time(1_796_024_304_000), "2026-11-30 07:38:24Z");
+        assert_eq!(show_time(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn ages_parse_with_days() {
+        assert_eq!(parse_age("--since", "7d"), Ok(7 * 86_400_000));
+        assert!(parse_age("--since", "soon").unwrap_err().contains("--since"));
+    }
+}
