@@ -134,6 +134,7 @@ pub(crate) fn replayed(
             envelope: done.envelope,
             attempts: done.attempts,
             error: done.error,
+            values: None,
         },
         deleted: u64::from(ok && spec.is_some_and(|s| s.destructive)),
         deactivated: u64::from(ok && super::step::is_deactivation(spec, &params)),

@@ -168,6 +168,7 @@ async fn call_node(
                         error: Some(message.clone()),
                         envelope: Some(Envelope::system(&output, message)),
                         attempts: history.attempts_made,
+                        values: None,
                     },
                     params: Some(ctx.redactor.map(&params)),
                     deleted: 0,
@@ -240,6 +241,7 @@ fn set_values(
         params: None,
         deleted: 0,
         deactivated: 0,
+        unreconciled: false,
     }
 }
 
