@@ -3,6 +3,7 @@
 //! Nothing here does I/O. The runtime, the HaloPSA transport, the sandbox and the workflow
 //! engine all speak these types, so each can be built, tested and replaced on its own.
 
+pub mod budget;
 pub mod catalog;
 pub mod clock;
 pub mod envelope;
@@ -11,6 +12,7 @@ pub mod names;
 pub mod transport;
 pub mod values;
 
+pub use budget::{RateLimit, RateLimitError, RequestBudget, WindowBudget};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;
