@@ -134,6 +134,7 @@ impl CaseBackend {
                     client_id: sandbox.client_id().to_string(),
                     client_secret: Secret::new(sandbox.client_secret().to_string()),
                     scope: "all".into(),
+                    rate_limit: None,
                 };
                 // The case's clock: the transport's own 429/503 backoff is virtual too.
                 let clock: Arc<dyn Clock> = self.clock.clone();

@@ -23,7 +23,8 @@ use crate::secret::Secret;
 use crate::stats::{Counters, TransportStats};
 use crate::token::{AccessToken, TokenFailure, TokenSettings, TokenSource};
 use psaflow_core::{
-    ApiRequest, ApiResponse, BoxFuture, Clock, Method, SystemClock, Transport, TransportError,
+    ApiRequest, ApiResponse, BoxFuture, Clock, Method, RequestBudget, SystemClock, Transport,
+    TransportError, WindowBudget,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -44,6 +45,10 @@ pub struct ClientOptions {
     pub refresh_margin: Duration,
     /// Time source for waits and token expiry. Default `SystemClock`.
     pub clock: Arc<dyn Clock>,
+    /// The budget every API request draws from. `None`: a [`WindowBudget`] for the
+    /// connection's `rate_limit` when it has one, else no pacing. Pass one to share a budget
+    /// beyond this client (several connections to one tenant, several processes).
+    pub budget: Option<Arc<dyn RequestBudget>>,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +59,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(60),
             refresh_margin: Duration::from_secs(60),
             clock: Arc::new(SystemClock::default()),
+            budget: None,
         }
     }
 }
@@ -65,6 +71,7 @@ impl fmt::Debug for ClientOptions {
             .field("max_attempts", &self.max_attempts)
             .field("max_backoff", &self.max_backoff)
             .field("refresh_margin", &self.refresh_margin)
+            .field("budget", &self.budget.as_ref().map(|b| b.limit().to_string()))
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +88,8 @@ struct Inner {
     http: reqwest::Client,
     tokens: TokenSource,
     options: ClientOptions,
+    /// Drawn from before every API request (never for token requests).
+    budget: Option<Arc<dyn RequestBudget>>,
     counters: Arc<Counters>,
     /// Kept only to scrub it from messages we build from text we do not control.
     secret: Secret,
@@ -131,6 +140,11 @@ impl HaloClient {
                 )
             })?;
         let counters = Arc::new(Counters::default());
+        let budget = options.budget.clone().or_else(|| {
+            config.rate_limit.map(|limit| {
+                Arc::new(WindowBudget::new(limit, options.clock.clone())) as Arc<dyn RequestBudget>
+            })
+        });
         let token_url = config.token_url();
         let tokens = TokenSource::new(
             http.clone(),
@@ -154,6 +168,7 @@ impl HaloClient {
                 http,
                 tokens,
                 options,
+                budget,
                 counters,
                 secret: config.client_secret,
             }),
@@ -163,6 +178,11 @@ impl HaloClient {
     /// What this client (and its clones) have done so far.
     pub fn stats(&self) -> TransportStats {
         self.inner.counters.snapshot()
+    }
+
+    /// The request budget this client paces itself to, if any.
+    pub fn budget(&self) -> Option<&Arc<dyn RequestBudget>> {
+        self.inner.budget.as_ref()
     }
 
     /// The resource server this client talks to.
@@ -236,9 +256,21 @@ impl HaloClient {
         let idempotent = matches!(request.method, Method::Get | Method::Delete);
         let mut retried_drop = false;
         loop {
+            if let Some(budget) = &inner.budget {
+                budget.acquire().await;
+            }
             inner.counters.request();
             match self.exchange(url, request, token).await {
-                Ok(response) => return Ok(response),
+                Ok(response) => {
+                    if let Some(budget) = &inner.budget {
+                        match response.status {
+                            429 => budget.throttled(response.retry_after),
+                            s if s < 500 => budget.succeeded(),
+                            _ => {}
+                        }
+                    }
+                    return Ok(response);
+                }
                 Err(Failure::Dropped(message)) if idempotent && !retried_drop => {
                     retried_drop = true;
                     inner.counters.retry();

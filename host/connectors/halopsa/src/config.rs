@@ -52,6 +52,7 @@
 use crate::error::{ConfigError, ConfigOrigin, Problem, ProblemKind};
 use crate::policy;
 use crate::secret::Secret;
+use psaflow_core::RateLimit;
 use std::path::Path;
 use url::Url;
 
@@ -61,6 +62,9 @@ pub const ENV_TENANT: &str = "HALOPSA_TENANT";
 pub const ENV_CLIENT_ID: &str = "HALOPSA_CLIENT_ID";
 pub const ENV_CLIENT_SECRET: &str = "HALOPSA_CLIENT_SECRET";
 pub const ENV_SCOPE: &str = "HALOPSA_SCOPE";
+/// The request budget, `<requests>/<span>` (`500/3m`) or `off`. Setting it alone does not
+/// configure a tenant.
+pub const ENV_RATE_LIMIT: &str = "HALOPSA_RATE_LIMIT";
 /// Every variable [`ConnectionConfig::from_env`] reads.
 pub const ENV_VARS: [&str; 6] = [
     ENV_API_URL,
@@ -75,7 +79,8 @@ pub const DEFAULT_SCOPE: &str = "all";
 /// The variable a connection file reads the secret from unless it names another.
 pub const DEFAULT_CLIENT_SECRET_ENV: &str = ENV_CLIENT_SECRET;
 
-const FILE_KEYS: [&str; 6] = [
+const FILE_KEYS: [&str; 7] = [
+    "rate_limit",
     "api_url",
     "auth_url",
     "tenant",
@@ -97,6 +102,11 @@ pub struct ConnectionConfig {
     pub client_secret: Secret,
     /// Space-separated OAuth scopes; `all` by default.
     pub scope: String,
+    /// At most this many API requests in any span of its length (token requests not counted).
+    /// `HALOPSA_RATE_LIMIT` / `rate_limit` in a file; [`RateLimit::HOSTED_HALOPSA`] by default
+    /// for hosted tenants (a tenant name, or a `*.halopsa.com` API host); `None` when turned
+    /// `off` or for an on-premises install that sets none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ConnectionConfig {
@@ -119,9 +129,11 @@ impl ConnectionConfig {
             tenant: Field::unlined(get(ENV_TENANT)),
             client_id: Field::unlined(get(ENV_CLIENT_ID)),
             scope: Field::unlined(get(ENV_SCOPE)),
+            rate_limit: Field::unlined(get(ENV_RATE_LIMIT)),
             client_secret: get(ENV_CLIENT_SECRET).map(Secret::new),
         };
         let labels = Labels {
+            rate_limit: ENV_RATE_LIMIT,
             api_url: ENV_API_URL,
             auth_url: ENV_AUTH_URL,
             tenant: ENV_TENANT,
@@ -236,11 +248,14 @@ struct Raw {
     tenant: Field,
     client_id: Field,
     scope: Field,
+    /// `500/3m`, `off`, or absent (the default applies).
+    rate_limit: Field,
     client_secret: Option<Secret>,
 }
 
 /// How each field is called where it came from (environment variable or file key).
 struct Labels {
+    rate_limit: &'static str,
     api_url: &'static str,
     auth_url: &'static str,
     tenant: &'static str,
@@ -360,16 +375,63 @@ fn assemble(
         .clone()
         .unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
 
+    let rate_limit = read_rate_limit(&raw.rate_limit, labels.rate_limit, &mut problems);
+
     let secret = raw.client_secret.clone().unwrap_or_else(|| Secret::new(""));
     finish(problems, &secret, origin)?;
+    let api_url = api_url.expect("no problems means the API URL parsed");
+    let rate_limit = match rate_limit {
+        RateLimitSetting::Default if is_hosted(&api_url, tenant.as_deref()) => {
+            Some(RateLimit::HOSTED_HALOPSA)
+        }
+        RateLimitSetting::Default | RateLimitSetting::Off => None,
+        RateLimitSetting::Set(limit) => Some(limit),
+    };
     Ok(ConnectionConfig {
-        api_url: api_url.expect("no problems means the API URL parsed"),
+        api_url,
+        rate_limit,
         auth_url: auth_url.expect("no problems means the auth URL is known"),
         tenant,
         client_id: client_id.expect("no problems means the client id is set"),
         client_secret: secret,
         scope,
     })
+}
+
+/// What the user said about the request budget.
+enum RateLimitSetting {
+    Default,
+    Off,
+    Set(RateLimit),
+}
+
+fn read_rate_limit(field: &Field, label: &str, problems: &mut Vec<Problem>) -> RateLimitSetting {
+    let Some(text) = &field.value else {
+        return RateLimitSetting::Default;
+    };
+    if text.eq_ignore_ascii_case("off") || text.eq_ignore_ascii_case("none") {
+        return RateLimitSetting::Off;
+    }
+    match text.parse::<RateLimit>() {
+        Ok(limit) => RateLimitSetting::Set(limit),
+        Err(e) => {
+            problems.push(problem(
+                label,
+                ProblemKind::Malformed,
+                format!("{e}, or off"),
+                field.line,
+            ));
+            RateLimitSetting::Default
+        }
+    }
+}
+
+/// Hosted tenants are throttled per API application; on-premises installs are not by default.
+fn is_hosted(api_url: &Url, tenant: Option<&str>) -> bool {
+    tenant.is_some()
+        || api_url
+            .host_str()
+            .is_some_and(|h| h.to_ascii_lowercase().ends_with(".halopsa.com"))
 }
 
 fn finish(
@@ -537,6 +599,7 @@ fn parse_file(
     let client_id = string_field("client_id", &mut problems);
     let scope = string_field("scope", &mut problems);
     let secret_env = string_field("client_secret_env", &mut problems);
+    let rate_limit = rate_limit_field(&table, text, &mut problems);
 
     let secret_var = secret_env
         .value
@@ -576,9 +639,11 @@ fn parse_file(
         tenant,
         client_id,
         scope,
+        rate_limit,
         client_secret,
     };
     let labels = Labels {
+        rate_limit: "rate_limit",
         api_url: "api_url",
         auth_url: "auth_url",
         tenant: "tenant",
@@ -586,6 +651,50 @@ fn parse_file(
         client_secret: "client_secret_env",
     };
     assemble(raw, &labels, problems, origin)
+}
+
+/// `rate_limit = "500/3m"` or `rate_limit = { requests = 500, per = "3m" }`, read as the text
+/// form so one parser checks both.
+fn rate_limit_field(table: &toml::Table, text: &str, problems: &mut Vec<Problem>) -> Field {
+    let line = line_of_key(text, "rate_limit");
+    let value = match table.get("rate_limit") {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s.trim().to_owned()),
+        Some(toml::Value::Table(t)) => {
+            let requests = t.get("requests").and_then(toml::Value::as_integer);
+            let per = t.get("per").and_then(toml::Value::as_str);
+            let unknown: Vec<&str> = t
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !matches!(*k, "requests" | "per"))
+                .collect();
+            match (requests, per) {
+                (Some(requests), Some(per)) if unknown.is_empty() => Some(format!("{requests}/{per}")),
+                _ => {
+                    problems.push(problem(
+                        "rate_limit",
+                        ProblemKind::Malformed,
+                        "expected { requests = <whole number>, per = \"<span such as 3m>\" } and nothing else",
+                        line,
+                    ));
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            problems.push(problem(
+                "rate_limit",
+                ProblemKind::Malformed,
+                format!(
+                    "expected \"500/3m\", \"off\" or {{ requests, per }}, found {}",
+                    other.type_str()
+                ),
+                line,
+            ));
+            None
+        }
+    };
+    Field { value, line }
 }
 
 /// 1-based line of a byte offset.
@@ -835,6 +944,57 @@ mod tests {
             ..good
         };
         assert!(query.validate().is_err());
+    }
+
+    #[test]
+    fn rate_limit_from_the_environment_with_the_hosted_default() {
+        // full_env names a hosted tenant: the conservative default applies.
+        let hosted = ConnectionConfig::from_env(env(&full_env())).unwrap().unwrap();
+        assert_eq!(hosted.rate_limit, Some(RateLimit::HOSTED_HALOPSA));
+        let mut vars = full_env();
+        vars.push((ENV_RATE_LIMIT, "20/2s"));
+        let set = ConnectionConfig::from_env(env(&vars)).unwrap().unwrap();
+        assert_eq!(set.rate_limit, Some("20/2s".parse().unwrap()));
+        vars.pop();
+        vars.push((ENV_RATE_LIMIT, "off"));
+        let off = ConnectionConfig::from_env(env(&vars)).unwrap().unwrap();
+        assert_eq!(off.rate_limit, None);
+        // On-premises (no tenant, own host): no default.
+        let on_prem: Vec<_> = full_env()
+            .into_iter()
+            .filter(|(k, _)| *k != ENV_TENANT)
+            .map(|(k, v)| (k, if k == ENV_API_URL { "https://halo.acme.example/api" } else { v }))
+            .collect();
+        let on_prem = ConnectionConfig::from_env(env(&on_prem)).unwrap().unwrap();
+        assert_eq!(on_prem.rate_limit, None);
+    }
+
+    #[test]
+    fn a_bad_rate_limit_is_reported_with_the_other_problems() {
+        let err = ConnectionConfig::from_env(env(&[
+            (ENV_API_URL, "https://acme.halopsa.com/api"),
+            (ENV_RATE_LIMIT, "500 per 3m"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(ENV_RATE_LIMIT) && text.contains("500/3m"), "{text}");
+        assert!(text.contains(ENV_CLIENT_ID), "all problems at once: {text}");
+    }
+
+    #[test]
+    fn rate_limit_in_a_file_as_text_or_table() {
+        let vars = [("HALOPSA_CLIENT_SECRET", "s3cret")];
+        let base = "api_url = \"https://halo.acme.example/api\"\nclient_id = \"c\"\n";
+        let table = file(&format!("{base}rate_limit = {{ requests = 100, per = \"10s\" }}\n"), &vars).unwrap();
+        assert_eq!(table.rate_limit, Some("100/10s".parse().unwrap()));
+        let text = file(&format!("{base}rate_limit = \"5/1s\"\n"), &vars).unwrap();
+        assert_eq!(text.rate_limit, Some("5/1s".parse().unwrap()));
+        let bad = file(&format!("{base}rate_limit = {{ requests = 100 }}\n"), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("rate_limit") && bad.contains("line 3"), "{bad}");
+        let bad = file(&format!("{base}rate_limit = 100\n"), &vars).unwrap_err().to_string();
+        assert!(bad.contains("found integer"), "{bad}");
     }
 
     fn file(text: &str, vars: &[(&str, &str)]) -> Result<ConnectionConfig, ConfigError> {

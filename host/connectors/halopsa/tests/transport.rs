@@ -24,6 +24,7 @@ fn config(api: &str, auth: &str) -> ConnectionConfig {
         client_id: "client-1".into(),
         client_secret: Secret::new(SECRET),
         scope: "all".into(),
+        rate_limit: None,
     }
 }
 
@@ -775,4 +776,44 @@ async fn the_secret_is_never_printed() {
             "output #{i} contains the secret: {out}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_rate_limit_paces_api_requests_but_not_token_requests() {
+    let fake = Fake::start().await;
+    let clock = Arc::new(VirtualClock::new());
+    let mut config = config(&fake.api_url(), &fake.auth_url());
+    config.rate_limit = Some("3/10s".parse().unwrap());
+    let client = HaloClient::new(config, options(&clock)).unwrap();
+    for id in 1..=7 {
+        let response = client.send(get(&format!("/Client/{id}"))).await.unwrap();
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+    assert_eq!(fake.state.api_calls().len(), 7);
+    assert_eq!(fake.state.token_calls(), 1);
+    // Three at once, three after one span, the seventh after two (plus the jitter margin).
+    let waited: std::time::Duration = clock.sleeps().iter().sum();
+    assert!(waited >= std::time::Duration::from_secs(20), "{waited:?}");
+    assert!(waited < std::time::Duration::from_secs(21), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_429_shrinks_the_budget_and_its_retry_after_holds_every_request() {
+    let fake = Fake::start().await;
+    let clock = Arc::new(VirtualClock::new());
+    let mut config = config(&fake.api_url(), &fake.auth_url());
+    config.rate_limit = Some("8/1s".parse().unwrap());
+    let client = HaloClient::new(config, options(&clock)).unwrap();
+    fake.state
+        .script_api([Canned::new(429, r#"{"message":"slow down"}"#).header("Retry-After", "7")]);
+    let response = client.send(get("/Client/1")).await.unwrap();
+    assert_eq!(response.status, 200, "retried after the 429: {}", response.body);
+    let budget = client.budget().expect("a rate limit gives a budget");
+    // Halved by the 429, then one success added back.
+    assert_eq!(budget.current_requests(), 5);
+    assert!(
+        clock.elapsed() >= std::time::Duration::from_secs(7),
+        "Retry-After honoured: {:?}",
+        clock.elapsed()
+    );
 }
