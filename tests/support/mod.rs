@@ -33,6 +33,7 @@ pub fn connection(base: &str, client_id: &str, secret: &str) -> ConnectionConfig
         client_id: client_id.to_string(),
         client_secret: Secret::new(secret.to_string()),
         scope: "all".into(),
+        rate_limit: None,
     }
 }
 

@@ -52,6 +52,17 @@ pub async fn connect(
     }
 }
 
+/// `HALOPSA_RATE_LIMIT` for the embedded sandbox (`off` or unset: none).
+fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
+    let name = psaflow_halopsa::ENV_RATE_LIMIT;
+    match std::env::var(name) {
+        Ok(text) if !text.trim().is_empty() && !text.trim().eq_ignore_ascii_case("off") => {
+            Ok(Some(text.parse().with_context(|| format!("${name}"))?))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Starts the embedded sandbox and a client for it.
 pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let sandbox = Sandbox::start(options)
@@ -64,6 +75,9 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         client_id: sandbox.client_id().to_string(),
         client_secret: Secret::new(sandbox.client_secret().to_string()),
         scope: "all".into(),
+        // No throttling by default on the sandbox; HALOPSA_RATE_LIMIT still applies so that
+        // pacing can be tried without a tenant.
+        rate_limit: sandbox_rate_limit()?,
     };
     let client = HaloClient::new(config, ClientOptions::default())?;
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
@@ -138,6 +152,7 @@ pub fn workflow_connection(
             .scope
             .clone()
             .unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
+        rate_limit: None,
     };
     config.validate()?;
     Ok(config)
