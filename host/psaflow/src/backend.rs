@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 /// A connected transport, and the sandbox behind it when there is one (kept alive here).
 pub struct Backend {
+    /// The HaloPSA connection.
     pub transport: Arc<dyn Transport>,
+    /// The ConnectWise connection: the `CONNECTWISE_*` tenant, else the embedded ConnectWise
+    /// sandbox, started on its first request (and announced on stderr then).
+    pub connectwise: Arc<dyn Transport>,
     pub sandbox: Option<Sandbox>,
     /// One line for humans: where requests go.
     pub description: String,
@@ -38,17 +42,22 @@ pub async fn connect(
     } else {
         ConnectionConfig::from_env(&lookup)?
     };
+    let connectwise = connectwise_lazily(&lookup)?;
     match config {
         Some(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let client = HaloClient::new(config, ClientOptions::default())?;
             Ok(Backend {
                 transport: Arc::new(client),
+                connectwise,
                 sandbox: None,
                 description,
             })
         }
-        None => start_sandbox(SandboxOptions::default()).await,
+        None => Ok(Backend {
+            connectwise,
+            ..start_sandbox(SandboxOptions::default()).await?
+        }),
     }
 }
 
@@ -61,6 +70,18 @@ fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
         }
         _ => Ok(None),
     }
+}
+
+/// The ConnectWise connection from `CONNECTWISE_*`; every problem in them is reported at once.
+fn connectwise_lazily(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Arc<dyn Transport>> {
+    Ok(psaflow_connectwise::connect_lazily(
+        lookup,
+        psaflow_connectwise::ClientOptions::default(),
+        // The contract: using a sandbox is said on stderr. Only when a ConnectWise node runs.
+        |description| eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}"),
+    )?)
 }
 
 /// Starts the embedded sandbox and a client for it.
@@ -83,6 +104,12 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
     Ok(Backend {
         transport: Arc::new(client),
+        // Sandboxes only: the ConnectWise one too, whatever the environment says.
+        connectwise: psaflow_connectwise::connect_lazily(
+            |_| None,
+            psaflow_connectwise::ClientOptions::default(),
+            |_| {},
+        )?,
         sandbox: Some(sandbox),
         description,
     })

@@ -265,3 +265,100 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
         );
     }
 }
+
+#[test]
+fn a_partial_connectwise_configuration_is_refused_naming_every_problem() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        .args(["invoke", "connectwise.member.get", "--with", "Id=2"])
+        .env("PSAFLOW_CACHE_DIR", cache)
+        .env(
+            "CONNECTWISE_API_URL",
+            "http://cw.example.com/v4_6_release/apis/3.0",
+        )
+        .env("CONNECTWISE_PRIVATE_KEY", "cw-private-key-value")
+        .env_remove("CONNECTWISE_COMPANY_ID")
+        .env_remove("CONNECTWISE_PUBLIC_KEY")
+        .env_remove("CONNECTWISE_CLIENT_ID")
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for named in [
+        "CONNECTWISE_COMPANY_ID",
+        "CONNECTWISE_PUBLIC_KEY",
+        "CONNECTWISE_CLIENT_ID",
+        "plain http",
+    ] {
+        assert!(err.contains(named), "{named} not named: {err}");
+    }
+    assert!(
+        !err.contains("cw-private-key-value"),
+        "secret leaked: {err}"
+    );
+}
+
+#[test]
+fn sandbox_serves_both_psas_and_prints_their_variables() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        .arg("sandbox")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psaflow sandbox starts");
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(9)
+        .map(|l| l.unwrap())
+        .collect();
+    let value = |name: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+            .unwrap_or_else(|| panic!("{name} not printed: {lines:?}"))
+            .to_owned()
+    };
+    let halo = value("HALOPSA_API_URL");
+    let cw = value("CONNECTWISE_API_URL");
+    assert!(
+        halo.starts_with("http://127.0.0.1:") && halo.ends_with("/api"),
+        "{halo}"
+    );
+    assert!(
+        cw.starts_with("http://127.0.0.1:") && cw.ends_with("/v4_6_release/apis/3.0"),
+        "{cw}"
+    );
+    for name in [
+        "CONNECTWISE_COMPANY_ID",
+        "CONNECTWISE_PUBLIC_KEY",
+        "CONNECTWISE_PRIVATE_KEY",
+        "CONNECTWISE_CLIENT_ID",
+    ] {
+        assert!(!value(name).is_empty());
+    }
+    // The ConnectWise sandbox really serves (a raw request: this crate has no HTTP client).
+    let address = cw
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stream =
+        std::net::TcpStream::connect(&address).expect("the ConnectWise sandbox listens");
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /v4_6_release/apis/3.0/system/members/count HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "unauthenticated calls are refused: {answer}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

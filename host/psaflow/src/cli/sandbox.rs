@@ -1,35 +1,56 @@
-//! `psaflow sandbox [--port N]`: serves the embedded HaloPSA sandbox until stopped, and prints
-//! the variables that point psaflow (or any HaloPSA client) at it.
+//! `psaflow sandbox [--port N] [--connectwise-port N]`: serves the embedded HaloPSA and
+//! ConnectWise PSA sandboxes until stopped, and prints the variables that point psaflow (or any
+//! client of either PSA) at them.
 
+use psaflow_connectwise::sandbox::{Sandbox as CwSandbox, SandboxOptions as CwSandboxOptions};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Port of the HaloPSA sandbox on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Port of the ConnectWise sandbox on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub connectwise_port: u16,
     /// Start with no demo data.
     #[arg(long)]
     pub empty: bool,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
-    let options = SandboxOptions {
+    let halo = Sandbox::start(SandboxOptions {
         port: args.port,
         seed: !args.empty,
         ..SandboxOptions::default()
-    };
-    let sandbox = Sandbox::start(options).await?;
+    })
+    .await?;
+    let connectwise = CwSandbox::start(CwSandboxOptions {
+        port: args.connectwise_port,
+        seed: !args.empty,
+        ..CwSandboxOptions::default()
+    })
+    .await?;
+    eprintln!("HaloPSA sandbox listening on {}", halo.base_url());
     eprintln!(
-        "HaloPSA sandbox listening on {} (stop with Ctrl-C)",
-        sandbox.base_url()
+        "ConnectWise sandbox listening on {}",
+        connectwise.base_url()
     );
-    eprintln!("These are the sandbox's own demo credentials, not a tenant's:");
-    println!("export HALOPSA_API_URL={}", sandbox.api_url());
-    println!("export HALOPSA_AUTH_URL={}", sandbox.auth_url());
-    println!("export HALOPSA_CLIENT_ID={}", sandbox.client_id());
-    println!("export HALOPSA_CLIENT_SECRET={}", sandbox.client_secret());
+    eprintln!("Stop with Ctrl-C. These are the sandboxes' own demo credentials, not a tenant's:");
+    println!("export HALOPSA_API_URL={}", halo.api_url());
+    println!("export HALOPSA_AUTH_URL={}", halo.auth_url());
+    println!("export HALOPSA_CLIENT_ID={}", halo.client_id());
+    println!("export HALOPSA_CLIENT_SECRET={}", halo.client_secret());
+    println!("export CONNECTWISE_API_URL={}", connectwise.api_url());
+    println!("export CONNECTWISE_COMPANY_ID={}", connectwise.company_id());
+    println!("export CONNECTWISE_PUBLIC_KEY={}", connectwise.public_key());
+    println!(
+        "export CONNECTWISE_PRIVATE_KEY={}",
+        connectwise.private_key()
+    );
+    println!("export CONNECTWISE_CLIENT_ID={}", connectwise.client_id());
     tokio::signal::ctrl_c().await?;
-    sandbox.shutdown().await;
+    halo.shutdown().await;
+    connectwise.shutdown().await;
     Ok(0)
 }
