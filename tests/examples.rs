@@ -17,8 +17,9 @@ async fn run_example(h: &Harness, file: &str, inputs: &[(&str, &str)]) -> RunRep
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let inputs =
-        psaflow_workflow::resolve_inputs(&wf, &raw, None).unwrap_or_else(|d| panic!("{d}"));
+    // `name=@file` inputs are read from examples/, where the sample CSV files are.
+    let inputs = psaflow_workflow::resolve_inputs_in(&wf, &raw, None, path.parent().unwrap())
+        .unwrap_or_else(|d| panic!("{d}"));
     let options = RunOptions {
         inputs,
         clock: Arc::new(SystemClock::default()),
@@ -249,4 +250,192 @@ async fn client_report_pages_past_the_server_cap() {
         json!(["Acme Manufacturing Ltd"])
     );
     assert_eq!(report.outputs["total_sites"], json!(6));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff lifecycle recipes: each runs twice against one sandbox; the second run succeeds and
+// changes nothing (no POST or DELETE reaches HaloPSA).
+
+/// Writes (POST/DELETE) the sandbox received so far.
+fn writes(h: &Harness) -> Vec<String> {
+    h.sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.path.to_ascii_lowercase().starts_with("/api/"))
+        .map(|r| format!("{} {} {}", r.method, r.path, r.body.unwrap_or_default()))
+        .collect()
+}
+
+/// Runs `file` twice with the same inputs; returns both reports after checking the second one
+/// succeeded without writing anything.
+async fn run_twice(h: &Harness, file: &str, inputs: &[(&str, &str)]) -> (RunReport, RunReport) {
+    let first = run_example(h, file, inputs).await;
+    assert!(first.succeeded(), "{file} first run: {}", first.to_json());
+    h.sandbox.clear_requests();
+    let second = run_example(h, file, inputs).await;
+    assert!(second.succeeded(), "{file} second run: {}", second.to_json());
+    assert_eq!(writes(h), Vec::<String>::new(), "{file}: the second run changed something");
+    (first, second)
+}
+
+fn agent_by_email(h: &Harness, email: &str) -> Value {
+    h.sandbox
+        .records(Entity::Agent)
+        .into_iter()
+        .find(|a| a["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)))
+        .unwrap_or_else(|| panic!("no agent {email}"))
+}
+
+#[tokio::test]
+async fn agent_joiner_creates_once() {
+    let h = harness().await;
+    let inputs = [
+        ("name", "Ada Byron"),
+        ("email", "ada.byron@msp.example"),
+        ("team", "Field Engineers"),
+        ("role", "Technician"),
+    ];
+    let (first, second) = run_twice(&h, "agent-joiner.yaml", &inputs).await;
+    let ada = agent_by_email(&h, "ada.byron@msp.example");
+    assert_eq!((ada["team_id"].clone(), ada["role"].clone()), (json!(3), json!("Technician")));
+    assert_eq!(first.outputs["created"], true);
+    assert_eq!(second.outputs["created"], false);
+    assert_eq!(second.outputs["agent_id"], ada["id"]);
+    let welcome: Vec<Value> = h
+        .sandbox
+        .records(Entity::Ticket)
+        .into_iter()
+        .filter(|t| t["summary"] == "Welcome aboard, Ada Byron")
+        .collect();
+    assert_eq!(welcome.len(), 1, "one welcome ticket, not two");
+    assert_eq!(welcome[0]["agent_id"], ada["id"]);
+}
+
+#[tokio::test]
+async fn agent_leaver_reassigns_every_open_ticket_then_deactivates_once() {
+    let h = harness().await;
+    // More open tickets than one server page holds: every one must be handed over.
+    for n in 0..120 {
+        h.sandbox.insert(
+            Entity::Ticket,
+            json!({"summary": format!("Backlog {n}"), "tickettype_id": 1, "status_id": 2, "agent_id": 2, "user_id": 1}),
+        );
+    }
+    let inputs = [
+        ("agent_email", "SAM.CARTER@msp.example"),
+        ("successor_email", "priya.natarajan@msp.example"),
+    ];
+    let (first, second) = run_twice(&h, "agent-leaver.yaml", &inputs).await;
+    assert_eq!(first.outputs["tickets_reassigned"], json!(122));
+    assert_eq!(second.outputs["tickets_reassigned"], json!(0));
+    let tickets = h.sandbox.records(Entity::Ticket);
+    let still_sams_open = tickets
+        .iter()
+        .filter(|t| id(&t["agent_id"]) == 2 && id(&t["status_id"]) != 9)
+        .count();
+    assert_eq!(still_sams_open, 0);
+    let sam = agent_by_email(&h, "sam.carter@msp.example");
+    assert_eq!(sam["isactive"], false, "deactivated, not deleted");
+    let notes = sam["notes"].as_str().unwrap();
+    assert_eq!(notes.matches("Left: open tickets handed to Priya Natarajan").count(), 1, "{notes}");
+}
+
+#[tokio::test]
+async fn agent_mover_moves_once() {
+    let h = harness().await;
+    let inputs = [
+        ("agent_email", "tom.becker@msp.example"),
+        ("new_team", "Service Desk"),
+        ("hand_over_tickets", "true"),
+    ];
+    let (first, second) = run_twice(&h, "agent-mover.yaml", &inputs).await;
+    assert_eq!(first.outputs["moved"], true);
+    assert_eq!(first.outputs["tickets_handed_over"], json!(2));
+    assert_eq!(second.outputs["moved"], false);
+    assert_eq!(agent_by_email(&h, "tom.becker@msp.example")["team_id"], 1);
+}
+
+#[tokio::test]
+async fn hr_team_sync_converges() {
+    let h = harness().await;
+    let inputs = [("roster", "@hr-roster.csv"), ("deactivate_missing", "true")];
+    let (first, second) = run_twice(&h, "hr-team-sync.yaml", &inputs).await;
+    assert_eq!(first.outputs["created"], json!(["ada.byron@msp.example"]));
+    assert_eq!(first.outputs["moved"], json!(["priya.natarajan@msp.example"]));
+    assert_eq!(first.outputs["deactivated"], json!(["tom.becker@msp.example"]));
+    assert_eq!(first.outputs["unchanged"], json!(["sam.carter@msp.example"]));
+    assert_eq!(second.outputs["created"], json!([]));
+    assert_eq!(second.outputs["moved"], json!([]));
+    assert_eq!(second.outputs["deactivated"], json!([]));
+    assert_eq!(
+        second.outputs["unchanged"],
+        json!(["sam.carter@msp.example", "priya.natarajan@msp.example", "ada.byron@msp.example"])
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_of_hr_team_sync_lists_the_steps_and_sends_nothing() {
+    let h = harness().await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hr-team-sync.yaml");
+    let wf = psaflow_workflow::load(&path).unwrap();
+    let raw = vec![("roster".to_string(), "@hr-roster.csv".to_string())];
+    let inputs = psaflow_workflow::resolve_inputs_in(&wf, &raw, None, path.parent().unwrap()).unwrap();
+    let options = RunOptions { inputs, dry_run: true, ..RunOptions::default() };
+    let plan = psaflow_workflow::dry_run_plan(&wf, h.runtime.catalog(), &options);
+    assert!(plan.contains("halopsa.agent.create"), "{plan}");
+    assert!(plan.contains("halopsa.agent.deactivate"), "{plan}");
+    let report = psaflow_workflow::run(&wf, &h.runtime, options).await;
+    assert!(report.succeeded(), "{}", report.to_json());
+    assert_eq!(h.api_requests(), 0, "a dry run sends nothing");
+}
+
+#[tokio::test]
+async fn unused_agent_seats_reports_then_deactivates_once() {
+    let h = harness().await;
+    let report = run_example(&h, "unused-agent-seats.yaml", &[("days", "90")]).await;
+    assert!(report.succeeded(), "{}", report.to_json());
+    assert_eq!(report.outputs["agents"], json!(["tom.becker@msp.example"]));
+    assert_eq!(writes(&h), Vec::<String>::new(), "a report changes nothing");
+    let (first, second) = run_twice(&h, "unused-agent-seats.yaml", &[("days", "90"), ("deactivate", "true")]).await;
+    assert_eq!(first.outputs["deactivated"], json!(["tom.becker@msp.example"]));
+    assert_eq!(second.outputs["agents"], json!([]));
+    assert_eq!(agent_by_email(&h, "tom.becker@msp.example")["isactive"], false);
+}
+
+#[tokio::test]
+async fn user_import_never_duplicates() {
+    let h = harness().await;
+    let inputs = [("users", "@users.csv"), ("site_id", "1")];
+    let (first, second) = run_twice(&h, "user-import.yaml", &inputs).await;
+    assert_eq!(
+        first.outputs["created"],
+        json!(["mia.turner@acme-mfg.example", "leo.park@acme-mfg.example"])
+    );
+    assert_eq!(first.outputs["missing_email"], json!(["No Email Person"]));
+    assert_eq!(first.outputs["duplicate_in_file"], json!(["MIA.TURNER@acme-mfg.example"]));
+    assert_eq!(first.outputs["already_in_halopsa"], json!(["jane.smith@acme-mfg.example"]));
+    assert_eq!(second.outputs["created"], json!([]));
+    assert_eq!(
+        second.outputs["already_in_halopsa"],
+        json!(["mia.turner@acme-mfg.example", "jane.smith@acme-mfg.example", "leo.park@acme-mfg.example"])
+    );
+    let mias = h
+        .sandbox
+        .records(Entity::User)
+        .into_iter()
+        .filter(|u| u["emailaddress"].as_str().is_some_and(|e| e.eq_ignore_ascii_case("mia.turner@acme-mfg.example")))
+        .count();
+    assert_eq!(mias, 1);
+}
+
+#[tokio::test]
+async fn offboard_user_is_idempotent_and_appends_its_note() {
+    let h = harness().await;
+    let inputs = [("email", "RAJ.PATEL@acme-mfg.example"), ("reassign_to_agent", "3")];
+    let (first, second) = run_twice(&h, "offboard-user.yaml", &inputs).await;
+    assert_eq!(first.outputs["tickets_handled"], json!(2));
+    assert_eq!(second.outputs["tickets_handled"], json!(0));
+    assert_eq!(second.outputs["deactivated"], json!(false));
+    // The open-ticket list is filtered by HaloPSA, not fetched whole and filtered here.
+    assert!(h.sandbox.requests().iter().any(|r| r.query.contains("user_id=2")));
 }

@@ -360,6 +360,12 @@ fn environment() -> Environment<'static> {
                 })
         },
     );
+    env.add_function("days_ago", crate::dates::days_ago);
+    // `fail("no agent has that email")`: stops the step with the workflow author's own words,
+    // e.g. `x if found else fail("...")`.
+    env.add_function("fail", |message: String| -> Result<MjValue, minijinja::Error> {
+        Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+    });
     env
 }
 
@@ -685,6 +691,10 @@ pub fn truthy(v: &Value) -> bool {
 fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
     for path in paths(body) {
         let segments: Vec<&str> = path.split('.').collect();
+        // Functions of the environment (`days_ago`, `fail`, `range`, ...) are not data.
+        if ENV.with(|env| env.globals().any(|(name, _)| name == segments[0])) {
+            continue;
+        }
         let mut current = root.clone();
         let mut walked = String::new();
         for (i, seg) in segments.iter().enumerate() {

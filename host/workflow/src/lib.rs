@@ -31,6 +31,7 @@ mod diagnostics;
 mod dryrun;
 mod exec;
 pub mod expr;
+mod dates;
 mod file_inputs;
 mod inputs;
 pub mod journal;

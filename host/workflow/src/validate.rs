@@ -10,6 +10,8 @@ use serde_json::Value;
 
 /// Names minijinja provides itself; expressions may call them.
 const BUILTIN_GLOBALS: &[&str] = &[
+    "days_ago",
+    "fail",
     "range",
     "dict",
     "namespace",
