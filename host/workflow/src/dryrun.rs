@@ -1,10 +1,10 @@
 //! Dry runs: what each step would do, with every expression resolved that can be
 //! (inputs, env, literals); values only known while running (`steps.*`, `item`, `index`)
 //! are shown as placeholders like `<steps.client.Client.id>`. Nothing is sent.
-use crate::exec::RunOptions;
+use crate::options::RunOptions;
 use crate::expr::{self, Mode, Scope};
 use crate::model::{Backoff, Workflow};
-use crate::parse::format_duration;
+use crate::duration::format_duration;
 use crate::redact::Redactor;
 use psaflow_core::Catalog;
 use serde_json::{Map, Value, json};

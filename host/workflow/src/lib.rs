@@ -6,6 +6,8 @@
 //! - `expr.rs` finds, compiles and evaluates `${{ ... }}`;
 //! - `validate.rs` checks a workflow against the node catalog before anything runs;
 //! - `inputs.rs` turns `--input name=value` into typed inputs;
+//! - `options.rs` how to run (`RunOptions`), `events.rs` what a run reports as it goes
+//!   (`RunEvent`, `RunObserver`), `duration.rs` durations as written and shown;
 //! - `exec/` runs it: `run.rs` the step loop, `step.rs` one step (if, params, retry,
 //!   timeout), `for_each.rs` the bounded-concurrency loop, `retry.rs` backoff;
 //! - `report.rs` the run report, `dryrun.rs` the plan, `redact.rs` secrets,
@@ -29,6 +31,8 @@
 //! - A run-time expression error fails the step with a -1 envelope (nothing is sent).
 mod diagnostics;
 mod dryrun;
+mod duration;
+mod events;
 mod exec;
 pub mod expr;
 mod dates;
@@ -36,6 +40,7 @@ mod file_inputs;
 mod inputs;
 pub mod journal;
 mod model;
+mod options;
 mod parse;
 mod redact;
 mod render;
@@ -45,11 +50,14 @@ pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pos};
 pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};
-pub use exec::{RunEvent, RunObserver, RunOptions, run};
+pub use duration::{format_duration, parse_duration};
+pub use events::{RunEvent, RunObserver};
+pub use exec::run;
+pub use options::RunOptions;
 pub use expr::Template;
 pub use inputs::{resolve_inputs, resolve_inputs_in};
 pub use model::*;
-pub use parse::{format_duration, load, parse, parse_duration};
+pub use parse::{load, parse};
 pub use redact::Redactor;
 pub use render::HumanRenderer;
 pub use report::{ItemReport, RunReport, RunStatus, StepReport, StepStatus, WaitingApproval};

@@ -1,6 +1,7 @@
 //! YAML text -> [`Workflow`]. Shape problems (unknown keys, missing `id`, bad durations,
 //! a literal client secret, ...) are collected into `Workflow::problems` instead of
 //! stopping, so `validate` can report them together with the catalog checks.
+use crate::duration::parse_duration;
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::*;
@@ -153,43 +154,6 @@ pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Parses `500ms`, `30s`, `2m`, `1h`, `7d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&t[..i], t[i..].trim()),
-        None => (t, "s"),
-    };
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "sec" | "secs" | "seconds" => n,
-        "m" | "min" | "minutes" => n * 60.0,
-        "h" | "hours" => n * 3600.0,
-        "d" | "days" => n * 86_400.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-/// `30s`, `500ms`, `2m`: how durations are shown back to users.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(86_400_000) && ms > 0 {
-        format!("{}d", ms / 86_400_000)
-    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else if ms >= 1000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 struct Builder {
@@ -799,19 +763,6 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0s"), None);
-        assert_eq!(format_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
-    }
 
     #[test]
     fn parses_the_contract_example() {

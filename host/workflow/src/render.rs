@@ -1,7 +1,7 @@
 //! Human output: progress lines on stderr while a run goes, and the final summary.
 //! Everything shown has already been through the run's redactor.
-use crate::exec::{RunEvent, RunObserver};
-use crate::parse::format_duration;
+use crate::events::{RunEvent, RunObserver};
+use crate::duration::format_duration;
 use crate::report::{RunReport, RunStatus, StepStatus};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};

@@ -2,7 +2,7 @@
 //! kept in input order. Without `continue_on_error`, the first failed item stops new items
 //! from starting; items already running finish and are reported.
 use super::Ctx;
-use super::run::RunEvent;
+use crate::events::RunEvent;
 use super::step::{self, CallOutcome};
 use crate::expr::{self, Mode, Scope};
 use crate::model::Step;

@@ -8,13 +8,14 @@ mod retry;
 mod run;
 mod step;
 
-pub use run::{RunEvent, RunObserver, RunOptions, run};
+pub use run::run;
 
 /// The envelope key of a node's output (`Client`, `Sites`), as the catalog declares it.
 pub(crate) fn output_key(spec: &psaflow_core::NodeSpec) -> String {
     step::output_name(Some(spec))
 }
 
+use crate::events::{RunEvent, RunObserver};
 use crate::journal::RunJournal;
 use crate::redact::Redactor;
 use psaflow_core::{Catalog, Clock, NodeInvoker};

@@ -2,10 +2,10 @@
 //! virtual clock makes them instant (and records them for tests).
 use super::Ctx;
 use super::durable;
-use super::run::RunEvent;
+use crate::events::RunEvent;
 use crate::journal::CallKey;
 use crate::model::{Backoff, RetryOn, RetryPolicy, Step};
-use crate::parse::format_duration;
+use crate::duration::format_duration;
 use psaflow_core::{Envelope, envelope::STATUS_COMPLETED, envelope::STATUS_VALIDATION};
 use serde_json::{Map, Value};
 use std::time::Duration;

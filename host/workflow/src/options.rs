@@ -1,0 +1,81 @@
+//! How to run a workflow: inputs, environment, secrets, dry run, clock, observer, journal.
+use crate::events::RunObserver;
+use crate::journal::{ApprovalAnswer, RunJournal};
+use crate::model::Workflow;
+use crate::redact::Redactor;
+use psaflow_core::{Clock, SystemClock};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// How to run a workflow.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Typed inputs (see [`crate::resolve_inputs`]). Missing ones get their default or null.
+    pub inputs: Map<String, Value>,
+    /// What `env.<NAME>` reads.
+    pub env: BTreeMap<String, String>,
+    /// Values to mask as `***` wherever they would be printed.
+    pub secrets: Vec<String>,
+    /// Validate and print the plan; send nothing.
+    pub dry_run: bool,
+    /// Backoff sleeps and timeouts; a `VirtualClock` makes them instant.
+    pub clock: Arc<dyn Clock>,
+    /// Told about progress (e.g. [`crate::HumanRenderer`]).
+    pub observer: Option<Arc<dyn RunObserver>>,
+    /// Makes the run durable (journal before effect, resume, approvals); `None` runs in
+    /// memory only.
+    pub journal: Option<Arc<dyn RunJournal>>,
+    /// Approval decisions by step id, for runs without a journal (workflow tests). A step
+    /// with `approval:` and no decision here makes the run wait.
+    pub decisions: BTreeMap<String, ApprovalAnswer>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            inputs: Map::new(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            dry_run: false,
+            clock: Arc::new(SystemClock::default()),
+            observer: None,
+            journal: None,
+            decisions: BTreeMap::new(),
+        }
+    }
+}
+
+impl RunOptions {
+    /// The secrets of this run: those given, env values whose names look secret, and the
+    /// value of the connection's `client_secret_env` variable.
+    pub fn redactor(&self, wf: &Workflow) -> Redactor {
+        let r = Redactor::new(self.secrets.iter().cloned());
+        let secret_env = wf.connection().and_then(|c| c.client_secret_env.as_deref());
+        for (k, v) in &self.env {
+            if Redactor::is_secret_name(k) || Some(k.as_str()) == secret_env {
+                r.add(v);
+            }
+        }
+        r
+    }
+
+    /// Inputs with declared defaults (or null) filled in, as expressions see them.
+    pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
+        let mut m = self.inputs.clone();
+        for decl in wf.inputs() {
+            m.entry(decl.name.value.clone())
+                .or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
+        }
+        Value::Object(m)
+    }
+
+    pub(crate) fn env_value(&self) -> Value {
+        Value::Object(
+            self.env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+}
