@@ -212,9 +212,10 @@ impl RunJournal for StoreJournal {
         Box::pin(blocking(move || {
             // A read has no intent row yet: its attempt is written whole, after the fact.
             if is_read {
-                store.record_intent(&intent)?;
+                store.record_attempt(&intent, &result, audit.as_ref())
+            } else {
+                store.record_result(&intent.key, intent.attempt, &result, audit.as_ref())
             }
-            store.record_result(&intent.key, intent.attempt, &result, audit.as_ref())
         }))
     }
 

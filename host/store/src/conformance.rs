@@ -18,6 +18,7 @@ pub const ALL: &[(&str, fn(&dyn RunStore))] = &[
     ("intent_without_result_stays_open", intent_without_result_stays_open),
     ("an_attempt_is_journaled_once", an_attempt_is_journaled_once),
     ("result_without_intent_is_an_error", result_without_intent_is_an_error),
+    ("a_whole_attempt_in_one_go", a_whole_attempt_in_one_go),
     ("approvals_decide_once", approvals_decide_once),
     ("approval_requests_are_kept", approval_requests_are_kept),
     ("deciding_an_unknown_approval_fails", deciding_an_unknown_approval_fails),
@@ -278,6 +279,27 @@ fn result_without_intent_is_an_error(s: &dyn RunStore) {
         s.audit(&AuditFilter::default()).unwrap().is_empty(),
         "a failed result must not leave its audit row behind"
     );
+}
+
+fn a_whole_attempt_in_one_go(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    let read = Intent {
+        effect: Effect::Read,
+        node: "halopsa.client.get".into(),
+        ..intent(Some(2), 1)
+    };
+    s.record_attempt(&read, &result(Outcome::Succeeded), None).unwrap();
+    assert_eq!(
+        s.attempts("R1").unwrap(),
+        vec![AttemptRecord {
+            intent: read.clone(),
+            result: Some(result(Outcome::Succeeded))
+        }]
+    );
+    // The same attempt twice is refused and leaves no audit row.
+    let audit = audit_row("A9", 1, "halopsa.client.get", None);
+    assert!(s.record_attempt(&read, &result(Outcome::Failed), Some(&audit)).is_err());
+    assert!(s.audit(&AuditFilter::default()).unwrap().is_empty());
 }
 
 fn approval(step: &str) -> ApprovalRequest {

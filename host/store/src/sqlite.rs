@@ -400,27 +400,23 @@ impl RunStore for SqliteStore {
 
     fn record_intent(&self, i: &Intent) -> StoreResult<()> {
         let conn = self.lock();
-        let inserted = conn.execute(
-            "INSERT INTO attempts (run_id, step_id, item_index, attempt, node, effect, params, started_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (run_id, step_id, item_index, attempt) DO NOTHING",
-            params![
-                i.key.run_id,
-                i.key.step_id,
-                i.key.item_column(),
-                i.attempt,
-                i.node,
-                i.effect.as_str(),
-                json_text(&i.params),
-                i.at
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate(format!(
-                "attempt {} of {} in run {}",
-                i.attempt, i.key, i.key.run_id
-            )));
+        insert_intent(&conn, i)
+    }
+
+    fn record_attempt(
+        &self,
+        intent: &Intent,
+        result: &AttemptResult,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        insert_intent(&tx, intent)?;
+        update_result(&tx, &intent.key, intent.attempt, result)?;
+        if let Some(entry) = audit {
+            insert_audit(&tx, entry)?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -433,30 +429,7 @@ impl RunStore for SqliteStore {
     ) -> StoreResult<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let changed = tx.execute(
-            "UPDATE attempts SET finished_at = ?5, outcome = ?6, status_code = ?7, envelope = ?8, \
-             error = ?9, target = ?10, recovered = ?11 \
-             WHERE run_id = ?1 AND step_id = ?2 AND item_index = ?3 AND attempt = ?4",
-            params![
-                key.run_id,
-                key.step_id,
-                key.item_column(),
-                attempt,
-                res.at,
-                res.outcome.as_str(),
-                res.status_code,
-                json_text(&res.envelope),
-                res.error,
-                res.target,
-                i64::from(res.recovered)
-            ],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::Backend(format!(
-                "no intent recorded for attempt {attempt} of {key} in run {}",
-                key.run_id
-            )));
-        }
+        update_result(&tx, key, attempt, res)?;
         if let Some(entry) = audit {
             insert_audit(&tx, entry)?;
         }
@@ -665,6 +638,59 @@ impl RunStore for SqliteStore {
         tx.commit()?;
         Ok(counts)
     }
+}
+
+fn insert_intent(conn: &Connection, i: &Intent) -> StoreResult<()> {
+    let inserted = conn.execute(
+        "INSERT INTO attempts (run_id, step_id, item_index, attempt, node, effect, params, started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (run_id, step_id, item_index, attempt) DO NOTHING",
+        params![
+            i.key.run_id,
+            i.key.step_id,
+            i.key.item_column(),
+            i.attempt,
+            i.node,
+            i.effect.as_str(),
+            json_text(&i.params),
+            i.at
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!(
+            "attempt {} of {} in run {}",
+            i.attempt, i.key, i.key.run_id
+        )));
+    }
+    Ok(())
+}
+
+fn update_result(conn: &Connection, key: &CallKey, attempt: u32, res: &AttemptResult) -> StoreResult<()> {
+    let changed = conn.execute(
+        "UPDATE attempts SET finished_at = ?5, outcome = ?6, status_code = ?7, envelope = ?8, \
+         error = ?9, target = ?10, recovered = ?11 \
+         WHERE run_id = ?1 AND step_id = ?2 AND item_index = ?3 AND attempt = ?4",
+        params![
+            key.run_id,
+            key.step_id,
+            key.item_column(),
+            attempt,
+            res.at,
+            res.outcome.as_str(),
+            res.status_code,
+            json_text(&res.envelope),
+            res.error,
+            res.target,
+            i64::from(res.recovered)
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::Backend(format!(
+            "no intent recorded for attempt {attempt} of {key} in run {}",
+            key.run_id
+        )));
+    }
+    Ok(())
 }
 
 fn approvals_of(

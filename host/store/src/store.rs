@@ -77,6 +77,14 @@ pub trait RunStore: Send + Sync {
         result: &AttemptResult,
         audit: Option<&AuditEntry>,
     ) -> StoreResult<()>;
+    /// Records a whole attempt after the fact (a read, which needs no intent first): intent
+    /// and result in one transaction.
+    fn record_attempt(
+        &self,
+        intent: &Intent,
+        result: &AttemptResult,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     /// Every attempt of a run, by step, item and attempt number.
     fn attempts(&self, run_id: &str) -> StoreResult<Vec<AttemptRecord>>;
 

@@ -29,6 +29,17 @@ pub enum What {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
     },
+    /// Run-store overhead: a for_each of halopsa.client.get with and without the journal, and
+    /// the size of the SQLite file after many journaled invocations.
+    Journal {
+        #[arg(long, default_value_t = 1000)]
+        items: usize,
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Invocations journaled before the database size is measured.
+        #[arg(long, default_value_t = 10_000)]
+        size_invocations: usize,
+    },
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
@@ -39,6 +50,11 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             concurrency,
             latency_ms,
         } => for_each(*items, concurrency, *latency_ms).await,
+        What::Journal {
+            items,
+            concurrency,
+            size_invocations,
+        } => journal(*items, *concurrency, *size_invocations).await,
     }
 }
 
@@ -200,5 +216,108 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
             elapsed.as_secs_f64() * 1000.0 / items as f64
         );
     }
+    Ok(0)
+}
+
+/// A workflow of `items` gets, and its inputs.
+fn gets_workflow(
+    items: usize,
+    concurrency: usize,
+) -> anyhow::Result<(psaflow_workflow::Workflow, Map<String, Value>)> {
+    let source = format!(
+        "name: bench\ninputs:\n  ids: {{ type: list, required: true }}\nsteps:\n  - id: get\n    node: halopsa.client.get\n    for_each: ${{{{ inputs.ids }}}}\n    concurrency: {concurrency}\n    with:\n      Id: ${{{{ item }}}}\n"
+    );
+    let wf = psaflow_workflow::parse(&source, "bench.yaml").map_err(|d| anyhow::anyhow!("{d}"))?;
+    let ids: Vec<Value> = (0..items).map(|i| json!(1 + (i % 4))).collect();
+    let mut inputs = Map::new();
+    inputs.insert("ids".into(), Value::Array(ids));
+    Ok((wf, inputs))
+}
+
+/// Runs the gets, journaled into `store` when given; returns the wall time.
+async fn timed_gets(
+    rt: &psaflow::Runtime,
+    items: usize,
+    concurrency: usize,
+    store: Option<Arc<dyn psaflow_store::RunStore>>,
+) -> anyhow::Result<Duration> {
+    let (wf, inputs) = gets_workflow(items, concurrency)?;
+    let mut options = psaflow_workflow::RunOptions {
+        inputs,
+        ..Default::default()
+    };
+    if let Some(store) = store {
+        let id = psaflow_store::new_id();
+        store.create_run(&psaflow_store::NewRun {
+            id: id.clone(),
+            workflow: "bench".into(),
+            workflow_file: "bench.yaml".into(),
+            workflow_hash: String::new(),
+            workflow_source: wf.source().to_string(),
+            inputs: json!({}),
+            redacted_inputs: Vec::new(),
+            started_by: "bench".into(),
+            backend: "sandbox".into(),
+            created_at: psaflow_store::now_ms(),
+        })?;
+        let journal = psaflow::durable::StoreJournal::open(store, &id, "bench")?;
+        options.journal = Some(Arc::new(journal));
+    }
+    let t = Instant::now();
+    let report = psaflow_workflow::run(&wf, rt, options).await;
+    let elapsed = t.elapsed();
+    anyhow::ensure!(report.succeeded(), "benchmark run failed: {}", report.to_json());
+    Ok(elapsed)
+}
+
+fn file_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> anyhow::Result<u8> {
+    let backend = psaflow::backend::start_sandbox(Default::default()).await?;
+    let rt = psaflow::Runtime::builder()
+        .transport(backend.transport.clone())
+        .build()?;
+    rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
+    let dir = std::env::temp_dir().join(format!("psaflow-bench-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store: Arc<dyn psaflow_store::RunStore> =
+        Arc::new(psaflow_store::SqliteStore::open_dir(&dir)?);
+    println!(
+        "psaflow bench journal: {items} x halopsa.client.get on the embedded sandbox, concurrency {concurrency}, SQLite (WAL, synchronous=FULL) in {}",
+        dir.display()
+    );
+    // Alternate the two kinds so drift of a shared machine hits both alike.
+    let (mut plain, mut journaled) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..2 {
+        plain += timed_gets(&rt, items, concurrency, None).await?;
+        journaled += timed_gets(&rt, items, concurrency, Some(store.clone())).await?;
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / (2 * items) as f64;
+    println!("  without the store: {:.3} ms per invocation", per(plain));
+    println!("  with the store:    {:.3} ms per invocation", per(journaled));
+    println!(
+        "  journal overhead:  {:.3} ms per invocation (an attempt row and a finished-call row, each its own commit)",
+        per(journaled) - per(plain)
+    );
+    drop(store);
+
+    let size_dir = dir.join("size");
+    let store: Arc<dyn psaflow_store::RunStore> =
+        Arc::new(psaflow_store::SqliteStore::open_dir(&size_dir)?);
+    let t = timed_gets(&rt, size_invocations, concurrency.max(8), Some(store.clone())).await?;
+    drop(store);
+    let db = size_dir.join(psaflow_store::DEFAULT_FILE);
+    let wal = size_dir.join(format!("{}-wal", psaflow_store::DEFAULT_FILE));
+    let total = file_size(&db) + file_size(&wal);
+    println!(
+        "  database after {size_invocations} journaled invocations: {:.1} MiB ({} bytes, {:.0} bytes per invocation; journaled in {:.1} s)",
+        total as f64 / 1_048_576.0,
+        total,
+        total as f64 / size_invocations as f64,
+        t.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(0)
 }
