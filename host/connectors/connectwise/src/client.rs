@@ -16,7 +16,8 @@ use crate::retry;
 use crate::secret::Secret;
 use base64::Engine;
 use psaflow_core::{
-    ApiRequest, ApiResponse, BoxFuture, Clock, Method, SystemClock, Transport, TransportError,
+    ApiRequest, ApiResponse, BoxFuture, Clock, Method, RequestBudget, SystemClock, Transport,
+    TransportError, WindowBudget,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -39,6 +40,9 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// Time source for waits. Default `SystemClock`.
     pub clock: Arc<dyn Clock>,
+    /// The budget every request draws from. `None`: one for the connection's `rate_limit`
+    /// when it has one, else no pacing. Pass one to share a budget between clients.
+    pub budget: Option<Arc<dyn RequestBudget>>,
 }
 
 impl Default for ClientOptions {
@@ -48,6 +52,7 @@ impl Default for ClientOptions {
             max_attempts: 4,
             max_backoff: Duration::from_secs(60),
             clock: Arc::new(SystemClock::default()),
+            budget: None,
         }
     }
 }
@@ -58,6 +63,10 @@ impl fmt::Debug for ClientOptions {
             .field("request_timeout", &self.request_timeout)
             .field("max_attempts", &self.max_attempts)
             .field("max_backoff", &self.max_backoff)
+            .field(
+                "budget",
+                &self.budget.as_ref().map(|b| b.limit().to_string()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -85,6 +94,7 @@ struct Inner {
     private_key: Secret,
     client_id: String,
     options: ClientOptions,
+    budget: Option<Arc<dyn RequestBudget>>,
     requests: AtomicU64,
     retries: AtomicU64,
 }
@@ -136,6 +146,11 @@ impl ConnectWiseClient {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(credential)
         ));
+        let budget = options.budget.clone().or_else(|| {
+            config.rate_limit.map(|limit| {
+                Arc::new(WindowBudget::new(limit, options.clock.clone())) as Arc<dyn RequestBudget>
+            })
+        });
         Ok(ConnectWiseClient {
             inner: Arc::new(Inner {
                 api_url: config.api_url,
@@ -144,6 +159,7 @@ impl ConnectWiseClient {
                 private_key: config.private_key,
                 client_id: config.client_id,
                 options,
+                budget,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
             }),
@@ -200,9 +216,21 @@ impl ConnectWiseClient {
         let mut attempt = 1;
         let mut retried_drop = false;
         loop {
+            if let Some(budget) = &inner.budget {
+                budget.acquire().await;
+            }
             inner.requests.fetch_add(1, Ordering::Relaxed);
             let answer = match self.exchange(&url, &request).await {
-                Ok(answer) => answer,
+                Ok(answer) => {
+                    if let Some(budget) = &inner.budget {
+                        match answer.status {
+                            429 => budget.throttled(answer.retry_after),
+                            s if s < 500 => budget.succeeded(),
+                            _ => {}
+                        }
+                    }
+                    answer
+                }
                 Err(Failure::Dropped(message))
                     if request.method == Method::Get && !retried_drop =>
                 {

@@ -2,6 +2,7 @@
 //! at once, each naming its variable, and the private key never appears in any of them.
 
 use crate::secret::Secret;
+use psaflow_core::RateLimit;
 use std::fmt;
 use std::net::IpAddr;
 use url::{Host, Url};
@@ -11,7 +12,10 @@ pub const ENV_COMPANY_ID: &str = "CONNECTWISE_COMPANY_ID";
 pub const ENV_PUBLIC_KEY: &str = "CONNECTWISE_PUBLIC_KEY";
 pub const ENV_PRIVATE_KEY: &str = "CONNECTWISE_PRIVATE_KEY";
 pub const ENV_CLIENT_ID: &str = "CONNECTWISE_CLIENT_ID";
-/// Every variable; with none of them set, psaflow uses the embedded sandbox.
+/// Optional request budget, `<requests>/<span>` (`100/1m`) or `off`. ConnectWise publishes no
+/// quota, so there is none by default; it answers 429 with `Retry-After` when pressed.
+pub const ENV_RATE_LIMIT: &str = "CONNECTWISE_RATE_LIMIT";
+/// The connection's variables; with none of them set, psaflow uses the embedded sandbox.
 pub const ENV_VARS: [&str; 5] = [
     ENV_API_URL,
     ENV_COMPANY_ID,
@@ -33,6 +37,8 @@ pub struct ConnectionConfig {
     pub private_key: Secret,
     /// The integration's clientId (a GUID from developer.connectwise.com).
     pub client_id: String,
+    /// At most this many requests in any span of its length (`CONNECTWISE_RATE_LIMIT`).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -43,6 +49,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("public_key", &self.public_key)
             .field("private_key", &self.private_key)
             .field("client_id", &self.client_id)
+            .field("rate_limit", &self.rate_limit.map(|r| r.to_string()))
             .finish()
     }
 }
@@ -134,6 +141,19 @@ impl ConnectionConfig {
                 });
             }
         }
+        let rate_limit = match get(ENV_RATE_LIMIT) {
+            Some(text) if !text.trim().eq_ignore_ascii_case("off") => match text.parse() {
+                Ok(limit) => Some(limit),
+                Err(err) => {
+                    problems.push(Problem {
+                        variable: ENV_RATE_LIMIT,
+                        message: format!("{err}"),
+                    });
+                    None
+                }
+            },
+            _ => None,
+        };
         if let Some(key) = &private_key
             && key.trim() != key
         {
@@ -155,6 +175,7 @@ impl ConnectionConfig {
                 public_key,
                 private_key: Secret::new(private_key),
                 client_id: client_id.trim().to_owned(),
+                rate_limit,
             })),
             _ => Err(ConfigError { problems }),
         }
@@ -275,6 +296,27 @@ mod tests {
             assert_eq!(err.problems[0].variable, ENV_API_URL);
             assert!(err.problems[0].message.contains(needle), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn the_rate_limit_is_optional_and_checked() {
+        let mut vars = FULL.to_vec();
+        assert_eq!(read(&vars).unwrap().unwrap().rate_limit, None);
+        vars.push((ENV_RATE_LIMIT, "20/2s"));
+        let limit = read(&vars).unwrap().unwrap().rate_limit.unwrap();
+        assert_eq!(
+            (limit.requests, limit.per),
+            (20, std::time::Duration::from_secs(2))
+        );
+        vars.pop();
+        vars.push((ENV_RATE_LIMIT, "off"));
+        assert_eq!(read(&vars).unwrap().unwrap().rate_limit, None);
+        vars.pop();
+        vars.push((ENV_RATE_LIMIT, "lots"));
+        let err = read(&vars).unwrap_err();
+        assert_eq!(err.problems[0].variable, ENV_RATE_LIMIT);
+        // Alone, it does not make a tenant: the sandbox is used.
+        assert_eq!(read(&[(ENV_RATE_LIMIT, "5/1s")]), Ok(None));
     }
 
     #[test]

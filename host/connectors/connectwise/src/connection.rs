@@ -132,6 +132,7 @@ pub fn sandbox_config(sandbox: &Sandbox) -> ConnectionConfig {
         public_key: sandbox.public_key().to_owned(),
         private_key: Secret::new(sandbox.private_key()),
         client_id: sandbox.client_id().to_owned(),
+        rate_limit: None,
     }
 }
 

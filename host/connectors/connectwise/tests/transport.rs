@@ -5,7 +5,7 @@ use psaflow_connectwise::{
     ENV_COMPANY_ID, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY,
 };
 use psaflow_connectwise_sandbox::{Entity, Sandbox, SandboxOptions};
-use psaflow_core::{ApiRequest, Method, Transport, TransportError, VirtualClock};
+use psaflow_core::{ApiRequest, Clock, Method, Transport, TransportError, VirtualClock};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,4 +238,34 @@ async fn paths_outside_the_rest_base_are_refused_before_sending() {
         assert!(matches!(err, TransportError::Denied(_)), "{path}: {err:?}");
     }
     assert!(s.sandbox.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_rate_limit_paces_requests_on_the_clock() {
+    let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let mut config = config_for(&sandbox, sandbox.private_key());
+    config.rate_limit = Some("2/10s".parse().unwrap());
+    let clock = Arc::new(VirtualClock::new());
+    let client = ConnectWiseClient::new(
+        config,
+        ClientOptions {
+            clock: clock.clone(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..5 {
+        let reply = client
+            .send(request(Method::Get, "/system/members/2", None))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200);
+    }
+    // Five requests at two per ten seconds: the last batch waits two spans.
+    assert!(
+        clock.elapsed() >= Duration::from_secs(20),
+        "{:?}",
+        clock.elapsed()
+    );
+    assert_eq!(sandbox.requests().len(), 5);
 }
