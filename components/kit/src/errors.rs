@@ -6,6 +6,7 @@
 //! | HaloPSA answered 4xx (except 408 and 429): a business error | 200 | the HTTP status |
 //! | HaloPSA answered 408, 429 or 5xx: retryable | 500 | the HTTP status |
 //! | the API was not reached (transport error) | 500 | 0 |
+//! | the outcome is unknown: a POST/DELETE got no answer, or a 502/504 | 500 | 0, or 502/504 |
 //! | a 2xx answer the node cannot use (e.g. not JSON) | 500 | the HTTP status |
 //!
 //! The ErrorMessage is never empty on failure: it is taken from the body when HaloPSA explains
@@ -30,6 +31,10 @@ pub enum Failure {
     /// HaloPSA answered `status` but the answer could not be used (for example a body that is not
     /// the expected JSON). StatusCode 500, OriginalStatusCode = `status`.
     Unexpected { status: u16, message: String },
+    /// A request that changes data may or may not have been applied: it was sent but no answer
+    /// came (`status` 0), or a gateway answered 502/504 for a server that may have done it.
+    /// StatusCode 500, OriginalStatusCode = `status`. Trying again blindly may do it twice.
+    UnknownOutcome { status: u16, message: String },
 }
 
 impl Failure {
@@ -44,7 +49,9 @@ impl Failure {
             Failure::Invalid(_) => -1,
             Failure::Api { status, .. } if is_retryable_status(*status) => 500,
             Failure::Api { .. } => 200,
-            Failure::Transport(_) | Failure::Unexpected { .. } => 500,
+            Failure::Transport(_) | Failure::Unexpected { .. } | Failure::UnknownOutcome { .. } => {
+                500
+            }
         }
     }
 
@@ -52,7 +59,9 @@ impl Failure {
     pub fn original_status_code(&self) -> i32 {
         match self {
             Failure::Invalid(_) | Failure::Transport(_) => 0,
-            Failure::Api { status, .. } | Failure::Unexpected { status, .. } => i32::from(*status),
+            Failure::Api { status, .. }
+            | Failure::Unexpected { status, .. }
+            | Failure::UnknownOutcome { status, .. } => i32::from(*status),
         }
     }
 
@@ -60,7 +69,9 @@ impl Failure {
     pub fn message(&self) -> &str {
         match self {
             Failure::Invalid(m) | Failure::Transport(m) => m,
-            Failure::Api { message, .. } | Failure::Unexpected { message, .. } => message,
+            Failure::Api { message, .. }
+            | Failure::Unexpected { message, .. }
+            | Failure::UnknownOutcome { message, .. } => message,
         }
     }
 
@@ -83,7 +94,16 @@ impl Failure {
                 status,
                 message: clean(message),
             },
+            Failure::UnknownOutcome { status, message } => Failure::UnknownOutcome {
+                status,
+                message: clean(message),
+            },
         }
+    }
+
+    /// True for [`Failure::UnknownOutcome`]: a change may or may not have been applied.
+    pub fn is_unknown_outcome(&self) -> bool {
+        matches!(self, Failure::UnknownOutcome { .. })
     }
 
     /// True for [`Failure::Invalid`]: the request stopped at local validation.
@@ -185,12 +205,17 @@ fn with_detail(lead: &str, detail: Option<String>) -> String {
     }
 }
 
-/// Maps a transport error (the API was not reached) to a [`Failure::Transport`].
+/// The lead of every unknown-outcome message, so people and scripts can recognise it.
+pub const OUTCOME_UNKNOWN: &str = "outcome unknown";
+
+/// Maps a transport error to a [`Failure::Transport`] (the API was not reached, nothing was
+/// applied) or, for `unknown-outcome`, a [`Failure::UnknownOutcome`].
 pub fn from_transport(err: &TransportError) -> Failure {
     let (lead, detail) = match err {
         TransportError::Unreachable(d) => ("Could not reach the HaloPSA API", d),
         TransportError::Timeout(d) => ("The HaloPSA API did not answer in time", d),
         TransportError::Denied(d) => ("The host refused to send the request to HaloPSA", d),
+        TransportError::UnknownOutcome(d) => return unknown_outcome(0, d),
     };
     let detail = detail.trim();
     Failure::Transport(if detail.is_empty() {
@@ -249,6 +274,23 @@ pub fn saved_record_check(status: u16, answer: &Value, what: &str) -> Result<(),
         },
     };
     Err(Failure::Api { status, message })
+}
+
+/// A request that changes data got no usable answer (`status` 0: none at all; 502/504: a
+/// gateway's). The message says so first, then why.
+pub fn unknown_outcome(status: u16, detail: &str) -> Failure {
+    let detail = detail.trim();
+    let lead = format!(
+        "{OUTCOME_UNKNOWN}: HaloPSA may or may not have applied the request; check before trying again"
+    );
+    Failure::UnknownOutcome {
+        status,
+        message: if detail.is_empty() {
+            lead
+        } else {
+            format!("{lead} ({detail})")
+        },
+    }
 }
 
 /// Longest message taken from a body, in characters; longer text is cut with an ellipsis.
@@ -458,6 +500,27 @@ mod tests {
             message: "not JSON".into(),
         };
         assert_eq!((u.status_code(), u.original_status_code()), (500, 200));
+    }
+
+    #[test]
+    fn unknown_outcomes_are_system_errors_that_say_so() {
+        let u = from_transport(&TransportError::UnknownOutcome(
+            "the connection broke after the request was sent".into(),
+        ));
+        assert!(u.is_unknown_outcome());
+        assert_eq!((u.status_code(), u.original_status_code()), (500, 0));
+        assert!(u.message().starts_with("outcome unknown: HaloPSA may or may not"), "{u}");
+        assert!(u.message().ends_with("(the connection broke after the request was sent)"), "{u}");
+        let g = unknown_outcome(504, "");
+        assert_eq!((g.status_code(), g.original_status_code()), (500, 504));
+        assert!(!g.message().contains("()"));
+        assert_eq!(
+            g.clone().redacted("HaloPSA"),
+            Failure::UnknownOutcome {
+                status: 504,
+                message: g.message().replace("HaloPSA", "[redacted]")
+            }
+        );
     }
 
     #[test]

@@ -73,20 +73,34 @@ pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
 
-/// Sends one request. Only transport errors fail here; any HTTP status is returned as is.
+/// Sends one request. Transport errors fail here, and so does a 502 or 504 answer to a request
+/// that changes data ([`Failure::UnknownOutcome`]: the gateway cannot say whether the server
+/// applied it). Any other HTTP status is returned as is.
 pub fn send(
     method: Method,
     path: &str,
     query: &Query,
     body: Option<String>,
 ) -> Result<Response, Failure> {
+    let writes = method != Method::Get;
     let request = Request {
         method,
         path: path.to_string(),
         query: query.clone().into_pairs(),
         body,
     };
-    transport::send(&request).map_err(|e| errors::from_transport(&e))
+    let response = transport::send(&request).map_err(|e| errors::from_transport(&e))?;
+    if writes && is_gateway_failure(response.status) {
+        let detail = errors::from_response(response.status, &response.body, None);
+        return Err(errors::unknown_outcome(response.status, detail.message()));
+    }
+    Ok(response)
+}
+
+/// 502 Bad Gateway and 504 Gateway Timeout: a proxy in front of HaloPSA answered for a server
+/// that may have received the request.
+pub fn is_gateway_failure(status: u16) -> bool {
+    status == 502 || status == 504
 }
 
 /// `GET path?query`, any status returned as is.

@@ -12,6 +12,7 @@
 //! | [`http`] | thin wrappers over the `transport` import: GET with a query, POST of a one-element JSON array, DELETE, an existence check |
 //! | [`paging`] | the get-many list algorithm (logical pages larger than the server's 100-record cap, Count, Paginate=false) |
 //! | [`ids`] | reading ids written as `21`, `21.0` or `"21"`, and normalising `id` / `*_id` fields in output records |
+//! | [`recover`] | creates after an ambiguous outcome: look the record up by its natural key instead of creating it twice |
 //! | [`ops`] | the request-and-answer bodies several nodes share (get one record by id, delete one by id); the node validates first and chooses the wording and output |
 //!
 //! # Writing a node
@@ -95,6 +96,7 @@ pub mod http;
 pub mod ids;
 pub mod ops;
 pub mod paging;
+pub mod recover;
 pub mod validate;
 
 pub use errors::Failure;

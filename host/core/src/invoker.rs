@@ -1,7 +1,7 @@
 //! The seam between the workflow engine and whatever runs nodes: the wasm runtime in
 //! production, canned envelopes in workflow tests.
 
-use crate::{Catalog, Envelope};
+use crate::{CallLog, Catalog, Envelope};
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -15,4 +15,17 @@ pub trait NodeInvoker: Send + Sync {
     /// Runs `node` with parameters keyed by their user-facing names (`SiteClientId`).
     /// Never fails: every failure is an envelope (-1 bad parameter, 500 system error).
     fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope>;
+
+    /// Like [`NodeInvoker::invoke`], recording every request the node makes in `calls` as it
+    /// goes (so the record survives the invocation being cut off by a timeout). Invokers that
+    /// send nothing themselves (canned envelopes) keep the default, which records nothing.
+    fn invoke_recorded<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> BoxFuture<'a, Envelope> {
+        let _ = calls;
+        self.invoke(node, params)
+    }
 }

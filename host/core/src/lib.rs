@@ -4,6 +4,7 @@
 //! engine all speak these types, so each can be built, tested and replaced on its own.
 
 pub mod budget;
+pub mod calls;
 pub mod catalog;
 pub mod clock;
 pub mod envelope;
@@ -13,6 +14,7 @@ pub mod transport;
 pub mod values;
 
 pub use budget::{RateLimit, RateLimitError, RequestBudget, WindowBudget};
+pub use calls::{Ambiguity, CallLog, CallOutcome, CallRecord};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;

@@ -50,6 +50,11 @@ pub enum TransportError {
     /// The host refused to send the request (policy: a path outside the API, plain http to a remote host).
     #[error("request refused by the host: {0}")]
     Denied(String),
+    /// The request may have reached HaloPSA but no answer came (a timeout or a dropped
+    /// connection after a non-GET request was sent): it may or may not have been applied.
+    /// Never re-sent by the transport.
+    #[error("the outcome is unknown: {0}")]
+    UnknownOutcome(String),
 }
 
 /// Sends requests to one HaloPSA API on behalf of nodes. Implementations add the base URL

@@ -5,7 +5,7 @@ use crate::engine::NodeLimits;
 use crate::host::NodeState;
 use crate::limits::MemoryLimiter;
 use crate::params;
-use psaflow_core::{Envelope, NodeSpec, Transport};
+use psaflow_core::{CallLog, Envelope, NodeSpec, Transport};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +39,7 @@ pub async fn invoke(
     transport: Arc<dyn Transport>,
     limits: &NodeLimits,
     params: &Map<String, Value>,
+    calls: CallLog,
 ) -> (Envelope, InvocationStats) {
     let input = match params::input_record(spec, &node.input_type, params) {
         Ok(input) => input,
@@ -53,7 +54,7 @@ pub async fn invoke(
 
     let mut store = Store::new(
         engine,
-        NodeState::new(transport, MemoryLimiter::new(limits.memory_bytes)),
+        NodeState::new(transport, MemoryLimiter::new(limits.memory_bytes), calls),
     );
     store.limiter(|state| &mut state.limiter);
     let started = Instant::now();

@@ -30,7 +30,7 @@ use anyhow::Context;
 use engine::NodeEngine;
 use host::NodeState;
 use invoke::ReadyNode;
-use psaflow_core::{BoxFuture, Catalog, Envelope, NodeInvoker, Transport};
+use psaflow_core::{BoxFuture, CallLog, Catalog, Envelope, NodeInvoker, Transport};
 use reflect::{Reflected, WitDocs};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -273,6 +273,17 @@ impl Runtime {
         node_id: &str,
         params: Map<String, Value>,
     ) -> (Envelope, InvocationStats) {
+        self.invoke_recorded(node_id, params, CallLog::new()).await
+    }
+
+    /// Runs `node`, recording each request it makes and how it ended in `calls` as it goes
+    /// (see `psaflow_core::calls`).
+    pub async fn invoke_recorded(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> (Envelope, InvocationStats) {
         let (Some(node), Some(spec)) = (
             self.inner.nodes.get(node_id),
             self.inner.catalog.get(node_id),
@@ -304,6 +315,7 @@ impl Runtime {
             inner.transport.clone(),
             &inner.limits,
             &params,
+            calls,
         )
         .await
     }
@@ -335,5 +347,14 @@ impl NodeInvoker for Runtime {
 
     fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
         Box::pin(Runtime::invoke(self, node, params))
+    }
+
+    fn invoke_recorded<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> BoxFuture<'a, Envelope> {
+        Box::pin(async move { Runtime::invoke_recorded(self, node, params, calls).await.0 })
     }
 }

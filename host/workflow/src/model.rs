@@ -225,6 +225,10 @@ pub enum RetryOn {
     Business,
     /// StatusCode -1: the node rejected a parameter.
     Validation,
+    /// A change whose outcome is unknown (the request may have reached HaloPSA, no answer
+    /// came) by a node whose repeat is not harmless, such as a create that could not look for
+    /// its record. Retrying it may apply the change twice, so only a workflow that says so does.
+    UnknownOutcome,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -690,12 +690,13 @@ impl Builder {
                             Some("system") => p.retry_on.push(RetryOn::System),
                             Some("business") => p.retry_on.push(RetryOn::Business),
                             Some("validation") => p.retry_on.push(RetryOn::Validation),
+                            Some("unknown_outcome") => p.retry_on.push(RetryOn::UnknownOutcome),
                             other => {
-                                let names = ["system", "business", "validation"];
+                                let names = ["system", "business", "validation", "unknown_outcome"];
                                 let help = other
                                     .and_then(|o| suggest(o, names))
                                     .map_or(
-                                        "system (StatusCode 500), business (200 with an ErrorMessage) or validation (-1)".to_string(),
+                                        "system (StatusCode 500), business (200 with an ErrorMessage), validation (-1) or unknown_outcome (a change that may or may not have been applied)".to_string(),
                                         |s| format!("did you mean '{s}'?"),
                                     );
                                 self.error(

@@ -42,6 +42,51 @@ impl StepStatus {
     }
 }
 
+/// One attempt at a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub succeeded: bool,
+    /// A request of this attempt may have changed HaloPSA without an answer coming back.
+    pub outcome_unknown: bool,
+    /// The attempt met an unknown outcome and still succeeded: the node found the record it
+    /// had made instead of making it again.
+    pub recovered: bool,
+    /// Why the attempt failed, in words.
+    pub error: Option<String>,
+}
+
+impl AttemptRecord {
+    /// `{"attempt": n, "status", "outcome": "unknown" (when it was), "recovered": true (when it
+    /// was), "error"}`.
+    fn to_json(&self, number: usize, r: &Redactor) -> Value {
+        let mut m = Map::new();
+        m.insert("attempt".into(), json!(number));
+        m.insert(
+            "status".into(),
+            json!(if self.succeeded { "succeeded" } else { "failed" }),
+        );
+        if self.outcome_unknown {
+            m.insert("outcome".into(), json!("unknown"));
+        }
+        if self.recovered {
+            m.insert("recovered".into(), json!(true));
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), json!(r.text(e)));
+        }
+        Value::Object(m)
+    }
+}
+
+fn attempt_log_json(log: &[AttemptRecord], r: &Redactor) -> Value {
+    Value::Array(
+        log.iter()
+            .enumerate()
+            .map(|(i, a)| a.to_json(i + 1, r))
+            .collect(),
+    )
+}
+
 /// One item of a for_each step.
 #[derive(Debug, Clone)]
 pub struct ItemReport {
@@ -50,6 +95,8 @@ pub struct ItemReport {
     /// `None` when the item was skipped (its `if` was false, or it never started).
     pub envelope: Option<Envelope>,
     pub attempts: u32,
+    /// What each attempt did (empty when the item never ran).
+    pub attempt_log: Vec<AttemptRecord>,
     pub error: Option<String>,
     /// What a `set:` step computed for this item (it has no envelope).
     pub values: Option<Map<String, Value>>,
@@ -81,6 +128,8 @@ pub struct StepReport {
     pub for_each: bool,
     /// Attempts made (summed over items for a for_each step).
     pub attempts: u32,
+    /// What each attempt of a step without for_each did (items carry their own).
+    pub attempt_log: Vec<AttemptRecord>,
     /// Why the step failed or was skipped, in words.
     pub error: Option<String>,
     pub skip_reason: Option<String>,
@@ -118,6 +167,7 @@ impl StepReport {
             items: None,
             for_each,
             attempts: 0,
+            attempt_log: Vec::new(),
             error: None,
             skip_reason: Some(reason.into()),
             params: None,
@@ -192,6 +242,15 @@ impl StepReport {
                     "attempts".into(),
                     json!(items.iter().map(|i| i.attempts).collect::<Vec<_>>()),
                 );
+                m.insert(
+                    "attempt_log".into(),
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|i| attempt_log_json(&i.attempt_log, r))
+                            .collect(),
+                    ),
+                );
                 let (ok, failed, skipped) = self.item_counts();
                 m.insert("items".into(), json!({"total": items.len(), "succeeded": ok, "failed": failed, "skipped": skipped}));
             }
@@ -207,6 +266,10 @@ impl StepReport {
                         .map_or(Value::Null, |e| r.value(&e.to_json())),
                 );
                 m.insert("attempts".into(), json!(self.attempts));
+                m.insert(
+                    "attempt_log".into(),
+                    attempt_log_json(&self.attempt_log, r),
+                );
             }
         }
         if let Some(e) = &self.error {

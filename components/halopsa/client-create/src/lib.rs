@@ -10,12 +10,17 @@
 //! - Inactive and IsVip default to false, unless AdditionalFields sets them and the parameter is
 //!   not given.
 //! - `POST /Client` with a one-element JSON array; the answer (object or array) is the Client.
+//! - When the answer is lost (the outcome is unknown), the client is looked up by its natural
+//!   key, the name (trimmed, ignoring case): one match is the created client; none means nothing
+//!   was created (a 500, safe to retry); several stop with their ids ([`psaflow_kit::recover`]).
 //! - Output `Client`: the created record with ids as integers; `{}` on any failure.
 
 psaflow_kit::bind_node!("client-create");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::{Failure, http, validate};
+use psaflow_kit::http::Query;
+use psaflow_kit::recover::{self, Subject};
+use psaflow_kit::{Failure, paging, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "Client";
@@ -41,7 +46,17 @@ impl Guest for Node {
 
 fn create(input: &CreateInput) -> Result<Done, Failure> {
     let body = build_body(input)?;
-    let (status, record) = http::post_array("/Client", &body, None)?;
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    let key = format!("named {name:?}");
+    let subject = Subject {
+        what: "client",
+        key: &key,
+    };
+    let (status, record) = recover::create_or_find("/Client", &body, subject, || {
+        recover::list_matching(&paging::CLIENTS, Query::new(), name, |c| {
+            recover::text_matches(c, "name", name)
+        })
+    })?;
     Ok(Done::record(status, record))
 }
 

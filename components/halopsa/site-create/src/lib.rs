@@ -12,13 +12,17 @@
 //!   equal 21). A match is returned as the Site with StatusCode 200 and an empty ErrorMessage,
 //!   and nothing is created. With BlockIfDuplicate false the site is created without a check.
 //! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
+//! - When the answer is lost (the outcome is unknown), the site is looked up by its natural key,
+//!   name (trimmed, ignoring case) and client: one match is the created site; none means nothing
+//!   was created (a 500, safe to retry); several stop with their ids ([`psaflow_kit::recover`]).
 //! - Output `Site`: the created (or existing) record with ids as integers; `{}` on any failure.
 
 psaflow_kit::bind_node!("site-create");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::http::{self, Query};
+use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, Mode};
+use psaflow_kit::recover::{self, Subject};
 use psaflow_kit::{Failure, ids, validate};
 use serde_json::{Map, Value};
 
@@ -59,7 +63,22 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
     {
         return Ok(Done::record(status, existing));
     }
-    let (status, record) = http::post_array("/Site", &plan.body, None)?;
+    let name = plan
+        .body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let key = format!("named {name:?} of client {}", plan.client_id);
+    let subject = Subject {
+        what: "site",
+        key: &key,
+    };
+    let (status, record) = recover::create_or_find("/Site", &plan.body, subject, || {
+        let filter = Query::new().with("client_id", plan.client_id);
+        recover::list_matching(&paging::SITES, filter, name, |s| {
+            recover::text_matches(s, "name", name) && recover::id_matches(s, "client_id", plan.client_id)
+        })
+    })?;
     Ok(Done::record(status, record))
 }
 

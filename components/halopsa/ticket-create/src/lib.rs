@@ -15,6 +15,8 @@
 //! - `startdate` / `targetdate` in AdditionalFields must be ISO 8601 with date and time (e.g.
 //!   `2025-01-15T10:00:00Z`), else StatusCode -1 naming the field.
 //! - `POST /Tickets` with a one-element JSON array; the answer (object or array) is the Ticket.
+//! - When the answer is lost (the outcome is unknown) the ticket is not created again: a ticket has
+//!   no natural key to look it up by, so the failure says it may or may not exist and how to check.
 //! - A business rejection, such as a ticket type bound to an approval process (400
 //!   `CODE:APP03/2 Please select the CAB members to approve`), gives StatusCode 200, HaloPSA's
 //!   message and OriginalStatusCode 400.
@@ -26,7 +28,8 @@
 psaflow_kit::bind_node!("ticket-create");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::{Failure, fields, http, validate};
+use psaflow_kit::recover;
+use psaflow_kit::{Failure, fields, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "Ticket";
@@ -48,7 +51,13 @@ impl Guest for Node {
 
 fn create(input: &CreateInput) -> Result<Done, Failure> {
     let body = build_body(input)?;
-    let (status, record) = http::post_array("/Tickets", &body, None)?;
+    // A ticket has no natural key (two tickets may share a summary), so an unknown outcome is
+    // not resolved by looking: the step fails and says how to check.
+    let summary = body.get("summary").and_then(Value::as_str).unwrap_or_default();
+    let how_to_check = format!(
+        "look in HaloPSA for a ticket with the summary {summary:?} (halopsa.ticket.get-many with Search) before running this again"
+    );
+    let (status, record) = recover::create_once("/Tickets", &body, "ticket", &how_to_check)?;
     Ok(Done::record(status, record))
 }
 

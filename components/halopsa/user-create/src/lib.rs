@@ -11,6 +11,10 @@
 //! - Inactive defaults to false and is always sent.
 //! - Emailaddress, Surname, Notes are optional (sent trimmed when not blank).
 //! - `POST /Users` with a one-element JSON array; the answer is the User.
+//! - When the answer is lost (the outcome is unknown), the user is looked up by its natural key:
+//!   the email address when given, else the name on the site (both trimmed, ignoring case). One
+//!   match is the created user; none means nothing was created (a 500, safe to retry); several
+//!   stop with their ids ([`psaflow_kit::recover`]).
 //! - Output `User`: the created record with ids as integers (HaloPSA writes `site_id` as a
 //!   decimal) and without password fields; `{}` on any failure.
 
@@ -20,7 +24,9 @@
 psaflow_kit::bind_node!("user-create");
 
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::{Failure, fields, http, validate};
+use psaflow_kit::http::Query;
+use psaflow_kit::recover::{self, Subject};
+use psaflow_kit::{Failure, fields, paging, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "User";
@@ -43,8 +49,31 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
         .get("password")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (status, record) =
-        http::post_array("/Users", &body, None).map_err(|f| f.redacted(secret))?;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or_default();
+    let (name, email) = (text("name"), text("emailaddress"));
+    let site_id = body.get("site_id").and_then(Value::as_i64).unwrap_or_default();
+    let key = if email.is_empty() {
+        format!("named {name:?} on site {site_id}")
+    } else {
+        format!("with email {email}")
+    };
+    let subject = Subject {
+        what: "user",
+        key: &key,
+    };
+    let (status, record) = recover::create_or_find("/Users", &body, subject, || {
+        if email.is_empty() {
+            let filter = Query::new().with("site_id", site_id);
+            recover::list_matching(&paging::USERS, filter, name, |u| {
+                recover::text_matches(u, "name", name) && recover::id_matches(u, "site_id", site_id)
+            })
+        } else {
+            recover::list_matching(&paging::USERS, Query::new(), email, |u| {
+                recover::text_matches(u, "emailaddress", email)
+            })
+        }
+    })
+    .map_err(|f| f.redacted(secret))?;
     Ok(Done::record(status, without_password(record)))
 }
 

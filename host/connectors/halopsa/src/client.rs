@@ -8,8 +8,10 @@
 //! 5. on 429/503: wait (`Retry-After`, else 1 s, 2 s, 4 s … capped) and retry, up to
 //!    `max_attempts` in total; then the last response is returned as it is;
 //! 6. connection failures become `TransportError::Unreachable`, timeouts
-//!    `TransportError::Timeout`. A connection that broke mid-way is retried once for GET and
-//!    DELETE, never for POST (it may have been applied).
+//!    `TransportError::Timeout`. A connection that broke mid-way is retried once for GET. A POST
+//!    or DELETE that timed out or lost its connection after it was sent is never sent again: it
+//!    may have been applied, so it becomes `TransportError::UnknownOutcome` and the node decides
+//!    (a create looks for the record it may have made).
 //!
 //! Redirects are not followed: a 3xx goes back to the node as it is, so a token is never
 //! carried to another host.
@@ -243,7 +245,7 @@ impl HaloClient {
         }
     }
 
-    /// One HTTP exchange; a connection that broke mid-way is retried once for GET and DELETE.
+    /// One HTTP exchange; a connection that broke mid-way is retried once for GET only.
     async fn send_once(
         &self,
         url: &Url,
@@ -253,7 +255,9 @@ impl HaloClient {
         let inner = &*self.inner;
         // Checked again here in case the base was ever swapped after construction.
         policy::check_transport_security(url).map_err(|v| TransportError::Denied(v.0))?;
-        let idempotent = matches!(request.method, Method::Get | Method::Delete);
+        // Only a read is sent again after a broken connection: a POST or DELETE may have been
+        // applied before the connection broke.
+        let reads_only = request.method == Method::Get;
         let mut retried_drop = false;
         loop {
             if let Some(budget) = &inner.budget {
@@ -271,12 +275,12 @@ impl HaloClient {
                     }
                     return Ok(response);
                 }
-                Err(Failure::Dropped(message)) if idempotent && !retried_drop => {
+                Err(Failure::Dropped(message)) if reads_only && !retried_drop => {
                     retried_drop = true;
                     inner.counters.retry();
                     tracing::warn!(method = %request.method, path = %request.path, "{message}; trying once more");
                 }
-                Err(failure) => return Err(failure.into_transport_error()),
+                Err(failure) => return Err(failure.into_transport_error(!reads_only)),
             }
         }
     }

@@ -40,8 +40,14 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    pub(crate) fn into_transport_error(self) -> TransportError {
+    /// The transport error of a request that read nothing (`changes_data` false: a GET or the
+    /// token request, which change nothing in HaloPSA) or that may have changed data (a POST or
+    /// DELETE: a timeout or a dropped connection after sending leaves its outcome unknown).
+    pub(crate) fn into_transport_error(self, changes_data: bool) -> TransportError {
         match self {
+            Failure::Timeout(m) | Failure::Dropped(m) if changes_data => {
+                TransportError::UnknownOutcome(m)
+            }
             Failure::Timeout(m) => TransportError::Timeout(m),
             Failure::Unreachable(m) | Failure::Dropped(m) => TransportError::Unreachable(m),
         }

@@ -186,7 +186,7 @@ impl TokenSource {
                     s.request_timeout,
                     &s.client_secret,
                 );
-                TokenFailure::Transport(failure.into_transport_error())
+                TokenFailure::Transport(failure.into_transport_error(false))
             })?;
 
             if (200..300).contains(&response.status) {

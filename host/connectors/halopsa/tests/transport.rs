@@ -560,12 +560,53 @@ async fn dropped_connection_is_not_retried_for_post() {
         .send(post("/Tickets", r#"[{"summary":"x"}]"#))
         .await
         .unwrap_err();
-    assert!(matches!(err, TransportError::Unreachable(_)), "{err:?}");
+    assert!(matches!(err, TransportError::UnknownOutcome(_)), "{err:?}");
     assert_eq!(
         connections.load(Ordering::SeqCst),
         1,
         "a POST may have been applied; it must not be resent"
     );
+}
+
+#[tokio::test]
+async fn dropped_connection_is_not_retried_for_delete() {
+    let fake = Fake::start().await;
+    let (addr, connections, _server) = support::dropping_server(1).await;
+    let clock = Arc::new(VirtualClock::new());
+    let client = HaloClient::new(
+        config(&format!("http://{addr}/api"), &fake.auth_url()),
+        options(&clock),
+    )
+    .unwrap();
+    let delete = ApiRequest {
+        method: Method::Delete,
+        path: "/Client/7".into(),
+        query: vec![],
+        body: None,
+    };
+    let err = client.send(delete).await.unwrap_err();
+    assert!(matches!(err, TransportError::UnknownOutcome(_)), "{err:?}");
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_has_an_unknown_outcome() {
+    let fake = Fake::start().await;
+    *fake.state.api_delay.lock().unwrap() = Duration::from_secs(30);
+    let clock = Arc::new(VirtualClock::new());
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        ..options(&clock)
+    };
+    let client = HaloClient::new(config(&fake.api_url(), &fake.auth_url()), options).unwrap();
+    let err = client
+        .send(post("/Client", r#"[{"name":"x"}]"#))
+        .await
+        .unwrap_err();
+    let TransportError::UnknownOutcome(message) = &err else {
+        panic!("expected UnknownOutcome, got {err:?}")
+    };
+    assert!(message.contains("did not answer within"), "{message}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 pub mod transport;
 
-use psaflow_core::Transport;
+use psaflow_core::{CallLog, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
@@ -18,10 +18,16 @@ pub struct NodeState {
     pub(crate) host_time: Duration,
     /// Requests the node sent through the transport.
     pub(crate) requests: u32,
+    /// Every request and how it ended, shared with the caller (see `psaflow_core::calls`).
+    pub(crate) calls: CallLog,
 }
 
 impl NodeState {
-    pub fn new(transport: Arc<dyn Transport>, limiter: crate::limits::MemoryLimiter) -> Self {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        limiter: crate::limits::MemoryLimiter,
+        calls: CallLog,
+    ) -> Self {
         // Deliberately nothing inherited: no args, env, preopened dirs, stdio or sockets.
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -35,6 +41,7 @@ impl NodeState {
             transport,
             host_time: Duration::ZERO,
             requests: 0,
+            calls,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::NodeState;
 use crate::bindings::transport::{self as wit, Host};
+use psaflow_core::calls::outcome_of;
 use psaflow_core::{ApiRequest, Method, TransportError};
 use std::time::Instant;
 
@@ -20,9 +21,15 @@ impl Host for NodeState {
             body: req.body,
         };
         self.requests += 1;
+        let (method, call) = (request.method, self.calls.start(request.method, &request.path));
         let started = Instant::now();
         let result = self.transport.send(request).await;
         self.host_time += started.elapsed();
+        let outcome = match &result {
+            Ok(resp) => outcome_of(method, Some(resp.status), false),
+            Err(e) => outcome_of(method, None, matches!(e, TransportError::UnknownOutcome(_))),
+        };
+        self.calls.finish(call, outcome);
         match result {
             Ok(resp) => Ok(wit::Response {
                 status: resp.status,
@@ -31,6 +38,7 @@ impl Host for NodeState {
             Err(TransportError::Unreachable(m)) => Err(wit::TransportError::Unreachable(m)),
             Err(TransportError::Timeout(m)) => Err(wit::TransportError::Timeout(m)),
             Err(TransportError::Denied(m)) => Err(wit::TransportError::Denied(m)),
+            Err(TransportError::UnknownOutcome(m)) => Err(wit::TransportError::UnknownOutcome(m)),
         }
     }
 }

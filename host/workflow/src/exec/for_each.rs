@@ -21,6 +21,7 @@ fn not_run(index: usize, reason: &str) -> ItemReport {
         envelope: None,
         attempts: 0,
         values: None,
+        attempt_log: Vec::new(),
         error: Some(reason.to_string()),
     }
 }
@@ -103,6 +104,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                             envelope: Some(env),
                             attempts: 0,
                             values: None,
+                            attempt_log: Vec::new(),
                             error: Some(message.clone()),
                         });
                         first_failure.get_or_insert(format!("item {i}: {message}"));

@@ -1,12 +1,28 @@
 //! Retries and per-attempt timeouts. Backoff sleeps go through the run's `Clock`, so a
 //! virtual clock makes them instant (and records them for tests).
+//!
+//! Each attempt records the requests the node made (`psaflow_core::calls`). When one of them may
+//! have changed HaloPSA without an answer coming back (its outcome is unknown), the attempt's
+//! outcome is unknown too, and what happens next depends on what the catalog says the node is:
+//!
+//! - a node whose repeat is harmless (reads, idempotent updates) fails as a system error and is
+//!   retried as any other;
+//! - a node that read HaloPSA after the unknown call to look for what it may have made (create
+//!   recovery) decided from what it found: success is marked recovered, a failure is judged by
+//!   its StatusCode as usual (the node says 500 only when nothing was made);
+//! - otherwise (a create without a natural key, or whose lookup failed) the failure is of the
+//!   kind `unknown_outcome`, retried only when `retry_on` names it.
 use super::Ctx;
 use super::durable;
 use crate::events::RunEvent;
 use crate::journal::CallKey;
 use crate::model::{Backoff, RetryOn, RetryPolicy, Step};
 use crate::duration::format_duration;
-use psaflow_core::{Envelope, envelope::STATUS_COMPLETED, envelope::STATUS_VALIDATION};
+use crate::report::AttemptRecord;
+use psaflow_core::{
+    Ambiguity, CallLog, Envelope, Method, NodeSpec, envelope::STATUS_COMPLETED,
+    envelope::STATUS_VALIDATION,
+};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -17,6 +33,28 @@ pub(crate) fn classify(env: &Envelope) -> RetryOn {
         STATUS_COMPLETED => RetryOn::Business,
         _ => RetryOn::System,
     }
+}
+
+/// The failure kind of an attempt, from its envelope, what its requests did and what the
+/// catalog says about repeating the node (see the module documentation).
+pub(crate) fn failure_kind(
+    env: &Envelope,
+    ambiguity: Ambiguity,
+    spec: Option<&NodeSpec>,
+) -> RetryOn {
+    match ambiguity {
+        Ambiguity::Unresolved if !repeat_is_harmless(spec) => RetryOn::UnknownOutcome,
+        _ => classify(env),
+    }
+}
+
+/// Whether the catalog says running the node again with the same input changes nothing more.
+/// Unknown nodes count as not harmless. Until nodes declare it (`describe`), every node whose
+/// change met an unknown outcome counts as not harmless: reads never get here (a GET's outcome
+/// is never unknown), so only writes are held back.
+fn repeat_is_harmless(spec: Option<&NodeSpec>) -> bool {
+    let _ = spec;
+    false
 }
 
 /// The wait after failed attempt number `attempt` (1-based).
@@ -46,35 +84,51 @@ fn timed_out(output_name: &str, limit: Duration) -> Envelope {
     )
 }
 
-/// One attempt, bounded by the step's timeout. On a real clock the call is cancelled at the
-/// limit; on a virtual clock it runs to completion and is judged by the virtual time it used
-/// (mocks advance virtual time by sleeping), so tests never wait.
+/// One attempt, bounded by the step's timeout, and what its requests did. On a real clock the
+/// call is cancelled at the limit (a change in flight then stays of unknown outcome in the
+/// call log); on a virtual clock it runs to completion and is judged by the virtual time it
+/// used (mocks advance virtual time by sleeping), so tests never wait. A timed-out attempt that
+/// sent a change counts as unknown either way: it may have been applied.
 async fn attempt(
     ctx: &Ctx<'_>,
     step: &Step,
     output_name: &str,
     params: Map<String, Value>,
-) -> Envelope {
-    let call = ctx.invoker.invoke(&step.node.value, params);
-    match step.timeout {
-        None => call.await,
+) -> (Envelope, Ambiguity) {
+    let calls = CallLog::new();
+    let call = ctx
+        .invoker
+        .invoke_recorded(&step.node.value, params, calls.clone());
+    let (env, timed_out_after_a_change) = match step.timeout {
+        None => (call.await, false),
         Some(limit) if ctx.clock.is_virtual() => {
             let start = ctx.clock.elapsed();
             let env = call.await;
             if ctx.clock.elapsed().saturating_sub(start) > limit {
-                timed_out(output_name, limit)
+                (timed_out(output_name, limit), sent_a_change(&calls))
             } else {
-                env
+                (env, false)
             }
         }
-        Some(limit) => tokio::time::timeout(limit, call)
-            .await
-            .unwrap_or_else(|_| timed_out(output_name, limit)),
-    }
+        Some(limit) => match tokio::time::timeout(limit, call).await {
+            Ok(env) => (env, false),
+            Err(_) => (timed_out(output_name, limit), sent_a_change(&calls)),
+        },
+    };
+    let ambiguity = if timed_out_after_a_change {
+        Ambiguity::Unresolved
+    } else {
+        calls.ambiguity()
+    };
+    (env, ambiguity)
+}
+
+fn sent_a_change(calls: &CallLog) -> bool {
+    calls.calls().iter().any(|c| c.method != Method::Get)
 }
 
 /// Calls the node until it succeeds or the retry policy gives up. Returns the last
-/// envelope and the number of attempts made.
+/// envelope and one record per attempt made.
 /// Attempts are numbered from `first_attempt` (a resumed call continues the numbering of
 /// the attempts journaled before); with a journal, each one is journaled (see `durable.rs`).
 pub(crate) async fn call(
@@ -85,32 +139,54 @@ pub(crate) async fn call(
     index: Option<usize>,
     key: &CallKey,
     first_attempt: u32,
-) -> (Envelope, u32) {
-    let mut attempts = 0;
+) -> (Envelope, Vec<AttemptRecord>) {
+    let spec = ctx.catalog.get(&step.node.value);
+    let mut attempts: Vec<AttemptRecord> = Vec::new();
     loop {
-        attempts += 1;
-        let note = durable::note(ctx, step, key, first_attempt + attempts - 1, params);
+        let number = attempts.len() as u32 + 1;
+        let note = durable::note(ctx, step, key, first_attempt + number - 1, params);
         if let Err(e) = durable::before_attempt(ctx, &note).await {
             let env = Envelope::system(
                 output_name,
                 format!("not sent: the run journal could not record the intent first: {e}"),
             );
+            attempts.push(AttemptRecord {
+                succeeded: false,
+                outcome_unknown: false,
+                recovered: false,
+                error: Some(env.error_message.clone()),
+            });
             return (env, attempts);
         }
-        let env = attempt(ctx, step, output_name, params.clone()).await;
-        durable::after_attempt(ctx, note, &env, params, false, false).await;
+        let (env, ambiguity) = attempt(ctx, step, output_name, params.clone()).await;
+        let outcome_unknown = ambiguity != Ambiguity::None;
+        let recovered = outcome_unknown && env.is_success();
+        durable::after_attempt(ctx, note, &env, params, outcome_unknown, recovered).await;
         if env.is_success() {
+            attempts.push(AttemptRecord {
+                succeeded: true,
+                outcome_unknown,
+                recovered,
+                error: None,
+            });
             return (env, attempts);
         }
+        let kind = failure_kind(&env, ambiguity, spec);
         let retry_in = step.retry.as_ref().and_then(|p| {
-            (attempts < p.max_attempts && p.retry_on.contains(&classify(&env)))
-                .then(|| delay(p, attempts))
+            (number < p.max_attempts && p.retry_on.contains(&kind)).then(|| delay(p, number))
+        });
+        let message = attempt_failure_text(&env, kind);
+        attempts.push(AttemptRecord {
+            succeeded: false,
+            outcome_unknown,
+            recovered: false,
+            error: Some(message.clone()),
         });
         ctx.emit(RunEvent::AttemptFailed {
             id: step.id.value.clone(),
             index,
-            attempt: attempts,
-            message: failure_text(&env),
+            attempt: number,
+            message,
             retry_in,
         });
         match retry_in {
@@ -120,12 +196,29 @@ pub(crate) async fn call(
     }
 }
 
+/// [`failure_text`], saying so when the failure is an unknown outcome the host will not retry
+/// by itself.
+fn attempt_failure_text(env: &Envelope, kind: RetryOn) -> String {
+    if kind != RetryOn::UnknownOutcome {
+        return failure_text(env);
+    }
+    let detail = if env.error_message.is_empty() {
+        format!("StatusCode {}", env.status_code)
+    } else {
+        env.error_message.clone()
+    };
+    format!(
+        "{detail} (outcome unknown: the change may or may not have been applied; not retried unless `retry_on` includes unknown_outcome)"
+    )
+}
+
 /// A failed envelope in words: "Client not found (StatusCode 200)".
 pub(crate) fn failure_text(env: &Envelope) -> String {
     let what = match classify(env) {
         RetryOn::Validation => "parameter rejected",
         RetryOn::Business => "HaloPSA error",
         RetryOn::System => "system error",
+        RetryOn::UnknownOutcome => "outcome unknown",
     };
     if env.error_message.is_empty() {
         format!("{what} (StatusCode {})", env.status_code)

@@ -148,6 +148,7 @@ async fn call_node(
                     envelope: Some(env),
                     attempts: 0,
                     values: None,
+                    attempt_log: Vec::new(),
                 },
                 params: None,
                 deleted: 0,
@@ -169,6 +170,7 @@ async fn call_node(
                         envelope: Some(Envelope::system(&output, message)),
                         attempts: history.attempts_made,
                         values: None,
+                        attempt_log: Vec::new(),
                     },
                     params: Some(ctx.redactor.map(&params)),
                     deleted: 0,
@@ -179,10 +181,16 @@ async fn call_node(
         }
     }
     let item_index = key.item.map(|i| i as usize);
-    let (env, made) =
+    let (env, attempt_log) =
         retry::call(ctx, step, &output, &params, item_index, key, first_attempt).await;
-    let attempts = first_attempt - 1 + made;
+    let attempts = first_attempt - 1 + attempt_log.len() as u32;
     let ok = env.is_success();
+    let error = (!ok).then(|| {
+        attempt_log
+            .last()
+            .and_then(|a| a.error.clone())
+            .unwrap_or_else(|| retry::failure_text(&env))
+    });
     let deleted = u64::from(ok && spec.is_some_and(|s| s.destructive));
     let deactivated = u64::from(ok && is_deactivation(spec, &params));
     CallOutcome {
@@ -193,9 +201,10 @@ async fn call_node(
             } else {
                 StepStatus::Failed
             },
-            error: (!ok).then(|| retry::failure_text(&env)),
+            error,
             envelope: Some(env),
             attempts,
+            attempt_log,
             values: None,
         },
         params: Some(ctx.redactor.map(&params)),
@@ -276,6 +285,7 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     report.error = outcome.item.error;
     report.envelope = outcome.item.envelope;
     report.attempts = outcome.item.attempts;
+    report.attempt_log = outcome.item.attempt_log;
     report.params = outcome.params;
     report.deleted = outcome.deleted;
     report.deactivated = outcome.deactivated;
