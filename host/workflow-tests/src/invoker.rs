@@ -8,7 +8,7 @@
 use psaflow_workflow::expr::text as expr;
 use crate::spec::{MockResponse, SandboxSpec};
 use psaflow_core::{
-    BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,
+    BoxFuture, CallLog, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,
 };
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
@@ -238,7 +238,12 @@ impl CaseInvoker {
         Some((key.to_string(), answer, *n))
     }
 
-    async fn answer(&self, node: &str, params: Map<String, Value>) -> (Envelope, bool) {
+    async fn answer(
+        &self,
+        node: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> (Envelope, bool) {
         let step = self.tracker.current();
         let spec = self.catalog.get(node);
         let fallback_output = spec.map(output_name).unwrap_or_default();
@@ -274,7 +279,7 @@ impl CaseInvoker {
             return (envelope, true);
         }
         match self.backend.runtime().await {
-            Ok(runtime) => (runtime.invoke(node, params).await, false),
+            Ok(runtime) => (runtime.invoke_recorded(node, params, calls).await, false),
             Err(err) => {
                 self.problem(err.clone());
                 (Envelope::system(fallback_output, err), false)
@@ -289,9 +294,18 @@ impl NodeInvoker for CaseInvoker {
     }
 
     fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
+        self.invoke_recorded(node, params, CallLog::new())
+    }
+
+    fn invoke_recorded<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> BoxFuture<'a, Envelope> {
         Box::pin(async move {
             let step = self.tracker.current();
-            let (envelope, mocked) = self.answer(node, params.clone()).await;
+            let (envelope, mocked) = self.answer(node, params.clone(), calls).await;
             self.calls.lock().unwrap().push(Call {
                 step,
                 node: node.to_string(),

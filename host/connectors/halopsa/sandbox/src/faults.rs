@@ -4,7 +4,8 @@
 //! Faults act on resource calls under `/api` (discovery via `/api/authinfo` excepted, since a
 //! client calls it before it has anything to retry) and never on the token endpoint, except
 //! [`Faults::expire_tokens`], which is about tokens. The order inside a resource call is:
-//! latency, then a dropped connection, then a forced status, then the bearer check.
+//! latency, then a dropped connection, then a forced status, then the bearer check, then the
+//! call itself, then a dropped answer (the change was made but no answer is sent).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,21 @@ pub(crate) struct ForcedStatus {
     pub(crate) retry_after: Option<u64>,
 }
 
+/// Faults that strike at random, each with its own probability per resource call (0.0 to 1.0).
+/// Drawn from a seeded generator, so a run can be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RandomFaults {
+    /// Answer 429 (with `Retry-After: 1`) or 503, half each, without touching any data.
+    pub busy: f64,
+    /// Close the connection before the call is handled: nothing is changed.
+    pub drop_before: f64,
+    /// Handle a call that changes data (any method but GET), then close the connection without
+    /// answering: the change is made and the client never hears of it.
+    pub drop_after_commit: f64,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
 #[derive(Debug, Default)]
 struct State {
     latency: Duration,
@@ -57,8 +73,28 @@ struct State {
     fail_times: u32,
     fail_retry_after: Option<u64>,
     drops: u32,
+    drops_after_commit: u32,
     user_delete: UserDeleteQuirk,
     agent: AgentQuirk,
+    random: RandomFaults,
+    rng: u64,
+}
+
+impl State {
+    /// xorshift64*: enough randomness for fault injection, no dependency.
+    fn chance(&mut self, probability: f64) -> bool {
+        if probability <= 0.0 {
+            return false;
+        }
+        if self.rng == 0 {
+            self.rng = self.random.seed | 1;
+        }
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let draw = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+        (draw as f64 / (1u64 << 53) as f64) < probability
+    }
 }
 
 /// The sandbox's switchable faults. All setters take `&self` and may be called while requests
@@ -107,6 +143,22 @@ impl Faults {
         state.drops = state.drops.saturating_add(n);
     }
 
+    /// The next `n` resource calls that change data (any method but GET) are handled – the
+    /// record is created, updated or deleted – and then the connection is closed without an
+    /// answer, as when a proxy or the network fails after the server committed. Adds to any
+    /// still pending.
+    pub fn drop_next_answers_after_commit(&self, n: u32) {
+        let mut state = lock(&self.state);
+        state.drops_after_commit = state.drops_after_commit.saturating_add(n);
+    }
+
+    /// Switches on faults that strike at random (see [`RandomFaults`]); all zero turns them off.
+    pub fn set_random(&self, random: RandomFaults) {
+        let mut state = lock(&self.state);
+        state.random = random;
+        state.rng = random.seed | 1;
+    }
+
     /// Makes `DELETE /api/Users/{id}` on an existing user answer HTTP 500 with an empty body,
     /// having deleted the user or not, as the quirk says. Stays on until turned
     /// [`UserDeleteQuirk::Off`] or [`Faults::reset`]. Deleting a missing user still gives 404.
@@ -133,22 +185,50 @@ impl Faults {
         lock(&self.state).latency
     }
 
-    /// Consumes one pending dropped connection, if any.
+    /// Consumes one pending dropped connection, if any, or draws a random one.
     pub(crate) fn take_drop(&self) -> bool {
         let mut state = lock(&self.state);
         if state.drops > 0 {
             state.drops -= 1;
             true
         } else {
-            false
+            let p = state.random.drop_before;
+            state.chance(p)
         }
     }
 
-    /// Consumes one pending forced status, if any.
+    /// Whether to drop the answer of a call that changed data, after handling it: consumes one
+    /// pending drop, or draws a random one.
+    pub(crate) fn take_drop_after_commit(&self) -> bool {
+        let mut state = lock(&self.state);
+        if state.drops_after_commit > 0 {
+            state.drops_after_commit -= 1;
+            true
+        } else {
+            let p = state.random.drop_after_commit;
+            state.chance(p)
+        }
+    }
+
+    /// Consumes one pending forced status, if any, or draws a random busy answer.
     pub(crate) fn take_forced_status(&self) -> Option<ForcedStatus> {
         let mut state = lock(&self.state);
         if state.fail_times == 0 {
-            return None;
+            let p = state.random.busy;
+            if !state.chance(p) {
+                return None;
+            }
+            return Some(if state.chance(0.5) {
+                ForcedStatus {
+                    status: 429,
+                    retry_after: Some(1),
+                }
+            } else {
+                ForcedStatus {
+                    status: 503,
+                    retry_after: None,
+                }
+            });
         }
         state.fail_times -= 1;
         Some(ForcedStatus {
@@ -197,6 +277,37 @@ mod tests {
         assert_eq!(faults.take_forced_status(), None);
         assert_eq!(faults.latency(), Duration::ZERO);
         assert_eq!(faults.user_delete(), UserDeleteQuirk::Off);
+    }
+
+    #[test]
+    fn answers_dropped_after_commit_count_down() {
+        let faults = Faults::default();
+        faults.drop_next_answers_after_commit(2);
+        assert!(faults.take_drop_after_commit());
+        assert!(faults.take_drop_after_commit());
+        assert!(!faults.take_drop_after_commit());
+    }
+
+    #[test]
+    fn random_faults_strike_about_as_often_as_asked_and_repeat_with_the_seed() {
+        let draw = |seed| {
+            let faults = Faults::default();
+            faults.set_random(RandomFaults {
+                busy: 0.1,
+                drop_before: 0.01,
+                drop_after_commit: 0.01,
+                seed,
+            });
+            (0..10_000)
+                .map(|_| faults.take_forced_status().is_some())
+                .collect::<Vec<_>>()
+        };
+        let hits = draw(7).iter().filter(|h| **h).count();
+        assert!((700..1300).contains(&hits), "{hits} busy answers in 10,000");
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+        let off = Faults::default();
+        assert!((0..1000).all(|_| off.take_forced_status().is_none() && !off.take_drop()));
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod store;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::{AgentQuirk, Faults, UserDeleteQuirk};
+pub use faults::{AgentQuirk, Faults, RandomFaults, UserDeleteQuirk};
 pub use store::Entity;
 
 /// How long [`Sandbox::shutdown`] lets in-flight requests finish before cutting them off.
@@ -108,7 +109,8 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<store::Store>,
     pub(crate) tokens: Mutex<auth::Tokens>,
     pub(crate) faults: Faults,
-    pub(crate) log: Mutex<Vec<RecordedRequest>>,
+    /// The latest requests, oldest first, at most [`REQUEST_LOG_CAPACITY`].
+    pub(crate) log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
     pub(crate) tenant: Option<String>,
@@ -117,6 +119,38 @@ pub(crate) struct Shared {
     /// Set once the server is stopped, so that a keep-alive connection that outlived the
     /// listener cannot still reach the data.
     pub(crate) stopped: AtomicBool,
+}
+
+/// How many requests the sandbox remembers: a long-running sandbox (`psaflow sandbox`, a
+/// soak) keeps the latest ones and forgets the oldest, so its memory stays bounded.
+pub const REQUEST_LOG_CAPACITY: usize = 10_000;
+
+impl Shared {
+    /// Remembers a request, forgetting the oldest beyond [`REQUEST_LOG_CAPACITY`].
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        push_bounded(&mut lock(&self.log), request, REQUEST_LOG_CAPACITY);
+    }
+}
+
+fn push_bounded<T>(log: &mut VecDeque<T>, item: T, capacity: usize) {
+    while log.len() >= capacity.max(1) {
+        log.pop_front();
+    }
+    log.push_back(item);
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn the_request_log_keeps_the_latest_entries() {
+        let mut log = VecDeque::new();
+        for i in 0..10 {
+            push_bounded(&mut log, i, 3);
+        }
+        assert_eq!(log.into_iter().collect::<Vec<_>>(), vec![7, 8, 9]);
+    }
 }
 
 /// Locks a mutex, ignoring poisoning: a dropped-connection fault unwinds through handlers on
@@ -160,7 +194,7 @@ impl Sandbox {
             store: Mutex::new(store),
             tokens: Mutex::new(auth::Tokens::default()),
             faults: Faults::default(),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(VecDeque::new()),
             client_id: opts.client_id,
             client_secret: opts.client_secret,
             tenant: opts.tenant,
@@ -225,9 +259,10 @@ impl Sandbox {
         &self.shared.faults
     }
 
-    /// Every request received so far, in order, including token requests and faulted ones.
+    /// The requests received so far, in order, including token requests and faulted ones: the
+    /// latest [`REQUEST_LOG_CAPACITY`] of them.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.log).iter().cloned().collect()
     }
 
     /// Forgets the recorded requests.

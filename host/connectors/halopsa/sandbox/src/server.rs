@@ -111,7 +111,7 @@ async fn handle(
                 tokio::time::sleep(latency).await;
             }
             if shared.faults.take_drop() {
-                lock(&shared.log).push(recorded);
+                shared.record(recorded);
                 drop_connection();
             }
             let scope = token_scope(&shared, authorization);
@@ -131,7 +131,7 @@ async fn handle(
                     &format!("The API application's token does not have the {needed} scope."),
                 )
             } else {
-                match route {
+                let answer = match route {
                     Route::Resource { entity, id } => resource(
                         &shared,
                         entity,
@@ -141,14 +141,21 @@ async fn handle(
                         &body,
                     ),
                     _ => not_found("The requested resource does not exist."),
+                };
+                if method != Method::GET && shared.faults.take_drop_after_commit() {
+                    // The change is made; the client never hears of it (recorded with status 0,
+                    // like every request that got no answer).
+                    shared.record(recorded);
+                    drop_connection();
                 }
+                answer
             }
         }
         Route::Unknown => not_found("The requested resource does not exist."),
     };
 
     recorded.status = response.status().as_u16();
-    lock(&shared.log).push(recorded);
+    shared.record(recorded);
     response
 }
 

@@ -177,6 +177,36 @@ async fn dropped_connections_get_no_response_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn an_answer_dropped_after_commit_leaves_the_change_made() {
+    let api = start_seeded().await;
+    api.sandbox.faults().drop_next_answers_after_commit(1);
+    // Reads are not affected: the drop waits for a call that changes data.
+    assert_eq!(api.get("/Client").await.status, 200);
+    let lost = api
+        .http
+        .post(api.url("/Client"))
+        .bearer_auth(&api.token)
+        .json(&json!([{"name": "Committed"}]))
+        .send()
+        .await;
+    assert!(lost.is_err(), "no answer may arrive: {lost:?}");
+    let made: Vec<_> = api
+        .sandbox
+        .records(Entity::Client)
+        .into_iter()
+        .filter(|c| c["name"] == "Committed")
+        .collect();
+    assert_eq!(made.len(), 1, "the create happened although no answer came");
+    let last = api.sandbox.requests().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("POST", 0));
+    // Only one answer was dropped.
+    assert_eq!(
+        api.post("/Client", json!([{"name": "Answered"}])).await.status,
+        201
+    );
+}
+
+#[tokio::test]
 async fn user_delete_quirk_answers_500_with_an_empty_body() {
     let api = start_seeded().await;
     let faults = api.sandbox.faults();
