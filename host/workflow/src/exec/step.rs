@@ -244,6 +244,7 @@ fn set_values(
             },
             envelope: None,
             attempts: 0,
+            attempt_log: Vec::new(),
             error: error.clone(),
             values: error.is_none().then_some(out),
         },
