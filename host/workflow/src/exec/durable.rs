@@ -133,6 +133,8 @@ pub(crate) fn replayed(
             },
             envelope: done.envelope,
             attempts: done.attempts,
+            // The journal keeps each attempt's outcome, not a per-attempt log for the report.
+            attempt_log: Vec::new(),
             error: done.error,
             values: None,
         },
