@@ -40,6 +40,22 @@ pub enum What {
         #[arg(long, default_value_t = 10_000)]
         size_invocations: usize,
     },
+    /// Updates against a sandbox that throttles like a hosted tenant, paced by the request
+    /// budget and then without it: elapsed time against the minimum, 429s, failures.
+    Pacing {
+        #[arg(long, default_value_t = 1000)]
+        updates: usize,
+        /// The sandbox's limit, and the budget configured to match it.
+        #[arg(long, default_value = "100/10s")]
+        limit: psaflow_core::RateLimit,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        /// Measure only the paced pass.
+        #[arg(long)]
+        skip_unpaced: bool,
+    },
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
@@ -55,6 +71,16 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             concurrency,
             size_invocations,
         } => journal(*items, *concurrency, *size_invocations).await,
+        What::Pacing {
+            updates,
+            limit,
+            concurrency,
+            latency_ms,
+            skip_unpaced,
+        } => {
+            super::bench_pacing::run(*updates, *limit, *concurrency, *latency_ms, *skip_unpaced)
+                .await
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 mod approve;
 mod audit;
 mod bench;
+mod bench_pacing;
 mod invoke;
 mod nodes;
 mod run;

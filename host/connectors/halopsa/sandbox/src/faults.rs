@@ -44,6 +44,14 @@ pub enum AgentQuirk {
     IgnoresDeactivation,
 }
 
+/// The server-side request limit: arrival times of the calls served in the last span.
+#[derive(Debug)]
+struct Throttle {
+    requests: u32,
+    per: Duration,
+    arrivals: std::collections::VecDeque<std::time::Instant>,
+}
+
 /// A forced status for the next resource calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ForcedStatus {
@@ -107,6 +115,10 @@ impl State {
 #[derive(Debug, Default)]
 pub struct Faults {
     state: Mutex<State>,
+    /// A server-side request limit, as hosted tenants have; `None` by default.
+    throttle: Mutex<Option<Throttle>>,
+    /// Resource calls answered 429 by the throttle.
+    throttled: AtomicU64,
     token_epoch: AtomicU64,
 }
 
@@ -176,9 +188,51 @@ impl Faults {
         lock(&self.state).agent
     }
 
-    /// Turns every fault off: no latency, no forced status, no pending drops, no delete quirk.
+    /// Turns every fault off: no latency, no forced status, no pending drops, no delete quirk,
+    /// no request limit.
     pub fn reset(&self) {
         *lock(&self.state) = State::default();
+        *lock(&self.throttle) = None;
+    }
+
+    /// Limits resource calls to `requests` in any span of `per`, as a hosted tenant throttles an
+    /// API application: a call beyond it is answered 429 with `Retry-After` (whole seconds until
+    /// a slot frees) and changes nothing. Answered calls count; refused ones do not. `None`
+    /// turns the limit off.
+    pub fn set_rate_limit(&self, limit: Option<(u32, Duration)>) {
+        *lock(&self.throttle) = limit.map(|(requests, per)| Throttle {
+            requests: requests.max(1),
+            per,
+            arrivals: std::collections::VecDeque::new(),
+        });
+    }
+
+    /// How many resource calls the request limit has answered with 429 so far.
+    pub fn throttled_count(&self) -> u64 {
+        self.throttled.load(Ordering::SeqCst)
+    }
+
+    /// Counts one resource call against the request limit: `None` when it may be served,
+    /// else the Retry-After seconds of its 429.
+    pub(crate) fn take_throttle(&self) -> Option<u64> {
+        let mut guard = lock(&self.throttle);
+        let throttle = guard.as_mut()?;
+        let now = std::time::Instant::now();
+        while throttle
+            .arrivals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= throttle.per)
+        {
+            throttle.arrivals.pop_front();
+        }
+        if throttle.arrivals.len() < throttle.requests as usize {
+            throttle.arrivals.push_back(now);
+            return None;
+        }
+        self.throttled.fetch_add(1, Ordering::SeqCst);
+        let oldest = *throttle.arrivals.front().expect("a full window is not empty");
+        let wait = throttle.per.saturating_sub(now.duration_since(oldest));
+        Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     }
 
     pub(crate) fn latency(&self) -> Duration {
@@ -249,6 +303,21 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_limit_refuses_calls_beyond_it_with_retry_after() {
+        let faults = Faults::default();
+        assert_eq!(faults.take_throttle(), None, "no limit by default");
+        faults.set_rate_limit(Some((3, Duration::from_secs(60))));
+        for _ in 0..3 {
+            assert_eq!(faults.take_throttle(), None);
+        }
+        let retry = faults.take_throttle().expect("the fourth call is refused");
+        assert!((59..=60).contains(&retry), "{retry}");
+        assert_eq!(faults.throttled_count(), 1);
+        faults.reset();
+        assert_eq!(faults.take_throttle(), None, "reset lifts the limit");
+    }
 
     #[test]
     fn forced_status_counts_down() {

@@ -121,7 +121,9 @@ async fn handle(
                 }
                 _ => None,
             };
-            if let Some(forced) = shared.faults.take_forced_status() {
+            if let Some(retry_after) = shared.faults.take_throttle() {
+                forced_response(429, Some(retry_after))
+            } else if let Some(forced) = shared.faults.take_forced_status() {
                 forced_response(forced.status, forced.retry_after)
             } else if scope.is_none() {
                 unauthorized()
