@@ -27,7 +27,7 @@ async fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
     };
     let cache = psaflow_tests::target_dir().join("tmp/psaflow-cache");
     Runtime::builder()
-        .transport(Arc::new(h.client.clone()))
+        .connection(psaflow_halopsa::CONNECTOR, Arc::new(h.client.clone()))
         .nodes_dir(chaos_folder())
         .cache_dir(Some(cache))
         .limits(limits)
@@ -158,7 +158,7 @@ async fn a_node_asking_for_capabilities_psaflow_does_not_give_is_refused_at_load
     std::fs::write(dir.join("broken.wasm"), &bytes[..bytes.len() / 2]).unwrap();
     let h = harness().await;
     let rt = Runtime::builder()
-        .transport(Arc::new(h.client.clone()))
+        .connection(psaflow_halopsa::CONNECTOR, Arc::new(h.client.clone()))
         .nodes_dir(&dir)
         .cache_dir(None)
         .build()

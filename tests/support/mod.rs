@@ -40,12 +40,28 @@ pub fn connection(base: &str, client_id: &str, secret: &str) -> ConnectionConfig
 /// The runtime used by every test: compiled components are cached under the target dir so
 /// test binaries share them.
 pub fn runtime_for(transport: Arc<dyn Transport>) -> Runtime {
-    let cache = target_dir().join("tmp/psaflow-cache");
     Runtime::builder()
-        .transport(transport)
-        .cache_dir(Some(cache))
+        .nodes(built_in_nodes())
+        .connection(psaflow_halopsa::CONNECTOR, transport)
         .build()
         .expect("runtime builds")
+}
+
+/// The built-in nodes, loaded (compiled and described) once per test binary.
+pub fn built_in_nodes() -> Arc<psaflow_runtime::NodeCatalog> {
+    static NODES: std::sync::OnceLock<Arc<psaflow_runtime::NodeCatalog>> =
+        std::sync::OnceLock::new();
+    NODES
+        .get_or_init(|| {
+            let cache = target_dir().join("tmp/psaflow-cache");
+            Arc::new(
+                psaflow_runtime::NodeCatalog::builder()
+                    .cache_dir(Some(cache))
+                    .load()
+                    .expect("the built-in nodes load"),
+            )
+        })
+        .clone()
 }
 
 fn client_for(base: &str, id: &str, secret: &str, clock: Arc<VirtualClock>) -> HaloClient {

@@ -12,6 +12,7 @@
 //! | [`http`] | thin wrappers over the `transport` import: GET with a query, POST of a one-element JSON array, DELETE, an existence check |
 //! | [`paging`] | the get-many list algorithm (logical pages larger than the server's 100-record cap, Count, Paginate=false) |
 //! | [`ids`] | reading ids written as `21`, `21.0` or `"21"`, and normalising `id` / `*_id` fields in output records |
+//! | [`describe`] | the node's self-description (`describe`): output key, effect, idempotency, natural key, the API calls it may make |
 //! | [`recover`] | creates after an ambiguous outcome: look the record up by its natural key instead of creating it twice |
 //! | [`ops`] | the request-and-answer bodies several nodes share (get one record by id, delete one by id); the node validates first and chooses the wording and output |
 //!
@@ -19,10 +20,14 @@
 //!
 //! ```ignore
 //! psaflow_kit::bind_node!("client-get"); // the world's bindings: Guest, GetInput, export!
-//! use psaflow_kit::{envelope, errors::Failure, ops, validate};
+//! use psaflow_kit::{describe, envelope, errors::Failure, ops, validate};
+//! use psaflow_kit::describe::{Effect, NodeInfo};
 //!
 //! struct Node;
 //! impl Guest for Node {
+//!     fn describe() -> NodeInfo {
+//!         describe::node("Client", Effect::Read).calls("GET", "/Client").into()
+//!     }
 //!     fn run(input: GetInput) -> Envelope {
 //!         envelope::respond("Client", get(&input), |_| envelope::empty_object())
 //!     }
@@ -89,6 +94,7 @@ macro_rules! bind_node {
 }
 
 pub mod agents;
+pub mod describe;
 pub mod envelope;
 pub mod errors;
 pub mod fields;

@@ -7,6 +7,8 @@
 //! the answer comes, so a call cut off by a timeout or cancellation stays unknown.
 
 use crate::transport::Method;
+use crate::invoker::CallCounts;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How one request ended.
@@ -35,6 +37,9 @@ pub struct CallRecord {
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     calls: Arc<Mutex<Vec<CallRecord>>>,
+    /// Calls the host refused (outside the node's declaration, or past the request cap): never
+    /// sent, so not in `calls`.
+    refused: Arc<AtomicU32>,
 }
 
 /// At most this many calls are kept per invocation, so a runaway node cannot grow the log
@@ -89,6 +94,22 @@ impl CallLog {
     /// Forgets every call (the log is reused for the next attempt).
     pub fn clear(&self) {
         self.lock().clear();
+        self.refused.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a call the host refused to send.
+    pub fn refuse(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent, calls refused and DELETEs sent, for the run report.
+    pub fn counts(&self) -> CallCounts {
+        let calls = self.lock();
+        CallCounts {
+            requests: calls.len() as u32,
+            refused_calls: self.refused.load(Ordering::Relaxed),
+            deletes_sent: calls.iter().filter(|c| c.method == Method::Delete).count() as u32,
+        }
     }
 
     /// What the calls say about the attempt as a whole (see [`Ambiguity`]).

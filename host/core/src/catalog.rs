@@ -2,6 +2,7 @@
 //! Built by the runtime from each component's exported input record and WIT docs;
 //! read by the CLI (`psaflow nodes`), the workflow validator and the schema generator.
 
+use crate::capability::{Capability, Effect};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,7 +100,7 @@ pub struct ParamSpec {
 }
 
 /// One node of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct NodeSpec {
     /// `halopsa.client.create`
     pub id: String,
@@ -109,14 +110,37 @@ pub struct NodeSpec {
     pub operation: String,
     /// From the world's (or the input record's) WIT doc comment.
     pub description: String,
-    /// Deletes data that cannot be restored. Workflows flag these in dry runs and summaries.
-    pub destructive: bool,
     /// Where the component came from: `built-in` or a file path.
     pub source: String,
     pub params: Vec<ParamSpec>,
+    /// The connector whose transport the node imports (`halopsa` for `psaflow:halopsa/transport`);
+    /// `None` for a node that makes no API calls.
+    pub connector: Option<String>,
+    /// The rest is what the node declares about itself (`describe`); the host never guesses it
+    /// from the node's name.
+    /// The envelope key of the node's output (`Client`).
+    pub output_key: String,
+    pub effect: Effect,
+    /// Repeating the call with the same input changes nothing more.
+    pub idempotent: bool,
+    /// For creates: the parameters that identify the record made (may be empty).
+    pub natural_key: Vec<String>,
+    /// Every API call the node may make; the runtime refuses any other.
+    pub capabilities: Vec<Capability>,
 }
 
 impl NodeSpec {
+    /// Deletes or deactivates records: its declared effect says so, or it declares a DELETE
+    /// call (whatever it calls itself).
+    pub fn is_destructive(&self) -> bool {
+        self.effect.is_destructive() || self.capabilities.iter().any(|c| c.method == "DELETE")
+    }
+
+    /// The declared capability that allows `method` on `path`, if any.
+    pub fn allowed_by(&self, method: &str, path: &str) -> Option<&Capability> {
+        self.capabilities.iter().find(|c| c.allows(method, path))
+    }
+
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)
     }

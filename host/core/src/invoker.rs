@@ -8,6 +8,25 @@ use std::pin::Pin;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What the runtime saw a node do over the API during one invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    /// Requests sent (refused ones not included).
+    pub requests: u32,
+    /// Calls the host refused: outside the node's declared capabilities, or past the request cap.
+    pub refused_calls: u32,
+    /// DELETE requests sent, whatever the node declares itself to be.
+    pub deletes_sent: u32,
+}
+
+impl CallCounts {
+    pub fn add(&mut self, other: CallCounts) {
+        self.requests += other.requests;
+        self.refused_calls += other.refused_calls;
+        self.deletes_sent += other.deletes_sent;
+    }
+}
+
 pub trait NodeInvoker: Send + Sync {
     /// The nodes this invoker can run (used to validate workflows before they run).
     fn catalog(&self) -> &Catalog;

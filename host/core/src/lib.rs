@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod calls;
+pub mod capability;
 pub mod catalog;
 pub mod clock;
 pub mod envelope;
@@ -15,8 +16,9 @@ pub mod values;
 
 pub use budget::{RateLimit, RateLimitError, RequestBudget, WindowBudget};
 pub use calls::{Ambiguity, CallLog, CallOutcome, CallRecord};
+pub use capability::{Capability, Effect};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;
-pub use invoker::{BoxFuture, NodeInvoker};
+pub use invoker::{BoxFuture, CallCounts, NodeInvoker};
 pub use transport::{ApiRequest, ApiResponse, Method, Transport, TransportError};

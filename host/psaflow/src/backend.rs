@@ -115,28 +115,6 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     })
 }
 
-/// A transport for commands that only read the catalog (`nodes`, `validate`, `schema`): it
-/// refuses every request, so nothing can reach a tenant by accident.
-pub fn offline_transport() -> Arc<dyn Transport> {
-    struct Offline;
-    impl Transport for Offline {
-        fn send(
-            &self,
-            _request: psaflow_core::ApiRequest,
-        ) -> psaflow_core::BoxFuture<
-            '_,
-            Result<psaflow_core::ApiResponse, psaflow_core::TransportError>,
-        > {
-            Box::pin(async {
-                Err(psaflow_core::TransportError::Denied(
-                    "this command does not talk to HaloPSA".into(),
-                ))
-            })
-        }
-    }
-    Arc::new(Offline)
-}
-
 /// Turns a workflow's `connection:` block into settings, reading the secret from the
 /// environment variable the block names (never from the file).
 pub fn workflow_connection(

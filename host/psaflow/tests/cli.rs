@@ -79,21 +79,29 @@ fn invoke_exits_2_on_bad_usage_with_a_suggestion() {
 }
 
 #[test]
-fn nodes_lists_every_operation_and_describes_parameters_from_the_wit() {
+fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
     let out = psaflow(&["nodes", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let nodes: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
     let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "each node listed once: {ids:?}");
+    let mut expected = Vec::new();
     for resource in ["client", "site", "ticket", "user"] {
         for op in ["create", "delete", "get", "get-many", "update"] {
-            assert!(
-                ids.contains(&format!("halopsa.{resource}.{op}").as_str()),
-                "{resource}.{op}"
-            );
+            expected.push(format!("halopsa.{resource}.{op}"));
         }
     }
+    for op in ["create", "get", "get-many", "update", "deactivate"] {
+        expected.push(format!("halopsa.agent.{op}"));
+    }
+    for op in ["create", "get", "get-many"] {
+        expected.push(format!("halopsa.team.{op}"));
+    }
+    for id in &expected {
+        assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
+    }
+    assert_eq!(ids.len(), expected.len(), "{ids:?}");
     let out = psaflow(&["nodes", "describe", "halopsa.client.create"]);
     assert_eq!(out.status.code(), Some(0));
     let described = text(&out.stdout);
@@ -151,7 +159,19 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
     assert!(plan.contains("nothing will be sent"), "{plan}");
-    assert!(plan.contains("DEACTIVATES"), "{plan}");
+
+    // The plan marks what a node declares (agent.deactivate: effect deactivate), whatever
+    // the step passes.
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("deactivate-agent.yaml");
+    std::fs::write(
+        &file,
+        "name: leaver\nsteps:\n  - id: off\n    node: halopsa.agent.deactivate\n    with:\n      Id: 3\n",
+    )
+    .unwrap();
+    let out = psaflow(&["run", file.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("[halopsa.agent.deactivate]  !! DEACTIVATES RECORDS"), "{plan}");
 }
 
 #[test]

@@ -1,16 +1,15 @@
-//! One node invocation: a fresh store with its limits, an instance from the pre-linked
-//! `InstancePre`, a call of `run`, and every way that can go wrong turned into an envelope.
+//! One call into a node: a fresh store with its limits, an instance from the pre-linked
+//! `InstancePre`, a call of one export (`run` or `describe`), and every way that can go wrong
+//! turned into words a workflow author can act on.
 
-use crate::engine::NodeLimits;
+use crate::engine::{NodeEngine, NodeLimits};
 use crate::host::NodeState;
-use crate::limits::MemoryLimiter;
 use crate::params;
-use psaflow_core::{CallLog, Envelope, NodeSpec, Transport};
+use psaflow_core::{CallCounts, Envelope, NodeSpec};
 use serde_json::{Map, Value};
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, Type, Val};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 
 /// Raised from the epoch callback when a node has computed for longer than its budget.
 #[derive(Debug, thiserror::Error)]
@@ -23,43 +22,75 @@ pub struct ReadyNode {
     pub input_type: Type,
 }
 
-/// What the CLI and benchmarks may want to know besides the envelope.
+/// What the CLI, benchmarks and reports may want to know besides the envelope.
 #[derive(Debug, Clone, Default)]
 pub struct InvocationStats {
-    pub requests: u32,
-    pub guest_time: std::time::Duration,
-    pub host_time: std::time::Duration,
+    /// Requests sent, calls refused, DELETEs sent.
+    pub calls: CallCounts,
+    /// The refused calls, `METHOD /path`.
+    pub refused: Vec<String>,
+    pub guest_time: Duration,
+    pub host_time: Duration,
 }
 
+/// Runs `node` with user-facing parameters in `state` (its transport and call policy).
 pub async fn invoke(
-    engine: &Engine,
+    engine: &NodeEngine,
     node: &ReadyNode,
     spec: &NodeSpec,
-    output_name: &str,
-    transport: Arc<dyn Transport>,
+    state: NodeState,
     limits: &NodeLimits,
     params: &Map<String, Value>,
-    calls: CallLog,
 ) -> (Envelope, InvocationStats) {
     let input = match params::input_record(spec, &node.input_type, params) {
         Ok(input) => input,
         // The node never ran and nothing was sent: the contract's validation failure.
         Err(message) => {
             return (
-                Envelope::validation(output_name, message),
+                Envelope::validation(&spec.output_key, message),
                 InvocationStats::default(),
             );
         }
     };
+    let started = Instant::now();
+    let (outcome, state) = call(engine, node, state, limits, "run", vec![input]).await;
+    let stats = InvocationStats {
+        calls: state.policy.counts,
+        refused: state.policy.refused.clone(),
+        host_time: state.host_time,
+        guest_time: started.elapsed().saturating_sub(state.host_time),
+    };
+    // A refusal is the host's verdict, whatever the node made of the denied call.
+    if let Some(message) = state.policy.refusal_message() {
+        return (Envelope::system(&spec.output_key, message), stats);
+    }
+    let envelope = match outcome {
+        Ok(results) => match results.as_slice() {
+            [result] => params::envelope_from_val(result, &spec.id)
+                .unwrap_or_else(|msg| Envelope::system(&spec.output_key, msg)),
+            _ => Envelope::system(&spec.output_key, format!("{} returned no envelope", spec.id)),
+        },
+        Err(message) => Envelope::system(&spec.output_key, message),
+    };
+    (envelope, stats)
+}
 
-    let mut store = Store::new(
-        engine,
-        NodeState::new(transport, MemoryLimiter::new(limits.memory_bytes), calls),
-    );
+/// Instantiates the node in a store holding `state` and calls `export`. Returns the results
+/// or why the call failed (already in words), and the state for its counters.
+pub async fn call(
+    engine: &NodeEngine,
+    node: &ReadyNode,
+    state: NodeState,
+    limits: &NodeLimits,
+    export: &str,
+    args: Vec<Val>,
+) -> (Result<Vec<Val>, String>, NodeState) {
+    let node_id = state.policy.node().to_string();
+    let mut store = Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.limiter);
     let started = Instant::now();
     let budget = limits.cpu_budget;
-    // The deadline fires every tick. Time spent waiting for HaloPSA is subtracted, so only the
+    // The deadline fires every tick. Time spent waiting for the API is subtracted, so only the
     // node's own computing counts; under budget it yields, so a busy node never blocks the
     // executor (and the wall-clock timeout below can always fire).
     store.set_epoch_deadline(1);
@@ -73,37 +104,28 @@ pub async fn invoke(
 
     let call = async {
         let instance = node.pre.instantiate_async(&mut store).await?;
-        let run = instance
-            .get_func(&mut store, "run")
-            .ok_or_else(|| wasmtime::Error::msg("the component has no `run` export"))?;
-        let mut results = [Val::Bool(false)];
-        run.call_async(&mut store, &[input], &mut results).await?;
+        let func = instance
+            .get_func(&mut store, export)
+            .ok_or_else(|| wasmtime::Error::msg(format!("the component has no `{export}` export")))?;
+        let mut results = vec![Val::Bool(false); func.ty(&store).results().len()];
+        func.call_async(&mut store, &args, &mut results).await?;
         wasmtime::Result::Ok(results)
     };
     let outcome = tokio::time::timeout(limits.wall_timeout, call).await;
-
-    let state = store.data();
-    let stats = InvocationStats {
-        requests: state.requests,
-        host_time: state.host_time,
-        guest_time: started.elapsed().saturating_sub(state.host_time),
+    let result = match outcome {
+        Ok(Ok(results)) => Ok(results),
+        Ok(Err(err)) => Err(describe_failure(
+            &node_id,
+            &err,
+            store.data().limiter.exceeded,
+            limits,
+        )),
+        Err(_) => Err(format!(
+            "{node_id} did not finish within {:?} and was stopped",
+            limits.wall_timeout
+        )),
     };
-    let envelope = match outcome {
-        Ok(Ok([result])) => params::envelope_from_val(&result, &spec.id)
-            .unwrap_or_else(|msg| Envelope::system(output_name, msg)),
-        Ok(Err(err)) => Envelope::system(
-            output_name,
-            describe_failure(&spec.id, &err, state.limiter.exceeded, limits),
-        ),
-        Err(_) => Envelope::system(
-            output_name,
-            format!(
-                "{} did not finish within {:?} and was stopped",
-                spec.id, limits.wall_timeout
-            ),
-        ),
-    };
-    (envelope, stats)
+    (result, store.into_data())
 }
 
 /// Words a workflow author can act on, for each way a node can die.

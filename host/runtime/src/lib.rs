@@ -1,10 +1,21 @@
-//! psaflow's node runtime: loads node components (built-in and from `--nodes` folders),
-//! compiles each once (with an on-disk cache), links them to the psaflow transport, and runs
-//! one isolated instance per invocation with memory, CPU and time limits.
+//! psaflow's node runtime, in two phases:
+//!
+//! 1. **Load** ([`NodeCatalog`]): read the built-in nodes and any `--nodes` folders, compile
+//!    each once (with an on-disk cache), and ask each to `describe` itself. Needs no
+//!    connection; the catalog is all `nodes`, `validate` and `schema` need.
+//! 2. **Run** ([`Runtime`]): the catalog plus one connection (a [`Transport`]) per connector,
+//!    keyed by the connector's WIT package name (`halopsa` for `psaflow:halopsa`). Each
+//!    invocation is prepared with the node's identity: its connector's transport behind its
+//!    declared capabilities and the request cap, in an isolated instance with memory, CPU and
+//!    time limits.
 //!
 //! ```no_run
 //! # async fn demo(transport: std::sync::Arc<dyn psaflow_core::Transport>) -> anyhow::Result<()> {
-//! let runtime = psaflow_runtime::Runtime::builder().transport(transport).build()?;
+//! let nodes = std::sync::Arc::new(psaflow_runtime::NodeCatalog::builder().load()?);
+//! let runtime = psaflow_runtime::Runtime::builder()
+//!     .nodes(nodes)
+//!     .connection("halopsa", transport)
+//!     .build()?;
 //! let mut params = serde_json::Map::new();
 //! params.insert("Name".into(), "Acme".into());
 //! let envelope = runtime.invoke("halopsa.client.create", params).await;
@@ -12,200 +23,112 @@
 //! # Ok(()) }
 //! ```
 
-mod bindings;
 mod builtin;
 pub mod cache;
+mod describe;
 pub mod engine;
 mod host;
 mod invoke;
 pub mod limits;
+mod load;
 mod params;
 pub mod reflect;
 
 pub use builtin::BUILT_COMPONENTS_DIR;
 pub use engine::NodeLimits;
+pub use host::policy::DEFAULT_REQUEST_CAP;
 pub use invoke::InvocationStats;
+pub use load::{NodeCatalog, NodeCatalogBuilder, OverrideRefused};
 
-use anyhow::Context;
-use engine::NodeEngine;
 use host::NodeState;
-use invoke::ReadyNode;
+use host::policy::CallPolicy;
 use psaflow_core::{BoxFuture, CallLog, Catalog, Envelope, NodeInvoker, Transport};
-use reflect::{Reflected, WitDocs};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::OnceCell;
-use wasmtime::component::{Linker, types::ComponentItem};
 
-/// Builds a [`Runtime`].
+/// Builds a [`Runtime`]: the nodes (loaded here unless given) and the connections.
 pub struct RuntimeBuilder {
-    transport: Option<Arc<dyn Transport>>,
-    node_dirs: Vec<PathBuf>,
-    cache_dir: Option<PathBuf>,
-    cache_key_file: Option<PathBuf>,
-    limits: NodeLimits,
+    nodes: Option<Arc<NodeCatalog>>,
+    loader: NodeCatalogBuilder,
+    connections: HashMap<String, Arc<dyn Transport>>,
+    request_cap: u32,
 }
 
 impl RuntimeBuilder {
-    /// Where nodes send their HaloPSA requests (the real API or the sandbox).
-    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.transport = Some(transport);
+    /// Runs these loaded nodes (otherwise they are loaded by [`build`](Self::build) with the
+    /// options below).
+    pub fn nodes(mut self, nodes: Arc<NodeCatalog>) -> Self {
+        self.nodes = Some(nodes);
         self
     }
 
-    /// Also load every `*.wasm` component in `dir` (and document them from `*.wit` there).
-    /// A node with the id of a built-in one replaces it.
+    /// The connection of `connector` (a WIT package name: `halopsa`, `connectwise`): where
+    /// its nodes' requests go, the real API or a sandbox.
+    pub fn connection(mut self, connector: &str, transport: Arc<dyn Transport>) -> Self {
+        self.connections.insert(connector.to_string(), transport);
+        self
+    }
+
+    /// Most requests one invocation may send (default [`DEFAULT_REQUEST_CAP`]).
+    pub fn request_cap(mut self, cap: u32) -> Self {
+        self.request_cap = cap;
+        self
+    }
+
+    /// See [`NodeCatalogBuilder::nodes_dir`].
     pub fn nodes_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.node_dirs.push(dir.into());
+        self.loader = self.loader.nodes_dir(dir);
         self
     }
 
-    /// Compile cache root; `None` keeps compiled code in memory only.
+    /// See [`NodeCatalogBuilder::cache_dir`].
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
-        self.cache_dir = dir;
+        self.loader = self.loader.cache_dir(dir);
         self
     }
 
-    /// Where the compile cache's integrity key is kept (see [`cache`]); without one the
-    /// cache stays in memory.
+    /// See [`NodeCatalogBuilder::cache_key_file`].
     pub fn cache_key_file(mut self, file: Option<PathBuf>) -> Self {
-        self.cache_key_file = file;
+        self.loader = self.loader.cache_key_file(file);
         self
     }
 
+    /// See [`NodeCatalogBuilder::limits`].
     pub fn limits(mut self, limits: NodeLimits) -> Self {
-        self.limits = limits;
+        self.loader = self.loader.limits(limits);
+        self
+    }
+
+    /// See [`NodeCatalogBuilder::allow_override`].
+    pub fn allow_override(mut self, allow: bool) -> Self {
+        self.loader = self.loader.allow_override(allow);
         self
     }
 
     pub fn build(self) -> anyhow::Result<Runtime> {
-        let transport = self
-            .transport
-            .context("a runtime needs a transport (the HaloPSA API or the sandbox)")?;
-        let engine = NodeEngine::new()?;
-        let mut linker: Linker<NodeState> = Linker::new(&engine.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::Kit::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| {
-            state
-        })?;
-        let cache = cache::CompileCache::new(
-            self.cache_dir,
-            self.cache_key_file,
-            &engine.compatibility_key(),
-        );
-
-        let mut docs = WitDocs::default();
-        for (package, files) in builtin::WIT {
-            docs.add_package(files)
-                .with_context(|| format!("the built-in WIT package wit/{package}"))?;
-        }
-        let mut sources: Vec<(String, Arc<[u8]>)> = builtin::COMPONENTS
-            .iter()
-            .map(|(name, bytes)| (format!("built-in:{name}"), Arc::from(*bytes)))
-            .collect();
-        let mut warnings: Vec<String> = cache.refused().map(str::to_string).into_iter().collect();
-        for dir in &self.node_dirs {
-            load_dir(dir, &mut docs, &mut sources, &mut warnings)?;
-        }
-
-        let mut catalog = Catalog::new();
-        let mut nodes = HashMap::new();
-        for (source, bytes) in sources {
-            let Reflected {
-                mut spec,
-                output_name,
-            } = match reflect::reflect(&bytes, &docs) {
-                Ok(r) => r,
-                Err(err) if source.starts_with("built-in:") => {
-                    return Err(err.context(format!("built-in node {source} is broken")));
-                }
-                Err(err) => {
-                    warnings.push(format!("skipped {source}: {err:#}"));
-                    continue;
-                }
-            };
-            spec.source = source
-                .strip_prefix("built-in:")
-                .map(|_| "built-in".to_string())
-                .unwrap_or(source);
-            if let Some(old) = catalog.insert(spec.clone()) {
-                warnings.push(format!(
-                    "{} from {} replaces the one from {}",
-                    spec.id, spec.source, old.source
-                ));
-            }
-            nodes.insert(
-                spec.id.clone(),
-                Arc::new(Node {
-                    bytes,
-                    output_name,
-                    ready: OnceCell::new(),
-                }),
-            );
+        let nodes = match self.nodes {
+            Some(nodes) => nodes,
+            None => Arc::new(self.loader.load()?),
+        };
+        if self.request_cap == 0 {
+            anyhow::bail!("the request cap must be at least 1 request per invocation");
         }
         Ok(Runtime {
             inner: Arc::new(Inner {
-                engine,
-                linker,
-                cache,
-                catalog,
                 nodes,
-                transport,
-                limits: self.limits,
-                warnings,
+                connections: self.connections,
+                request_cap: self.request_cap,
             }),
         })
     }
 }
 
-fn load_dir(
-    dir: &Path,
-    docs: &mut WitDocs,
-    sources: &mut Vec<(String, Arc<[u8]>)>,
-    warnings: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading the nodes folder {}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    if paths
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "wit"))
-        && let Err(err) = docs.add_dir(dir)
-    {
-        warnings.push(format!(
-            "the WIT in {} could not be read, its nodes are undocumented: {err:#}",
-            dir.display()
-        ));
-    }
-    for path in paths
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-    {
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        sources.push((path.display().to_string(), Arc::from(bytes)));
-    }
-    Ok(())
-}
-
-struct Node {
-    bytes: Arc<[u8]>,
-    output_name: String,
-    /// Compiled and linked on first use: listing the catalog never compiles anything.
-    ready: OnceCell<Arc<ReadyNode>>,
-}
-
 struct Inner {
-    engine: NodeEngine,
-    linker: Linker<NodeState>,
-    cache: cache::CompileCache,
-    catalog: Catalog,
-    nodes: HashMap<String, Arc<Node>>,
-    transport: Arc<dyn Transport>,
-    limits: NodeLimits,
-    warnings: Vec<String>,
+    nodes: Arc<NodeCatalog>,
+    connections: HashMap<String, Arc<dyn Transport>>,
+    request_cap: u32,
 }
 
 /// Runs nodes. Cheap to clone; safe to share across tasks.
@@ -217,49 +140,34 @@ pub struct Runtime {
 impl Runtime {
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
-            transport: None,
-            node_dirs: Vec::new(),
-            cache_dir: cache::default_cache_dir(),
-            cache_key_file: cache::default_key_file(),
-            limits: NodeLimits::default(),
+            nodes: None,
+            loader: NodeCatalogBuilder::default(),
+            connections: HashMap::new(),
+            request_cap: DEFAULT_REQUEST_CAP,
         }
     }
 
     pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+        self.inner.nodes.catalog()
+    }
+
+    /// The loaded nodes (to build another runtime over them without loading again).
+    pub fn nodes(&self) -> &Arc<NodeCatalog> {
+        &self.inner.nodes
     }
 
     /// Problems met while loading `--nodes` folders (skipped or replaced nodes).
     pub fn warnings(&self) -> &[String] {
-        &self.inner.warnings
+        self.inner.nodes.warnings()
     }
 
-    /// The output key a node's envelope uses.
+    /// The output key a node's envelope uses, as the node declares it.
     pub fn output_name(&self, node: &str) -> Option<&str> {
-        self.inner.nodes.get(node).map(|n| n.output_name.as_str())
+        self.catalog().get(node).map(|s| s.output_key.as_str())
     }
 
-    /// Compiles (or loads from the cache) and links a node, once.
-    async fn ready(&self, node: &Arc<Node>) -> anyhow::Result<Arc<ReadyNode>> {
-        node.ready
-            .get_or_try_init(|| {
-                let (inner, node) = (self.inner.clone(), node.clone());
-                async move {
-                    // Compiling is CPU work; keep it off the async workers.
-                    tokio::task::spawn_blocking(move || prepare(&inner, &node.bytes))
-                        .await?
-                        .map(Arc::new)
-                }
-            })
-            .await
-            .cloned()
-    }
-
-    /// Compiles every node now (for benchmarks and warm starts).
+    /// Nothing to do: nodes are compiled when they are loaded. Kept for benchmarks.
     pub async fn prepare_all(&self) -> anyhow::Result<()> {
-        for node in self.inner.nodes.values() {
-            self.ready(node).await?;
-        }
         Ok(())
     }
 
@@ -284,60 +192,36 @@ impl Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> (Envelope, InvocationStats) {
-        let (Some(node), Some(spec)) = (
-            self.inner.nodes.get(node_id),
-            self.inner.catalog.get(node_id),
-        ) else {
-            let hint = psaflow_core::names::did_you_mean(node_id, self.inner.catalog.ids());
+        let nodes = &self.inner.nodes;
+        let Some((spec, ready)) = nodes.ready(node_id) else {
+            let hint = psaflow_core::names::did_you_mean(node_id, nodes.catalog().ids());
             return (
                 Envelope::validation("", format!("unknown node {node_id}{hint}")),
                 InvocationStats::default(),
             );
         };
-        let ready = match self.ready(node).await {
-            Ok(ready) => ready,
-            Err(err) => {
-                return (
-                    Envelope::system(
-                        &node.output_name,
-                        format!("{node_id} could not be loaded: {err:#}"),
-                    ),
-                    InvocationStats::default(),
-                );
-            }
+        // Prepare the invocation with the node's identity: its connection, its declared calls.
+        let transport = match &spec.connector {
+            None => None,
+            Some(connector) => match self.inner.connections.get(connector) {
+                Some(transport) => Some(transport.clone()),
+                None => {
+                    return (
+                        Envelope::system(
+                            &spec.output_key,
+                            format!(
+                                "{node_id} needs a {connector} connection and none is configured"
+                            ),
+                        ),
+                        InvocationStats::default(),
+                    );
+                }
+            },
         };
-        let inner = &self.inner;
-        invoke::invoke(
-            &inner.engine.engine,
-            &ready,
-            spec,
-            &node.output_name,
-            inner.transport.clone(),
-            &inner.limits,
-            &params,
-            calls,
-        )
-        .await
+        let policy = CallPolicy::new(node_id, spec.capabilities.clone(), self.inner.request_cap);
+        let state = NodeState::new(transport, policy, &nodes.limits, calls);
+        invoke::invoke(&nodes.engine, ready, spec, state, &nodes.limits, &params).await
     }
-}
-
-fn prepare(inner: &Inner, bytes: &[u8]) -> anyhow::Result<ReadyNode> {
-    let component = inner.cache.load(&inner.engine.engine, bytes)?;
-    let pre = inner.linker.instantiate_pre(&component)?;
-    let ty = component.component_type();
-    let run = ty
-        .exports(&inner.engine.engine)
-        .find_map(|(name, item)| match (name, item.ty) {
-            ("run", ComponentItem::ComponentFunc(f)) => Some(f),
-            _ => None,
-        })
-        .context("the component has no `run` export")?;
-    let input_type = run
-        .params()
-        .next()
-        .map(|(_, ty)| ty)
-        .context("`run` takes no input")?;
-    Ok(ReadyNode { pre, input_type })
 }
 
 impl NodeInvoker for Runtime {

@@ -48,12 +48,19 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 }
 
 /// Whether a node may import interface `name`. Type-only interfaces (where input records
-/// live) grant nothing; of the interfaces with functions, only the psaflow transport and WASI
-/// are linked – and the WASI context is empty: no files, no environment, no sockets. Anything
-/// else is refused when the node is loaded, so a third-party component cannot ask for
+/// live) grant nothing; of the interfaces with functions, only a psaflow connector's transport
+/// and WASI are linked – and the WASI context is empty: no files, no environment, no sockets.
+/// Anything else is refused when the node is loaded, so a third-party component cannot ask for
 /// capabilities psaflow does not mean to give.
 pub fn import_allowed(name: &str, has_functions: bool) -> bool {
-    !has_functions || name.starts_with("psaflow:halopsa/transport@") || name.starts_with("wasi:")
+    !has_functions || transport_connector(name).is_some() || name.starts_with("wasi:")
+}
+
+/// The connector of a transport import: `halopsa` for `psaflow:halopsa/transport@0.1.0`.
+pub fn transport_connector(name: &str) -> Option<&str> {
+    let (package, rest) = name.strip_prefix("psaflow:")?.split_once('/')?;
+    let interface = rest.split('@').next()?;
+    (interface == "transport" && !package.is_empty()).then_some(package)
 }
 
 #[cfg(test)]
@@ -61,10 +68,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_transport_and_wasi_functions_are_linked() {
+    fn only_transports_and_wasi_functions_are_linked() {
         assert!(import_allowed("psaflow:halopsa/transport@0.1.0", true));
+        assert!(import_allowed("psaflow:connectwise/transport@0.1.0", true));
         assert!(import_allowed("wasi:cli/environment@0.2.6", true));
         assert!(import_allowed("acme:widgets/widget@1.0.0", false));
         assert!(!import_allowed("acme:secrets/vault@1.0.0", true));
+        assert!(!import_allowed("psaflow:halopsa/secrets@0.1.0", true));
+    }
+
+    #[test]
+    fn the_connector_is_the_transport_package() {
+        assert_eq!(
+            transport_connector("psaflow:halopsa/transport@0.1.0"),
+            Some("halopsa")
+        );
+        assert_eq!(
+            transport_connector("psaflow:connectwise/transport@0.1.0"),
+            Some("connectwise")
+        );
+        assert_eq!(transport_connector("acme:halopsa/transport@0.1.0"), None);
+        assert_eq!(transport_connector("psaflow:halopsa/types@0.1.0"), None);
     }
 }

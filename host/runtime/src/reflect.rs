@@ -16,12 +16,12 @@ const ENVELOPE_FIELDS: [&str; 5] = [
     "output",
 ];
 
-/// A node as read from its component, before the catalog adds where it came from.
+/// A node as read from its component, before its `describe` and the catalog add the rest.
 #[derive(Debug, Clone)]
 pub struct Reflected {
     pub spec: NodeSpec,
-    /// The envelope output key (`Client`, `DeletedSite`, ...).
-    pub output_name: String,
+    /// The connector transport it imports (`psaflow:halopsa/transport@0.1.0`), if any.
+    pub transport_import: Option<String>,
 }
 
 /// WIT source packages that document nodes (the built-in package, plus any `.wit` shipped in a
@@ -108,10 +108,12 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
     else {
         bail!("this is a WIT package, not a component");
     };
-    check_imports(&resolve, &resolve.worlds[world_id])?;
-    let run = run_export(&resolve.worlds[world_id]).ok_or_else(|| {
+    let transport_import = check_imports(&resolve, &resolve.worlds[world_id])?;
+    let world = &resolve.worlds[world_id];
+    let run = run_export(world).ok_or_else(|| {
         anyhow!("the component exports no `run` function (see wit/README.md for the node rule)")
     })?;
+    check_describe(world)?;
     let [param] = run.params.as_slice() else {
         bail!(
             "`run` must take exactly one input record, it takes {}",
@@ -173,31 +175,56 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
         });
     }
 
-    let (description, documented_output) = split_output_line(&world_docs);
-    let description = if description.is_empty() {
+    let description = if world_docs.trim().is_empty() {
         types.types[record_id]
             .docs
             .contents
             .clone()
             .unwrap_or_default()
     } else {
-        description
+        world_docs
     };
-    let output_name =
-        documented_output.unwrap_or_else(|| default_output_name(&iface_name, operation));
+    let description = description.split_whitespace().collect::<Vec<_>>().join(" ");
     let spec = NodeSpec {
         id: format!("{}.{}.{}", pkg.name, iface_name, operation),
         resource: iface_name.clone(),
         operation: operation.to_string(),
         description,
-        destructive: operation == "delete",
-        source: String::new(),
         params,
+        connector: transport_import
+            .as_deref()
+            .and_then(crate::limits::transport_connector)
+            .map(str::to_string),
+        ..NodeSpec::default()
     };
-    Ok(Reflected { spec, output_name })
+    Ok(Reflected {
+        spec,
+        transport_import,
+    })
 }
 
-fn check_imports(resolve: &Resolve, world: &wit_parser::World) -> anyhow::Result<()> {
+/// Every node exports `describe: func() -> node-info` (see wit/README.md).
+fn check_describe(world: &wit_parser::World) -> anyhow::Result<()> {
+    let describe = world.exports.iter().find_map(|(key, item)| match (key, item) {
+        (WorldKey::Name(name), WorldItem::Function(f)) if name == "describe" => Some(f),
+        _ => None,
+    });
+    match describe {
+        Some(f) if f.params.is_empty() && f.result.is_some() => Ok(()),
+        Some(_) => bail!("`describe` must take nothing and return the node-info record"),
+        None => bail!(
+            "the component exports no `describe` function: every node declares its output key, effect and API calls (see wit/README.md)"
+        ),
+    }
+}
+
+/// Refuses imports psaflow does not provide; returns the connector transport imported, if any
+/// (a node talks to one connector).
+fn check_imports(
+    resolve: &Resolve,
+    world: &wit_parser::World,
+) -> anyhow::Result<Option<String>> {
+    let mut transport = None;
     for (key, item) in &world.imports {
         let (name, has_functions) = match (key, item) {
             (_, WorldItem::Interface { id, .. }) => (
@@ -211,11 +238,19 @@ fn check_imports(resolve: &Resolve, world: &wit_parser::World) -> anyhow::Result
         };
         if !crate::limits::import_allowed(&name, has_functions) {
             bail!(
-                "the component imports `{name}`, which psaflow does not provide to nodes (only the psaflow transport and an empty WASI)"
+                "the component imports `{name}`, which psaflow does not provide to nodes (only a psaflow connector transport and an empty WASI)"
             );
         }
+        if has_functions && crate::limits::transport_connector(&name).is_some() {
+            if let Some(first) = &transport {
+                bail!(
+                    "the component imports two connector transports ({first} and {name}); a node talks to one connector"
+                );
+            }
+            transport = Some(name);
+        }
     }
-    Ok(())
+    Ok(transport)
 }
 
 fn check_envelope(resolve: &Resolve, result: Option<&Type>) -> anyhow::Result<()> {
@@ -314,57 +349,4 @@ fn value_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<ParamType> {
         }
         other => bail!("unsupported parameter type {other:?}"),
     })
-}
-
-/// Splits "Output: `Key`." out of a world's docs.
-fn split_output_line(docs: &str) -> (String, Option<String>) {
-    let mut output = None;
-    let mut kept = Vec::new();
-    for line in docs.lines() {
-        let trimmed = line.trim();
-        if let Some(rest) = trimmed.strip_prefix("Output:") {
-            let key = rest.trim().trim_end_matches('.').trim_matches('`').trim();
-            if !key.is_empty() {
-                output = Some(key.to_string());
-                continue;
-            }
-        }
-        kept.push(trimmed);
-    }
-    (
-        kept.join(" ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-        output,
-    )
-}
-
-/// The contract's naming when a node does not document its output key.
-fn default_output_name(resource: &str, operation: &str) -> String {
-    let resource = kebab_to_pascal(resource);
-    match operation {
-        "get-many" => format!("{resource}s"),
-        "delete" => format!("Deleted{resource}"),
-        _ => resource,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_line_is_split_from_the_description() {
-        let (desc, key) = split_output_line("Deletes a client.\n\nOutput: `DeleteResult`.");
-        assert_eq!(desc, "Deletes a client.");
-        assert_eq!(key.as_deref(), Some("DeleteResult"));
-    }
-
-    #[test]
-    fn default_output_names_follow_the_contract() {
-        assert_eq!(default_output_name("site", "get-many"), "Sites");
-        assert_eq!(default_output_name("user", "delete"), "DeletedUser");
-        assert_eq!(default_output_name("ticket", "create"), "Ticket");
-    }
 }

@@ -8,7 +8,7 @@
 use psaflow_workflow::expr::text as expr;
 use crate::spec::{MockResponse, SandboxSpec};
 use psaflow_core::{
-    BoxFuture, CallLog, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, Transport, VirtualClock,
+    BoxFuture, CallLog, Catalog, Clock, Envelope, NodeInvoker, Transport, VirtualClock,
 };
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
@@ -157,24 +157,6 @@ impl CaseBackend {
     }
 }
 
-/// The output key a node's envelope uses (the contract's rule), for mocks that leave it out.
-pub fn output_name(spec: &NodeSpec) -> String {
-    let capital = |s: &str| {
-        let mut chars = s.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default()
-    };
-    match spec.operation.as_str() {
-        "create" | "get" | "update" => capital(&spec.resource),
-        "get-many" => format!("{}s", capital(&spec.resource)),
-        "delete" if spec.resource == "client" => "DeleteResult".into(),
-        "delete" => format!("Deleted{}", capital(&spec.resource)),
-        _ => String::new(),
-    }
-}
-
 /// The invoker a case's workflow runs against.
 pub struct CaseInvoker {
     catalog: Arc<Catalog>,
@@ -246,7 +228,7 @@ impl CaseInvoker {
     ) -> (Envelope, bool) {
         let step = self.tracker.current();
         let spec = self.catalog.get(node);
-        let fallback_output = spec.map(output_name).unwrap_or_default();
+        let fallback_output = spec.map(|s| s.output_key.clone()).unwrap_or_default();
         if let Some((key, mock, n)) = self.mock_for(step.as_deref(), node) {
             if let Some(delay) = mock.delay {
                 self.clock.sleep(delay).await;
@@ -321,7 +303,7 @@ impl NodeInvoker for CaseInvoker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use psaflow_core::{ParamSpec, ParamType};
+    use psaflow_core::{NodeSpec, ParamSpec, ParamType};
     use psaflow_workflow::Pos;
     use std::time::Duration;
 
@@ -332,7 +314,6 @@ mod tests {
             resource: parts.next().unwrap().into(),
             operation: parts.next().unwrap().into(),
             description: String::new(),
-            destructive: false,
             source: "built-in".into(),
             params: vec![ParamSpec {
                 name: "Name".into(),
@@ -341,6 +322,8 @@ mod tests {
                 required: true,
                 description: String::new(),
             }],
+            output_key: "Client".into(),
+            ..NodeSpec::default()
         }
     }
 
@@ -451,19 +434,5 @@ mod tests {
             inv.problems()
         );
         assert!(!inv.calls()[0].mocked);
-    }
-
-    #[test]
-    fn output_names_follow_the_contract() {
-        let names: Vec<String> = [
-            "halopsa.client.create",
-            "halopsa.site.get-many",
-            "halopsa.client.delete",
-            "halopsa.user.delete",
-        ]
-        .iter()
-        .map(|id| output_name(&spec(id)))
-        .collect();
-        assert_eq!(names, ["Client", "Sites", "DeleteResult", "DeletedUser"]);
     }
 }

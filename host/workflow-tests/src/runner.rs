@@ -48,8 +48,19 @@ impl Default for TestOptions {
     fn default() -> Self {
         TestOptions {
             runtime: Arc::new(|transport| {
+                // Loading compiles and describes every node: once per process, not per case.
+                static NODES: std::sync::OnceLock<Arc<psaflow_runtime::NodeCatalog>> =
+                    std::sync::OnceLock::new();
+                let nodes = match NODES.get() {
+                    Some(nodes) => nodes.clone(),
+                    None => {
+                        let loaded = Arc::new(psaflow_runtime::NodeCatalog::builder().load()?);
+                        NODES.get_or_init(|| loaded).clone()
+                    }
+                };
                 let runtime = psaflow_runtime::Runtime::builder()
-                    .transport(transport)
+                    .nodes(nodes)
+                    .connection(psaflow_halopsa::CONNECTOR, transport)
                     .build()?;
                 Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
             }),

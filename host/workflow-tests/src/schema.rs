@@ -104,8 +104,8 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
         .iter()
         .map(|n| {
             let mut d = n.description.clone();
-            if n.destructive {
-                d.push_str(" DESTRUCTIVE: deletes data that cannot be restored.");
+            if n.is_destructive() {
+                d.push_str(&format!(" DESTRUCTIVE: {}s records.", n.effect));
             }
             json!({"const": n.id, "description": d.trim()})
         })
@@ -430,7 +430,6 @@ mod tests {
             resource: "site".into(),
             operation: "create".into(),
             description: "Creates a site.".into(),
-            destructive: false,
             source: "built-in".into(),
             params: vec![
                 ParamSpec {
@@ -451,6 +450,7 @@ mod tests {
                     description: String::new(),
                 },
             ],
+            ..NodeSpec::default()
         });
         c
     }

@@ -45,43 +45,12 @@ const RUN_STATUSES: &[&str] = &["succeeded", "failed", "waiting_approval"];
 const DECISIONS: &[&str] = &["approve", "reject"];
 const STEP_STATUSES: &[&str] = &["succeeded", "failed", "skipped"];
 
-/// Entity names as test files write them.
-pub const ENTITY_NAMES: &[&str] = &[
-    "client",
-    "site",
-    "ticket",
-    "user",
-    "agent",
-    "team",
-    "ticket_type",
-    "status",
-    "priority",
-];
+/// Entity names as test files write them: the sandbox's own (the connector owns its entities).
+pub const ENTITY_NAMES: &[&str] = Entity::NAMES;
 
 /// `client`, `Clients`, `ticket-type`, ... -> the sandbox entity.
 pub fn entity(name: &str) -> Option<Entity> {
-    let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-    let n = n
-        .strip_suffix("es")
-        .filter(|s| s.ends_with("status"))
-        .unwrap_or(&n);
-    let n = if n != "status" {
-        n.strip_suffix('s').unwrap_or(n)
-    } else {
-        n
-    };
-    Some(match n {
-        "client" => Entity::Client,
-        "site" => Entity::Site,
-        "ticket" => Entity::Ticket,
-        "user" => Entity::User,
-        "agent" => Entity::Agent,
-        "team" => Entity::Team,
-        "ticket_type" | "tickettype" => Entity::TicketType,
-        "status" => Entity::Status,
-        "priority" | "prioritie" => Entity::Priority,
-        _ => return None,
-    })
+    Entity::from_name(name)
 }
 
 /// A parsed `*.test.yaml`.

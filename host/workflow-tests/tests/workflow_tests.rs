@@ -26,7 +26,7 @@ fn options() -> TestOptions {
     TestOptions {
         runtime: Arc::new(move |transport| {
             let runtime = Runtime::builder()
-                .transport(transport)
+                .connection(psaflow_halopsa::CONNECTOR, transport)
                 .cache_dir(Some(cache.clone()))
                 .build()?;
             Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
@@ -432,7 +432,7 @@ async fn a_case_that_hangs_fails_after_the_real_time_limit() {
     let options = TestOptions {
         runtime: Arc::new(|transport| {
             let runtime = Runtime::builder()
-                .transport(transport)
+                .connection(psaflow_halopsa::CONNECTOR, transport)
                 .cache_dir(None)
                 .build()?;
             Ok(Arc::new(Hangs(runtime)) as Arc<dyn NodeInvoker>)
@@ -483,7 +483,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
     let runtime = Runtime::builder()
-        .transport(Arc::new(Nowhere))
+        .connection(psaflow_halopsa::CONNECTOR, Arc::new(Nowhere))
         .cache_dir(None)
         .build()
         .unwrap();

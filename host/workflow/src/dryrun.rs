@@ -6,7 +6,7 @@ use crate::expr::{self, Mode, Scope};
 use crate::model::{Backoff, Workflow};
 use crate::duration::format_duration;
 use crate::redact::Redactor;
-use psaflow_core::Catalog;
+use psaflow_core::{Catalog, Effect};
 use serde_json::{Map, Value, json};
 
 /// One step as it would run.
@@ -15,9 +15,9 @@ pub struct PlannedStep {
     pub id: String,
     pub name: Option<String>,
     pub node: String,
-    /// The node deletes records.
+    /// The node declares the delete effect.
     pub destructive: bool,
-    /// The step sets `Inactive: true` on an update.
+    /// The node declares the deactivate effect.
     pub deactivates: bool,
     /// Parameters with expressions resolved or shown as placeholders; secrets masked.
     pub params: Map<String, Value>,
@@ -258,9 +258,8 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
             id: step.id().to_string(),
             name: step.name.clone(),
             node: step.node().to_string(),
-            destructive: spec.is_some_and(|s| s.destructive),
-            deactivates: spec.is_some_and(|s| s.operation == "update")
-                && matches!(params.get("Inactive"), Some(Value::Bool(true))),
+            destructive: spec.is_some_and(|s| s.effect == Effect::Delete),
+            deactivates: spec.is_some_and(|s| s.effect == Effect::Deactivate),
             params,
             for_each,
             items,

@@ -429,7 +429,7 @@ impl Builder {
                 self.error(
                     node.pos,
                     format!("step{label} has no `node`"),
-                    Some("add e.g. `node: halopsa.client.create`, or `set:` with named values to compute".into()),
+                    Some("add e.g. `node: <connector>.<resource>.<operation>` (`psaflow nodes` lists them), or `set:` with named values to compute".into()),
                 );
                 Located::new(String::new(), node.pos)
             }

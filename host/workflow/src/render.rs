@@ -89,6 +89,13 @@ impl HumanRenderer {
                 report.deleted, report.deactivated
             ));
         }
+        let calls = report.calls();
+        if calls.refused_calls > 0 || calls.deletes_sent > 0 {
+            out.push_str(&format!(
+                "  DELETE requests sent: {}, calls refused by the host: {}\n",
+                calls.deletes_sent, calls.refused_calls
+            ));
+        }
         for s in &report.steps {
             let (icon, detail) = match s.status {
                 StepStatus::Succeeded => ("ok     ", String::new()),

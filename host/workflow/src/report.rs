@@ -4,7 +4,7 @@
 //! serialises goes through the run's redactor.
 use crate::dryrun::Plan;
 use crate::redact::Redactor;
-use psaflow_core::Envelope;
+use psaflow_core::{CallCounts, Envelope};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub struct StepReport {
     pub continue_on_error: bool,
     /// Records deleted by this step (successful calls of a destructive node).
     pub deleted: u64,
-    /// Records deactivated (successful updates that set `Inactive: true`).
+    /// Records deactivated (successful calls of a node whose effect is deactivate).
     pub deactivated: u64,
     /// A `set:` step: what it computed (one step) — `values` in the report instead of an envelope.
     pub set: bool,
@@ -149,6 +149,9 @@ pub struct StepReport {
     /// A change of this step may have happened and psaflow could not confirm it (a resume
     /// met an intent without a result it could not reconcile): the run must stop.
     pub unreconciled: bool,
+    /// What the node did over the API (every attempt and item): requests sent, calls the host
+    /// refused, DELETE requests sent whatever the node declares.
+    pub calls: CallCounts,
 }
 
 impl StepReport {
@@ -179,6 +182,7 @@ impl StepReport {
             values: None,
             warnings: Vec::new(),
             unreconciled: false,
+            calls: CallCounts::default(),
         }
     }
 
@@ -290,6 +294,8 @@ impl StepReport {
         if self.deactivated > 0 {
             m.insert("deactivated".into(), json!(self.deactivated));
         }
+        m.insert("refused_calls".into(), json!(self.calls.refused_calls));
+        m.insert("deletes_sent".into(), json!(self.calls.deletes_sent));
         if self.continue_on_error {
             m.insert("continue_on_error".into(), json!(true));
         }
@@ -347,6 +353,15 @@ impl RunReport {
         self.steps.iter().find(|s| s.id == id)
     }
 
+    /// The API calls of every step: requests, refused calls, DELETEs sent.
+    pub fn calls(&self) -> CallCounts {
+        let mut total = CallCounts::default();
+        for step in &self.steps {
+            total.add(step.calls);
+        }
+        total
+    }
+
     /// The redactor of this run (for callers printing more than the report).
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
@@ -370,6 +385,9 @@ impl RunReport {
         m.insert("steps".into(), Value::Object(steps));
         m.insert("deleted".into(), json!(self.deleted));
         m.insert("deactivated".into(), json!(self.deactivated));
+        let calls = self.calls();
+        m.insert("refused_calls".into(), json!(calls.refused_calls));
+        m.insert("deletes_sent".into(), json!(calls.deletes_sent));
         m.insert("dry_run".into(), json!(self.dry_run));
         if let Some(backend) = &self.backend {
             m.insert("backend".into(), json!(backend));

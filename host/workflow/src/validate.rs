@@ -126,12 +126,12 @@ impl Validator<'_> {
             return;
         };
         self.params(step, spec);
-        if spec.destructive && in_loop && !step.confirm {
+        if spec.is_destructive() && in_loop && !step.confirm {
             self.error(
                 step.node.pos,
                 format!(
-                    "step '{}' runs {} (it deletes records) once per for_each item; this needs `confirm: true`",
-                    step.id.value, spec.id
+                    "step '{}' runs {} (it {}s records) once per for_each item; this needs `confirm: true`",
+                    step.id.value, spec.id, spec.effect
                 ),
                 Some("add `confirm: true` to the step after checking the list with `psaflow run --dry-run`".into()),
             );

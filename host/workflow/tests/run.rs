@@ -453,6 +453,9 @@ steps:
     confirm: true
     with: { Id: "${{ item }}" }
   - id: off
+    node: connectwise.member.deactivate
+    with: { Id: 9 }
+  - id: not_a_deactivation
     node: halopsa.client.update
     with: { Id: 9, Inactive: true }
 "#;

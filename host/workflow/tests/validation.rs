@@ -140,7 +140,7 @@ fn missing_id_and_node_and_duplicate_ids() {
         5,
         5,
         "step 'a' has no `node`",
-        Some("add e.g. `node: halopsa.client.create`, or `set:` with named values to compute"),
+        Some("add e.g. `node: <connector>.<resource>.<operation>` (`psaflow nodes` lists them), or `set:` with named values to compute"),
     );
     expect(
         &errs,

@@ -15,6 +15,7 @@
 
 psaflow_kit::bind_node!("agent-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::agents::{self, TeamChoice};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};
@@ -25,6 +26,14 @@ const OUTPUT: &str = "Agent";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .natural_key(&["Email"])
+            .calls("POST", "/Agent")
+            .calls("GET", "/Team") // the team, by ID or by name
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

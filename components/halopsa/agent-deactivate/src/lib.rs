@@ -15,6 +15,7 @@
 
 psaflow_kit::bind_node!("agent-deactivate");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::{self, Query};
 use psaflow_kit::{Failure, agents, validate};
@@ -25,6 +26,13 @@ const OUTPUT: &str = "Agent";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Deactivate)
+            .calls("POST", "/Agent")
+            .calls("GET", "/Agent") // the read-back when the answer does not say
+            .into()
+    }
+
     fn run(input: DeactivateInput) -> Envelope {
         envelope::respond(OUTPUT, deactivate(&input), |_| envelope::empty_object())
     }

@@ -17,6 +17,7 @@
 
 psaflow_kit::bind_node!("agent-get-many");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, Collected, ListParams, Mode};
@@ -28,6 +29,12 @@ const OUTPUT: &str = "Agents";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Agent")
+            .into()
+    }
+
     fn run(input: GetManyInput) -> Envelope {
         envelope::respond(OUTPUT, get_many(input), |_| envelope::empty_object())
     }

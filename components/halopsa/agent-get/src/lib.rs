@@ -9,6 +9,7 @@
 
 psaflow_kit::bind_node!("agent-get");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, ops, validate};
 
@@ -17,6 +18,12 @@ const OUTPUT: &str = "Agent";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Agent")
+            .into()
+    }
+
     fn run(input: GetInput) -> Envelope {
         envelope::respond(OUTPUT, get(&input), |_| envelope::empty_object())
     }

@@ -12,6 +12,7 @@
 
 psaflow_kit::bind_node!("agent-update");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::agents::{self, TeamChoice};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};
@@ -22,6 +23,13 @@ const OUTPUT: &str = "Agent";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Update)
+            .calls("POST", "/Agent")
+            .calls("GET", "/Team") // a new team, by ID or by name
+            .into()
+    }
+
     fn run(input: UpdateInput) -> Envelope {
         envelope::respond(OUTPUT, update(&input), |_| envelope::empty_object())
     }

@@ -17,6 +17,7 @@
 
 psaflow_kit::bind_node!("client-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::recover::{self, Subject};
@@ -39,6 +40,13 @@ const PHONE_KEYS: &[&str] = &["phone", "phonenumber", "phone_number"];
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .natural_key(&["Name"])
+            .calls("POST", "/Client")
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

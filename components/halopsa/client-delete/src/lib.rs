@@ -13,6 +13,7 @@
 
 psaflow_kit::bind_node!("client-delete");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, ops, validate};
 use serde_json::{Value, json};
@@ -22,6 +23,12 @@ const OUTPUT: &str = "DeleteResult";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Delete)
+            .calls("DELETE", "/Client")
+            .into()
+    }
+
     fn run(input: DeleteInput) -> Envelope {
         envelope::respond(OUTPUT, delete(&input), |_| failed())
     }

@@ -16,6 +16,7 @@
 
 psaflow_kit::bind_node!("client-get-many");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope;
 use psaflow_kit::paging::{self, ListParams};
 
@@ -24,6 +25,12 @@ const OUTPUT: &str = "Clients";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Client")
+            .into()
+    }
+
     fn run(input: GetManyInput) -> Envelope {
         envelope::respond(
             OUTPUT,

@@ -15,6 +15,7 @@
 
 psaflow_kit::bind_node!("client-update");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, http, validate};
 use serde_json::{Map, Value};
@@ -24,6 +25,12 @@ const OUTPUT: &str = "Client";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Update)
+            .calls("POST", "/Client")
+            .into()
+    }
+
     fn run(input: UpdateInput) -> Envelope {
         envelope::respond(OUTPUT, update(&input), |_| envelope::empty_object())
     }

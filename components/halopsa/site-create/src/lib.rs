@@ -19,6 +19,7 @@
 
 psaflow_kit::bind_node!("site-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, Mode};
@@ -42,6 +43,14 @@ const DEFAULT_CHECK_FIELDS: [&str; 2] = ["name", "client_id"];
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .natural_key(&["Name", "SiteClientId"])
+            .calls("POST", "/Site")
+            .calls("GET", "/Site") // the duplicate check
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

@@ -12,6 +12,7 @@
 
 psaflow_kit::bind_node!("site-delete");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, ops, validate};
 use serde_json::{Value, json};
@@ -21,6 +22,12 @@ const OUTPUT: &str = "DeletedSite";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Delete)
+            .calls("DELETE", "/Site")
+            .into()
+    }
+
     fn run(input: DeleteInput) -> Envelope {
         let id = input.id;
         envelope::respond(OUTPUT, delete(&input), |failure| {

@@ -17,6 +17,7 @@
 
 psaflow_kit::bind_node!("site-update");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, http, validate};
 use serde_json::{Map, Value};
@@ -26,6 +27,12 @@ const OUTPUT: &str = "Site";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Update)
+            .calls("POST", "/Site")
+            .into()
+    }
+
     fn run(input: UpdateInput) -> Envelope {
         envelope::respond(OUTPUT, update(&input), |_| envelope::empty_object())
     }

@@ -9,6 +9,7 @@
 
 psaflow_kit::bind_node!("team-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};
 use serde_json::{Map, Value};
@@ -18,6 +19,13 @@ const OUTPUT: &str = "Team";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .natural_key(&["Name"])
+            .calls("POST", "/Team")
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

@@ -8,6 +8,7 @@
 
 psaflow_kit::bind_node!("team-get-many");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, Collected, Mode};
@@ -19,6 +20,12 @@ const OUTPUT: &str = "Teams";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Team")
+            .into()
+    }
+
     fn run(input: GetManyInput) -> Envelope {
         envelope::respond(OUTPUT, get_many(&input), |_| envelope::empty_object())
     }

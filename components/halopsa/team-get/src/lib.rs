@@ -8,6 +8,7 @@
 
 psaflow_kit::bind_node!("team-get");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, ops, validate};
 
@@ -16,6 +17,12 @@ const OUTPUT: &str = "Team";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Team")
+            .into()
+    }
+
     fn run(input: GetInput) -> Envelope {
         envelope::respond(OUTPUT, get(&input), |_| envelope::empty_object())
     }

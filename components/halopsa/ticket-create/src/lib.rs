@@ -27,6 +27,7 @@
 
 psaflow_kit::bind_node!("ticket-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::recover;
 use psaflow_kit::{Failure, fields, validate};
@@ -44,6 +45,12 @@ const CATEGORY_ID_ALIAS: &str = "category_id";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .calls("POST", "/Tickets")
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

@@ -21,6 +21,7 @@
 
 psaflow_kit::bind_node!("ticket-get-many");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::paging::{self, ListParams};
@@ -31,6 +32,12 @@ const OUTPUT: &str = "Tickets";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Tickets")
+            .into()
+    }
+
     fn run(input: GetManyInput) -> Envelope {
         envelope::respond(OUTPUT, get_many(input), |_| envelope::empty_object())
     }

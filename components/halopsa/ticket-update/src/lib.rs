@@ -25,6 +25,7 @@
 
 psaflow_kit::bind_node!("ticket-update");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};
 use serde_json::{Map, Value};
@@ -41,6 +42,12 @@ const CATEGORY_ID_ALIAS: &str = "category_id";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Update)
+            .calls("POST", "/Tickets")
+            .into()
+    }
+
     fn run(input: UpdateInput) -> Envelope {
         envelope::respond(OUTPUT, update(&input), |_| envelope::empty_object())
     }

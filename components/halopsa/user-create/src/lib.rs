@@ -23,6 +23,7 @@
 
 psaflow_kit::bind_node!("user-create");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::recover::{self, Subject};
@@ -37,6 +38,13 @@ const PASSWORD_FIELDS: [&str; 2] = ["password", "new_password"];
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Create)
+            .natural_key(&["Emailaddress", "Name", "SiteId"])
+            .calls("POST", "/Users")
+            .into()
+    }
+
     fn run(input: CreateInput) -> Envelope {
         envelope::respond(OUTPUT, create(&input), |_| envelope::empty_object())
     }

@@ -21,6 +21,7 @@
 
 psaflow_kit::bind_node!("user-delete");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::errors::{self, status_text};
 use psaflow_kit::http::{self, Query};
@@ -33,6 +34,13 @@ const OUTPUT: &str = "DeletedUser";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Delete)
+            .calls("DELETE", "/Users")
+            .calls("GET", "/Users") // confirms a delete HaloPSA answered with 500
+            .into()
+    }
+
     fn run(input: DeleteInput) -> Envelope {
         let id = input.id;
         envelope::respond(OUTPUT, delete(&input), |failure| {

@@ -17,6 +17,7 @@
 
 psaflow_kit::bind_node!("user-get-many");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope;
 use psaflow_kit::paging::{self, ListParams};
 
@@ -25,6 +26,12 @@ const OUTPUT: &str = "Users";
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", "/Users")
+            .into()
+    }
+
     fn run(input: GetManyInput) -> Envelope {
         envelope::respond(
             OUTPUT,

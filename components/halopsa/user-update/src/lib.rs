@@ -21,6 +21,7 @@
 
 psaflow_kit::bind_node!("user-update");
 
+use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::{Failure, fields, http, validate};
 use serde_json::{Map, Value};
@@ -33,6 +34,12 @@ const PASSWORD_FIELDS: [&str; 2] = ["password", "new_password"];
 struct Node;
 
 impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Update)
+            .calls("POST", "/Users")
+            .into()
+    }
+
     fn run(input: UpdateInput) -> Envelope {
         envelope::respond(OUTPUT, update(&input), |_| envelope::empty_object())
     }

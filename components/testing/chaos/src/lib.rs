@@ -3,11 +3,21 @@
 
 wit_bindgen::generate!({ path: "wit", world: "misbehave" });
 
-use psaflow::testing::chaos::Behaviour;
+use psaflow::testing::chaos::{Behaviour, Effect};
 
 struct Chaos;
 
 impl Guest for Chaos {
+    fn describe() -> NodeInfo {
+        NodeInfo {
+            output_key: "Chaos".into(),
+            effect: Effect::Read,
+            idempotent: true,
+            natural_key: Vec::new(),
+            capabilities: Vec::new(),
+        }
+    }
+
     fn run(input: MisbehaveInput) -> Envelope {
         match input.behaviour {
             Behaviour::Succeed => {}

@@ -42,6 +42,10 @@ mod secret;
 mod stats;
 mod token;
 
+/// The connector's name: its WIT package (`psaflow:halopsa`), the first part of its node ids,
+/// and the key its connection is registered under with the runtime.
+pub const CONNECTOR: &str = "halopsa";
+
 pub use client::{ClientOptions, HaloClient};
 pub use config::{
     ConnectionConfig, DEFAULT_CLIENT_SECRET_ENV, DEFAULT_SCOPE, ENV_API_URL, ENV_AUTH_URL,

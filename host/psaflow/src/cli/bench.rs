@@ -127,7 +127,7 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
     let build = |transport: Arc<dyn Transport>| {
         psaflow::Runtime::builder()
-            .transport(transport)
+            .connection(psaflow::halopsa::CONNECTOR, transport)
             .cache_dir(Some(cache.clone()))
             .build()
     };
@@ -136,7 +136,7 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     let t = Instant::now();
     let rt = build(backend.transport.clone())?;
     println!(
-        "  runtime start (reflect {} nodes, no compile): {}",
+        "  runtime start, cold cache (compile, cache and describe {} nodes): {}",
         rt.catalog().len(),
         ms(t.elapsed())
     );
@@ -149,15 +149,15 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
         env.to_json()
     );
     println!(
-        "  first invocation, cold cache (compile + cache write + HTTP): {}",
+        "  first invocation (instantiate + HTTP): {}",
         ms(t.elapsed())
     );
 
-    let rt_warm = build(backend.transport.clone())?;
     let t = Instant::now();
-    rt_warm.invoke("halopsa.client.get", params(1)).await;
+    let rt_warm = build(backend.transport.clone())?;
     println!(
-        "  first invocation, warm cache (load compiled code + HTTP): {}",
+        "  runtime start, warm cache (load compiled code, describe {} nodes): {}",
+        rt_warm.catalog().len(),
         ms(t.elapsed())
     );
 
@@ -203,7 +203,7 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
 async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
     let rt = psaflow::Runtime::builder()
-        .transport(backend.transport.clone())
+        .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
     if let Some(sandbox) = &backend.sandbox {

@@ -34,6 +34,13 @@ pub struct Cli {
     /// Load extra node components (*.wasm, documented by *.wit beside them) from this folder.
     #[arg(long, global = true, value_name = "DIR")]
     pub nodes: Vec<PathBuf>,
+    /// Let a --nodes component replace a built-in node with the same id (refused otherwise).
+    #[arg(long, global = true)]
+    pub allow_override: bool,
+    /// Most API requests one node invocation may send; a node that needs more is stopped.
+    #[arg(long, global = true, value_name = "N", default_value_t = psaflow::runtime::DEFAULT_REQUEST_CAP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub request_cap: u32,
     /// Connection file (api_url, auth_url, tenant, client_id, client_secret_env, scope).
     #[arg(long, global = true, value_name = "FILE")]
     pub connection: Option<PathBuf>,
@@ -100,6 +107,10 @@ pub fn main() -> ExitCode {
     });
     match code {
         Ok(code) => ExitCode::from(code),
+        Err(err) if err.downcast_ref::<psaflow::runtime::OverrideRefused>().is_some() => {
+            eprintln!("psaflow: error: {err:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(err) => {
             eprintln!("psaflow: error: {err:#}");
             ExitCode::from(1)
@@ -133,27 +144,34 @@ pub fn build_runtime(
     cli: &Cli,
     backend: &psaflow::backend::Backend,
 ) -> anyhow::Result<psaflow::Runtime> {
-    runtime_with(cli, backend.transport.clone())
+    psaflow::Runtime::builder()
+        .nodes(load_nodes(cli)?)
+        .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
+        .request_cap(cli.request_cap)
+        .build()
 }
 
-/// A runtime for commands that only need the catalog; it can send nothing.
-pub fn offline_runtime(cli: &Cli) -> anyhow::Result<psaflow::Runtime> {
-    runtime_with(cli, psaflow::backend::offline_transport())
-}
-
-fn runtime_with(
-    cli: &Cli,
-    transport: std::sync::Arc<dyn psaflow_core::Transport>,
-) -> anyhow::Result<psaflow::Runtime> {
-    let mut builder = psaflow::Runtime::builder().transport(transport);
+/// The node catalog: built-in nodes and `--nodes` folders, loaded once per process. Needs no
+/// connection (all `nodes`, `validate` and `schema` need). Loading warnings and every
+/// third-party node's declared capabilities go to stderr.
+pub fn load_nodes(cli: &Cli) -> anyhow::Result<std::sync::Arc<psaflow::runtime::NodeCatalog>> {
+    static NODES: std::sync::OnceLock<std::sync::Arc<psaflow::runtime::NodeCatalog>> =
+        std::sync::OnceLock::new();
+    if let Some(nodes) = NODES.get() {
+        return Ok(nodes.clone());
+    }
+    let mut builder = psaflow::runtime::NodeCatalog::builder().allow_override(cli.allow_override);
     for dir in &cli.nodes {
         builder = builder.nodes_dir(dir);
     }
-    let runtime = builder.build()?;
-    for warning in runtime.warnings() {
+    let nodes = builder.load()?;
+    for warning in nodes.warnings() {
         eprintln!("psaflow: warning: {warning}");
     }
-    Ok(runtime)
+    for spec in nodes.third_party() {
+        eprintln!("psaflow: {}", nodes::declaration_line(spec));
+    }
+    Ok(NODES.get_or_init(|| std::sync::Arc::new(nodes)).clone())
 }
 
 /// Diagnostics for the terminal: styled on a TTY, plain otherwise (CI logs, pipes).

@@ -24,21 +24,21 @@ pub enum Action {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    // Listing needs no HaloPSA.
-    let runtime = super::offline_runtime(cli)?;
-    let catalog = runtime.catalog();
+    // Listing needs no connection.
+    let nodes = super::load_nodes(cli)?;
+    let catalog = nodes.catalog();
     match &args.action {
         None if args.json => println!(
             "{}",
-            serde_json::to_string_pretty(&catalog.iter().collect::<Vec<_>>())?
+            serde_json::to_string_pretty(&catalog.iter().map(spec_json).collect::<Vec<_>>())?
         ),
         None => {
             let width = catalog.ids().map(str::len).max().unwrap_or(0);
             for spec in catalog.iter() {
-                let mark = if spec.destructive {
-                    " [destructive]"
+                let mark = if spec.is_destructive() {
+                    format!(" [{}]", spec.effect)
                 } else {
-                    ""
+                    String::new()
                 };
                 println!(
                     "{:width$}  {}{mark}",
@@ -54,12 +54,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
                 return Ok(EXIT_USAGE);
             };
             if *json || args.json {
-                println!("{}", serde_json::to_string_pretty(spec)?);
+                println!("{}", serde_json::to_string_pretty(&spec_json(spec))?);
             } else {
-                print!(
-                    "{}",
-                    describe(spec, runtime.output_name(node).unwrap_or_default())
-                );
+                print!("{}", describe(spec));
             }
         }
     }
@@ -70,15 +67,68 @@ fn first_sentence(text: &str) -> &str {
     text.split_inclusive(". ").next().unwrap_or(text).trim()
 }
 
-pub fn describe(spec: &NodeSpec, output_name: &str) -> String {
+/// A node as `nodes --json` shows it: the spec, with `destructive` spelled out.
+fn spec_json(spec: &NodeSpec) -> serde_json::Value {
+    let mut value = serde_json::to_value(spec).expect("a node spec is JSON");
+    value["destructive"] = spec.is_destructive().into();
+    value
+}
+
+/// What a node declares, in one line: effect, idempotency, natural key, calls.
+pub fn declaration_line(spec: &NodeSpec) -> String {
+    let calls = if spec.capabilities.is_empty() {
+        "no API calls".to_string()
+    } else {
+        spec.capabilities
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{} from {} declares effect {}, {}; may call {calls}",
+        spec.id,
+        spec.source,
+        spec.effect,
+        if spec.idempotent {
+            "idempotent"
+        } else {
+            "not idempotent"
+        }
+    )
+}
+
+pub fn describe(spec: &NodeSpec) -> String {
     let mut out = format!("{}\n  {}\n", spec.id, spec.description);
-    if spec.destructive {
-        out.push_str("  DESTRUCTIVE: deletes data that cannot be restored.\n");
+    if spec.is_destructive() {
+        out.push_str(&format!(
+            "  DESTRUCTIVE: {}s records (declared effect).\n",
+            spec.effect
+        ));
+    }
+    out.push_str(&format!("  source: {}\n", spec.source));
+    if let Some(connector) = &spec.connector {
+        out.push_str(&format!("  connector: {connector}\n"));
     }
     out.push_str(&format!(
-        "  source: {}\n  output: {output_name}\n\nParameters:\n",
-        spec.source
+        "  output: {}\n  effect: {}\n  idempotent: {}\n",
+        spec.output_key,
+        spec.effect,
+        if spec.idempotent { "yes" } else { "no" }
     ));
+    if !spec.natural_key.is_empty() {
+        out.push_str(&format!("  natural key: {}\n", spec.natural_key.join(", ")));
+    }
+    out.push_str("  may call:");
+    if spec.capabilities.is_empty() {
+        out.push_str(" nothing\n");
+    } else {
+        out.push('\n');
+        for capability in &spec.capabilities {
+            out.push_str(&format!("    {capability}\n"));
+        }
+    }
+    out.push_str("\nParameters:\n");
     for p in &spec.params {
         let req = if p.required { "required" } else { "optional" };
         out.push_str(&format!("  {} ({}, {req})\n", p.name, p.ty));

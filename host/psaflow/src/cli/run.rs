@@ -79,8 +79,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     };
 
     // Validate before connecting: an invalid workflow never reaches a tenant.
-    let offline = super::offline_runtime(cli)?;
-    if let Err(diagnostics) = psaflow_workflow::validate(&workflow, offline.catalog()) {
+    let nodes = super::load_nodes(cli)?;
+    if let Err(diagnostics) = psaflow_workflow::validate(&workflow, nodes.catalog()) {
         eprint!("{}", super::render(&diagnostics));
         return Ok(EXIT_USAGE);
     }
@@ -114,13 +114,15 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             dry_run: true,
             ..RunOptions::default()
         };
+        // A runtime without connections could not send anything even if it were asked to.
+        let offline = psaflow::Runtime::builder().nodes(nodes.clone()).build()?;
         let report = psaflow_workflow::run(&workflow, &offline, options.clone()).await;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         } else {
             print!(
                 "{}",
-                psaflow_workflow::dry_run_plan(&workflow, offline.catalog(), &options)
+                psaflow_workflow::dry_run_plan(&workflow, nodes.catalog(), &options)
             );
         }
         return Ok(if report.succeeded() { 0 } else { 1 });
@@ -378,8 +380,8 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
             return Ok(EXIT_USAGE);
         }
     }
-    let offline = super::offline_runtime(cli)?;
-    if let Err(diagnostics) = psaflow_workflow::validate(&workflow, offline.catalog()) {
+    let nodes = super::load_nodes(cli)?;
+    if let Err(diagnostics) = psaflow_workflow::validate(&workflow, nodes.catalog()) {
         eprint!("{}", super::render(&diagnostics));
         return Ok(EXIT_USAGE);
     }

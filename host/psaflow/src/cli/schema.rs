@@ -29,8 +29,8 @@ pub struct Args {
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let schema = match args.kind {
-        Kind::All => psaflow_workflow_tests::combined_schema(super::offline_runtime(cli)?.catalog()),
-        Kind::Workflow => psaflow_workflow_tests::workflow_schema(super::offline_runtime(cli)?.catalog()),
+        Kind::All => psaflow_workflow_tests::combined_schema(super::load_nodes(cli)?.catalog()),
+        Kind::Workflow => psaflow_workflow_tests::workflow_schema(super::load_nodes(cli)?.catalog()),
         Kind::Test => psaflow_workflow_tests::test_schema(),
     };
     let text = format!("{}\n", serde_json::to_string_pretty(&schema)?);

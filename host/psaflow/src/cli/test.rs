@@ -46,14 +46,16 @@ async fn run_to(
         );
     }
     // The catalog once (this also reports problems with --nodes folders once).
-    let catalog = Arc::new(super::offline_runtime(cli)?.catalog().clone());
-    let nodes = cli.nodes.clone();
+    let nodes = super::load_nodes(cli)?;
+    let catalog = Arc::new(nodes.catalog().clone());
+    let request_cap = cli.request_cap;
     let factory: RuntimeFactory = Arc::new(move |transport| {
-        let mut builder = psaflow::Runtime::builder().transport(transport);
-        for dir in &nodes {
-            builder = builder.nodes_dir(dir);
-        }
-        Ok(Arc::new(builder.build()?) as Arc<dyn NodeInvoker>)
+        let runtime = psaflow::Runtime::builder()
+            .nodes(nodes.clone())
+            .connection(psaflow::halopsa::CONNECTOR, transport)
+            .request_cap(request_cap)
+            .build()?;
+        Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
     });
     let options = TestOptions {
         runtime: factory,

@@ -1,31 +1,37 @@
-//! What the host gives a node instance: an empty WASI (no files, no env, no network) and the
-//! psaflow transport. One file per WIT interface, as in wasmtime's own WASI host.
+//! What the host gives a node instance: an empty WASI (no files, no env, no network) and its
+//! connector's transport, wrapped in the node's call policy. One file per concern.
 
+pub mod policy;
 pub mod transport;
 
+use crate::engine::NodeLimits;
+use policy::CallPolicy;
 use psaflow_core::{CallLog, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
-/// The data of one node's store; lives for exactly one invocation.
+/// The data of one node's store; lives for exactly one invocation (or one `describe`).
 pub struct NodeState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: crate::limits::MemoryLimiter,
-    pub(crate) transport: Arc<dyn Transport>,
-    /// Time spent waiting for HaloPSA, which does not count against the node's CPU budget.
+    /// The node's connection; `None` while it describes itself (every call is refused).
+    pub(crate) transport: Option<Arc<dyn Transport>>,
+    /// Who is calling and what it may call; what it did.
+    pub(crate) policy: CallPolicy,
+    /// Time spent waiting for the API, which does not count against the node's CPU budget.
     pub(crate) host_time: Duration,
-    /// Requests the node sent through the transport.
-    pub(crate) requests: u32,
-    /// Every request and how it ended, shared with the caller (see `psaflow_core::calls`).
+    /// Every request and how it ended, shared with the caller (see `psaflow_core::calls`);
+    /// refused calls are counted there too.
     pub(crate) calls: CallLog,
 }
 
 impl NodeState {
     pub fn new(
-        transport: Arc<dyn Transport>,
-        limiter: crate::limits::MemoryLimiter,
+        transport: Option<Arc<dyn Transport>>,
+        policy: CallPolicy,
+        limits: &NodeLimits,
         calls: CallLog,
     ) -> Self {
         // Deliberately nothing inherited: no args, env, preopened dirs, stdio or sockets.
@@ -37,12 +43,17 @@ impl NodeState {
         Self {
             wasi,
             table: ResourceTable::new(),
-            limiter,
+            limiter: crate::limits::MemoryLimiter::new(limits.memory_bytes),
             transport,
+            policy,
             host_time: Duration::ZERO,
-            requests: 0,
             calls,
         }
+    }
+
+    /// For `describe` at load time: no transport, no capabilities.
+    pub fn describing(node: &str, limits: &NodeLimits) -> Self {
+        Self::new(None, CallPolicy::describing(node), limits, CallLog::new())
     }
 }
 

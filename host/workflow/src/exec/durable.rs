@@ -7,7 +7,7 @@ use super::step::CallOutcome;
 use crate::journal::{AttemptEnd, AttemptNote, CallKey, FinishedCall, InDoubt, StepNote};
 use crate::model::Step;
 use crate::report::{ItemReport, StepReport, StepStatus};
-use psaflow_core::{Envelope, NodeSpec};
+use psaflow_core::{Effect, Envelope, NodeSpec};
 use serde_json::{Map, Value};
 
 /// What the catalog says about running a node again, as the journal needs it.
@@ -17,15 +17,20 @@ pub(crate) struct Traits {
     pub natural_key: Vec<String>,
 }
 
-/// Until the catalog carries each node's own declaration (`describe`: effect, idempotent,
-/// natural key), every node is treated as the least safe kind: a change that is journaled
-/// before it is sent and never repeated blindly after an interruption.
+/// What the node declared (`describe`). A node the catalog does not know is treated as the
+/// least safe kind: a change that is journaled before it is sent and never repeated blindly.
 pub(crate) fn traits(spec: Option<&NodeSpec>) -> Traits {
-    let _ = spec;
-    Traits {
-        effect: "create",
-        idempotent: false,
-        natural_key: Vec::new(),
+    match spec {
+        Some(spec) => Traits {
+            effect: spec.effect.name(),
+            idempotent: spec.idempotent,
+            natural_key: spec.natural_key.clone(),
+        },
+        None => Traits {
+            effect: Effect::Create.name(),
+            idempotent: false,
+            natural_key: Vec::new(),
+        },
     }
 }
 
@@ -65,7 +70,7 @@ pub(crate) async fn before_attempt(ctx: &Ctx<'_>, note: &AttemptNote) -> Result<
     let Some(journal) = &ctx.journal else {
         return Ok(());
     };
-    if note.effect == "read" {
+    if note.effect == Effect::Read.name() {
         return Ok(());
     }
     journal.intent(note.clone()).await
@@ -121,8 +126,8 @@ pub(crate) fn replayed(
     index: usize,
     done: FinishedCall,
 ) -> CallOutcome {
-    let params = done.params.clone().unwrap_or_default();
     let ok = done.succeeded;
+    let (deleted, deactivated) = super::step::removals(spec, ok);
     CallOutcome {
         item: ItemReport {
             index,
@@ -138,10 +143,11 @@ pub(crate) fn replayed(
             error: done.error,
             values: None,
         },
-        deleted: u64::from(ok && spec.is_some_and(|s| s.destructive)),
-        deactivated: u64::from(ok && super::step::is_deactivation(spec, &params)),
+        deleted,
+        deactivated,
         params: done.params,
         unreconciled: false,
+        calls: psaflow_core::CallCounts::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use super::step::{self, CallOutcome};
 use crate::expr::{self, Mode, Scope};
 use crate::model::Step;
 use crate::report::{ItemReport, StepReport, StepStatus};
+use psaflow_core::NodeSpec;
 use serde_json::Value;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -31,7 +32,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     let mut report = StepReport::skipped(&step.id.value, &step.node.value, "", true);
     report.skip_reason = None;
     report.name = step.name.clone();
-    report.destructive = spec.is_some_and(|s| s.destructive);
+    report.destructive = spec.is_some_and(NodeSpec::is_destructive);
     report.continue_on_error = step.continue_on_error;
     report.set = step.is_set();
     let list_template = step.for_each.as_ref().expect("for_each step");
@@ -151,6 +152,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         }
         report.deleted += outcome.deleted;
         report.deactivated += outcome.deactivated;
+        report.calls.add(outcome.calls);
         report.attempts += outcome.item.attempts;
         results[i] = Some(outcome.item);
         ctx.emit(RunEvent::ItemFinished {

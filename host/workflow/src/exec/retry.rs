@@ -20,7 +20,7 @@ use crate::model::{Backoff, RetryOn, RetryPolicy, Step};
 use crate::duration::format_duration;
 use crate::report::AttemptRecord;
 use psaflow_core::{
-    Ambiguity, CallLog, Envelope, Method, NodeSpec, envelope::STATUS_COMPLETED,
+    Ambiguity, CallCounts, CallLog, Envelope, Method, NodeSpec, envelope::STATUS_COMPLETED,
     envelope::STATUS_VALIDATION,
 };
 use serde_json::{Map, Value};
@@ -48,13 +48,10 @@ pub(crate) fn failure_kind(
     }
 }
 
-/// Whether the catalog says running the node again with the same input changes nothing more.
-/// Unknown nodes count as not harmless. Until nodes declare it (`describe`), every node whose
-/// change met an unknown outcome counts as not harmless: reads never get here (a GET's outcome
-/// is never unknown), so only writes are held back.
+/// Whether the node declares (`describe`) that running it again with the same input changes
+/// nothing more. Unknown nodes count as not harmless.
 fn repeat_is_harmless(spec: Option<&NodeSpec>) -> bool {
-    let _ = spec;
-    false
+    spec.is_some_and(|s| s.idempotent)
 }
 
 /// The wait after failed attempt number `attempt` (1-based).
@@ -94,7 +91,7 @@ async fn attempt(
     step: &Step,
     output_name: &str,
     params: Map<String, Value>,
-) -> (Envelope, Ambiguity) {
+) -> (Envelope, Ambiguity, CallCounts) {
     let calls = CallLog::new();
     let call = ctx
         .invoker
@@ -103,7 +100,7 @@ async fn attempt(
         None => (call.await, false),
         Some(limit) if ctx.clock.is_virtual() => {
             let start = ctx.clock.elapsed();
-            let env = call.await;
+            let invoked = call.await;
             if ctx.clock.elapsed().saturating_sub(start) > limit {
                 (timed_out(output_name, limit), sent_a_change(&calls))
             } else {
@@ -120,7 +117,7 @@ async fn attempt(
     } else {
         calls.ambiguity()
     };
-    (env, ambiguity)
+    (env, ambiguity, calls.counts())
 }
 
 fn sent_a_change(calls: &CallLog) -> bool {
@@ -139,9 +136,10 @@ pub(crate) async fn call(
     index: Option<usize>,
     key: &CallKey,
     first_attempt: u32,
-) -> (Envelope, Vec<AttemptRecord>) {
+) -> (Envelope, Vec<AttemptRecord>, CallCounts) {
     let spec = ctx.catalog.get(&step.node.value);
     let mut attempts: Vec<AttemptRecord> = Vec::new();
+    let mut calls = CallCounts::default();
     loop {
         let number = attempts.len() as u32 + 1;
         let note = durable::note(ctx, step, key, first_attempt + number - 1, params);
@@ -156,9 +154,10 @@ pub(crate) async fn call(
                 recovered: false,
                 error: Some(env.error_message.clone()),
             });
-            return (env, attempts);
+            return (env, attempts, calls);
         }
-        let (env, ambiguity) = attempt(ctx, step, output_name, params.clone()).await;
+        let (env, ambiguity, counts) = attempt(ctx, step, output_name, params.clone()).await;
+        calls.add(counts);
         let outcome_unknown = ambiguity != Ambiguity::None;
         let recovered = outcome_unknown && env.is_success();
         durable::after_attempt(ctx, note, &env, params, outcome_unknown, recovered).await;
@@ -169,7 +168,7 @@ pub(crate) async fn call(
                 recovered,
                 error: None,
             });
-            return (env, attempts);
+            return (env, attempts, calls);
         }
         let kind = failure_kind(&env, ambiguity, spec);
         let retry_in = step.retry.as_ref().and_then(|p| {
@@ -191,7 +190,7 @@ pub(crate) async fn call(
         });
         match retry_in {
             Some(wait) => ctx.clock.sleep(wait).await,
-            None => return (env, attempts),
+            None => return (env, attempts, calls),
         }
     }
 }

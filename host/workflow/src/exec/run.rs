@@ -13,7 +13,7 @@ use crate::model::Workflow;
 use crate::options::RunOptions;
 use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::validate::validate;
-use psaflow_core::NodeInvoker;
+use psaflow_core::{NodeInvoker, NodeSpec};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -139,7 +139,7 @@ impl Walk<'_, '_> {
                     name: step.display_name().to_string(),
                     node: step.node().to_string(),
                     items: None,
-                    destructive: ctx.catalog.get(step.node()).is_some_and(|s| s.destructive),
+                    destructive: ctx.catalog.get(step.node()).is_some_and(NodeSpec::is_destructive),
                 });
                 durable::step_note(ctx, step, "running", None, None).await;
                 run_single(ctx, step, &scope).await

@@ -9,28 +9,13 @@ use crate::expr::{self, EvalError, Mode, Scope, Template};
 use crate::model::Step;
 use crate::redact::Redactor;
 use crate::report::{ItemReport, StepReport, StepStatus};
-use psaflow_core::{Envelope, NodeSpec, values};
+use psaflow_core::{CallCounts, Effect, Envelope, NodeSpec, values};
 use serde_json::{Map, Value};
 
-/// The contract's output key for a node's envelope, used for envelopes the engine makes
-/// itself (timeouts, expression errors) so they look like the node's own.
+/// The node's declared output key, for envelopes the engine makes itself (timeouts,
+/// expression errors) so they look like the node's own.
 pub(crate) fn output_name(spec: Option<&NodeSpec>) -> String {
-    let Some(spec) = spec else {
-        return String::new();
-    };
-    let cap = |s: &str| {
-        let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_uppercase().chain(c).collect::<String>())
-            .unwrap_or_default()
-    };
-    match spec.operation.as_str() {
-        "create" | "get" | "update" => cap(&spec.resource),
-        "get-many" => format!("{}s", cap(&spec.resource)),
-        "delete" if spec.resource == "client" => "DeleteResult".into(),
-        "delete" => format!("Deleted{}", cap(&spec.resource)),
-        _ => String::new(),
-    }
+    spec.map(|s| s.output_key.clone()).unwrap_or_default()
 }
 
 /// An envelope for a step that could not be sent because an expression failed: like a
@@ -82,10 +67,13 @@ pub(crate) fn params(
     Ok(out)
 }
 
-/// An update that sets `Inactive: true` deactivates a record.
-pub(crate) fn is_deactivation(spec: Option<&NodeSpec>, params: &Map<String, Value>) -> bool {
-    spec.is_some_and(|s| s.operation == "update")
-        && matches!(params.get("Inactive"), Some(Value::Bool(true)))
+/// Records a successful call removed and deactivated, as the node declares its effect.
+pub(crate) fn removals(spec: Option<&NodeSpec>, ok: bool) -> (u64, u64) {
+    let effect = spec.map(|s| s.effect);
+    (
+        u64::from(ok && effect == Some(Effect::Delete)),
+        u64::from(ok && effect == Some(Effect::Deactivate)),
+    )
 }
 
 /// What one call (a whole step, or one for_each item) did.
@@ -96,6 +84,8 @@ pub(crate) struct CallOutcome {
     pub deactivated: u64,
     /// A change may have happened that a resume could not confirm (see `durable.rs`).
     pub unreconciled: bool,
+    /// The API calls of every attempt, as the runtime saw them.
+    pub calls: CallCounts,
 }
 
 /// Calls the node for one call (a step, or one for_each item) and journals the result. On a
@@ -154,6 +144,7 @@ async fn call_node(
                 deleted: 0,
                 deactivated: 0,
                 unreconciled: false,
+                calls: CallCounts::default(),
             };
         }
     };
@@ -176,12 +167,13 @@ async fn call_node(
                     deleted: 0,
                     deactivated: 0,
                     unreconciled: true,
+                    calls: CallCounts::default(),
                 };
             }
         }
     }
     let item_index = key.item.map(|i| i as usize);
-    let (env, attempt_log) =
+    let (env, attempt_log, calls) =
         retry::call(ctx, step, &output, &params, item_index, key, first_attempt).await;
     let attempts = first_attempt - 1 + attempt_log.len() as u32;
     let ok = env.is_success();
@@ -191,8 +183,7 @@ async fn call_node(
             .and_then(|a| a.error.clone())
             .unwrap_or_else(|| retry::failure_text(&env))
     });
-    let deleted = u64::from(ok && spec.is_some_and(|s| s.destructive));
-    let deactivated = u64::from(ok && is_deactivation(spec, &params));
+    let (deleted, deactivated) = removals(spec, ok);
     CallOutcome {
         item: ItemReport {
             index,
@@ -211,6 +202,7 @@ async fn call_node(
         deleted,
         deactivated,
         unreconciled: false,
+        calls,
     }
 }
 
@@ -252,6 +244,7 @@ fn set_values(
         deleted: 0,
         deactivated: 0,
         unreconciled: false,
+        calls: CallCounts::default(),
     }
 }
 
@@ -261,7 +254,7 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     let mut report = StepReport::skipped(&step.id.value, &step.node.value, "", false);
     report.skip_reason = None;
     report.name = step.name.clone();
-    report.destructive = spec.is_some_and(|s| s.destructive);
+    report.destructive = spec.is_some_and(NodeSpec::is_destructive);
     report.continue_on_error = step.continue_on_error;
     if let Some(cond) = &step.if_ {
         match condition(cond, scope) {
@@ -291,5 +284,6 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     report.deleted = outcome.deleted;
     report.deactivated = outcome.deactivated;
     report.unreconciled = outcome.unreconciled;
+    report.calls = outcome.calls;
     report
 }

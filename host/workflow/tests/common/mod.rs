@@ -2,6 +2,7 @@
 //! recorded, and in-flight calls counted (for concurrency checks).
 #![allow(dead_code)]
 use psaflow_core::{
+    Effect,
     BoxFuture, Catalog, Clock, Envelope, NodeInvoker, NodeSpec, ParamSpec, ParamType, VirtualClock,
 };
 use psaflow_workflow::{RunOptions, RunReport, Workflow};
@@ -21,16 +22,21 @@ fn param(name: &str, ty: ParamType, required: bool) -> ParamSpec {
     }
 }
 
-fn node(id: &str, destructive: bool, params: Vec<ParamSpec>) -> NodeSpec {
+/// A node as its `describe` would declare it: the effect and output key are given, never
+/// derived from the id.
+fn node(id: &str, effect: Effect, output_key: &str, params: Vec<ParamSpec>) -> NodeSpec {
     let mut parts = id.split('.').skip(1);
     NodeSpec {
         id: id.into(),
         resource: parts.next().unwrap().into(),
         operation: parts.next().unwrap().into(),
-        description: String::new(),
-        destructive,
         source: "built-in".into(),
         params,
+        connector: Some("halopsa".into()),
+        output_key: output_key.into(),
+        effect,
+        idempotent: effect != Effect::Create,
+        ..NodeSpec::default()
     }
 }
 
@@ -42,7 +48,8 @@ pub fn catalog() -> Catalog {
     let mut c = Catalog::new();
     c.insert(node(
         "halopsa.client.create",
-        false,
+        Effect::Create,
+        "Client",
         vec![
             param("Name", ParamType::String, true),
             param("Inactive", ParamType::Bool, false),
@@ -51,12 +58,14 @@ pub fn catalog() -> Catalog {
     ));
     c.insert(node(
         "halopsa.client.get",
-        false,
+        Effect::Read,
+        "Client",
         vec![param("Id", int(), true)],
     ));
     c.insert(node(
         "halopsa.client.update",
-        false,
+        Effect::Update,
+        "Client",
         vec![
             param("Id", int(), true),
             param("Name", ParamType::String, false),
@@ -65,7 +74,8 @@ pub fn catalog() -> Catalog {
     ));
     c.insert(node(
         "halopsa.site.create",
-        false,
+        Effect::Create,
+        "Site",
         vec![
             param("Name", ParamType::String, true),
             param("SiteClientId", int(), true),
@@ -73,7 +83,8 @@ pub fn catalog() -> Catalog {
     ));
     c.insert(node(
         "halopsa.user.create",
-        false,
+        Effect::Create,
+        "User",
         vec![
             param("Name", ParamType::String, true),
             param("Password", ParamType::String, false),
@@ -82,17 +93,28 @@ pub fn catalog() -> Catalog {
     ));
     c.insert(node(
         "halopsa.user.delete",
-        true,
+        Effect::Delete,
+        "DeletedUser",
+        vec![param("Id", int(), true)],
+    ));
+    // A node of a kind the engine has no name for: only its declared effect makes it a
+    // deactivation.
+    c.insert(node(
+        "connectwise.member.deactivate",
+        Effect::Deactivate,
+        "Member",
         vec![param("Id", int(), true)],
     ));
     c.insert(node(
         "halopsa.ticket.update",
-        false,
+        Effect::Update,
+        "Ticket",
         vec![param("Id", int(), true), param("AgentId", int(), false)],
     ));
     c.insert(node(
         "halopsa.ticket.get-many",
-        false,
+        Effect::Read,
+        "Tickets",
         vec![param("ClientId", int(), false)],
     ));
     c

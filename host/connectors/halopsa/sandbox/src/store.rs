@@ -23,6 +23,45 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// The names test files and fixtures use, in [`Entity::ALL`] order.
+    pub const NAMES: &[&str] = &[
+        "client",
+        "site",
+        "ticket",
+        "user",
+        "agent",
+        "team",
+        "ticket_type",
+        "status",
+        "priority",
+    ];
+
+    /// `client`, `Clients`, `ticket-type`, ... (any case, singular or plural).
+    pub fn from_name(name: &str) -> Option<Entity> {
+        let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        let n = n
+            .strip_suffix("es")
+            .filter(|s| s.ends_with("status"))
+            .unwrap_or(&n);
+        let n = if n != "status" {
+            n.strip_suffix('s').unwrap_or(n)
+        } else {
+            n
+        };
+        Some(match n {
+            "client" => Entity::Client,
+            "site" => Entity::Site,
+            "ticket" => Entity::Ticket,
+            "user" => Entity::User,
+            "agent" => Entity::Agent,
+            "team" => Entity::Team,
+            "ticket_type" | "tickettype" => Entity::TicketType,
+            "status" => Entity::Status,
+            "priority" | "prioritie" => Entity::Priority,
+            _ => return None,
+        })
+    }
+
     pub const ALL: [Entity; 9] = [
         Entity::Client,
         Entity::Site,
