@@ -303,7 +303,7 @@ fn file_size(path: &std::path::Path) -> u64 {
 async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
     let rt = psaflow::Runtime::builder()
-        .transport(backend.transport.clone())
+        .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
     let dir = std::env::temp_dir().join(format!("psaflow-bench-journal-{}", std::process::id()));

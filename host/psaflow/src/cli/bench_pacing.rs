@@ -88,7 +88,7 @@ async fn pass(
         },
     )?;
     let rt = psaflow::Runtime::builder()
-        .transport(Arc::new(client))
+        .connection(psaflow::halopsa::CONNECTOR, Arc::new(client))
         .build()?;
     // Compile before the limit and the clock start, then let that request's slot expire so the
     // measured pass starts with the whole budget.

@@ -100,7 +100,7 @@ async fn attempt(
         None => (call.await, false),
         Some(limit) if ctx.clock.is_virtual() => {
             let start = ctx.clock.elapsed();
-            let invoked = call.await;
+            let env = call.await;
             if ctx.clock.elapsed().saturating_sub(start) > limit {
                 (timed_out(output_name, limit), sent_a_change(&calls))
             } else {
