@@ -44,6 +44,7 @@ impl Guest for Node {
         describe::node(OUTPUT, Effect::Create)
             .natural_key(&["Name"])
             .calls("POST", "/Client")
+            .calls("GET", "/Client") // finding the record after an unknown outcome
             .into()
     }
 

@@ -42,6 +42,7 @@ impl Guest for Node {
         describe::node(OUTPUT, Effect::Create)
             .natural_key(&["Emailaddress", "Name", "SiteId"])
             .calls("POST", "/Users")
+            .calls("GET", "/Users") // finding the record after an unknown outcome
             .into()
     }
 
