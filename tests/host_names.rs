@@ -46,6 +46,10 @@ const EXEMPT_FILES: &[(&str, &str)] = &[
         "host/psaflow/src/cli/bench.rs",
         "the benchmark's workload is one concrete node",
     ),
+    (
+        "host/psaflow/src/cli/bench_pacing.rs",
+        "the pacing benchmark's workload is one concrete node",
+    ),
 ];
 
 fn is_name(literal: &str) -> bool {
