@@ -201,6 +201,13 @@ impl HaloClient {
             Ok(t) => t,
             Err(failure) => return token_failure(failure),
         };
+        let o = &inner.options;
+        let busy = retry::BusyRetry {
+            max_attempts: o.max_attempts,
+            max_backoff: o.max_backoff,
+            clock: &*o.clock,
+            counters: &inner.counters,
+        };
         let mut refreshed = false;
         let mut attempt = 1;
         loop {
@@ -218,21 +225,7 @@ impl HaloClient {
                 continue;
             }
 
-            let o = &inner.options;
-            if let Some(wait) = retry::wait_before_retry(
-                response.status,
-                response.retry_after,
-                attempt,
-                o.max_attempts,
-                o.max_backoff,
-            ) {
-                tracing::warn!(
-                    method = %request.method, path = %request.path, status = response.status,
-                    wait_ms = wait.as_millis() as u64, attempt,
-                    "HaloPSA is busy; waiting before trying again"
-                );
-                inner.counters.retry();
-                o.clock.sleep(wait).await;
+            if busy.waited("HaloPSA", &response, attempt).await {
                 attempt += 1;
                 continue;
             }

@@ -164,6 +164,12 @@ impl TokenSource {
             ("client_secret", s.client_secret.expose()),
             ("scope", s.scope.as_str()),
         ];
+        let busy = retry::BusyRetry {
+            max_attempts: s.max_attempts,
+            max_backoff: s.max_backoff,
+            clock: &*self.clock,
+            counters: &self.counters,
+        };
         let mut attempt = 1;
         loop {
             self.counters.token_fetch();
@@ -192,21 +198,7 @@ impl TokenSource {
             if (200..300).contains(&response.status) {
                 return self.accept(&response);
             }
-            if let Some(wait) = retry::wait_before_retry(
-                response.status,
-                response.retry_after,
-                attempt,
-                s.max_attempts,
-                s.max_backoff,
-            ) {
-                tracing::warn!(
-                    status = response.status,
-                    wait_ms = wait.as_millis() as u64,
-                    attempt,
-                    "HaloPSA's token endpoint is busy; waiting before trying again"
-                );
-                self.counters.retry();
-                self.clock.sleep(wait).await;
+            if busy.waited("HaloPSA's token endpoint", &response, attempt).await {
                 attempt += 1;
                 continue;
             }
