@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use psaflow_core::Transport;
-use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
+use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret, WorkflowBlock};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use std::path::Path;
 use std::sync::Arc;
@@ -138,49 +138,19 @@ pub fn offline_transport() -> Arc<dyn Transport> {
 }
 
 /// Turns a workflow's `connection:` block into settings, reading the secret from the
-/// environment variable the block names (never from the file).
+/// environment variable the block names (never from the file). Every problem is reported at
+/// once, as for connection files and `HALOPSA_*` variables.
 pub fn workflow_connection(
     block: &psaflow_workflow::ConnectionBlock,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ConnectionConfig> {
-    use anyhow::{anyhow, bail};
-    let api_url: url::Url = block
-        .api_url
-        .as_deref()
-        .ok_or_else(|| anyhow!("the workflow's connection block needs api_url"))?
-        .parse()
-        .map_err(|e| anyhow!("connection.api_url is not a URL: {e}"))?;
-    let auth_url = match &block.auth_url {
-        Some(url) => url.parse().map_err(|e| anyhow!("connection.auth_url is not a URL: {e}"))?,
-        None => ConnectionConfig::derive_auth_url(&api_url).ok_or_else(|| {
-            anyhow!("connection.auth_url is needed: it cannot be derived from an api_url that does not end in /api")
-        })?,
+    let fields = WorkflowBlock {
+        api_url: block.api_url.as_deref(),
+        auth_url: block.auth_url.as_deref(),
+        tenant: block.tenant.as_deref(),
+        client_id: block.client_id.as_deref(),
+        client_secret_env: block.client_secret_env.as_deref(),
+        scope: block.scope.as_deref(),
     };
-    let client_id = block
-        .client_id
-        .clone()
-        .ok_or_else(|| anyhow!("the workflow's connection block needs client_id"))?;
-    let secret_env = block
-        .client_secret_env
-        .clone()
-        .unwrap_or_else(|| psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV.to_string());
-    let Some(secret) = lookup(&secret_env) else {
-        bail!(
-            "the workflow's connection reads its client secret from ${secret_env}, which is not set"
-        );
-    };
-    let config = ConnectionConfig {
-        api_url,
-        auth_url,
-        tenant: block.tenant.clone(),
-        client_id,
-        client_secret: Secret::new(secret),
-        scope: block
-            .scope
-            .clone()
-            .unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
-        rate_limit: None,
-    };
-    config.validate()?;
-    Ok(config)
+    Ok(ConnectionConfig::from_workflow_block(&fields, lookup)?)
 }
