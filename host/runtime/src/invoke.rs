@@ -2,6 +2,7 @@
 //! `InstancePre`, a call of `run`, and every way that can go wrong turned into an envelope.
 
 use crate::engine::NodeLimits;
+use crate::failure_shape::FailureShape;
 use crate::host::NodeState;
 use crate::limits::MemoryLimiter;
 use crate::params;
@@ -36,6 +37,7 @@ pub async fn invoke(
     node: &ReadyNode,
     spec: &NodeSpec,
     output_name: &str,
+    failure: &FailureShape,
     transport: Arc<dyn Transport>,
     limits: &NodeLimits,
     params: &Map<String, Value>,
@@ -45,10 +47,9 @@ pub async fn invoke(
         Ok(input) => input,
         // The node never ran and nothing was sent: the contract's validation failure.
         Err(message) => {
-            return (
-                Envelope::validation(output_name, message),
-                InvocationStats::default(),
-            );
+            let mut envelope = Envelope::validation(output_name, message);
+            envelope.output = failure.invalid_output(params);
+            return (envelope, InvocationStats::default());
         }
     };
 
@@ -88,20 +89,23 @@ pub async fn invoke(
         host_time: state.host_time,
         guest_time: started.elapsed().saturating_sub(state.host_time),
     };
+    let system = |message: String| {
+        let mut envelope = Envelope::system(output_name, message);
+        envelope.output = failure.failure_output(params);
+        envelope
+    };
     let envelope = match outcome {
-        Ok(Ok([result])) => params::envelope_from_val(&result, &spec.id)
-            .unwrap_or_else(|msg| Envelope::system(output_name, msg)),
-        Ok(Err(err)) => Envelope::system(
-            output_name,
-            describe_failure(&spec.id, &err, state.limiter.exceeded, limits),
-        ),
-        Err(_) => Envelope::system(
-            output_name,
-            format!(
-                "{} did not finish within {:?} and was stopped",
-                spec.id, limits.wall_timeout
-            ),
-        ),
+        Ok(Ok([result])) => params::envelope_from_val(&result, &spec.id).unwrap_or_else(system),
+        Ok(Err(err)) => system(describe_failure(
+            &spec.id,
+            &err,
+            state.limiter.exceeded,
+            limits,
+        )),
+        Err(_) => system(format!(
+            "{} did not finish within {:?} and was stopped",
+            spec.id, limits.wall_timeout
+        )),
     };
     (envelope, stats)
 }

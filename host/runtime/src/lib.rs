@@ -14,6 +14,7 @@
 
 mod bindings;
 mod builtin;
+pub mod failure_shape;
 pub mod cache;
 pub mod engine;
 mod host;
@@ -116,6 +117,7 @@ impl RuntimeBuilder {
             let Reflected {
                 mut spec,
                 output_name,
+                failure,
             } = match reflect::reflect(&bytes, &docs) {
                 Ok(r) => r,
                 Err(err) if source.starts_with("built-in:") => {
@@ -141,6 +143,7 @@ impl RuntimeBuilder {
                 Arc::new(Node {
                     bytes,
                     output_name,
+                    failure,
                     ready: OnceCell::new(),
                 }),
             );
@@ -193,6 +196,8 @@ fn load_dir(
 struct Node {
     bytes: Arc<[u8]>,
     output_name: String,
+    /// The output of host-built failures (see [`failure_shape`]).
+    failure: failure_shape::FailureShape,
     /// Compiled and linked on first use: listing the catalog never compiles anything.
     ready: OnceCell<Arc<ReadyNode>>,
 }
@@ -297,13 +302,12 @@ impl Runtime {
         let ready = match self.ready(node).await {
             Ok(ready) => ready,
             Err(err) => {
-                return (
-                    Envelope::system(
-                        &node.output_name,
-                        format!("{node_id} could not be loaded: {err:#}"),
-                    ),
-                    InvocationStats::default(),
+                let mut envelope = Envelope::system(
+                    &node.output_name,
+                    format!("{node_id} could not be loaded: {err:#}"),
                 );
+                envelope.output = node.failure.failure_output(&params);
+                return (envelope, InvocationStats::default());
             }
         };
         let inner = &self.inner;
@@ -312,6 +316,7 @@ impl Runtime {
             &ready,
             spec,
             &node.output_name,
+            &node.failure,
             inner.transport.clone(),
             &inner.limits,
             &params,

@@ -2,6 +2,7 @@
 //! parameters), and the WIT docs that describe it. Works for any component that follows the
 //! rule in wit/README.md, so third-party nodes need no host code.
 
+use crate::failure_shape::FailureShape;
 use anyhow::{Context, anyhow, bail};
 use psaflow_core::names::kebab_to_pascal;
 use psaflow_core::{NodeSpec, ParamSpec, ParamType};
@@ -22,6 +23,8 @@ pub struct Reflected {
     pub spec: NodeSpec,
     /// The envelope output key (`Client`, `DeletedSite`, ...).
     pub output_name: String,
+    /// What the node documents as its output on failure (see [`FailureShape`]).
+    pub failure: FailureShape,
 }
 
 /// WIT source packages that document nodes (the built-in package, plus any `.wit` shipped in a
@@ -173,6 +176,7 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
         });
     }
 
+    let (world_docs, failure) = FailureShape::split(&world_docs)?;
     let (description, documented_output) = split_output_line(&world_docs);
     let description = if description.is_empty() {
         types.types[record_id]
@@ -194,7 +198,11 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
         source: String::new(),
         params,
     };
-    Ok(Reflected { spec, output_name })
+    Ok(Reflected {
+        spec,
+        output_name,
+        failure,
+    })
 }
 
 fn check_imports(resolve: &Resolve, world: &wit_parser::World) -> anyhow::Result<()> {
