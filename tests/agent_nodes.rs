@@ -350,3 +350,23 @@ async fn host_built_failures_keep_the_documented_output() {
     let down = h.invoke_down("halopsa.ticket.delete", json!({"Id": 1004})).await;
     assert_eq!(down["DeletedTicket"], json!({"success": false, "deleted_id": 1004}));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_create_whose_answer_is_lost_finds_the_agent_by_email() {
+    let h = harness().await;
+    h.sandbox.faults().drop_next_answers_after_commit(1);
+    let envelope = h
+        .invoke("halopsa.agent.create", json!({"Name": "Lost Answer", "Email": "lost@msp.example"}))
+        .await;
+    assert_eq!(codes(&envelope).0, 200, "{envelope}");
+    assert_eq!(codes(&envelope).2, "", "{envelope}");
+    let made: Vec<Value> = h
+        .sandbox
+        .records(Entity::Agent)
+        .into_iter()
+        .filter(|a| a["email"] == "lost@msp.example")
+        .collect();
+    assert_eq!(made.len(), 1, "exactly one agent");
+    assert_eq!(envelope["Agent"]["id"], made[0]["id"]);
+    assert_eq!(requests_to(&h, "POST", "/api/agent"), 1, "the POST is never sent again");
+}
