@@ -292,7 +292,11 @@ async fn timed_gets(
     let t = Instant::now();
     let report = psaflow_workflow::run(&wf, rt, options).await;
     let elapsed = t.elapsed();
-    anyhow::ensure!(report.succeeded(), "benchmark run failed: {}", report.to_json());
+    anyhow::ensure!(
+        report.succeeded(),
+        "benchmark run failed: {}",
+        report.to_json()
+    );
     Ok(elapsed)
 }
 
@@ -322,7 +326,10 @@ async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> a
     }
     let per = |d: Duration| d.as_secs_f64() * 1000.0 / (2 * items) as f64;
     println!("  without the store: {:.3} ms per invocation", per(plain));
-    println!("  with the store:    {:.3} ms per invocation", per(journaled));
+    println!(
+        "  with the store:    {:.3} ms per invocation",
+        per(journaled)
+    );
     println!(
         "  journal overhead:  {:.3} ms per invocation (an attempt row and a finished-call row, each its own commit)",
         per(journaled) - per(plain)
@@ -332,7 +339,13 @@ async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> a
     let size_dir = dir.join("size");
     let store: Arc<dyn psaflow_store::RunStore> =
         Arc::new(psaflow_store::SqliteStore::open_dir(&size_dir)?);
-    let t = timed_gets(&rt, size_invocations, concurrency.max(8), Some(store.clone())).await?;
+    let t = timed_gets(
+        &rt,
+        size_invocations,
+        concurrency.max(8),
+        Some(store.clone()),
+    )
+    .await?;
     drop(store);
     let db = size_dir.join(psaflow_store::DEFAULT_FILE);
     let wal = size_dir.join(format!("{}-wal", psaflow_store::DEFAULT_FILE));

@@ -69,7 +69,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         };
         return resume(cli, &args.state, &request).await;
     }
-    let file = args.file.as_ref().expect("clap requires FILE without --resume");
+    let file = args
+        .file
+        .as_ref()
+        .expect("clap requires FILE without --resume");
     let workflow = match psaflow_workflow::load(file) {
         Ok(wf) => wf,
         Err(diagnostics) => {
@@ -130,7 +133,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     // user asked for it does not start. Only the default location may be missing.
     let store = match args.state.open() {
         Ok(store) => Some(store),
-        Err(err) if args.state.state.is_none() && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() => {
+        Err(err)
+            if args.state.state.is_none()
+                && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() =>
+        {
             eprintln!(
                 "psaflow: warning: this run is not recorded (it cannot be resumed or audited): {err:#}"
             );
@@ -316,7 +322,13 @@ async fn execute(
             RunStatus::WaitingApproval => RunState::WaitingApproval,
         };
         let error = report.error.as_deref().map(|e| report.redactor().text(e));
-        store.update_run(id, state, Some(&report.to_json()), error.as_deref(), now_ms())?;
+        store.update_run(
+            id,
+            state,
+            Some(&report.to_json()),
+            error.as_deref(),
+            now_ms(),
+        )?;
     }
     finish(&report, json)
 }
