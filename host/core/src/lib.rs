@@ -7,6 +7,7 @@ pub mod budget;
 pub mod calls;
 pub mod catalog;
 pub mod clock;
+pub mod credentials;
 pub mod envelope;
 pub mod invoker;
 pub mod names;

@@ -595,6 +595,7 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
                 (step.clone(), answer)
             })
             .collect(),
+        backend: Some("sandbox".into()),
     };
     let run = psaflow_workflow::run(&workflow, &invoker, options).await;
     let calls = invoker.calls();

@@ -131,6 +131,16 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             "name": {"type": "string", "description": "The workflow's name."},
             "description": {"type": "string"},
             "connection": {"$ref": "#/definitions/connection"},
+            "env": {
+                "type": "array",
+                "description": "The environment variables expressions may read as ${{ env.NAME }}; no others are visible. Credentials (names containing SECRET, TOKEN, PASSWORD, KEY, ...) cannot be listed.",
+                "uniqueItems": true,
+                "items": {
+                    "type": "string",
+                    "pattern": identifier,
+                    "not": {"pattern": credential_pattern()}
+                }
+            },
             "inputs": {
                 "type": "object",
                 "description": "Values given when the workflow is run (--input name=value); read as ${{ inputs.name }}.",
@@ -148,14 +158,14 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             "duration": duration(),
             "connection": {
                 "type": "object",
-                "description": "Where the HaloPSA API is. The secret is never written here, only the name of the variable holding it.",
+                "description": "Where the HaloPSA API is. Used only when psaflow runs with --allow-workflow-connection. The secret is never written here, only the name of the variable holding it.",
                 "additionalProperties": false,
                 "properties": {
                     "api_url": {"type": "string"},
                     "auth_url": {"type": "string"},
                     "tenant": {"type": "string"},
                     "client_id": {"type": "string"},
-                    "client_secret_env": {"type": "string", "description": "The environment variable holding the client secret."},
+                    "client_secret_env": {"type": "string", "pattern": "^(HALOPSA|PSAFLOW)_[A-Za-z0-9_]+$", "description": "The environment variable holding the client secret: a HALOPSA_* or PSAFLOW_* variable."},
                     "scope": {"type": "string"}
                 }
             },
@@ -510,6 +520,16 @@ mod tests {
     }
 
     #[test]
+    fn env_names_exclude_credentials() {
+        let schema = workflow_schema(&catalog());
+        let env = &schema["properties"]["env"];
+        assert_eq!(env["type"], "array");
+        let pattern = env["items"]["not"]["pattern"].as_str().unwrap();
+        assert!(pattern.contains("[Ss][Ee][Cc][Rr][Ee][Tt]"), "{pattern}");
+        assert!(pattern.contains("[Kk][Ee][Yy]"), "{pattern}");
+    }
+
+    #[test]
     fn every_reference_resolves() {
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {
@@ -540,4 +560,19 @@ mod tests {
             }
         }
     }
+}
+
+/// A case-insensitive regular expression (ECMA-262, no inline flags) matching names that hold
+/// credentials, built from the same list the workflow validation uses.
+fn credential_pattern() -> String {
+    psaflow_core::credentials::CREDENTIAL_MARKERS
+        .iter()
+        .map(|marker| {
+            marker
+                .chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }

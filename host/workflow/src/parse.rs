@@ -6,6 +6,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::*;
 use crate::yaml::{self, Key, Kind, Node, Reader};
+use psaflow_core::credentials;
 use psaflow_core::names::suggest;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "connection",
+    "env",
     "inputs",
     "steps",
     "on_failure",
@@ -96,6 +98,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
         name: Located::new(String::new(), root.pos),
         description: None,
         connection: None,
+        env: Vec::new(),
         inputs: Vec::new(),
         steps: Vec::new(),
         on_failure: Vec::new(),
@@ -119,6 +122,13 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     }
     if let Some((_, v)) = get(top, "connection") {
         wf.connection = b.connection(v);
+    }
+    if let Some((_, v)) = get(top, "env") {
+        let secret_env = wf
+            .connection
+            .as_ref()
+            .and_then(|c| c.client_secret_env.as_deref());
+        wf.env = b.env_names(v, secret_env);
     }
     if let Some((_, v)) = get(top, "inputs") {
         wf.inputs = b.inputs(v);
@@ -254,6 +264,64 @@ impl Builder {
             *slot = self.text(v, &what);
         }
         Some(c)
+    }
+
+    /// `env: [REGION, DEFAULT_AGENT]`: the variables expressions may read. A credential (by
+    /// name, or the variable the connection block reads its secret from) may not be listed:
+    /// an expression could write it into a ticket or an output, past any masking.
+    fn env_names(&mut self, node: &Node, secret_env: Option<&str>) -> Vec<Located<String>> {
+        let Kind::Seq(items) = &node.kind else {
+            self.error(
+                node.pos,
+                "`env` must be a list of environment variable names, e.g. env: [REGION, DEFAULT_AGENT]",
+                None,
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<Located<String>> = Vec::new();
+        for item in items {
+            let Some(name) = item.as_str() else {
+                self.error(
+                    item.pos,
+                    format!(
+                        "`env` entries are variable names, found {}",
+                        item.kind_name()
+                    ),
+                    None,
+                );
+                continue;
+            };
+            if !credentials::is_env_name(name) {
+                self.error(
+                    item.pos,
+                    format!("'{name}' is not an environment variable name"),
+                    Some("use letters, digits and _ only, not starting with a digit".into()),
+                );
+                continue;
+            }
+            if Some(name) == secret_env || credentials::is_credential_variable(name) {
+                let why = if Some(name) == secret_env {
+                    "it holds the connection's client secret".to_string()
+                } else {
+                    format!(
+                        "its name marks it as a credential (it contains one of {})",
+                        credentials::CREDENTIAL_MARKERS.join(", ")
+                    )
+                };
+                self.error(
+                    item.pos,
+                    format!("`env` cannot list {name}: {why}; workflows cannot read credentials"),
+                    Some("psaflow passes credentials to the connection itself; a workflow never needs them. Rename the variable if it is not a credential".into()),
+                );
+                continue;
+            }
+            if out.iter().any(|n| n.value == name) {
+                self.error(item.pos, format!("`env` lists {name} twice"), None);
+                continue;
+            }
+            out.push(Located::new(name.to_string(), item.pos));
+        }
+        out
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<InputDecl> {

@@ -131,28 +131,27 @@ impl HaloClient {
                 "must be longer than zero",
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
+        let token_url = config.token_url();
+        let http_client = |url: &url::Url| {
+            http_client_for(url, options.request_timeout).map_err(|e| {
                 ConfigError::single(
                     ConfigOrigin::HttpClient,
                     "tls",
                     ProblemKind::Malformed,
                     config.client_secret.redact(&e.to_string()),
                 )
-            })?;
+            })
+        };
+        let http = http_client(&config.api_url)?;
+        let token_http = http_client(&token_url)?;
         let counters = Arc::new(Counters::default());
         let budget = options.budget.clone().or_else(|| {
             config.rate_limit.map(|limit| {
                 Arc::new(WindowBudget::new(limit, options.clock.clone())) as Arc<dyn RequestBudget>
             })
         });
-        let token_url = config.token_url();
         let tokens = TokenSource::new(
-            http.clone(),
+            token_http,
             TokenSettings {
                 token_url: token_url.clone(),
                 client_id: config.client_id.clone(),
@@ -335,4 +334,24 @@ impl Transport for HaloClient {
     fn send(&self, request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
         Box::pin(self.send_request(request))
     }
+}
+
+/// The HTTP client for requests to `url`. A loopback server (the sandbox, an SSH-tunnelled
+/// on-premises HaloPSA) is always reached directly: an `HTTP_PROXY` from the environment would
+/// otherwise receive the client secret and the token in clear text, since loopback is allowed
+/// plain `http://`. Remote servers use the proxies of the environment as reqwest reads them
+/// (`HTTPS_PROXY`, `ALL_PROXY`, with `NO_PROXY` exceptions); they are `https://`, so a proxy
+/// only sees a CONNECT tunnel, not the secret.
+fn http_client_for(
+    url: &url::Url,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")));
+    if crate::policy::is_loopback(url) {
+        builder = builder.no_proxy();
+    }
+    builder.build()
 }

@@ -28,7 +28,7 @@ pub const EXIT_USAGE: u8 = 2;
     about = "Runs HaloPSA automation workflows whose nodes are WebAssembly components."
 )]
 #[command(
-    after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox."
+    after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox (unless --no-sandbox or PSAFLOW_NO_SANDBOX=1)."
 )]
 pub struct Cli {
     /// Load extra node components (*.wasm, documented by *.wit beside them) from this folder.
@@ -37,6 +37,14 @@ pub struct Cli {
     /// Connection file (api_url, auth_url, tenant, client_id, client_secret_env, scope).
     #[arg(long, global = true, value_name = "FILE")]
     pub connection: Option<PathBuf>,
+    /// Never fall back to the embedded sandbox: with no tenant configured, stop with exit 2
+    /// (also PSAFLOW_NO_SANDBOX=1). For CI jobs, where missing secrets must not pass as success.
+    #[arg(long, global = true)]
+    pub no_sandbox: bool,
+    /// Let `run` use a workflow's `connection:` block. Without it a workflow with one is
+    /// refused: the file would choose where your credentials and data go.
+    #[arg(long, global = true)]
+    pub allow_workflow_connection: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -112,21 +120,76 @@ pub fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
-pub async fn connect(cli: &Cli) -> anyhow::Result<(psaflow::backend::Backend, psaflow::Runtime)> {
-    let choice = psaflow::backend::BackendChoice {
+/// Variable that forbids the sandbox fallback, like `--no-sandbox`.
+pub const ENV_NO_SANDBOX: &str = "PSAFLOW_NO_SANDBOX";
+
+/// True when the sandbox fallback is forbidden: `--no-sandbox`, or PSAFLOW_NO_SANDBOX set to
+/// anything but 0/false/no.
+pub fn sandbox_forbidden(cli: &Cli) -> bool {
+    cli.no_sandbox
+        || env_lookup(ENV_NO_SANDBOX).is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        })
+}
+
+/// Decides and opens the backend. `Err(code)` when the command must stop (the reason is
+/// already on stderr): a configuration that cannot be used (2), no tenant while the sandbox
+/// is forbidden (2), or a sandbox that does not start (1).
+pub async fn open_backend(
+    cli: &Cli,
+    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
+) -> Result<psaflow::backend::Backend, u8> {
+    use psaflow::backend::{BackendChoice, Target};
+    let forbid_sandbox = sandbox_forbidden(cli);
+    let choice = BackendChoice {
         connection_file: cli.connection.as_deref(),
-        workflow_connection: None,
+        workflow_connection,
+        forbid_sandbox,
     };
-    let backend = psaflow::backend::connect(choice, env_lookup).await?;
-    if backend.sandbox.is_some() {
+    let target = match psaflow::backend::resolve(&choice, env_lookup) {
+        Ok(target) => target,
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    if matches!(target, Target::Sandbox) && forbid_sandbox {
         eprintln!(
-            "psaflow: no HALOPSA_* variables set; using {}",
-            backend.description
+            "psaflow: no tenant configured: set the HALOPSA_* variables or pass --connection FILE \
+             (--no-sandbox / {ENV_NO_SANDBOX} forbids falling back to the embedded sandbox)"
         );
+        return Err(EXIT_USAGE);
     }
+    match psaflow::backend::open(target, forbid_sandbox, env_lookup).await {
+        Ok(backend) => {
+            if backend.sandbox.is_some() {
+                eprintln!(
+                    "psaflow: no HALOPSA_* variables set; using {} (fake data, not a tenant)",
+                    backend.description
+                );
+            }
+            Ok(backend)
+        }
+        Err(err) => {
+            eprintln!("psaflow: error: {err:#}");
+            Err(1)
+        }
+    }
+}
+
+/// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
+pub async fn connect(
+    cli: &Cli,
+) -> anyhow::Result<Result<(psaflow::backend::Backend, psaflow::Runtime), u8>> {
+    let backend = match open_backend(cli, None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(Err(code)),
+    };
     let runtime = build_runtime(cli, &backend)?;
-    Ok((backend, runtime))
+    Ok(Ok((backend, runtime)))
 }
 
 pub fn build_runtime(

@@ -20,6 +20,12 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     };
     match psaflow_workflow::validate(&workflow, runtime.catalog()) {
         Ok(()) => {
+            if workflow.connection().is_some() {
+                eprintln!(
+                    "psaflow: note: {} has a `connection:` block; `psaflow run` refuses it unless given --allow-workflow-connection",
+                    args.file.display()
+                );
+            }
             println!(
                 "{}: valid ({} steps)",
                 args.file.display(),

@@ -191,7 +191,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     let redactor = opts.redactor(wf);
     let mut report = RunReport {
         id: None,
-        backend: None,
+        backend: opts.backend.clone(),
         waiting: None,
         name: wf.name().to_string(),
         status: RunStatus::Succeeded,
@@ -236,7 +236,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         steps: wf.steps().len(),
     });
     let inputs = opts.full_inputs(wf);
-    let env = opts.env_value();
+    let env = opts.env_value(wf);
     let mut seen = Map::new();
     let mut walk = Walk {
         ctx: &ctx,
