@@ -501,9 +501,11 @@ fn check_references(
     out
 }
 
+/// Masks secrets, then shortens long lines: in that order, so a cut can never leave the start
+/// of a secret that masking would no longer recognise.
 fn redact_failure(mut f: Failure, r: &Redactor) -> Failure {
-    f.message = r.text(&f.message);
-    f.detail = r.text(&f.detail);
+    f.message = matching::shorten_lines(&r.text(&f.message));
+    f.detail = matching::shorten_lines(&r.text(&f.detail));
     f
 }
 

@@ -75,7 +75,44 @@ pub enum Command {
     Schema(schema::Args),
 }
 
+/// Replaces the default panic message with one that masks every credential in the
+/// environment: a panic message is text we did not write carefully (a library's `expect`).
+fn install_redacting_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "psaflow: internal error (a bug, please report it): {}{place}",
+            mask_credentials(&payload, std::env::vars())
+        );
+    }));
+}
+
+/// `text` with the value of every credential variable (by name, see
+/// [`psaflow_core::credentials`]) replaced by `***`.
+fn mask_credentials(text: &str, vars: impl Iterator<Item = (String, String)>) -> String {
+    let mut values: Vec<String> = vars
+        .filter(|(name, value)| {
+            psaflow_core::credentials::is_credential_variable(name) && value.len() >= 4
+        })
+        .map(|(_, value)| value)
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+        .iter()
+        .fold(text.to_string(), |acc, v| acc.replace(v.as_str(), "***"))
+}
+
 pub fn main() -> ExitCode {
+    install_redacting_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -228,4 +265,23 @@ pub fn render(diagnostics: &psaflow_workflow::Diagnostics) -> String {
         .map(|d| d.render(styled))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_text_masks_credential_variables() {
+        let vars = vec![
+            ("HALOPSA_CLIENT_SECRET".to_string(), "s3cr3t-value".to_string()),
+            ("CONNECTWISE_PRIVATE_KEY".to_string(), "pk-123456".to_string()),
+            ("REGION".to_string(), "eu-west".to_string()),
+        ];
+        let masked = mask_credentials(
+            "called unwrap on s3cr3t-value and pk-123456 in eu-west",
+            vars.into_iter(),
+        );
+        assert_eq!(masked, "called unwrap on *** and *** in eu-west");
+    }
 }
