@@ -708,6 +708,9 @@ steps:
         err.contains("item has no field 'name'") && err.contains("`item.name | default(...)`"),
         "{err}"
     );
+}
+
+#[tokio::test]
 async fn expressions_see_only_declared_environment_variables() {
     let yaml = r#"name: t
 env: [REGION]

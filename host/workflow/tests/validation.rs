@@ -503,6 +503,10 @@ fn unknown_filters_and_tests_are_errors_before_running() {
     assert!(
         errs.iter().any(|d| d.message.starts_with("unknown test 'emtpy'") && d.line == 10),
         "{errs:?}"
+    );
+}
+
+#[test]
 fn env_lists_the_variables_expressions_may_read() {
     let yaml = "name: t\nenv: [REGION]\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: \"${{ env.REGION }}\" }\n";
     assert_eq!(errors(yaml), Vec::new());
@@ -566,6 +570,10 @@ fn set_steps_names_and_hooks_are_checked() {
         errors(&main_run).iter().any(|d| d.message.starts_with("unknown name 'run'")),
         "{:?}",
         errors(&main_run)
+    );
+}
+
+#[test]
 fn env_cannot_list_a_credential() {
     let yaml = "name: t\nenv:\n  - REGION\n  - HALOPSA_CLIENT_SECRET\n  - CONNECTWISE_PRIVATE_KEY\n  - GITHUB_TOKEN\n  - db_password\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: \"${{ env.HALOPSA_CLIENT_SECRET | reverse }}\" }\n";
     let errs = errors(yaml);
