@@ -331,7 +331,7 @@ async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> a
         per(journaled)
     );
     println!(
-        "  journal overhead:  {:.3} ms per invocation (an attempt row and a finished-call row, each its own commit)",
+        "  journal overhead:  {:.3} ms per invocation (each call commits its attempt and its result, each with an fsync)",
         per(journaled) - per(plain)
     );
     drop(store);
