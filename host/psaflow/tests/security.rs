@@ -416,4 +416,20 @@ async fn the_secret_appears_in_no_output_of_any_command() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure"), "the case failed as meant: {xml}");
     assert_no_secret("the JUnit file", &xml);
+
+    // Any credential in the environment (by name), not only the connection's, is masked: a
+    // node echoing one back (here as a client name) does not print it.
+    let other = "cloud-key-7Hq2Zr9Lx";
+    let mut with_other = vars.clone();
+    with_other.push(("ACME_API_TOKEN".into(), other.into()));
+    let name = format!("Name={other}");
+    let out = run_async(
+        dir.clone(),
+        owned(&["invoke", "halopsa.client.create", "--with", &name]),
+        with_other,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains(other) && stdout.contains("***"), "{stdout}");
 }

@@ -48,7 +48,8 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
 /// The envelope as printed: the connection's secret and secret-named fields masked (a node's
 /// output is text we do not control), plus `"backend"`: `"sandbox"` or `"tenant"`.
 fn printable(envelope: &psaflow_core::Envelope, backend: &psaflow::backend::Backend) -> Value {
-    let redactor = psaflow_workflow::Redactor::new([backend.secret.expose().to_string()]);
+    let redactor = psaflow_workflow::Redactor::new(super::credential_values());
+    redactor.add(backend.secret.expose());
     let mut json = redactor.value(&envelope.to_json());
     if let Value::Object(map) = &mut json {
         map.insert("backend".into(), Value::from(backend.kind.as_str()));

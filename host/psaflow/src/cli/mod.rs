@@ -96,6 +96,18 @@ fn install_redacting_panic_hook() {
     }));
 }
 
+/// The values of every credential variable in the environment (by name, see
+/// [`psaflow_core::credentials`]): `CONNECTWISE_PRIVATE_KEY`, `HALOPSA_CLIENT_SECRET`, a cloud
+/// key... Masked in everything psaflow prints, whichever connector reads them.
+pub fn credential_values() -> Vec<String> {
+    std::env::vars()
+        .filter(|(name, value)| {
+            psaflow_core::credentials::is_credential_variable(name) && value.len() >= 4
+        })
+        .map(|(_, value)| value)
+        .collect()
+}
+
 /// `text` with the value of every credential variable (by name, see
 /// [`psaflow_core::credentials`]) replaced by `***`.
 fn mask_credentials(text: &str, vars: impl Iterator<Item = (String, String)>) -> String {

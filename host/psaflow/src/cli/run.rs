@@ -234,7 +234,7 @@ async fn execute(
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let mut secrets: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = super::credential_values();
     if let Some(secret) = super::env_lookup(psaflow_halopsa::ENV_CLIENT_SECRET) {
         secrets.push(secret);
     }
