@@ -19,5 +19,5 @@ pub use calls::{Ambiguity, CallLog, CallOutcome, CallRecord};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;
-pub use invoker::{BoxFuture, NodeInvoker};
+pub use invoker::{BoxFuture, InputCheck, NodeInvoker};
 pub use transport::{ApiRequest, ApiResponse, Method, Transport, TransportError};

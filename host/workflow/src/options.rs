@@ -65,6 +65,11 @@ impl RunOptions {
     }
 
     /// Inputs with declared defaults (or null) filled in, as expressions see them.
+    pub fn known_inputs(&self, wf: &Workflow) -> Value {
+        self.full_inputs(wf)
+    }
+
+    /// Inputs with declared defaults (or null) filled in, as expressions see them.
     pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
         let mut m = self.inputs.clone();
         for decl in wf.inputs() {

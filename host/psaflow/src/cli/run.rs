@@ -108,6 +108,23 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    // With the inputs known, the nodes check every value they can before anything is sent.
+    let known = psaflow_workflow::RunOptions {
+        inputs: inputs.clone(),
+        ..Default::default()
+    }
+    .known_inputs(&workflow);
+    let env_for_check = serde_json::Value::Object(
+        std::env::vars()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    );
+    if let Err(diagnostics) =
+        psaflow_workflow::check_node_inputs(&workflow, &offline, Some(&known), &env_for_check).await
+    {
+        eprint!("{}", super::render(&diagnostics));
+        return Ok(EXIT_USAGE);
+    }
 
     if args.dry_run {
         // Nothing is sent, so no connection is made and nothing is recorded.

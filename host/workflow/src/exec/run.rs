@@ -211,6 +211,17 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         report.steps = all_skipped(wf, "the workflow is invalid");
         return report;
     }
+    // The nodes' own input checks on every value known now: a mistake found here means
+    // nothing is sent, not an orphan record left by the steps before it.
+    let known_inputs = opts.full_inputs(wf);
+    if let Err(diags) =
+        crate::precheck::check_node_inputs(wf, invoker, Some(&known_inputs), &opts.env_value()).await
+    {
+        report.status = RunStatus::Failed;
+        report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
+        report.steps = all_skipped(wf, "the workflow is invalid");
+        return report;
+    }
     if opts.dry_run {
         let plan = dryrun::plan(wf, catalog, &opts);
         if !plan.problems().is_empty() {
