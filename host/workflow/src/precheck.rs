@@ -5,10 +5,11 @@
 //! refuses every request. A weak literal password or `Website: initech.com` is therefore
 //! found by `validate`, with its position, by the same code that would refuse it at run time.
 //!
-//! Values not known yet (step results, `item`) are replaced by a stand-in of the parameter's
+//! Steps with an `if` not known to be true are left to run time (the `if` may guard the very
+//! values the node would refuse). Values not known yet (step results, `item`) are replaced by a stand-in of the parameter's
 //! type; a refusal that names such a parameter says nothing about the workflow and is dropped.
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
-use crate::exec::coerce;
+use psaflow_core::values::coerce;
 use crate::expr::{self, Mode, Scope, Template};
 use crate::model::{Step, Workflow};
 use psaflow_core::{InputCheck, NodeInvoker, NodeSpec, ParamType};
@@ -45,13 +46,22 @@ async fn check_step(
     spec: &NodeSpec,
     scope: Option<&Scope>,
 ) -> Option<Diagnostic> {
+    // A step runs only when its `if` holds, and the `if` may guard exactly the values the
+    // node would refuse (`if: inputs.agent > 0` with `AgentId: inputs.agent`). Without
+    // knowing it is true, a refusal could be a false alarm, so such steps are judged at run time.
+    if let Some(cond) = &step.if_
+        && !known_value(cond, scope).is_some_and(|v| expr::truthy(&v))
+    {
+        return None;
+    }
     let mut params = Map::new();
     let mut known: Vec<(&str, Pos)> = Vec::new();
     let mut stand_ins: Vec<&str> = Vec::new();
     for (key, t) in &step.with {
         let param = spec.param(&key.value)?; // unknown parameters are validate's to report
         match known_value(t, scope) {
-            Some(Value::Null) => {}
+            // Left out, as at run time; a refusal about it may be what an `if` guards against.
+            Some(Value::Null) => stand_ins.push(&key.value),
             Some(v) => {
                 params.insert(key.value.clone(), coerce(v, &param.ty));
                 known.push((&key.value, t.pos()));
