@@ -148,6 +148,16 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                 "additionalProperties": {"$ref": "#/definitions/input"}
             },
             "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/step"}},
+            "on_failure": {
+                "type": "array",
+                "description": "Steps run when the workflow fails, after the failing step (e.g. to undo what succeeded); they read what the earlier steps returned.",
+                "items": {"$ref": "#/definitions/step"}
+            },
+            "finally": {
+                "type": "array",
+                "description": "Steps run at the end whatever happened.",
+                "items": {"$ref": "#/definitions/step"}
+            },
             "outputs": {
                 "type": "object",
                 "description": "Values the run reports, usually expressions such as ${{ steps.client.Client.id }}."
@@ -195,22 +205,44 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                     "max_interval": {"$ref": "#/definitions/duration"},
                     "multiplier": {"type": "number", "minimum": 1},
                     "retry_on": {
-                        "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1.",
+                        "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1; unknown_outcome: a change that may or may not have been applied (only for nodes that cannot find their own record).",
                         "anyOf": [
-                            {"enum": ["system", "business", "validation"]},
-                            {"type": "array", "items": {"enum": ["system", "business", "validation"]}}
+                            {"enum": ["system", "business", "validation", "unknown_outcome"]},
+                            {"type": "array", "items": {"enum": ["system", "business", "validation", "unknown_outcome"]}}
                         ]
                     }
                 }
             },
+            "approval": {
+                "type": "object",
+                "description": "Pause before this step until a person approves it (psaflow approve RUN_ID); the run exits with status 4 meanwhile.",
+                "required": ["message"],
+                "additionalProperties": false,
+                "properties": {
+                    "message": {"type": "string"},
+                    "timeout": {"$ref": "#/definitions/duration"},
+                    "on_timeout": {"enum": ["reject", "approve"]},
+                    "approvers": {"type": "array", "items": {"type": "string"}}
+                }
+            },
             "step": {
                 "type": "object",
-                "required": ["id", "node"],
+                "required": ["id"],
+                "oneOf": [
+                    {"required": ["node"], "not": {"required": ["set"]}},
+                    {"required": ["set"], "not": {"required": ["node"]}}
+                ],
                 "additionalProperties": false,
                 "properties": {
                     "id": {"type": "string", "pattern": identifier, "description": "Later steps read this step's envelope as ${{ steps.<id> }}."},
                     "name": {"type": "string"},
                     "node": {"description": "The node to run.", "oneOf": nodes},
+                    "set": {
+                        "type": "object",
+                        "description": "Named values computed from expressions, without a node; read as ${{ steps.<id>.<name> }}.",
+                        "propertyNames": {"pattern": identifier}
+                    },
+                    "approval": {"$ref": "#/definitions/approval"},
                     "with": {"type": "object", "description": "The node's parameters."},
                     "for_each": {
                         "description": "Run once per item; the item is ${{ item }}.",
