@@ -1,7 +1,10 @@
 //! YAML text -> [`Workflow`]. Shape problems (unknown keys, missing `id`, bad durations,
 //! a literal client secret, ...) are collected into `Workflow::problems` instead of
 //! stopping, so `validate` can report them together with the catalog checks.
-use crate::duration::parse_duration;
+/// The most for_each items run at once: each runs its own node instance.
+pub const MAX_CONCURRENCY: u64 = 64;
+
+use crate::duration::{MAX_DURATION, duration_from_secs, exceeds_max_duration, format_duration, parse_duration};
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::*;
@@ -187,11 +190,28 @@ impl Reader for Builder {
 impl Builder {
     fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
         let parsed = match &node.kind {
-            Kind::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
-            Kind::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Kind::Int(i) => duration_from_secs(*i as f64),
+            Kind::Float(f) => duration_from_secs(*f),
             Kind::Str(s) => parse_duration(s),
             _ => None,
         };
+        let too_long = match &node.kind {
+            Kind::Int(i) => *i as f64 > MAX_DURATION.as_secs_f64(),
+            Kind::Float(f) => *f > MAX_DURATION.as_secs_f64(),
+            Kind::Str(s) => exceeds_max_duration(s),
+            _ => false,
+        };
+        if too_long {
+            self.error(
+                node.pos,
+                format!(
+                    "`{what}` is longer than the longest duration psaflow accepts ({})",
+                    format_duration(MAX_DURATION)
+                ),
+                None,
+            );
+            return None;
+        }
         if parsed.is_none() {
             let shown = match &node.kind {
                 Kind::Str(s) => format!("'{s}'"),
@@ -544,7 +564,17 @@ impl Builder {
                 }
                 "for_each" => step.for_each = Some(self.for_each(v)),
                 "concurrency" => {
-                    step.concurrency = self.positive_int(v, "concurrency").unwrap_or(1) as usize
+                    let n = self.positive_int(v, "concurrency").unwrap_or(1);
+                    if n > MAX_CONCURRENCY {
+                        self.error(
+                            v.pos,
+                            format!(
+                                "`concurrency` is {n}, more than the most psaflow runs at once ({MAX_CONCURRENCY})"
+                            ),
+                            Some(format!("use at most {MAX_CONCURRENCY}; HaloPSA rate limits make more pointless")),
+                        );
+                    }
+                    step.concurrency = n.min(MAX_CONCURRENCY) as usize
                 }
                 "if" => step.if_ = Some(self.condition(v)),
                 "retry" => step.retry = self.retry(v),
