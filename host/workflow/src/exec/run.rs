@@ -215,7 +215,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     // nothing is sent, not an orphan record left by the steps before it.
     let known_inputs = opts.full_inputs(wf);
     if let Err(diags) =
-        crate::precheck::check_node_inputs(wf, invoker, Some(&known_inputs), &opts.env_value()).await
+        crate::precheck::check_node_inputs(wf, invoker, Some(&known_inputs), &opts.env_value(wf)).await
     {
         report.status = RunStatus::Failed;
         report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
