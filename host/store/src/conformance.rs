@@ -5,8 +5,11 @@ use crate::model::*;
 use crate::store::{RunStore, StoreError};
 use serde_json::json;
 
-/// (name, check). Each check panics with a message when the backend misbehaves.
-pub const ALL: &[(&str, fn(&dyn RunStore))] = &[
+/// One named check; it panics with a message when the backend misbehaves.
+pub type Check = (&'static str, fn(&dyn RunStore));
+
+/// Every check, by name.
+pub const ALL: &[Check] = &[
     ("runs_round_trip", runs_round_trip),
     (
         "duplicate_run_ids_are_refused",
