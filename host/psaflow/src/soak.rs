@@ -145,6 +145,8 @@ pub async fn soak(options: SoakOptions) -> anyhow::Result<SoakReport> {
         client_id: sandbox.client_id().to_string(),
         client_secret: Secret::new(sandbox.client_secret().to_string()),
         scope: "all".into(),
+        // The soak measures faults, not pacing.
+        rate_limit: None,
     };
     let client = HaloClient::new(
         config,
