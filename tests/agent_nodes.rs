@@ -330,3 +330,43 @@ async fn ticket_get_many_filters_by_agent_on_the_server() {
     assert_eq!(ids_of(&team["Tickets"]["tickets"]), vec![1006, 1007]);
     assert_invalid(&h, "halopsa.ticket.get-many", json!({"UserId": 0}), "UserId must be a positive integer", "Tickets", json!({})).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes the host builds itself keep each operation's documented failure shape (seed 004)
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_built_failures_keep_the_documented_output() {
+    let h = harness().await;
+    // A parameter the host cannot convert: the node never runs.
+    let client = h.invoke("halopsa.client.delete", json!({"Id": "seven"})).await;
+    assert_eq!(codes(&client).0, -1, "{client}");
+    assert_eq!(client["DeleteResult"], json!({"success": false, "deleted_id": 0}));
+    let missing = h.invoke("halopsa.client.delete", json!({})).await;
+    assert_eq!(missing["DeleteResult"], json!({"success": false, "deleted_id": 0}));
+    // DeletedSite and DeletedTicket are {} only when the request stops at validation.
+    let site = h.invoke("halopsa.site.delete", json!({"Id": "seven"})).await;
+    assert_eq!((codes(&site).0, site["DeletedSite"].clone()), (-1, json!({})));
+    // HaloPSA unreachable: the node reports it in the same shapes.
+    let down = h.invoke_down("halopsa.ticket.delete", json!({"Id": 1004})).await;
+    assert_eq!(down["DeletedTicket"], json!({"success": false, "deleted_id": 1004}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_create_whose_answer_is_lost_finds_the_agent_by_email() {
+    let h = harness().await;
+    h.sandbox.faults().drop_next_answers_after_commit(1);
+    let envelope = h
+        .invoke("halopsa.agent.create", json!({"Name": "Lost Answer", "Email": "lost@msp.example"}))
+        .await;
+    assert_eq!(codes(&envelope).0, 200, "{envelope}");
+    assert_eq!(codes(&envelope).2, "", "{envelope}");
+    let made: Vec<Value> = h
+        .sandbox
+        .records(Entity::Agent)
+        .into_iter()
+        .filter(|a| a["email"] == "lost@msp.example")
+        .collect();
+    assert_eq!(made.len(), 1, "exactly one agent");
+    assert_eq!(envelope["Agent"]["id"], made[0]["id"]);
+    assert_eq!(requests_to(&h, "POST", "/api/agent"), 1, "the POST is never sent again");
+}

@@ -121,3 +121,65 @@ async fn wrong_credentials_are_an_api_error_with_the_token_endpoint_status() {
         "the secret must never be printed: {msg}"
     );
 }
+
+/// A virtual clock on which a token lives `lifetime`: every wait that reaches the end of the
+/// current token's life makes the sandbox refuse it, as a real tenant would.
+struct ExpiringTokens {
+    clock: psaflow_core::VirtualClock,
+    sandbox: std::sync::Arc<Sandbox>,
+}
+
+impl psaflow_core::Clock for ExpiringTokens {
+    fn elapsed(&self) -> Duration {
+        self.clock.elapsed()
+    }
+    fn sleep(&self, duration: Duration) -> psaflow_core::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.clock.sleep(duration).await;
+            // Every wait below is at least the 1 s the tokens live.
+            self.sandbox.faults().expire_tokens();
+        })
+    }
+    fn is_virtual(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_get_many_with_a_one_second_token_survives_three_busy_answers_in_a_row() {
+    let sandbox = std::sync::Arc::new(
+        Sandbox::start(SandboxOptions {
+            token_ttl: Duration::from_secs(1),
+            ..SandboxOptions::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let clock = std::sync::Arc::new(ExpiringTokens {
+        clock: psaflow_core::VirtualClock::new(),
+        sandbox: sandbox.clone(),
+    });
+    let client = psaflow_halopsa::HaloClient::new(
+        psaflow_tests::connection(&sandbox.base_url(), sandbox.client_id(), sandbox.client_secret()),
+        psaflow_halopsa::ClientOptions {
+            clock: clock.clone(),
+            ..psaflow_halopsa::ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let runtime = psaflow_tests::runtime_for(std::sync::Arc::new(client.clone()));
+    sandbox.faults().fail_next(503, 3, None);
+    let env = runtime
+        .invoke(
+            "halopsa.client.get-many",
+            json!({"Count": 5}).as_object().unwrap().clone(),
+        )
+        .await
+        .to_json();
+    assert_eq!(status(&env), (200, 200), "{env}");
+    assert!(!env["Clients"]["clients"].as_array().unwrap().is_empty(), "{env}");
+    // A new token before each attempt after a wait (at least; a slow machine may also see
+    // the sandbox expire a token by real time, which a 401 refresh then handles).
+    let stats = client.stats();
+    assert!(stats.token_fetches >= 4, "{stats:?}");
+}

@@ -47,4 +47,23 @@ pub trait NodeInvoker: Send + Sync {
         let _ = calls;
         self.invoke(node, params)
     }
+
+    /// Checks `params` the way the node would, sending nothing: the node runs with a transport
+    /// that refuses every request. `None` when this invoker cannot check (canned envelopes).
+    fn check<'a>(
+        &'a self,
+        _node: &'a str,
+        _params: Map<String, Value>,
+    ) -> BoxFuture<'a, Option<InputCheck>> {
+        Box::pin(async { None })
+    }
+}
+
+/// What a node said about its input when run in check mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputCheck {
+    /// The node got as far as its first request (or finished without one): the input passed.
+    Valid,
+    /// The node refused the input (StatusCode -1) before sending anything; its message.
+    Invalid(String),
 }

@@ -1,12 +1,38 @@
-//! Where nodes send their requests: a real HaloPSA (from the `HALOPSA_*` environment or a
-//! connection file) or, when nothing is configured, the embedded sandbox on loopback.
+//! Where nodes send their requests: a real HaloPSA (from a connection file or the `HALOPSA_*`
+//! environment) or, when nothing is configured, the embedded sandbox on loopback; the same for
+//! ConnectWise (`CONNECTWISE_*`).
+//!
+//! A workflow file does not choose where credentials go: its `connection:` block is used only
+//! when the person running psaflow allows it, and then only with a secret variable of the
+//! connector's own prefix (see [`workflow_connection`]). With `forbid_sandbox` no connector
+//! falls back to its sandbox.
 
 use anyhow::Context;
 use psaflow_core::Transport;
-use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
+use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret, WorkflowBlock};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use std::path::Path;
 use std::sync::Arc;
+
+/// Which kind of server a backend talks to; shown in reports and invoke output so nobody
+/// mistakes the sandbox's fake data for a tenant's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The embedded sandbox: fake data on loopback.
+    Sandbox,
+    /// A real tenant (`HALOPSA_*`, `--connection`, or an allowed workflow block).
+    Tenant,
+}
+
+impl BackendKind {
+    /// `"sandbox"` or `"tenant"`, as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Sandbox => "sandbox",
+            BackendKind::Tenant => "tenant",
+        }
+    }
+}
 
 /// A connected transport, and the sandbox behind it when there is one (kept alive here).
 pub struct Backend {
@@ -16,8 +42,22 @@ pub struct Backend {
     /// sandbox, started on its first request (and announced on stderr then).
     pub connectwise: Arc<dyn Transport>,
     pub sandbox: Option<Sandbox>,
+    /// Whether the HaloPSA connection is the sandbox or a tenant.
+    pub kind: BackendKind,
     /// One line for humans: where requests go.
     pub description: String,
+    /// The HaloPSA client secret in use, so callers can mask it in anything they print.
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("kind", &self.kind)
+            .field("description", &self.description)
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to find the connection.
@@ -25,40 +65,76 @@ pub struct Backend {
 pub struct BackendChoice<'a> {
     /// A connection file (`--connection`); wins over the environment.
     pub connection_file: Option<&'a Path>,
-    /// A connection block from a workflow file, already turned into a config.
+    /// A workflow's connection block, already turned into a config. Only pass one the person
+    /// running psaflow allowed (`--allow-workflow-connection`): it replaces their connection.
     pub workflow_connection: Option<ConnectionConfig>,
+    /// Never fall back to a sandbox (`--no-sandbox`): a ConnectWise node without
+    /// `CONNECTWISE_*` is refused instead (HaloPSA: the caller checks [`Target::Sandbox`]).
+    pub forbid_sandbox: bool,
 }
 
-/// Connects as the contract says: connection file, else workflow block, else `HALOPSA_*`
-/// variables, else the embedded sandbox.
-pub async fn connect(
-    choice: BackendChoice<'_>,
+/// Where HaloPSA requests will go, decided before anything is sent.
+#[derive(Debug)]
+pub enum Target {
+    Tenant(ConnectionConfig),
+    /// Nothing is configured: the embedded sandbox.
+    Sandbox,
+}
+
+/// Decides the HaloPSA connection: an allowed workflow block, else the connection file, else
+/// the `HALOPSA_*` variables, else the embedded sandbox. Sends nothing.
+pub fn resolve(
+    choice: &BackendChoice<'_>,
     lookup: impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<Backend> {
-    let config = if let Some(file) = choice.connection_file {
+) -> anyhow::Result<Target> {
+    let config = if let Some(config) = &choice.workflow_connection {
+        Some(config.clone())
+    } else if let Some(file) = choice.connection_file {
         Some(ConnectionConfig::from_file(file, &lookup)?)
-    } else if let Some(config) = choice.workflow_connection {
-        Some(config)
     } else {
         ConnectionConfig::from_env(&lookup)?
     };
-    let connectwise = connectwise_lazily(&lookup)?;
-    match config {
-        Some(config) => {
+    Ok(match config {
+        Some(config) => Target::Tenant(config),
+        None => Target::Sandbox,
+    })
+}
+
+/// Connects to a resolved target (and ConnectWise, from `lookup`).
+pub async fn open(
+    target: Target,
+    forbid_sandbox: bool,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Backend> {
+    let connectwise = connectwise_lazily(&lookup, forbid_sandbox)?;
+    match target {
+        Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
+            let secret = config.client_secret.clone();
             let client = HaloClient::new(config, ClientOptions::default())?;
             Ok(Backend {
                 transport: Arc::new(client),
                 connectwise,
                 sandbox: None,
+                kind: BackendKind::Tenant,
                 description,
+                secret,
             })
         }
-        None => Ok(Backend {
+        Target::Sandbox => Ok(Backend {
             connectwise,
             ..start_sandbox(SandboxOptions::default()).await?
         }),
     }
+}
+
+/// [`resolve`] then [`open`].
+pub async fn connect(
+    choice: BackendChoice<'_>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Backend> {
+    let target = resolve(&choice, &lookup)?;
+    open(target, choice.forbid_sandbox, lookup).await
 }
 
 /// `HALOPSA_RATE_LIMIT` for the embedded sandbox (`off` or unset: none).
@@ -75,7 +151,14 @@ fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
 /// The ConnectWise connection from `CONNECTWISE_*`; every problem in them is reported at once.
 fn connectwise_lazily(
     lookup: &impl Fn(&str) -> Option<String>,
+    forbid_sandbox: bool,
 ) -> anyhow::Result<Arc<dyn Transport>> {
+    if forbid_sandbox && psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?.is_none() {
+        return Ok(refusing_transport(
+            "no ConnectWise tenant configured: set the CONNECTWISE_* variables \
+             (--no-sandbox forbids the embedded ConnectWise sandbox)",
+        ));
+    }
     Ok(psaflow_connectwise::connect_lazily(
         lookup,
         psaflow_connectwise::ClientOptions::default(),
@@ -104,6 +187,8 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
     Ok(Backend {
         transport: Arc::new(client),
+        kind: BackendKind::Sandbox,
+        secret: Secret::new(sandbox.client_secret().to_string()),
         // Sandboxes only: the ConnectWise one too, whatever the environment says.
         connectwise: psaflow_connectwise::connect_lazily(
             |_| None,
@@ -115,50 +200,65 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     })
 }
 
+/// A transport that refuses every request with `reason`.
+fn refusing_transport(reason: &'static str) -> Arc<dyn Transport> {
+    struct Refusing(&'static str);
+    impl Transport for Refusing {
+        fn send(
+            &self,
+            _request: psaflow_core::ApiRequest,
+        ) -> psaflow_core::BoxFuture<
+            '_,
+            Result<psaflow_core::ApiResponse, psaflow_core::TransportError>,
+        > {
+            let reason = self.0;
+            Box::pin(async move { Err(psaflow_core::TransportError::Denied(reason.into())) })
+        }
+    }
+    Arc::new(Refusing(reason))
+}
+
+/// Prefix of the HaloPSA connector's environment variables.
+pub const HALOPSA_ENV_PREFIX: &str = "HALOPSA_";
+
+/// The hosts a connection sends to, for the notice printed before a workflow-supplied
+/// connection is used: `(API host, token host)`.
+pub fn connection_hosts(config: &ConnectionConfig) -> (String, String) {
+    let host = |url: &url::Url| {
+        let mut h = url.host_str().unwrap_or("?").to_string();
+        if let Some(port) = url.port() {
+            h.push_str(&format!(":{port}"));
+        }
+        h
+    };
+    (host(&config.api_url), host(&config.token_url()))
+}
+
 /// Turns a workflow's `connection:` block into settings, reading the secret from the
-/// environment variable the block names (never from the file).
+/// environment variable the block names (never from the file). Every problem is reported at
+/// once, as for connection files and `HALOPSA_*` variables.
 pub fn workflow_connection(
     block: &psaflow_workflow::ConnectionBlock,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ConnectionConfig> {
-    use anyhow::{anyhow, bail};
-    let api_url: url::Url = block
-        .api_url
-        .as_deref()
-        .ok_or_else(|| anyhow!("the workflow's connection block needs api_url"))?
-        .parse()
-        .map_err(|e| anyhow!("connection.api_url is not a URL: {e}"))?;
-    let auth_url = match &block.auth_url {
-        Some(url) => url.parse().map_err(|e| anyhow!("connection.auth_url is not a URL: {e}"))?,
-        None => ConnectionConfig::derive_auth_url(&api_url).ok_or_else(|| {
-            anyhow!("connection.auth_url is needed: it cannot be derived from an api_url that does not end in /api")
-        })?,
+    let fields = WorkflowBlock {
+        api_url: block.api_url.as_deref(),
+        auth_url: block.auth_url.as_deref(),
+        tenant: block.tenant.as_deref(),
+        client_id: block.client_id.as_deref(),
+        client_secret_env: block.client_secret_env.as_deref(),
+        scope: block.scope.as_deref(),
     };
-    let client_id = block
-        .client_id
-        .clone()
-        .ok_or_else(|| anyhow!("the workflow's connection block needs client_id"))?;
-    let secret_env = block
+    let secret_env = fields
         .client_secret_env
-        .clone()
-        .unwrap_or_else(|| psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV.to_string());
-    let Some(secret) = lookup(&secret_env) else {
-        bail!(
-            "the workflow's connection reads its client secret from ${secret_env}, which is not set"
+        .unwrap_or(psaflow_halopsa::DEFAULT_CLIENT_SECRET_ENV);
+    if !psaflow_core::credentials::is_connection_secret_variable(secret_env, HALOPSA_ENV_PREFIX) {
+        anyhow::bail!(
+            "the workflow's connection.client_secret_env names {secret_env}; a workflow may only \
+             read its secret from a {HALOPSA_ENV_PREFIX}* or {}* variable, so it cannot send \
+             an unrelated secret to a server of its choosing",
+            psaflow_core::credentials::PSAFLOW_ENV_PREFIX
         );
-    };
-    let config = ConnectionConfig {
-        api_url,
-        auth_url,
-        tenant: block.tenant.clone(),
-        client_id,
-        client_secret: Secret::new(secret),
-        scope: block
-            .scope
-            .clone()
-            .unwrap_or_else(|| psaflow_halopsa::DEFAULT_SCOPE.to_string()),
-        rate_limit: None,
-    };
-    config.validate()?;
-    Ok(config)
+    }
+    Ok(ConnectionConfig::from_workflow_block(&fields, lookup)?)
 }

@@ -6,6 +6,7 @@
 //! Store calls are blocking (see `psaflow_store::RunStore`), so they run on tokio's blocking
 //! threads and never stall the for_each loop's other items.
 use psaflow_core::BoxFuture;
+use psaflow_core::Envelope;
 use psaflow_store::{
     ApprovalRequest, AttemptResult, AuditEntry, CallRecord, Decision, DecisionRecord, Effect,
     Intent, Outcome, RunStore, StepRecord, StepState, StoreError, new_id, now_ms,
@@ -14,7 +15,6 @@ use psaflow_workflow::journal::{
     ApprovalAnswer, ApprovalAsk, AttemptEnd, AttemptNote, CallHistory, CallKey, FinishedCall,
     InDoubt, JournalResult, RunJournal, StepNote,
 };
-use psaflow_core::Envelope;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex};
 /// Who is running psaflow: the OS user (`USER`, `USERNAME` on Windows, `LOGNAME`), else on
 /// Unix the name /etc/passwd gives the process's user id, else `uid <n>`.
 pub fn os_user(lookup: impl Fn(&str) -> Option<String>) -> String {
-    if let Some(name) = ["USER", "USERNAME", "LOGNAME"].iter().find_map(|k| lookup(k)) {
+    if let Some(name) = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| lookup(k))
+    {
         return name;
     }
     #[cfg(unix)]
@@ -66,6 +69,13 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+fn in_doubt(intent: &Intent) -> InDoubt {
+    InDoubt {
+        attempt: intent.attempt,
+        params: intent.params.clone(),
+    }
+}
+
 impl StoreJournal {
     /// A journal for `run_id`, loaded with what the store already holds for it.
     pub fn open(
@@ -81,14 +91,33 @@ impl StoreJournal {
         for attempt in store.attempts(run_id)? {
             let h = history.entry(key_of(&attempt.intent.key)).or_default();
             h.attempts_made = h.attempts_made.max(attempt.intent.attempt);
-            // Attempts come in order, so the last one decides whether the call is in doubt.
-            h.in_doubt = match (&attempt.result, attempt.intent.effect) {
-                (None, effect) if effect != Effect::Read => Some(InDoubt {
-                    attempt: attempt.intent.attempt,
-                    params: attempt.intent.params.clone(),
-                }),
-                _ => None,
-            };
+            // Attempts come in order, so the last one decides where the call stands.
+            let changes = attempt.intent.effect != Effect::Read;
+            h.in_doubt = None;
+            h.finished = None;
+            match &attempt.result {
+                // Sent, answer never recorded, or the answer was lost on the way back.
+                None if changes => h.in_doubt = Some(in_doubt(&attempt.intent)),
+                Some(r) if r.outcome == Outcome::Unknown && changes => {
+                    h.in_doubt = Some(in_doubt(&attempt.intent))
+                }
+                // It succeeded, but the process stopped before the call was closed: the call
+                // is done (sending it again would repeat the change).
+                Some(r) if r.outcome == Outcome::Succeeded => {
+                    h.finished = Some(FinishedCall {
+                        succeeded: true,
+                        envelope: Some(Envelope::from_json(&r.envelope).map_err(|e| {
+                            StoreError::Corrupt(format!("envelope of {}: {e}", attempt.intent.key))
+                        })?),
+                        params: attempt.intent.params.as_object().cloned(),
+                        error: None,
+                        attempts: attempt.intent.attempt,
+                    })
+                }
+                // A failed attempt (or an unfinished read) is tried again, as the retry loop
+                // would have.
+                _ => {}
+            }
         }
         for call in store.calls(run_id)? {
             let envelope = call
@@ -126,7 +155,10 @@ impl StoreJournal {
 
     /// Calls an earlier process finished (what a resume will not send again).
     pub fn finished_calls(&self) -> usize {
-        self.history.values().filter(|h| h.finished.is_some()).count()
+        self.history
+            .values()
+            .filter(|h| h.finished.is_some())
+            .count()
     }
 
     /// Calls whose last change was sent without its answer being recorded.

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod durable;
+pub mod soak;
 
 pub use psaflow_core as core;
 pub use psaflow_halopsa as halopsa;

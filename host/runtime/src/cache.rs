@@ -99,6 +99,8 @@ impl CompileCache {
     }
 
     /// Loads `bytes` as a component, from the cache when an entry there verifies.
+    // Deserialising native code is unsafe by nature; see the SAFETY comments below.
+    #[allow(unsafe_code)]
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
         let Some(store) = &self.store else {
             return Ok(Component::new(engine, bytes)?);
@@ -260,6 +262,7 @@ mod fsx {
     /// Mode bits that let someone other than the owner change a folder's contents or a file.
     const OTHERS_WRITE: u32 = 0o022;
 
+    #[allow(unsafe_code)]
     fn effective_uid() -> u32 {
         // SAFETY: geteuid has no preconditions and cannot fail.
         unsafe { libc::geteuid() }

@@ -1,5 +1,7 @@
-//! All wasmtime tuning in one place: epoch interruption, per-node limits and the engine
-//! configuration. Change a limit here, not at the call sites.
+//! The wasmtime engine and its tuning: the engine configuration, the epoch ticker, and the
+//! per-node limits (`NodeLimits`). The limits are enforced elsewhere: memory by the store
+//! limiter (`limits.rs`), the CPU budget and wall-clock timeout by the epoch deadline set per
+//! invocation (`invoke.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,13 +30,6 @@ impl Default for NodeLimits {
             cpu_budget: Duration::from_secs(2),
             wall_timeout: Duration::from_secs(120),
         }
-    }
-}
-
-impl NodeLimits {
-    /// The CPU budget in epoch ticks.
-    pub fn cpu_ticks(&self) -> u64 {
-        (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 }
 

@@ -3,6 +3,7 @@
 //! turned into words a workflow author can act on.
 
 use crate::engine::{NodeEngine, NodeLimits};
+use crate::failure_shape::FailureShape;
 use crate::host::NodeState;
 use crate::params;
 use psaflow_core::{CallCounts, Envelope, NodeSpec};
@@ -20,6 +21,8 @@ struct CpuBudgetExceeded(std::time::Duration);
 pub struct ReadyNode {
     pub pre: InstancePre<NodeState>,
     pub input_type: Type,
+    /// The output of envelopes the host builds for this node (see [`FailureShape`]).
+    pub failure: FailureShape,
 }
 
 /// What the CLI, benchmarks and reports may want to know besides the envelope.
@@ -46,10 +49,9 @@ pub async fn invoke(
         Ok(input) => input,
         // The node never ran and nothing was sent: the contract's validation failure.
         Err(message) => {
-            return (
-                Envelope::validation(&spec.output_key, message),
-                InvocationStats::default(),
-            );
+            let mut envelope = Envelope::validation(&spec.output_key, message);
+            envelope.output = node.failure.invalid_output(params);
+            return (envelope, InvocationStats::default());
         }
     };
     let started = Instant::now();
@@ -60,17 +62,22 @@ pub async fn invoke(
         host_time: state.host_time,
         guest_time: started.elapsed().saturating_sub(state.host_time),
     };
+    // Envelopes the host builds keep the operation's documented failure output.
+    let system = |message: String| {
+        let mut envelope = Envelope::system(&spec.output_key, message);
+        envelope.output = node.failure.failure_output(params);
+        envelope
+    };
     // A refusal is the host's verdict, whatever the node made of the denied call.
     if let Some(message) = state.policy.refusal_message() {
-        return (Envelope::system(&spec.output_key, message), stats);
+        return (system(message), stats);
     }
     let envelope = match outcome {
         Ok(results) => match results.as_slice() {
-            [result] => params::envelope_from_val(result, &spec.id)
-                .unwrap_or_else(|msg| Envelope::system(&spec.output_key, msg)),
-            _ => Envelope::system(&spec.output_key, format!("{} returned no envelope", spec.id)),
+            [result] => params::envelope_from_val(result, &spec.id).unwrap_or_else(system),
+            _ => system(format!("{} returned no envelope", spec.id)),
         },
-        Err(message) => Envelope::system(&spec.output_key, message),
+        Err(message) => system(message),
     };
     (envelope, stats)
 }

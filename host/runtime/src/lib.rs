@@ -24,6 +24,8 @@
 //! ```
 
 mod builtin;
+pub mod failure_shape;
+mod check;
 pub mod cache;
 mod describe;
 pub mod engine;
@@ -192,6 +194,35 @@ impl Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> (Envelope, InvocationStats) {
+        self.invoke_through(node_id, params, calls, None).await
+    }
+
+    /// Runs the node's own input validation and nothing else: the node runs with a transport
+    /// that refuses every request, so nothing is sent. A node that answers StatusCode -1
+    /// without trying a request has refused its input; one that tries a request has passed its
+    /// checks and is stopped there. Works for every node, built-in or third-party, with no
+    /// per-node code.
+    pub async fn check(&self, node_id: &str, params: Map<String, Value>) -> psaflow_core::InputCheck {
+        let refuse_all: Arc<dyn Transport> = Arc::new(check::RefuseAll);
+        let (envelope, stats) = self
+            .invoke_through(node_id, params, CallLog::new(), Some(refuse_all))
+            .await;
+        let attempted = stats.calls.requests + stats.calls.refused_calls;
+        if attempted == 0 && envelope.status_code == psaflow_core::envelope::STATUS_VALIDATION {
+            psaflow_core::InputCheck::Invalid(envelope.error_message)
+        } else {
+            psaflow_core::InputCheck::Valid
+        }
+    }
+
+    /// Runs a node through its connector's connection, or through `transport` when given.
+    async fn invoke_through(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+        transport: Option<Arc<dyn Transport>>,
+    ) -> (Envelope, InvocationStats) {
         let nodes = &self.inner.nodes;
         let Some((spec, ready)) = nodes.ready(node_id) else {
             let hint = psaflow_core::names::did_you_mean(node_id, nodes.catalog().ids());
@@ -201,20 +232,18 @@ impl Runtime {
             );
         };
         // Prepare the invocation with the node's identity: its connection, its declared calls.
-        let transport = match &spec.connector {
-            None => None,
-            Some(connector) => match self.inner.connections.get(connector) {
+        let transport = match (transport, &spec.connector) {
+            (Some(transport), _) => Some(transport),
+            (None, None) => None,
+            (None, Some(connector)) => match self.inner.connections.get(connector) {
                 Some(transport) => Some(transport.clone()),
                 None => {
-                    return (
-                        Envelope::system(
-                            &spec.output_key,
-                            format!(
-                                "{node_id} needs a {connector} connection and none is configured"
-                            ),
-                        ),
-                        InvocationStats::default(),
+                    let mut envelope = Envelope::system(
+                        &spec.output_key,
+                        format!("{node_id} needs a {connector} connection and none is configured"),
                     );
+                    envelope.output = ready.failure.failure_output(&params);
+                    return (envelope, InvocationStats::default());
                 }
             },
         };
@@ -240,5 +269,13 @@ impl NodeInvoker for Runtime {
         calls: CallLog,
     ) -> BoxFuture<'a, Envelope> {
         Box::pin(async move { Runtime::invoke_recorded(self, node, params, calls).await.0 })
+    }
+
+    fn check<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+    ) -> BoxFuture<'a, Option<psaflow_core::InputCheck>> {
+        Box::pin(async move { Some(Runtime::check(self, node, params).await) })
     }
 }

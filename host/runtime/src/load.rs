@@ -7,6 +7,7 @@ use crate::cache::{self, CompileCache};
 use crate::engine::{NodeEngine, NodeLimits};
 use crate::host::{self, NodeState};
 use crate::invoke::{self, ReadyNode};
+use crate::failure_shape::FailureShape;
 use crate::reflect::{self, Reflected, WitDocs};
 use crate::{builtin, describe};
 use anyhow::Context;
@@ -129,8 +130,8 @@ impl NodeCatalogBuilder {
         let mut catalog = Catalog::new();
         let mut nodes = HashMap::new();
         let mut third_party = Vec::new();
-        for (source, Reflected { mut spec, .. }) in reflected {
-            let ready = match prepare(&engine, &linker, &cache, &source.bytes)
+        for (source, Reflected { mut spec, failure, .. }) in reflected {
+            let ready = match prepare(&engine, &linker, &cache, &source.bytes, failure)
                 .and_then(|ready| describe_into(&engine, &ready, &mut spec, &self.limits).map(|()| ready))
             {
                 Ok(ready) => ready,
@@ -267,6 +268,7 @@ fn prepare(
     linker: &Linker<NodeState>,
     cache: &CompileCache,
     bytes: &[u8],
+    failure: FailureShape,
 ) -> anyhow::Result<ReadyNode> {
     let component = cache.load(&engine.engine, bytes)?;
     let pre = linker.instantiate_pre(&component)?;
@@ -283,7 +285,11 @@ fn prepare(
         .next()
         .map(|(_, ty)| ty)
         .context("`run` takes no input")?;
-    Ok(ReadyNode { pre, input_type })
+    Ok(ReadyNode {
+        pre,
+        input_type,
+        failure,
+    })
 }
 
 /// Calls the node's `describe` (its transport refuses everything) and fills the spec with it.

@@ -2,6 +2,7 @@
 //! parameters), and the WIT docs that describe it. Works for any component that follows the
 //! rule in wit/README.md, so third-party nodes need no host code.
 
+use crate::failure_shape::FailureShape;
 use anyhow::{Context, anyhow, bail};
 use psaflow_core::names::kebab_to_pascal;
 use psaflow_core::{NodeSpec, ParamSpec, ParamType};
@@ -22,6 +23,8 @@ pub struct Reflected {
     pub spec: NodeSpec,
     /// The connector transport it imports (`psaflow:halopsa/transport@0.1.0`), if any.
     pub transport_import: Option<String>,
+    /// What the node documents as its output on failure (see [`FailureShape`]).
+    pub failure: FailureShape,
 }
 
 /// WIT source packages that document nodes (the built-in package, plus any `.wit` shipped in a
@@ -175,6 +178,8 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
         });
     }
 
+    // "Output on failure:" lines in the world's docs give the output of host-built failures.
+    let (world_docs, failure) = FailureShape::split(&world_docs)?;
     let description = if world_docs.trim().is_empty() {
         types.types[record_id]
             .docs
@@ -200,6 +205,7 @@ pub fn reflect(bytes: &[u8], docs: &WitDocs) -> anyhow::Result<Reflected> {
     Ok(Reflected {
         spec,
         transport_import,
+        failure,
     })
 }
 

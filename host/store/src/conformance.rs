@@ -5,25 +5,49 @@ use crate::model::*;
 use crate::store::{RunStore, StoreError};
 use serde_json::json;
 
-/// (name, check). Each check panics with a message when the backend misbehaves.
-pub const ALL: &[(&str, fn(&dyn RunStore))] = &[
+/// One named check; it panics with a message when the backend misbehaves.
+pub type Check = (&'static str, fn(&dyn RunStore));
+
+/// Every check, by name.
+pub const ALL: &[Check] = &[
     ("runs_round_trip", runs_round_trip),
-    ("duplicate_run_ids_are_refused", duplicate_run_ids_are_refused),
-    ("runs_list_newest_first_and_by_status", runs_list_newest_first_and_by_status),
-    ("finishing_a_run_sets_finished_at", finishing_a_run_sets_finished_at),
+    (
+        "duplicate_run_ids_are_refused",
+        duplicate_run_ids_are_refused,
+    ),
+    (
+        "runs_list_newest_first_and_by_status",
+        runs_list_newest_first_and_by_status,
+    ),
+    (
+        "finishing_a_run_sets_finished_at",
+        finishing_a_run_sets_finished_at,
+    ),
     ("unknown_run_is_not_found", unknown_run_is_not_found),
     ("steps_are_upserted", steps_are_upserted),
     ("calls_round_trip_and_replace", calls_round_trip_and_replace),
     ("intent_then_result", intent_then_result),
-    ("intent_without_result_stays_open", intent_without_result_stays_open),
+    (
+        "intent_without_result_stays_open",
+        intent_without_result_stays_open,
+    ),
     ("an_attempt_is_journaled_once", an_attempt_is_journaled_once),
-    ("result_without_intent_is_an_error", result_without_intent_is_an_error),
+    (
+        "result_without_intent_is_an_error",
+        result_without_intent_is_an_error,
+    ),
     ("a_whole_attempt_in_one_go", a_whole_attempt_in_one_go),
     ("approvals_decide_once", approvals_decide_once),
     ("approval_requests_are_kept", approval_requests_are_kept),
-    ("deciding_an_unknown_approval_fails", deciding_an_unknown_approval_fails),
+    (
+        "deciding_an_unknown_approval_fails",
+        deciding_an_unknown_approval_fails,
+    ),
     ("audit_filters", audit_filters),
-    ("prune_keeps_audit_and_open_runs", prune_keeps_audit_and_open_runs),
+    (
+        "prune_keeps_audit_and_open_runs",
+        prune_keeps_audit_and_open_runs,
+    ),
 ];
 
 pub fn new_run(id: &str, created_at: i64) -> NewRun {
@@ -288,7 +312,8 @@ fn a_whole_attempt_in_one_go(s: &dyn RunStore) {
         node: "halopsa.client.get".into(),
         ..intent(Some(2), 1)
     };
-    s.record_attempt(&read, &result(Outcome::Succeeded), None).unwrap();
+    s.record_attempt(&read, &result(Outcome::Succeeded), None)
+        .unwrap();
     assert_eq!(
         s.attempts("R1").unwrap(),
         vec![AttemptRecord {
@@ -298,7 +323,10 @@ fn a_whole_attempt_in_one_go(s: &dyn RunStore) {
     );
     // The same attempt twice is refused and leaves no audit row.
     let audit = audit_row("A9", 1, "halopsa.client.get", None);
-    assert!(s.record_attempt(&read, &result(Outcome::Failed), Some(&audit)).is_err());
+    assert!(
+        s.record_attempt(&read, &result(Outcome::Failed), Some(&audit))
+            .is_err()
+    );
     assert!(s.audit(&AuditFilter::default()).unwrap().is_empty());
 }
 
@@ -336,7 +364,12 @@ fn approvals_decide_once(s: &dyn RunStore) {
         ..audit_row("A1", 20, "approval", None)
     };
     let first = s
-        .decide("R1", "cleanup", &decision(Decision::Approved, "grace"), &audit)
+        .decide(
+            "R1",
+            "cleanup",
+            &decision(Decision::Approved, "grace"),
+            &audit,
+        )
         .unwrap();
     assert_eq!(first, DecideOutcome::Recorded);
     // The same decision again changes nothing and writes no second audit row.
@@ -345,13 +378,23 @@ fn approvals_decide_once(s: &dyn RunStore) {
         ..audit.clone()
     };
     let second = s
-        .decide("R1", "cleanup", &decision(Decision::Approved, "alan"), &again)
+        .decide(
+            "R1",
+            "cleanup",
+            &decision(Decision::Approved, "alan"),
+            &again,
+        )
         .unwrap();
     assert_eq!(
         second,
         DecideOutcome::AlreadyDecided(decision(Decision::Approved, "grace"))
     );
-    let conflict = s.decide("R1", "cleanup", &decision(Decision::Rejected, "alan"), &again);
+    let conflict = s.decide(
+        "R1",
+        "cleanup",
+        &decision(Decision::Rejected, "alan"),
+        &again,
+    );
     match conflict {
         Err(StoreError::ConflictingDecision { existing, .. }) => {
             assert_eq!(existing.by, "grace")
@@ -445,8 +488,10 @@ fn prune_keeps_audit_and_open_runs(s: &dyn RunStore) {
     for (id, at) in [("OLD", 10), ("OLDWAIT", 11), ("NEW", 1000)] {
         s.create_run(&new_run(id, at)).unwrap();
     }
-    s.update_run("OLD", RunState::Succeeded, None, None, 20).unwrap();
-    s.update_run("NEW", RunState::Succeeded, None, None, 1001).unwrap();
+    s.update_run("OLD", RunState::Succeeded, None, None, 20)
+        .unwrap();
+    s.update_run("NEW", RunState::Succeeded, None, None, 1001)
+        .unwrap();
     s.update_run("OLDWAIT", RunState::WaitingApproval, None, None, 20)
         .unwrap();
     let i = Intent {

@@ -156,8 +156,7 @@ fn finish_run(raw: (RunRecord, String, String, String, Option<String>)) -> Store
     Ok(run)
 }
 
-const AUDIT_COLUMNS: &str =
-    "id, at, actor, run_id, step_id, item_index, node, effect, target, outcome, approved_by, detail";
+const AUDIT_COLUMNS: &str = "id, at, actor, run_id, step_id, item_index, node, effect, target, outcome, approved_by, detail";
 
 fn insert_audit(conn: &Connection, e: &AuditEntry) -> StoreResult<()> {
     conn.execute(
@@ -330,7 +329,8 @@ impl RunStore for SqliteStore {
         })?;
         rows.map(|r| {
             let (mut step, status) = r?;
-            step.status = StepState::parse(&status).ok_or_else(|| corrupt("step status", &status))?;
+            step.status =
+                StepState::parse(&status).ok_or_else(|| corrupt("step status", &status))?;
             Ok(step)
         })
         .collect()
@@ -481,7 +481,21 @@ impl RunStore for SqliteStore {
             ))
         })?;
         rows.map(|r| {
-            let (key, attempt, node, effect, params, started_at, finished_at, outcome, status_code, envelope, error, target, recovered) = r?;
+            let (
+                key,
+                attempt,
+                node,
+                effect,
+                params,
+                started_at,
+                finished_at,
+                outcome,
+                status_code,
+                envelope,
+                error,
+                target,
+                recovered,
+            ) = r?;
             let intent = Intent {
                 key,
                 attempt,
@@ -493,7 +507,8 @@ impl RunStore for SqliteStore {
             let result = match outcome {
                 None => None,
                 Some(outcome) => Some(AttemptResult {
-                    outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?,
+                    outcome: Outcome::parse(&outcome)
+                        .ok_or_else(|| corrupt("outcome", &outcome))?,
                     status_code: status_code.unwrap_or_default(),
                     envelope: parse_json(envelope)?.unwrap_or(Value::Null),
                     error,
@@ -665,7 +680,12 @@ fn insert_intent(conn: &Connection, i: &Intent) -> StoreResult<()> {
     Ok(())
 }
 
-fn update_result(conn: &Connection, key: &CallKey, attempt: u32, res: &AttemptResult) -> StoreResult<()> {
+fn update_result(
+    conn: &Connection,
+    key: &CallKey,
+    attempt: u32,
+    res: &AttemptResult,
+) -> StoreResult<()> {
     let changed = conn.execute(
         "UPDATE attempts SET finished_at = ?5, outcome = ?6, status_code = ?7, envelope = ?8, \
          error = ?9, target = ?10, recovered = ?11 \
@@ -719,7 +739,19 @@ fn approvals_of(
         ))
     })?;
     rows.map(|r| {
-        let (run_id, step_id, message, approvers, on_timeout, requested_at, expires_at, decision, by, comment, at) = r?;
+        let (
+            run_id,
+            step_id,
+            message,
+            approvers,
+            on_timeout,
+            requested_at,
+            expires_at,
+            decision,
+            by,
+            comment,
+            at,
+        ) = r?;
         let decided = match decision {
             None => None,
             Some(d) => Some(DecisionRecord {

@@ -24,8 +24,14 @@ pub enum StoreError {
     },
     #[error("{0} already exists")]
     Duplicate(String),
-    #[error("the run store at {path} is from a newer psaflow (schema version {found}, this one knows {known})")]
-    NewerSchema { path: String, found: i64, known: i64 },
+    #[error(
+        "the run store at {path} is from a newer psaflow (schema version {found}, this one knows {known})"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("the run store holds a value it cannot read: {0}")]
     Corrupt(String),
     #[error("run store: {0}")]

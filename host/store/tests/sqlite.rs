@@ -41,7 +41,8 @@ fn two_handles_share_one_file() {
     let a = SqliteStore::open_dir(dir.path()).unwrap();
     let b = SqliteStore::open_dir(dir.path()).unwrap();
     a.create_run(&new_run("R1", 1)).unwrap();
-    b.update_run("R1", RunState::Succeeded, None, None, 2).unwrap();
+    b.update_run("R1", RunState::Succeeded, None, None, 2)
+        .unwrap();
     assert_eq!(a.run("R1").unwrap().unwrap().status, RunState::Succeeded);
 }
 
@@ -57,6 +58,9 @@ fn a_newer_schema_is_refused_with_its_version() {
     )
     .unwrap();
     drop(conn);
-    let err = SqliteStore::open_file(&path).err().expect("refused").to_string();
+    let err = SqliteStore::open_file(&path)
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(err.contains("schema version 99"), "{err}");
 }

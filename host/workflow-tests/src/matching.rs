@@ -54,13 +54,24 @@ impl Mismatch {
     }
 }
 
-/// Longest JSON shown inline in a message.
-const SHOW_MAX: usize = 240;
+/// Longest line of a failure message once it is finished (see [`shorten_lines`]).
+pub const LINE_MAX: usize = 320;
 
-/// A value as one line of JSON, shortened when long.
+/// A value as one line of JSON, in full. Failure text is shortened only after secrets are
+/// masked ([`shorten_lines`]): cutting first could leave the start of a secret that the mask
+/// then no longer recognises.
 pub fn show(value: &Value) -> String {
-    let text = value.to_string();
-    shorten(&text, SHOW_MAX)
+    value.to_string()
+}
+
+/// Every line of `text` cut to [`LINE_MAX`] chars. Call it on text that is already redacted.
+pub fn shorten_lines(text: &str) -> String {
+    let mut out: Vec<String> = text.split('\n').map(|l| shorten(l, LINE_MAX)).collect();
+    if text.ends_with('\n') {
+        out.pop();
+        out.push(String::new());
+    }
+    out.join("\n")
 }
 
 /// `text` cut to `max` chars with an ellipsis.
@@ -342,8 +353,13 @@ mod tests {
     }
 
     #[test]
-    fn long_values_are_shortened() {
+    fn long_lines_are_shortened_after_the_fact() {
         let long = Value::String("x".repeat(1000));
-        assert!(show(&long).chars().count() <= SHOW_MAX + 1);
+        let text = format!("actual: {}\nshort\n", show(&long));
+        let shortened = shorten_lines(&text);
+        let lines: Vec<&str> = shortened.split('\n').collect();
+        assert_eq!(lines.len(), 3, "{shortened}");
+        assert_eq!(lines[0].chars().count(), LINE_MAX + 1, "cut with an ellipsis");
+        assert_eq!(lines[1], "short");
     }
 }

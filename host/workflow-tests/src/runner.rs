@@ -512,9 +512,11 @@ fn check_references(
     out
 }
 
+/// Masks secrets, then shortens long lines: in that order, so a cut can never leave the start
+/// of a secret that masking would no longer recognise.
 fn redact_failure(mut f: Failure, r: &Redactor) -> Failure {
-    f.message = r.text(&f.message);
-    f.detail = r.text(&f.detail);
+    f.message = matching::shorten_lines(&r.text(&f.message));
+    f.detail = matching::shorten_lines(&r.text(&f.detail));
     f
 }
 
@@ -606,6 +608,7 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
                 (step.clone(), answer)
             })
             .collect(),
+        backend: Some("sandbox".into()),
     };
     let run = psaflow_workflow::run(&workflow, &invoker, options).await;
     let calls = invoker.calls();

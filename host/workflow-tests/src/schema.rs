@@ -131,6 +131,16 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             "name": {"type": "string", "description": "The workflow's name."},
             "description": {"type": "string"},
             "connection": {"$ref": "#/definitions/connection"},
+            "env": {
+                "type": "array",
+                "description": "The environment variables expressions may read as ${{ env.NAME }}; no others are visible. Credentials (names containing SECRET, TOKEN, PASSWORD, KEY, ...) cannot be listed.",
+                "uniqueItems": true,
+                "items": {
+                    "type": "string",
+                    "pattern": identifier,
+                    "not": {"pattern": credential_pattern()}
+                }
+            },
             "inputs": {
                 "type": "object",
                 "description": "Values given when the workflow is run (--input name=value); read as ${{ inputs.name }}.",
@@ -138,6 +148,16 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                 "additionalProperties": {"$ref": "#/definitions/input"}
             },
             "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/step"}},
+            "on_failure": {
+                "type": "array",
+                "description": "Steps run when the workflow fails, after the failing step (e.g. to undo what succeeded); they read what the earlier steps returned.",
+                "items": {"$ref": "#/definitions/step"}
+            },
+            "finally": {
+                "type": "array",
+                "description": "Steps run at the end whatever happened.",
+                "items": {"$ref": "#/definitions/step"}
+            },
             "outputs": {
                 "type": "object",
                 "description": "Values the run reports, usually expressions such as ${{ steps.client.Client.id }}."
@@ -148,14 +168,14 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             "duration": duration(),
             "connection": {
                 "type": "object",
-                "description": "Where the HaloPSA API is. The secret is never written here, only the name of the variable holding it.",
+                "description": "Where the HaloPSA API is. Used only when psaflow runs with --allow-workflow-connection. The secret is never written here, only the name of the variable holding it.",
                 "additionalProperties": false,
                 "properties": {
                     "api_url": {"type": "string"},
                     "auth_url": {"type": "string"},
                     "tenant": {"type": "string"},
                     "client_id": {"type": "string"},
-                    "client_secret_env": {"type": "string", "description": "The environment variable holding the client secret."},
+                    "client_secret_env": {"type": "string", "pattern": "^(HALOPSA|PSAFLOW)_[A-Za-z0-9_]+$", "description": "The environment variable holding the client secret: a HALOPSA_* or PSAFLOW_* variable."},
                     "scope": {"type": "string"}
                 }
             },
@@ -185,22 +205,44 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                     "max_interval": {"$ref": "#/definitions/duration"},
                     "multiplier": {"type": "number", "minimum": 1},
                     "retry_on": {
-                        "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1.",
+                        "description": "system: StatusCode 500; business: 200 with an ErrorMessage; validation: -1; unknown_outcome: a change that may or may not have been applied (only for nodes that cannot find their own record).",
                         "anyOf": [
-                            {"enum": ["system", "business", "validation"]},
-                            {"type": "array", "items": {"enum": ["system", "business", "validation"]}}
+                            {"enum": ["system", "business", "validation", "unknown_outcome"]},
+                            {"type": "array", "items": {"enum": ["system", "business", "validation", "unknown_outcome"]}}
                         ]
                     }
                 }
             },
+            "approval": {
+                "type": "object",
+                "description": "Pause before this step until a person approves it (psaflow approve RUN_ID); the run exits with status 4 meanwhile.",
+                "required": ["message"],
+                "additionalProperties": false,
+                "properties": {
+                    "message": {"type": "string"},
+                    "timeout": {"$ref": "#/definitions/duration"},
+                    "on_timeout": {"enum": ["reject", "approve"]},
+                    "approvers": {"type": "array", "items": {"type": "string"}}
+                }
+            },
             "step": {
                 "type": "object",
-                "required": ["id", "node"],
+                "required": ["id"],
+                "oneOf": [
+                    {"required": ["node"], "not": {"required": ["set"]}},
+                    {"required": ["set"], "not": {"required": ["node"]}}
+                ],
                 "additionalProperties": false,
                 "properties": {
                     "id": {"type": "string", "pattern": identifier, "description": "Later steps read this step's envelope as ${{ steps.<id> }}."},
                     "name": {"type": "string"},
                     "node": {"description": "The node to run.", "oneOf": nodes},
+                    "set": {
+                        "type": "object",
+                        "description": "Named values computed from expressions, without a node; read as ${{ steps.<id>.<name> }}.",
+                        "propertyNames": {"pattern": identifier}
+                    },
+                    "approval": {"$ref": "#/definitions/approval"},
                     "with": {"type": "object", "description": "The node's parameters."},
                     "for_each": {
                         "description": "Run once per item; the item is ${{ item }}.",
@@ -510,6 +552,16 @@ mod tests {
     }
 
     #[test]
+    fn env_names_exclude_credentials() {
+        let schema = workflow_schema(&catalog());
+        let env = &schema["properties"]["env"];
+        assert_eq!(env["type"], "array");
+        let pattern = env["items"]["not"]["pattern"].as_str().unwrap();
+        assert!(pattern.contains("[Ss][Ee][Cc][Rr][Ee][Tt]"), "{pattern}");
+        assert!(pattern.contains("[Kk][Ee][Yy]"), "{pattern}");
+    }
+
+    #[test]
     fn every_reference_resolves() {
         fn refs(v: &Value, out: &mut Vec<String>) {
             match v {
@@ -540,4 +592,19 @@ mod tests {
             }
         }
     }
+}
+
+/// A case-insensitive regular expression (ECMA-262, no inline flags) matching names that hold
+/// credentials, built from the same list the workflow validation uses.
+fn credential_pattern() -> String {
+    psaflow_core::credentials::CREDENTIAL_MARKERS
+        .iter()
+        .map(|marker| {
+            marker
+                .chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("|")
 }

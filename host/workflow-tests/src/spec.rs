@@ -205,7 +205,8 @@ pub struct StateExpect {
     pub pos: Pos,
 }
 
-/// Reads `500ms`, `30s`, `2m`, `1h`, or a number of seconds.
+/// Reads `500ms`, `30s`, `2m`, `1h`, or a number of seconds (zero allowed here: a mock may
+/// answer at once), at most psaflow's longest duration.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
     let split = t
@@ -220,7 +221,17 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "h" | "hours" => n * 3600.0,
         _ => return None,
     };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    zero_or_duration(seconds)
+}
+
+/// `0` as zero, anything else as [`psaflow_workflow::duration_from_secs`] reads it (never
+/// negative, never past the limit, never a panic).
+fn zero_or_duration(seconds: f64) -> Option<Duration> {
+    if seconds == 0.0 {
+        Some(Duration::ZERO)
+    } else {
+        psaflow_workflow::duration_from_secs(seconds)
+    }
 }
 
 /// Reads a test file from disk.
@@ -401,8 +412,8 @@ impl Builder {
 
     fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
         let parsed = match &node.kind {
-            Kind::Int(i) if *i >= 0 => Some(Duration::from_secs(*i as u64)),
-            Kind::Float(f) if *f >= 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Kind::Int(i) => zero_or_duration(*i as f64),
+            Kind::Float(f) => zero_or_duration(*f),
             Kind::Str(s) => parse_duration(s),
             _ => None,
         };

@@ -38,11 +38,18 @@ pub struct PlannedStep {
 }
 
 /// The whole dry run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Plan {
     pub workflow: String,
     pub steps: Vec<PlannedStep>,
     redactor: Redactor,
+}
+
+/// Prints the plan's masked JSON form, never the redactor's secrets.
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plan {} {}", self.workflow, self.to_json(&self.redactor))
+    }
 }
 
 impl Plan {
@@ -169,7 +176,7 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
     let redactor = opts.redactor(wf);
     let scope = Scope::new(
         &opts.full_inputs(wf),
-        &opts.env_value(),
+        &opts.env_value(wf),
         &Value::Object(Map::new()),
     );
     let mut steps = Vec::new();

@@ -1,8 +1,33 @@
 //! Durations as users write them (`500ms`, `30s`, `2m`, `1h`, `7d`) and as psaflow shows them back.
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `2m`, `1h`, `7d`, or a bare number of seconds.
+/// The longest duration psaflow accepts anywhere (timeouts, retry intervals, waits): a year.
+/// Longer values are refused with an error naming this limit instead of overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
+/// A number of seconds as a duration, if it is positive, finite and at most [`MAX_DURATION`].
+pub fn duration_from_secs(secs: f64) -> Option<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        return None;
+    }
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
+}
+
+/// True when `text` reads as a duration but is longer than [`MAX_DURATION`] (so the error can
+/// name the limit rather than the format).
+pub fn exceeds_max_duration(text: &str) -> bool {
+    parse_seconds(text).is_some_and(|s| s > MAX_DURATION.as_secs_f64())
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h`, `7d`, or a bare number of seconds; `None` for anything
+/// else, for zero, and for more than [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    duration_from_secs(parse_seconds(text)?)
+}
+
+fn parse_seconds(text: &str) -> Option<f64> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
         Some(i) => (&t[..i], t[i..].trim()),
@@ -17,7 +42,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "d" | "days" => n * 86_400.0,
         _ => return None,
     };
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    secs.is_finite().then_some(secs)
 }
 
 /// `30s`, `500ms`, `2m`: how durations are shown back to users.
@@ -53,5 +78,21 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(30)), "30s");
         assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn huge_durations_are_refused_not_overflowed() {
+        for text in ["99999999999999999999h", "366d", "99999999999999999999999999999999"] {
+            assert_eq!(parse_duration(text), None, "{text}");
+            assert!(exceeds_max_duration(text), "{text}");
+        }
+        assert_eq!(parse_duration("365d"), Some(MAX_DURATION));
+        assert!(!exceeds_max_duration("soon"));
+        // Exponents are not part of the text format (YAML floats are read as numbers).
+        assert_eq!(parse_duration("1.0e+20"), None);
+        assert!(!exceeds_max_duration("1.0e+20"));
+        assert_eq!(duration_from_secs(1.0e20), None);
+        assert_eq!(duration_from_secs(f64::NAN), None);
+        assert_eq!(duration_from_secs(2.5), Some(Duration::from_millis(2500)));
     }
 }

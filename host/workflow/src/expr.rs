@@ -786,6 +786,17 @@ mod tests {
     }
 
     #[test]
+    fn fail_stops_with_the_authors_words_and_days_ago_is_a_date() {
+        let s = scope();
+        let (t, _) = tpl("${{ inputs.name if inputs.count > 5 else fail('too few: ' ~ inputs.count) }}");
+        let err = eval(&t, &s, Mode::Full).unwrap_err();
+        assert!(err.message.contains("too few: 3"), "{}", err.message);
+        assert!(!err.message.contains("unknown name"), "{}", err.message);
+        let (t, _) = tpl("${{ days_ago(1) < days_ago(0) }}");
+        assert_eq!(eval(&t, &s, Mode::Full).unwrap(), json!(true));
+    }
+
+    #[test]
     fn scan_finds_nested_braces_and_quotes() {
         let f = scan("a ${{ {'x': {'y': '}}'}} }} b ${{ c }}").unwrap();
         assert_eq!(f.len(), 2);

@@ -29,6 +29,8 @@ pub struct Workflow {
     pub(crate) name: Located<String>,
     pub(crate) description: Option<String>,
     pub(crate) connection: Option<ConnectionBlock>,
+    /// The environment variables expressions may read (`env:`), in the order written.
+    pub(crate) env: Vec<Located<String>>,
     pub(crate) inputs: Vec<InputDecl>,
     pub(crate) steps: Vec<Step>,
     /// Steps run when the main steps failed (`on_failure:`), with access to what succeeded.
@@ -48,6 +50,10 @@ impl Workflow {
     }
     pub fn connection(&self) -> Option<&ConnectionBlock> {
         self.connection.as_ref()
+    }
+    /// The environment variables the workflow declares (`env:`); `env.<NAME>` sees only these.
+    pub fn declared_env(&self) -> impl Iterator<Item = &str> {
+        self.env.iter().map(|n| n.value.as_str())
     }
     pub fn steps(&self) -> &[Step] {
         &self.steps

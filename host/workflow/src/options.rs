@@ -13,7 +13,8 @@ use std::sync::Arc;
 pub struct RunOptions {
     /// Typed inputs (see [`crate::resolve_inputs`]). Missing ones get their default or null.
     pub inputs: Map<String, Value>,
-    /// What `env.<NAME>` reads.
+    /// Values for the variables the workflow declares under `env:`; `env.<NAME>` reads
+    /// these, and an entry the workflow does not declare is never visible.
     pub env: BTreeMap<String, String>,
     /// Values to mask as `***` wherever they would be printed.
     pub secrets: Vec<String>,
@@ -29,6 +30,8 @@ pub struct RunOptions {
     /// Approval decisions by step id, for runs without a journal (workflow tests). A step
     /// with `approval:` and no decision here makes the run wait.
     pub decisions: BTreeMap<String, ApprovalAnswer>,
+    /// Which kind of server the steps reach (`"sandbox"` or `"tenant"`), for the report.
+    pub backend: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +45,7 @@ impl Default for RunOptions {
             observer: None,
             journal: None,
             decisions: BTreeMap::new(),
+            backend: None,
         }
     }
 }
@@ -61,6 +65,11 @@ impl RunOptions {
     }
 
     /// Inputs with declared defaults (or null) filled in, as expressions see them.
+    pub fn known_inputs(&self, wf: &Workflow) -> Value {
+        self.full_inputs(wf)
+    }
+
+    /// Inputs with declared defaults (or null) filled in, as expressions see them.
     pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
         let mut m = self.inputs.clone();
         for decl in wf.inputs() {
@@ -70,11 +79,16 @@ impl RunOptions {
         Value::Object(m)
     }
 
-    pub(crate) fn env_value(&self) -> Value {
+    /// What `env` holds in expressions: the variables the workflow declares, and only those,
+    /// whatever `self.env` carries (the CLI passes the declared ones; embedders may pass more).
+    /// A declared variable that is not set is `null`, so `env.X or 'fallback'` works.
+    pub(crate) fn env_value(&self, wf: &Workflow) -> Value {
         Value::Object(
-            self.env
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            wf.declared_env()
+                .map(|name| {
+                    let value = self.env.get(name).map_or(Value::Null, |v| Value::from(v.clone()));
+                    (name.to_string(), value)
+                })
                 .collect(),
         )
     }

@@ -1,11 +1,15 @@
 //! YAML text -> [`Workflow`]. Shape problems (unknown keys, missing `id`, bad durations,
 //! a literal client secret, ...) are collected into `Workflow::problems` instead of
 //! stopping, so `validate` can report them together with the catalog checks.
-use crate::duration::parse_duration;
+/// The most for_each items run at once: each runs its own node instance.
+pub const MAX_CONCURRENCY: u64 = 64;
+
+use crate::duration::{MAX_DURATION, duration_from_secs, exceeds_max_duration, format_duration, parse_duration};
 use crate::diagnostics::{Diagnostic, Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::*;
 use crate::yaml::{self, Key, Kind, Node, Reader};
+use psaflow_core::credentials;
 use psaflow_core::names::suggest;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "connection",
+    "env",
     "inputs",
     "steps",
     "on_failure",
@@ -96,6 +101,7 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
         name: Located::new(String::new(), root.pos),
         description: None,
         connection: None,
+        env: Vec::new(),
         inputs: Vec::new(),
         steps: Vec::new(),
         on_failure: Vec::new(),
@@ -119,6 +125,13 @@ pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
     }
     if let Some((_, v)) = get(top, "connection") {
         wf.connection = b.connection(v);
+    }
+    if let Some((_, v)) = get(top, "env") {
+        let secret_env = wf
+            .connection
+            .as_ref()
+            .and_then(|c| c.client_secret_env.as_deref());
+        wf.env = b.env_names(v, secret_env);
     }
     if let Some((_, v)) = get(top, "inputs") {
         wf.inputs = b.inputs(v);
@@ -177,11 +190,28 @@ impl Reader for Builder {
 impl Builder {
     fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
         let parsed = match &node.kind {
-            Kind::Int(i) if *i > 0 => Some(Duration::from_secs(*i as u64)),
-            Kind::Float(f) if *f > 0.0 && f.is_finite() => Some(Duration::from_secs_f64(*f)),
+            Kind::Int(i) => duration_from_secs(*i as f64),
+            Kind::Float(f) => duration_from_secs(*f),
             Kind::Str(s) => parse_duration(s),
             _ => None,
         };
+        let too_long = match &node.kind {
+            Kind::Int(i) => *i as f64 > MAX_DURATION.as_secs_f64(),
+            Kind::Float(f) => *f > MAX_DURATION.as_secs_f64(),
+            Kind::Str(s) => exceeds_max_duration(s),
+            _ => false,
+        };
+        if too_long {
+            self.error(
+                node.pos,
+                format!(
+                    "`{what}` is longer than the longest duration psaflow accepts ({})",
+                    format_duration(MAX_DURATION)
+                ),
+                None,
+            );
+            return None;
+        }
         if parsed.is_none() {
             let shown = match &node.kind {
                 Kind::Str(s) => format!("'{s}'"),
@@ -254,6 +284,64 @@ impl Builder {
             *slot = self.text(v, &what);
         }
         Some(c)
+    }
+
+    /// `env: [REGION, DEFAULT_AGENT]`: the variables expressions may read. A credential (by
+    /// name, or the variable the connection block reads its secret from) may not be listed:
+    /// an expression could write it into a ticket or an output, past any masking.
+    fn env_names(&mut self, node: &Node, secret_env: Option<&str>) -> Vec<Located<String>> {
+        let Kind::Seq(items) = &node.kind else {
+            self.error(
+                node.pos,
+                "`env` must be a list of environment variable names, e.g. env: [REGION, DEFAULT_AGENT]",
+                None,
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<Located<String>> = Vec::new();
+        for item in items {
+            let Some(name) = item.as_str() else {
+                self.error(
+                    item.pos,
+                    format!(
+                        "`env` entries are variable names, found {}",
+                        item.kind_name()
+                    ),
+                    None,
+                );
+                continue;
+            };
+            if !credentials::is_env_name(name) {
+                self.error(
+                    item.pos,
+                    format!("'{name}' is not an environment variable name"),
+                    Some("use letters, digits and _ only, not starting with a digit".into()),
+                );
+                continue;
+            }
+            if Some(name) == secret_env || credentials::is_credential_variable(name) {
+                let why = if Some(name) == secret_env {
+                    "it holds the connection's client secret".to_string()
+                } else {
+                    format!(
+                        "its name marks it as a credential (it contains one of {})",
+                        credentials::CREDENTIAL_MARKERS.join(", ")
+                    )
+                };
+                self.error(
+                    item.pos,
+                    format!("`env` cannot list {name}: {why}; workflows cannot read credentials"),
+                    Some("psaflow passes credentials to the connection itself; a workflow never needs them. Rename the variable if it is not a credential".into()),
+                );
+                continue;
+            }
+            if out.iter().any(|n| n.value == name) {
+                self.error(item.pos, format!("`env` lists {name} twice"), None);
+                continue;
+            }
+            out.push(Located::new(name.to_string(), item.pos));
+        }
+        out
     }
 
     fn inputs(&mut self, node: &Node) -> Vec<InputDecl> {
@@ -476,7 +564,17 @@ impl Builder {
                 }
                 "for_each" => step.for_each = Some(self.for_each(v)),
                 "concurrency" => {
-                    step.concurrency = self.positive_int(v, "concurrency").unwrap_or(1) as usize
+                    let n = self.positive_int(v, "concurrency").unwrap_or(1);
+                    if n > MAX_CONCURRENCY {
+                        self.error(
+                            v.pos,
+                            format!(
+                                "`concurrency` is {n}, more than the most psaflow runs at once ({MAX_CONCURRENCY})"
+                            ),
+                            Some(format!("use at most {MAX_CONCURRENCY}; HaloPSA rate limits make more pointless")),
+                        );
+                    }
+                    step.concurrency = n.min(MAX_CONCURRENCY) as usize
                 }
                 "if" => step.if_ = Some(self.condition(v)),
                 "retry" => step.retry = self.retry(v),

@@ -8,9 +8,17 @@ pub const MASK: &str = "***";
 
 /// Known secret values. Shared by a run so that secrets discovered while it runs (a
 /// `Password` parameter's value) are masked everywhere afterwards too.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
+}
+
+/// Says how many secrets it holds, never what they are.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = self.secrets.read().map(|l| l.len()).unwrap_or(0);
+        write!(f, "Redactor({count} secrets: {MASK})")
+    }
 }
 
 /// Below this length a secret is only masked where a whole value equals it: replacing
@@ -103,6 +111,15 @@ mod tests {
             v,
             json!({"Name": "x ***", "Password": "***", "api_token": "***", "Tickets": [1], "IsSecret": true})
         );
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let r = Redactor::new(["hunter22-secret".to_string()]);
+        for text in [format!("{r:?}"), format!("{r:#?}")] {
+            assert!(!text.contains("hunter22"), "{text}");
+            assert!(text.contains("1 secrets"), "{text}");
+        }
     }
 
     #[test]

@@ -70,8 +70,13 @@ impl HumanRenderer {
         }
         let count = |s: StepStatus| report.steps.iter().filter(|x| x.status == s).count();
         // Each step is listed once, here; progress lines only show retries and for_each bars.
+        let against = match report.backend.as_deref() {
+            Some("sandbox") => " on the embedded SANDBOX (fake data)",
+            Some("tenant") => " on the tenant",
+            _ => "",
+        };
         let mut out = format!(
-            "Run {} '{}': {} step(s): {} succeeded, {} failed, {} skipped\n",
+            "Run {} '{}'{against}: {} step(s): {} succeeded, {} failed, {} skipped\n",
             match report.status {
                 RunStatus::Succeeded => "succeeded",
                 RunStatus::Failed => "FAILED",

@@ -88,7 +88,7 @@ fn attempt_log_json(log: &[AttemptRecord], r: &Redactor) -> Value {
 }
 
 /// One item of a for_each step.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ItemReport {
     pub index: usize,
     pub status: StepStatus,
@@ -113,8 +113,30 @@ impl ItemReport {
     }
 }
 
+/// Debug output masks secret-named fields of the envelope (an API may echo a password);
+/// [`RunReport`]'s Debug also masks the run's known secret values.
+impl std::fmt::Debug for ItemReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = Redactor::default();
+        f.debug_struct("ItemReport")
+            .field("index", &self.index)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .field("envelope", &self.envelope.as_ref().map(|e| r.value(&e.to_json())))
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// Prints the step's JSON form with secret-named fields masked.
+impl std::fmt::Debug for StepReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StepReport {}", self.to_json(&Redactor::default()))
+    }
+}
+
 /// One step of the run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StepReport {
     pub id: String,
     pub name: Option<String>,
@@ -318,11 +340,11 @@ pub struct WaitingApproval {
 }
 
 /// The result of `run`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunReport {
     /// The run's id when it is recorded in a run store.
     pub id: Option<String>,
-    /// Where requests went (`sandbox`, or the API URL), when the caller says.
+    /// Where requests went: `"sandbox"` or `"tenant"`, when the caller says (`RunOptions`).
     pub backend: Option<String>,
     /// Set when the run stopped to wait for an approval.
     pub waiting: Option<WaitingApproval>,
@@ -342,6 +364,14 @@ pub struct RunReport {
     /// Things the user should know although the run succeeded (continue_on_error failures).
     pub warnings: Vec<String>,
     pub(crate) redactor: Redactor,
+}
+
+/// Prints the report as its JSON form, which masks secrets; a derived `Debug` would print
+/// parameters and envelopes (passwords, tokens) in clear text.
+impl std::fmt::Debug for RunReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RunReport {}", self.to_json())
+    }
 }
 
 impl RunReport {

@@ -374,7 +374,29 @@ impl Validator<'_> {
                     };
                     self.error(e.pos, message, Some(help));
                 }
-                "item" | "index" | "env" => {}
+                "env" => {
+                    if let Some(name) = second
+                        && !self.wf.env.iter().any(|n| n.value == name)
+                    {
+                        let declared: Vec<&str> =
+                            self.wf.env.iter().map(|n| n.value.as_str()).collect();
+                        let message = match suggest(name, declared.iter().copied()) {
+                            Some(s) => format!(
+                                "env.{name}: '{name}' is not declared (did you mean '{s}'?)"
+                            ),
+                            None => format!("env.{name}: '{name}' is not declared"),
+                        };
+                        let help = if psaflow_core::credentials::is_credential_variable(name) {
+                            "expressions cannot read credentials; psaflow passes them to the connection itself".to_string()
+                        } else if declared.is_empty() {
+                            format!("expressions see only the variables listed at the top of the workflow: add `env: [{name}]`")
+                        } else {
+                            format!("add it to `env:` (declared: {})", declared.join(", "))
+                        };
+                        self.error(e.pos, message, Some(help));
+                    }
+                }
+                "item" | "index" => {}
                 // What `on_failure`/`finally` steps (and outputs) can read about the run.
                 "run" if self.reads_run_ok(step_index) => {}
                 r if BUILTIN_GLOBALS.contains(&r) => {}

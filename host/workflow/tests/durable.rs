@@ -53,13 +53,23 @@ impl RunJournal for MemoryJournal {
             if self.refuse_intents {
                 return Err("disk full".to_string());
             }
-            self.push(format!("intent {} {} #{}", note.call.step, item(&note.call), note.attempt));
+            self.push(format!(
+                "intent {} {} #{}",
+                note.call.step,
+                item(&note.call),
+                note.attempt
+            ));
             Ok(())
         })
     }
     fn attempt_end(&self, note: AttemptNote, end: AttemptEnd) -> BoxFuture<'_, JournalResult<()>> {
         Box::pin(async move {
-            self.push(format!("end {} {} #{}", note.call.step, item(&note.call), note.attempt));
+            self.push(format!(
+                "end {} {} #{}",
+                note.call.step,
+                item(&note.call),
+                note.attempt
+            ));
             self.ends.lock().unwrap().push((note, end));
             Ok(())
         })
@@ -117,7 +127,10 @@ fn journaled(journal: MemoryJournal, inputs: serde_json::Value) -> RunOptions {
 async fn every_change_is_journaled_before_it_is_sent_and_its_result_after() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let fake = logging_fake(log.clone());
-    let opts = journaled(MemoryJournal::new(log.clone()), json!({"names": ["a", "bb"]}));
+    let opts = journaled(
+        MemoryJournal::new(log.clone()),
+        json!({"names": ["a", "bb"]}),
+    );
     let report = psaflow_workflow::run(&parse(CREATE_EACH), &fake, opts).await;
     assert!(report.succeeded(), "{:?}", report.error);
     assert_eq!(
@@ -148,7 +161,10 @@ async fn a_change_whose_intent_cannot_be_recorded_is_not_sent() {
     assert_eq!(report.status, RunStatus::Failed);
     assert!(fake.calls().is_empty(), "nothing may be sent");
     let error = report.step("clients").unwrap().error.clone().unwrap();
-    assert!(error.contains("not sent") && error.contains("disk full"), "{error}");
+    assert!(
+        error.contains("not sent") && error.contains("disk full"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +189,11 @@ async fn calls_an_earlier_process_finished_are_replayed_not_sent_again() {
     let opts = journaled(journal, json!({"names": ["a", "bb"]}));
     let report = psaflow_workflow::run(&parse(CREATE_EACH), &fake, opts).await;
     assert!(report.succeeded(), "{:?}", report.error);
-    let sent: Vec<String> = fake.calls().iter().map(|(_, p)| p["Name"].to_string()).collect();
+    let sent: Vec<String> = fake
+        .calls()
+        .iter()
+        .map(|(_, p)| p["Name"].to_string())
+        .collect();
     assert_eq!(sent, vec!["\"bb\""], "only the unfinished item is sent");
     // The replayed envelope feeds later expressions like a fresh one.
     assert_eq!(report.outputs["ids"], json!([77, 1002]));
@@ -204,7 +224,10 @@ async fn a_create_left_in_doubt_stops_the_run_and_names_the_record() {
     };
     let report = psaflow_workflow::run(&parse(CREATE_EACH), &fake, opts).await;
     assert_eq!(report.status, RunStatus::Failed);
-    assert!(fake.calls().is_empty(), "neither the doubtful create nor later items are sent");
+    assert!(
+        fake.calls().is_empty(),
+        "neither the doubtful create nor later items are sent"
+    );
     let error = report.error.clone().unwrap();
     assert!(error.contains("item 0"), "{error}");
     assert!(error.contains("halopsa.client.create"), "{error}");
@@ -304,7 +327,10 @@ async fn the_journal_is_asked_with_the_evaluated_message() {
     let asks = journal.asks.lock().unwrap();
     assert_eq!(asks.len(), 1);
     assert_eq!(asks[0].message, "Rename client 101?");
-    assert_eq!(asks[0].timeout, Some(std::time::Duration::from_secs(72 * 3600)));
+    assert_eq!(
+        asks[0].timeout,
+        Some(std::time::Duration::from_secs(72 * 3600))
+    );
     assert_eq!(asks[0].on_timeout, "reject");
 }
 

@@ -712,3 +712,53 @@ steps:
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn expressions_see_only_declared_environment_variables() {
+    let yaml = r#"name: t
+env: [REGION]
+steps:
+  - id: c
+    node: halopsa.client.create
+    with: { Name: "${{ env.REGION }} ${{ env | length }} ${{ env.HALOPSA_CLIENT_SECRET | default('hidden') }}" }
+"#;
+    let fake = Fake::new();
+    let wf = psaflow_workflow::parse(yaml, "wf.yaml").unwrap();
+    let opts = RunOptions {
+        env: [
+            ("REGION".to_string(), "eu".to_string()),
+            ("HALOPSA_CLIENT_SECRET".to_string(), "sk-env-98765".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        clock: Arc::new(VirtualClock::new()),
+        ..RunOptions::default()
+    };
+    // (Validation refuses `env.HALOPSA_CLIENT_SECRET`; run() validates first, so the engine's
+    // own filter is shown with validation passing: an undeclared name through `env | length`.)
+    let report = psaflow_workflow::run(&wf, &fake, opts.clone()).await;
+    assert_eq!(report.status, RunStatus::Failed, "invalid workflow refused");
+    assert!(fake.calls().is_empty(), "nothing sent");
+
+    let yaml = "name: t\nenv: [REGION]\nsteps:\n  - id: c\n    node: halopsa.client.create\n    with: { Name: \"${{ env.REGION }} ${{ env | length }}\" }\n";
+    let wf = psaflow_workflow::parse(yaml, "wf.yaml").unwrap();
+    let report = psaflow_workflow::run(&wf, &fake, opts).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report);
+    assert_eq!(fake.calls()[0].1["Name"], json!("eu 1"), "only REGION is visible");
+}
+
+#[tokio::test]
+async fn debug_output_of_a_report_masks_secrets() {
+    let yaml = "name: t\ninputs:\n  pw: { type: string }\nsteps:\n  - id: u\n    node: halopsa.user.create\n    with: { Name: x, Password: \"${{ inputs.pw }}\" }\n";
+    let wf = psaflow_workflow::parse(yaml, "wf.yaml").unwrap();
+    let opts = RunOptions {
+        inputs: json!({"pw": "Correct-Horse-9"}).as_object().cloned().unwrap(),
+        secrets: vec!["sk-LIVE-12345".into()],
+        clock: Arc::new(VirtualClock::new()),
+        ..RunOptions::default()
+    };
+    let report = psaflow_workflow::run(&wf, &Fake::new(), opts).await;
+    let debug = format!("{report:?} {:#?} {:?}", report, report.redactor());
+    assert!(!debug.contains("Correct-Horse-9"), "{debug}");
+    assert!(!debug.contains("sk-LIVE-12345"), "{debug}");
+}

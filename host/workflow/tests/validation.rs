@@ -507,6 +507,30 @@ fn unknown_filters_and_tests_are_errors_before_running() {
 }
 
 #[test]
+fn env_lists_the_variables_expressions_may_read() {
+    let yaml = "name: t\nenv: [REGION]\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: \"${{ env.REGION }}\" }\n";
+    assert_eq!(errors(yaml), Vec::new());
+    // Reading a variable that is not declared is an error at the expression.
+    let yaml = "name: t\nenv: [REGION]\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: \"${{ env.REGOIN }}\" }\n";
+    let errs = errors(yaml);
+    expect(
+        &errs,
+        6,
+        20,
+        "env.REGOIN: 'REGOIN' is not declared (did you mean 'REGION'?)",
+        Some("add it to `env:` (declared: REGION)"),
+    );
+    let yaml = "name: t\nsteps:\n  - id: a\n    node: halopsa.client.create\n    with: { Name: \"${{ env.HOME }}\" }\n";
+    expect(
+        &errors(yaml),
+        5,
+        20,
+        "env.HOME: 'HOME' is not declared",
+        Some("expressions see only the variables listed at the top of the workflow: add `env: [HOME]`"),
+    );
+}
+
+#[test]
 fn step_output_references_are_checked_against_the_declared_output_key() {
     let yaml = format!(
         "{HEAD}  - id: c\n    node: halopsa.client.create\n    with:\n      Name: x\n  - id: s\n    node: halopsa.site.create\n    with:\n      Name: HQ\n      SiteClientId: ${{{{ steps.c.Clients.id }}}}\n"
@@ -546,5 +570,70 @@ fn set_steps_names_and_hooks_are_checked() {
         errors(&main_run).iter().any(|d| d.message.starts_with("unknown name 'run'")),
         "{:?}",
         errors(&main_run)
+    );
+}
+
+#[test]
+fn env_cannot_list_a_credential() {
+    let yaml = "name: t\nenv:\n  - REGION\n  - HALOPSA_CLIENT_SECRET\n  - CONNECTWISE_PRIVATE_KEY\n  - GITHUB_TOKEN\n  - db_password\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: \"${{ env.HALOPSA_CLIENT_SECRET | reverse }}\" }\n";
+    let errs = errors(yaml);
+    let help = Some(
+        "psaflow passes credentials to the connection itself; a workflow never needs them. Rename the variable if it is not a credential",
+    );
+    let marked = "its name marks it as a credential (it contains one of SECRET, TOKEN, PASSWORD, PASSWD, KEY, CREDENTIAL); workflows cannot read credentials";
+    for (line, name) in [
+        (4, "HALOPSA_CLIENT_SECRET"),
+        (5, "CONNECTWISE_PRIVATE_KEY"),
+        (6, "GITHUB_TOKEN"),
+        (7, "db_password"),
+    ] {
+        expect(
+            &errs,
+            line,
+            5,
+            &format!("`env` cannot list {name}: {marked}"),
+            help,
+        );
+    }
+    // The expression reading it is refused as well, at its own position.
+    expect(
+        &errs,
+        11,
+        18,
+        "env.HALOPSA_CLIENT_SECRET: 'HALOPSA_CLIENT_SECRET' is not declared",
+        Some("expressions cannot read credentials; psaflow passes them to the connection itself"),
+    );
+    assert_eq!(errs.len(), 5, "{errs:?}");
+}
+
+#[test]
+fn env_cannot_list_the_variable_the_connection_reads_its_secret_from() {
+    let yaml = "name: t\nconnection:\n  api_url: https://acme.halopsa.com/api\n  client_id: abc\n  client_secret_env: HALOPSA_PROD\nenv: [HALOPSA_PROD, REGION, REGION, 9X]\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: 1 }\n";
+    let errs = errors(yaml);
+    expect(
+        &errs,
+        6,
+        7,
+        "`env` cannot list HALOPSA_PROD: it holds the connection's client secret; workflows cannot read credentials",
+        Some(
+            "psaflow passes credentials to the connection itself; a workflow never needs them. Rename the variable if it is not a credential",
+        ),
+    );
+    expect(&errs, 6, 29, "`env` lists REGION twice", None);
+    expect(
+        &errs,
+        6,
+        37,
+        "'9X' is not an environment variable name",
+        Some("use letters, digits and _ only, not starting with a digit"),
+    );
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    let errs = errors("name: t\nenv: { REGION: eu }\nsteps:\n  - id: a\n    node: halopsa.client.get\n    with: { Id: 1 }\n");
+    expect(
+        &errs,
+        2,
+        6,
+        "`env` must be a list of environment variable names, e.g. env: [REGION, DEFAULT_AGENT]",
+        None,
     );
 }

@@ -11,6 +11,9 @@
 //! - `POST /Agent` with a one-element array. A 2xx answer without the new agent's id, or with an
 //!   error in the body (a failed licence-seat check answers 200), is a business error quoting
 //!   HaloPSA.
+//! - When the answer is lost (the outcome is unknown), the agent is looked for by its email (the
+//!   natural key: HaloPSA refuses a second agent with the same email) instead of being created
+//!   again ([`psaflow_kit::recover`]).
 //! - Output `Agent`: the created record with ids as integers; `{}` on any failure.
 
 psaflow_kit::bind_node!("agent-create");
@@ -18,7 +21,9 @@ psaflow_kit::bind_node!("agent-create");
 use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::agents::{self, TeamChoice};
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::{Failure, fields, http, validate};
+use psaflow_kit::http::Query;
+use psaflow_kit::recover::{self, Subject};
+use psaflow_kit::{Failure, fields, paging, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "Agent";
@@ -31,6 +36,7 @@ impl Guest for Node {
             .natural_key(&["Email"])
             .calls("POST", "/Agent")
             .calls("GET", "/Team") // the team, by ID or by name
+            .calls("GET", "/Agent") // its own record, after an answer was lost
             .into()
     }
 
@@ -42,7 +48,21 @@ impl Guest for Node {
 fn create(input: &CreateInput) -> Result<Done, Failure> {
     let (mut body, team) = build_body(input)?;
     agents::apply_team(&mut body, &team)?;
-    let (status, record) = http::post_array("/Agent", &body, None)?;
+    let email = body
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let key = format!("with email {email}");
+    let subject = Subject {
+        what: "agent",
+        key: &key,
+    };
+    let (status, record) = recover::create_or_find("/Agent", &body, subject, || {
+        recover::list_matching(&paging::AGENTS, Query::new(), &email, |a| {
+            recover::text_matches(a, "email", &email)
+        })
+    })?;
     Ok(Done::record(status, record))
 }
 

@@ -130,10 +130,16 @@ impl ConnectWiseClient {
                 "request_timeout must be longer than zero".into(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(options.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")));
+        // Every request carries the private key (Basic auth). A loopback server is reached
+        // over plain http, so it must never go through an HTTP_PROXY from the environment.
+        if is_loopback(&config.api_url) {
+            http = http.no_proxy();
+        }
+        let http = http
             .build()
             .map_err(|e| ClientError::Http(config.private_key.redact(&e.to_string())))?;
         let credential = format!(

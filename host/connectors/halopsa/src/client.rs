@@ -4,9 +4,12 @@
 //! 2. a token from [`TokenSource`](crate::token) (cached; fetched once for concurrent callers);
 //! 3. the HTTP request, with `Accept: application/json`, `Authorization: <type> <token>` and,
 //!    when there is a body, `Content-Type: application/json`;
-//! 4. on 401: refresh the token and try once more; a second 401 is returned as it is;
+//! 4. on 401: refresh the token and try once more; a second 401 in the same attempt is
+//!    returned as it is;
 //! 5. on 429/503: wait (`Retry-After`, else 1 s, 2 s, 4 s … capped) and retry, up to
-//!    `max_attempts` in total; then the last response is returned as it is;
+//!    `max_attempts` in total, taking a fresh-enough token before each attempt (so a token
+//!    that expires during a wait is renewed, and each attempt may refresh once after a 401);
+//!    then the last response is returned as it is;
 //! 6. connection failures become `TransportError::Unreachable`, timeouts
 //!    `TransportError::Timeout`. A connection that broke mid-way is retried once for GET. A POST
 //!    or DELETE that timed out or lost its connection after it was sent is never sent again: it
@@ -128,28 +131,27 @@ impl HaloClient {
                 "must be longer than zero",
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
+        let token_url = config.token_url();
+        let http_client = |url: &url::Url| {
+            http_client_for(url, options.request_timeout).map_err(|e| {
                 ConfigError::single(
                     ConfigOrigin::HttpClient,
                     "tls",
                     ProblemKind::Malformed,
                     config.client_secret.redact(&e.to_string()),
                 )
-            })?;
+            })
+        };
+        let http = http_client(&config.api_url)?;
+        let token_http = http_client(&token_url)?;
         let counters = Arc::new(Counters::default());
         let budget = options.budget.clone().or_else(|| {
             config.rate_limit.map(|limit| {
                 Arc::new(WindowBudget::new(limit, options.clock.clone())) as Arc<dyn RequestBudget>
             })
         });
-        let token_url = config.token_url();
         let tokens = TokenSource::new(
-            http.clone(),
+            token_http,
             TokenSettings {
                 token_url: token_url.clone(),
                 client_id: config.client_id.clone(),
@@ -197,42 +199,37 @@ impl HaloClient {
         let url = policy::api_url_for(&inner.api_url, &request.path, &request.query)
             .map_err(|v| TransportError::Denied(v.0))?;
 
-        let mut token = match inner.tokens.token().await {
-            Ok(t) => t,
-            Err(failure) => return token_failure(failure),
+        let o = &inner.options;
+        let busy = retry::BusyRetry {
+            max_attempts: o.max_attempts,
+            max_backoff: o.max_backoff,
+            clock: &*o.clock,
+            counters: &inner.counters,
         };
-        let mut refreshed = false;
         let mut attempt = 1;
+        // 401 refreshes over the whole request: one per attempt, so at most `max_attempts`.
+        let mut refreshes = 0;
         loop {
-            let response = self.send_once(&url, &request, &token).await?;
-
-            if response.status == 401 && !refreshed {
-                // The token was refused (revoked, expired early): one new token, one more try.
-                refreshed = true;
+            // A fresh-enough token before every attempt: a backoff wait may outlast it.
+            let mut token = match inner.tokens.token().await {
+                Ok(t) => t,
+                Err(failure) => return token_failure(failure),
+            };
+            let mut response = self.send_once(&url, &request, &token).await?;
+            if response.status == 401 && refreshes < o.max_attempts {
+                // The token was refused (revoked, expired early): one new token, one more try
+                // within this attempt. A 401 cannot have changed anything, so resending is safe.
+                refreshes += 1;
                 inner.counters.refresh_after_401();
                 tracing::info!(method = %request.method, path = %request.path, "HaloPSA refused the access token; refreshing it and trying once more");
                 token = match inner.tokens.refresh_after_401(token.generation).await {
                     Ok(t) => t,
                     Err(failure) => return token_failure(failure),
                 };
-                continue;
+                response = self.send_once(&url, &request, &token).await?;
             }
 
-            let o = &inner.options;
-            if let Some(wait) = retry::wait_before_retry(
-                response.status,
-                response.retry_after,
-                attempt,
-                o.max_attempts,
-                o.max_backoff,
-            ) {
-                tracing::warn!(
-                    method = %request.method, path = %request.path, status = response.status,
-                    wait_ms = wait.as_millis() as u64, attempt,
-                    "HaloPSA is busy; waiting before trying again"
-                );
-                inner.counters.retry();
-                o.clock.sleep(wait).await;
+            if busy.waited("HaloPSA", &response, attempt).await {
                 attempt += 1;
                 continue;
             }
@@ -311,16 +308,17 @@ impl HaloClient {
         }
         let result = match builder.send().await {
             Ok(response) => http::read(response).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
-        result.map_err(|e| {
-            http::classify(
+        result.map_err(|e| match e {
+            http::ReadError::TooLarge => http::too_large("HaloPSA", url),
+            http::ReadError::Http(e) => http::classify(
                 &e,
                 "HaloPSA",
                 url,
                 inner.options.request_timeout,
                 &inner.secret,
-            )
+            ),
         })
     }
 }
@@ -336,4 +334,24 @@ impl Transport for HaloClient {
     fn send(&self, request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
         Box::pin(self.send_request(request))
     }
+}
+
+/// The HTTP client for requests to `url`. A loopback server (the sandbox, an SSH-tunnelled
+/// on-premises HaloPSA) is always reached directly: an `HTTP_PROXY` from the environment would
+/// otherwise receive the client secret and the token in clear text, since loopback is allowed
+/// plain `http://`. Remote servers use the proxies of the environment as reqwest reads them
+/// (`HTTPS_PROXY`, `ALL_PROXY`, with `NO_PROXY` exceptions); they are `https://`, so a proxy
+/// only sees a CONNECT tunnel, not the secret.
+fn http_client_for(
+    url: &url::Url,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("psaflow/", env!("CARGO_PKG_VERSION")));
+    if crate::policy::is_loopback(url) {
+        builder = builder.no_proxy();
+    }
+    builder.build()
 }

@@ -167,6 +167,45 @@ impl ConnectionConfig {
         parse_file(&text, origin, lookup)
     }
 
+    /// Reads a workflow's `connection:` block; the secret comes from the environment variable
+    /// the block names in `client_secret_env` (default [`DEFAULT_CLIENT_SECRET_ENV`]), read
+    /// through `lookup`. The error names every problem at once, as for files and variables.
+    pub fn from_workflow_block(
+        block: &WorkflowBlock<'_>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let field = |value: Option<&str>| {
+            Field::unlined(value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+        };
+        let mut problems = Vec::new();
+        let secret_env = field(block.client_secret_env);
+        let client_secret = secret_from_env(
+            &secret_env,
+            "connection.client_secret_env",
+            &lookup,
+            &mut problems,
+        );
+        let raw = Raw {
+            api_url: field(block.api_url),
+            auth_url: field(block.auth_url),
+            tenant: field(block.tenant),
+            client_id: field(block.client_id),
+            scope: field(block.scope),
+            // A block has no rate_limit key, and its connection has never been paced.
+            rate_limit: Field::unlined(Some("off".to_owned())),
+            client_secret,
+        };
+        let labels = Labels {
+            rate_limit: "connection.rate_limit",
+            api_url: "connection.api_url",
+            auth_url: "connection.auth_url",
+            tenant: "connection.tenant",
+            client_id: "connection.client_id",
+            client_secret: "connection.client_secret_env",
+        };
+        assemble(raw, &labels, problems, ConfigOrigin::Workflow)
+    }
+
     /// `<auth_url>/token`, plus `?tenant=<tenant>` when a tenant is set.
     pub fn token_url(&self) -> Url {
         let mut url = self.auth_url.clone();
@@ -228,6 +267,18 @@ impl ConnectionConfig {
         }
         finish(problems, &self.client_secret, ConfigOrigin::Settings)
     }
+}
+
+/// The fields of a workflow's `connection:` block, as written. It never holds the secret,
+/// only the name of the variable to read it from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkflowBlock<'a> {
+    pub api_url: Option<&'a str>,
+    pub auth_url: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub client_secret_env: Option<&'a str>,
+    pub scope: Option<&'a str>,
 }
 
 /// One raw value and, for files, the line it was found on.
@@ -601,37 +652,7 @@ fn parse_file(
     let secret_env = string_field("client_secret_env", &mut problems);
     let rate_limit = rate_limit_field(&table, text, &mut problems);
 
-    let secret_var = secret_env
-        .value
-        .clone()
-        .unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.to_owned());
-    let mut client_secret = None;
-    if secret_var.contains(['=', '\0']) || secret_var.chars().any(char::is_whitespace) {
-        problems.push(problem(
-            "client_secret_env",
-            ProblemKind::Malformed,
-            "must be the name of an environment variable (no spaces or '=')",
-            secret_env.line,
-        ));
-    } else {
-        client_secret = lookup(&secret_var)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .map(Secret::new);
-        if client_secret.is_none() {
-            let how = if secret_env.value.is_some() {
-                "named by client_secret_env"
-            } else {
-                "the default for client_secret_env"
-            };
-            problems.push(problem(
-                "client_secret_env",
-                ProblemKind::Missing,
-                format!("the environment variable {secret_var} ({how}) is not set, so there is no client secret"),
-                secret_env.line,
-            ));
-        }
-    }
+    let client_secret = secret_from_env(&secret_env, "client_secret_env", &lookup, &mut problems);
 
     let raw = Raw {
         api_url,
@@ -651,6 +672,49 @@ fn parse_file(
         client_secret: "client_secret_env",
     };
     assemble(raw, &labels, problems, origin)
+}
+
+/// The client secret from the environment variable `secret_env` names (default
+/// [`DEFAULT_CLIENT_SECRET_ENV`]); a bad name or an unset variable is a problem on `label`.
+fn secret_from_env(
+    secret_env: &Field,
+    label: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<Secret> {
+    let secret_var = secret_env
+        .value
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLIENT_SECRET_ENV.to_owned());
+    let mut client_secret = None;
+    if secret_var.contains(['=', '\0']) || secret_var.chars().any(char::is_whitespace) {
+        problems.push(problem(
+            label,
+            ProblemKind::Malformed,
+            "must be the name of an environment variable (no spaces or '=')",
+            secret_env.line,
+        ));
+    } else {
+        client_secret = lookup(&secret_var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
+        if client_secret.is_none() {
+            let how = if secret_env.value.is_some() {
+                "named by client_secret_env"
+            } else {
+                "the default for client_secret_env"
+            };
+            problems.push(problem(
+                label,
+                ProblemKind::Missing,
+                format!("the environment variable {secret_var} ({how}) is not set, so there is no client secret"),
+                secret_env.line,
+            ));
+        }
+    }
+
+    client_secret
 }
 
 /// `rate_limit = "500/3m"` or `rate_limit = { requests = 500, per = "3m" }`, read as the text
@@ -738,6 +802,42 @@ mod tests {
             (ENV_CLIENT_ID, "client-1"),
             (ENV_CLIENT_SECRET, SECRET),
         ]
+    }
+
+    #[test]
+    fn workflow_block_reads_the_secret_from_the_variable_it_names() {
+        let block = WorkflowBlock {
+            api_url: Some("https://acme.halopsa.com/api"),
+            client_id: Some("client-1"),
+            client_secret_env: Some("ACME_SECRET"),
+            tenant: Some("acme"),
+            ..WorkflowBlock::default()
+        };
+        let c = ConnectionConfig::from_workflow_block(&block, env(&[("ACME_SECRET", SECRET)]))
+            .unwrap();
+        assert_eq!(c.auth_url.as_str(), "https://acme.halopsa.com/auth");
+        assert_eq!(c.client_secret.expose(), SECRET);
+        assert_eq!(c.scope, "all");
+        assert_eq!(c.rate_limit, None, "a workflow block is not paced");
+    }
+
+    #[test]
+    fn workflow_block_names_every_problem_at_once() {
+        let block = WorkflowBlock {
+            api_url: Some("http://acme.example.com/api"),
+            ..WorkflowBlock::default()
+        };
+        let err = ConnectionConfig::from_workflow_block(&block, env(&[])).unwrap_err();
+        assert_eq!(err.origin(), &ConfigOrigin::Workflow);
+        let fields: Vec<&str> = err.problems().iter().map(|p| p.field.as_str()).collect();
+        assert!(fields.contains(&"connection.api_url"), "{err}");
+        assert!(fields.contains(&"connection.client_id"), "{err}");
+        assert!(fields.contains(&"connection.client_secret_env"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("the workflow's HaloPSA connection block is unusable:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum ConfigOrigin {
     Environment,
     /// A connection file.
     File(PathBuf),
+    /// A workflow's `connection:` block.
+    Workflow,
     /// A `ConnectionConfig` built in code (checked by `validate()`).
     Settings,
     /// `ClientOptions` given to `HaloClient::new`.
@@ -112,6 +114,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigOrigin::File(path) => {
                 write!(f, "HaloPSA connection file {} is unusable", path.display())?
+            }
+            ConfigOrigin::Workflow => {
+                f.write_str("the workflow's HaloPSA connection block is unusable")?
             }
             ConfigOrigin::Settings => f.write_str("HaloPSA connection settings are unusable")?,
             ConfigOrigin::Options => f.write_str("HaloPSA client options are unusable")?,

@@ -13,19 +13,64 @@ pub(crate) struct RawResponse {
     pub body: String,
 }
 
-pub(crate) async fn read(response: reqwest::Response) -> Result<RawResponse, reqwest::Error> {
+/// The largest response body read: a bigger one is refused with a clear error instead of
+/// being buffered (a runaway listing or a hostile server cannot exhaust memory).
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// Why a response could not be read.
+pub(crate) enum ReadError {
+    Http(reqwest::Error),
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    TooLarge,
+}
+
+impl From<reqwest::Error> for ReadError {
+    fn from(e: reqwest::Error) -> Self {
+        ReadError::Http(e)
+    }
+}
+
+pub(crate) async fn read(response: reqwest::Response) -> Result<RawResponse, ReadError> {
+    read_limited(response, MAX_BODY_BYTES).await
+}
+
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<RawResponse, ReadError> {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
-    let body = response.text().await?;
+    if response
+        .content_length()
+        .is_some_and(|n| n > limit as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     Ok(RawResponse {
         status,
         retry_after,
-        body,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     })
+}
+
+/// The failure for a body over [`MAX_BODY_BYTES`].
+pub(crate) fn too_large(what: &str, url: &Url) -> Failure {
+    Failure::TooLarge(format!(
+        "the answer of {what} at {} is larger than {} MiB, the most psaflow reads; it was not read (ask for less, e.g. a smaller Count or PageSize)",
+        shown(url),
+        MAX_BODY_BYTES >> 20
+    ))
 }
 
 /// How a request failed before a complete response arrived.
@@ -37,6 +82,8 @@ pub(crate) enum Failure {
     Unreachable(String),
     /// The connection was made but broke before the response was complete.
     Dropped(String),
+    /// The answer came but was too large to read.
+    TooLarge(String),
 }
 
 impl Failure {
@@ -45,9 +92,10 @@ impl Failure {
     /// DELETE: a timeout or a dropped connection after sending leaves its outcome unknown).
     pub(crate) fn into_transport_error(self, changes_data: bool) -> TransportError {
         match self {
-            Failure::Timeout(m) | Failure::Dropped(m) if changes_data => {
+            Failure::Timeout(m) | Failure::Dropped(m) | Failure::TooLarge(m) if changes_data => {
                 TransportError::UnknownOutcome(m)
             }
+            Failure::TooLarge(m) => TransportError::Denied(m),
             Failure::Timeout(m) => TransportError::Timeout(m),
             Failure::Unreachable(m) | Failure::Dropped(m) => TransportError::Unreachable(m),
         }
@@ -84,6 +132,7 @@ pub(crate) fn classify(
         Failure::Timeout(m) => Failure::Timeout(secret.redact(&m)),
         Failure::Unreachable(m) => Failure::Unreachable(secret.redact(&m)),
         Failure::Dropped(m) => Failure::Dropped(secret.redact(&m)),
+        Failure::TooLarge(m) => Failure::TooLarge(secret.redact(&m)),
     }
 }
 

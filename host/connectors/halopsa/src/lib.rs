@@ -50,6 +50,7 @@ pub use client::{ClientOptions, HaloClient};
 pub use config::{
     ConnectionConfig, DEFAULT_CLIENT_SECRET_ENV, DEFAULT_SCOPE, ENV_API_URL, ENV_AUTH_URL,
     ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_RATE_LIMIT, ENV_SCOPE, ENV_TENANT, ENV_VARS,
+    WorkflowBlock,
 };
 pub use error::{ConfigError, ConfigOrigin, Problem, ProblemKind};
 pub use secret::Secret;

@@ -9,7 +9,47 @@
 //!
 //! The waits go through the client's `Clock`, so tests with a virtual clock do not wait.
 
+use crate::http::RawResponse;
+use crate::stats::Counters;
+use psaflow_core::Clock;
 use std::time::{Duration, SystemTime};
+
+/// The one 429/503 retry step (decide, log, count, wait), used by the API request loop and
+/// the token request loop alike.
+pub(crate) struct BusyRetry<'a> {
+    pub max_attempts: u32,
+    pub max_backoff: Duration,
+    /// What the waits go through (a virtual clock in tests).
+    pub clock: &'a dyn Clock,
+    /// Told about every retry.
+    pub counters: &'a Counters,
+}
+
+impl BusyRetry<'_> {
+    /// After attempt number `attempt` (1-based) answered `response`: when it is a 429/503
+    /// worth waiting for (see [`wait_before_retry`]), logs, counts, waits and returns true (try
+    /// again); else returns false at once (return this answer). `what` names the server.
+    pub(crate) async fn waited(&self, what: &str, response: &RawResponse, attempt: u32) -> bool {
+        let Some(wait) = wait_before_retry(
+            response.status,
+            response.retry_after,
+            attempt,
+            self.max_attempts,
+            self.max_backoff,
+        ) else {
+            return false;
+        };
+        tracing::warn!(
+            status = response.status,
+            wait_ms = wait.as_millis() as u64,
+            attempt,
+            "{what} is busy; waiting before trying again"
+        );
+        self.counters.retry();
+        self.clock.sleep(wait).await;
+        true
+    }
+}
 
 /// Statuses worth retrying after a wait.
 pub fn is_retryable_status(status: u16) -> bool {

@@ -81,6 +81,13 @@ impl Cached {
     }
 }
 
+/// The longest token lifetime believed: longer `expires_in` values count as a day.
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn clamp_lifetime(seconds: u64) -> Duration {
+    Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME)
+}
+
 /// The lifetime assumed usable: `refresh_margin` before expiry, but never less than half the
 /// lifetime (a token that lives 60 s with a 60 s margin would otherwise be fetched every time).
 fn refresh_after(lifetime: Duration, margin: Duration) -> Duration {
@@ -140,7 +147,9 @@ impl TokenSource {
             authorization,
             generation: state.generation,
         });
-        let refresh_at = lifetime.map(|l| started + refresh_after(l, self.settings.refresh_margin));
+        let refresh_at = lifetime.map(|l| {
+            started.saturating_add(refresh_after(l, self.settings.refresh_margin))
+        });
         state.current = Some(Cached {
             token: token.clone(),
             refresh_at,
@@ -164,6 +173,12 @@ impl TokenSource {
             ("client_secret", s.client_secret.expose()),
             ("scope", s.scope.as_str()),
         ];
+        let busy = retry::BusyRetry {
+            max_attempts: s.max_attempts,
+            max_backoff: s.max_backoff,
+            clock: &*self.clock,
+            counters: &self.counters,
+        };
         let mut attempt = 1;
         loop {
             self.counters.token_fetch();
@@ -176,37 +191,28 @@ impl TokenSource {
                 .await;
             let response = match sent {
                 Ok(r) => http::read(r).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
             .map_err(|e| {
-                let failure = http::classify(
-                    &e,
-                    "HaloPSA's token endpoint",
-                    &s.token_url,
-                    s.request_timeout,
-                    &s.client_secret,
-                );
+                let failure = match e {
+                    http::ReadError::TooLarge => {
+                        http::too_large("HaloPSA's token endpoint", &s.token_url)
+                    }
+                    http::ReadError::Http(e) => http::classify(
+                        &e,
+                        "HaloPSA's token endpoint",
+                        &s.token_url,
+                        s.request_timeout,
+                        &s.client_secret,
+                    ),
+                };
                 TokenFailure::Transport(failure.into_transport_error(false))
             })?;
 
             if (200..300).contains(&response.status) {
                 return self.accept(&response);
             }
-            if let Some(wait) = retry::wait_before_retry(
-                response.status,
-                response.retry_after,
-                attempt,
-                s.max_attempts,
-                s.max_backoff,
-            ) {
-                tracing::warn!(
-                    status = response.status,
-                    wait_ms = wait.as_millis() as u64,
-                    attempt,
-                    "HaloPSA's token endpoint is busy; waiting before trying again"
-                );
-                self.counters.retry();
-                self.clock.sleep(wait).await;
+            if busy.waited("HaloPSA's token endpoint", &response, attempt).await {
                 attempt += 1;
                 continue;
             }
@@ -248,14 +254,15 @@ impl TokenSource {
             .and_then(Value::as_str)
             .filter(|t| !t.trim().is_empty())
             .unwrap_or("Bearer");
-        // expires_in is a number of seconds; some servers send it as a string.
+        // expires_in is a number of seconds; some servers send it as a string. Clamped to a
+        // day, so an absurd value cannot overflow the refresh instant or keep a token forever.
         let lifetime = field("expires_in")
             .and_then(|v| {
                 v.as_u64()
-                    .or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.max(0.0) as u64))
                     .or_else(|| v.as_str()?.trim().parse().ok())
             })
-            .map(Duration::from_secs);
+            .map(clamp_lifetime);
         let mut header = HeaderValue::from_str(&format!("{} {access_token}", token_type.trim()))
             .map_err(|_| invalid("with an access_token that cannot be sent in a header"))?;
         header.set_sensitive(true);
@@ -335,6 +342,15 @@ mod tests {
         assert_eq!(refresh_after(s(3600), s(60)), s(3540));
         assert_eq!(refresh_after(s(60), s(60)), s(30));
         assert_eq!(refresh_after(s(0), s(60)), s(0));
+    }
+
+    #[test]
+    fn lifetimes_are_clamped_to_a_day() {
+        assert_eq!(clamp_lifetime(3600), Duration::from_secs(3600));
+        assert_eq!(clamp_lifetime(u64::MAX), MAX_TOKEN_LIFETIME);
+        // The refresh instant of the longest lifetime cannot overflow the clock.
+        let at = Duration::MAX.saturating_add(refresh_after(MAX_TOKEN_LIFETIME, Duration::from_secs(60)));
+        assert_eq!(at, Duration::MAX);
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    let (_backend, runtime) = super::connect(cli).await?;
+    let (backend, runtime) = match super::connect(cli).await? {
+        Ok(connected) => connected,
+        Err(code) => return Ok(code),
+    };
     let Some(spec) = runtime.catalog().get(&args.node) else {
         let hint = did_you_mean(&args.node, runtime.catalog().ids());
         eprintln!(
@@ -35,8 +38,23 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
     };
     let envelope = runtime.invoke(&args.node, params).await;
-    println!("{}", serde_json::to_string_pretty(&envelope.to_json())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&printable(&envelope, &backend))?
+    );
     Ok(if envelope.is_success() { 0 } else { 1 })
+}
+
+/// The envelope as printed: the connection's secret and secret-named fields masked (a node's
+/// output is text we do not control), plus `"backend"`: `"sandbox"` or `"tenant"`.
+fn printable(envelope: &psaflow_core::Envelope, backend: &psaflow::backend::Backend) -> Value {
+    let redactor = psaflow_workflow::Redactor::new(super::credential_values());
+    redactor.add(backend.secret.expose());
+    let mut json = redactor.value(&envelope.to_json());
+    if let Value::Object(map) = &mut json {
+        map.insert("backend".into(), Value::from(backend.kind.as_str()));
+    }
+    json
 }
 
 /// Collects `--input` and `--with` into parameters keyed by their contract names.

@@ -28,7 +28,7 @@ pub const EXIT_USAGE: u8 = 2;
     about = "Runs HaloPSA automation workflows whose nodes are WebAssembly components."
 )]
 #[command(
-    after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox."
+    after_help = "With no HALOPSA_* variables and no --connection file, psaflow uses its embedded HaloPSA sandbox (unless --no-sandbox or PSAFLOW_NO_SANDBOX=1)."
 )]
 pub struct Cli {
     /// Load extra node components (*.wasm, documented by *.wit beside them) from this folder.
@@ -44,6 +44,14 @@ pub struct Cli {
     /// Connection file (api_url, auth_url, tenant, client_id, client_secret_env, scope).
     #[arg(long, global = true, value_name = "FILE")]
     pub connection: Option<PathBuf>,
+    /// Never fall back to the embedded sandbox: with no tenant configured, stop with exit 2
+    /// (also PSAFLOW_NO_SANDBOX=1). For CI jobs, where missing secrets must not pass as success.
+    #[arg(long, global = true)]
+    pub no_sandbox: bool,
+    /// Let `run` use a workflow's `connection:` block. Without it a workflow with one is
+    /// refused: the file would choose where your credentials and data go.
+    #[arg(long, global = true)]
+    pub allow_workflow_connection: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,7 +82,56 @@ pub enum Command {
     Schema(schema::Args),
 }
 
+/// Replaces the default panic message with one that masks every credential in the
+/// environment: a panic message is text we did not write carefully (a library's `expect`).
+fn install_redacting_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "psaflow: internal error (a bug, please report it): {}{place}",
+            mask_credentials(&payload, std::env::vars())
+        );
+    }));
+}
+
+/// The values of every credential variable in the environment (by name, see
+/// [`psaflow_core::credentials`]): `CONNECTWISE_PRIVATE_KEY`, `HALOPSA_CLIENT_SECRET`, a cloud
+/// key... Masked in everything psaflow prints, whichever connector reads them.
+pub fn credential_values() -> Vec<String> {
+    std::env::vars()
+        .filter(|(name, value)| {
+            psaflow_core::credentials::is_credential_variable(name) && value.len() >= 4
+        })
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// `text` with the value of every credential variable (by name, see
+/// [`psaflow_core::credentials`]) replaced by `***`.
+fn mask_credentials(text: &str, vars: impl Iterator<Item = (String, String)>) -> String {
+    let mut values: Vec<String> = vars
+        .filter(|(name, value)| {
+            psaflow_core::credentials::is_credential_variable(name) && value.len() >= 4
+        })
+        .map(|(_, value)| value)
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+        .iter()
+        .fold(text.to_string(), |acc, v| acc.replace(v.as_str(), "***"))
+}
+
 pub fn main() -> ExitCode {
+    install_redacting_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -123,21 +180,76 @@ pub fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
-pub async fn connect(cli: &Cli) -> anyhow::Result<(psaflow::backend::Backend, psaflow::Runtime)> {
-    let choice = psaflow::backend::BackendChoice {
+/// Variable that forbids the sandbox fallback, like `--no-sandbox`.
+pub const ENV_NO_SANDBOX: &str = "PSAFLOW_NO_SANDBOX";
+
+/// True when the sandbox fallback is forbidden: `--no-sandbox`, or PSAFLOW_NO_SANDBOX set to
+/// anything but 0/false/no.
+pub fn sandbox_forbidden(cli: &Cli) -> bool {
+    cli.no_sandbox
+        || env_lookup(ENV_NO_SANDBOX).is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        })
+}
+
+/// Decides and opens the backend. `Err(code)` when the command must stop (the reason is
+/// already on stderr): a configuration that cannot be used (2), no tenant while the sandbox
+/// is forbidden (2), or a sandbox that does not start (1).
+pub async fn open_backend(
+    cli: &Cli,
+    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
+) -> Result<psaflow::backend::Backend, u8> {
+    use psaflow::backend::{BackendChoice, Target};
+    let forbid_sandbox = sandbox_forbidden(cli);
+    let choice = BackendChoice {
         connection_file: cli.connection.as_deref(),
-        workflow_connection: None,
+        workflow_connection,
+        forbid_sandbox,
     };
-    let backend = psaflow::backend::connect(choice, env_lookup).await?;
-    if backend.sandbox.is_some() {
+    let target = match psaflow::backend::resolve(&choice, env_lookup) {
+        Ok(target) => target,
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    if matches!(target, Target::Sandbox) && forbid_sandbox {
         eprintln!(
-            "psaflow: no HALOPSA_* variables set; using {}",
-            backend.description
+            "psaflow: no tenant configured: set the HALOPSA_* variables or pass --connection FILE \
+             (--no-sandbox / {ENV_NO_SANDBOX} forbids falling back to the embedded sandbox)"
         );
+        return Err(EXIT_USAGE);
     }
+    match psaflow::backend::open(target, forbid_sandbox, env_lookup).await {
+        Ok(backend) => {
+            if backend.sandbox.is_some() {
+                eprintln!(
+                    "psaflow: no HALOPSA_* variables set; using {} (fake data, not a tenant)",
+                    backend.description
+                );
+            }
+            Ok(backend)
+        }
+        Err(err) => {
+            eprintln!("psaflow: error: {err:#}");
+            Err(1)
+        }
+    }
+}
+
+/// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
+pub async fn connect(
+    cli: &Cli,
+) -> anyhow::Result<Result<(psaflow::backend::Backend, psaflow::Runtime), u8>> {
+    let backend = match open_backend(cli, None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(Err(code)),
+    };
     let runtime = build_runtime(cli, &backend)?;
-    Ok((backend, runtime))
+    Ok(Ok((backend, runtime)))
 }
 
 pub fn build_runtime(
@@ -183,4 +295,23 @@ pub fn render(diagnostics: &psaflow_workflow::Diagnostics) -> String {
         .map(|d| d.render(styled))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_text_masks_credential_variables() {
+        let vars = vec![
+            ("HALOPSA_CLIENT_SECRET".to_string(), "s3cr3t-value".to_string()),
+            ("CONNECTWISE_PRIVATE_KEY".to_string(), "pk-123456".to_string()),
+            ("REGION".to_string(), "eu-west".to_string()),
+        ];
+        let masked = mask_credentials(
+            "called unwrap on s3cr3t-value and pk-123456 in eu-west",
+            vars.into_iter(),
+        );
+        assert_eq!(masked, "called unwrap on *** and *** in eu-west");
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::state::StateArgs;
 use super::{Cli, EXIT_USAGE};
-use psaflow::backend::{BackendChoice, workflow_connection};
+use psaflow::backend::{connection_hosts, workflow_connection};
 use psaflow::durable::{StoreJournal, os_user};
 use psaflow_store::{NewRun, RunRecord, RunState, RunStore, new_id, now_ms};
 use psaflow_workflow::{HumanRenderer, Redactor, RunOptions, RunReport, RunStatus, Workflow};
@@ -69,7 +69,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         };
         return resume(cli, &args.state, &request).await;
     }
-    let file = args.file.as_ref().expect("clap requires FILE without --resume");
+    let file = args
+        .file
+        .as_ref()
+        .expect("clap requires FILE without --resume");
     let workflow = match psaflow_workflow::load(file) {
         Ok(wf) => wf,
         Err(diagnostics) => {
@@ -105,12 +108,29 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    // With the inputs known, the nodes check every value they can before anything is sent.
+    let known = psaflow_workflow::RunOptions {
+        inputs: inputs.clone(),
+        ..Default::default()
+    }
+    .known_inputs(&workflow);
+    let env_for_check = serde_json::Value::Object(
+        std::env::vars()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    );
+    if let Err(diagnostics) =
+        psaflow_workflow::check_node_inputs(&workflow, &offline, Some(&known), &env_for_check).await
+    {
+        eprint!("{}", super::render(&diagnostics));
+        return Ok(EXIT_USAGE);
+    }
 
     if args.dry_run {
         // Nothing is sent, so no connection is made and nothing is recorded.
         let options = RunOptions {
             inputs,
-            env: std::env::vars().collect(),
+            env: declared_env(&workflow),
             dry_run: true,
             ..RunOptions::default()
         };
@@ -132,7 +152,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     // user asked for it does not start. Only the default location may be missing.
     let store = match args.state.open() {
         Ok(store) => Some(store),
-        Err(err) if args.state.state.is_none() && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() => {
+        Err(err)
+            if args.state.state.is_none()
+                && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() =>
+        {
             eprintln!(
                 "psaflow: warning: this run is not recorded (it cannot be resumed or audited): {err:#}"
             );
@@ -194,13 +217,22 @@ fn stored_inputs(inputs: &Map<String, Value>, redactor: &Redactor) -> (Value, Ve
     (Value::Object(shown), masked)
 }
 
+/// The variables the workflow declares under `env:`, from the process environment: all that
+/// its expressions can see (credentials cannot be declared; see the README's security model).
+fn declared_env(workflow: &Workflow) -> BTreeMap<String, String> {
+    workflow
+        .declared_env()
+        .filter_map(|name| super::env_lookup(name).map(|value| (name.to_string(), value)))
+        .collect()
+}
+
 /// Options for a real run: progress on stderr (stdout carries only the `--json` report),
-/// the process environment for `env.*`, and the secrets to mask everywhere.
-fn run_options(inputs: Map<String, Value>, secrets: Vec<String>) -> RunOptions {
+/// the declared environment variables for `env.*`, and the secrets to mask everywhere.
+fn run_options(workflow: &Workflow, inputs: Map<String, Value>, secrets: Vec<String>) -> RunOptions {
     let observer: Arc<dyn psaflow_workflow::RunObserver> = Arc::new(HumanRenderer::new());
     RunOptions {
         inputs,
-        env: std::env::vars().collect::<BTreeMap<_, _>>(),
+        env: declared_env(workflow),
         secrets,
         observer: Some(observer),
         ..RunOptions::default()
@@ -217,39 +249,39 @@ async fn execute(
     json: bool,
 ) -> anyhow::Result<u8> {
     let workflow = &target.workflow;
-    let workflow_connection = match workflow.connection() {
-        Some(block) if cli.connection.is_none() => {
-            match workflow_connection(block, super::env_lookup) {
-                Ok(config) => Some(config),
-                Err(err) => {
-                    eprintln!("psaflow: {}: {err:#}", target.file);
-                    return Ok(EXIT_USAGE);
-                }
-            }
-        }
-        _ => None,
+    let workflow_connection = match allowed_workflow_connection(cli, &target.file, workflow) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
     };
-    let mut secrets: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = super::credential_values();
     if let Some(secret) = super::env_lookup(psaflow_halopsa::ENV_CLIENT_SECRET) {
         secrets.push(secret);
     }
     if let Some(config) = &workflow_connection {
         secrets.push(config.client_secret.expose().to_string());
     }
-    let mut options = run_options(target.inputs.clone(), secrets);
+    let mut options = run_options(workflow, target.inputs.clone(), secrets);
     let redactor = options.redactor(workflow);
 
-    let choice = BackendChoice {
-        connection_file: cli.connection.as_deref(),
-        workflow_connection,
+    let backend = match super::open_backend(cli, workflow_connection).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(code),
     };
-    let backend = psaflow::backend::connect(choice, super::env_lookup).await?;
-    if backend.sandbox.is_some() {
+    // Whatever variable the connection reads its secret from, the workflow must not see it.
+    if let Some((name, _)) = options
+        .env
+        .iter()
+        .find(|(_, value)| value.as_str() == backend.secret.expose())
+    {
         eprintln!(
-            "psaflow: no HALOPSA_* variables set; using {}",
-            backend.description
+            "psaflow: {}: `env` lists {name}, which holds the connection's client secret; workflows cannot read credentials",
+            target.file
         );
+        return Ok(EXIT_USAGE);
     }
+    redactor.add(backend.secret.expose());
+    options.secrets.push(backend.secret.expose().to_string());
+    options.backend = Some(backend.kind.as_str().to_string());
     let backend_label = if backend.sandbox.is_some() {
         "sandbox".to_string()
     } else {
@@ -310,7 +342,6 @@ async fn execute(
     let runtime = super::build_runtime(cli, &backend)?;
     let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
     report.id = run_id.clone();
-    report.backend = Some(backend_label);
     if let (Some(store), Some(id)) = (&store, &run_id) {
         let state = match report.status {
             RunStatus::Succeeded => RunState::Succeeded,
@@ -318,7 +349,13 @@ async fn execute(
             RunStatus::WaitingApproval => RunState::WaitingApproval,
         };
         let error = report.error.as_deref().map(|e| report.redactor().text(e));
-        store.update_run(id, state, Some(&report.to_json()), error.as_deref(), now_ms())?;
+        store.update_run(
+            id,
+            state,
+            Some(&report.to_json()),
+            error.as_deref(),
+            now_ms(),
+        )?;
     }
     finish(&report, json)
 }
@@ -432,4 +469,47 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
         inputs,
     };
     execute(cli, target, Some(store), Some(run), request.json).await
+}
+
+/// The workflow's `connection:` block as settings, when the person running psaflow allowed it
+/// (`--allow-workflow-connection`); `Err(exit code)` when the run must stop. Without the flag a
+/// workflow with a block is refused, whatever else is configured: a contributed file must not
+/// decide where the credentials and data go, and silently ignoring the block would run the
+/// workflow against a tenant its author did not mean.
+fn allowed_workflow_connection(
+    cli: &Cli,
+    file: &str,
+    workflow: &Workflow,
+) -> Result<Option<psaflow_halopsa::ConnectionConfig>, u8> {
+    let Some(block) = workflow.connection() else {
+        return Ok(None);
+    };
+    if !cli.allow_workflow_connection {
+        eprintln!(
+            "psaflow: {file}: this workflow has a `connection:` block, which would choose where your \
+             credentials and data go; refusing it. Configure the connection yourself (HALOPSA_* \
+             variables or --connection FILE) and remove the block, or pass \
+             --allow-workflow-connection if you trust this file"
+        );
+        return Err(EXIT_USAGE);
+    }
+    if cli.connection.is_some() {
+        eprintln!(
+            "psaflow: {file}: --allow-workflow-connection and --connection both name a connection; use one"
+        );
+        return Err(EXIT_USAGE);
+    }
+    match workflow_connection(block, super::env_lookup) {
+        Ok(config) => {
+            let (api, token) = connection_hosts(&config);
+            eprintln!(
+                "psaflow: using the connection in {file} (--allow-workflow-connection): API requests go to {api}, the client secret goes to {token}"
+            );
+            Ok(Some(config))
+        }
+        Err(err) => {
+            eprintln!("psaflow: {file}: {err:#}");
+            Err(EXIT_USAGE)
+        }
+    }
 }

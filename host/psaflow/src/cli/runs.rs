@@ -280,16 +280,30 @@ fn show(a: &ShowArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     println!("run {}  {}  ({})", run.id, run.status, run.workflow);
-    println!("  file:     {}  sha256 {}", run.workflow_file, &run.workflow_hash[..12.min(run.workflow_hash.len())]);
-    println!("  started:  {} by {}", show_time(run.created_at), run.started_by);
+    println!(
+        "  file:     {}  sha256 {}",
+        run.workflow_file,
+        &run.workflow_hash[..12.min(run.workflow_hash.len())]
+    );
+    println!(
+        "  started:  {} by {}",
+        show_time(run.created_at),
+        run.started_by
+    );
     if let Some(f) = run.finished_at {
         println!("  finished: {} ({} ms)", show_time(f), f - run.created_at);
     }
     println!("  backend:  {}", run.backend);
     println!("  inputs:   {}", run.inputs);
     for s in full["step_timings"].as_array().into_iter().flatten() {
-        let items = s["items"].as_u64().map(|n| format!(" {n} items")).unwrap_or_default();
-        let took = s["duration_ms"].as_i64().map(|d| format!(" {d} ms")).unwrap_or_default();
+        let items = s["items"]
+            .as_u64()
+            .map(|n| format!(" {n} items"))
+            .unwrap_or_default();
+        let took = s["duration_ms"]
+            .as_i64()
+            .map(|d| format!(" {d} ms"))
+            .unwrap_or_default();
         println!(
             "  step {:<20} {:<16}{items}{took}",
             s["step"].as_str().unwrap_or_default(),
@@ -300,7 +314,10 @@ fn show(a: &ShowArgs) -> anyhow::Result<u8> {
         }
     }
     let attempts = full["attempt_log"].as_array().map_or(0, Vec::len);
-    println!("  attempts: {attempts} (runs show {} --json lists them)", run.id);
+    println!(
+        "  attempts: {attempts} (runs show {} --json lists them)",
+        run.id
+    );
     for a in full["approvals"].as_array().into_iter().flatten() {
         let decided = match a["decision"].as_str() {
             Some(d) => format!("{d} by {}", a["decided_by"].as_str().unwrap_or("?")),

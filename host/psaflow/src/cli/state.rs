@@ -85,6 +85,10 @@ mod tests {
     #[test]
     fn ages_parse_with_days() {
         assert_eq!(parse_age("--since", "7d"), Ok(7 * 86_400_000));
-        assert!(parse_age("--since", "soon").unwrap_err().contains("--since"));
+        assert!(
+            parse_age("--since", "soon")
+                .unwrap_err()
+                .contains("--since")
+        );
     }
 }

@@ -18,13 +18,29 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    match psaflow_workflow::validate(&workflow, runtime.catalog()) {
+    // Static checks, then the nodes' own input checks on the values written in the file
+    // (nothing is sent); every problem of both kinds is reported together.
+    let mut problems = match psaflow_workflow::validate(&workflow, runtime.catalog()) {
+        Ok(()) => Vec::new(),
+        Err(diagnostics) => diagnostics.0,
+    };
+    if let Err(more) =
+        psaflow_workflow::check_node_inputs(&workflow, &runtime, None, &serde_json::json!({})).await
+    {
+        problems.extend(more.0);
+    }
+    let checked = psaflow_workflow::Diagnostics(problems).into_result();
+    match checked {
         Ok(()) => {
-            println!(
-                "{}: valid ({} steps)",
-                args.file.display(),
-                workflow.steps().len()
-            );
+            if workflow.connection().is_some() {
+                eprintln!(
+                    "psaflow: note: {} has a `connection:` block; `psaflow run` refuses it unless given --allow-workflow-connection",
+                    args.file.display()
+                );
+            }
+            let n = workflow.steps().len();
+            let plural = if n == 1 { "" } else { "s" };
+            println!("{}: valid ({n} step{plural})", args.file.display());
             Ok(0)
         }
         Err(diagnostics) => {

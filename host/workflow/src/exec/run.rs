@@ -191,7 +191,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     let redactor = opts.redactor(wf);
     let mut report = RunReport {
         id: None,
-        backend: None,
+        backend: opts.backend.clone(),
         waiting: None,
         name: wf.name().to_string(),
         status: RunStatus::Succeeded,
@@ -206,6 +206,17 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         redactor: redactor.clone(),
     };
     if let Err(diags) = validate(wf, catalog) {
+        report.status = RunStatus::Failed;
+        report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
+        report.steps = all_skipped(wf, "the workflow is invalid");
+        return report;
+    }
+    // The nodes' own input checks on every value known now: a mistake found here means
+    // nothing is sent, not an orphan record left by the steps before it.
+    let known_inputs = opts.full_inputs(wf);
+    if let Err(diags) =
+        crate::precheck::check_node_inputs(wf, invoker, Some(&known_inputs), &opts.env_value(wf)).await
+    {
         report.status = RunStatus::Failed;
         report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
         report.steps = all_skipped(wf, "the workflow is invalid");
@@ -236,7 +247,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         steps: wf.steps().len(),
     });
     let inputs = opts.full_inputs(wf);
-    let env = opts.env_value();
+    let env = opts.env_value(wf);
     let mut seen = Map::new();
     let mut walk = Walk {
         ctx: &ctx,

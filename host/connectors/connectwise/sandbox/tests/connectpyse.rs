@@ -2,7 +2,8 @@
 //! the sandbox answers the way real ConnectWise clients expect, not only the way psaflow asks.
 //!
 //! Needs python3 with pip and access to a package index; when either is missing the test says
-//! so and passes without checking (CI installs them; see .ci/run).
+//! so and passes without checking, except where PSAFLOW_REQUIRE_FIDELITY is set (.ci/run sets
+//! it and makes sure python3 and pip are there).
 
 use psaflow_connectwise_sandbox::{Sandbox, SandboxOptions};
 use std::path::PathBuf;
@@ -46,6 +47,10 @@ fn install() -> Result<PathBuf, String> {
 async fn connectpyse_works_against_the_sandbox_unchanged() {
     let site = match install() {
         Ok(site) => site,
+        // CI sets PSAFLOW_REQUIRE_FIDELITY, so there a missing client is a failure, not a skip.
+        Err(reason) if std::env::var_os("PSAFLOW_REQUIRE_FIDELITY").is_some() => {
+            panic!("the connectpyse fidelity test must run here: {reason}")
+        }
         Err(reason) => {
             eprintln!("SKIPPED connectpyse fidelity test: {reason}");
             return;

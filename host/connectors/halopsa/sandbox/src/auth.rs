@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::Shared;
-use crate::store::Entity;
+use crate::model::Entity;
 
 /// Issued access tokens. Each remembers the fault epoch it was issued in, so that
 /// `Faults::expire_tokens` can invalidate every earlier token without touching this table.

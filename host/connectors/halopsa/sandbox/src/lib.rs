@@ -20,6 +20,8 @@
 mod auth;
 mod clock;
 mod faults;
+mod model;
+mod ops;
 mod rules;
 mod seed;
 mod server;
@@ -36,7 +38,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{AgentQuirk, Faults, RandomFaults, UserDeleteQuirk};
-pub use store::Entity;
+pub use model::Entity;
 
 /// How long [`Sandbox::shutdown`] lets in-flight requests finish before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

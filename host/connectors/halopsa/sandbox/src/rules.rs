@@ -4,7 +4,8 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::store::{Entity, Record, Store, id_of, id_value};
+use crate::model::{Entity, Record, Rejection, id_of, id_value};
+use crate::store::Store;
 
 /// The seeded "Closed" status; a ticket is closed exactly when it has this status.
 pub(crate) const STATUS_CLOSED: i64 = 9;
@@ -30,48 +31,6 @@ const ID_FIELDS: &[&str] = &[
     "team_id",
     "main_site_id",
 ];
-
-/// Why a request is refused, in the body shape Halo uses for that kind of refusal.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Rejection {
-    /// 400 with an ASP.NET model-state body: `{"<field>": "<message>", ...}`.
-    Fields(Map<String, Value>),
-    /// Any status with `{"message": "..."}`.
-    Message(StatusCode, String),
-    /// Any status with a plain-text body (Halo's coded business errors).
-    Text(StatusCode, String),
-    /// Any status (even 200) with this JSON body: Halo reports a failed licence check in the body
-    /// of a 200 (seed 001: "do not rely on HTTP status alone").
-    Body(StatusCode, Value),
-}
-
-impl Rejection {
-    pub(crate) fn field(key: &str, message: impl Into<String>) -> Rejection {
-        let mut fields = Map::new();
-        fields.insert(key.to_owned(), Value::String(message.into()));
-        Rejection::Fields(fields)
-    }
-
-    pub(crate) fn message(status: StatusCode, message: impl Into<String>) -> Rejection {
-        Rejection::Message(status, message.into())
-    }
-
-    pub(crate) fn not_found(entity: Entity, id: i64) -> Rejection {
-        Rejection::message(
-            StatusCode::NOT_FOUND,
-            format!("{} {id} not found.", entity.label()),
-        )
-    }
-
-    pub(crate) fn status(&self) -> StatusCode {
-        match self {
-            Rejection::Fields(_) => StatusCode::BAD_REQUEST,
-            Rejection::Message(status, _)
-            | Rejection::Text(status, _)
-            | Rejection::Body(status, _) => *status,
-        }
-    }
-}
 
 /// Control flags read from a POSTed object (Halo's underscore fields).
 #[derive(Debug, Default, Clone, Copy)]

@@ -8,7 +8,8 @@
 
 use serde_json::{Value, json};
 
-use crate::store::{Entity, Store};
+use crate::model::Entity;
+use crate::store::Store;
 
 fn put(store: &mut Store, entity: Entity, record: Value) {
     let Value::Object(map) = record else {
@@ -370,7 +371,7 @@ fn tickets(store: &mut Store) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::id_of;
+    use crate::model::id_of;
 
     #[test]
     fn demo_has_the_promised_shape() {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::faults::{AgentQuirk, UserDeleteQuirk};
-use crate::rules::Rejection;
-use crate::store::{Entity, ListQuery};
+use crate::model::{Entity, Rejection};
+use crate::store::ListQuery;
 use crate::{RecordedRequest, Shared, auth, clock, lock};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -345,7 +345,7 @@ fn save(shared: &Shared, entity: Entity, body: &[u8]) -> Response {
     }
     let creates = items.iter().any(|item| {
         item.get("id")
-            .and_then(crate::store::id_value)
+            .and_then(crate::model::id_value)
             .is_none_or(|id| id == 0 || id == -1)
     });
     let quirk = shared.faults.agent();

@@ -1,0 +1,269 @@
+//! The store operations the API calls: fetch, list with Halo's filters, create/update (all or
+//! nothing), delete. They apply the per-entity rules (`rules.rs`) to the tables (`store.rs`).
+
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::model::{Entity, Record, Rejection, id_of, id_value, is_deleted};
+use crate::rules;
+use crate::store::{ListQuery, Store, paginate};
+
+impl Store {
+    /// Every record as the API shows it, soft-deleted tickets included.
+    pub(crate) fn all(&self, entity: Entity) -> Vec<Value> {
+        self.rows(entity)
+            .map(|r| rules::decorate(self, entity, r))
+            .collect()
+    }
+
+    /// A record as `GET /{id}` shows it; soft-deleted tickets are gone as far as GET is concerned.
+    pub(crate) fn fetch(&self, entity: Entity, id: i64) -> Result<Value, Rejection> {
+        match self.get(entity, id) {
+            Some(r) if !is_deleted(r) => Ok(rules::decorate(self, entity, r)),
+            _ => Err(Rejection::not_found(entity, id)),
+        }
+    }
+
+    pub(crate) fn insert_fixture(
+        &mut self,
+        entity: Entity,
+        mut record: Record,
+        now: &str,
+    ) -> Value {
+        rules::absorb_password(&mut record);
+        rules::apply_defaults(self, entity, &mut record, now);
+        let id = self.put(entity, record);
+        rules::decorate(self, entity, self.record(entity, id))
+    }
+
+    /// `POST /api/<Entity>`: creates or partially updates each object. All or nothing: one bad
+    /// object leaves the store untouched.
+    pub(crate) fn save(
+        &mut self,
+        entity: Entity,
+        items: Vec<Value>,
+        now: &str,
+    ) -> Result<Vec<Value>, Rejection> {
+        let mut draft = self.clone();
+        let mut saved_ids = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::Object(mut changes) = item else {
+                return Err(Rejection::message(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "Each {} in the request array must be a JSON object.",
+                        entity.label()
+                    ),
+                ));
+            };
+            let flags = rules::normalise_input(entity, &mut changes)?;
+            rules::resolve_names(&draft, entity, &mut changes)?;
+            let id = changes.get("id").map(|v| (id_value(v), v.clone()));
+            let id = match id {
+                None | Some((Some(0 | -1), _)) => None,
+                Some((Some(id), _)) if id > 0 => Some(id),
+                Some((_, raw)) => {
+                    return Err(Rejection::field(
+                        "id",
+                        format!("The value '{raw}' is not valid for id."),
+                    ));
+                }
+            };
+            changes.remove("id");
+            let id = match id {
+                None => {
+                    rules::validate_create(&draft, entity, &changes)?;
+                    rules::apply_defaults(&draft, entity, &mut changes, now);
+                    draft.put(entity, changes)
+                }
+                Some(id) => {
+                    let existing = draft
+                        .get(entity, id)
+                        .ok_or_else(|| Rejection::not_found(entity, id))?;
+                    if is_deleted(existing) && !flags.recover {
+                        return Err(Rejection::not_found(entity, id));
+                    }
+                    rules::validate_update(&draft, entity, id, &changes)?;
+                    let mut merged = existing.clone();
+                    merged.extend(changes);
+                    if flags.recover {
+                        merged.insert("deleted".to_owned(), Value::Bool(false));
+                    }
+                    rules::fill_derived_ids(&draft, entity, &mut merged);
+                    merged.insert("last_update".to_owned(), json!(now));
+                    draft.put(entity, merged)
+                }
+            };
+            saved_ids.push(id);
+        }
+        if entity == Entity::Agent {
+            rules::check_seats(self, &draft)?;
+        }
+        *self = draft;
+        Ok(saved_ids
+            .into_iter()
+            .map(|id| rules::decorate(self, entity, self.record(entity, id)))
+            .collect())
+    }
+
+    /// `DELETE /api/<Entity>/{id}`. Tickets are only flagged deleted, as in Halo.
+    pub(crate) fn delete(
+        &mut self,
+        entity: Entity,
+        id: i64,
+        now: &str,
+    ) -> Result<Value, Rejection> {
+        let existing = self.fetch(entity, id)?;
+        rules::check_delete(self, entity, id)?;
+        if entity == Entity::Ticket {
+            let record = self.get_mut(entity, id).expect("fetched above");
+            record.insert("deleted".to_owned(), Value::Bool(true));
+            record.insert("last_update".to_owned(), json!(now));
+            return Ok(rules::decorate(
+                self,
+                entity,
+                self.record(entity, id),
+            ));
+        }
+        self.remove(entity, id);
+        Ok(existing)
+    }
+
+    /// `GET /api/<Entity>`: a wrapped page for clients, sites, tickets and users, a bare array
+    /// for the lookups. Agents are a bare array unless paginated (then `{record_count, agents}`,
+    /// as seed 001 shows); teams are `{"teams": [...]}` (plus `record_count` when paginated).
+    pub(crate) fn list(&self, entity: Entity, query: &ListQuery) -> Value {
+        let matching: Vec<Value> = self
+            .rows(entity)
+            .filter(|r| self.matches(entity, r, query))
+            .map(|r| rules::decorate(self, entity, r))
+            .collect();
+        match entity {
+            Entity::Agent if !query.pageinate => return Value::Array(matching),
+            Entity::Team if !query.pageinate => return json!({ "teams": matching }),
+            _ => {}
+        }
+        let Some(key) = entity.list_key() else {
+            return Value::Array(matching);
+        };
+        let page = paginate(matching, query);
+        let mut body = Map::new();
+        body.insert("record_count".to_owned(), json!(page.record_count));
+        if let (Some(no), Some(size)) = (page.page_no, page.page_size) {
+            body.insert("page_no".to_owned(), json!(no));
+            body.insert("page_size".to_owned(), json!(size));
+        }
+        body.insert(key.to_owned(), Value::Array(page.items));
+        Value::Object(body)
+    }
+
+    fn matches(&self, entity: Entity, record: &Record, q: &ListQuery) -> bool {
+        if entity.has_active_filter() {
+            let inactive = record
+                .get("inactive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let wanted = if inactive {
+                q.include_inactive
+            } else {
+                q.include_active
+            };
+            if !wanted {
+                return false;
+            }
+        }
+        if entity == Entity::Agent {
+            let active = rules::agent_is_active(record);
+            let wanted = if active {
+                q.include_enabled
+            } else {
+                q.include_disabled
+            };
+            let api_agent = record.get("is_api_agent").and_then(Value::as_bool) == Some(true);
+            if !wanted || (api_agent && !q.include_api_agents) {
+                return false;
+            }
+        }
+        if entity == Entity::Ticket {
+            if is_deleted(record) != q.deleted {
+                return false;
+            }
+            let closed = id_of(record, "status_id") == Some(rules::STATUS_CLOSED);
+            if (q.open_only && closed) || (q.closed_only && !closed) {
+                return false;
+            }
+        }
+        // A filter the entity does not have is ignored, as Halo ignores unknown parameters.
+        let is_ticket = entity == Entity::Ticket;
+        let has_client = matches!(
+            entity,
+            Entity::Client | Entity::Site | Entity::User | Entity::Ticket
+        );
+        let client_id = self.client_of(entity, record);
+        let ticket_field = |key| {
+            if is_ticket {
+                Some(id_of(record, key))
+            } else {
+                None
+            }
+        };
+        let filters = [
+            (q.client_id, has_client.then_some(client_id)),
+            (
+                q.site_id,
+                matches!(entity, Entity::Site | Entity::User | Entity::Ticket)
+                    .then(|| self.site_of(entity, record)),
+            ),
+            (q.user_id, ticket_field("user_id")),
+            (q.agent_id, ticket_field("agent_id")),
+            (q.status_id, ticket_field("status_id")),
+            (
+                q.team_id,
+                matches!(entity, Entity::Ticket | Entity::Agent).then(|| id_of(record, "team_id")),
+            ),
+            (
+                q.toplevel_id,
+                has_client.then(|| self.toplevel_of(entity, record, client_id)),
+            ),
+        ];
+        let rejected =
+            |(wanted, actual): &(Option<i64>, Option<Option<i64>>)| match (wanted, actual) {
+                (Some(w), Some(a)) => Some(*w) != *a,
+                _ => false,
+            };
+        if filters.iter().any(rejected) {
+            return false;
+        }
+        match &q.search {
+            Some(term) => rules::search_matches(entity, record, term),
+            None => true,
+        }
+    }
+
+    fn site_of(&self, entity: Entity, record: &Record) -> Option<i64> {
+        match entity {
+            Entity::Site => id_of(record, "id"),
+            Entity::User | Entity::Ticket => id_of(record, "site_id"),
+            _ => None,
+        }
+    }
+
+    fn client_of(&self, entity: Entity, record: &Record) -> Option<i64> {
+        match entity {
+            Entity::Client => id_of(record, "id"),
+            Entity::Site | Entity::Ticket => id_of(record, "client_id"),
+            Entity::User => {
+                let site = id_of(record, "site_id")?;
+                id_of(self.get(Entity::Site, site)?, "client_id")
+            }
+            _ => None,
+        }
+    }
+
+    fn toplevel_of(&self, entity: Entity, record: &Record, client_id: Option<i64>) -> Option<i64> {
+        match entity {
+            Entity::Client => id_of(record, "toplevel_id"),
+            _ => id_of(self.get(Entity::Client, client_id?)?, "toplevel_id"),
+        }
+    }
+}

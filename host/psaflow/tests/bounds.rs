@@ -1,0 +1,69 @@
+//! Hostile workflows through the real binary: every limit fails `psaflow validate` with exit 2
+//! and an error that names the limit, never a panic (exit 101).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn validate(name: &str, yaml: &str) -> Output {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, yaml).unwrap();
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.args(["validate", file.to_str().unwrap()])
+        .env("PSAFLOW_CACHE_DIR", cache);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.output().expect("psaflow runs")
+}
+
+fn assert_refused(name: &str, yaml: &str, expected: &str) {
+    let out = validate(name, yaml);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+    assert!(err.contains(expected), "{name}: expected {expected:?} in {err}");
+    assert!(!err.contains("panicked"), "{name}: {err}");
+}
+
+fn step(extra: &str) -> String {
+    format!(
+        "name: hostile\nsteps:\n  - id: get\n    node: halopsa.client.get\n    with: {{ Id: 1 }}\n{extra}"
+    )
+}
+
+#[test]
+fn a_timeout_of_1e20_seconds_is_refused_naming_the_limit() {
+    assert_refused(
+        "float-timeout.yaml",
+        &step("    timeout: 1.0e+20\n"),
+        "`timeout` is longer than the longest duration psaflow accepts (365d)",
+    );
+}
+
+#[test]
+fn a_duration_of_twenty_nines_hours_is_refused_naming_the_limit() {
+    assert_refused(
+        "huge-hours.yaml",
+        &step("    timeout: \"99999999999999999999h\"\n"),
+        "longer than the longest duration psaflow accepts",
+    );
+    assert_refused(
+        "huge-interval.yaml",
+        &step("    retry: { max_attempts: 2, initial_interval: 99999999999999999999h }\n"),
+        "`initial_interval` is longer than the longest duration",
+    );
+}
+
+#[test]
+fn for_each_concurrency_is_capped_at_64() {
+    let yaml = "name: hostile\nsteps:\n  - id: get\n    node: halopsa.client.get\n    for_each: [1, 2]\n    concurrency: 100000\n    with: { Id: \"${{ item }}\" }\n";
+    assert_refused(
+        "concurrency.yaml",
+        yaml,
+        "`concurrency` is 100000, more than the most psaflow runs at once (64)",
+    );
+}

@@ -1,0 +1,375 @@
+//! Durable runs through the real binary: a run killed (SIGKILL) at many points of a for_each
+//! of creates and resumed each time never makes a record twice; approvals exit 4, are listed,
+//! decided once, and audited with the approver; pruning keeps the audit trail.
+//!
+//! The tenant is a long-running `psaflow sandbox` process that outlives every killed run,
+//! reached through HALOPSA_* variables exactly as a real tenant would be.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `psaflow sandbox` on a free port, stopped when dropped.
+struct Tenant {
+    child: Child,
+    env: Vec<(String, String)>,
+}
+
+impl Tenant {
+    fn start() -> Tenant {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+            .args(["sandbox", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("psaflow sandbox starts");
+        let mut env = Vec::new();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        while env.len() < 4 {
+            let line = lines.next().expect("sandbox prints its variables").unwrap();
+            if let Some(rest) = line.strip_prefix("export HALOPSA_") {
+                let (k, v) = rest.split_once('=').unwrap();
+                env.push((format!("HALOPSA_{k}"), v.to_string()));
+            }
+        }
+        // Keep reading what it prints, so it never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Tenant { child, env }
+    }
+
+    fn command(&self, state: &Path, args: &[&str]) -> Command {
+        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+        cmd.args(args)
+            .arg("--state")
+            .arg(state)
+            .current_dir(repo())
+            .env("PSAFLOW_CACHE_DIR", cache)
+            .env("USER", "ada");
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn run(&self, state: &Path, args: &[&str]) -> Output {
+        self.command(state, args).output().expect("psaflow runs")
+    }
+
+    /// Clients whose name starts with `prefix`, by name.
+    fn clients(&self, prefix: &str) -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+            .args(["invoke", "halopsa.client.get-many", "--with"])
+            .arg(format!("Search={prefix}"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "PSAFLOW_CACHE_DIR",
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache"),
+            )
+            .output()
+            .unwrap();
+        let env: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("get-many answered {}", String::from_utf8_lossy(&out.stderr))
+        });
+        let mut names: Vec<String> = env["Clients"]["clients"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no clients list in {env}"))
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Tenant {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const CREATE_EACH: &str = "name: create-each
+inputs:
+  prefix: { type: string, required: true }
+steps:
+  - id: clients
+    node: halopsa.client.create
+    for_each: ${{ range(30) | list }}
+    with:
+      Name: ${{ inputs.prefix }} ${{ item }}
+";
+
+fn newest_run(tenant: &Tenant, state: &Path) -> Option<Value> {
+    let out = tenant.run(state, &["runs", "list", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let runs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    runs.into_iter().next()
+}
+
+#[test]
+fn a_killed_run_resumes_without_making_any_record_twice() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("create-each.yaml");
+    std::fs::write(&wf, CREATE_EACH).unwrap();
+    let wf = wf.to_str().unwrap().to_string();
+    let mut completed = 0;
+    let mut stopped_in_doubt = 0;
+    // Kill points spread over start-up, the loop and its end; which item each one lands on
+    // does not matter: every outcome must keep the invariant.
+    let points = [
+        (250u64, true),
+        (450, true),
+        (650, true),
+        (850, true),
+        (1050, true),
+        (200, false),
+        (260, false),
+        (320, false),
+        (380, false),
+    ];
+    for (round, (delay_ms, budget)) in points.iter().enumerate() {
+        let state = dir.path().join(format!("state-{round}"));
+        let prefix = format!("Crash{round}x");
+        // A request budget spreads the creates over about a second, so the kill points land
+        // inside the loop (the budget is the client's own; the sandbox answers at once). It
+        // waits inside the request, so those kills fall between an intent and its result;
+        // rounds without it are killed between calls as often as during one.
+        let mut cmd = tenant.command(
+            &state,
+            &["run", &wf, "--input", &format!("prefix={prefix}")],
+        );
+        if *budget {
+            cmd.env("HALOPSA_RATE_LIMIT", "5/200ms");
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(*delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix: no cleanup runs
+        let _ = child.wait();
+
+        let before = tenant.clients(&prefix);
+        assert_no_duplicates(&before);
+        let Some(run) = newest_run(&tenant, &state) else {
+            eprintln!("kill at {delay_ms} ms: before the run was recorded");
+            assert!(
+                before.is_empty(),
+                "a run that was never recorded sent nothing"
+            );
+            continue;
+        };
+        let id = run["id"].as_str().unwrap().to_string();
+        if run["status"] != "running" {
+            eprintln!("kill at {delay_ms} ms: after the run finished");
+            continue;
+        }
+        eprintln!("kill at {delay_ms} ms: {} of 30 records made", before.len());
+        let out = tenant.run(&state, &["runs", "resume", &id, "--json"]);
+        let after = tenant.clients(&prefix);
+        assert_no_duplicates(&after);
+        match out.status.code() {
+            Some(0) => {
+                completed += 1;
+                let expected: Vec<String> = {
+                    let mut v: Vec<String> = (0..30).map(|i| format!("{prefix} {i}")).collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(
+                    after, expected,
+                    "every record exactly once after the resume"
+                );
+                let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(report["id"], id.as_str());
+                assert_eq!(report["status"], "succeeded");
+            }
+            Some(1) => {
+                // The kill fell between a create's intent and its result: psaflow cannot tell
+                // whether it happened and says which record to check, sending nothing more.
+                stopped_in_doubt += 1;
+                let err = text(&out.stderr);
+                assert!(err.contains("Check in the PSA"), "{err}");
+                assert!(
+                    err.contains(&format!("Name=\"{prefix} ")),
+                    "names the record: {err}"
+                );
+                assert_eq!(after.len(), before.len(), "nothing more was sent");
+            }
+            other => panic!("resume exited {other:?}: {}", text(&out.stderr)),
+        }
+    }
+    eprintln!(
+        "resumed to completion: {completed}, stopped on an in-doubt create: {stopped_in_doubt}"
+    );
+}
+
+fn assert_no_duplicates(names: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for n in names {
+        assert!(seen.insert(n), "{n} exists twice: {names:?}");
+    }
+}
+
+const APPROVAL: &str = "name: approve-rename
+inputs:
+  prefix: { type: string, required: true }
+steps:
+  - id: client
+    node: halopsa.client.create
+    with:
+      Name: ${{ inputs.prefix }}
+  - id: rename
+    node: halopsa.client.update
+    approval:
+      message: Rename client ${{ steps.client.Client.id }}?
+      timeout: 72h
+    with:
+      Id: ${{ steps.client.Client.id }}
+      Name: ${{ inputs.prefix }} renamed
+outputs:
+  id: ${{ steps.client.Client.id }}
+";
+
+#[test]
+fn an_approval_waits_exit_4_then_approve_completes_it_and_the_audit_names_the_approver() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("approve.yaml");
+    std::fs::write(&wf, APPROVAL).unwrap();
+    let wf = wf.to_str().unwrap();
+
+    let out = tenant.run(
+        &state,
+        &["run", wf, "--input", "prefix=Approved Co", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "waiting_approval");
+    let id = report["id"].as_str().unwrap().to_string();
+    assert!(
+        report["waiting_approval"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Rename client ")
+    );
+
+    let out = tenant.run(
+        &state,
+        &["runs", "list", "--status", "waiting_approval", "--json"],
+    );
+    let waiting: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["id"], id.as_str());
+
+    // grace approves; the run resumes in the same command and finishes.
+    let out = tenant
+        .command(&state, &["approve", &id, "--comment", "looked fine"])
+        .env("USER", "grace")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(tenant.clients("Approved Co renamed").len(), 1);
+
+    // The same decision again changes nothing; the opposite one is refused.
+    let again = tenant
+        .command(&state, &["approve", &id])
+        .env("USER", "alan")
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("already approved by grace"));
+    let reject = tenant.run(&state, &["approve", &id, "--reject"]);
+    assert_eq!(reject.status.code(), Some(2));
+    assert!(
+        text(&reject.stderr).contains("cannot replace"),
+        "{}",
+        text(&reject.stderr)
+    );
+
+    let out = tenant.run(&state, &["audit", "--json"]);
+    let audit: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let effects: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .map(|e| {
+            (
+                e["step_id"].as_str().unwrap(),
+                e["actor"].as_str().unwrap(),
+                e["approved_by"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        vec![
+            ("client", "ada", "-"),
+            ("rename", "grace", "grace"),
+            ("rename", "grace", "grace")
+        ],
+        "{audit:#?}"
+    );
+    assert_eq!(audit[1]["effect"], "approve");
+    assert_eq!(audit[2]["outcome"], "succeeded");
+
+    let show = tenant.run(&state, &["runs", "show", &id, "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["status"], "succeeded");
+    assert_eq!(shown["steps"]["rename"]["status"], "succeeded");
+    assert_eq!(shown["approvals"][0]["decided_by"], "grace");
+    assert!(shown["attempt_log"].as_array().unwrap().len() >= 2);
+
+    // Pruning removes the finished run and keeps every audit row.
+    let prune = tenant.run(&state, &["runs", "prune", "--older-than", "1ms"]);
+    assert_eq!(prune.status.code(), Some(0), "{}", text(&prune.stderr));
+    let gone = tenant.run(&state, &["runs", "show", &id]);
+    assert_eq!(gone.status.code(), Some(2));
+    let out = tenant.run(&state, &["audit", "--json"]);
+    let kept: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kept.len(), audit.len());
+}
+
+#[test]
+fn dry_runs_show_approval_points_and_record_nothing() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("approve.yaml");
+    std::fs::write(&wf, APPROVAL).unwrap();
+    let out = tenant.run(
+        &state,
+        &[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "prefix=Dry",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("WAITS FOR APPROVAL: Rename client"), "{plan}");
+    assert!(
+        plan.contains("after 3d without a decision: reject"),
+        "{plan}"
+    );
+    assert!(newest_run(&tenant, &state).is_none());
+}

@@ -1,0 +1,22 @@
+//! A small soak in the test suite (the full one is `psaflow bench soak`): a few hundred node
+//! invocations of mixed workflows against a sandbox with random faults, then the final state
+//! checked. Faults are seeded, waits are virtual.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_soak_loses_nothing_and_duplicates_nothing() {
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-soak-cache");
+    let report = psaflow::soak::soak(psaflow::soak::SoakOptions {
+        invocations: 300,
+        concurrency: 4,
+        seed: 7,
+        token_ttl: std::time::Duration::from_secs(30),
+        cache_dir: Some(cache),
+    })
+    .await
+    .expect("the soak runs");
+    assert!(report.invocations >= 300, "{report:?}");
+    assert_eq!(report.lost, 0, "{report:?}");
+    assert_eq!(report.duplicated, 0, "{report:?}");
+    assert_eq!(report.secret_leaks, 0, "{report:?}");
+    assert_eq!(report.panics, 0, "{report:?}");
+}
