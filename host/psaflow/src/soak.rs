@@ -157,7 +157,7 @@ pub async fn soak(options: SoakOptions) -> anyhow::Result<SoakReport> {
         },
     )?;
     let runtime = Runtime::builder()
-        .transport(Arc::new(client))
+        .connection(crate::halopsa::CONNECTOR, Arc::new(client))
         .cache_dir(options.cache_dir.clone())
         .build()?;
     let invoker = Arc::new(Timed {

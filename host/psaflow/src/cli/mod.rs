@@ -263,6 +263,14 @@ pub fn build_runtime(
         .build()
 }
 
+/// A runtime with no connection, for checking node inputs: check mode sends nothing.
+pub fn offline_runtime(cli: &Cli) -> anyhow::Result<psaflow::Runtime> {
+    psaflow::Runtime::builder()
+        .nodes(load_nodes(cli)?)
+        .request_cap(cli.request_cap)
+        .build()
+}
+
 /// The node catalog: built-in nodes and `--nodes` folders, loaded once per process. Needs no
 /// connection (all `nodes`, `validate` and `schema` need). Loading warnings and every
 /// third-party node's declared capabilities go to stderr.

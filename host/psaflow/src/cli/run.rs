@@ -119,6 +119,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect(),
     );
+    let offline = super::offline_runtime(cli)?;
     if let Err(diagnostics) =
         psaflow_workflow::check_node_inputs(&workflow, &offline, Some(&known), &env_for_check).await
     {

@@ -10,7 +10,7 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    let runtime = super::load_nodes(cli)?;
+    let runtime = super::offline_runtime(cli)?;
     let workflow = match psaflow_workflow::load(&args.file) {
         Ok(wf) => wf,
         Err(diagnostics) => {

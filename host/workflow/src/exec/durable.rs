@@ -122,7 +122,6 @@ pub(crate) async fn call_finished(ctx: &Ctx<'_>, key: &CallKey, outcome: &CallOu
 
 /// A call an earlier process finished, rebuilt from the journal without calling the node.
 pub(crate) fn replayed(spec: Option<&NodeSpec>, index: usize, done: FinishedCall) -> CallOutcome {
-    let params = done.params.clone().unwrap_or_default();
     let ok = done.succeeded;
     let (deleted, deactivated) = super::step::removals(spec, ok);
     CallOutcome {
