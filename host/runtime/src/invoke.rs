@@ -8,6 +8,7 @@ use crate::host::NodeState;
 use crate::params;
 use psaflow_core::{CallCounts, Envelope, NodeSpec};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, Type, Val};
 use wasmtime::{Store, UpdateDeadline};
@@ -16,6 +17,51 @@ use wasmtime::{Store, UpdateDeadline};
 #[derive(Debug, thiserror::Error)]
 #[error("used more than its CPU budget of {0:?}")]
 struct CpuBudgetExceeded(std::time::Duration);
+
+/// How long a node's call has been polled: the time its own code (and the host functions it
+/// calls synchronously) ran, not the time it waited.
+#[derive(Default)]
+struct RunTime {
+    /// Time of the finished polls, and when the current poll began (if one is under way).
+    state: std::sync::Mutex<(std::time::Duration, Option<Instant>)>,
+}
+
+impl RunTime {
+    fn so_far(&self) -> std::time::Duration {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 + state.1.map_or(std::time::Duration::ZERO, |at| at.elapsed())
+    }
+
+    fn begin(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(Instant::now());
+    }
+
+    fn end(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = state.1.take() {
+            state.0 += at.elapsed();
+        }
+    }
+}
+
+/// A future whose polls are timed into a [`RunTime`].
+struct Polled<F> {
+    inner: std::pin::Pin<Box<F>>,
+    time: Arc<RunTime>,
+}
+
+impl<F: std::future::Future> std::future::Future for Polled<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.time.begin();
+        let result = self.inner.as_mut().poll(cx);
+        self.time.end();
+        result
+    }
+}
 
 /// A node ready to run: compiled, linked, and its input record type known.
 pub struct ReadyNode {
@@ -54,13 +100,12 @@ pub async fn invoke(
             return (envelope, InvocationStats::default());
         }
     };
-    let started = Instant::now();
-    let (outcome, state) = call(engine, node, state, limits, "run", vec![input]).await;
+    let (outcome, state, guest_time) = call(engine, node, state, limits, "run", vec![input]).await;
     let stats = InvocationStats {
         calls: state.policy.counts,
         refused: state.policy.refused.clone(),
         host_time: state.host_time,
-        guest_time: started.elapsed().saturating_sub(state.host_time),
+        guest_time,
     };
     // Envelopes the host builds keep the operation's documented failure output.
     let system = |message: String| {
@@ -91,19 +136,20 @@ pub async fn call(
     limits: &NodeLimits,
     export: &str,
     args: Vec<Val>,
-) -> (Result<Vec<Val>, String>, NodeState) {
+) -> (Result<Vec<Val>, String>, NodeState, Duration) {
     let node_id = state.policy.node().to_string();
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.limiter);
-    let started = Instant::now();
     let budget = limits.cpu_budget;
-    // The deadline fires every tick. Time spent waiting for the API is subtracted, so only the
-    // node's own computing counts; under budget it yields, so a busy node never blocks the
-    // executor (and the wall-clock timeout below can always fire).
+    let run_time = Arc::new(RunTime::default());
+    // The deadline fires every tick. Only the time the node's call is being polled counts
+    // (accumulated per poll): waiting for the API, or for a worker thread another node's task
+    // holds under for_each concurrency, is not charged. Under budget it yields, so a busy node
+    // never blocks the executor (and the wall-clock timeout below can always fire).
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |ctx| {
-        let guest = started.elapsed().saturating_sub(ctx.data().host_time);
-        if guest > budget {
+    let charged = run_time.clone();
+    store.epoch_deadline_callback(move |_ctx| {
+        if charged.so_far() > budget {
             return Err(CpuBudgetExceeded(budget).into());
         }
         Ok(UpdateDeadline::Yield(1))
@@ -118,7 +164,11 @@ pub async fn call(
         func.call_async(&mut store, &args, &mut results).await?;
         wasmtime::Result::Ok(results)
     };
-    let outcome = tokio::time::timeout(limits.wall_timeout, call).await;
+    let timed = Polled {
+        inner: Box::pin(call),
+        time: run_time.clone(),
+    };
+    let outcome = tokio::time::timeout(limits.wall_timeout, timed).await;
     let result = match outcome {
         Ok(Ok(results)) => Ok(results),
         Ok(Err(err)) => Err(describe_failure(
@@ -132,7 +182,7 @@ pub async fn call(
             limits.wall_timeout
         )),
     };
-    (result, store.into_data())
+    (result, store.into_data(), run_time.so_far())
 }
 
 /// Words a workflow author can act on, for each way a node can die.

@@ -2,30 +2,45 @@
 //! much memory it may use and which imports it may have. (CPU time is policed in invoke.rs
 //! through the epoch deadline.)
 
-/// Caps a node's linear memory and table growth, and remembers whether the cap was hit so the
-/// resulting trap can be reported as "memory limit exceeded" instead of a bare trap.
+/// Caps the linear memory of a node's whole store (every core instance of the component
+/// together, not each memory alone) and its table growth and instance, memory and table
+/// counts, and remembers whether the memory cap was hit so the resulting trap can be reported
+/// as "memory limit exceeded" instead of a bare trap.
 pub struct MemoryLimiter {
     pub max_bytes: usize,
     pub exceeded: bool,
+    /// Bytes of linear memory the store holds now, over all its memories.
+    total: usize,
 }
+
+/// A component is a handful of core instances; these counts leave room for that and no more.
+const MAX_INSTANCES: usize = 32;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 32;
 
 impl MemoryLimiter {
     pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
             exceeded: false,
+            total: 0,
         }
     }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
+    // Also called when a memory is created (current 0), so `total` counts every memory.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
+        let total = self
+            .total
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.max_bytes {
             self.exceeded = true;
             // An error (not `Ok(false)`) traps at once: a guest allocator would otherwise
             // abort with an opaque `unreachable`.
@@ -34,7 +49,20 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 self.max_bytes >> 20
             )));
         }
+        self.total = total;
         Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 
     fn table_growing(
@@ -66,6 +94,22 @@ pub fn transport_connector(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_memory_cap_counts_every_memory_of_the_store() {
+        let mut limiter = MemoryLimiter::new(10 << 20);
+        assert!(limiter.memory_growing(0, 6 << 20, None).unwrap());
+        // A second memory of 6 MiB is within 10 MiB alone, not together with the first.
+        assert!(limiter.memory_growing(0, 6 << 20, None).is_err());
+        assert!(limiter.exceeded);
+        // Growing the first memory counts only the growth.
+        let mut limiter = MemoryLimiter::new(10 << 20);
+        assert!(limiter.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(limiter.memory_growing(4 << 20, 8 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 2 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 1, None).is_err());
+    }
 
     #[test]
     fn only_transports_and_wasi_functions_are_linked() {

@@ -300,7 +300,7 @@ fn describe_into(
     limits: &NodeLimits,
 ) -> anyhow::Result<()> {
     let state = NodeState::describing(&spec.id, limits);
-    let (result, _) = run_blocking(invoke::call(engine, ready, state, limits, "describe", vec![]));
+    let (result, _, _) = run_blocking(invoke::call(engine, ready, state, limits, "describe", vec![]));
     let result = result.map_err(|e| anyhow::anyhow!("calling describe: {e}"))?;
     let [value] = result.as_slice() else {
         anyhow::bail!("describe returned {} values, not one node-info", result.len());
