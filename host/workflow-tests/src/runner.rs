@@ -595,6 +595,7 @@ async fn run_case(job: Job, catalog: Arc<Catalog>, factory: RuntimeFactory) -> C
         clock: clock.clone(),
         observer: Some(tracker.clone()),
         journal: None,
+        gate: None,
         decisions: case
             .approvals
             .iter()

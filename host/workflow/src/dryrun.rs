@@ -95,7 +95,9 @@ impl Plan {
     pub fn render(&self) -> String {
         let r = &self.redactor;
         let mut out = format!(
-            "Dry run of '{}': {} step(s); nothing will be sent.\n",
+            "Dry run of '{}': {} step(s); nothing will be sent.\n\
+             This is the offline plan: no reads are made, so values from earlier steps show as <...>. \
+             `psaflow plan` runs the read steps and lists exactly which records would change.\n",
             self.workflow,
             self.steps.len()
         );

@@ -526,6 +526,9 @@ pub(crate) fn error_text(err: &minijinja::Error) -> String {
 #[derive(Debug, Clone)]
 pub struct Scope {
     value: MjValue,
+    /// Steps whose results do not exist yet (writes a plan did not send): expressions reading
+    /// them evaluate to `<steps.x.y>` placeholders instead of failing.
+    unknown: Arc<BTreeSet<String>>,
 }
 
 impl Scope {
@@ -536,7 +539,25 @@ impl Scope {
             ("env", MjValue::from_serialize(env)),
             ("steps", MjValue::from_serialize(steps)),
         ]);
-        Scope { value }
+        Scope {
+            value,
+            unknown: Arc::default(),
+        }
+    }
+
+    /// This scope with these steps' results marked as not known (planned writes).
+    pub fn with_unknown_steps(mut self, ids: BTreeSet<String>) -> Scope {
+        self.unknown = Arc::new(ids);
+        self
+    }
+
+    /// True when the expression reads the result of a step whose result is not known.
+    fn reads_unknown(&self, e: &Expr) -> bool {
+        !self.unknown.is_empty()
+            && paths(&e.body).iter().any(|p| {
+                let mut segs = p.split('.');
+                segs.next() == Some("steps") && segs.next().is_some_and(|id| self.unknown.contains(id))
+            })
     }
 
     /// This scope plus `run` (what `on_failure` and `finally` steps know about the run).
@@ -555,6 +576,7 @@ impl Scope {
         entries.extend(extra);
         Scope {
             value: MjValue::from_iter(entries),
+            unknown: self.unknown.clone(),
         }
     }
 
@@ -571,6 +593,7 @@ impl Scope {
         entries.push((MjValue::from("index"), MjValue::from(index)));
         Scope {
             value: MjValue::from_iter(entries),
+            unknown: self.unknown.clone(),
         }
     }
 }
@@ -624,7 +647,7 @@ pub fn eval(t: &Template, scope: &Scope, mode: Mode) -> Result<Value, EvalError>
     match t {
         Template::Literal { value, .. } => Ok(value.clone()),
         Template::Expr(e) => {
-            if mode == Mode::Plan && needs_run(e) {
+            if (mode == Mode::Plan && needs_run(e)) || scope.reads_unknown(e) {
                 return Ok(Value::String(format!("<{}>", e.body)));
             }
             eval_expr(e, scope)
@@ -634,7 +657,7 @@ pub fn eval(t: &Template, scope: &Scope, mode: Mode) -> Result<Value, EvalError>
             for p in parts {
                 match p {
                     Part::Text(s) => out.push_str(s),
-                    Part::Expr(e) if mode == Mode::Plan && needs_run(e) => {
+                    Part::Expr(e) if (mode == Mode::Plan && needs_run(e)) || scope.reads_unknown(e) => {
                         out.push('<');
                         out.push_str(&e.body);
                         out.push('>');

@@ -42,6 +42,7 @@ pub mod journal;
 mod model;
 mod options;
 mod parse;
+pub mod plan;
 mod precheck;
 mod redact;
 mod render;

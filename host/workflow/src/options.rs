@@ -30,6 +30,8 @@ pub struct RunOptions {
     /// Approval decisions by step id, for runs without a journal (workflow tests). A step
     /// with `approval:` and no decision here makes the run wait.
     pub decisions: BTreeMap<String, ApprovalAnswer>,
+    /// Plan or apply: decides about every write before it is sent (see [`crate::plan`]).
+    pub gate: Option<Arc<dyn crate::plan::WriteGate>>,
     /// Which kind of server the steps reach (`"sandbox"` or `"tenant"`), for the report.
     pub backend: Option<String>,
 }
@@ -45,6 +47,7 @@ impl Default for RunOptions {
             observer: None,
             journal: None,
             decisions: BTreeMap::new(),
+            gate: None,
             backend: None,
         }
     }

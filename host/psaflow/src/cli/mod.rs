@@ -6,6 +6,7 @@ mod bench;
 mod bench_pacing;
 mod invoke;
 mod nodes;
+mod plan;
 mod run;
 mod runs;
 mod sandbox;
@@ -64,6 +65,10 @@ pub enum Command {
     Nodes(nodes::Args),
     /// Run a workflow file, or resume a recorded run (--resume RUN_ID).
     Run(run::Args),
+    /// Show every change a workflow would make (its read steps run for real; nothing is written).
+    Plan(plan::PlanArgs),
+    /// Make exactly the changes of a plan, skipping records that changed since.
+    Apply(plan::ApplyArgs),
     /// Recorded runs: list, show, resume, prune.
     Runs(runs::Args),
     /// Approve (or --reject) a run waiting at an approval step, then resume it.
@@ -152,6 +157,8 @@ pub fn main() -> ExitCode {
             Command::Invoke(ref args) => invoke::run(&cli, args).await,
             Command::Nodes(ref args) => nodes::run(&cli, args).await,
             Command::Run(ref args) => run::run(&cli, args).await,
+            Command::Plan(ref args) => plan::plan(&cli, args).await,
+            Command::Apply(ref args) => plan::apply(&cli, args).await,
             Command::Runs(ref args) => runs::run(&cli, args).await,
             Command::Approve(ref args) => approve::run(&cli, args).await,
             Command::Audit(ref args) => audit::run(args).await,

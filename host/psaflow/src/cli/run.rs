@@ -29,7 +29,8 @@ pub struct Args {
     /// All inputs as one JSON object; --input values win.
     #[arg(long, value_name = "JSON", conflicts_with = "resume")]
     pub inputs_json: Option<String>,
-    /// Validate and show what would be sent, without sending anything.
+    /// The offline plan: validate and show each step with what can be resolved without
+    /// reading the tenant; sends nothing (`psaflow plan` reads, to name the records changed).
     #[arg(long, conflicts_with = "resume")]
     pub dry_run: bool,
     /// Print the run report as JSON on stdout.
@@ -43,7 +44,7 @@ pub struct Args {
 }
 
 /// `--input name=value` pairs, or the exit status for a malformed one.
-fn raw_inputs(pairs: &[String]) -> Result<Vec<(String, String)>, u8> {
+pub(super) fn raw_inputs(pairs: &[String]) -> Result<Vec<(String, String)>, u8> {
     let mut raw = Vec::new();
     for pair in pairs {
         let Some((name, value)) = pair.split_once('=') else {
@@ -220,7 +221,7 @@ fn stored_inputs(inputs: &Map<String, Value>, redactor: &Redactor) -> (Value, Ve
 
 /// The variables the workflow declares under `env:`, from the process environment: all that
 /// its expressions can see (credentials cannot be declared; see the README's security model).
-fn declared_env(workflow: &Workflow) -> BTreeMap<String, String> {
+pub(super) fn declared_env(workflow: &Workflow) -> BTreeMap<String, String> {
     workflow
         .declared_env()
         .filter_map(|name| super::env_lookup(name).map(|value| (name.to_string(), value)))

@@ -30,6 +30,8 @@ pub(crate) struct Ctx<'a> {
     pub redactor: Redactor,
     /// Where the run is made durable; `None` runs in memory only.
     pub journal: Option<Arc<dyn RunJournal>>,
+    /// Plan or apply: stands between the run and every write (see `crate::plan`).
+    pub gate: Option<Arc<dyn crate::plan::WriteGate>>,
     /// The workflow file, for positions in run-time expression errors.
     pub file: String,
 }

@@ -45,6 +45,10 @@ impl Walk<'_, '_> {
     /// run waits, was rejected, or the approval could not be asked; the report says which.
     async fn approved(&mut self, step: &crate::model::Step, scope: &Scope) -> bool {
         let ctx = self.ctx;
+        // A plan stops writes at its own gate and lists approval points instead of waiting.
+        if ctx.gate.as_ref().is_some_and(|g| g.waives_approvals()) {
+            return true;
+        }
         let id = step.id().to_string();
         let (reason, failed) = match approval::gate(ctx, step, scope, self.decisions).await {
             Gate::Go => return true,
@@ -127,6 +131,9 @@ impl Walk<'_, '_> {
             let mut scope = Scope::new(self.inputs, self.env, &Value::Object(self.seen.clone()));
             if let Some(run) = &self.run_info {
                 scope = scope.with_run(run);
+            }
+            if let Some(gate) = &self.ctx.gate {
+                scope = scope.with_unknown_steps(gate.unknown_steps());
             }
             if !self.approved(step, &scope).await {
                 continue;
@@ -240,6 +247,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         observer: opts.observer.clone(),
         redactor,
         journal: opts.journal.clone(),
+        gate: opts.gate.clone(),
         file: wf.file().to_string(),
     };
     ctx.emit(RunEvent::RunStarted {
@@ -291,7 +299,10 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     walk.stop_reason = None;
     walk.steps(wf.finally()).await;
     // Outputs: on a failed run, whatever can still be computed.
-    let scope = Scope::new(&inputs, &env, &Value::Object(seen));
+    let mut scope = Scope::new(&inputs, &env, &Value::Object(seen));
+    if let Some(gate) = &ctx.gate {
+        scope = scope.with_unknown_steps(gate.unknown_steps());
+    }
     for (key, t) in &wf.outputs {
         match expr::eval(t, &scope, Mode::Full) {
             Ok(v) => {

@@ -148,6 +148,47 @@ async fn call_node(
             };
         }
     };
+    if let (Some(gate), Some(spec)) = (&ctx.gate, spec)
+        && !crate::plan::semantics::is_read(spec)
+    {
+        match gate.before_write(ctx.invoker, step, spec, &params, key.item.map(|i| i as usize)).await {
+            crate::plan::Gate::Send => {}
+            crate::plan::Gate::Answer(env) => {
+                return CallOutcome {
+                    item: ItemReport {
+                        index,
+                        status: StepStatus::Succeeded,
+                        error: None,
+                        envelope: Some(env),
+                        attempts: 0,
+                        values: None,
+                        attempt_log: Vec::new(),
+                    },
+                    params: Some(ctx.redactor.map(&params)),
+                    deleted: 0,
+                    deactivated: 0,
+                    unreconciled: false,
+                };
+            }
+            crate::plan::Gate::Skip(reason) => {
+                return CallOutcome {
+                    item: ItemReport {
+                        index,
+                        status: StepStatus::Skipped,
+                        error: Some(reason),
+                        envelope: None,
+                        attempts: 0,
+                        values: None,
+                        attempt_log: Vec::new(),
+                    },
+                    params: Some(ctx.redactor.map(&params)),
+                    deleted: 0,
+                    deactivated: 0,
+                    unreconciled: false,
+                };
+            }
+        }
+    }
     let mut first_attempt = history.attempts_made + 1;
     if let Some(doubt) = &history.in_doubt {
         match durable::reconcile(ctx, step, key, doubt, &params).await {
@@ -277,6 +318,9 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     report.values = outcome.item.values;
     report.status = outcome.item.status;
     report.error = outcome.item.error;
+    if report.status == StepStatus::Skipped {
+        report.skip_reason = report.error.take();
+    }
     report.envelope = outcome.item.envelope;
     report.attempts = outcome.item.attempts;
     report.attempt_log = outcome.item.attempt_log;

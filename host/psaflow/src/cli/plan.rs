@@ -1,0 +1,213 @@
+//! `psaflow plan FILE [--input ...] [--out PLAN] [--json]` and `psaflow apply PLAN`: look at
+//! every change a workflow would make, with the records it would touch, then make exactly
+//! those changes (see `psaflow_workflow::plan`).
+
+use super::{Cli, EXIT_USAGE};
+use psaflow_workflow::plan::{PlanFile, apply_plan, make_plan};
+use psaflow_workflow::{HumanRenderer, RunOptions, RunStatus};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// The workflow file.
+    pub file: PathBuf,
+    /// A workflow input, read by its declared type.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// All inputs as one JSON object; --input values win.
+    #[arg(long, value_name = "JSON")]
+    pub inputs_json: Option<String>,
+    /// Write the plan (JSON) to this file, for `psaflow apply`.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan written by `psaflow plan --out`.
+    pub plan: PathBuf,
+    /// Inputs, when given, must be the plan's (apply always uses the plan's inputs).
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Print the run report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
+    let workflow = match psaflow_workflow::load(&args.file) {
+        Ok(wf) => wf,
+        Err(d) => {
+            eprint!("{}", super::render(&d));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let offline = super::offline_runtime(cli)?;
+    if let Err(d) = psaflow_workflow::validate(&workflow, offline.catalog()) {
+        eprint!("{}", super::render(&d));
+        return Ok(EXIT_USAGE);
+    }
+    let raw = match super::run::raw_inputs(&args.inputs) {
+        Ok(raw) => raw,
+        Err(code) => return Ok(code),
+    };
+    let json_inputs = match &args.inputs_json {
+        None => None,
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => {
+                eprintln!("psaflow: --inputs-json must be a JSON object");
+                return Ok(EXIT_USAGE);
+            }
+        },
+    };
+    let inputs = match psaflow_workflow::resolve_inputs(&workflow, &raw, json_inputs) {
+        Ok(inputs) => inputs,
+        Err(d) => {
+            eprint!("{}", super::render(&d));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let options = RunOptions {
+        inputs,
+        env: super::run::declared_env(&workflow),
+        secrets: super::credential_values(),
+        ..RunOptions::default()
+    };
+    let known = options.known_inputs(&workflow);
+    if let Err(d) =
+        psaflow_workflow::check_node_inputs(&workflow, &offline, Some(&known), &serde_json::json!({}))
+            .await
+    {
+        eprint!("{}", super::render(&d));
+        return Ok(EXIT_USAGE);
+    }
+    let backend = match super::open_backend(cli, None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(code),
+    };
+    let runtime = super::build_runtime(cli, &backend)?;
+    let file = args.file.display().to_string();
+    let (plan, report) = make_plan(&workflow, &file, &runtime, options, &backend.description).await;
+    let text = serde_json::to_string_pretty(&plan)?;
+    if let Some(out) = &args.out {
+        std::fs::write(out, format!("{text}\n"))
+            .map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", out.display()))?;
+        eprintln!("psaflow: plan written to {}; run `psaflow apply {}`", out.display(), out.display());
+    }
+    if args.json {
+        println!("{text}");
+    } else {
+        print!("{}", plan.render());
+    }
+    if backend.sandbox.is_some() && args.out.is_some() {
+        eprintln!(
+            "psaflow: note: this plan was made on a fresh embedded sandbox; apply starts another one. \
+             Start `psaflow sandbox` and export its HALOPSA_* variables to plan and apply against the same data."
+        );
+    }
+    // A plan that could not see everything (a read failed) is still printed, but exits 1.
+    Ok(if report.status == RunStatus::Failed { 1 } else { 0 })
+}
+
+pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
+    let path = args.plan.display().to_string();
+    let text = match std::fs::read_to_string(&args.plan) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("psaflow: cannot read the plan {path}: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let plan = match PlanFile::read(&path, &text) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("psaflow: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let workflow = match psaflow_workflow::load(std::path::Path::new(&plan.workflow)) {
+        Ok(wf) => wf,
+        Err(d) => {
+            eprint!("{}", super::render(&d));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let raw = match super::run::raw_inputs(&args.inputs) {
+        Ok(raw) => raw,
+        Err(code) => return Ok(code),
+    };
+    let inputs = if raw.is_empty() {
+        serde_json::Map::new()
+    } else {
+        match psaflow_workflow::resolve_inputs(&workflow, &raw, None) {
+            Ok(inputs) => inputs,
+            Err(d) => {
+                eprint!("{}", super::render(&d));
+                return Ok(EXIT_USAGE);
+            }
+        }
+    };
+    // Refuse before connecting: a stale plan never reaches the tenant.
+    if let Err(e) = plan.check_matches(workflow.source(), &plan.inputs).and_then(|()| {
+        if inputs.is_empty() {
+            Ok(())
+        } else {
+            plan.check_matches(workflow.source(), &inputs)
+        }
+    }) {
+        eprintln!("psaflow: {e}");
+        return Ok(EXIT_USAGE);
+    }
+    let backend = match super::open_backend(cli, None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(code),
+    };
+    let runtime = super::build_runtime(cli, &backend)?;
+    let observer: std::sync::Arc<dyn psaflow_workflow::RunObserver> =
+        std::sync::Arc::new(HumanRenderer::new());
+    let options = RunOptions {
+        inputs,
+        env: super::run::declared_env(&workflow),
+        secrets: super::credential_values(),
+        observer: Some(observer),
+        ..RunOptions::default()
+    };
+    let (report, skipped) = match apply_plan(&workflow, &plan, &runtime, options).await {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("psaflow: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    eprint!("{}", HumanRenderer::summary(&report));
+    for s in &skipped {
+        let target = s
+            .change
+            .as_ref()
+            .and_then(|c| c.target.as_ref())
+            .map(|t| format!(" #{} {}", t.id, t.name.as_str().unwrap_or("")))
+            .unwrap_or_default();
+        eprintln!("skipped {}{target}: {}", s.step, s.reason);
+    }
+    if args.json {
+        let mut j = report.to_json();
+        j["skipped_changes"] = serde_json::Value::Array(
+            skipped
+                .iter()
+                .map(|s| serde_json::json!({"step": s.step, "target": s.change.as_ref().and_then(|c| c.target.clone()), "reason": s.reason}))
+                .collect(),
+        );
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        print!("{}", HumanRenderer::outputs(&report));
+    }
+    Ok(match report.status {
+        RunStatus::Succeeded => 0,
+        RunStatus::Failed => 1,
+        RunStatus::WaitingApproval => super::run::EXIT_WAITING,
+    })
+}

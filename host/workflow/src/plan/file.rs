@@ -1,0 +1,180 @@
+//! The plan as a file (`psaflow plan --out plan.json`): what `apply` executes. It pins the
+//! workflow text and the inputs by SHA-256, so apply refuses a plan whose workflow or inputs
+//! have changed since.
+use super::record::Change;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The format marker; a file without it is not a plan.
+pub const FORMAT: &str = "psaflow-plan/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub format: String,
+    /// The workflow file as given to `plan` (apply reads it from there).
+    pub workflow: String,
+    pub workflow_name: String,
+    pub workflow_sha256: String,
+    pub inputs: Map<String, Value>,
+    pub inputs_sha256: String,
+    /// Where the reads went, in words.
+    pub backend: String,
+    pub changes: Vec<Change>,
+    /// Steps with `approval:` that the plan reaches.
+    pub approvals: Vec<String>,
+    /// API work: node calls made while planning and the writes apply would send.
+    pub requests: Requests,
+    /// Problems met while planning (a read step failed, a list could not be resolved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Read calls made while planning (the workflow's read steps and the target reads).
+    pub reads_made: u64,
+    /// Write calls apply would send (one per change, before retries).
+    pub writes_planned: u64,
+    /// Target reads apply makes to check for drift (one per change with a target).
+    pub drift_checks: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0} is not a psaflow plan: {1}")]
+    Unreadable(String, String),
+    #[error("the workflow {file} changed since the plan was made (sha256 {now}, plan has {planned}); run psaflow plan again")]
+    WorkflowChanged { file: String, now: String, planned: String },
+    #[error("the inputs differ from the plan's (sha256 {now}, plan has {planned}); run psaflow plan again with these inputs")]
+    InputsChanged { now: String, planned: String },
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Inputs hash the same whatever order their keys were given in.
+pub fn inputs_sha256(inputs: &Map<String, Value>) -> String {
+    let sorted: std::collections::BTreeMap<&String, &Value> = inputs.iter().collect();
+    sha256_hex(serde_json::to_string(&sorted).unwrap_or_default().as_bytes())
+}
+
+impl PlanFile {
+    pub fn read(path: &str, text: &str) -> Result<PlanFile, PlanError> {
+        let plan: PlanFile = serde_json::from_str(text)
+            .map_err(|e| PlanError::Unreadable(path.to_string(), e.to_string()))?;
+        if plan.format != FORMAT {
+            return Err(PlanError::Unreadable(
+                path.to_string(),
+                format!("format {:?}, expected {FORMAT:?}", plan.format),
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Refuses when the workflow text or the inputs are not those the plan was made from.
+    pub fn check_matches(
+        &self,
+        workflow_text: &str,
+        inputs: &Map<String, Value>,
+    ) -> Result<(), PlanError> {
+        let now = sha256_hex(workflow_text.as_bytes());
+        if now != self.workflow_sha256 {
+            return Err(PlanError::WorkflowChanged {
+                file: self.workflow.clone(),
+                now,
+                planned: self.workflow_sha256.clone(),
+            });
+        }
+        let now = inputs_sha256(inputs);
+        if now != self.inputs_sha256 || inputs_sha256(&self.inputs) != self.inputs_sha256 {
+            return Err(PlanError::InputsChanged {
+                now,
+                planned: self.inputs_sha256.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The plan as a table for people.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "Plan for '{}' ({}): {} change(s); {} read call(s) made, {} write(s) to send, {} drift check(s) before them\n",
+            self.workflow_name,
+            self.backend,
+            self.changes.len(),
+            self.requests.reads_made,
+            self.requests.writes_planned,
+            self.requests.drift_checks,
+        );
+        let rows: Vec<[String; 4]> = self
+            .changes
+            .iter()
+            .map(|c| {
+                let target = match &c.target {
+                    Some(t) => format!("#{} {}", shown(&t.id), shown(&t.name)),
+                    None => "(new)".into(),
+                };
+                let what = if c.target.is_some() {
+                    c.after
+                        .iter()
+                        .map(|(k, v)| {
+                            let before = c.before.get(k).unwrap_or(&Value::Null);
+                            format!("{k}: {} -> {}", shown(before), shown(v))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    c.after
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {}", shown(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let step = if c.approval {
+                    format!("{} (approval)", c.step)
+                } else {
+                    c.step.clone()
+                };
+                [step, c.node.clone(), target, what]
+            })
+            .collect();
+        let header = ["STEP", "NODE", "TARGET", "CHANGE"].map(String::from);
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        if !rows.is_empty() {
+            for row in std::iter::once(&header).chain(&rows) {
+                let line = (0..3)
+                    .map(|i| format!("{:w$}", row[i], w = widths[i]))
+                    .collect::<Vec<_>>()
+                    .join("  ");
+                out.push_str(&format!("{line}  {}\n", row[3]));
+            }
+        } else {
+            out.push_str("No changes: the workflow would not write anything.\n");
+        }
+        if !self.approvals.is_empty() {
+            out.push_str(&format!(
+                "Waits for approval before: {}\n",
+                self.approvals.join(", ")
+            ));
+        }
+        for p in &self.problems {
+            out.push_str(&format!("problem: {p}\n"));
+        }
+        out
+    }
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}

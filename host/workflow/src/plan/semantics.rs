@@ -1,0 +1,43 @@
+//! What the plan needs to know about a node, read from the catalog: whether it only reads,
+//! and which node of the same connector reads a write's target record back.
+use psaflow_core::{Catalog, NodeSpec};
+
+// Until the catalog carries each node's declared effect (node self-description), the
+// catalog's operation stands in for it; this file is the one place that changes.
+
+/// The node changes nothing.
+pub fn is_read(spec: &NodeSpec) -> bool {
+    !spec.destructive && matches!(spec.operation.as_str(), "get" | "get-many")
+}
+
+/// The node makes a new record (it has no target to read back).
+fn is_create(spec: &NodeSpec) -> bool {
+    spec.operation == "create"
+}
+
+/// The node that reads the record `spec` writes: a read node of the same connector and
+/// resource whose output key is the writer's (both give `User`), taking exactly one required
+/// parameter that the writer takes too (the record's id). Returns the reader and that
+/// parameter's name. Creates have no target yet, so they have no reader.
+pub fn reader_for<'c>(catalog: &'c Catalog, spec: &NodeSpec) -> Option<(&'c NodeSpec, &'c str)> {
+    if is_read(spec) || is_create(spec) {
+        return None;
+    }
+    let key = crate::exec::output_key(spec);
+    catalog.iter().find_map(|reader| {
+        let required: Vec<&str> = reader
+            .params
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name.as_str())
+            .collect();
+        let same_place = reader.id.split('.').next() == spec.id.split('.').next()
+            && reader.resource == spec.resource;
+        let ok = same_place
+            && is_read(reader)
+            && crate::exec::output_key(reader) == key
+            && required.len() == 1
+            && spec.param(required[0]).is_some_and(|p| p.required);
+        ok.then(|| (reader, required[0]))
+    })
+}
