@@ -168,6 +168,7 @@ async fn call_node(
                     deleted: 0,
                     deactivated: 0,
                     unreconciled: false,
+                    calls: psaflow_core::CallCounts::default(),
                 };
             }
             crate::plan::Gate::Skip(reason) => {
@@ -185,6 +186,7 @@ async fn call_node(
                     deleted: 0,
                     deactivated: 0,
                     unreconciled: false,
+                    calls: psaflow_core::CallCounts::default(),
                 };
             }
         }

@@ -1,18 +1,15 @@
 //! What the plan needs to know about a node, read from the catalog: whether it only reads,
 //! and which node of the same connector reads a write's target record back.
-use psaflow_core::{Catalog, NodeSpec};
+use psaflow_core::{Catalog, Effect, NodeSpec};
 
-// Until the catalog carries each node's declared effect (node self-description), the
-// catalog's operation stands in for it; this file is the one place that changes.
-
-/// The node changes nothing.
+/// The node changes nothing (its declared effect is `read`).
 pub fn is_read(spec: &NodeSpec) -> bool {
-    !spec.destructive && matches!(spec.operation.as_str(), "get" | "get-many")
+    spec.effect == Effect::Read
 }
 
 /// The node makes a new record (it has no target to read back).
 fn is_create(spec: &NodeSpec) -> bool {
-    spec.operation == "create"
+    spec.effect == Effect::Create
 }
 
 /// The node that reads the record `spec` writes: a read node of the same connector and
@@ -23,7 +20,7 @@ pub fn reader_for<'c>(catalog: &'c Catalog, spec: &NodeSpec) -> Option<(&'c Node
     if is_read(spec) || is_create(spec) {
         return None;
     }
-    let key = crate::exec::output_key(spec);
+    let key = spec.output_key.as_str();
     catalog.iter().find_map(|reader| {
         let required: Vec<&str> = reader
             .params
@@ -31,11 +28,10 @@ pub fn reader_for<'c>(catalog: &'c Catalog, spec: &NodeSpec) -> Option<(&'c Node
             .filter(|p| p.required)
             .map(|p| p.name.as_str())
             .collect();
-        let same_place = reader.id.split('.').next() == spec.id.split('.').next()
-            && reader.resource == spec.resource;
+        let same_place = reader.connector == spec.connector && reader.resource == spec.resource;
         let ok = same_place
             && is_read(reader)
-            && crate::exec::output_key(reader) == key
+            && reader.output_key == key
             && required.len() == 1
             && spec.param(required[0]).is_some_and(|p| p.required);
         ok.then(|| (reader, required[0]))
