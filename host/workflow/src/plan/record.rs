@@ -26,7 +26,7 @@ pub struct Change {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub item: Option<usize>,
     pub node: String,
-    /// `create`, `update`, `delete`, ...: what the node does.
+    /// The node's declared effect: `create`, `update`, `deactivate`, `delete`.
     pub operation: String,
     /// `null` for a create (the record does not exist yet).
     pub target: Option<Target>,
@@ -91,7 +91,7 @@ impl PlanGate {
             step: step.id().to_string(),
             item,
             node: spec.id.clone(),
-            operation: spec.operation.clone(),
+            operation: spec.effect.name().to_string(),
             target: None,
             params: params.clone(),
             before: Map::new(),

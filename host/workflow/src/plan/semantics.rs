@@ -2,7 +2,7 @@
 //! and which node of the same connector reads a write's target record back.
 use psaflow_core::{Catalog, Effect, NodeSpec};
 
-/// The node changes nothing (its declared effect is `read`).
+/// The node changes nothing (its declared effect).
 pub fn is_read(spec: &NodeSpec) -> bool {
     spec.effect == Effect::Read
 }
@@ -12,15 +12,15 @@ fn is_create(spec: &NodeSpec) -> bool {
     spec.effect == Effect::Create
 }
 
-/// The node that reads the record `spec` writes: a read node of the same connector and
-/// resource whose output key is the writer's (both give `User`), taking exactly one required
-/// parameter that the writer takes too (the record's id). Returns the reader and that
+/// The node that reads the record `spec` writes, from what nodes declare: a read node of the
+/// same connector whose output key is the writer's (both give `User`), taking exactly one
+/// required parameter that the writer requires too (the record's id). Returns the reader and that
 /// parameter's name. Creates have no target yet, so they have no reader.
 pub fn reader_for<'c>(catalog: &'c Catalog, spec: &NodeSpec) -> Option<(&'c NodeSpec, &'c str)> {
     if is_read(spec) || is_create(spec) {
         return None;
     }
-    let key = spec.output_key.as_str();
+    let key = &spec.output_key;
     catalog.iter().find_map(|reader| {
         let required: Vec<&str> = reader
             .params
@@ -28,10 +28,11 @@ pub fn reader_for<'c>(catalog: &'c Catalog, spec: &NodeSpec) -> Option<(&'c Node
             .filter(|p| p.required)
             .map(|p| p.name.as_str())
             .collect();
-        let same_place = reader.connector == spec.connector && reader.resource == spec.resource;
+        let same_place = reader.connector == spec.connector;
         let ok = same_place
             && is_read(reader)
-            && reader.output_key == key
+            && !key.is_empty()
+            && &reader.output_key == key
             && required.len() == 1
             && spec.param(required[0]).is_some_and(|p| p.required);
         ok.then(|| (reader, required[0]))
