@@ -762,3 +762,20 @@ async fn debug_output_of_a_report_masks_secrets() {
     assert!(!debug.contains("Correct-Horse-9"), "{debug}");
     assert!(!debug.contains("sk-LIVE-12345"), "{debug}");
 }
+
+#[tokio::test]
+async fn a_list_shorter_than_record_count_carries_a_warning() {
+    let yaml = "name: t\nsteps:\n  - id: list\n    node: halopsa.client.get\n    with: { Id: 1 }\n";
+    let fake = Fake::new().script(
+        "halopsa.client.get",
+        vec![ok("Clients", json!({"clients": [{"id": 1}], "record_count": 150}))],
+    );
+    let (report, _) = run(yaml, &fake, json!({})).await;
+    assert!(report.succeeded());
+    let step = report.step("list").unwrap();
+    assert_eq!(step.warnings.len(), 1, "{:?}", step.warnings);
+    assert!(step.warnings[0].contains("returned 1 of 150 clients"), "{}", step.warnings[0]);
+    let summary = HumanRenderer::summary(&report);
+    assert!(summary.contains("Paginate: false"), "{summary}");
+    assert!(report.to_json()["steps"]["list"]["warnings"].is_array());
+}

@@ -291,6 +291,20 @@ fn set_values(
     }
 }
 
+/// A list read that returned fewer records than the server holds (`record_count`): says so,
+/// and how to get the rest, so a default page size never silently drops records.
+pub(crate) fn truncation_warning(output: &Value) -> Option<String> {
+    let obj = output.as_object()?;
+    let total = obj.get("record_count")?.as_u64()?;
+    let (key, list) = obj.iter().find_map(|(k, v)| v.as_array().map(|a| (k, a)))?;
+    let got = list.len() as u64;
+    (got < total).then(|| {
+        format!(
+            "returned {got} of {total} {key} (record_count {total}); to get them all, set Paginate: false and a Count of at least {total}, or page with PageNo"
+        )
+    })
+}
+
 /// Runs a step without for_each.
 pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> StepReport {
     let spec = ctx.catalog.get(&step.node.value);
@@ -318,6 +332,12 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     let outcome = call(ctx, step, scope, 0, None).await;
     report.set = step.is_set();
     report.values = outcome.item.values;
+    if let (Some(env), Some(spec)) = (&outcome.item.envelope, spec)
+        && spec.effect == psaflow_core::Effect::Read
+        && let Some(w) = truncation_warning(&env.output)
+    {
+        report.warnings.push(w);
+    }
     report.status = outcome.item.status;
     report.error = outcome.item.error;
     if report.status == StepStatus::Skipped {
