@@ -94,6 +94,7 @@ macro_rules! bind_node {
 }
 
 pub mod agents;
+pub mod connectwise;
 pub mod describe;
 pub mod envelope;
 pub mod errors;
