@@ -3,11 +3,12 @@
 //! in [`asserts`], the envelope checks the node tests share.
 
 pub mod asserts;
+pub mod connectwise;
 
 use psaflow_core::{Transport, VirtualClock};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret};
-use psaflow_runtime::Runtime;
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
+use psaflow_runtime::Runtime;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;

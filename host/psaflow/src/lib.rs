@@ -7,6 +7,7 @@ pub mod durable;
 pub mod soak;
 
 pub use psaflow_core as core;
+pub use psaflow_connectwise as connectwise;
 pub use psaflow_halopsa as halopsa;
 pub use psaflow_runtime as runtime;
 pub use psaflow_runtime::Runtime;

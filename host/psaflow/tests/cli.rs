@@ -98,6 +98,12 @@ fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
     for op in ["create", "get", "get-many"] {
         expected.push(format!("halopsa.team.{op}"));
     }
+    for op in ["create", "get", "get-many", "update", "deactivate"] {
+        expected.push(format!("connectwise.member.{op}"));
+    }
+    for op in ["get-many", "update"] {
+        expected.push(format!("connectwise.ticket.{op}"));
+    }
     for id in &expected {
         assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
     }
@@ -285,6 +291,76 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
             "the secret must never be printed"
         );
     }
+}
+
+/// `psaflow` with no CONNECTWISE_* variables: ConnectWise nodes use the embedded sandbox.
+fn psaflow_without_connectwise(args: &[&str]) -> Output {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.args(args)
+        .current_dir(repo())
+        .env("PSAFLOW_CACHE_DIR", cache);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.output().expect("psaflow runs")
+}
+
+#[test]
+fn invoke_connectwise_member_create_works_on_the_embedded_sandbox() {
+    let out = psaflow_without_connectwise(&[
+        "invoke",
+        "connectwise.member.create",
+        "--with",
+        "Identifier=newtech",
+        "--with",
+        "FirstName=New",
+        "--with",
+        "LastName=Tech",
+        "--with",
+        "Email=newtech@msp.example",
+        "--with",
+        "SecurityRoleId=2",
+        "--with",
+        "LocationId=1",
+        "--with",
+        "DepartmentId=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], 200);
+    assert_eq!(envelope["OriginalStatusCode"], 201);
+    assert_eq!(envelope["Member"]["identifier"], "newtech");
+    assert_eq!(envelope["Member"]["licenseClass"], "F");
+    assert!(
+        text(&out.stderr).contains("embedded ConnectWise sandbox"),
+        "says it uses the sandbox: {}",
+        text(&out.stderr)
+    );
+
+    let out = psaflow_without_connectwise(&[
+        "invoke",
+        "connectwise.member.create",
+        "--with",
+        "Identifier=far-too-long-an-id",
+        "--with",
+        "FirstName=New",
+        "--with",
+        "LastName=Tech",
+        "--with",
+        "Email=newtech@msp.example",
+        "--with",
+        "SecurityRoleId=2",
+        "--with",
+        "LocationId=1",
+        "--with",
+        "DepartmentId=1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(envelope["StatusCode"], -1);
 }
 
 #[test]

@@ -266,6 +266,7 @@ pub fn build_runtime(
     psaflow::Runtime::builder()
         .nodes(load_nodes(cli)?)
         .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
+        .connection(psaflow::connectwise::CONNECTOR, backend.connectwise.clone())
         .request_cap(cli.request_cap)
         .build()
 }
