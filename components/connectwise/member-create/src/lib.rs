@@ -119,22 +119,55 @@ mod tests {
     fn every_rule_stops_before_sending() {
         // The native transport stub would panic if a request were sent.
         let cases: Vec<(Box<dyn Fn(&mut CreateInput)>, &str)> = vec![
-            (Box::new(|i| i.identifier = "far-too-long-for-cw".into()), "Identifier must be at most 15"),
-            (Box::new(|i| i.first_name = " ".into()), "FirstName is required"),
-            (Box::new(|i| i.last_name = "x".repeat(31)), "LastName must be at most 30"),
-            (Box::new(|i| i.email = "jane".into()), "Email must be an email address"),
-            (Box::new(|i| i.license_class = Some("Q".into())), "LicenseClass must be"),
-            (Box::new(|i| i.security_role_id = 0), "SecurityRoleId must be a positive integer"),
-            (Box::new(|i| i.location_id = -1), "LocationId must be a positive integer"),
-            (Box::new(|i| i.department_id = 0), "DepartmentId must be a positive integer"),
-            (Box::new(|i| i.time_zone_id = Some(0)), "TimeZoneId must be a positive integer"),
-            (Box::new(|i| i.additional_fields = Some("[]".into())), "AdditionalFields must be a JSON object"),
+            (
+                Box::new(|i| i.identifier = "far-too-long-for-cw".into()),
+                "Identifier must be at most 15",
+            ),
+            (
+                Box::new(|i| i.first_name = " ".into()),
+                "FirstName is required",
+            ),
+            (
+                Box::new(|i| i.last_name = "x".repeat(31)),
+                "LastName must be at most 30",
+            ),
+            (
+                Box::new(|i| i.email = "jane".into()),
+                "Email must be an email address",
+            ),
+            (
+                Box::new(|i| i.license_class = Some("Q".into())),
+                "LicenseClass must be",
+            ),
+            (
+                Box::new(|i| i.security_role_id = 0),
+                "SecurityRoleId must be a positive integer",
+            ),
+            (
+                Box::new(|i| i.location_id = -1),
+                "LocationId must be a positive integer",
+            ),
+            (
+                Box::new(|i| i.department_id = 0),
+                "DepartmentId must be a positive integer",
+            ),
+            (
+                Box::new(|i| i.time_zone_id = Some(0)),
+                "TimeZoneId must be a positive integer",
+            ),
+            (
+                Box::new(|i| i.additional_fields = Some("[]".into())),
+                "AdditionalFields must be a JSON object",
+            ),
         ];
         for (change, message) in cases {
             let mut input = valid();
             change(&mut input);
             let e = Node::run(input);
-            assert_eq!((e.status_code, e.original_status_code, e.output.as_str()), (-1, 0, "{}"));
+            assert_eq!(
+                (e.status_code, e.original_status_code, e.output.as_str()),
+                (-1, 0, "{}")
+            );
             assert!(e.error_message.starts_with(message), "{}", e.error_message);
         }
     }
@@ -142,7 +175,10 @@ mod tests {
     #[test]
     fn describes_itself_as_a_create_keyed_by_identifier() {
         let info = Node::describe();
-        assert_eq!((info.output_key.as_str(), info.idempotent), ("Member", false));
+        assert_eq!(
+            (info.output_key.as_str(), info.idempotent),
+            ("Member", false)
+        );
         assert_eq!(info.natural_key, ["Identifier"]);
     }
 }

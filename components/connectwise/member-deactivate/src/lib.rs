@@ -29,7 +29,12 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Deactivate, &[], vec![capability("PATCH", "/system/members")])
+        node_info(
+            OUTPUT,
+            Effect::Deactivate,
+            &[],
+            vec![capability("PATCH", "/system/members")],
+        )
     }
 }
 
@@ -59,7 +64,10 @@ mod tests {
     #[test]
     fn invalid_id_sends_nothing_and_the_node_says_it_deactivates() {
         let e = Node::run(DeactivateInput { id: 0 });
-        assert_eq!((e.status_code, e.error_message.as_str()), (-1, "Id must be a positive integer"));
+        assert_eq!(
+            (e.status_code, e.error_message.as_str()),
+            (-1, "Id must be a positive integer")
+        );
         let info = Node::describe();
         assert!(matches!(info.effect, Effect::Deactivate) && info.idempotent);
     }

@@ -31,7 +31,12 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Read, &[], vec![capability("GET", "/system/members")])
+        node_info(
+            OUTPUT,
+            Effect::Read,
+            &[],
+            vec![capability("GET", "/system/members")],
+        )
     }
 }
 
@@ -107,14 +112,19 @@ mod tests {
 
     #[test]
     fn conditions_combine_search_and_active_state() {
-        assert_eq!(request(&input()).unwrap().conditions.as_deref(), Some("inactiveFlag = false"));
+        assert_eq!(
+            request(&input()).unwrap().conditions.as_deref(),
+            Some("inactiveFlag = false")
+        );
         let mut i = input();
         i.conditions = Some(r#"securityRole/id = 2 or licenseClass = "A""#.into());
         i.search = Some(r#"o"k"#.into());
         let r = request(&i).unwrap();
         assert_eq!(
             r.conditions.as_deref(),
-            Some(r#"(securityRole/id = 2 or licenseClass = "A") and (identifier contains "o\"k" or firstName contains "o\"k" or lastName contains "o\"k" or officeEmail contains "o\"k") and (inactiveFlag = false)"#)
+            Some(
+                r#"(securityRole/id = 2 or licenseClass = "A") and (identifier contains "o\"k" or firstName contains "o\"k" or lastName contains "o\"k" or officeEmail contains "o\"k") and (inactiveFlag = false)"#
+            )
         );
         assert_eq!((r.page_size, r.count), (1000, None));
         i = input();
@@ -125,18 +135,32 @@ mod tests {
     #[test]
     fn limits_stop_before_sending() {
         for (size, ok) in [(0, false), (1, true), (1000, true), (1001, false)] {
-            let i = GetManyInput { page_size: Some(size), ..input() };
+            let i = GetManyInput {
+                page_size: Some(size),
+                ..input()
+            };
             if !ok {
                 let e = Node::run(i);
                 assert_eq!(e.status_code, -1);
-                assert!(e.error_message.starts_with("PageSize must be between 1 and 1000"), "{}", e.error_message);
+                assert!(
+                    e.error_message
+                        .starts_with("PageSize must be between 1 and 1000"),
+                    "{}",
+                    e.error_message
+                );
             } else {
                 assert_eq!(request(&i).unwrap().page_size, size as u32);
             }
         }
-        let e = Node::run(GetManyInput { count: Some(0), ..input() });
+        let e = Node::run(GetManyInput {
+            count: Some(0),
+            ..input()
+        });
         assert_eq!(e.error_message, "Count must be 1 or more");
-        let e = Node::run(GetManyInput { search: Some("  ".into()), ..input() });
+        let e = Node::run(GetManyInput {
+            search: Some("  ".into()),
+            ..input()
+        });
         assert!(e.error_message.starts_with("Search is empty"));
     }
 }

@@ -23,7 +23,12 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Read, &[], vec![capability("GET", "/system/members")])
+        node_info(
+            OUTPUT,
+            Effect::Read,
+            &[],
+            vec![capability("GET", "/system/members")],
+        )
     }
 }
 

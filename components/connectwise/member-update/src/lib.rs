@@ -29,7 +29,12 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Update, &[], vec![capability("PATCH", "/system/members")])
+        node_info(
+            OUTPUT,
+            Effect::Update,
+            &[],
+            vec![capability("PATCH", "/system/members")],
+        )
     }
 }
 
@@ -48,7 +53,10 @@ fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
         set("officeEmail", json!(member::email("Email", email)?));
     }
     if input.license_class.is_some() {
-        set("licenseClass", json!(member::license_class(input.license_class.as_deref())?));
+        set(
+            "licenseClass",
+            json!(member::license_class(input.license_class.as_deref())?),
+        );
     }
     for (param, field, id) in [
         ("SecurityRoleId", "securityRole", input.security_role_id),
@@ -71,7 +79,12 @@ fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
 fn update(input: &UpdateInput) -> Result<Done, Failure> {
     let patch = replace_all(&changes(input)?);
     let id = input.id;
-    match http::send_json(Method::Patch, &format!("/system/members/{id}"), &[], Some(&patch)) {
+    match http::send_json(
+        Method::Patch,
+        &format!("/system/members/{id}"),
+        &[],
+        Some(&patch),
+    ) {
         Ok((status, member)) => Ok(Done {
             original_status: status,
             output: member,
@@ -132,19 +145,37 @@ mod tests {
                 }),
                 "Id must be a positive integer",
             ),
-            (Box::new(|i| i.first_name = Some("".into())), "FirstName is required"),
-            (Box::new(|i| i.email = Some("nope".into())), "Email must be an email address"),
-            (Box::new(|i| i.license_class = Some("B".into())), "LicenseClass must be"),
-            (Box::new(|i| i.location_id = Some(0)), "LocationId must be a positive integer"),
-            (Box::new(|i| i.additional_fields = Some(r#"{"identifier": "new"}"#.into())), "AdditionalFields must not set identifier"),
+            (
+                Box::new(|i| i.first_name = Some("".into())),
+                "FirstName is required",
+            ),
+            (
+                Box::new(|i| i.email = Some("nope".into())),
+                "Email must be an email address",
+            ),
+            (
+                Box::new(|i| i.license_class = Some("B".into())),
+                "LicenseClass must be",
+            ),
+            (
+                Box::new(|i| i.location_id = Some(0)),
+                "LocationId must be a positive integer",
+            ),
+            (
+                Box::new(|i| i.additional_fields = Some(r#"{"identifier": "new"}"#.into())),
+                "AdditionalFields must not set identifier",
+            ),
         ];
         for (change, message) in cases {
             let mut i = input();
             change(&mut i);
             let e = Node::run(i);
-            assert_eq!((e.status_code, e.original_status_code), (-1, 0), "{message}");
+            assert_eq!(
+                (e.status_code, e.original_status_code),
+                (-1, 0),
+                "{message}"
+            );
             assert!(e.error_message.starts_with(message), "{}", e.error_message);
         }
     }
-
 }

@@ -28,7 +28,12 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Read, &[], vec![capability("GET", "/service/tickets")])
+        node_info(
+            OUTPUT,
+            Effect::Read,
+            &[],
+            vec![capability("GET", "/service/tickets")],
+        )
     }
 }
 
@@ -36,14 +41,18 @@ fn request(input: &GetManyInput) -> Result<ListRequest, Failure> {
     let mut clauses = Vec::new();
     if let Some(conditions) = &input.conditions {
         if conditions.trim().is_empty() {
-            return Err(Failure::invalid("Conditions is empty; leave it out or give a value"));
+            return Err(Failure::invalid(
+                "Conditions is empty; leave it out or give a value",
+            ));
         }
         clauses.push(conditions.trim().to_owned());
     }
     let owner_id = validate::optional_positive_id("OwnerId", input.owner_id)?;
     match (input.owner_identifier.as_deref(), owner_id) {
         (Some(_), Some(_)) => {
-            return Err(Failure::invalid("Give OwnerIdentifier or OwnerId, not both"));
+            return Err(Failure::invalid(
+                "Give OwnerIdentifier or OwnerId, not both",
+            ));
         }
         (Some(identifier), None) => {
             let identifier = validate::required_text("OwnerIdentifier", identifier)?;
@@ -106,19 +115,60 @@ mod tests {
             r.conditions.as_deref(),
             Some(r#"(board/id = 1) and (owner/identifier = "jdoe") and (closedFlag = false)"#)
         );
-        let r = request(&GetManyInput { owner_id: Some(4), ..input() }).unwrap();
+        let r = request(&GetManyInput {
+            owner_id: Some(4),
+            ..input()
+        })
+        .unwrap();
         assert_eq!(r.conditions.as_deref(), Some("owner/id = 4"));
     }
 
     #[test]
     fn rules_stop_before_sending() {
         for (i, message) in [
-            (GetManyInput { owner_identifier: Some("a".into()), owner_id: Some(1), ..input() }, "Give OwnerIdentifier or OwnerId, not both"),
-            (GetManyInput { owner_id: Some(0), ..input() }, "OwnerId must be a positive integer"),
-            (GetManyInput { owner_identifier: Some("x".repeat(16)), ..input() }, "OwnerIdentifier must be at most 15"),
-            (GetManyInput { owner_identifier: Some(" ".into()), ..input() }, "OwnerIdentifier is required"),
-            (GetManyInput { count: Some(-1), ..input() }, "Count must be 1 or more"),
-            (GetManyInput { conditions: Some("".into()), ..input() }, "Conditions is empty"),
+            (
+                GetManyInput {
+                    owner_identifier: Some("a".into()),
+                    owner_id: Some(1),
+                    ..input()
+                },
+                "Give OwnerIdentifier or OwnerId, not both",
+            ),
+            (
+                GetManyInput {
+                    owner_id: Some(0),
+                    ..input()
+                },
+                "OwnerId must be a positive integer",
+            ),
+            (
+                GetManyInput {
+                    owner_identifier: Some("x".repeat(16)),
+                    ..input()
+                },
+                "OwnerIdentifier must be at most 15",
+            ),
+            (
+                GetManyInput {
+                    owner_identifier: Some(" ".into()),
+                    ..input()
+                },
+                "OwnerIdentifier is required",
+            ),
+            (
+                GetManyInput {
+                    count: Some(-1),
+                    ..input()
+                },
+                "Count must be 1 or more",
+            ),
+            (
+                GetManyInput {
+                    conditions: Some("".into()),
+                    ..input()
+                },
+                "Conditions is empty",
+            ),
         ] {
             let e = Node::run(i);
             assert_eq!((e.status_code, e.original_status_code), (-1, 0));

@@ -28,14 +28,20 @@ impl Guest for Node {
     }
 
     fn describe() -> NodeInfo {
-        node_info(OUTPUT, Effect::Update, &[], vec![capability("PATCH", "/service/tickets")])
+        node_info(
+            OUTPUT,
+            Effect::Update,
+            &[],
+            vec![capability("PATCH", "/service/tickets")],
+        )
     }
 }
 
 fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
     validate::positive_id("Id", input.id)?;
-    let mut changes = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
-        .unwrap_or_default();
+    let mut changes =
+        validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+            .unwrap_or_default();
     for key in ["id", "_info"] {
         if fields::contains(&changes, key) {
             return Err(Failure::invalid(format!(
@@ -60,7 +66,12 @@ fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
 fn update(input: &UpdateInput) -> Result<Done, Failure> {
     let patch = replace_all(&changes(input)?);
     let id = input.id;
-    match http::send_json(Method::Patch, &format!("/service/tickets/{id}"), &[], Some(&patch)) {
+    match http::send_json(
+        Method::Patch,
+        &format!("/service/tickets/{id}"),
+        &[],
+        Some(&patch),
+    ) {
         Ok((status, ticket)) => Ok(Done {
             original_status: status,
             output: ticket,
@@ -81,7 +92,12 @@ mod tests {
     use serde_json::json;
 
     fn input() -> UpdateInput {
-        UpdateInput { id: 3, owner_id: None, status_id: None, additional_fields: None }
+        UpdateInput {
+            id: 3,
+            owner_id: None,
+            status_id: None,
+            additional_fields: None,
+        }
     }
 
     #[test]
@@ -106,10 +122,35 @@ mod tests {
     fn rules_stop_before_sending() {
         for (i, message) in [
             (input(), "Nothing to update"),
-            (UpdateInput { id: 0, owner_id: Some(1), ..input() }, "Id must be a positive integer"),
-            (UpdateInput { owner_id: Some(0), ..input() }, "OwnerId must be a positive integer"),
-            (UpdateInput { status_id: Some(-2), ..input() }, "StatusId must be a positive integer"),
-            (UpdateInput { additional_fields: Some(r#"{"id": 1}"#.into()), ..input() }, "AdditionalFields must not set id"),
+            (
+                UpdateInput {
+                    id: 0,
+                    owner_id: Some(1),
+                    ..input()
+                },
+                "Id must be a positive integer",
+            ),
+            (
+                UpdateInput {
+                    owner_id: Some(0),
+                    ..input()
+                },
+                "OwnerId must be a positive integer",
+            ),
+            (
+                UpdateInput {
+                    status_id: Some(-2),
+                    ..input()
+                },
+                "StatusId must be a positive integer",
+            ),
+            (
+                UpdateInput {
+                    additional_fields: Some(r#"{"id": 1}"#.into()),
+                    ..input()
+                },
+                "AdditionalFields must not set id",
+            ),
         ] {
             let e = Node::run(i);
             assert_eq!((e.status_code, e.original_status_code), (-1, 0));

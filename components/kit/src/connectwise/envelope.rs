@@ -40,11 +40,36 @@ mod tests {
 
     #[test]
     fn success_and_failure_shapes() {
-        let ok = respond("Member", Ok(Done { original_status: 201, output: json!({"id": 7}) }));
-        assert_eq!((ok.status_code, ok.original_status_code, ok.output.as_str()), (200, 201, r#"{"id":7}"#));
-        let bad = respond("Member", Err(Failure::invalid("Id must be a positive integer")));
-        assert_eq!((bad.status_code, bad.original_status_code, bad.output.as_str()), (-1, 0, "{}"));
-        let api = respond("Member", Err(Failure::Api { status: 404, message: "gone".into() }));
+        let ok = respond(
+            "Member",
+            Ok(Done {
+                original_status: 201,
+                output: json!({"id": 7}),
+            }),
+        );
+        assert_eq!(
+            (ok.status_code, ok.original_status_code, ok.output.as_str()),
+            (200, 201, r#"{"id":7}"#)
+        );
+        let bad = respond(
+            "Member",
+            Err(Failure::invalid("Id must be a positive integer")),
+        );
+        assert_eq!(
+            (
+                bad.status_code,
+                bad.original_status_code,
+                bad.output.as_str()
+            ),
+            (-1, 0, "{}")
+        );
+        let api = respond(
+            "Member",
+            Err(Failure::Api {
+                status: 404,
+                message: "gone".into(),
+            }),
+        );
         assert_eq!((api.status_code, api.original_status_code), (200, 404));
     }
 }

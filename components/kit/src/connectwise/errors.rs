@@ -14,13 +14,19 @@ use crate::errors::{Failure, reason_phrase};
 pub fn from_response(status: u16, body: &str) -> Failure {
     let detail = body_message(body).unwrap_or_else(|| {
         let phrase = reason_phrase(status);
-        if phrase.is_empty() { "no explanation given".to_owned() } else { phrase.to_owned() }
+        if phrase.is_empty() {
+            "no explanation given".to_owned()
+        } else {
+            phrase.to_owned()
+        }
     });
     let message = match status {
         401 => format!(
             "ConnectWise refused the credentials (401): {detail}. Check CONNECTWISE_COMPANY_ID, the keys and CONNECTWISE_CLIENT_ID"
         ),
-        403 => format!("ConnectWise refused the request (403): {detail}. The API member's security role lacks this permission"),
+        403 => format!(
+            "ConnectWise refused the request (403): {detail}. The API member's security role lacks this permission"
+        ),
         429 => format!("ConnectWise is rate limiting requests (429): {detail}"),
         s if s >= 500 => format!("ConnectWise failed to handle the request ({s}): {detail}"),
         s => format!("ConnectWise refused the request ({s}): {detail}"),
@@ -31,12 +37,22 @@ pub fn from_response(status: u16, body: &str) -> Failure {
 /// ConnectWise's own explanation, with each field error as `field: message`.
 pub fn body_message(body: &str) -> Option<String> {
     let value: Value = serde_json::from_str(body).ok()?;
-    let text = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let mut parts: Vec<String> = Vec::new();
     if let Some(message) = value.get("message").and_then(text) {
         parts.push(message);
     }
-    for error in value.get("errors").and_then(Value::as_array).into_iter().flatten() {
+    for error in value
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let message = error
             .get("message")
             .or_else(|| error.get("code"))
@@ -86,11 +102,24 @@ mod tests {
 
     #[test]
     fn bodies_without_detail_fall_back_to_the_status() {
-        assert_eq!(from_response(404, "").message(), "ConnectWise refused the request (404): Not Found");
-        assert!(from_response(401, r#"{"code":"Unauthorized","message":"bad key"}"#).message().contains("CONNECTWISE_CLIENT_ID"));
+        assert_eq!(
+            from_response(404, "").message(),
+            "ConnectWise refused the request (404): Not Found"
+        );
+        assert!(
+            from_response(401, r#"{"code":"Unauthorized","message":"bad key"}"#)
+                .message()
+                .contains("CONNECTWISE_CLIENT_ID")
+        );
         let busy = from_response(429, "{}");
-        assert_eq!((busy.status_code(), busy.original_status_code()), (500, 429));
-        assert_eq!(body_message(r#"{"code":"NotFound"}"#).as_deref(), Some("NotFound"));
+        assert_eq!(
+            (busy.status_code(), busy.original_status_code()),
+            (500, 429)
+        );
+        assert_eq!(
+            body_message(r#"{"code":"NotFound"}"#).as_deref(),
+            Some("NotFound")
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub fn send_json(
     }
     let value = serde_json::from_str(&response.body).map_err(|e| Failure::Unexpected {
         status: response.status,
-        message: format!("ConnectWise answered {} with a body that is not JSON ({e})", response.status),
+        message: format!(
+            "ConnectWise answered {} with a body that is not JSON ({e})",
+            response.status
+        ),
     })?;
     Ok((response.status, value))
 }

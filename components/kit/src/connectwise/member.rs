@@ -126,10 +126,15 @@ mod tests {
 
     #[test]
     fn names_emails_and_classes() {
-        assert!(message(name("FirstName", &"x".repeat(31))).starts_with("FirstName must be at most 30"));
+        assert!(
+            message(name("FirstName", &"x".repeat(31))).starts_with("FirstName must be at most 30")
+        );
         assert_eq!(email("Email", "a@b.co").unwrap(), "a@b.co");
         for bad in ["nope", "@b.co", "a@b", "a@.b", "a b@c.d", "a@b@c.d"] {
-            assert!(message(email("Email", bad)).starts_with("Email must be an email"), "{bad}");
+            assert!(
+                message(email("Email", bad)).starts_with("Email must be an email"),
+                "{bad}"
+            );
         }
         assert_eq!(license_class(None).unwrap(), "F");
         assert_eq!(license_class(Some("a")).unwrap(), "A");
@@ -139,9 +144,17 @@ mod tests {
     #[test]
     fn additional_fields_rules() {
         assert!(additional_fields(None, false).unwrap().is_empty());
-        assert!(message(additional_fields(Some(r#"{"ID": 3}"#), false)).contains("must not set id"));
+        assert!(
+            message(additional_fields(Some(r#"{"ID": 3}"#), false)).contains("must not set id")
+        );
         assert!(additional_fields(Some(r#"{"identifier": "x"}"#), false).is_ok());
-        assert!(message(additional_fields(Some(r#"{"Identifier": "x"}"#), true)).contains("cannot be changed"));
-        assert!(message(additional_fields(Some("[1]"), true)).starts_with("AdditionalFields must be a JSON object"));
+        assert!(
+            message(additional_fields(Some(r#"{"Identifier": "x"}"#), true))
+                .contains("cannot be changed")
+        );
+        assert!(
+            message(additional_fields(Some("[1]"), true))
+                .starts_with("AdditionalFields must be a JSON object")
+        );
     }
 }

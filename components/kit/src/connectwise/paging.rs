@@ -44,7 +44,10 @@ pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
         let Value::Array(items) = value else {
             return Err(Failure::Unexpected {
                 status,
-                message: format!("ConnectWise answered {} with something other than a list", list.path),
+                message: format!(
+                    "ConnectWise answered {} with something other than a list",
+                    list.path
+                ),
             });
         };
         let short = items.len() < list.page_size as usize;
@@ -78,7 +81,12 @@ mod tests {
         let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             pairs,
-            [("conditions", "inactiveFlag = false"), ("orderBy", "id asc"), ("page", "3"), ("pageSize", "1000")]
+            [
+                ("conditions", "inactiveFlag = false"),
+                ("orderBy", "id asc"),
+                ("page", "3"),
+                ("pageSize", "1000")
+            ]
         );
     }
 }
