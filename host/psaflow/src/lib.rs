@@ -4,13 +4,15 @@
 
 pub mod backend;
 pub mod durable;
+pub mod execute;
 pub mod soak;
+pub mod worker;
 
 pub use psaflow_core as core;
 pub use psaflow_connectwise as connectwise;
 pub use psaflow_halopsa as halopsa;
+pub use psaflow_halopsa_sandbox as sandbox;
 pub use psaflow_runtime as runtime;
 pub use psaflow_runtime::Runtime;
-pub use psaflow_halopsa_sandbox as sandbox;
 pub use psaflow_store as store;
 pub use psaflow_workflow as workflow;

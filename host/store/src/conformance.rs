@@ -48,6 +48,37 @@ pub const ALL: &[Check] = &[
         "prune_keeps_audit_and_open_runs",
         prune_keeps_audit_and_open_runs,
     ),
+    ("enqueue_then_claim_in_order", enqueue_then_claim_in_order),
+    (
+        "a_claimed_run_is_not_claimed_again",
+        a_claimed_run_is_not_claimed_again,
+    ),
+    (
+        "leases_are_renewed_only_by_their_owner",
+        leases_are_renewed_only_by_their_owner,
+    ),
+    (
+        "finish_ends_the_run_and_drops_its_secrets",
+        finish_ends_the_run_and_drops_its_secrets,
+    ),
+    (
+        "a_worker_that_lost_its_lease_cannot_finish",
+        a_worker_that_lost_its_lease_cannot_finish,
+    ),
+    ("release_puts_the_run_back", release_puts_the_run_back),
+    (
+        "expired_leases_are_swept_then_the_run_fails",
+        expired_leases_are_swept_then_the_run_fails,
+    ),
+    (
+        "approval_parks_then_requeue_continues",
+        approval_parks_then_requeue_continues,
+    ),
+    ("requeue_rules", requeue_rules),
+    (
+        "concurrent_claims_never_share_a_run",
+        concurrent_claims_never_share_a_run,
+    ),
 ];
 
 pub fn new_run(id: &str, created_at: i64) -> NewRun {
@@ -544,4 +575,242 @@ fn prune_keeps_audit_and_open_runs(s: &dyn RunStore) {
     assert!(s.run("OLDWAIT").unwrap().is_some(), "waiting runs stay");
     assert!(s.run("NEW").unwrap().is_some());
     assert_eq!(s.audit(&AuditFilter::default()).unwrap(), vec![audit]);
+}
+
+fn work(run_id: &str, at: i64) -> QueuedWork {
+    QueuedWork {
+        run_id: run_id.into(),
+        inputs: json!({"client_name": "Contoso", "password": "hunter2-unmasked"}),
+        connection: Some("acme-halo".into()),
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: at,
+    }
+}
+
+fn end(status: RunState, at: i64) -> RunEnd {
+    RunEnd {
+        status,
+        report: Some(json!({"status": status.as_str()})),
+        error: (status == RunState::Failed).then(|| "step 'x' failed".to_string()),
+        at,
+    }
+}
+
+fn status(s: &dyn RunStore, id: &str) -> RunState {
+    s.run(id).unwrap().expect("run exists").status
+}
+
+fn enqueue_then_claim_in_order(s: &dyn RunStore) {
+    for (id, at) in [("Q2", 20), ("Q1", 10), ("Q3", 30)] {
+        s.enqueue(&new_run(id, at), &work(id, at)).unwrap();
+    }
+    assert_eq!(status(s, "Q1"), RunState::Queued);
+    let queued = s
+        .list_runs(&RunFilter {
+            status: Some(RunState::Queued),
+            limit: None,
+        })
+        .unwrap();
+    assert_eq!(queued.len(), 3);
+    let first = s.claim("w1", 30_000, 100).unwrap().expect("work");
+    assert_eq!(first, work("Q1", 10), "the oldest first, inputs unmasked");
+    assert_eq!(status(s, "Q1"), RunState::Running);
+    let entry = s
+        .queue_entries()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.work.run_id == "Q1")
+        .unwrap();
+    assert_eq!(entry.lease_owner.as_deref(), Some("w1"));
+    assert_eq!(entry.lease_until, Some(30_100));
+    assert!(!entry.parked);
+    assert_eq!(s.claim("w2", 30_000, 101).unwrap().unwrap().run_id, "Q2");
+    assert_eq!(s.claim("w1", 30_000, 102).unwrap().unwrap().run_id, "Q3");
+    assert_eq!(s.claim("w3", 30_000, 103).unwrap(), None);
+    // An id already used is refused, and leaves no queue row behind.
+    assert!(matches!(
+        s.enqueue(&new_run("Q1", 1), &work("Q1", 1)),
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(s.queue_entries().unwrap().len(), 3);
+}
+
+fn a_claimed_run_is_not_claimed_again(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    assert!(s.claim("w1", 1_000, 10).unwrap().is_some());
+    // Not even after the lease ran out: only the sweeper hands it on (and counts the loss).
+    assert_eq!(s.claim("w2", 1_000, 5_000).unwrap(), None);
+}
+
+fn leases_are_renewed_only_by_their_owner(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    assert!(s.renew_lease("Q1", "w1", 5_000).unwrap());
+    assert!(!s.renew_lease("Q1", "w2", 9_000).unwrap());
+    assert!(!s.renew_lease("nope", "w1", 9_000).unwrap());
+    assert_eq!(s.queue_entries().unwrap()[0].lease_until, Some(5_000));
+    // Renewed, the lease is not expired at 4,000.
+    assert_eq!(s.sweep_expired(4_000, 3).unwrap(), Sweep::default());
+}
+
+fn finish_ends_the_run_and_drops_its_secrets(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.enqueue(&new_run("Q2", 2), &work("Q2", 2)).unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    assert!(s.finish("Q1", "w1", &end(RunState::Succeeded, 50)).unwrap());
+    assert!(s.finish("Q2", "w1", &end(RunState::Failed, 60)).unwrap());
+    let r = s.run("Q1").unwrap().unwrap();
+    assert_eq!(r.status, RunState::Succeeded);
+    assert_eq!(r.finished_at, Some(50));
+    assert_eq!(r.report, Some(json!({"status": "succeeded"})));
+    let r = s.run("Q2").unwrap().unwrap();
+    assert_eq!(r.status, RunState::Failed);
+    assert_eq!(r.error.as_deref(), Some("step 'x' failed"));
+    assert!(
+        s.queue_entries().unwrap().is_empty(),
+        "finished runs leave the queue, with their unmasked inputs"
+    );
+    // Finishing twice changes nothing.
+    assert!(!s.finish("Q1", "w1", &end(RunState::Failed, 70)).unwrap());
+    assert_eq!(status(s, "Q1"), RunState::Succeeded);
+}
+
+fn a_worker_that_lost_its_lease_cannot_finish(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    let swept = s.sweep_expired(2_000, 3).unwrap();
+    assert_eq!(swept.requeued, ["Q1"]);
+    s.claim("w2", 1_000, 2_001).unwrap().unwrap();
+    // The first worker comes back from a stall: it may neither renew nor finish.
+    assert!(!s.renew_lease("Q1", "w1", 9_000).unwrap());
+    assert!(!s.finish("Q1", "w1", &end(RunState::Failed, 2_100)).unwrap());
+    assert_eq!(status(s, "Q1"), RunState::Running);
+    assert!(
+        s.finish("Q1", "w2", &end(RunState::Succeeded, 2_200))
+            .unwrap()
+    );
+    assert_eq!(status(s, "Q1"), RunState::Succeeded);
+}
+
+fn release_puts_the_run_back(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    assert!(!s.release("Q1", "w2", 20).unwrap(), "not w2's lease");
+    assert!(s.release("Q1", "w1", 20).unwrap());
+    assert_eq!(status(s, "Q1"), RunState::Queued);
+    let again = s.claim("w2", 1_000, 30).unwrap().expect("claimable again");
+    assert_eq!(again.lost_leases, 0, "a release is not a lost lease");
+    assert_eq!(again.inputs, work("Q1", 1).inputs);
+}
+
+fn expired_leases_are_swept_then_the_run_fails(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.enqueue(&new_run("Q2", 2), &work("Q2", 2)).unwrap();
+    let mut now = 10;
+    for lost in 1..=2u32 {
+        let w = s.claim(&format!("w{lost}"), 1_000, now).unwrap().unwrap();
+        assert_eq!(w.run_id, "Q1");
+        assert_eq!(w.lost_leases, lost - 1);
+        now += 1_001;
+        let swept = s.sweep_expired(now, 3).unwrap();
+        assert_eq!(swept.requeued, ["Q1"]);
+        assert!(swept.failed.is_empty());
+        assert_eq!(status(s, "Q1"), RunState::Queued);
+    }
+    s.claim("w3", 1_000, now).unwrap().unwrap();
+    now += 1_001;
+    let swept = s.sweep_expired(now, 3).unwrap();
+    assert_eq!(swept.failed, ["Q1"]);
+    let r = s.run("Q1").unwrap().unwrap();
+    assert_eq!(r.status, RunState::Failed);
+    assert_eq!(r.finished_at, Some(now));
+    let reason = r.error.unwrap();
+    assert!(
+        reason.contains("3 workers") && reason.contains("lost their lease"),
+        "{reason}"
+    );
+    assert!(reason.contains("w3"), "names the last worker: {reason}");
+    // The other run was never leased and is untouched.
+    assert_eq!(s.queue_entries().unwrap().len(), 1);
+    assert_eq!(s.claim("w4", 1_000, now).unwrap().unwrap().run_id, "Q2");
+}
+
+fn approval_parks_then_requeue_continues(s: &dyn RunStore) {
+    s.enqueue(&new_run("Q1", 1), &work("Q1", 1)).unwrap();
+    s.claim("w1", 1_000, 10).unwrap().unwrap();
+    assert!(
+        s.finish("Q1", "w1", &end(RunState::WaitingApproval, 20))
+            .unwrap()
+    );
+    let r = s.run("Q1").unwrap().unwrap();
+    assert_eq!(r.status, RunState::WaitingApproval);
+    assert_eq!(r.finished_at, None);
+    let parked = &s.queue_entries().unwrap()[0];
+    assert!(parked.parked);
+    assert_eq!(parked.lease_owner, None);
+    assert_eq!(s.claim("w2", 1_000, 30).unwrap(), None, "parked runs wait");
+    // Nothing expires while parked.
+    assert_eq!(s.sweep_expired(1_000_000, 3).unwrap(), Sweep::default());
+    s.requeue("Q1", None, 40).unwrap();
+    assert_eq!(status(s, "Q1"), RunState::Queued);
+    let again = s
+        .claim("w2", 1_000, 50)
+        .unwrap()
+        .expect("claimable after requeue");
+    assert_eq!(
+        again.inputs,
+        work("Q1", 1).inputs,
+        "inputs kept while parked"
+    );
+}
+
+fn requeue_rules(s: &dyn RunStore) {
+    // A run started without the queue (psaflow run) has no queued inputs.
+    s.create_run(&new_run("R1", 1)).unwrap();
+    assert!(matches!(
+        s.requeue("R1", None, 5),
+        Err(StoreError::NotQueued(_))
+    ));
+    s.requeue("R1", Some(&work("ignored-id", 6)), 6).unwrap();
+    let w = s
+        .claim("w1", 1_000, 7)
+        .unwrap()
+        .expect("requeued with inputs");
+    assert_eq!(w.run_id, "R1");
+    assert!(s.finish("R1", "w1", &end(RunState::Succeeded, 8)).unwrap());
+    assert!(matches!(
+        s.requeue("R1", Some(&work("R1", 9)), 9),
+        Err(StoreError::RunFinished { .. })
+    ));
+    assert!(matches!(
+        s.requeue("nope", None, 9),
+        Err(StoreError::RunNotFound(_))
+    ));
+    assert!(s.queue_entries().unwrap().is_empty());
+}
+
+fn concurrent_claims_never_share_a_run(s: &dyn RunStore) {
+    for i in 0..40 {
+        let id = format!("Q{i:02}");
+        s.enqueue(&new_run(&id, i), &work(&id, i)).unwrap();
+    }
+    let claimed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for w in 0..4 {
+            let claimed = &claimed;
+            scope.spawn(move || {
+                while let Some(work) = s.claim(&format!("w{w}"), 60_000, 100).unwrap() {
+                    claimed.lock().unwrap().push(work.run_id);
+                }
+            });
+        }
+    });
+    let mut claimed = claimed.into_inner().unwrap();
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(before, claimed.len(), "a run was claimed twice");
+    assert_eq!(claimed.len(), 40);
 }

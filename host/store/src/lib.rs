@@ -2,7 +2,7 @@
 //! runs resumable, approval decisions, and the append-only audit trail.
 //!
 //! - `model.rs` the records; `store.rs` the [`RunStore`] trait every backend implements;
-//! - `sqlite.rs` the default backend (one file, WAL); `migrations/` the schema, written in
+//! - `sqlite.rs` the default backend (one file, WAL), `sqlite_queue.rs` its run queue; `migrations/` the schema, written in
 //!   SQL that PostgreSQL runs unchanged, so a second backend reuses the same files;
 //! - `ids.rs` time-ordered ids; `location.rs` where the state directory is;
 //! - `conformance.rs` the behaviour every backend must show, as tests any backend runs.
@@ -14,6 +14,7 @@ mod location;
 mod migrations;
 mod model;
 mod sqlite;
+mod sqlite_queue;
 mod store;
 
 pub use ids::new_id;

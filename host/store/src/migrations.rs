@@ -2,7 +2,10 @@
 //! transaction each, the files whose number is above the version it recorded.
 
 /// (version, SQL), in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_runs.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_runs.sql")),
+    (2, include_str!("../migrations/0002_queue.sql")),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> i64 {

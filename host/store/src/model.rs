@@ -8,6 +8,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
+    /// Waiting in the run queue for a worker (`psaflow worker`, `psaflow serve`) to claim it.
+    Queued,
     /// Started and not finished: in progress, or interrupted (killed, machine lost).
     Running,
     Succeeded,
@@ -17,7 +19,8 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub const ALL: [RunState; 4] = [
+    pub const ALL: [RunState; 5] = [
+        RunState::Queued,
         RunState::Running,
         RunState::Succeeded,
         RunState::Failed,
@@ -26,6 +29,7 @@ impl RunState {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            RunState::Queued => "queued",
             RunState::Running => "running",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
@@ -379,4 +383,59 @@ pub struct PruneCounts {
     pub items: u64,
     pub attempts: u64,
     pub approvals: u64,
+}
+
+/// A run's place in the run queue: what a worker needs to execute it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedWork {
+    pub run_id: String,
+    /// The run's inputs, resolved (as `psaflow_workflow::resolve_inputs` returns them) and NOT
+    /// masked: a worker must be able to run a workflow with a password input. The queue row,
+    /// and with it these values, is deleted when the run finishes.
+    pub inputs: Value,
+    /// The connection the run uses, by name (`serve --connections`); `None`: the default.
+    pub connection: Option<String>,
+    pub dry_run: bool,
+    /// How many workers lost their lease on this run before (died, stalled).
+    pub lost_leases: u32,
+    pub enqueued_at: i64,
+}
+
+/// A queue row as stored, with its lease (for status pages and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    pub work: QueuedWork,
+    /// The worker holding the lease, when one does.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    /// True while the run waits for an approval: no worker claims it until it is requeued.
+    pub parked: bool,
+}
+
+/// How a worker's execution of a queued run ended, written by `finish` in one transaction
+/// with the queue row's removal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    /// Succeeded, failed, or waiting for approval (the queue row is then kept, parked, so the
+    /// run can be requeued with its inputs once decided).
+    pub status: RunState,
+    pub report: Option<Value>,
+    pub error: Option<String>,
+    pub at: i64,
+}
+
+/// What `sweep_expired` did with the leases that ran out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Runs put back in the queue for another worker.
+    pub requeued: Vec<String>,
+    /// Runs failed because their lease was lost too many times.
+    pub failed: Vec<String>,
+}
+
+/// A request budget shared through the store: at most `requests` in any span of `per_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedLimit {
+    pub requests: u32,
+    pub per_ms: i64,
 }

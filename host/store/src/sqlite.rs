@@ -4,6 +4,7 @@
 //! of failing.
 use crate::migrations::{MIGRATIONS, latest};
 use crate::model::*;
+use crate::sqlite_queue as queue;
 use crate::store::{RunStore, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -209,27 +210,7 @@ impl RunStore for SqliteStore {
 
     fn create_run(&self, run: &NewRun) -> StoreResult<()> {
         let conn = self.lock();
-        let redacted = serde_json::to_string(&run.redacted_inputs).expect("list of text");
-        let inserted = conn.execute(
-            &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, NULL, NULL, NULL) ON CONFLICT (id) DO NOTHING"),
-            params![
-                run.id,
-                run.workflow,
-                run.workflow_file,
-                run.workflow_hash,
-                run.workflow_source,
-                json_text(&run.inputs),
-                redacted,
-                RunState::Running.as_str(),
-                run.started_by,
-                run.backend,
-                run.created_at,
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(StoreError::Duplicate(format!("run {}", run.id)));
-        }
-        Ok(())
+        insert_run(&conn, run, RunState::Running)
     }
 
     fn run(&self, id: &str) -> StoreResult<Option<RunRecord>> {
@@ -630,6 +611,38 @@ impl RunStore for SqliteStore {
         .collect()
     }
 
+    fn enqueue(&self, run: &NewRun, work: &QueuedWork) -> StoreResult<()> {
+        queue::enqueue(&mut self.lock(), run, work)
+    }
+
+    fn requeue(&self, run_id: &str, work: Option<&QueuedWork>, at: i64) -> StoreResult<()> {
+        queue::requeue(&mut self.lock(), run_id, work, at)
+    }
+
+    fn claim(&self, worker: &str, lease_ms: i64, now: i64) -> StoreResult<Option<QueuedWork>> {
+        queue::claim(&mut self.lock(), worker, lease_ms, now)
+    }
+
+    fn renew_lease(&self, run_id: &str, worker: &str, until: i64) -> StoreResult<bool> {
+        queue::renew_lease(&self.lock(), run_id, worker, until)
+    }
+
+    fn finish(&self, run_id: &str, worker: &str, end: &RunEnd) -> StoreResult<bool> {
+        queue::finish(&mut self.lock(), run_id, worker, end)
+    }
+
+    fn release(&self, run_id: &str, worker: &str, at: i64) -> StoreResult<bool> {
+        queue::release(&mut self.lock(), run_id, worker, at)
+    }
+
+    fn sweep_expired(&self, now: i64, max_lost_leases: u32) -> StoreResult<Sweep> {
+        queue::sweep_expired(&mut self.lock(), now, max_lost_leases)
+    }
+
+    fn queue_entries(&self) -> StoreResult<Vec<QueueEntry>> {
+        queue::queue_entries(&self.lock())
+    }
+
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -653,6 +666,30 @@ impl RunStore for SqliteStore {
         tx.commit()?;
         Ok(counts)
     }
+}
+
+pub(crate) fn insert_run(conn: &Connection, run: &NewRun, status: RunState) -> StoreResult<()> {
+    let redacted = serde_json::to_string(&run.redacted_inputs).expect("list of text");
+    let inserted = conn.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, NULL, NULL, NULL) ON CONFLICT (id) DO NOTHING"),
+        params![
+            run.id,
+            run.workflow,
+            run.workflow_file,
+            run.workflow_hash,
+            run.workflow_source,
+            json_text(&run.inputs),
+            redacted,
+            status.as_str(),
+            run.started_by,
+            run.backend,
+            run.created_at,
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Duplicate(format!("run {}", run.id)));
+    }
+    Ok(())
 }
 
 fn insert_intent(conn: &Connection, i: &Intent) -> StoreResult<()> {

@@ -22,6 +22,12 @@ pub enum StoreError {
         step_id: String,
         existing: DecisionRecord,
     },
+    #[error(
+        "run {0} has no queued work: its inputs were deleted when it last stopped; give them again to requeue it"
+    )]
+    NotQueued(String),
+    #[error("run {run_id} already {status}; a finished run cannot be queued again")]
+    RunFinished { run_id: String, status: RunState },
     #[error("{0} already exists")]
     Duplicate(String),
     #[error(
@@ -113,6 +119,42 @@ pub trait RunStore: Send + Sync {
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Oldest first.
     fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    // The run queue (`psaflow worker`, `psaflow serve`). A worker claims a run with a lease,
+    // renews it while it works (heartbeat), and finishes or releases it; a lease that runs
+    // out (the worker died) is put back by `sweep_expired`.
+    /// Records a new run with status `queued` and its queue row, in one transaction.
+    fn enqueue(&self, run: &NewRun, work: &QueuedWork) -> StoreResult<()>;
+    /// Makes an existing, unfinished run claimable again (status `queued`), for example once
+    /// its approval was decided. With `work`, the queue row is (re)written with it; without,
+    /// the row kept while the run waited (parked) is reused, and a run without one is
+    /// `NotQueued` (its secret inputs are gone).
+    fn requeue(&self, run_id: &str, work: Option<&QueuedWork>, at: i64) -> StoreResult<()>;
+    /// Leases the oldest claimable run (not parked, no lease) to `worker` until
+    /// `now + lease_ms` and marks the run `running`; `None` when there is none. Two workers
+    /// never get the same run.
+    fn claim(&self, worker: &str, lease_ms: i64, now: i64) -> StoreResult<Option<QueuedWork>>;
+    /// Extends `worker`'s lease on the run to `until`. False: the worker no longer holds it
+    /// (it ran out and was swept, or the run ended) and must stop working on the run.
+    fn renew_lease(&self, run_id: &str, worker: &str, until: i64) -> StoreResult<bool>;
+    /// Ends `worker`'s execution: sets the run's status, report and error and deletes the
+    /// queue row (keeps it parked when the run waits for approval), in one transaction.
+    /// False, and nothing changed, when the worker no longer holds the lease.
+    fn finish(&self, run_id: &str, worker: &str, end: &RunEnd) -> StoreResult<bool>;
+    /// Gives the run back without finishing it (graceful shutdown): lease cleared, status
+    /// `queued`, inputs kept. False when the worker did not hold the lease.
+    fn release(&self, run_id: &str, worker: &str, at: i64) -> StoreResult<bool>;
+    /// Puts back every run whose lease ran out before `now`, counting the lost lease; a run
+    /// that has lost `max_lost_leases` fails with a reason saying so and leaves the queue.
+    fn sweep_expired(&self, now: i64, max_lost_leases: u32) -> StoreResult<Sweep>;
+    /// Every queue row, oldest first.
+    fn queue_entries(&self) -> StoreResult<Vec<QueueEntry>>;
+    /// Waits up to `timeout` for the store to announce claimable work (PostgreSQL:
+    /// LISTEN/NOTIFY). Backends without announcements just wait: the caller polls.
+    fn wait_for_work(&self, timeout: std::time::Duration) -> StoreResult<()> {
+        std::thread::sleep(timeout);
+        Ok(())
+    }
 
     /// Deletes finished runs created before `before` with their steps, calls, attempts and
     /// approvals. Unfinished runs (running, waiting for approval) and audit rows stay.

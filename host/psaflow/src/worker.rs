@@ -1,0 +1,188 @@
+//! The worker loop of `psaflow worker`: claims queued runs up to a concurrency, executes them
+//! ([`Executor::execute`]), sweeps leases that ran out (workers that died) back into the
+//! queue, and on shutdown stops claiming, lets running runs finish for a grace period and
+//! gives the rest back to the queue.
+//!
+//! Wake-ups: a worker with a free slot and an empty queue waits for the store to announce new
+//! work ([`RunStore::wait_for_work`]: LISTEN/NOTIFY on PostgreSQL) or for the poll interval,
+//! whichever comes first.
+use crate::execute::{Executed, Executor, Stop};
+use psaflow_store::{RunStore, now_ms};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Runs executed at once.
+    pub concurrency: usize,
+    /// Longest wait for new work without a notification.
+    pub poll: Duration,
+    /// How often this worker looks for leases that ran out.
+    pub sweep_every: Duration,
+    /// A run whose lease was lost this many times fails.
+    pub max_lost_leases: u32,
+    /// On shutdown, how long running runs may take to finish before they are given back.
+    pub grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            concurrency: 4,
+            poll: Duration::from_secs(1),
+            sweep_every: Duration::from_secs(5),
+            max_lost_leases: 3,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a worker did, counted.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    pub finished: AtomicU64,
+    pub released: AtomicU64,
+    pub lost: AtomicU64,
+    pub swept: AtomicU64,
+}
+
+/// Runs until `shutdown` is raised, then drains (see the module documentation).
+pub async fn run_worker(
+    executor: Executor,
+    options: WorkerOptions,
+    shutdown: Stop,
+) -> anyhow::Result<Arc<WorkerStats>> {
+    let stats = Arc::new(WorkerStats::default());
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let (abort_tx, abort) = Stop::new();
+    let sweeper = tokio::spawn(sweep_loop(
+        executor.store.clone(),
+        options.clone(),
+        stats.clone(),
+        shutdown.clone(),
+    ));
+    let mut running = tokio::task::JoinSet::new();
+    eprintln!(
+        "psaflow: worker {} takes runs from the {} store at {} ({} at once)",
+        executor.worker,
+        executor.store.kind(),
+        executor.store.location(),
+        options.concurrency.max(1)
+    );
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.raised() => break,
+        };
+        if shutdown.is_raised() {
+            break;
+        }
+        let claimed = match executor.claim().await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                eprintln!(
+                    "psaflow: worker {}: claiming work: {err:#}",
+                    executor.worker
+                );
+                None
+            }
+        };
+        let Some(work) = claimed else {
+            drop(permit);
+            let store = executor.store.clone();
+            let poll = options.poll;
+            tokio::select! {
+                _ = tokio::task::spawn_blocking(move || store.wait_for_work(poll)) => {}
+                _ = shutdown.raised() => break,
+            }
+            continue;
+        };
+        let (executor, abort, stats) = (executor.clone(), abort.clone(), stats.clone());
+        running.spawn(async move {
+            let _permit = permit;
+            let started = now_ms();
+            let id = work.run_id.clone();
+            let outcome = executor.execute(work, &abort).await;
+            let took = (now_ms() - started) as f64 / 1000.0;
+            match outcome {
+                Ok(Executed::Finished(state)) => {
+                    stats.finished.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "psaflow: worker {}: run {id} {state} ({took:.1} s)",
+                        executor.worker
+                    );
+                }
+                Ok(Executed::Released) => {
+                    stats.released.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "psaflow: worker {}: run {id} given back to the queue",
+                        executor.worker
+                    );
+                }
+                Ok(Executed::LeaseLost) => {
+                    stats.lost.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "psaflow: worker {}: lost the lease on run {id}; stopped working on it",
+                        executor.worker
+                    );
+                }
+                Err(err) => eprintln!("psaflow: worker {}: run {id}: {err:#}", executor.worker),
+            }
+        });
+        // Reap finished tasks so the set does not grow without bound.
+        while running.try_join_next().is_some() {}
+    }
+    sweeper.abort();
+    if !running.is_empty() {
+        eprintln!(
+            "psaflow: worker {}: stopping; {} run(s) in progress get {:.0} s to finish",
+            executor.worker,
+            running.len(),
+            options.grace.as_secs_f64()
+        );
+        let drained = tokio::time::timeout(options.grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            let _ = abort_tx.send(true);
+            while running.join_next().await.is_some() {}
+        }
+    }
+    Ok(stats)
+}
+
+async fn sweep_loop(
+    store: Arc<dyn RunStore>,
+    options: WorkerOptions,
+    stats: Arc<WorkerStats>,
+    shutdown: Stop,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(options.sweep_every) => {}
+            _ = shutdown.raised() => return,
+        }
+        let s = store.clone();
+        let max = options.max_lost_leases;
+        match tokio::task::spawn_blocking(move || s.sweep_expired(now_ms(), max)).await {
+            Ok(Ok(sweep)) => {
+                for id in &sweep.requeued {
+                    eprintln!("psaflow: run {id}: its worker's lease ran out; queued again");
+                }
+                for id in &sweep.failed {
+                    eprintln!("psaflow: run {id}: failed after {max} lost leases");
+                }
+                stats.swept.fetch_add(
+                    (sweep.requeued.len() + sweep.failed.len()) as u64,
+                    Ordering::Relaxed,
+                );
+            }
+            Ok(Err(err)) => eprintln!("psaflow: sweeping expired leases: {err}"),
+            Err(err) => eprintln!("psaflow: sweeping expired leases: {err}"),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Queued runs executed by the library's executor (what `psaflow worker` and `psaflow serve`
+//! call): real components, the embedded sandbox over real HTTP, a SQLite store. A run is
+//! enqueued with a secret input, claimed, executed through the journal and finished with its
+//! queue row (and the secret) gone; a worker that loses its lease stops; a stop gives the run
+//! back; a run interrupted mid-way is continued by another worker without repeating a create.
+
+use psaflow::backend::{BackendKind, start_sandbox};
+use psaflow::core::BoxFuture;
+use psaflow::execute::{Connected, Connections, Executed, Executor, Stop, backend_label};
+use psaflow::sandbox::{Entity, SandboxOptions};
+use psaflow::store::{NewRun, QueuedWork, RunState, RunStore, SqliteStore, new_id, now_ms};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const WORKFLOW: &str = r#"
+name: queued-clients
+inputs:
+  prefix: { type: string, required: true }
+  api_password: { type: string, required: true }
+steps:
+  - id: clients
+    node: halopsa.client.create
+    for_each: [1, 2, 3]
+    with:
+      Name: "${{ inputs.prefix }} ${{ item }}"
+"#;
+
+/// One sandbox connection, opened once and shared by every run.
+struct OneSandbox(Arc<Connected>);
+
+impl Connections for OneSandbox {
+    fn connect<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<Arc<Connected>>> {
+        Box::pin(async move {
+            anyhow::ensure!(name.is_none(), "no connection named {name:?}");
+            Ok(self.0.clone())
+        })
+    }
+}
+
+async fn sandbox(latency: Duration) -> Arc<Connected> {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-queue-cache");
+    let nodes = psaflow::runtime::NodeCatalog::builder()
+        .cache_dir(Some(cache))
+        .load()
+        .expect("nodes load");
+    let backend = start_sandbox(SandboxOptions {
+        seed: false,
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox");
+    backend
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .faults()
+        .set_latency(latency);
+    let runtime = psaflow::Runtime::builder()
+        .nodes(Arc::new(nodes))
+        .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
+        .build()
+        .expect("runtime");
+    Arc::new(Connected {
+        runtime,
+        backend_label: backend_label(&backend),
+        kind: BackendKind::Sandbox,
+        secrets: vec![backend.secret.expose().to_string()],
+        backend: Some(backend),
+    })
+}
+
+fn enqueue(store: &dyn RunStore, prefix: &str) -> String {
+    let id = new_id();
+    let run = NewRun {
+        id: id.clone(),
+        workflow: "queued-clients".into(),
+        workflow_file: "queued-clients.yaml".into(),
+        workflow_hash: "h".into(),
+        workflow_source: WORKFLOW.into(),
+        inputs: json!({"prefix": prefix, "api_password": "***"}),
+        redacted_inputs: vec!["api_password".into()],
+        started_by: "grace".into(),
+        backend: "sandbox".into(),
+        created_at: now_ms(),
+    };
+    let work = QueuedWork {
+        run_id: id.clone(),
+        inputs: json!({"prefix": prefix, "api_password": "pa55-word-unmasked"}),
+        connection: None,
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: now_ms(),
+    };
+    store.enqueue(&run, &work).unwrap();
+    id
+}
+
+fn executor(
+    store: Arc<dyn RunStore>,
+    connected: &Arc<Connected>,
+    worker: &str,
+    lease: Duration,
+) -> Executor {
+    Executor {
+        store,
+        connections: Arc::new(OneSandbox(connected.clone())),
+        worker: worker.into(),
+        lease,
+    }
+}
+
+fn client_names(connected: &Connected, prefix: &str) -> Vec<String> {
+    let sandbox = connected
+        .backend
+        .as_ref()
+        .unwrap()
+        .sandbox
+        .as_ref()
+        .unwrap();
+    let mut names: Vec<String> = sandbox
+        .records(Entity::Client)
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queued_run_is_claimed_executed_and_leaves_no_secret_behind() {
+    let connected = sandbox(Duration::ZERO).await;
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let id = enqueue(store.as_ref(), "Queued");
+    assert_eq!(store.run(&id).unwrap().unwrap().status, RunState::Queued);
+
+    let ex = executor(store.clone(), &connected, "w1", Duration::from_secs(30));
+    let work = ex.claim().await.unwrap().expect("the run is claimable");
+    assert_eq!(work.inputs["api_password"], "pa55-word-unmasked");
+    let outcome = ex.execute(work, &Stop::never()).await.unwrap();
+    assert_eq!(outcome, Executed::Finished(RunState::Succeeded));
+
+    let run = store.run(&id).unwrap().unwrap();
+    assert_eq!(run.status, RunState::Succeeded, "{:?}", run.error);
+    assert_eq!(run.report.as_ref().unwrap()["id"], json!(id));
+    assert_eq!(
+        client_names(&connected, "Queued"),
+        ["Queued 1", "Queued 2", "Queued 3"]
+    );
+    assert!(
+        store.queue_entries().unwrap().is_empty(),
+        "queue row deleted"
+    );
+    let everything = format!(
+        "{:?}{:?}{:?}",
+        run,
+        store.attempts(&id).unwrap(),
+        store.calls(&id).unwrap()
+    );
+    assert!(
+        !everything.contains("pa55-word-unmasked"),
+        "the secret input was stored"
+    );
+    // Audit rows name who enqueued the run.
+    let audit = store
+        .audit(&psaflow::store::AuditFilter {
+            run_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(audit.len(), 3);
+    assert!(audit.iter().all(|a| a.actor == "grace"));
+    assert_eq!(ex.claim().await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_loses_its_lease_stops_and_another_finishes_without_repeating() {
+    // Every request takes 400 ms, so the run is still going when the lease is taken away.
+    let connected = sandbox(Duration::from_millis(400)).await;
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let id = enqueue(store.as_ref(), "Lost");
+
+    let first = executor(store.clone(), &connected, "w1", Duration::from_millis(300));
+    let work = first.claim().await.unwrap().unwrap();
+    let running = tokio::spawn({
+        let first = first.clone();
+        async move { first.execute(work, &Stop::never()).await }
+    });
+    // The sweeper sees the lease as expired (as if w1 had stalled for a minute).
+    let swept = store.sweep_expired(now_ms() + 60_000, 3).unwrap();
+    assert_eq!(swept.requeued, std::slice::from_ref(&id));
+    let outcome = running.await.unwrap().unwrap();
+    assert_eq!(outcome, Executed::LeaseLost);
+
+    connected
+        .backend
+        .as_ref()
+        .unwrap()
+        .sandbox
+        .as_ref()
+        .unwrap()
+        .faults()
+        .set_latency(Duration::ZERO);
+    let second = executor(store.clone(), &connected, "w2", Duration::from_secs(30));
+    let work = second.claim().await.unwrap().expect("requeued");
+    assert_eq!(work.lost_leases, 1);
+    let outcome = second.execute(work, &Stop::never()).await.unwrap();
+    let run = store.run(&id).unwrap().unwrap();
+    // The first worker may have left a create in doubt when it stopped; a create is never
+    // repeated blindly, so the run either finished or stopped naming the record to check.
+    match outcome {
+        Executed::Finished(RunState::Succeeded) => {
+            assert_eq!(
+                client_names(&connected, "Lost"),
+                ["Lost 1", "Lost 2", "Lost 3"]
+            )
+        }
+        Executed::Finished(RunState::Failed) => {
+            let error = run.error.clone().unwrap_or_default();
+            let report = run.report.clone().unwrap_or_default().to_string();
+            assert!(
+                report.contains("cannot tell whether the create happened"),
+                "{error} {report}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let names = client_names(&connected, "Lost");
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(names, unique, "a client was created twice");
+    assert!(store.queue_entries().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stop_gives_the_run_back_to_the_queue() {
+    let connected = sandbox(Duration::from_millis(300)).await;
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let id = enqueue(store.as_ref(), "Stopped");
+    let ex = executor(store.clone(), &connected, "w1", Duration::from_secs(30));
+    let work = ex.claim().await.unwrap().unwrap();
+    let (stop_tx, stop) = Stop::new();
+    stop_tx.send(true).unwrap();
+    let outcome = ex.execute(work, &stop).await.unwrap();
+    assert_eq!(outcome, Executed::Released);
+    assert_eq!(store.run(&id).unwrap().unwrap().status, RunState::Queued);
+    let entry = &store.queue_entries().unwrap()[0];
+    assert_eq!(entry.lease_owner, None);
+    assert_eq!(entry.work.lost_leases, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_workflow_no_longer_validates_fails_with_the_reason() {
+    let connected = sandbox(Duration::ZERO).await;
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let id = new_id();
+    let run = NewRun {
+        id: id.clone(),
+        workflow: "broken".into(),
+        workflow_file: "broken.yaml".into(),
+        workflow_hash: "h".into(),
+        workflow_source: "name: broken\nsteps:\n  - id: x\n    node: halopsa.nothing.here\n".into(),
+        inputs: json!({}),
+        redacted_inputs: vec![],
+        started_by: "grace".into(),
+        backend: "sandbox".into(),
+        created_at: now_ms(),
+    };
+    let work = QueuedWork {
+        run_id: id.clone(),
+        inputs: json!({}),
+        connection: None,
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: now_ms(),
+    };
+    store.enqueue(&run, &work).unwrap();
+    let ex = executor(store.clone(), &connected, "w1", Duration::from_secs(30));
+    let work = ex.claim().await.unwrap().unwrap();
+    assert_eq!(
+        ex.execute(work, &Stop::never()).await.unwrap(),
+        Executed::Finished(RunState::Failed)
+    );
+    let error = store.run(&id).unwrap().unwrap().error.unwrap();
+    assert!(
+        error.contains("not valid") && error.contains("halopsa.nothing.here"),
+        "{error}"
+    );
+    assert!(store.queue_entries().unwrap().is_empty());
+}
