@@ -40,7 +40,10 @@ async fn run_to(
             return Ok(EXIT_USAGE);
         }
     };
-    if cli.connection.is_some() || super::env_lookup("HALOPSA_API_URL").is_some() {
+    if cli.connection.is_some()
+        || super::env_lookup("HALOPSA_API_URL").is_some()
+        || super::env_lookup("CONNECTWISE_API_URL").is_some()
+    {
         eprintln!(
             "psaflow: tests never reach a tenant; each case runs against its own embedded sandbox"
         );
@@ -50,9 +53,17 @@ async fn run_to(
     let catalog = Arc::new(nodes.catalog().clone());
     let request_cap = cli.request_cap;
     let factory: RuntimeFactory = Arc::new(move |transport| {
+        // Each case also gets its own ConnectWise sandbox, started only if a ConnectWise node
+        // of the case runs (never a tenant, whatever CONNECTWISE_* says).
+        let connectwise = psaflow::connectwise::connect_lazily(
+            |_| None,
+            psaflow::connectwise::ClientOptions::default(),
+            |_| {},
+        )?;
         let runtime = psaflow::Runtime::builder()
             .nodes(nodes.clone())
             .connection(psaflow::halopsa::CONNECTOR, transport)
+            .connection(psaflow::connectwise::CONNECTOR, connectwise)
             .request_cap(request_cap)
             .build()?;
         Ok(Arc::new(runtime) as Arc<dyn NodeInvoker>)
