@@ -603,3 +603,62 @@ async fn an_unreachable_connectwise_is_a_retryable_system_error() {
     assert_eq!((code, original), (500, 0), "{envelope}");
     assert!(text.contains("ConnectWise could not be reached"), "{text}");
 }
+
+#[tokio::test]
+async fn a_member_create_whose_answer_was_lost_finds_its_member_instead_of_creating_it_twice() {
+    let h = cw_harness().await;
+    h.sandbox.faults().drop_next_after_commit(1);
+    let envelope = h
+        .invoke("connectwise.member.create", new_member("lostanswer"))
+        .await;
+    assert_eq!(codes(&envelope).0, 200, "{envelope}");
+    assert_eq!(envelope["Member"]["identifier"], "lostanswer", "{envelope}");
+    let made: Vec<Value> = h
+        .sandbox
+        .records(CwEntity::Member)
+        .into_iter()
+        .filter(|m| m["identifier"] == "lostanswer")
+        .collect();
+    assert_eq!(made.len(), 1, "created exactly once");
+    assert_eq!(envelope["Member"]["id"], made[0]["id"]);
+    let posts = h.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "the POST is never sent again");
+}
+
+#[tokio::test]
+async fn a_member_create_lost_before_the_server_saw_it_says_trying_again_is_safe() {
+    let h = cw_harness().await;
+    h.sandbox.faults().drop_next_connections(1);
+    let envelope = h
+        .invoke("connectwise.member.create", new_member("neversaved"))
+        .await;
+    let (code, original, text) = codes(&envelope);
+    assert_eq!((code, original), (500, 0), "{envelope}");
+    assert!(text.contains("outcome unknown"), "{text}");
+    assert!(text.contains("trying again is safe"), "{text}");
+    assert!(member_in_sandbox(&h, "neversaved").is_none());
+}
+
+#[tokio::test]
+async fn an_update_whose_answer_was_lost_is_reported_unknown_and_not_sent_twice() {
+    let h = cw_harness().await;
+    h.sandbox.clear_requests();
+    h.sandbox.faults().drop_next_after_commit(1);
+    let envelope = h
+        .invoke(
+            "connectwise.member.update",
+            json!({"Id": 3, "FirstName": "Alexandra"}),
+        )
+        .await;
+    let (code, original, text) = codes(&envelope);
+    assert_eq!((code, original), (500, 0), "{envelope}");
+    assert!(
+        text.starts_with("outcome unknown: ConnectWise may or may not have applied the request"),
+        "{text}"
+    );
+    let patches = h.requests().iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(
+        patches, 1,
+        "a PATCH whose answer was lost is not re-sent by the transport"
+    );
+}

@@ -59,8 +59,18 @@ pub fn recover(
     subject: Subject<'_>,
     found: Result<(u16, Vec<Value>), Failure>,
 ) -> Result<(u16, Value), Failure> {
+    recover_in("HaloPSA", lost, subject, found)
+}
+
+/// [`recover`] for a node of another PSA: `psa` names it in the messages ("ConnectWise").
+pub fn recover_in(
+    psa: &str,
+    lost: &Failure,
+    subject: Subject<'_>,
+    found: Result<(u16, Vec<Value>), Failure>,
+) -> Result<(u16, Value), Failure> {
     let Subject { what, key } = subject;
-    let cause = cause_of(lost);
+    let cause = cause_of(lost, psa);
     match found {
         Ok((status, mut records)) if records.len() == 1 => Ok((status, records.remove(0))),
         Ok((_, records)) if records.is_empty() => Err(Failure::Transport(format!(
@@ -76,7 +86,7 @@ pub fn recover(
             Err(Failure::Api {
                 status: 409,
                 message: format!(
-                    "{OUTCOME_UNKNOWN}: the answer to creating the {what} was lost ({cause}) and {} {what}s {key} exist (ids {}); psaflow cannot tell whether one of them was just created, so it does not create another: check them in HaloPSA",
+                    "{OUTCOME_UNKNOWN}: the answer to creating the {what} was lost ({cause}) and {} {what}s {key} exist (ids {}); psaflow cannot tell whether one of them was just created, so it does not create another: check them in {psa}",
                     records.len(),
                     listed.join(", ")
                 ),
@@ -85,7 +95,7 @@ pub fn recover(
         Err(lookup) => Err(Failure::UnknownOutcome {
             status: status_of(lost),
             message: format!(
-                "{OUTCOME_UNKNOWN}: the {what} may or may not have been created ({cause}), and looking for a {what} {key} failed too ({}); check HaloPSA for a {what} {key} before running this again",
+                "{OUTCOME_UNKNOWN}: the {what} may or may not have been created ({cause}), and looking for a {what} {key} failed too ({}); check {psa} for a {what} {key} before running this again",
                 lookup.message()
             ),
         }),
@@ -112,7 +122,7 @@ pub fn once_failure(failure: Failure, what: &str, how_to_check: &str) -> Failure
         status: status_of(&failure),
         message: format!(
             "{OUTCOME_UNKNOWN}: the {what} may or may not have been created ({}); {how_to_check}. It is not created again automatically; a step that may create it twice can say `retry_on: [unknown_outcome]`",
-            cause_of(&failure)
+            cause_of(&failure, "HaloPSA")
         ),
     }
 }
@@ -131,7 +141,10 @@ pub fn list_matching(
     filter.push("includeinactive", true);
     let listed = paging::fetch(resource, &Mode::All { count: None }, &filter)?;
     let status = listed.last_status;
-    Ok((status, listed.items.into_iter().filter(|r| keep(r)).collect()))
+    Ok((
+        status,
+        listed.items.into_iter().filter(|r| keep(r)).collect(),
+    ))
 }
 
 /// Records whose `field` equals `expected`, compared as HaloPSA compares names: trimmed and
@@ -153,14 +166,14 @@ fn status_of(failure: &Failure) -> u16 {
 }
 
 /// The failure's own explanation, without the generic unknown-outcome lead.
-fn cause_of(failure: &Failure) -> String {
+fn cause_of(failure: &Failure, psa: &str) -> String {
     let message = failure.message();
     match message.find(" (") {
         Some(at) if message.starts_with(OUTCOME_UNKNOWN) && message.ends_with(')') => {
             message[at + 2..message.len() - 1].to_string()
         }
         _ if message.starts_with(OUTCOME_UNKNOWN) => {
-            format!("HaloPSA answered {}", errors::status_text(status_of(failure)))
+            format!("{psa} answered {}", errors::status_text(status_of(failure)))
         }
         _ => message.to_string(),
     }
@@ -182,7 +195,11 @@ mod tests {
 
     #[test]
     fn one_match_is_the_created_record() {
-        let got = recover(&lost(), ACME, Ok((200, vec![json!({"id": 7, "name": "Acme"})])));
+        let got = recover(
+            &lost(),
+            ACME,
+            Ok((200, vec![json!({"id": 7, "name": "Acme"})])),
+        );
         assert_eq!(got, Ok((200, json!({"id": 7, "name": "Acme"}))));
     }
 
@@ -202,7 +219,11 @@ mod tests {
         let records = vec![json!({"id": 7}), json!({"id": "9"})];
         let f = recover(&lost(), ACME, Ok((200, records))).unwrap_err();
         assert_eq!((f.status_code(), f.original_status_code()), (200, 409));
-        assert!(f.message().contains("2 clients named \"Acme\" exist (ids 7, 9)"), "{f}");
+        assert!(
+            f.message()
+                .contains("2 clients named \"Acme\" exist (ids 7, 9)"),
+            "{f}"
+        );
         assert!(f.message().contains("check them in HaloPSA"), "{f}");
     }
 
@@ -212,17 +233,32 @@ mod tests {
         let f = recover(&errors::unknown_outcome(504, ""), ACME, Err(lookup)).unwrap_err();
         assert!(f.is_unknown_outcome());
         assert_eq!((f.status_code(), f.original_status_code()), (500, 504));
-        assert!(f.message().contains("HaloPSA answered 504 Gateway Timeout"), "{f}");
+        assert!(
+            f.message().contains("HaloPSA answered 504 Gateway Timeout"),
+            "{f}"
+        );
         assert!(f.message().contains("503 Service Unavailable"), "{f}");
-        assert!(f.message().contains("check HaloPSA for a client named \"Acme\""), "{f}");
+        assert!(
+            f.message()
+                .contains("check HaloPSA for a client named \"Acme\""),
+            "{f}"
+        );
     }
 
     #[test]
     fn creates_without_a_key_say_how_to_check() {
         let f = once_failure(lost(), "ticket", "look for it in HaloPSA by its summary");
         assert!(f.is_unknown_outcome());
-        assert!(f.message().contains("the ticket may or may not have been created"), "{f}");
-        assert!(f.message().contains("look for it in HaloPSA by its summary"), "{f}");
+        assert!(
+            f.message()
+                .contains("the ticket may or may not have been created"),
+            "{f}"
+        );
+        assert!(
+            f.message()
+                .contains("look for it in HaloPSA by its summary"),
+            "{f}"
+        );
         assert!(f.message().contains("retry_on: [unknown_outcome]"), "{f}");
         let other = errors::from_response(400, "", None);
         assert_eq!(once_failure(other.clone(), "ticket", "x"), other);

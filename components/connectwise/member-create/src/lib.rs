@@ -10,15 +10,21 @@
 //! - `POST /system/members` with AdditionalFields under the explicit parameters.
 //! - A refusal (duplicate identifier, unknown role) is StatusCode 200 with ConnectWise's
 //!   message naming the field. Output `Member`: the created member; `{}` on failure.
+//! - When the answer to the POST is lost (the outcome is unknown), the member is looked up by
+//!   its identifier (unique in ConnectWise) instead of being created again: found, it is the
+//!   create's result (the host marks the attempt recovered); not found, a 500 saying nothing
+//!   was created and trying again is safe ([`psaflow_kit::recover`]).
 
 psaflow_kit::bind_connectwise_node!("member-create");
 
+use psaflow_kit::connectwise::conditions::quote;
 use psaflow_kit::connectwise::describe::{capability, node_info};
 use psaflow_kit::connectwise::envelope::{self, Done};
 use psaflow_kit::connectwise::patch::reference;
 use psaflow_kit::connectwise::transport::Method;
 use psaflow_kit::connectwise::types::Effect;
 use psaflow_kit::connectwise::{http, member};
+use psaflow_kit::recover::{self, Subject};
 use psaflow_kit::{Failure, fields, validate};
 use serde_json::{Map, Value, json};
 
@@ -76,11 +82,50 @@ fn body(input: &CreateInput) -> Result<Map<String, Value>, Failure> {
 
 fn create(input: &CreateInput) -> Result<Done, Failure> {
     let body = Value::Object(body(input)?);
-    let (status, member) = http::send_json(Method::Post, "/system/members", &[], Some(&body))?;
+    let identifier = input.identifier.trim();
+    let (status, member) = match http::send_json(Method::Post, "/system/members", &[], Some(&body))
+    {
+        Err(lost) if lost.is_unknown_outcome() => {
+            let key = format!("with identifier {identifier}");
+            let subject = Subject {
+                what: "member",
+                key: &key,
+            };
+            recover::recover_in(
+                "ConnectWise",
+                &lost,
+                subject,
+                find_by_identifier(identifier),
+            )
+        }
+        other => other,
+    }?;
     Ok(Done {
         original_status: status,
         output: member,
     })
+}
+
+/// Members (active or not) whose identifier is `identifier`: ConnectWise keeps identifiers
+/// unique, so at most one.
+fn find_by_identifier(identifier: &str) -> Result<(u16, Vec<Value>), Failure> {
+    let query = [(
+        "conditions".to_string(),
+        format!("identifier = {}", quote(identifier)),
+    )];
+    let (status, found) = http::send_json(Method::Get, "/system/members", &query, None)?;
+    let members = match found {
+        Value::Array(members) => members,
+        other => {
+            return Err(Failure::Unexpected {
+                status,
+                message: format!(
+                    "ConnectWise answered a member lookup with {other} instead of a list"
+                ),
+            });
+        }
+    };
+    Ok((status, members))
 }
 
 export!(Node);

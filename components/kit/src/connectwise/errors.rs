@@ -77,9 +77,22 @@ pub fn from_transport(error: &TransportError) -> Failure {
         TransportError::Unreachable(d) => format!("ConnectWise could not be reached: {d}"),
         TransportError::Timeout(d) => format!("ConnectWise did not answer in time: {d}"),
         TransportError::Denied(d) => format!("The host refused the request: {d}"),
-        TransportError::UnknownOutcome(d) => format!(
-            "The outcome is unknown: the request may have reached ConnectWise but no answer came ({d})"
-        ),
+        TransportError::UnknownOutcome(d) => {
+            // Same lead as HaloPSA's, so people and scripts recognise it whatever the PSA.
+            let lead = format!(
+                "{}: ConnectWise may or may not have applied the request; check before trying again",
+                crate::errors::OUTCOME_UNKNOWN
+            );
+            let d = d.trim();
+            return Failure::UnknownOutcome {
+                status: 0,
+                message: if d.is_empty() {
+                    lead
+                } else {
+                    format!("{lead} ({d})")
+                },
+            };
+        }
     })
 }
 
@@ -126,6 +139,12 @@ mod tests {
     fn transport_errors_are_system_errors() {
         let f = from_transport(&TransportError::UnknownOutcome("dropped".into()));
         assert_eq!((f.status_code(), f.original_status_code()), (500, 0));
-        assert!(f.message().contains("outcome is unknown"));
+        assert!(f.is_unknown_outcome());
+        assert!(
+            f.message()
+                .starts_with("outcome unknown: ConnectWise may or may not"),
+            "{f}"
+        );
+        assert!(f.message().ends_with("(dropped)"), "{f}");
     }
 }

@@ -245,7 +245,9 @@ impl ConnectWiseClient {
                     tracing::warn!(method = %request.method, path = %request.path, "{message}; trying once more");
                     continue;
                 }
-                Err(failure) => return Err(failure.into_transport_error()),
+                Err(failure) => {
+                    return Err(failure.into_transport_error(request.method != Method::Get));
+                }
             };
             let o = &inner.options;
             if let Some(wait) = retry::wait_before_retry(
@@ -296,22 +298,51 @@ impl ConnectWiseClient {
                 .body(body.clone());
         }
         let result = async {
-            let response = builder.send().await?;
+            let mut response = builder.send().await?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-            let body = response.text().await?;
-            Ok::<_, reqwest::Error>(Answer {
+            // Read at most MAX_BODY_BYTES: a runaway answer must not take the host's memory.
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+            {
+                return Ok(Err(()));
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Ok(Err(()));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok::<_, reqwest::Error>(Ok(Answer {
                 status,
                 retry_after,
-                body,
-            })
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            }))
         }
         .await;
-        result.map_err(|e| classify(&e, url, inner.options.request_timeout, &inner.private_key))
+        match result {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(())) => {
+                let mut place = url.clone();
+                place.set_query(None);
+                Err(Failure::TooLarge(format!(
+                    "the answer of ConnectWise at {place} is larger than {} MiB, the most psaflow reads; it was not read (ask for less, e.g. a smaller Count or PageSize)",
+                    MAX_BODY_BYTES >> 20
+                )))
+            }
+            Err(e) => Err(classify(
+                &e,
+                url,
+                inner.options.request_timeout,
+                &inner.private_key,
+            )),
+        }
     }
 }
 
@@ -321,16 +352,28 @@ struct Answer {
     body: String,
 }
 
+/// The most of an answer the client reads (as for HaloPSA).
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
 enum Failure {
     Timeout(String),
     Unreachable(String),
     /// Connected, then the connection broke before the answer was complete.
     Dropped(String),
+    /// The answer came but was larger than [`MAX_BODY_BYTES`].
+    TooLarge(String),
 }
 
 impl Failure {
-    fn into_transport_error(self) -> TransportError {
+    /// `changes_data`: the request was a POST, PUT, PATCH or DELETE. A timeout or a broken
+    /// connection after such a request was sent leaves its outcome unknown (ConnectWise may
+    /// have applied it), so it is never sent again here and the node is told so.
+    fn into_transport_error(self, changes_data: bool) -> TransportError {
         match self {
+            Failure::Timeout(m) | Failure::Dropped(m) | Failure::TooLarge(m) if changes_data => {
+                TransportError::UnknownOutcome(m)
+            }
+            Failure::TooLarge(m) => TransportError::Denied(m),
             Failure::Timeout(m) => TransportError::Timeout(m),
             Failure::Unreachable(m) | Failure::Dropped(m) => TransportError::Unreachable(m),
         }
