@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod envelope;
 pub mod invoker;
 pub mod names;
+pub mod retry_policy;
 pub mod transport;
 pub mod values;
 

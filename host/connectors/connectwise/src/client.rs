@@ -12,7 +12,7 @@
 //! Redirects are not followed, so the credential never travels to another host.
 
 use crate::config::{ConnectionConfig, is_loopback};
-use crate::retry;
+use psaflow_core::retry_policy;
 use crate::secret::Secret;
 use base64::Engine;
 use psaflow_core::{
@@ -250,7 +250,7 @@ impl ConnectWiseClient {
                 }
             };
             let o = &inner.options;
-            if let Some(wait) = retry::wait_before_retry(
+            if let Some(wait) = retry_policy::wait_before_retry(
                 answer.status,
                 answer.retry_after,
                 attempt,
@@ -304,7 +304,7 @@ impl ConnectWiseClient {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                .and_then(|v| retry_policy::parse_retry_after(v, SystemTime::now()));
             // Read at most MAX_BODY_BYTES: a runaway answer must not take the host's memory.
             if response
                 .content_length()

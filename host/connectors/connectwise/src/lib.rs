@@ -14,7 +14,6 @@ pub const CONNECTOR: &str = "connectwise";
 mod client;
 mod config;
 mod connection;
-pub mod retry;
 mod secret;
 
 pub use client::{API_VERSION, ClientError, ClientOptions, ConnectWiseClient, Stats};

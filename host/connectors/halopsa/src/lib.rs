@@ -10,7 +10,7 @@
 //! * `token.rs`: the token cache. **This is where the token is fetched and refreshed.**
 //! * `client.rs`: [`HaloClient::send`](psaflow_core::Transport::send): headers, 401 refresh,
 //!   429/503 retries, timeouts.
-//! * `retry.rs`: `Retry-After` parsing and the backoff schedule.
+//! * `retry.rs`: the 429/503 wait-and-retry step (policy in `psaflow_core::retry_policy`).
 //! * `policy.rs`: https-or-loopback, and request paths that must stay below the API base.
 //! * `secret.rs`: [`Secret`], which prints as `***`.
 //!
