@@ -12,11 +12,14 @@ fn repo() -> PathBuf {
 fn psaflow(args: &[&str]) -> Output {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    // Runs are recorded under the target dir, never in the user's data directory.
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-state");
     cmd.args(args)
         .current_dir(repo())
-        .env("PSAFLOW_CACHE_DIR", cache);
+        .env("PSAFLOW_CACHE_DIR", cache)
+        .env("PSAFLOW_STATE_DIR", state);
     for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") {
+        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
             cmd.env_remove(name);
         }
     }
@@ -458,4 +461,34 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Every complete workflow shown in the README (a ```yaml block with `name:` and `steps:`)
+/// passes `psaflow validate`: readers copy them.
+#[test]
+fn the_readme_workflows_validate() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme-workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut checked = 0;
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let block = block.split("```").next().unwrap();
+        let is_workflow = block.lines().any(|l| l.starts_with("name:"))
+            && block.lines().any(|l| l.starts_with("steps:"));
+        if !is_workflow {
+            continue;
+        }
+        let path = dir.join(format!("block{i}.yaml"));
+        std::fs::write(&path, block).unwrap();
+        let out = psaflow(&["validate", path.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "README yaml block {} does not validate:\n{block}\n{}",
+            i + 1,
+            text(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "found only {checked} workflows in the README");
 }

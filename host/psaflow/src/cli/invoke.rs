@@ -4,6 +4,7 @@ use super::{Cli, EXIT_USAGE};
 use psaflow_core::names::did_you_mean;
 use psaflow_core::{NodeSpec, values};
 use serde_json::{Map, Value};
+use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -15,6 +16,10 @@ pub struct Args {
     /// All parameters as one JSON object; --with values win.
     #[arg(long, value_name = "JSON")]
     pub input: Option<String>,
+    /// Do not ask before a node that deletes or deactivates. psaflow asks only when stdin is
+    /// a terminal; scripts and pipes are never prompted.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
@@ -37,12 +42,48 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    if needs_confirmation(spec, args.yes, std::io::stdin().is_terminal()) {
+        let question = format!(
+            "{} will {} on {} with {}. Continue? [y/N] ",
+            args.node,
+            spec.effect.name(),
+            backend.description,
+            Value::Object(params.clone())
+        );
+        let confirmed = confirm(
+            &question,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stderr(),
+        );
+        if !confirmed {
+            eprintln!("psaflow: not confirmed; nothing was sent (--yes skips this question)");
+            return Ok(1);
+        }
+    }
     let envelope = runtime.invoke(&args.node, params).await;
     println!(
         "{}",
         serde_json::to_string_pretty(&printable(&envelope, &backend))?
     );
     Ok(if envelope.is_success() { 0 } else { 1 })
+}
+
+/// A node that deletes or deactivates asks first, unless `--yes` was given or nobody is at
+/// a terminal to answer (a script must never hang on a question).
+fn needs_confirmation(spec: &NodeSpec, yes: bool, stdin_is_terminal: bool) -> bool {
+    spec.is_destructive() && !yes && stdin_is_terminal
+}
+
+/// Asks `question` on `out` and reads one line from `answers`: only `y` or `yes` (any case)
+/// confirms; anything else, an empty line or end of input does not.
+fn confirm(question: &str, answers: &mut dyn BufRead, out: &mut dyn Write) -> bool {
+    let _ = write!(out, "{question}");
+    let _ = out.flush();
+    let mut line = String::new();
+    match answers.read_line(&mut line) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+    }
 }
 
 /// The envelope as printed: the connection's secret and secret-named fields masked (a node's
@@ -84,4 +125,47 @@ fn parameters(spec: &NodeSpec, args: &Args) -> Result<Map<String, Value>, String
         params.insert(key.to_string(), values::from_text(&param.ty, raw));
     }
     Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_core::Effect;
+
+    fn spec(effect: Effect) -> NodeSpec {
+        NodeSpec {
+            id: "demo.thing.op".into(),
+            effect,
+            ..NodeSpec::default()
+        }
+    }
+
+    #[test]
+    fn only_destructive_nodes_at_a_terminal_without_yes_ask() {
+        assert!(needs_confirmation(&spec(Effect::Delete), false, true));
+        assert!(needs_confirmation(&spec(Effect::Deactivate), false, true));
+        assert!(!needs_confirmation(&spec(Effect::Delete), true, true), "--yes");
+        assert!(!needs_confirmation(&spec(Effect::Delete), false, false), "a script");
+        for effect in [Effect::Read, Effect::Create, Effect::Update] {
+            assert!(!needs_confirmation(&spec(effect), false, true), "{effect:?}");
+        }
+    }
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for (answer, expected) in [
+            ("y\n", true),
+            ("YES\n", true),
+            (" yes \n", true),
+            ("n\n", false),
+            ("\n", false),
+            ("yess\n", false),
+            ("", false),
+        ] {
+            let mut out = Vec::new();
+            let got = confirm("Delete? ", &mut answer.as_bytes(), &mut out);
+            assert_eq!(got, expected, "{answer:?}");
+            assert_eq!(String::from_utf8(out).unwrap(), "Delete? ");
+        }
+    }
 }
