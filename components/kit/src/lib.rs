@@ -14,6 +14,7 @@
 //! | [`ids`] | reading ids written as `21`, `21.0` or `"21"`, and normalising `id` / `*_id` fields in output records |
 //! | [`describe`] | the node's self-description (`describe`): output key, effect, idempotency, natural key, the API calls it may make |
 //! | [`recover`] | creates after an ambiguous outcome: look the record up by its natural key instead of creating it twice |
+//! | [`lookups`] | the lookup lists (statuses, ticket types, priorities): fetched whole, filtered by name here |
 //! | [`ops`] | the request-and-answer bodies several nodes share (get one record by id, delete one by id); the node validates first and chooses the wording and output |
 //!
 //! # Writing a node
@@ -101,6 +102,7 @@ pub mod errors;
 pub mod fields;
 pub mod http;
 pub mod ids;
+pub mod lookups;
 pub mod ops;
 pub mod paging;
 pub mod recover;

@@ -110,6 +110,28 @@ pub const TEAMS: Resource = Resource {
     default_count: None,
 };
 
+/// `GET /Status` → `statuses` (a bare array, or `{statuses}`).
+pub const STATUSES: Resource = Resource {
+    path: "/Status",
+    key: "statuses",
+    status_style: StatusStyle::None,
+    default_count: None,
+};
+/// `GET /TicketType` → `tickettypes` (a bare array, or `{tickettypes}`).
+pub const TICKET_TYPES: Resource = Resource {
+    path: "/TicketType",
+    key: "tickettypes",
+    status_style: StatusStyle::None,
+    default_count: None,
+};
+/// `GET /Priority` → `priorities` (a bare array, or `{priorities}`).
+pub const PRIORITIES: Resource = Resource {
+    path: "/Priority",
+    key: "priorities",
+    status_style: StatusStyle::None,
+    default_count: None,
+};
+
 /// The get-many parameters, as the node received them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListParams {

@@ -101,6 +101,10 @@ fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
     for op in ["create", "get", "get-many"] {
         expected.push(format!("halopsa.team.{op}"));
     }
+    expected.push("halopsa.ticket.add-note".to_string());
+    for lookup in ["status", "tickettype", "priority"] {
+        expected.push(format!("halopsa.{lookup}.get-many"));
+    }
     for op in ["create", "get", "get-many", "update", "deactivate"] {
         expected.push(format!("connectwise.member.{op}"));
     }

@@ -163,7 +163,11 @@ fn scope_area(entity: Entity) -> &'static str {
         Entity::Client | Entity::Site | Entity::User => "customers",
         Entity::Agent => "agents",
         Entity::Team => "teams",
-        Entity::Ticket | Entity::TicketType | Entity::Status | Entity::Priority => "tickets",
+        Entity::Ticket
+        | Entity::TicketType
+        | Entity::Status
+        | Entity::Priority
+        | Entity::Action => "tickets",
     }
 }
 

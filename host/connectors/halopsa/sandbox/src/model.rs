@@ -16,6 +16,8 @@ pub enum Entity {
     TicketType,
     Status,
     Priority,
+    /// A ticket action (a note, an email, a status change): `/Actions`, listed per ticket.
+    Action,
 }
 
 impl Entity {
@@ -30,6 +32,7 @@ impl Entity {
         "ticket_type",
         "status",
         "priority",
+        "action",
     ];
 
     /// `client`, `Clients`, `ticket-type`, ... (any case, singular or plural).
@@ -54,11 +57,12 @@ impl Entity {
             "ticket_type" | "tickettype" => Entity::TicketType,
             "status" => Entity::Status,
             "priority" | "prioritie" => Entity::Priority,
+            "action" => Entity::Action,
             _ => return None,
         })
     }
 
-    pub const ALL: [Entity; 9] = [
+    pub const ALL: [Entity; 10] = [
         Entity::Client,
         Entity::Site,
         Entity::Ticket,
@@ -68,6 +72,7 @@ impl Entity {
         Entity::TicketType,
         Entity::Status,
         Entity::Priority,
+        Entity::Action,
     ];
 
     /// The canonical path segment under `/api` (Tickets and Users are plural, the rest not).
@@ -82,6 +87,7 @@ impl Entity {
             Entity::TicketType => "TicketType",
             Entity::Status => "Status",
             Entity::Priority => "Priority",
+            Entity::Action => "Actions",
         }
     }
 
@@ -101,6 +107,7 @@ impl Entity {
             Entity::User => Some("users"),
             Entity::Agent => Some("agents"),
             Entity::Team => Some("teams"),
+            Entity::Action => Some("actions"),
             _ => None,
         }
     }
@@ -117,6 +124,7 @@ impl Entity {
             Entity::TicketType => "Ticket type",
             Entity::Status => "Status",
             Entity::Priority => "Priority",
+            Entity::Action => "Action",
         }
     }
 

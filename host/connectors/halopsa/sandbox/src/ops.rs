@@ -31,6 +31,9 @@ impl Store {
         now: &str,
     ) -> Value {
         rules::absorb_password(&mut record);
+        if entity == Entity::Priority {
+            rules::priority_number_as_key(&mut record);
+        }
         rules::apply_defaults(self, entity, &mut record, now);
         let id = self.put(entity, record);
         rules::decorate(self, entity, self.record(entity, id))
@@ -74,6 +77,9 @@ impl Store {
                 None => {
                     rules::validate_create(&draft, entity, &changes)?;
                     rules::apply_defaults(&draft, entity, &mut changes, now);
+                    if entity == Entity::Action {
+                        draft.touch_ticket(id_of(&changes, "ticket_id"), now);
+                    }
                     draft.put(entity, changes)
                 }
                 Some(id) => {
@@ -104,6 +110,13 @@ impl Store {
             .into_iter()
             .map(|id| rules::decorate(self, entity, self.record(entity, id)))
             .collect())
+    }
+
+    /// A new action is the ticket's latest activity.
+    fn touch_ticket(&mut self, ticket: Option<i64>, now: &str) {
+        if let Some(record) = ticket.and_then(|t| self.get_mut(Entity::Ticket, t)) {
+            record.insert("lastactiondate".to_owned(), json!(now));
+        }
     }
 
     /// `DELETE /api/<Entity>/{id}`. Tickets are only flagged deleted, as in Halo.
@@ -181,6 +194,14 @@ impl Store {
             };
             let api_agent = record.get("is_api_agent").and_then(Value::as_bool) == Some(true);
             if !wanted || (api_agent && !q.include_api_agents) {
+                return false;
+            }
+        }
+        if entity == Entity::Action {
+            // Actions are listed per ticket (`ticket_id` is required, see the server), and
+            // `excludeprivate` leaves out the notes hidden from the end user.
+            let private = record.get("hiddenfromuser").and_then(Value::as_bool) == Some(true);
+            if id_of(record, "ticket_id") != q.ticket_id || (q.exclude_private && private) {
                 return false;
             }
         }

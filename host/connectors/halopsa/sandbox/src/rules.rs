@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::model::{Entity, Record, Rejection, id_of, id_value};
+use crate::model::{Entity, Record, Rejection, id_of, id_value, is_deleted};
 use crate::store::Store;
 
 /// The seeded "Closed" status; a ticket is closed exactly when it has this status.
@@ -30,6 +30,8 @@ const ID_FIELDS: &[&str] = &[
     "toplevel_id",
     "team_id",
     "main_site_id",
+    "ticket_id",
+    "outcome_id",
 ];
 
 /// Control flags read from a POSTed object (Halo's underscore fields).
@@ -74,6 +76,12 @@ pub(crate) fn normalise_input(
     if entity == Entity::Agent {
         normalise_agent_status(record, &mut errors);
     }
+    if entity == Entity::Priority {
+        priority_number_as_key(record);
+    }
+    if entity == Entity::Action {
+        check_time_taken(record, &mut errors);
+    }
     if entity == Entity::User {
         for key in ["password", "new_password"] {
             let password = record.get(key).and_then(Value::as_str).unwrap_or_default();
@@ -111,6 +119,44 @@ fn normalise_agent_status(record: &mut Record, errors: &mut Map<String, Value>) 
             record.insert("isactive".to_owned(), json!(!d));
         }
         _ => {}
+    }
+}
+
+/// Halo lists a priority with a GUID `id` and the number tickets use as `priorityid` (reference
+/// 2 and 4.7). The sandbox keys priorities by that number: a record written with `priorityid`
+/// is stored under it, and [`decorate`] puts the GUID back on output.
+pub(crate) fn priority_number_as_key(record: &mut Record) {
+    if let Some(number) = record.remove("priorityid").as_ref().and_then(id_value) {
+        record.insert("id".to_owned(), json!(number));
+    }
+}
+
+/// The GUID Halo shows as a priority's `id`, made from its number so it is stable.
+pub(crate) fn priority_guid(number: i64) -> String {
+    format!("6a0c9f1e-5d2b-4c8a-9e31-{number:012x}")
+}
+
+/// An action's `timetaken` is hours: a number of 0 or more (a numeric string is read as one).
+fn check_time_taken(record: &mut Record, errors: &mut Map<String, Value>) {
+    let Some(value) = record.get("timetaken") else {
+        return;
+    };
+    let hours = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        Value::Null => return,
+        _ => None,
+    };
+    match hours.filter(|h| h.is_finite() && *h >= 0.0) {
+        Some(h) => {
+            record.insert("timetaken".to_owned(), json!(h));
+        }
+        None => {
+            errors.insert(
+                "timetaken".to_owned(),
+                json!(format!("The value '{value}' is not valid for timetaken.")),
+            );
+        }
     }
 }
 
@@ -212,6 +258,8 @@ fn required_fields(entity: Entity) -> &'static [&'static str] {
         Entity::Site => &["name", "client_id"],
         Entity::User => &["name", "site_id"],
         Entity::Ticket => &["summary", "tickettype_id"],
+        // An action also needs an outcome, by name or id (checked in `validate_create`).
+        Entity::Action => &["ticket_id"],
         _ => &["name"],
     }
 }
@@ -223,6 +271,7 @@ fn references(entity: Entity) -> &'static [(&'static str, Entity)] {
         Entity::User => &[("site_id", Entity::Site)],
         Entity::Ticket => &[("tickettype_id", Entity::TicketType)],
         Entity::Agent => &[("team_id", Entity::Team)],
+        Entity::Action => &[("ticket_id", Entity::Ticket)],
         _ => &[],
     }
 }
@@ -249,6 +298,13 @@ pub(crate) fn validate_create(
         if !is_filled(record.get(*key)) {
             errors.insert((*key).to_owned(), required_message(key));
         }
+    }
+    // HaloAPI's E2E tests: an action without an outcome is a 400, like one without a ticket.
+    if entity == Entity::Action
+        && !is_filled(record.get("outcome"))
+        && !is_filled(record.get("outcome_id"))
+    {
+        errors.insert("outcome".to_owned(), required_message("outcome"));
     }
     if !errors.is_empty() {
         return Err(Rejection::Fields(errors));
@@ -293,7 +349,9 @@ pub(crate) fn validate_update(
 fn check_references(store: &Store, entity: Entity, record: &Record) -> Result<(), Rejection> {
     for (key, target) in references(entity) {
         let id = id_of(record, key).filter(|id| *id > 0);
-        if let Some(id) = id.filter(|id| store.get(*target, *id).is_none()) {
+        // A soft-deleted ticket is gone as far as new references are concerned.
+        let missing = |id: &i64| store.get(*target, *id).is_none_or(is_deleted);
+        if let Some(id) = id.filter(missing) {
             return Err(Rejection::field(
                 key,
                 format!("{} {id} does not exist.", target.label()),
@@ -390,6 +448,21 @@ pub(crate) fn apply_defaults(store: &Store, entity: Entity, record: &mut Record,
         }
         Entity::Team => default(record, "inactive", json!(false)),
         Entity::TicketType | Entity::Status | Entity::Priority => {}
+        Entity::Action => {
+            // Numbered per ticket, written by the agent the token acts as (the API agent).
+            let ticket = id_of(record, "ticket_id");
+            let number = store
+                .rows(Entity::Action)
+                .filter(|a| id_of(a, "ticket_id") == ticket)
+                .count()
+                + 1;
+            default(record, "actionnumber", json!(number));
+            default(record, "who", json!("API User"));
+            default(record, "who_agentid", json!(1));
+            default(record, "datetime", json!(now));
+            default(record, "hiddenfromuser", json!(false));
+            default(record, "timetaken", json!(0.0));
+        }
     }
 }
 
@@ -480,6 +553,12 @@ pub(crate) fn decorate(store: &Store, entity: Entity, record: &Record) -> Value 
                 derive_name(store, &mut out, id_key, target, name_key);
             }
         }
+        Entity::Priority => {
+            if let Some(number) = id_of(&out, "id") {
+                out.insert("id".to_owned(), json!(priority_guid(number)));
+                out.insert("priorityid".to_owned(), json!(number));
+            }
+        }
         Entity::Agent => {
             derive_name(store, &mut out, "team_id", Entity::Team, "team");
             let active = agent_is_active(&out);
@@ -566,6 +645,7 @@ fn search_fields(entity: Entity) -> &'static [&'static str] {
         ],
         Entity::Ticket => &["summary", "details"],
         Entity::Agent => &["name", "email"],
+        Entity::Action => &["note"],
         _ => &["name"],
     }
 }

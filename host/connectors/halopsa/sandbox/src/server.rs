@@ -299,6 +299,11 @@ fn parse_id(entity: Entity, id: &str) -> Option<i64> {
 fn list(shared: &Shared, entity: Entity, query: &str) -> Response {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
     match ListQuery::parse(&pairs) {
+        // Halo lists actions one ticket at a time (HaloAPI's Get-HaloAction requires TicketID).
+        Ok(q) if entity == Entity::Action && q.ticket_id.is_none() => rejection(Rejection::field(
+            "ticket_id",
+            "The ticket_id field is required.",
+        )),
         Ok(q) => {
             let mut body = lock(&shared.store).list(entity, &q);
             let items = match &mut body {

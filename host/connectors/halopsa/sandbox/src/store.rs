@@ -92,6 +92,9 @@ pub(crate) struct ListQuery {
     pub(crate) agent_id: Option<i64>,
     pub(crate) status_id: Option<i64>,
     pub(crate) team_id: Option<i64>,
+    /// Actions: the ticket whose actions are listed, and whether private notes are left out.
+    pub(crate) ticket_id: Option<i64>,
+    pub(crate) exclude_private: bool,
     /// Agents: `includeenabled` / `includedisabled` (both default true: Halo lists inactive
     /// agents unless filtered) and `includeapiagents` (default false).
     pub(crate) include_enabled: bool,
@@ -119,6 +122,8 @@ impl Default for ListQuery {
             agent_id: None,
             status_id: None,
             team_id: None,
+            ticket_id: None,
+            exclude_private: false,
             include_enabled: true,
             include_disabled: true,
             include_api_agents: false,
@@ -166,6 +171,8 @@ impl ListQuery {
                 "agent_id" => q.agent_id = parse_id(&key, value)?,
                 "status_id" => q.status_id = parse_id(&key, value)?,
                 "team_id" => q.team_id = parse_id(&key, value)?,
+                "ticket_id" => q.ticket_id = parse_id(&key, value)?,
+                "excludeprivate" => q.exclude_private = parse_bool(&key, value)?,
                 "includeenabled" => q.include_enabled = parse_bool(&key, value)?,
                 "includedisabled" => q.include_disabled = parse_bool(&key, value)?,
                 "includeapiagents" => q.include_api_agents = parse_bool(&key, value)?,

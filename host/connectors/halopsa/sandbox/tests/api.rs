@@ -1021,3 +1021,88 @@ async fn a_full_licence_pool_refuses_in_a_200_body() {
     let now = api.post("/Agent", json!([{"name": "One Too Many", "email": "more@msp.example"}])).await;
     assert_eq!(now.status, 201, "{}", now.text);
 }
+
+#[tokio::test]
+async fn actions_are_notes_on_existing_tickets_listed_per_ticket() {
+    let api = start_seeded().await;
+    let note = api
+        .post(
+            "/actions",
+            json!([{"ticket_id": 1001, "outcome": "Note", "note": "Rebooted the printer.", "hiddenfromuser": true, "timetaken": 0.25}]),
+        )
+        .await;
+    assert_eq!(note.status, 201, "{}", note.text);
+    let id = note.json["id"].as_i64().expect("an id");
+    assert_eq!(note.json["ticket_id"], 1001);
+    assert_eq!(note.json["actionnumber"], 1);
+    assert_eq!(note.json["who"], "API User");
+    assert_eq!(note.json["timetaken"], 0.25);
+    let second = api
+        .post(
+            "/Actions",
+            json!([{"ticket_id": "1001", "outcome_id": 7, "note": "Back online.", "timetaken": "0.5"}]),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!(second.json["actionnumber"], 2, "numbered per ticket");
+    assert_eq!(second.json["hiddenfromuser"], false);
+    assert_eq!(second.json["timetaken"], 0.5);
+    // The ticket's latest activity moves with its actions.
+    assert!(api.get("/Tickets/1001").await.json["lastactiondate"].is_string());
+
+    // Listed one ticket at a time, wrapped like the other lists.
+    let listed = api.get("/Actions?ticket_id=1001").await;
+    assert_eq!(listed.json["record_count"], 2);
+    assert_eq!(listed.json["actions"][0]["id"], id);
+    let public = api.get("/Actions?ticket_id=1001&excludeprivate=true").await;
+    assert_eq!(public.json["record_count"], 1);
+    assert_eq!(public.json["actions"][0]["note"], "Back online.");
+    assert_eq!(api.get("/Actions?ticket_id=1002").await.json["record_count"], 0);
+    let unfiltered = api.get("/Actions").await;
+    assert_eq!(unfiltered.status, 400);
+    assert_eq!(unfiltered.json["ticket_id"], "The ticket_id field is required.");
+    assert_eq!(api.get(&format!("/Actions/{id}")).await.json["note"], "Rebooted the printer.");
+    assert_eq!(api.get("/Actions/9999").await.status, 404);
+
+    // HaloAPI's E2E refusals: no ticket, no outcome; and a ticket that does not exist (or was
+    // deleted) is named.
+    let no_ticket = api.post("/Actions", json!([{"outcome": "Note", "note": "x"}])).await;
+    assert_eq!(no_ticket.status, 400);
+    assert_eq!(no_ticket.json["ticket_id"], "The ticket_id field is required.");
+    let no_outcome = api.post("/Actions", json!([{"ticket_id": 1001, "note": "x"}])).await;
+    assert_eq!(no_outcome.status, 400);
+    assert_eq!(no_outcome.json["outcome"], "The outcome field is required.");
+    let missing = api
+        .post("/Actions", json!([{"ticket_id": 4242, "outcome": "Note", "note": "x"}]))
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json["ticket_id"], "Ticket 4242 does not exist.");
+    assert_eq!(api.delete("/Tickets/1003").await.status, 200);
+    let deleted = api
+        .post("/Actions", json!([{"ticket_id": 1003, "outcome": "Note", "note": "x"}]))
+        .await;
+    assert_eq!(deleted.json["ticket_id"], "Ticket 1003 does not exist.");
+    let negative = api
+        .post("/Actions", json!([{"ticket_id": 1001, "outcome": "Note", "timetaken": -1}]))
+        .await;
+    assert_eq!(negative.status, 400);
+    assert!(negative.json["timetaken"].is_string(), "{}", negative.text);
+    assert_eq!(api.get("/Actions?ticket_id=1001").await.json["record_count"], 2, "refusals add nothing");
+}
+
+#[tokio::test]
+async fn priorities_have_a_guid_id_and_a_priorityid() {
+    let api = start_seeded().await;
+    let priorities = api.get("/Priority").await.json;
+    let rows = priorities.as_array().expect("a bare array");
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let guid = row["id"].as_str().expect("a GUID string id");
+        assert_eq!(guid.len(), 36, "{guid}");
+        assert!(row["priorityid"].is_i64(), "{row}");
+    }
+    let high = rows.iter().find(|r| r["name"] == "High").unwrap();
+    assert_eq!(high["priorityid"], 2);
+    // Tickets use the number.
+    assert_eq!(api.get("/Tickets/1003").await.json["priority_name"], "High");
+}

@@ -1,0 +1,53 @@
+//! halopsa.status.get-many: lists the ticket statuses, optionally those whose name contains Search.
+//!
+//! Rules (reference 4.7: `GET /Status` answers a bare array):
+//! - One `GET /Status`; Search is applied here, a contains match on the name ignoring case
+//!   ([`psaflow_kit::lookups`]).
+//! - Output `Statuses`: `{"statuses": [...], "record_count": N}` with ids as integers, so a
+//!   workflow can find "Closed" by name and pass its id as `status_id`; `{}` on failure.
+
+psaflow_kit::bind_node!("status-get-many");
+
+use psaflow_kit::describe::{self, Effect};
+use psaflow_kit::envelope;
+use psaflow_kit::lookups;
+use psaflow_kit::paging::STATUSES;
+
+const OUTPUT: &str = "Statuses";
+
+struct Node;
+
+impl Guest for Node {
+    fn describe() -> NodeInfo {
+        describe::node(OUTPUT, Effect::Read)
+            .calls("GET", STATUSES.path)
+            .into()
+    }
+
+    fn run(input: GetManyInput) -> Envelope {
+        let listed = lookups::get_many(&STATUSES, input.search.as_deref(), lookups::as_is);
+        envelope::respond(OUTPUT, listed, |_| envelope::empty_object())
+    }
+}
+
+export!(Node);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declares_a_read_of_the_status_list_only() {
+        let info = Node::describe();
+        assert_eq!(info.output_key, "Statuses");
+        assert!(matches!(info.effect, Effect::Read));
+        assert!(info.idempotent);
+        assert!(info.natural_key.is_empty());
+        let calls: Vec<(&str, &str)> = info
+            .capabilities
+            .iter()
+            .map(|c| (c.method.as_str(), c.path_prefix.as_str()))
+            .collect();
+        assert_eq!(calls, [("GET", "/Status")]);
+    }
+}
