@@ -254,6 +254,52 @@ async fn client_report_pages_past_the_server_cap() {
     assert_eq!(report.outputs["total_sites"], json!(6));
 }
 
+#[tokio::test]
+async fn triage_ticket_finds_status_and_type_by_name_and_adds_a_note() {
+    let h = harness().await;
+    // Ticket 1004 is an Incident with status New in the seed data.
+    let report = run_example(
+        &h,
+        "triage-ticket.yaml",
+        &[
+            ("ticket_id", "1004"),
+            ("status", "waiting on customer"),
+            ("ticket_type", "PROBLEM"),
+            ("note", "Boot drive failing SMART checks; asked the user when we can swap it."),
+            ("minutes", "20"),
+        ],
+    )
+    .await;
+    assert!(report.succeeded(), "{}", report.to_json());
+    let ticket = find(&h.sandbox.records(Entity::Ticket), "summary", "Imaging PC slow to boot").clone();
+    assert_eq!(id(&ticket["id"]), 1004);
+    assert_eq!(id(&ticket["status_id"]), 3, "Waiting on Customer, found by name");
+    assert_eq!(id(&ticket["tickettype_id"]), 4, "Problem, found by name");
+    let actions = h.sandbox.records(Entity::Action);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(id(&actions[0]["ticket_id"]), 1004);
+    assert_eq!(actions[0]["note"], "Boot drive failing SMART checks; asked the user when we can swap it.");
+    assert_eq!(actions[0]["hiddenfromuser"], true);
+    assert_eq!(actions[0]["timetaken"], json!(0.333333));
+    assert_eq!(report.outputs["note_id"], actions[0]["id"]);
+
+    // A ticket type HaloPSA does not have: the run fails naming the ones it has, and nothing
+    // is written (the lookups are all reads).
+    h.sandbox.clear_requests();
+    let report = run_example(
+        &h,
+        "triage-ticket.yaml",
+        &[("ticket_id", "1004"), ("status", "New"), ("ticket_type", "Outage"), ("note", "x")],
+    )
+    .await;
+    assert!(!report.succeeded());
+    let text = report.to_json().to_string();
+    assert!(text.contains("no ticket type called 'Outage'"), "{text}");
+    assert!(text.contains("Incident, Change Request, Service Request, Problem"), "{text}");
+    assert_eq!(writes(&h), Vec::<String>::new());
+    assert_eq!(h.sandbox.records(Entity::Action).len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Staff lifecycle recipes: each runs twice against one sandbox; the second run succeeds and
 // changes nothing (no POST or DELETE reaches HaloPSA).
