@@ -8,6 +8,7 @@
 //! Test files use the same expressions outside a workflow file: see [`text`].
 use crate::diagnostics::{Diagnostic, Pos};
 use crate::yaml::{Kind, Node};
+use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as MjValue};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -343,10 +344,23 @@ pub(crate) fn syntax_diagnostic(
         .with_help("expressions use Jinja syntax, e.g. ${{ steps.client.Client.id }}, ${{ inputs.name | upper }}, ${{ item.agent_id == 4 }}")
 }
 
+/// The most one expression's result may hold, at every level together: list items and map
+/// entries, and bytes of text. Building more (a `for_each` over `[0] * 1000000000`) would take
+/// the host's memory; it is an error naming the limit instead.
+pub const MAX_RESULT_ITEMS: usize = 1_000_000;
+/// See [`MAX_RESULT_ITEMS`]; the same cap as an API answer.
+pub const MAX_RESULT_BYTES: usize = 32 << 20;
+/// How deeply a result may nest.
+const MAX_RESULT_DEPTH: usize = 128;
+/// The work one expression may do (minijinja instructions): far above any real workflow's
+/// needs, low enough that a runaway expression stops in well under a second.
+pub const EXPRESSION_FUEL: u64 = 5_000_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // Strict: a typo such as `inputs.nmae` is an error, never an empty string.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(EXPRESSION_FUEL));
     env.add_filter(
         "fromjson",
         |text: String| -> Result<MjValue, minijinja::Error> {
@@ -515,10 +529,85 @@ pub(crate) fn roots(body: &str) -> BTreeSet<String> {
 
 /// A minijinja error as one readable line, without its internal location suffix.
 pub(crate) fn error_text(err: &minijinja::Error) -> String {
+    if err.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "the expression does too much work (more than {EXPRESSION_FUEL} steps, psaflow's limit for one expression)"
+        );
+    }
     let kind = err.kind().to_string();
     match err.detail() {
         Some(detail) => format!("{kind}: {detail}"),
         None => kind,
+    }
+}
+
+/// An expression's result as JSON, refused when it is larger than [`MAX_RESULT_ITEMS`] /
+/// [`MAX_RESULT_BYTES`] or nests deeper than 128 levels. The size is measured first, stopping
+/// as soon as a limit is passed, so a huge lazy sequence is never built.
+pub(crate) fn to_json_bounded(value: &MjValue) -> Result<Value, String> {
+    let mut size = Size::default();
+    size.measure(value, 0)?;
+    serde_json::to_value(value).map_err(|e| format!("the result cannot be used as a value: {e}"))
+}
+
+#[derive(Default)]
+struct Size {
+    items: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn measure(&mut self, value: &MjValue, depth: usize) -> Result<(), String> {
+        if depth > MAX_RESULT_DEPTH {
+            return Err(format!(
+                "the result nests more than {MAX_RESULT_DEPTH} levels deep (psaflow's limit)"
+            ));
+        }
+        match value.kind() {
+            ValueKind::String => self.add_bytes(value.as_str().map_or(0, str::len))?,
+            ValueKind::Bytes => self.add_bytes(value.as_bytes().map_or(0, <[u8]>::len))?,
+            ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
+                if let Some(len) = value.len() {
+                    self.add_items(len)?;
+                    self.items -= len;
+                }
+                let is_map = value.kind() == ValueKind::Map;
+                let entries = value
+                    .try_iter()
+                    .map_err(|e| format!("the result cannot be used as a value: {}", error_text(&e)))?;
+                for entry in entries {
+                    self.add_items(1)?;
+                    self.measure(&entry, depth + 1)?;
+                    if is_map {
+                        let item = value.get_item(&entry).unwrap_or_default();
+                        self.measure(&item, depth + 1)?;
+                    }
+                }
+            }
+            _ => self.add_bytes(8)?,
+        }
+        Ok(())
+    }
+
+    fn add_items(&mut self, n: usize) -> Result<(), String> {
+        self.items = self.items.saturating_add(n);
+        if self.items > MAX_RESULT_ITEMS {
+            return Err(format!(
+                "the result has more than {MAX_RESULT_ITEMS} list items or map entries (psaflow's limit for one expression)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_bytes(&mut self, n: usize) -> Result<(), String> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > MAX_RESULT_BYTES {
+            return Err(format!(
+                "the result is larger than {} MiB (psaflow's limit for one expression)",
+                MAX_RESULT_BYTES >> 20
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -630,8 +719,7 @@ pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
             Err(e) => Err(Some(error_text(&e))),
         };
         match result {
-            Ok(v) => serde_json::to_value(&v)
-                .map_err(|e| fail(format!("result cannot be used as a value: {e}"))),
+            Ok(v) => to_json_bounded(&v).map_err(|e| fail(format!("`${{{{ {} }}}}`: {e}", expr.body))),
             Err(text) => {
                 let why = explain_undefined(&expr.body, &scope.value)
                     .or(text)

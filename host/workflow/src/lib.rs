@@ -59,7 +59,7 @@ pub use options::RunOptions;
 pub use expr::Template;
 pub use inputs::{resolve_inputs, resolve_inputs_in};
 pub use model::*;
-pub use parse::{load, parse};
+pub use parse::{MAX_WORKFLOW_BYTES, load, parse};
 pub use precheck::check_node_inputs;
 pub use redact::Redactor;
 pub use render::HumanRenderer;

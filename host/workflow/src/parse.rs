@@ -63,6 +63,12 @@ const CONNECTION_KEYS: &[&str] = &[
 /// Reads and parses a workflow file.
 pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
     let file = path.display().to_string();
+    // Refuse a huge file before reading it into memory.
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > MAX_WORKFLOW_BYTES as u64
+    {
+        return Err(too_large(&file, meta.len()));
+    }
     let source = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics::from(Diagnostic::general(
             &file,
@@ -72,9 +78,32 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
     parse(&source, &file)
 }
 
+/// The largest workflow psaflow reads. Real workflows are a few kilobytes; a huge file is a
+/// mistake (data pasted in) and would cost memory and seconds to read.
+pub const MAX_WORKFLOW_BYTES: usize = 4 << 20;
+
+fn too_large(file_name: &str, len: u64) -> Diagnostics {
+    Diagnostics::from(
+        Diagnostic::general(
+            file_name,
+            format!(
+                "the workflow is {:.1} MiB; psaflow reads workflows of up to {} MiB",
+                len as f64 / (1 << 20) as f64,
+                MAX_WORKFLOW_BYTES >> 20
+            ),
+        )
+        .with_help(
+            "large data belongs in an input file: `--input roster=@roster.csv` with `type: csv`",
+        ),
+    )
+}
+
 /// Parses workflow text. Fails only when the YAML cannot be read or is not a mapping;
 /// every other problem is kept in the workflow and reported by [`crate::validate`].
 pub fn parse(source: &str, file_name: &str) -> Result<Workflow, Diagnostics> {
+    if source.len() > MAX_WORKFLOW_BYTES {
+        return Err(too_large(file_name, source.len() as u64));
+    }
     let source: Arc<str> = source.into();
     let root =
         yaml::parse(&source, file_name, &yaml::WORKFLOW).map_err(|d| Diagnostics::from(*d))?;

@@ -58,8 +58,7 @@ pub fn eval_body(body: &str, context: &Value) -> Result<Value, String> {
         if result.is_undefined() {
             return Err("the expression reads something undefined".into());
         }
-        serde_json::to_value(&result)
-            .map_err(|e| format!("the result cannot be used as a value: {e}"))
+        super::to_json_bounded(&result)
     })
 }
 
