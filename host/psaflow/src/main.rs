@@ -2,6 +2,7 @@
 //! contract (see README, "Commands").
 
 mod cli;
+mod serve;
 
 fn main() -> std::process::ExitCode {
     cli::main()

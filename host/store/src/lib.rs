@@ -8,7 +8,9 @@
 //! - `conformance.rs` the behaviour every backend must show, as tests any backend runs.
 //!
 //! The store never redacts: callers hand it values already masked.
+mod api;
 pub mod conformance;
+pub mod conformance_api;
 mod ids;
 mod location;
 mod migrations;
@@ -17,6 +19,7 @@ mod sqlite;
 mod sqlite_queue;
 mod store;
 
+pub use api::{NewToken, Submission, TokenRecord};
 pub use ids::new_id;
 pub use location::{DEFAULT_FILE, ENV_STATE_DIR, state_dir};
 pub use migrations::MIGRATIONS;

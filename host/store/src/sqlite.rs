@@ -2,6 +2,9 @@
 //! `synchronous = FULL` (a committed intent survives a power cut, not only a killed process),
 //! and a busy timeout so two psaflow processes sharing the file wait for each other instead
 //! of failing.
+mod api;
+
+use crate::api::{NewToken, Submission, TokenRecord};
 use crate::migrations::{MIGRATIONS, latest};
 use crate::model::*;
 use crate::sqlite_queue as queue;
@@ -93,7 +96,14 @@ impl SqliteStore {
                 known: latest(),
             });
         }
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        // Each version not yet applied, in order: branches that add migrations land in any
+        // order, so a file that got a later number first still gets an earlier one afterwards.
+        let applied: Vec<i64> = {
+            let mut stmt = tx.prepare("SELECT version FROM schema_migrations")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
             tx.execute_batch(sql)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -641,6 +651,30 @@ impl RunStore for SqliteStore {
 
     fn queue_entries(&self) -> StoreResult<Vec<QueueEntry>> {
         queue::queue_entries(&self.lock())
+    }
+
+    fn create_token(&self, token: &NewToken) -> StoreResult<()> {
+        self.insert_token(token)
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.select_tokens()
+    }
+
+    fn revoke_token(&self, name: &str, at: i64) -> StoreResult<bool> {
+        self.set_token_revoked(name, at)
+    }
+
+    fn token_used(&self, name: &str, at: i64) -> StoreResult<()> {
+        self.set_token_used(name, at)
+    }
+
+    fn remember_submission(&self, submission: &Submission) -> StoreResult<Submission> {
+        self.insert_submission(submission)
+    }
+
+    fn submission(&self, key: &str) -> StoreResult<Option<Submission>> {
+        self.select_submission(key)
     }
 
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {

@@ -3,6 +3,7 @@
 //! The methods are synchronous: SQLite answers in microseconds from this process, and a
 //! networked backend can block on its own pool. Async callers run them on a blocking thread
 //! (`tokio::task::spawn_blocking`), which keeps this trait simple to implement and to test.
+use crate::api::{NewToken, Submission, TokenRecord};
 use crate::model::*;
 use thiserror::Error;
 
@@ -42,6 +43,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("run store: {0}")]
     Backend(String),
+    #[error("the {backend} run store cannot {what} yet")]
+    Unsupported {
+        backend: &'static str,
+        what: &'static str,
+    },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -159,4 +165,47 @@ pub trait RunStore: Send + Sync {
     /// Deletes finished runs created before `before` with their steps, calls, attempts and
     /// approvals. Unfinished runs (running, waiting for approval) and audit rows stay.
     fn prune(&self, before: i64) -> StoreResult<PruneCounts>;
+
+    // API tokens and idempotent submissions (`psaflow serve`). The defaults say the backend
+    // does not keep them, so a backend without them still builds and runs everything else.
+    /// Stores a new token; an active token with the same name is `Duplicate` (a revoked one
+    /// is replaced).
+    fn create_token(&self, token: &NewToken) -> StoreResult<()> {
+        let _ = token;
+        Err(self.unsupported("keep API tokens"))
+    }
+    /// Every token, revoked ones included, by name.
+    fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        Err(self.unsupported("keep API tokens"))
+    }
+    /// Revokes the active token with this name; false when there is none.
+    fn revoke_token(&self, name: &str, at: i64) -> StoreResult<bool> {
+        let _ = (name, at);
+        Err(self.unsupported("keep API tokens"))
+    }
+    /// Notes when a token was last used.
+    fn token_used(&self, name: &str, at: i64) -> StoreResult<()> {
+        let _ = (name, at);
+        Err(self.unsupported("keep API tokens"))
+    }
+    /// Stores the submission unless its key is already known, and returns what is stored
+    /// under the key (the first submission wins).
+    fn remember_submission(&self, submission: &Submission) -> StoreResult<Submission> {
+        let _ = submission;
+        Err(self.unsupported("keep idempotent submissions"))
+    }
+
+    /// The submission stored under `key`, if any.
+    fn submission(&self, key: &str) -> StoreResult<Option<Submission>> {
+        let _ = key;
+        Err(self.unsupported("keep idempotent submissions"))
+    }
+
+    #[doc(hidden)]
+    fn unsupported(&self, what: &'static str) -> StoreError {
+        StoreError::Unsupported {
+            backend: self.kind(),
+            what,
+        }
+    }
 }

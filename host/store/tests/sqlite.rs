@@ -1,11 +1,12 @@
 //! The SQLite backend against the shared conformance checks, plus what only a file shows:
 //! reopening, the schema version, and two handles on one file.
 use psaflow_store::conformance::{ALL, new_run};
+use psaflow_store::conformance_api::API;
 use psaflow_store::{RunState, RunStore, SqliteStore};
 
 #[test]
 fn conformance_in_memory() {
-    for (name, check) in ALL {
+    for (name, check) in ALL.iter().chain(API) {
         let store = SqliteStore::open_in_memory().expect("open");
         eprintln!("check {name}");
         check(&store);
@@ -14,7 +15,7 @@ fn conformance_in_memory() {
 
 #[test]
 fn conformance_on_a_file() {
-    for (name, check) in ALL {
+    for (name, check) in ALL.iter().chain(API) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_dir(dir.path()).expect("open");
         eprintln!("check {name}");

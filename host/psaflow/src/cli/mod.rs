@@ -7,12 +7,14 @@ mod bench_pacing;
 mod invoke;
 mod nodes;
 mod plan;
-mod run;
-mod runs;
+pub(crate) mod run;
+pub(crate) mod runs;
 mod sandbox;
 mod schema;
-mod state;
+mod serve;
+pub(crate) mod state;
 mod test;
+mod tokens;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -85,6 +87,10 @@ pub enum Command {
     Test(test::Args),
     /// Print the JSON Schema of workflow files or of test files, for editors.
     Schema(schema::Args),
+    /// Serve the HTTP API under /v1 (OpenAPI at /v1/openapi.json) and the web console at /.
+    Serve(serve::Args),
+    /// API tokens for `psaflow serve`: create (printed once), list, revoke.
+    Tokens(tokens::Args),
 }
 
 /// Replaces the default panic message with one that masks every credential in the
@@ -167,6 +173,8 @@ pub fn main() -> ExitCode {
             Command::Bench(ref args) => bench::run(args).await,
             Command::Test(ref args) => test::run(&cli, args).await,
             Command::Schema(ref args) => schema::run(&cli, args).await,
+            Command::Serve(ref args) => serve::run(&cli, args).await,
+            Command::Tokens(ref args) => tokens::run(args).await,
         }
     });
     match code {

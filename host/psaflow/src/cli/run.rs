@@ -202,7 +202,7 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Inputs as stored: secret-named inputs and any value holding a known secret are masked,
 /// and their names listed so a resume can ask for them again.
-fn stored_inputs(inputs: &Map<String, Value>, redactor: &Redactor) -> (Value, Vec<String>) {
+pub(crate) fn stored_inputs(inputs: &Map<String, Value>, redactor: &Redactor) -> (Value, Vec<String>) {
     let mut shown = Map::new();
     let mut masked = Vec::new();
     for (k, v) in inputs {

@@ -1,0 +1,194 @@
+//! `psaflow serve [--bind 127.0.0.1:8080] [--workflows DIR] ...`: the HTTP API and web
+//! console (see `crate::serve`). Logs go to stderr (`--log-format json` for one JSON object
+//! per line); SIGTERM or Ctrl-C stops accepting requests, lets running runs finish for the
+//! grace period, and exits 0.
+use super::state::StateArgs;
+use super::{Cli, EXIT_USAGE};
+use crate::serve::app::{AppState, router};
+use crate::serve::auth::RateLimiter;
+use crate::serve::executor::Executor;
+use crate::serve::metrics::MeteredTransport;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address to listen on. Loopback by default: put TLS in front with a reverse proxy.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub bind: String,
+    /// Folder of workflow files that POST /v1/runs can run by name.
+    #[arg(long, value_name = "DIR")]
+    pub workflows: Option<PathBuf>,
+    /// Let POST /v1/runs take a workflow's YAML in the body (`workflow_yaml`).
+    #[arg(long)]
+    pub allow_inline_workflows: bool,
+    /// Most runs executing at once; more wait their turn.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_runs: u16,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub body_limit: usize,
+    /// Requests per token: <requests>/<duration> (e.g. 600/1m), or off.
+    #[arg(long, default_value = "1200/1m", value_name = "N/SPAN")]
+    pub rate_limit: String,
+    /// How long a stop waits for running runs before exiting (they resume with psaflow runs resume).
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub shutdown_grace: String,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PSAFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
+    let limit = match RateLimiter::parse(&args.rate_limit) {
+        Ok(limit) => limit,
+        Err(message) => {
+            eprintln!("psaflow: {message}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let Some(grace) = psaflow_workflow::parse_duration(&args.shutdown_grace) else {
+        eprintln!(
+            "psaflow: --shutdown-grace {:?} is not a duration; write e.g. 30s",
+            args.shutdown_grace
+        );
+        return Ok(EXIT_USAGE);
+    };
+    if let Some(dir) = &args.workflows
+        && !dir.is_dir()
+    {
+        eprintln!("psaflow: --workflows {}: not a folder", dir.display());
+        return Ok(EXIT_USAGE);
+    }
+    let store = match args.state.open() {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    init_logs(args.log_format);
+    let backend = match super::open_backend(cli, None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(code),
+    };
+    let nodes = super::load_nodes(cli)?;
+    let runtime = psaflow::Runtime::builder()
+        .nodes(nodes.clone())
+        .connection(
+            psaflow::halopsa::CONNECTOR,
+            MeteredTransport::wrap(backend.transport.clone(), "halopsa"),
+        )
+        .connection(
+            psaflow_connectwise::CONNECTOR,
+            MeteredTransport::wrap(backend.connectwise.clone(), "connectwise"),
+        )
+        .request_cap(cli.request_cap)
+        .build()?;
+    let offline = psaflow::Runtime::builder()
+        .nodes(nodes)
+        .request_cap(cli.request_cap)
+        .build()?;
+    let mut secrets = super::credential_values();
+    secrets.push(backend.secret.expose().to_string());
+    let backend_label = if backend.sandbox.is_some() {
+        "sandbox".to_string()
+    } else {
+        backend.description.clone()
+    };
+    let mut csrf_key = [0u8; 32];
+    getrandom::fill(&mut csrf_key)
+        .map_err(|e| anyhow::anyhow!("no random bytes for the console's CSRF key: {e}"))?;
+    let state = Arc::new(AppState {
+        store,
+        runtime,
+        offline,
+        backend_label,
+        workflows: args.workflows.clone(),
+        allow_inline: args.allow_inline_workflows,
+        executor: Executor::new(usize::from(args.max_runs)),
+        secrets,
+        metrics: crate::serve::metrics::install()?,
+        limiter: RateLimiter::new(limit),
+        touched: Default::default(),
+        shutting_down: AtomicBool::new(false),
+        csrf_key,
+        backend,
+    });
+    let listener = match tokio::net::TcpListener::bind(&args.bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("psaflow: cannot listen on {}: {e}", args.bind);
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "psaflow: listening on http://{addr} (API under /v1, console at /; run store {})",
+        state.store.location()
+    );
+    tracing::info!(%addr, store = %state.store.location(), backend = %state.backend_label, "serving");
+    let app = router(state.clone(), args.body_limit);
+    let stopping = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            stopping.shutting_down.store(true, Ordering::Relaxed);
+            tracing::info!("stopping: no new requests; waiting for running runs");
+        })
+        .await?;
+    if tokio::time::timeout(grace, state.executor.drain())
+        .await
+        .is_err()
+    {
+        let left = state.executor.active();
+        tracing::warn!(
+            runs = left,
+            "runs still executing after the grace period; they stay 'running' in the store and continue with psaflow runs resume RUN_ID"
+        );
+    }
+    eprintln!("psaflow: stopped");
+    Ok(0)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,191 @@
+//! The node catalog (`GET /v1/nodes`, `GET /v1/nodes/{node}` with the parameters' JSON
+//! Schema) and single invocations (`POST /v1/nodes/{node}/invoke`), as `psaflow nodes` and
+//! `psaflow invoke` do them.
+use super::app::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, JsonBody};
+use super::tokens::Scope;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use psaflow_core::NodeSpec;
+use psaflow_core::names::did_you_mean;
+use psaflow_store::{AuditEntry, new_id, now_ms};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use utoipa::IntoParams;
+
+/// A node as `psaflow nodes --json` shows it, with `destructive` spelled out.
+fn spec_json(spec: &NodeSpec) -> Value {
+    let mut value = serde_json::to_value(spec).unwrap_or(Value::Null);
+    value["destructive"] = spec.is_destructive().into();
+    value
+}
+
+/// JSON Schema (2020-12) of the parameters object `invoke` takes.
+pub fn params_schema(spec: &NodeSpec) -> Value {
+    let props: Map<String, Value> = spec
+        .params
+        .iter()
+        .map(|p| {
+            let mut schema = p.ty.json_schema();
+            if let Value::Object(m) = &mut schema
+                && !p.description.is_empty()
+            {
+                m.insert("description".into(), json!(p.description));
+            }
+            (p.name.clone(), schema)
+        })
+        .collect();
+    let required: Vec<&str> = spec
+        .params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name.as_str())
+        .collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("Parameters of {}", spec.id),
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": false
+    })
+}
+
+fn find<'a>(state: &'a AppState, node: &str) -> Result<&'a NodeSpec, ApiError> {
+    let catalog = state.runtime.catalog();
+    catalog.get(node).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "unknown node {node}{}; GET /v1/nodes lists them",
+            did_you_mean(node, catalog.ids())
+        ))
+    })
+}
+
+#[utoipa::path(get, path = "/v1/nodes", tag = "nodes",
+    responses((status = 200, description = "every node: id, description, parameters, effect, idempotency, natural key, calls, destructive", body = Vec<Object>)),
+    security(("bearer" = [])))]
+/// The node catalog.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    caller.require(Scope::Read)?;
+    Ok(Json(
+        state.runtime.catalog().iter().map(spec_json).collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/nodes/{node}", tag = "nodes",
+    params(("node" = String, Path, description = "a node id from GET /v1/nodes")),
+    responses((status = 200, description = "the node, with `schema`: the JSON Schema of its parameters", body = Object),
+              (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+/// One node, with the JSON Schema of its parameters.
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(node): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Read)?;
+    let spec = find(&state, &node)?;
+    let mut value = spec_json(spec);
+    value["schema"] = params_schema(spec);
+    Ok(Json(value))
+}
+
+/// Options of an invocation.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvokeQuery {
+    /// Needed for a node that deletes or deactivates records (declared effect).
+    #[serde(default)]
+    pub confirm: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/v1/nodes/{node}/invoke", tag = "nodes",
+    params(("node" = String, Path, description = "a node id from GET /v1/nodes"), InvokeQuery),
+    request_body(content = Object, description = "the parameters, e.g. {\"Id\": 7}"),
+    responses((status = 200, description = "the envelope (StatusCode, OriginalStatusCode, ErrorMessage, the output) plus \"backend\"", body = Object),
+              (status = 400, body = super::error::ErrorBody, description = "not an object, or a parameter the node does not have"),
+              (status = 404, body = super::error::ErrorBody),
+              (status = 409, body = super::error::ErrorBody, description = "a destructive node without ?confirm=true")),
+    security(("bearer" = [])))]
+/// Runs one node with these parameters, as `psaflow invoke` does, and answers its envelope.
+/// A change (any effect but read) is written to the audit trail with the token's name.
+pub async fn invoke(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(node): Path<String>,
+    Query(query): Query<InvokeQuery>,
+    JsonBody(params): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::Invoke)?;
+    let spec = find(&state, &node)?;
+    let Value::Object(params) = params else {
+        return Err(ApiError::bad_request(
+            "the body must be the parameters as a JSON object, e.g. {\"Id\": 7}",
+        ));
+    };
+    for key in params.keys() {
+        if spec.param(key).is_none() {
+            return Err(ApiError::bad_request(spec.unknown_param_message(key)));
+        }
+    }
+    if spec.is_destructive() && query.confirm != Some(true) {
+        return Err(ApiError::conflict(format!(
+            "{node} {}s records (its declared effect); repeat with ?confirm=true to do it",
+            spec.effect
+        )));
+    }
+    let changes = spec.effect.to_string() != "read";
+    let started = std::time::Instant::now();
+    let envelope = state.runtime.invoke(&node, params.clone()).await;
+    metrics::histogram!("psaflow_node_invoke_duration_seconds", "node" => node.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("psaflow_node_invocations_total", "node" => node.clone(), "status_code" => envelope.status_code.to_string())
+        .increment(1);
+    let redactor = psaflow_workflow::Redactor::new(state.secrets.clone());
+    let mut json = redactor.value(&envelope.to_json());
+    if changes {
+        let entry = AuditEntry {
+            id: new_id(),
+            at: now_ms(),
+            actor: caller.name().to_string(),
+            run_id: format!("invoke-{}", new_id()),
+            step_id: "invoke".into(),
+            item: None,
+            node: node.clone(),
+            effect: spec.effect.to_string(),
+            target: target_of(&json, &spec.output_key),
+            outcome: if envelope.is_success() {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into(),
+            approved_by: None,
+            detail: Some(json!({
+                "params": redactor.value(&Value::Object(params)),
+                "status_code": envelope.status_code,
+                "via": "POST /v1/nodes/{node}/invoke",
+            })),
+        };
+        let store = state.store.clone();
+        super::runs::blocking(move || store.append_audit(&entry)).await?;
+    }
+    if let Value::Object(map) = &mut json {
+        map.insert("backend".into(), json!(state.backend.kind.as_str()));
+    }
+    Ok(Json(json))
+}
+
+/// The id of the record an envelope's output names, when it has one.
+fn target_of(envelope: &Value, output_key: &str) -> Option<String> {
+    match envelope.get(output_key)?.get("id")? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,775 @@
+//! `psaflow serve` driven over real HTTP: the real binary on a free port, its embedded
+//! sandbox, tokens made with the real `psaflow tokens` command.
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+const LOOKUP: &str = "name: lookup-client
+inputs:
+  id: { type: integer, required: true }
+steps:
+  - id: client
+    node: halopsa.client.get
+    with:
+      Id: ${{ inputs.id }}
+outputs:
+  name: ${{ steps.client.Client.name }}
+";
+
+const APPROVAL: &str = "name: approved-create
+inputs:
+  name: { type: string, required: true }
+steps:
+  - id: check
+    node: halopsa.client.get
+    with:
+      Id: 1
+  - id: create
+    node: halopsa.client.create
+    approval:
+      message: Create client ${{ inputs.name }}?
+    with:
+      Name: ${{ inputs.name }}
+outputs:
+  id: ${{ steps.create.Client.id }}
+";
+
+fn psaflow(cache: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.env("PSAFLOW_CACHE_DIR", cache);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_")
+            || name.starts_with("CONNECTWISE_")
+            || name == "PSAFLOW_DATABASE_URL"
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-serve-cache")
+}
+
+/// `psaflow tokens create NAME --scopes SCOPES`: the token is the last line of stdout.
+fn create_token(state: &Path, name: &str, scopes: &str) -> String {
+    let out = psaflow(&cache_dir())
+        .args(["tokens", "create", name, "--scopes", scopes, "--state"])
+        .arg(state)
+        .output()
+        .expect("psaflow tokens runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().expect("a line").trim().to_string();
+    assert!(token.starts_with("psf_"), "{stdout}");
+    token
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+    state: PathBuf,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let workflows = dir.path().join("workflows");
+        std::fs::create_dir_all(&workflows).unwrap();
+        std::fs::write(workflows.join("lookup.yaml"), LOOKUP).unwrap();
+        std::fs::write(workflows.join("approved-create.yaml"), APPROVAL).unwrap();
+        let mut child = psaflow(&cache_dir())
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "off",
+                "--state",
+            ])
+            .arg(&state)
+            .arg("--workflows")
+            .arg(&workflows)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psaflow serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let base = rx
+            .recv_timeout(std::time::Duration::from_secs(600))
+            .unwrap_or_else(|_| panic!("serve did not start: {}", log.lock().unwrap()));
+        Server {
+            child,
+            base,
+            log,
+            _dir: dir,
+            state,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        (status.code(), self.log())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn get(s: &Server, token: &str, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(s.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(s.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Reads the run's event stream to its end: (event, data) pairs.
+async fn follow(s: &Server, token: &str, id: &str) -> Vec<(String, Value)> {
+    let mut r = client()
+        .get(s.url(&format!("/v1/runs/{id}/events")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut text = String::new();
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let mut events = Vec::new();
+    for block in text.split("\n\n") {
+        let mut name = None;
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                name = Some(v.trim().to_string());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim());
+            }
+        }
+        if let Some(name) = name {
+            events.push((name, serde_json::from_str(&data).unwrap_or(Value::Null)));
+        }
+    }
+    events
+}
+
+/// Reads the run's events until it waits for approval or is done; returns the last event.
+async fn follow_until_stop(s: &Server, token: &str, id: &str) -> (String, Value) {
+    let mut r = client()
+        .get(s.url(&format!("/v1/runs/{id}/events")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        for name in ["waiting", "done"] {
+            if let Some(at) = text.find(&format!("event: {name}\n")) {
+                let rest = &text[at..];
+                if let Some(end) = rest.find("\n\n") {
+                    let data = rest[..end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data:"))
+                        .unwrap_or("null");
+                    return (name.to_string(), serde_json::from_str(data.trim()).unwrap());
+                }
+            }
+        }
+    }
+    panic!("the stream ended without waiting or done: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
+    // The server reads tokens from its run store on every request, so tokens made by the
+    // CLI after it started work at once.
+    let server = Server::start(&[]);
+    let admin = create_token(&server.state, "ops-admin", "admin");
+    let reader = create_token(&server.state, "dashboard", "read");
+
+    // Health needs no token; /v1 does.
+    let health = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let (status, body) = get(&server, "", "/v1/runs").await;
+    assert_eq!(status, 401, "{body}");
+    let r = client().get(server.url("/v1/runs")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Bearer")
+    );
+    let (status, _) = get(&server, "psf_0000", "/v1/runs").await;
+    assert_eq!(status, 401);
+
+    // A read token cannot start runs: 403 naming the scope.
+    let (status, body) = post(
+        &server,
+        &reader,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": 1}}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'run' scope"),
+        "{body}"
+    );
+
+    // Submit, then follow the events to the end.
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": 1}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert!(
+        matches!(body["status"].as_str(), Some("running" | "queued")),
+        "{body}"
+    );
+    let events = follow(&server, &reader, &id).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.last(), Some(&"done"), "{events:?}");
+    assert_eq!(
+        events.last().unwrap().1["status"],
+        "succeeded",
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(n, d)| n == "step" && d["step"] == "client" && d["status"] == "succeeded"),
+        "{events:?}"
+    );
+    let (status, report) = get(&server, &reader, &format!("/v1/runs/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(report["id"], id.as_str());
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["started_by"], "ops-admin");
+    assert!(report["outputs"]["name"].is_string(), "{report}");
+
+    // Listed, filtered, paged.
+    let (status, page) = get(
+        &server,
+        &reader,
+        "/v1/runs?status=succeeded&workflow=lookup-client&limit=1",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["runs"][0]["id"], id.as_str());
+    let (status, body) = get(&server, &reader, "/v1/runs?status=done").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown status")
+    );
+
+    // Idempotent PUT: the same body is the same run; another body is a 409.
+    let body = json!({"workflow": "lookup-client", "inputs": {"id": 1}});
+    let r1 = client()
+        .put(server.url("/v1/runs/nightly-2026-11-30"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r1.status().as_u16(), 202);
+    let r2 = client()
+        .put(server.url("/v1/runs/nightly-2026-11-30"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r2.status().as_u16(), 200);
+    assert_eq!(
+        r2.json::<Value>().await.unwrap()["id"],
+        "nightly-2026-11-30"
+    );
+    let other = json!({"workflow": "lookup-client", "inputs": {"id": 2}});
+    let r3 = client()
+        .put(server.url("/v1/runs/nightly-2026-11-30"))
+        .bearer_auth(&admin)
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r3.status().as_u16(), 409);
+    assert_eq!(
+        r3.json::<Value>().await.unwrap()["error"]["code"],
+        "conflict"
+    );
+    // The same through POST with an Idempotency-Key.
+    let key_post = |b: &Value| {
+        client()
+            .post(server.url("/v1/runs"))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", "k-1")
+            .json(b)
+            .send()
+    };
+    let first: Value = key_post(&body).await.unwrap().json().await.unwrap();
+    let again = key_post(&body).await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(key_post(&other).await.unwrap().status().as_u16(), 409);
+
+    // Unknown workflow and bad inputs: JSON errors.
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/runs",
+        &json!({"workflow": "lookup-clint"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean lookup-client"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": "seven"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["diagnostics"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    let r = client()
+        .post(server.url("/v1/runs"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "bad_request"
+    );
+
+    // A step with `approval:` waits; approving it through the API resumes the run to success.
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/runs",
+        &json!({"workflow": "approved-create", "inputs": {"name": "Approved Over HTTP"}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let waiting_id = body["id"].as_str().unwrap().to_string();
+    let (event, data) = follow_until_stop(&server, &admin, &waiting_id).await;
+    assert_eq!(event, "waiting", "{data}");
+    assert_eq!(data["approvals"][0]["step"], "create");
+    assert_eq!(
+        data["approvals"][0]["message"],
+        "Create client Approved Over HTTP?"
+    );
+    let (status, body) = post(
+        &server,
+        &reader,
+        &format!("/v1/runs/{waiting_id}/approvals"),
+        &json!({"decision": "approve"}),
+    )
+    .await;
+    assert_eq!(status, 403, "a read token cannot approve: {body}");
+    let (status, body) = post(
+        &server,
+        &admin,
+        &format!("/v1/runs/{waiting_id}/approvals"),
+        &json!({"step": "create", "decision": "approve", "comment": "looks right"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (event, data) = follow_until_stop(&server, &admin, &waiting_id).await;
+    assert_eq!(
+        (event.as_str(), data["status"].as_str()),
+        ("done", Some("succeeded")),
+        "{data}"
+    );
+    let (_, report) = get(&server, &admin, &format!("/v1/runs/{waiting_id}")).await;
+    assert!(report["outputs"]["id"].as_i64().is_some(), "{report}");
+    assert_eq!(report["approvals"][0]["decided_by"], "ops-admin");
+    let (status, body) = post(
+        &server,
+        &admin,
+        &format!("/v1/runs/{waiting_id}/approvals"),
+        &json!({"step": "create", "decision": "reject"}),
+    )
+    .await;
+    assert_eq!(status, 409, "a different decision: {body}");
+    let (status, audit) = get(&server, &reader, &format!("/v1/audit?run={waiting_id}")).await;
+    assert_eq!(status, 200);
+    let rows = audit.as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["effect"] == "approve" && r["actor"] == "ops-admin"),
+        "{audit}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["effect"] == "create" && r["approved_by"] == "ops-admin"),
+        "{audit}"
+    );
+
+    // Cancel a run waiting for approval.
+    let (_, body) = post(
+        &server,
+        &admin,
+        "/v1/runs",
+        &json!({"workflow": "approved-create", "inputs": {"name": "Never"}}),
+    )
+    .await;
+    let cancel_id = body["id"].as_str().unwrap().to_string();
+    let (event, _) = follow_until_stop(&server, &admin, &cancel_id).await;
+    assert_eq!(event, "waiting");
+    let (status, body) = post(
+        &server,
+        &admin,
+        &format!("/v1/runs/{cancel_id}/cancel"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, report) = get(&server, &admin, &format!("/v1/runs/{cancel_id}")).await;
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["error"], "cancelled by ops-admin");
+
+    // Nodes: the catalog, one node with its JSON Schema, an invocation.
+    let (status, nodes) = get(&server, &reader, "/v1/nodes").await;
+    assert_eq!(status, 200);
+    assert!(
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "halopsa.client.get")
+    );
+    let (status, node) = get(&server, &reader, "/v1/nodes/halopsa.client.get").await;
+    assert_eq!(status, 200);
+    assert_eq!(node["schema"]["type"], "object");
+    assert!(node["schema"]["properties"]["Id"].is_object(), "{node}");
+    let (status, envelope) = post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.client.get/invoke",
+        &json!({"Id": 1}),
+    )
+    .await;
+    assert_eq!(status, 200, "{envelope}");
+    assert_eq!(envelope["StatusCode"], 200);
+    assert_eq!(envelope["Client"]["id"], 1);
+    assert_eq!(envelope["backend"], "sandbox");
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.client.get/invoke",
+        &json!({"Idd": 1}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = post(
+        &server,
+        &reader,
+        "/v1/nodes/halopsa.client.get/invoke",
+        &json!({"Id": 1}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.client.delete/invoke",
+        &json!({"Id": 2}),
+    )
+    .await;
+    assert_eq!(
+        status, 409,
+        "a destructive node needs ?confirm=true: {body}"
+    );
+
+    // Workflows and validation with line and column.
+    let (status, list) = get(&server, &reader, "/v1/workflows").await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let bad =
+        "name: broken\nsteps:\n  - id: c\n    node: halopsa.client.gett\n    with: { Id: 1 }\n";
+    let (status, result) = post(
+        &server,
+        &reader,
+        "/v1/workflows/validate",
+        &json!({"yaml": bad}),
+    )
+    .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["valid"], false);
+    let d = &result["diagnostics"][0];
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(4), Some(11)),
+        "{result}"
+    );
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("halopsa.client.gett"),
+        "{result}"
+    );
+    let (_, result) = post(
+        &server,
+        &reader,
+        "/v1/workflows/validate",
+        &json!({"yaml": LOOKUP}),
+    )
+    .await;
+    assert_eq!(result["valid"], true, "{result}");
+
+    // Metrics moved; the OpenAPI document lists the paths.
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .map(str::to_string)
+    };
+    assert!(line("psaflow_http_requests_total").is_some(), "{text}");
+    assert!(
+        text.contains(
+            "psaflow_node_invocations_total{node=\"halopsa.client.get\",status_code=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("psaflow_runs_finished_total{status=\"succeeded\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("psaflow_psa_requests_total{connector=\"halopsa\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("psaflow_runs{status=\"succeeded\"}"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .all(|l| l.starts_with("psaflow_")),
+        "{text}"
+    );
+    let before = counter(
+        &text,
+        "psaflow_node_invocations_total{node=\"halopsa.client.get\",status_code=\"200\"}",
+    );
+    post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.client.get/invoke",
+        &json!({"Id": 1}),
+    )
+    .await;
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        counter(
+            &text,
+            "psaflow_node_invocations_total{node=\"halopsa.client.get\",status_code=\"200\"}"
+        ),
+        before + 1.0
+    );
+
+    let doc: Value = client()
+        .get(server.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    for path in [
+        "/v1/runs",
+        "/v1/runs/{id}",
+        "/v1/runs/{id}/events",
+        "/v1/runs/{id}/approvals",
+        "/v1/nodes/{node}/invoke",
+        "/v1/workflows/validate",
+        "/v1/audit",
+        "/healthz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+
+    // A revoked token is refused from its next request.
+    let out = psaflow(&cache_dir())
+        .args(["tokens", "revoke", "dashboard", "--state"])
+        .arg(&server.state)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (status, _) = get(&server, &reader, "/v1/runs").await;
+    assert_eq!(status, 401);
+
+    // Unknown endpoints answer JSON too; the log never shows a token.
+    let (status, body) = get(&server, &admin, "/v1/nothing").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (code, log) = server.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        !log.contains(&admin) && !log.contains(&reader),
+        "a token was logged"
+    );
+}
+
+fn counter(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn tokens_are_listed_revoked_and_refused_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let token = create_token(&state, "ci", "run,read");
+    let list = |args: &[&str]| {
+        let out = psaflow(&cache_dir())
+            .args(["tokens"])
+            .args(args)
+            .arg("--state")
+            .arg(&state)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stdout, _) = list(&["list", "--json"]);
+    assert_eq!(code, Some(0));
+    let tokens: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(tokens[0]["name"], "ci");
+    assert_eq!(tokens[0]["scopes"], json!(["run", "read"]));
+    assert!(
+        !stdout.contains(&token),
+        "the token itself is never shown again"
+    );
+    let (code, _, stderr) = list(&["create", "ci", "--scopes", "read"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, _, stderr) = list(&["create", "x", "--scopes", "raed"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("unknown scope 'raed'"), "{stderr}");
+    let (code, _, _) = list(&["revoke", "ci"]);
+    assert_eq!(code, Some(0));
+    let (code, _, _) = list(&["revoke", "ci"]);
+    assert_eq!(code, Some(2));
+    let (_, stdout, _) = list(&["list", "--json"]);
+    let tokens: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(tokens[0]["revoked_at"].is_i64());
+}
