@@ -773,3 +773,32 @@ fn tokens_are_listed_revoked_and_refused_after() {
     let tokens: Value = serde_json::from_str(&stdout).unwrap();
     assert!(tokens[0]["revoked_at"].is_i64());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_executor_runs_wait_in_the_queue_for_workers() {
+    let server = Server::start(&["--no-executor"]);
+    let token = create_token(&server.state, "portal", "run,read");
+    let (status, body) = post(
+        &server,
+        &token,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": 1}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "queued");
+    let id = body["id"].as_str().unwrap();
+    let ready: Value = client()
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["executes_runs"], false, "{ready}");
+    // Nothing here takes it: it is still queued, with its inputs kept for a worker.
+    let (_, report) = get(&server, &token, &format!("/v1/runs/{id}")).await;
+    assert_eq!(report["status"], "queued", "{report}");
+    assert!(server.log().contains("--no-executor"));
+}

@@ -1,12 +1,17 @@
 //! What every backend must do for `psaflow serve`'s tables (tokens, idempotent submissions),
 //! run like [`crate::conformance::ALL`].
 use crate::api::{NewToken, Submission};
-use crate::conformance::Check;
+use crate::conformance::{Check, new_run};
+use crate::model::{QueuedWork, RunEnd, RunState};
 use crate::store::{RunStore, StoreError};
 
 pub const API: &[Check] = &[
     ("tokens_round_trip_and_revoke", tokens_round_trip_and_revoke),
     ("submissions_keep_the_first", submissions_keep_the_first),
+    (
+        "cancel_stops_queued_and_leased_runs",
+        cancel_stops_queued_and_leased_runs,
+    ),
 ];
 
 fn token(name: &str, hash: &str) -> NewToken {
@@ -65,4 +70,47 @@ fn submissions_keep_the_first(s: &dyn RunStore) {
         ..first.clone()
     };
     assert_eq!(s.remember_submission(&second).unwrap(), first);
+}
+
+fn work(id: &str) -> QueuedWork {
+    QueuedWork {
+        run_id: id.into(),
+        inputs: serde_json::json!({"password": "not masked in the queue"}),
+        connection: None,
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: 1,
+    }
+}
+
+fn cancel_stops_queued_and_leased_runs(s: &dyn RunStore) {
+    // Queued, never claimed: cancelled, and no worker can claim it any more.
+    s.enqueue(&new_run("Q", 1), &work("Q")).unwrap();
+    assert!(s.cancel_run("Q", "cancelled by ops", 5).unwrap());
+    let q = s.run("Q").unwrap().unwrap();
+    assert_eq!(q.status, RunState::Failed);
+    assert_eq!(q.error.as_deref(), Some("cancelled by ops"));
+    assert_eq!(q.finished_at, Some(5));
+    assert!(s.claim("w1", 1000, 6).unwrap().is_none());
+    assert!(!s.cancel_run("Q", "again", 7).unwrap(), "already finished");
+
+    // Claimed by a worker: its lease is gone, so it stops and cannot write its end.
+    s.enqueue(&new_run("L", 2), &work("L")).unwrap();
+    let claimed = s.claim("w1", 1000, 10).unwrap().unwrap();
+    assert_eq!(claimed.run_id, "L");
+    assert!(s.cancel_run("L", "cancelled by ops", 11).unwrap());
+    assert!(!s.renew_lease("L", "w1", 2000).unwrap());
+    let end = RunEnd {
+        status: RunState::Succeeded,
+        report: None,
+        error: None,
+        at: 12,
+    };
+    assert!(!s.finish("L", "w1", &end).unwrap());
+    assert_eq!(s.run("L").unwrap().unwrap().status, RunState::Failed);
+    assert!(s.queue_entries().unwrap().is_empty());
+    assert!(matches!(
+        s.cancel_run("nope", "x", 1),
+        Err(StoreError::RunNotFound(_))
+    ));
 }

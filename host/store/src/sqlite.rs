@@ -677,6 +677,10 @@ impl RunStore for SqliteStore {
         self.select_submission(key)
     }
 
+    fn cancel_run(&self, run_id: &str, error: &str, at: i64) -> StoreResult<bool> {
+        self.cancel(run_id, error, at)
+    }
+
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;

@@ -195,6 +195,15 @@ pub trait RunStore: Send + Sync {
         Err(self.unsupported("keep idempotent submissions"))
     }
 
+    /// Stops a run that has not finished: status `failed` with `error`, and its queue row
+    /// deleted in the same transaction, so no worker claims it and a worker executing it
+    /// finds its lease gone at the next renewal (and writes nothing more). False when the
+    /// run had already finished.
+    fn cancel_run(&self, run_id: &str, error: &str, at: i64) -> StoreResult<bool> {
+        let _ = (run_id, error, at);
+        Err(self.unsupported("cancel runs"))
+    }
+
     /// The submission stored under `key`, if any.
     fn submission(&self, key: &str) -> StoreResult<Option<Submission>> {
         let _ = key;

@@ -6,8 +6,9 @@ use super::state::StateArgs;
 use super::{Cli, EXIT_USAGE};
 use crate::serve::app::{AppState, router};
 use crate::serve::auth::RateLimiter;
-use crate::serve::executor::Executor;
+use crate::serve::executor;
 use crate::serve::metrics::MeteredTransport;
+use psaflow::execute::Stop;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +30,11 @@ pub struct Args {
     /// Let POST /v1/runs take a workflow's YAML in the body (`workflow_yaml`).
     #[arg(long)]
     pub allow_inline_workflows: bool,
-    /// Most runs executing at once; more wait their turn.
+    /// Only queue submitted runs; `psaflow worker` processes sharing the run store execute
+    /// them (for a store that several machines share).
+    #[arg(long)]
+    pub no_executor: bool,
+    /// Most runs executing at once in this server; more wait in the queue.
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_runs: u16,
     /// Largest request body accepted, in bytes.
@@ -38,7 +43,8 @@ pub struct Args {
     /// Requests per token: <requests>/<duration> (e.g. 600/1m), or off.
     #[arg(long, default_value = "1200/1m", value_name = "N/SPAN")]
     pub rate_limit: String,
-    /// How long a stop waits for running runs before exiting (they resume with psaflow runs resume).
+    /// How long a stop waits for running runs before exiting; runs still going then are given
+    /// back to the queue and continue after a restart (or on a worker).
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub shutdown_grace: String,
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -111,29 +117,41 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         .build()?;
     let mut secrets = super::credential_values();
     secrets.push(backend.secret.expose().to_string());
-    let backend_label = if backend.sandbox.is_some() {
-        "sandbox".to_string()
-    } else {
-        backend.description.clone()
-    };
     let mut csrf_key = [0u8; 32];
     getrandom::fill(&mut csrf_key)
         .map_err(|e| anyhow::anyhow!("no random bytes for the console's CSRF key: {e}"))?;
+    let backend_kind = backend.kind;
+    let backend_description = backend.description.clone();
+    let connection = Arc::new(executor::connected(
+        runtime.clone(),
+        backend,
+        secrets.clone(),
+    ));
+    let backend_label = connection.backend_label.clone();
+    let queue = (!args.no_executor).then(|| psaflow::execute::Executor {
+        store: store.clone(),
+        connections: Arc::new(executor::ServerConnections {
+            default: connection.clone(),
+        }),
+        worker: format!("serve:{}", psaflow::execute::worker_id()),
+        lease: executor::LEASE,
+    });
     let state = Arc::new(AppState {
         store,
         runtime,
         offline,
+        backend_kind,
+        backend_description,
         backend_label,
         workflows: args.workflows.clone(),
         allow_inline: args.allow_inline_workflows,
-        executor: Executor::new(usize::from(args.max_runs)),
+        executor: executor::Executor::new(queue, usize::from(args.max_runs)),
         secrets,
         metrics: crate::serve::metrics::install()?,
         limiter: RateLimiter::new(limit),
         touched: Default::default(),
         shutting_down: AtomicBool::new(false),
         csrf_key,
-        backend,
     });
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,
@@ -148,25 +166,25 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         state.store.location()
     );
     tracing::info!(%addr, store = %state.store.location(), backend = %state.backend_label, "serving");
+    if !state.executor.executes() {
+        eprintln!(
+            "psaflow: --no-executor: submitted runs wait in the queue for psaflow worker processes sharing this run store"
+        );
+    }
+    let (stop_tx, stop) = Stop::new();
+    let executing = tokio::spawn(executor::run_loop(state.clone(), stop, grace));
     let app = router(state.clone(), args.body_limit);
     let stopping = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop_signal().await;
             stopping.shutting_down.store(true, Ordering::Relaxed);
+            let _ = stop_tx.send(true);
             tracing::info!("stopping: no new requests; waiting for running runs");
         })
         .await?;
-    if tokio::time::timeout(grace, state.executor.drain())
-        .await
-        .is_err()
-    {
-        let left = state.executor.active();
-        tracing::warn!(
-            runs = left,
-            "runs still executing after the grace period; they stay 'running' in the store and continue with psaflow runs resume RUN_ID"
-        );
-    }
+    // Running runs get the grace period, then go back to the queue.
+    let _ = executing.await;
     eprintln!("psaflow: stopped");
     Ok(0)
 }

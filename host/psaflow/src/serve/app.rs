@@ -20,7 +20,10 @@ pub struct AppState {
     pub runtime: psaflow::Runtime,
     /// The same nodes with no connection: checks that must send nothing.
     pub offline: psaflow::Runtime,
-    pub backend: psaflow::backend::Backend,
+    /// `sandbox` or `tenant`, as invoke answers and reports say.
+    pub backend_kind: psaflow::backend::BackendKind,
+    /// Where requests go, for people.
+    pub backend_description: String,
     /// Where requests go, as runs record it (`sandbox` or the tenant's description).
     pub backend_label: String,
     pub workflows: Option<PathBuf>,

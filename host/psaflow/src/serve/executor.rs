@@ -1,39 +1,83 @@
-//! Runs submitted workflows inside the server, at most `max_runs` at a time (the others wait
-//! for a slot in submission order), each recorded through the same [`StoreJournal`] as
-//! `psaflow run`, so a run the server started can be resumed, approved and audited like any
-//! other. A run that waits for approval gives its slot back; the approval resumes it.
+//! Executes queued runs inside the server: the same claim/lease/finish cycle as
+//! `psaflow worker` ([`psaflow::execute::Executor`]), at most `max_runs` at a time. `POST
+//! /v1/runs` enqueues (run row and queue row in one transaction) and wakes this loop; an
+//! approval requeues the parked run. With `--no-executor` the server only enqueues and
+//! `psaflow worker` processes sharing the store execute.
+//!
+//! Each run executed here has its own stop signal, so a cancel stops it at once (the store's
+//! cancel also deletes the queue row, which stops a run executed by another process at its
+//! next lease renewal). Leases that ran out (a server or worker that died) are swept back
+//! into the queue every few seconds.
 use super::app::AppState;
-use psaflow::durable::StoreJournal;
+use psaflow::backend::Backend;
+use psaflow::execute::{Connected, Connections, Executed, Executor as QueueExecutor, Stop};
+use psaflow_core::BoxFuture;
 use psaflow_store::{RunState, now_ms};
-use psaflow_workflow::{RunOptions, RunReport, RunStatus, Workflow};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
-use tokio::task::AbortHandle;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, watch};
 
-/// One run to execute (new, or resumed after an approval).
-pub struct Job {
-    pub run_id: String,
-    pub workflow: Workflow,
-    /// The real inputs (secrets included: in memory only, never stored).
-    pub inputs: Map<String, Value>,
-    /// Whom the run acts for (a token's name): the actor in audit rows.
-    pub actor: String,
+/// How long a claim lasts without renewal (renewed every third of it).
+pub const LEASE: Duration = Duration::from_secs(30);
+/// How often leases that ran out are put back in the queue.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Longest wait for new work without a wake-up (work enqueued by other processes).
+const POLL: Duration = Duration::from_secs(1);
+/// A run whose lease was lost this many times fails.
+const MAX_LOST_LEASES: u32 = 3;
+
+/// The server's one connection, for every run it executes (a run naming another fails).
+pub struct ServerConnections {
+    pub default: Arc<Connected>,
+}
+
+impl Connections for ServerConnections {
+    fn connect<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, anyhow::Result<Arc<Connected>>> {
+        Box::pin(async move {
+            match name {
+                None | Some("default") => Ok(self.default.clone()),
+                Some(other) => Err(anyhow::anyhow!(
+                    "unknown connection '{other}'; this server has one connection, 'default'"
+                )),
+            }
+        })
+    }
+}
+
+/// The connection as runs use it: the runtime, how runs name it, what to mask.
+pub fn connected(runtime: psaflow::Runtime, backend: Backend, secrets: Vec<String>) -> Connected {
+    Connected {
+        runtime,
+        backend_label: psaflow::execute::backend_label(&backend),
+        kind: backend.kind,
+        secrets,
+        backend: Some(backend),
+    }
 }
 
 pub struct Executor {
-    slots: Arc<Semaphore>,
+    /// `None` with `--no-executor`: runs wait in the queue for `psaflow worker`.
+    queue: Option<QueueExecutor>,
     max_runs: usize,
-    running: Mutex<HashMap<String, AbortHandle>>,
+    slots: Arc<Semaphore>,
+    /// Stop signals of the runs executing here, by run id.
+    running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    wake: Notify,
 }
 
 impl Executor {
-    pub fn new(max_runs: usize) -> Executor {
+    pub fn new(queue: Option<QueueExecutor>, max_runs: usize) -> Executor {
         Executor {
-            slots: Arc::new(Semaphore::new(max_runs)),
+            queue,
             max_runs,
+            slots: Arc::new(Semaphore::new(max_runs)),
             running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
         }
     }
 
@@ -41,139 +85,178 @@ impl Executor {
         self.max_runs
     }
 
-    /// Runs in progress or waiting for a slot in this process.
+    pub fn executes(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Runs executing in this process now.
     pub fn active(&self) -> usize {
         self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Starts the job in the background.
-    pub fn submit(state: &Arc<AppState>, job: Job) {
-        let run_id = job.run_id.clone();
-        let task_state = state.clone();
-        let handle = tokio::spawn(async move {
-            let id = job.run_id.clone();
-            let slots = task_state.executor.slots.clone();
-            // The semaphore is never closed, so acquiring only waits.
-            let _slot = slots.acquire_owned().await;
-            execute(&task_state, job).await;
-            task_state
-                .executor
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-        });
+    /// New work was queued: claim it now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops a run executing here (after the store cancelled it); false when it runs
+    /// elsewhere or nowhere.
+    pub fn stop(&self, run_id: &str) -> bool {
+        match self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(run_id)
+        {
+            Some(tx) => tx.send(true).is_ok(),
+            None => false,
+        }
+    }
+}
+
+/// Claims and executes queued runs until `shutdown` is raised; then lets running runs finish
+/// for `grace` and gives the rest back to the queue (they continue after a restart).
+pub async fn run_loop(state: Arc<AppState>, shutdown: Stop, grace: Duration) {
+    let Some(queue) = state.executor.queue.clone() else {
+        return;
+    };
+    let sweeper = tokio::spawn(sweep_loop(state.clone(), shutdown.clone()));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            permit = state.executor.slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.raised() => break,
+        };
+        let claimed = match queue.claim().await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::error!(error = %format!("{err:#}"), "claiming queued runs failed");
+                None
+            }
+        };
+        let Some(work) = claimed else {
+            drop(permit);
+            let store = state.store.clone();
+            tokio::select! {
+                _ = tokio::task::spawn_blocking(move || store.wait_for_work(POLL)) => {}
+                _ = state.executor.wake.notified() => {}
+                _ = shutdown.raised() => break,
+            }
+            continue;
+        };
+        let id = work.run_id.clone();
+        let (tx, stop) = Stop::new();
         state
             .executor
             .running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(run_id, handle.abort_handle());
-    }
-
-    /// Stops a run this process executes; false when it runs nowhere here.
-    pub fn abort(&self, run_id: &str) -> bool {
-        match self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(run_id)
-        {
-            Some(handle) => {
-                handle.abort();
-                true
+            .insert(id.clone(), tx);
+        let (state, queue) = (state.clone(), queue.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let started = std::time::Instant::now();
+            tracing::info!(run_id = %id, "run claimed");
+            let outcome = queue.execute(work, &stop).await;
+            state
+                .executor
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            match outcome {
+                Ok(Executed::Finished(status)) => {
+                    metrics::counter!("psaflow_runs_finished_total", "status" => status.as_str())
+                        .increment(1);
+                    metrics::histogram!("psaflow_run_duration_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    record_report_metrics(&state, &id).await;
+                    tracing::info!(run_id = %id, status = status.as_str(), "run stopped");
+                }
+                Ok(Executed::Released) => {
+                    tracing::info!(run_id = %id, "run stopped here (cancelled, or given back to the queue)")
+                }
+                Ok(Executed::LeaseLost) => {
+                    tracing::warn!(run_id = %id, "lost the lease on the run (cancelled, or too slow); stopped working on it")
+                }
+                Err(err) => {
+                    tracing::error!(run_id = %id, error = %format!("{err:#}"), "the run store failed while executing the run")
+                }
             }
-            None => false,
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    sweeper.abort();
+    if !tasks.is_empty() {
+        tracing::info!(
+            runs = tasks.len(),
+            grace_s = grace.as_secs_f64(),
+            "waiting for running runs"
+        );
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            for tx in state
+                .executor
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+            {
+                let _ = tx.send(true);
+            }
+            while tasks.join_next().await.is_some() {}
+            tracing::warn!("runs still executing after the grace period went back to the queue");
         }
     }
+}
 
-    /// Waits until no run of this process is executing (graceful shutdown).
-    pub async fn drain(&self) {
-        let _all = self.slots.acquire_many(self.max_runs as u32).await;
+async fn sweep_loop(state: Arc<AppState>, shutdown: Stop) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = shutdown.raised() => return,
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.sweep_expired(now_ms(), MAX_LOST_LEASES))
+            .await
+        {
+            Ok(Ok(sweep)) => {
+                for id in &sweep.requeued {
+                    tracing::warn!(run_id = %id, "its executor's lease ran out; queued again");
+                }
+                for id in &sweep.failed {
+                    tracing::warn!(run_id = %id, "failed after {MAX_LOST_LEASES} lost leases");
+                }
+                if !sweep.requeued.is_empty() {
+                    state.executor.wake();
+                }
+            }
+            Ok(Err(err)) => tracing::error!(error = %err, "sweeping expired leases failed"),
+            Err(err) => tracing::error!(error = %err, "sweeping expired leases did not finish"),
+        }
     }
 }
 
-/// The variables the workflow declares under `env:`, from the server's environment.
-fn declared_env(workflow: &Workflow) -> BTreeMap<String, String> {
-    workflow
-        .declared_env()
-        .filter_map(|name| crate::cli::env_lookup(name).map(|v| (name.to_string(), v)))
-        .collect()
-}
-
-/// Executes one run to its end (or its approval wait) and records the outcome.
-async fn execute(state: &Arc<AppState>, job: Job) {
-    let run_id = job.run_id.clone();
-    let started = std::time::Instant::now();
-    tracing::info!(run_id = %run_id, workflow = %job.workflow.name(), actor = %job.actor, "run started");
-    let report = match run(state, &job).await {
-        Ok(report) => report,
-        Err(err) => {
-            tracing::error!(run_id = %run_id, error = %err, "run could not be executed");
-            let store = state.store.clone();
-            let id = run_id.clone();
-            let message = format!("the server could not execute the run: {err}");
-            let _ = tokio::task::spawn_blocking(move || {
-                store.update_run(&id, RunState::Failed, None, Some(&message), now_ms())
-            })
-            .await;
-            metrics::counter!("psaflow_runs_finished_total", "status" => "failed").increment(1);
-            return;
-        }
-    };
-    let status = match report.status {
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::WaitingApproval => "waiting_approval",
-    };
-    metrics::counter!("psaflow_runs_finished_total", "status" => status).increment(1);
-    metrics::histogram!("psaflow_run_duration_seconds").record(started.elapsed().as_secs_f64());
-    record_step_metrics(&report);
-    tracing::info!(run_id = %run_id, status, "run stopped");
-}
-
-async fn run(state: &Arc<AppState>, job: &Job) -> anyhow::Result<RunReport> {
+/// Node invocations by node and StatusCode, and step retries, from the stored report.
+async fn record_report_metrics(state: &AppState, run_id: &str) {
     let store = state.store.clone();
-    let options_secrets = state.secrets.clone();
-    let journal = {
-        let store = store.clone();
-        let id = job.run_id.clone();
-        let actor = job.actor.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<StoreJournal> {
-            store.update_run(&id, RunState::Running, None, None, now_ms())?;
-            Ok(StoreJournal::open(store, &id, &actor)?)
-        })
-        .await??
+    let id = run_id.to_string();
+    let Ok(Ok(Some(run))) = tokio::task::spawn_blocking(move || store.run(&id)).await else {
+        return;
     };
-    let options = RunOptions {
-        inputs: job.inputs.clone(),
-        env: declared_env(&job.workflow),
-        secrets: options_secrets,
-        journal: Some(Arc::new(journal)),
-        backend: Some(state.backend.kind.as_str().to_string()),
-        ..RunOptions::default()
-    };
-    let mut report = psaflow_workflow::run(&job.workflow, &state.runtime, options).await;
-    report.id = Some(job.run_id.clone());
-    let run_state = match report.status {
-        RunStatus::Succeeded => RunState::Succeeded,
-        RunStatus::Failed => RunState::Failed,
-        RunStatus::WaitingApproval => RunState::WaitingApproval,
-    };
-    let error = report.error.as_deref().map(|e| report.redactor().text(e));
-    let json = report.to_json();
-    let id = job.run_id.clone();
-    tokio::task::spawn_blocking(move || {
-        store.update_run(&id, run_state, Some(&json), error.as_deref(), now_ms())
-    })
-    .await??;
-    Ok(report)
-}
-
-/// Node invocations of a run by node and StatusCode, and its retries, from its report.
-fn record_step_metrics(report: &RunReport) {
-    let json = report.to_json();
-    let Some(steps) = json.get("steps").and_then(Value::as_object) else {
+    if run.status == RunState::Queued {
+        return;
+    }
+    let Some(steps) = run
+        .report
+        .as_ref()
+        .and_then(|r| r.get("steps"))
+        .and_then(Value::as_object)
+    else {
         return;
     };
     for step in steps.values() {

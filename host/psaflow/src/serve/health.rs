@@ -41,7 +41,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
             Json(json!({
                 "status": "ready",
                 "store": state.store.kind(),
-                "backend": state.backend.kind.as_str(),
+                "backend": state.backend_kind.as_str(),
+                "executes_runs": state.executor.executes(),
                 "runs_executing": state.executor.active(),
                 "max_runs": state.executor.max_runs(),
             })),

@@ -176,7 +176,7 @@ pub async fn invoke(
         super::runs::blocking(move || store.append_audit(&entry)).await?;
     }
     if let Value::Object(map) = &mut json {
-        map.insert("backend".into(), json!(state.backend.kind.as_str()));
+        map.insert("backend".into(), json!(state.backend_kind.as_str()));
     }
     Ok(Json(json))
 }

@@ -1,10 +1,10 @@
 //! Runs: submit (`POST /v1/runs`, idempotent `PUT /v1/runs/{id}`), read, list, cancel, and
-//! decide approvals. A submitted run is recorded in the run store before the answer, then
-//! executed by the [`super::executor`].
+//! decide approvals. A submitted run is queued in the run store (run row and queue row in one
+//! transaction) before the answer; the [`super::executor`] of this server, or any `psaflow
+//! worker` sharing the store, executes it.
 use super::app::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, JsonBody};
-use super::executor::{Executor, Job};
 use super::tokens::Scope;
 use super::workflows;
 use axum::Json;
@@ -12,10 +12,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use psaflow::durable::decision_audit;
 use psaflow_store::{
-    DecideOutcome, Decision, DecisionRecord, NewRun, RunFilter, RunState, StoreError, Submission,
-    new_id, now_ms,
+    DecideOutcome, Decision, DecisionRecord, NewRun, QueuedWork, RunFilter, RunState, StoreError,
+    Submission, new_id, now_ms,
 };
-use psaflow_workflow::{Diagnostics, RunOptions, Workflow};
+use psaflow_workflow::{RunOptions, Workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -84,7 +84,7 @@ async fn prepare(
     {
         return Err(ApiError::bad_request(format!(
             "unknown connection '{name}'; this server has one connection, 'default' ({})",
-            state.backend.description
+            state.backend_description
         )));
     }
     let (workflow, file) = match (&body.workflow, &body.workflow_yaml) {
@@ -218,8 +218,18 @@ async fn start(
         backend: state.backend_label.clone(),
         created_at: now_ms(),
     };
+    let work = QueuedWork {
+        run_id: run_id.clone(),
+        // The real inputs (a password input included): the queue row keeps them until the
+        // run finishes, so the executor and an approval's resume can use them.
+        inputs: Value::Object(inputs),
+        connection: None,
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: now_ms(),
+    };
     let store = state.store.clone();
-    match blocking(move || store.create_run(&record)).await {
+    match blocking(move || store.enqueue(&record, &work)).await {
         Ok(()) => {}
         Err(ApiError {
             code: "duplicate", ..
@@ -231,18 +241,11 @@ async fn start(
         Err(e) => return Err(e),
     }
     metrics::counter!("psaflow_runs_submitted_total").increment(1);
-    Executor::submit(
-        state,
-        Job {
-            run_id: run_id.clone(),
-            workflow,
-            inputs,
-            actor: caller.name().to_string(),
-        },
-    );
+    state.executor.wake();
+    tracing::info!(run_id = %run_id, workflow = %workflow.name(), by = %caller.name(), "run queued");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": run_id, "status": "running"})),
+        Json(json!({"id": run_id, "status": "queued"})),
     ))
 }
 
@@ -539,12 +542,16 @@ pub async fn cancel(
             run.status
         )));
     }
-    let was_executing = state.executor.abort(&id);
     let message = format!("cancelled by {}", caller.name());
     let store = state.store.clone();
     let rid = id.clone();
-    blocking(move || store.update_run(&rid, RunState::Failed, None, Some(&message), now_ms()))
-        .await?;
+    if !blocking(move || store.cancel_run(&rid, &message, now_ms())).await? {
+        return Err(ApiError::conflict(format!(
+            "run {id} finished meanwhile; there is nothing to cancel"
+        )));
+    }
+    // Stops it at once when it executes here; elsewhere its executor finds its lease gone.
+    let was_executing = state.executor.stop(&id);
     metrics::counter!("psaflow_runs_finished_total", "status" => "cancelled").increment(1);
     tracing::info!(run_id = %id, by = %caller.name(), was_executing, "run cancelled");
     Ok(Json(
@@ -673,7 +680,7 @@ pub async fn decide(
             ),
         ));
     }
-    resume(state, &run, who)?;
+    resume(state, &run).await?;
     Ok((
         if repeated {
             StatusCode::OK
@@ -681,40 +688,50 @@ pub async fn decide(
             StatusCode::ACCEPTED
         },
         Json(
-            json!({"id": id, "step": step, "decision": decision.as_str(), "status": "running", "resumed": true}),
+            json!({"id": id, "step": step, "decision": decision.as_str(), "status": "queued", "resumed": true}),
         ),
     ))
 }
 
-/// Continues a recorded run in this server (after an approval): its stored workflow and
-/// inputs; calls that finished are taken from the journal.
-fn resume(
-    state: &Arc<AppState>,
-    run: &psaflow_store::RunRecord,
-    actor: &str,
-) -> Result<(), ApiError> {
-    if !run.redacted_inputs.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "run {} stored its input(s) {} masked, so the server cannot resume it; the decision is recorded: resume it with psaflow runs resume {} --input NAME=VALUE",
-            run.id,
-            run.redacted_inputs.join(", "),
-            run.id
-        )));
+/// Queues a run that waited for approval again. Its queue row was kept (parked) with its
+/// inputs when it started through the queue; a run started another way (`psaflow run`) is
+/// queued with its stored inputs, unless some were masked (secrets the server never had).
+async fn resume(state: &Arc<AppState>, run: &psaflow_store::RunRecord) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let id = run.id.clone();
+    let parked = tokio::task::spawn_blocking(move || store.requeue(&id, None, now_ms()))
+        .await
+        .map_err(|e| ApiError::internal("queueing the run again did not finish", e))?;
+    match parked {
+        Ok(()) => {}
+        Err(StoreError::NotQueued(_)) => {
+            if !run.redacted_inputs.is_empty() {
+                return Err(ApiError::conflict(format!(
+                    "the decision is recorded, but run {} stored its input(s) {} masked, so the server cannot continue it; resume it with psaflow runs resume {} --input NAME=VALUE",
+                    run.id,
+                    run.redacted_inputs.join(", "),
+                    run.id
+                )));
+            }
+            let work = QueuedWork {
+                run_id: run.id.clone(),
+                inputs: run.inputs.clone(),
+                connection: None,
+                dry_run: false,
+                lost_leases: 0,
+                enqueued_at: now_ms(),
+            };
+            let store = state.store.clone();
+            let id = run.id.clone();
+            blocking(move || store.requeue(&id, Some(&work), now_ms())).await?;
+        }
+        Err(StoreError::RunFinished { run_id, status }) => {
+            return Err(ApiError::conflict(format!(
+                "run {run_id} already {status}; the decision is recorded but there is nothing to continue"
+            )));
+        }
+        Err(e) => return Err(e.into()),
     }
-    let workflow = psaflow_workflow::parse(&run.workflow_source, &run.workflow_file).map_err(
-        |d: Diagnostics| ApiError::invalid("the run's stored workflow no longer parses", &d),
-    )?;
-    let known = run.inputs.as_object().cloned().unwrap_or_default();
-    let inputs = psaflow_workflow::resolve_inputs(&workflow, &[], Some(known))
-        .map_err(|d| ApiError::invalid("the run's stored inputs no longer fit", &d))?;
-    Executor::submit(
-        state,
-        Job {
-            run_id: run.id.clone(),
-            workflow,
-            inputs,
-            actor: actor.to_string(),
-        },
-    );
+    state.executor.wake();
     Ok(())
 }

@@ -69,6 +69,29 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) fn cancel(&self, run_id: &str, error: &str, at: i64) -> StoreResult<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM runs WHERE id = ?1",
+                params![run_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let status = status.ok_or_else(|| StoreError::RunNotFound(run_id.to_string()))?;
+        if matches!(status.as_str(), "succeeded" | "failed") {
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE runs SET status = 'failed', updated_at = ?2, finished_at = ?2, error = ?3 WHERE id = ?1",
+            params![run_id, at, error],
+        )?;
+        tx.execute("DELETE FROM run_queue WHERE run_id = ?1", params![run_id])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     pub(super) fn select_submission(&self, key: &str) -> StoreResult<Option<Submission>> {
         let conn = self.lock();
         Ok(select_submission(&conn, key)?)
