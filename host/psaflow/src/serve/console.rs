@@ -178,7 +178,7 @@ async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) 
                 None,
                 html! {
                     h1 { "Log in" }
-                    p.error { (e.message) }
+                    p.error id="login-error" { (e.message) }
                     p { a href="/login" { "Try again" } }
                 },
             );
