@@ -190,9 +190,10 @@ pub async fn run_loop(state: Arc<AppState>, shutdown: Stop, grace: Duration) {
         while tasks.try_join_next().is_some() {}
     }
     sweeper.abort();
+    while tasks.try_join_next().is_some() {}
     if !tasks.is_empty() {
         tracing::info!(
-            runs = tasks.len(),
+            runs = state.executor.active(),
             grace_s = grace.as_secs_f64(),
             "waiting for running runs"
         );
