@@ -37,13 +37,65 @@ pub struct ApiDoc;
 
 struct BearerAuth;
 
+/// Answers every `/v1` operation may give besides its own: a JSON [`error::ErrorBody`].
+const COMMON_ERRORS: &[(&str, &str)] = &[
+    ("400", "a body, query or path that cannot be read"),
+    ("401", "no token, or one that is unknown or revoked"),
+    ("403", "the token lacks the scope this call needs"),
+    ("404", "no such run, node or workflow"),
+    ("405", "the endpoint does not take this method"),
+    ("413", "the body is larger than the server's limit"),
+    ("415", "the body is not sent as application/json"),
+    (
+        "422",
+        "the body is JSON of the wrong shape, or an invalid workflow",
+    ),
+    (
+        "429",
+        "the token's rate limit was reached (see Retry-After)",
+    ),
+];
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") || path == "/v1/openapi.json" {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (code, why) in COMMON_ERRORS {
+                    if operation.responses.responses.contains_key(*code) {
+                        continue;
+                    }
+                    let response = ResponseBuilder::new()
+                        .description(*why)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    operation
+                        .responses
+                        .responses
+                        .insert((*code).to_string(), response.into());
+                }
+            }
+        }
     }
 }
 
