@@ -559,3 +559,113 @@ async fn with_no_executor_runs_wait_in_the_queue_for_workers() {
     assert_eq!(report["status"], "queued", "{report}");
     assert!(server.log().contains("--no-executor"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn named_connections_route_runs_and_invocations_to_their_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connections.toml");
+    // `second` is a tenant of its own (an embedded sandbox here): what is made there is not
+    // in the default one.
+    std::fs::write(&file, "[connections.second]\nsandbox = true\n").unwrap();
+    let server = Server::start(&["--connections", file.to_str().unwrap()]);
+    let token = create_token(&server.state, "router", "run,invoke,read");
+    let ready: Value = client()
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["connections"],
+        json!(["default", "second"]),
+        "{ready}"
+    );
+
+    let invoke = |connection: &'static str, node: &'static str, body: Value| {
+        let url = server.url(&format!("/v1/nodes/{node}/invoke?connection={connection}"));
+        let token = token.clone();
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, made) = invoke(
+        "second",
+        "halopsa.client.create",
+        json!({"Name": "Only In Second"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    let id = made["Client"]["id"].as_i64().unwrap();
+    let (_, there) = invoke("second", "halopsa.client.get", json!({"Id": id})).await;
+    assert_eq!(there["Client"]["name"], "Only In Second", "{there}");
+    let (_, here) = invoke("default", "halopsa.client.get", json!({"Id": id})).await;
+    assert_ne!(here["Client"]["name"], "Only In Second", "{here}");
+
+    // A run names its connection; an unknown one is refused before anything is recorded.
+    let (status, body) = post(
+        &server,
+        &token,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": id}, "connection": "second"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let run = body["id"].as_str().unwrap().to_string();
+    let events = follow(&server, &token, &run).await;
+    assert_eq!(
+        events.last().unwrap().1["status"],
+        "succeeded",
+        "{events:?}"
+    );
+    let (_, report) = get(&server, &token, &format!("/v1/runs/{run}")).await;
+    assert_eq!(report["outputs"]["name"], "Only In Second", "{report}");
+    let (status, body) = post(
+        &server,
+        &token,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": 1}, "connection": "third"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown connection 'third'"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_connections_file_naming_an_unset_secret_stops_serve_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connections.toml");
+    std::fs::write(
+        &file,
+        "[connections.acme-halo]\nhalopsa = { api_url = \"https://acme.halopsa.com/api\", client_id = \"x\", client_secret_env = \"PSAFLOW_TEST_UNSET_SECRET\" }\n",
+    )
+    .unwrap();
+    let out = psaflow(&cache_dir())
+        .args(["serve", "--bind", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--connections")
+        .arg(&file)
+        .env_remove("PSAFLOW_TEST_UNSET_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("connections.acme-halo.halopsa.client_secret_env names PSAFLOW_TEST_UNSET_SECRET, which is not set"),
+        "{stderr}"
+    );
+}

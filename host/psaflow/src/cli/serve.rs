@@ -6,6 +6,7 @@ use super::state::StateArgs;
 use super::{Cli, EXIT_USAGE};
 use crate::serve::app::{AppState, router};
 use crate::serve::auth::RateLimiter;
+use crate::serve::connections::{self, ServerConnections};
 use crate::serve::executor;
 use crate::serve::metrics::MeteredTransport;
 use psaflow::execute::Stop;
@@ -24,6 +25,10 @@ pub struct Args {
     /// Address to listen on. Loopback by default: put TLS in front with a reverse proxy.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub bind: String,
+    /// Named connections (tenants) runs and invocations may choose; see the README's
+    /// "Service" section for the file.
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<PathBuf>,
     /// Folder of workflow files that POST /v1/runs can run by name.
     #[arg(long, value_name = "DIR")]
     pub workflows: Option<PathBuf>,
@@ -112,7 +117,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         .request_cap(cli.request_cap)
         .build()?;
     let offline = psaflow::Runtime::builder()
-        .nodes(nodes)
+        .nodes(nodes.clone())
         .request_cap(cli.request_cap)
         .build()?;
     let mut secrets = super::credential_values();
@@ -121,18 +126,33 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     getrandom::fill(&mut csrf_key)
         .map_err(|e| anyhow::anyhow!("no random bytes for the console's CSRF key: {e}"))?;
     let backend_kind = backend.kind;
-    let backend_description = backend.description.clone();
     let connection = Arc::new(executor::connected(
         runtime.clone(),
         backend,
         secrets.clone(),
     ));
     let backend_label = connection.backend_label.clone();
+    let connections = match &args.connections {
+        None => ServerConnections {
+            default_name: "default".into(),
+            by_name: [("default".to_string(), connection)].into_iter().collect(),
+        },
+        Some(file) => {
+            match connections::open(file, connection, nodes, cli.request_cap, super::env_lookup)
+                .await
+            {
+                Ok(c) => c,
+                Err(message) => {
+                    eprintln!("psaflow: --connections {message}");
+                    return Ok(EXIT_USAGE);
+                }
+            }
+        }
+    };
+    let connections = Arc::new(connections);
     let queue = (!args.no_executor).then(|| psaflow::execute::Executor {
         store: store.clone(),
-        connections: Arc::new(executor::ServerConnections {
-            default: connection.clone(),
-        }),
+        connections: connections.clone(),
         worker: format!("serve:{}", psaflow::execute::worker_id()),
         lease: executor::LEASE,
     });
@@ -141,11 +161,11 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         runtime,
         offline,
         backend_kind,
-        backend_description,
         backend_label,
         workflows: args.workflows.clone(),
         allow_inline: args.allow_inline_workflows,
         executor: executor::Executor::new(queue, usize::from(args.max_runs)),
+        connections,
         secrets,
         metrics: crate::serve::metrics::install()?,
         limiter: RateLimiter::new(limit),

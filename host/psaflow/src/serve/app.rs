@@ -22,13 +22,13 @@ pub struct AppState {
     pub offline: psaflow::Runtime,
     /// `sandbox` or `tenant`, as invoke answers and reports say.
     pub backend_kind: psaflow::backend::BackendKind,
-    /// Where requests go, for people.
-    pub backend_description: String,
     /// Where requests go, as runs record it (`sandbox` or the tenant's description).
     pub backend_label: String,
     pub workflows: Option<PathBuf>,
     pub allow_inline: bool,
     pub executor: Executor,
+    /// The tenants runs and invocations may name (`--connections`), and the default.
+    pub connections: Arc<super::connections::ServerConnections>,
     /// Masked in everything the server answers or stores.
     pub secrets: Vec<String>,
     pub metrics: PrometheusHandle,

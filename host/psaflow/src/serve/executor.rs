@@ -10,8 +10,7 @@
 //! into the queue every few seconds.
 use super::app::AppState;
 use psaflow::backend::Backend;
-use psaflow::execute::{Connected, Connections, Executed, Executor as QueueExecutor, Stop};
-use psaflow_core::BoxFuture;
+use psaflow::execute::{Connected, Executed, Executor as QueueExecutor, Stop};
 use psaflow_store::{RunState, now_ms};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -27,27 +26,6 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_secs(1);
 /// A run whose lease was lost this many times fails.
 const MAX_LOST_LEASES: u32 = 3;
-
-/// The server's one connection, for every run it executes (a run naming another fails).
-pub struct ServerConnections {
-    pub default: Arc<Connected>,
-}
-
-impl Connections for ServerConnections {
-    fn connect<'a>(
-        &'a self,
-        name: Option<&'a str>,
-    ) -> BoxFuture<'a, anyhow::Result<Arc<Connected>>> {
-        Box::pin(async move {
-            match name {
-                None | Some("default") => Ok(self.default.clone()),
-                Some(other) => Err(anyhow::anyhow!(
-                    "unknown connection '{other}'; this server has one connection, 'default'"
-                )),
-            }
-        })
-    }
-}
 
 /// The connection as runs use it: the runtime, how runs name it, what to mask.
 pub fn connected(runtime: psaflow::Runtime, backend: Backend, secrets: Vec<String>) -> Connected {

@@ -43,6 +43,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
                 "store": state.store.kind(),
                 "backend": state.backend_kind.as_str(),
                 "executes_runs": state.executor.executes(),
+                "connections": state.connections.names(),
                 "runs_executing": state.executor.active(),
                 "max_runs": state.executor.max_runs(),
             })),

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod executor;

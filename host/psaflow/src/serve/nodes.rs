@@ -102,6 +102,9 @@ pub struct InvokeQuery {
     /// Needed for a node that deletes or deactivates records (declared effect).
     #[serde(default)]
     pub confirm: Option<bool>,
+    /// The connection to send through, by name (`--connections`); default: the server's.
+    #[serde(default)]
+    pub connection: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/nodes/{node}/invoke", tag = "nodes",
@@ -139,14 +142,20 @@ pub async fn invoke(
             spec.effect
         )));
     }
+    let connection = state
+        .connections
+        .get(query.connection.as_deref())
+        .map_err(ApiError::bad_request)?;
     let changes = spec.effect.to_string() != "read";
     let started = std::time::Instant::now();
-    let envelope = state.runtime.invoke(&node, params.clone()).await;
+    let envelope = connection.runtime.invoke(&node, params.clone()).await;
     metrics::histogram!("psaflow_node_invoke_duration_seconds", "node" => node.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("psaflow_node_invocations_total", "node" => node.clone(), "status_code" => envelope.status_code.to_string())
         .increment(1);
-    let redactor = psaflow_workflow::Redactor::new(state.secrets.clone());
+    let mut secrets = state.secrets.clone();
+    secrets.extend(connection.secrets.iter().cloned());
+    let redactor = psaflow_workflow::Redactor::new(secrets);
     let mut json = redactor.value(&envelope.to_json());
     if changes {
         let entry = AuditEntry {
@@ -176,7 +185,7 @@ pub async fn invoke(
         super::runs::blocking(move || store.append_audit(&entry)).await?;
     }
     if let Value::Object(map) = &mut json {
-        map.insert("backend".into(), json!(state.backend_kind.as_str()));
+        map.insert("backend".into(), json!(connection.kind.as_str()));
     }
     Ok(Json(json))
 }

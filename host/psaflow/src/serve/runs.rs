@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use psaflow::durable::decision_audit;
+use psaflow::execute::Connected;
 use psaflow_store::{
     DecideOutcome, Decision, DecisionRecord, NewRun, QueuedWork, RunFilter, RunState, StoreError,
     Submission, new_id, now_ms,
@@ -39,7 +40,8 @@ pub struct SubmitRun {
     /// with the dry-run report instead of 202.
     #[serde(default)]
     pub dry_run: bool,
-    /// The connection to use; this server has one, called `default`.
+    /// The connection to use, by name (`--connections`); `default` or none: the server's
+    /// default connection.
     #[serde(default)]
     pub connection: Option<String>,
 }
@@ -78,15 +80,11 @@ fn body_hash(body: &SubmitRun) -> String {
 async fn prepare(
     state: &AppState,
     body: &SubmitRun,
-) -> Result<(Workflow, String, Map<String, Value>), ApiError> {
-    if let Some(name) = &body.connection
-        && name != "default"
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown connection '{name}'; this server has one connection, 'default' ({})",
-            state.backend_description
-        )));
-    }
+) -> Result<(Workflow, String, Map<String, Value>, Arc<Connected>), ApiError> {
+    let connection = state
+        .connections
+        .get(body.connection.as_deref())
+        .map_err(ApiError::bad_request)?;
     let (workflow, file) = match (&body.workflow, &body.workflow_yaml) {
         (Some(name), None) => workflows::find(state, name)?,
         (None, Some(yaml)) => {
@@ -159,7 +157,7 @@ async fn prepare(
             &d,
         ));
     }
-    Ok((workflow, file, inputs))
+    Ok((workflow, file, inputs, connection))
 }
 
 /// Records a new run and starts it; with `key`, a repeated submission answers the first run.
@@ -178,7 +176,7 @@ async fn start(
     {
         return repeat(state, &existing, &hash).await;
     }
-    let (workflow, file, inputs) = prepare(state, &body).await?;
+    let (workflow, file, inputs, connection) = prepare(state, &body).await?;
     if body.dry_run {
         let options = RunOptions {
             inputs,
@@ -204,7 +202,9 @@ async fn start(
             return repeat(state, &stored, &hash).await;
         }
     }
-    let redactor = psaflow_workflow::Redactor::new(state.secrets.clone());
+    let mut secrets = state.secrets.clone();
+    secrets.extend(connection.secrets.iter().cloned());
+    let redactor = psaflow_workflow::Redactor::new(secrets);
     let (stored_inputs, redacted_inputs) = crate::cli::run::stored_inputs(&inputs, &redactor);
     let record = NewRun {
         id: run_id.clone(),
@@ -215,7 +215,7 @@ async fn start(
         inputs: stored_inputs,
         redacted_inputs,
         started_by: caller.name().to_string(),
-        backend: state.backend_label.clone(),
+        backend: connection.backend_label.clone(),
         created_at: now_ms(),
     };
     let work = QueuedWork {
@@ -223,7 +223,7 @@ async fn start(
         // The real inputs (a password input included): the queue row keeps them until the
         // run finishes, so the executor and an approval's resume can use them.
         inputs: Value::Object(inputs),
-        connection: None,
+        connection: body.connection.clone().filter(|n| n != "default"),
         dry_run: false,
         lost_leases: 0,
         enqueued_at: now_ms(),
