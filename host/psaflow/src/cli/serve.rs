@@ -23,14 +23,19 @@ pub enum LogFormat {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to listen on. Loopback by default: put TLS in front with a reverse proxy.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "PSAFLOW_BIND",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub bind: String,
     /// Named connections (tenants) runs and invocations may choose; see the README's
     /// "Service" section for the file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "PSAFLOW_CONNECTIONS", value_name = "FILE")]
     pub connections: Option<PathBuf>,
     /// Folder of workflow files that POST /v1/runs can run by name.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "PSAFLOW_WORKFLOWS", value_name = "DIR")]
     pub workflows: Option<PathBuf>,
     /// Let POST /v1/runs take a workflow's YAML in the body (`workflow_yaml`).
     #[arg(long)]
@@ -40,19 +45,29 @@ pub struct Args {
     #[arg(long)]
     pub no_executor: bool,
     /// Most runs executing at once in this server; more wait in the queue.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "PSAFLOW_MAX_RUNS", default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_runs: u16,
     /// Largest request body accepted, in bytes.
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, env = "PSAFLOW_BODY_LIMIT", default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub body_limit: usize,
     /// Requests per token: <requests>/<duration> (e.g. 600/1m), or off.
-    #[arg(long, default_value = "1200/1m", value_name = "N/SPAN")]
+    #[arg(
+        long,
+        env = "PSAFLOW_RATE_LIMIT",
+        default_value = "1200/1m",
+        value_name = "N/SPAN"
+    )]
     pub rate_limit: String,
     /// How long a stop waits for running runs before exiting; runs still going then are given
     /// back to the queue and continue after a restart (or on a worker).
-    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "PSAFLOW_SHUTDOWN_GRACE",
+        default_value = "30s",
+        value_name = "DURATION"
+    )]
     pub shutdown_grace: String,
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "PSAFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(flatten)]
     pub state: StateArgs,

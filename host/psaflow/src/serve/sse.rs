@@ -2,7 +2,9 @@
 //! run store every 250 ms and sends what changed, so it follows runs executed by any process
 //! sharing the store (this server, a worker, the CLI):
 //!
-//! - `step` `{step, node, status, error}` when a step starts (`running`) or its status changes;
+//! - `step` `{step, node, status, items, error}` when a step starts (`running`) or its status
+//!   changes;
+//! - `progress` `{step, done, total}` as the items of a running `for_each` step finish;
 //! - `waiting` `{id, approvals: [{step, message, approvers}]}` when the run waits for approval;
 //! - `done` `{id, status, error}` when the run is over; then the stream ends.
 //!
@@ -27,6 +29,8 @@ struct Follow {
     state: Arc<AppState>,
     id: String,
     seen: HashMap<String, String>,
+    /// Finished items per running for_each step, as last sent.
+    progress: HashMap<String, usize>,
     waiting_sent: bool,
     finished: bool,
     pending: Vec<Event>,
@@ -57,6 +61,7 @@ pub async fn events(
         state,
         id,
         seen: HashMap::new(),
+        progress: HashMap::new(),
         waiting_sent: false,
         finished: false,
         pending: Vec::new(),
@@ -95,10 +100,19 @@ async fn poll(f: &mut Follow) {
         let run = store.run(&id)?;
         let steps = store.steps(&id)?;
         let approvals = store.approvals(&id)?;
-        Ok((run, steps, approvals))
+        // Items are counted only while a for_each step runs (finished calls of that step).
+        let counting = steps.iter().any(|s| {
+            s.status == psaflow_store::StepState::Running && s.item_count.is_some_and(|n| n > 0)
+        });
+        let calls = if counting {
+            store.calls(&id)?
+        } else {
+            Vec::new()
+        };
+        Ok((run, steps, approvals, calls))
     })
     .await;
-    let (run, steps, approvals) = match read {
+    let (run, steps, approvals, calls) = match read {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => {
             f.pending.push(error_event(&e.to_string()));
@@ -116,7 +130,7 @@ async fn poll(f: &mut Follow) {
         f.finished = true;
         return;
     };
-    for step in steps {
+    for step in &steps {
         let status = step.status.as_str().to_string();
         if f.seen.get(&step.step_id) != Some(&status) {
             f.seen.insert(step.step_id.clone(), status.clone());
@@ -132,6 +146,24 @@ async fn poll(f: &mut Follow) {
                     .to_string(),
                 ),
             );
+        }
+    }
+    for step in &steps {
+        if step.status == psaflow_store::StepState::Running
+            && let Some(total) = step.item_count.filter(|n| *n > 0)
+        {
+            let done = calls
+                .iter()
+                .filter(|c| c.key.step_id == step.step_id && c.key.item.is_some())
+                .count();
+            if f.progress.get(&step.step_id) != Some(&done) {
+                f.progress.insert(step.step_id.clone(), done);
+                f.pending.push(
+                    Event::default().event("progress").data(
+                        json!({"step": step.step_id, "done": done, "total": total}).to_string(),
+                    ),
+                );
+            }
         }
     }
     match run.status {
