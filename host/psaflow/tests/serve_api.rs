@@ -669,3 +669,63 @@ fn a_connections_file_naming_an_unset_secret_stops_serve_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_cert_and_key_serve_https() {
+    // A self-signed certificate for 127.0.0.1 made for this test only (tests/fixtures).
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let cert = fixtures.join("serve-test.crt");
+    let key = fixtures.join("serve-test.key");
+    let server = Server::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let token = create_token(&server.state, "tls-client", "read");
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let r = trusted
+        .get(server.url("/v1/nodes"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Plain HTTP to the TLS port gets no answer; a client that does not trust the certificate
+    // refuses it.
+    let plain = server.base.replacen("https://", "http://", 1);
+    assert!(
+        client()
+            .get(format!("{plain}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(client().get(server.url("/healthz")).send().await.is_err());
+}
+
+#[test]
+fn a_tls_key_that_is_not_pem_stops_serve_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key").unwrap();
+    let out = psaflow(&cache_dir())
+        .args(["serve", "--bind", "127.0.0.1:0", "--state"])
+        .arg(dir.path().join("state"))
+        .arg("--tls-cert")
+        .arg(fixtures.join("serve-test.crt"))
+        .arg("--tls-key")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+}

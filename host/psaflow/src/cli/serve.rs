@@ -67,6 +67,23 @@ pub struct Args {
         value_name = "DURATION"
     )]
     pub shutdown_grace: String,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); else plain HTTP, for
+    /// loopback or behind a reverse proxy that terminates TLS.
+    #[arg(
+        long,
+        env = "PSAFLOW_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "PSAFLOW_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
     #[arg(long, env = "PSAFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(flatten)]
@@ -106,6 +123,16 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         eprintln!("psaflow: --workflows {}: not a folder", dir.display());
         return Ok(EXIT_USAGE);
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match crate::serve::tls::acceptor(cert, key) {
+            Ok(acceptor) => Some(acceptor),
+            Err(message) => {
+                eprintln!("psaflow: {message}");
+                return Ok(EXIT_USAGE);
+            }
+        },
+        _ => None,
+    };
     let store = match args.state.open() {
         Ok(store) => store,
         Err(err) => {
@@ -196,8 +223,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
     };
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
-        "psaflow: listening on http://{addr} (API under /v1, console at /; run store {})",
+        "psaflow: listening on {scheme}://{addr} (API under /v1, console at /; run store {})",
         state.store.location()
     );
     tracing::info!(%addr, store = %state.store.location(), backend = %state.backend_label, "serving");
@@ -210,14 +238,28 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let executing = tokio::spawn(executor::run_loop(state.clone(), stop, grace));
     let app = router(state.clone(), args.body_limit);
     let stopping = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            stopping.shutting_down.store(true, Ordering::Relaxed);
-            let _ = stop_tx.send(true);
-            tracing::info!("stopping: no new requests; waiting for running runs");
-        })
-        .await?;
+    let shutdown = async move {
+        stop_signal().await;
+        stopping.shutting_down.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        tracing::info!("stopping: no new requests; waiting for running runs");
+    };
+    match tls {
+        Some(acceptor) => {
+            let listener = crate::serve::tls::TlsListener {
+                tcp: listener,
+                acceptor,
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?
+        }
+    }
     // Running runs get the grace period, then go back to the queue.
     let _ = executing.await;
     eprintln!("psaflow: stopped");

@@ -20,5 +20,6 @@ pub mod nodes;
 pub mod openapi;
 pub mod runs;
 pub mod sse;
+pub mod tls;
 pub mod tokens;
 pub mod workflows;
