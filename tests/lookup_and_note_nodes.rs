@@ -5,7 +5,7 @@
 //! errors (a missing ticket named, a server error, HaloPSA down) and its declared semantics. The
 //! lookups: the seeded records, Search, and the failure paths.
 
-use psaflow_core::{ApiRequest, Effect, Method, Transport};
+use psaflow_core::{ApiRequest, Effect, InputCheck, Method, Transport};
 use psaflow_tests::{
     Entity, Harness, assert_invalid, assert_network_error, assert_server_error, assert_success,
     codes, harness, ids_of,
@@ -58,7 +58,10 @@ async fn add_note_success_is_read_back_from_the_ticket() {
     let id = action["id"].as_i64().expect("an integer id");
     assert_eq!(action["ticket_id"], 1001);
     assert_eq!(action["note"], "Called the user; printer power-cycled.");
-    assert_eq!(action["hiddenfromuser"], true, "private unless told otherwise");
+    assert_eq!(
+        action["hiddenfromuser"], true,
+        "private unless told otherwise"
+    );
     assert_eq!(action["outcome"], "Note");
     assert_eq!(action["timetaken"], 0.0);
     // What went over the wire: one action in a JSON array, HaloPSA's field names.
@@ -78,9 +81,15 @@ async fn add_note_success_is_read_back_from_the_ticket() {
         .await;
     assert_success(&visible, 201);
     assert_eq!(visible["Action"]["hiddenfromuser"], false);
-    assert_eq!(visible["Action"]["timetaken"], 0.75, "45 minutes are sent as hours");
+    assert_eq!(
+        visible["Action"]["timetaken"], 0.75,
+        "45 minutes are sent as hours"
+    );
     assert_eq!(visible["Action"]["outcome"], "Email User");
-    assert_ne!(visible["Action"]["id"], action["id"], "each run adds a note");
+    assert_ne!(
+        visible["Action"]["id"], action["id"],
+        "each run adds a note"
+    );
 
     // Both notes are on the ticket, in order, and only there.
     let listed = actions_of(&h, 1001, &[]).await;
@@ -93,13 +102,19 @@ async fn add_note_success_is_read_back_from_the_ticket() {
         .collect();
     assert_eq!(
         notes,
-        ["Called the user; printer power-cycled.", "Your printer is working again."]
+        [
+            "Called the user; printer power-cycled.",
+            "Your printer is working again."
+        ]
     );
     assert_eq!(listed["actions"][0]["id"], id);
     // The end user's view leaves the private note out.
     let public = actions_of(&h, 1001, &[("excludeprivate", "true")]).await;
     assert_eq!(public["record_count"], 1);
-    assert_eq!(public["actions"][0]["note"], "Your printer is working again.");
+    assert_eq!(
+        public["actions"][0]["note"],
+        "Your printer is working again."
+    );
     assert_eq!(actions_of(&h, 1002, &[]).await["record_count"], 0);
     assert_eq!(h.sandbox.records(Entity::Action).len(), 2);
 }
@@ -116,8 +131,14 @@ async fn add_note_validation_sends_nothing() {
         params
     };
     let cases = [
-        (json!({"TicketId": 0}), "TicketId must be a positive integer"),
-        (json!({"TicketId": -7}), "TicketId must be a positive integer"),
+        (
+            json!({"TicketId": 0}),
+            "TicketId must be a positive integer",
+        ),
+        (
+            json!({"TicketId": -7}),
+            "TicketId must be a positive integer",
+        ),
         (json!({"Note": ""}), "Note is required"),
         (json!({"Note": " \n\t "}), "Note is required"),
         (
@@ -134,9 +155,28 @@ async fn add_note_validation_sends_nothing() {
         params.as_object_mut().unwrap().remove(missing);
         assert_invalid(&h, ADD_NOTE, params, missing, "Action", json!({})).await;
     }
-    assert_invalid(&h, ADD_NOTE, with(json!({"HiddenFromUser": "maybe"})), "HiddenFromUser", "Action", json!({})).await;
-    assert_invalid(&h, ADD_NOTE, with(json!({"TimeSpentMinutes": 1.5})), "TimeSpentMinutes", "Action", json!({})).await;
-    assert!(h.sandbox.records(Entity::Action).is_empty(), "no note added");
+    assert_invalid(
+        &h,
+        ADD_NOTE,
+        with(json!({"HiddenFromUser": "maybe"})),
+        "HiddenFromUser",
+        "Action",
+        json!({}),
+    )
+    .await;
+    assert_invalid(
+        &h,
+        ADD_NOTE,
+        with(json!({"TimeSpentMinutes": 1.5})),
+        "TimeSpentMinutes",
+        "Action",
+        json!({}),
+    )
+    .await;
+    assert!(
+        h.sandbox.records(Entity::Action).is_empty(),
+        "no note added"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -144,7 +184,10 @@ async fn add_note_api_errors_name_the_ticket() {
     let h = harness().await;
     // A ticket that does not exist: HaloPSA's 400 names it.
     let missing = h
-        .invoke(ADD_NOTE, json!({"TicketId": 999999, "Note": "Anyone there?"}))
+        .invoke(
+            ADD_NOTE,
+            json!({"TicketId": 999999, "Note": "Anyone there?"}),
+        )
         .await;
     let (status, original, message) = codes(&missing);
     assert_eq!((status, original), (200, 400), "{missing}");
@@ -183,7 +226,13 @@ async fn add_note_declares_a_create_that_cannot_be_found_again() {
     // A token that may only read tickets cannot add a note: the 403 says so.
     let read_only = h.scoped("read:tickets");
     let refused = read_only
-        .invoke(ADD_NOTE, json!({"TicketId": 1001, "Note": "x"}).as_object().unwrap().clone())
+        .invoke(
+            ADD_NOTE,
+            json!({"TicketId": 1001, "Note": "x"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
         .await
         .to_json();
     assert_eq!(codes(&refused).1, 403, "{refused}");
@@ -212,7 +261,10 @@ async fn statuses_are_the_seeded_ones_and_searchable() {
         json!({"statuses": [{"id": 9, "name": "Closed", "type": "closed"}], "record_count": 1})
     );
     let none = h
-        .invoke("halopsa.status.get-many", json!({"Search": "no such status"}))
+        .invoke(
+            "halopsa.status.get-many",
+            json!({"Search": "no such status"}),
+        )
         .await;
     assert_success(&none, 200);
     assert_eq!(none["Statuses"], json!({"statuses": [], "record_count": 0}));
@@ -229,13 +281,23 @@ async fn ticket_types_are_the_seeded_ones_and_searchable() {
     assert_eq!(ids_of(types), vec![1, 2, 3, 4, 16, 17]);
     assert_eq!(
         names(types),
-        ["Incident", "Change Request", "Service Request", "Problem", "Leaver Request", "New Starter Request"]
+        [
+            "Incident",
+            "Change Request",
+            "Service Request",
+            "Problem",
+            "Leaver Request",
+            "New Starter Request"
+        ]
     );
     assert_eq!(all["TicketTypes"]["record_count"], 6);
     let requests = h
         .invoke("halopsa.tickettype.get-many", json!({"Search": "request"}))
         .await;
-    assert_eq!(ids_of(&requests["TicketTypes"]["tickettypes"]), vec![2, 3, 16, 17]);
+    assert_eq!(
+        ids_of(&requests["TicketTypes"]["tickettypes"]),
+        vec![2, 3, 16, 17]
+    );
     assert_eq!(requests["TicketTypes"]["record_count"], 4);
 }
 
@@ -250,7 +312,10 @@ async fn priorities_come_with_the_number_tickets_use_as_id() {
     // HaloPSA's own id for a priority row is a GUID; it is kept, not lost.
     let high = &priorities[1];
     assert_eq!(high["priorityid"], 2);
-    assert!(high["guid"].as_str().is_some_and(|g| g.len() == 36), "{high}");
+    assert!(
+        high["guid"].as_str().is_some_and(|g| g.len() == 36),
+        "{high}"
+    );
     assert_eq!(all["Priorities"]["record_count"], 4);
 
     // The id found by name is the one a ticket takes as PriorityId.
@@ -284,4 +349,35 @@ async fn lookups_fail_like_every_list() {
         assert_eq!(spec.capabilities.len(), 1, "{node} makes one kind of call");
         assert_eq!(spec.capabilities[0].method, "GET");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_note_mistakes_are_found_before_a_run_starts() {
+    // `validate` and `plan` run each node's own input checks with a transport that refuses
+    // every call: the note's rules need no request, so they are found there.
+    let h = harness().await;
+    let params = |v: Value| v.as_object().unwrap().clone();
+    let blank = h
+        .runtime
+        .check(ADD_NOTE, params(json!({"TicketId": 1001, "Note": "  "})))
+        .await;
+    assert_eq!(blank, InputCheck::Invalid("Note is required".into()));
+    let negative = h
+        .runtime
+        .check(
+            ADD_NOTE,
+            params(json!({"TicketId": 1001, "Note": "x", "TimeSpentMinutes": -5})),
+        )
+        .await;
+    assert_eq!(
+        negative,
+        InputCheck::Invalid("TimeSpentMinutes must be 0 or more, got -5".into())
+    );
+    let fine = h
+        .runtime
+        .check(ADD_NOTE, params(json!({"TicketId": 1001, "Note": "x"})))
+        .await;
+    assert_eq!(fine, InputCheck::Valid);
+    assert_eq!(h.api_requests(), 0, "checks send nothing");
+    assert!(h.sandbox.records(Entity::Action).is_empty());
 }

@@ -26,7 +26,10 @@ pub fn get_many(
 ) -> Result<Done, Failure> {
     let listed = paging::fetch(resource, &Mode::All { count: None }, &Query::new())?;
     let status = listed.last_status;
-    Ok(Done::new(status, output(resource, listed.items, search, adapt)))
+    Ok(Done::new(
+        status,
+        output(resource, listed.items, search, adapt),
+    ))
 }
 
 /// The output for `items` as listed (pure, so it is unit-tested).

@@ -17,6 +17,9 @@
 //!   or may not have been added and how to check.
 //! - Output `Action`: the created action with ids as integers; `{}` on any failure.
 
+// The generated export glue takes one argument per input field.
+#![allow(clippy::too_many_arguments)]
+
 psaflow_kit::bind_node!("ticket-add-note");
 
 use psaflow_kit::describe::{self, Effect};

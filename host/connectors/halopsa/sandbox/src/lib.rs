@@ -3,7 +3,9 @@
 //! psaflow uses it when no tenant is configured, and every integration test talks to it. It speaks
 //! real HTTP and real OAuth2 client_credentials, and it reproduces the quirks integrations trip
 //! over: case-insensitive paths, `pageinate` paging with the 100-per-page cap, ids returned as
-//! decimals, the ticket-approval 400, soft-deleted tickets. [`Faults`] switches on transport and
+//! decimals, the ticket-approval 400, soft-deleted tickets, priorities listed with a GUID `id` and
+//! their number in `priorityid`, ticket actions (notes) that need an existing ticket and an
+//! outcome and are listed one ticket at a time. [`Faults`] switches on transport and
 //! server failures (latency, status codes, expired tokens, dropped connections, the delete-user
 //! 500) so that retry and error paths can be exercised deterministically.
 //!
