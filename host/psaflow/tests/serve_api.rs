@@ -697,6 +697,26 @@ async fn tls_cert_and_key_serve_https() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // The console's session cookie is marked Secure when the server speaks HTTPS.
+    let no_redirects = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = no_redirects
+        .post(server.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
     // Plain HTTP to the TLS port gets no answer; a client that does not trust the certificate
     // refuses it.
     let plain = server.base.replacen("https://", "http://", 1);

@@ -214,6 +214,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         touched: Default::default(),
         shutting_down: AtomicBool::new(false),
         csrf_key,
+        secure_cookies: tls.is_some(),
     });
     let listener = match tokio::net::TcpListener::bind(&args.bind).await {
         Ok(l) => l,

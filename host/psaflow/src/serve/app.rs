@@ -38,6 +38,8 @@ pub struct AppState {
     pub shutting_down: AtomicBool,
     /// Signs the console's CSRF tokens; random per process.
     pub csrf_key: [u8; 32],
+    /// The server speaks HTTPS itself: the session cookie is marked `Secure`.
+    pub secure_cookies: bool,
 }
 
 async fn not_found() -> ApiError {

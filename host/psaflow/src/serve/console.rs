@@ -165,7 +165,9 @@ async fn login(State(state): State<Arc<AppState>>, Form(form): Form<LoginForm>) 
     match authenticate(&state, Some(token.clone())).await {
         Ok(_) => {
             let mut response = Redirect::to("/").into_response();
-            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            let secure = if state.secure_cookies { "; Secure" } else { "" };
+            let cookie =
+                format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
