@@ -381,3 +381,41 @@ async fn add_note_mistakes_are_found_before_a_run_starts() {
     assert_eq!(h.api_requests(), 0, "checks send nothing");
     assert!(h.sandbox.records(Entity::Action).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_note_whose_answer_is_lost_is_not_added_twice_and_says_how_to_check() {
+    let h = harness().await;
+    // HaloPSA saves the note, then the connection drops before the answer.
+    h.sandbox.faults().drop_next_answers_after_commit(1);
+    let yaml = "name: lost-note\nsteps:\n  - id: note\n    node: halopsa.ticket.add-note\n    with: { TicketId: 1001, Note: Rebooted the switch }\n    retry: { max_attempts: 3 }\n";
+    let wf = psaflow_workflow::parse(yaml, "lost-note.yaml").expect("the workflow parses");
+    let options = psaflow_workflow::RunOptions {
+        clock: std::sync::Arc::new(psaflow_core::VirtualClock::new()),
+        ..psaflow_workflow::RunOptions::default()
+    };
+    let report = psaflow_workflow::run(&wf, &h.runtime, options).await;
+    let json = report.to_json();
+    assert!(!report.succeeded(), "{json:#}");
+    let posts = h
+        .sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.eq_ignore_ascii_case("/api/Actions"))
+        .count();
+    assert_eq!(posts, 1, "never sent twice");
+    assert_eq!(
+        h.sandbox.records(Entity::Action).len(),
+        1,
+        "the one note HaloPSA saved"
+    );
+    let step = &json["steps"]["note"];
+    assert_eq!(step["attempts"], 1, "{step:#}");
+    assert_eq!(step["attempt_log"][0]["outcome"], "unknown");
+    let error = step["error"].as_str().unwrap();
+    assert!(
+        error.contains("the note may or may not have been created"),
+        "{error}"
+    );
+    assert!(error.contains("actions of ticket 1001"), "{error}");
+    assert!(error.contains("retry_on: [unknown_outcome]"), "{error}");
+}
