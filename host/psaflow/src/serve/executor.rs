@@ -11,8 +11,7 @@
 use super::app::AppState;
 use psaflow::backend::Backend;
 use psaflow::execute::{Connected, Executed, Executor as QueueExecutor, Stop};
-use psaflow_store::{RunState, now_ms};
-use serde_json::Value;
+use psaflow_store::now_ms;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,6 +136,7 @@ pub async fn run_loop(state: Arc<AppState>, shutdown: Stop, grace: Duration) {
         tasks.spawn(async move {
             let _permit = permit;
             let started = std::time::Instant::now();
+            let claimed_at = now_ms();
             tracing::info!(run_id = %id, "run claimed");
             let outcome = queue.execute(work, &stop).await;
             state
@@ -151,7 +151,7 @@ pub async fn run_loop(state: Arc<AppState>, shutdown: Stop, grace: Duration) {
                         .increment(1);
                     metrics::histogram!("psaflow_run_duration_seconds")
                         .record(started.elapsed().as_secs_f64());
-                    record_report_metrics(&state, &id).await;
+                    record_attempt_metrics(&state, &id, claimed_at).await;
                     tracing::info!(run_id = %id, status = status.as_str(), "run stopped");
                 }
                 Ok(Executed::Released) => {
@@ -220,47 +220,25 @@ async fn sweep_loop(state: Arc<AppState>, shutdown: Stop) {
     }
 }
 
-/// Node invocations by node and StatusCode, and step retries, from the stored report.
-async fn record_report_metrics(state: &AppState, run_id: &str) {
+/// Node invocations by node and StatusCode, and retries, from the journal: every attempt
+/// this execution made (attempts replayed from an earlier execution of the run are older than
+/// `since` and not counted again).
+async fn record_attempt_metrics(state: &AppState, run_id: &str, since: i64) {
     let store = state.store.clone();
     let id = run_id.to_string();
-    let Ok(Ok(Some(run))) = tokio::task::spawn_blocking(move || store.run(&id)).await else {
+    let Ok(Ok(attempts)) = tokio::task::spawn_blocking(move || store.attempts(&id)).await else {
         return;
     };
-    if run.status == RunState::Queued {
-        return;
-    }
-    let Some(steps) = run
-        .report
-        .as_ref()
-        .and_then(|r| r.get("steps"))
-        .and_then(Value::as_object)
-    else {
-        return;
-    };
-    for step in steps.values() {
-        let Some(node) = step.get("node").and_then(Value::as_str) else {
-            continue;
-        };
-        let envelopes: Vec<&Value> = match step.get("envelopes").and_then(Value::as_array) {
-            Some(all) => all.iter().collect(),
-            None => step.get("envelope").into_iter().collect(),
-        };
-        let attempts: Vec<u64> = match step.get("attempts") {
-            Some(Value::Array(all)) => all.iter().filter_map(Value::as_u64).collect(),
-            Some(n) => n.as_u64().into_iter().collect(),
-            None => Vec::new(),
-        };
-        let retries: u64 = attempts.iter().map(|n| n.saturating_sub(1)).sum();
-        if retries > 0 {
-            metrics::counter!("psaflow_step_retries_total", "node" => node.to_string())
-                .increment(retries);
+    for attempt in attempts.iter().filter(|a| a.intent.at >= since) {
+        let node = attempt.intent.node.clone();
+        if attempt.intent.attempt > 1 {
+            metrics::counter!("psaflow_step_retries_total", "node" => node.clone()).increment(1);
         }
-        for envelope in envelopes {
-            if let Some(code) = envelope.get("StatusCode").and_then(Value::as_i64) {
-                metrics::counter!("psaflow_node_invocations_total", "node" => node.to_string(), "status_code" => code.to_string())
-                    .increment(1);
-            }
-        }
+        let code = attempt
+            .result
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |r| r.status_code.to_string());
+        metrics::counter!("psaflow_node_invocations_total", "node" => node, "status_code" => code)
+            .increment(1);
     }
 }
