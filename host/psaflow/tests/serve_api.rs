@@ -749,3 +749,54 @@ fn a_tls_key_that_is_not_pem_stops_serve_with_exit_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_and_body_limit_answer_json_429_and_413() {
+    let server = Server::start(&["--rate-limit", "4/1h", "--body-limit", "200"]);
+    let token = create_token(&server.state, "busy", "read");
+    for _ in 0..4 {
+        let (status, _) = get(&server, &token, "/v1/workflows").await;
+        assert_eq!(status, 200);
+    }
+    let r = client()
+        .get(server.url("/v1/workflows"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 4 requests"),
+        "{body}"
+    );
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("psaflow_http_rate_limited_total 1"),
+        "{metrics}"
+    );
+
+    let other = create_token(&server.state, "big-body", "read");
+    let r = client()
+        .post(server.url("/v1/workflows/validate"))
+        .bearer_auth(&other)
+        .json(&json!({"yaml": "x".repeat(1000)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large", "{body}");
+}

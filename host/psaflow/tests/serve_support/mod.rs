@@ -89,15 +89,16 @@ impl Server {
         std::fs::create_dir_all(&workflows).unwrap();
         std::fs::write(workflows.join("lookup.yaml"), LOOKUP).unwrap();
         std::fs::write(workflows.join("approved-create.yaml"), APPROVAL).unwrap();
+        // No rate limit unless the test sets one: tests send bursts.
+        let rate_limit: &[&str] = if extra.contains(&"--rate-limit") {
+            &[]
+        } else {
+            &["--rate-limit", "off"]
+        };
         let mut child = psaflow(&cache_dir())
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--rate-limit",
-                "off",
-                "--state",
-            ])
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(rate_limit)
+            .arg("--state")
             .arg(&state)
             .arg("--workflows")
             .arg(&workflows)
