@@ -152,6 +152,9 @@ pub async fn run_loop(state: Arc<AppState>, shutdown: Stop, grace: Duration) {
                     metrics::histogram!("psaflow_run_duration_seconds")
                         .record(started.elapsed().as_secs_f64());
                     record_attempt_metrics(&state, &id, claimed_at).await;
+                    if status == psaflow_store::RunState::WaitingApproval {
+                        requeue_if_decided(&state, &id).await;
+                    }
                     tracing::info!(run_id = %id, status = status.as_str(), "run stopped");
                 }
                 Ok(Executed::Released) => {
@@ -240,5 +243,36 @@ async fn record_attempt_metrics(state: &AppState, run_id: &str, since: i64) {
             .map_or_else(|| "none".to_string(), |r| r.status_code.to_string());
         metrics::counter!("psaflow_node_invocations_total", "node" => node, "status_code" => code)
             .increment(1);
+    }
+}
+
+/// A decision can arrive while the run is still on its way to the approval step (the API
+/// records it, but the run is not waiting yet, so nothing requeues it). When the run then
+/// parks with every approval already decided, it is queued again at once.
+async fn requeue_if_decided(state: &Arc<AppState>, run_id: &str) {
+    let store = state.store.clone();
+    let id = run_id.to_string();
+    let requeued =
+        tokio::task::spawn_blocking(move || -> Result<bool, psaflow_store::StoreError> {
+            let approvals = store.approvals(&id)?;
+            if approvals.is_empty() || approvals.iter().any(|a| a.decided.is_none()) {
+                return Ok(false);
+            }
+            store.requeue(&id, None, now_ms())?;
+            Ok(true)
+        })
+        .await;
+    match requeued {
+        Ok(Ok(true)) => {
+            tracing::info!(run_id = %run_id, "its approval was decided before it waited; queued again");
+            state.executor.wake();
+        }
+        Ok(Ok(false)) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(run_id = %run_id, error = %err, "could not requeue a decided run")
+        }
+        Err(err) => {
+            tracing::warn!(run_id = %run_id, error = %err, "requeueing a decided run did not finish")
+        }
     }
 }
