@@ -2,7 +2,10 @@
 //! runs resumable, approval decisions, and the append-only audit trail.
 //!
 //! - `model.rs` the records; `store.rs` the [`RunStore`] trait every backend implements;
-//! - `sqlite.rs` the default backend (one file, WAL), `sqlite_queue.rs` its run queue; `migrations/` the schema, written in
+//! - `sqlite.rs` the default backend (one file, WAL), `sqlite_queue.rs` its run queue;
+//! - `pg.rs` the PostgreSQL backend several workers share, `pg_queue.rs` its run queue
+//!   (`FOR UPDATE SKIP LOCKED` claims, LISTEN/NOTIFY wake-ups); `test_cluster.rs` a
+//!   throw-away PostgreSQL cluster for tests; `migrations/` the schema, written in
 //!   SQL that PostgreSQL runs unchanged, so a second backend reuses the same files;
 //! - `ids.rs` time-ordered ids; `location.rs` where the state directory is;
 //! - `conformance.rs` the behaviour every backend must show, as tests any backend runs.
@@ -15,15 +18,19 @@ mod ids;
 mod location;
 mod migrations;
 mod model;
+mod pg;
+mod pg_queue;
 mod sqlite;
 mod sqlite_queue;
 mod store;
+pub mod test_cluster;
 
 pub use api::{NewToken, Submission, TokenRecord};
 pub use ids::new_id;
 pub use location::{DEFAULT_FILE, ENV_STATE_DIR, state_dir};
 pub use migrations::MIGRATIONS;
 pub use model::*;
+pub use pg::{PostgresStore, is_postgres_url};
 pub use sqlite::SqliteStore;
 pub use store::{RunStore, StoreError, StoreResult};
 

@@ -119,16 +119,16 @@ fn json_text(v: &Value) -> String {
     v.to_string()
 }
 
-fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
+pub(crate) fn parse_json(text: Option<String>) -> StoreResult<Option<Value>> {
     text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("JSON: {e}"))))
         .transpose()
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
-const RUN_COLUMNS: &str = "id, workflow, workflow_file, workflow_hash, workflow_source, inputs, \
+pub(crate) const RUN_COLUMNS: &str = "id, workflow, workflow_file, workflow_hash, workflow_source, inputs, \
     redacted_inputs, status, started_by, backend, created_at, updated_at, finished_at, report, error";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<(RunRecord, String, String, String, Option<String>)> {
@@ -157,7 +157,9 @@ fn run_from_row(r: &Row) -> rusqlite::Result<(RunRecord, String, String, String,
     ))
 }
 
-fn finish_run(raw: (RunRecord, String, String, String, Option<String>)) -> StoreResult<RunRecord> {
+pub(crate) fn finish_run(
+    raw: (RunRecord, String, String, String, Option<String>),
+) -> StoreResult<RunRecord> {
     let (mut run, inputs, redacted, status, report) = raw;
     run.inputs = parse_json(Some(inputs))?.unwrap_or(Value::Null);
     run.redacted_inputs = serde_json::from_str(&redacted)
@@ -167,7 +169,7 @@ fn finish_run(raw: (RunRecord, String, String, String, Option<String>)) -> Store
     Ok(run)
 }
 
-const AUDIT_COLUMNS: &str = "id, at, actor, run_id, step_id, item_index, node, effect, target, outcome, approved_by, detail";
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor, run_id, step_id, item_index, node, effect, target, outcome, approved_by, detail";
 
 fn insert_audit(conn: &Connection, e: &AuditEntry) -> StoreResult<()> {
     conn.execute(
@@ -191,7 +193,7 @@ fn insert_audit(conn: &Connection, e: &AuditEntry) -> StoreResult<()> {
 }
 
 /// `*` and `?` to LIKE's `%` and `_`, with LIKE's own wildcards escaped by `\`.
-fn glob_to_like(glob: &str) -> String {
+pub(crate) fn glob_to_like(glob: &str) -> String {
     let mut out = String::new();
     for c in glob.chars() {
         match c {

@@ -16,6 +16,7 @@ pub(crate) mod state;
 mod test;
 mod tokens;
 mod validate;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -91,6 +92,8 @@ pub enum Command {
     Serve(serve::Args),
     /// API tokens for `psaflow serve`: create (printed once), list, revoke.
     Tokens(tokens::Args),
+    /// Execute queued runs from a shared run store (--store URL) until stopped.
+    Worker(worker::Args),
 }
 
 /// Replaces the default panic message with one that masks every credential in the
@@ -175,6 +178,7 @@ pub fn main() -> ExitCode {
             Command::Schema(ref args) => schema::run(&cli, args).await,
             Command::Serve(ref args) => serve::run(&cli, args).await,
             Command::Tokens(ref args) => tokens::run(args).await,
+            Command::Worker(ref args) => worker::run(&cli, args).await,
         }
     });
     match code {

@@ -39,6 +39,10 @@ pub struct Args {
     /// Continue an interrupted run, or one waiting for approval, from where it stopped.
     #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
+    /// Record the run as queued and return at once (its id on stdout): a `psaflow worker` on
+    /// the same store (--store URL) executes it.
+    #[arg(long, conflicts_with_all = ["resume", "dry_run"])]
+    pub enqueue: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -154,10 +158,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     // user asked for it does not start. Only the default location may be missing.
     let store = match args.state.open() {
         Ok(store) => Some(store),
-        Err(err)
-            if args.state.state.is_none()
-                && super::env_lookup(psaflow_store::ENV_STATE_DIR).is_none() =>
-        {
+        Err(err) if !args.state.chosen() => {
             eprintln!(
                 "psaflow: warning: this run is not recorded (it cannot be resumed or audited): {err:#}"
             );
@@ -173,6 +174,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         file: file.display().to_string(),
         inputs,
     };
+    if args.enqueue {
+        let Some(store) = store else {
+            eprintln!("psaflow: --enqueue needs a run store the workers share (--store URL)");
+            return Ok(EXIT_USAGE);
+        };
+        return enqueue(cli, target, store.as_ref(), args.json);
+    }
     execute(cli, target, store, None, args.json).await
 }
 
@@ -360,6 +368,69 @@ async fn execute(
         )?;
     }
     finish(&report, json)
+}
+
+/// Records the run as queued for a worker: the run row (inputs masked) and the queue row
+/// (inputs as given, deleted when the run finishes). Nothing is sent from here.
+fn enqueue(cli: &Cli, target: Target, store: &dyn RunStore, json: bool) -> anyhow::Result<u8> {
+    let workflow = &target.workflow;
+    if workflow.connection().is_some() {
+        eprintln!(
+            "psaflow: {}: a workflow with a `connection:` block cannot be queued; workers use their own connection",
+            target.file
+        );
+        return Ok(EXIT_USAGE);
+    }
+    // Where the worker will send the requests, as `psaflow run` would decide it here.
+    let choice = psaflow::backend::BackendChoice {
+        connection_file: cli.connection.as_deref(),
+        workflow_connection: None,
+        forbid_sandbox: super::sandbox_forbidden(cli),
+    };
+    let backend = match psaflow::backend::resolve(&choice, super::env_lookup) {
+        Ok(psaflow::backend::Target::Tenant(config)) => format!("HaloPSA at {}", config.api_url),
+        Ok(psaflow::backend::Target::Sandbox) => "sandbox".to_string(),
+        Err(err) => {
+            eprintln!("psaflow: {err:#}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let options = run_options(workflow, target.inputs.clone(), super::credential_values());
+    let (inputs, redacted_inputs) = stored_inputs(&target.inputs, &options.redactor(workflow));
+    let now = now_ms();
+    let run = NewRun {
+        id: new_id(),
+        workflow: workflow.name().to_string(),
+        workflow_file: target.file.clone(),
+        workflow_hash: sha256_hex(workflow.source()),
+        workflow_source: workflow.source().to_string(),
+        inputs,
+        redacted_inputs,
+        started_by: os_user(super::env_lookup),
+        backend,
+        created_at: now,
+    };
+    let work = psaflow_store::QueuedWork {
+        run_id: run.id.clone(),
+        inputs: Value::Object(target.inputs),
+        connection: None,
+        dry_run: false,
+        lost_leases: 0,
+        enqueued_at: now,
+    };
+    store.enqueue(&run, &work)?;
+    eprintln!(
+        "psaflow: run {} queued in the {} store at {}",
+        run.id,
+        store.kind(),
+        store.location()
+    );
+    if json {
+        println!("{}", serde_json::json!({"id": run.id, "status": "queued"}));
+    } else {
+        println!("{}", run.id);
+    }
+    Ok(0)
 }
 
 fn finish(report: &RunReport, json: bool) -> anyhow::Result<u8> {

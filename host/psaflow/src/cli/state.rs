@@ -1,7 +1,8 @@
-//! The run store for commands: `--state DIR`, else `PSAFLOW_STATE_DIR`, else the user's data
+//! The run store for commands: `--store URL` / `PSAFLOW_DATABASE_URL` (PostgreSQL, shared by
+//! workers), else SQLite under `--state DIR`, else `PSAFLOW_STATE_DIR`, else the user's data
 //! directory (see psaflow_store::state_dir).
 use super::env_lookup;
-use psaflow_store::{RunStore, SqliteStore};
+use psaflow_store::{PostgresStore, RunStore, SqliteStore, is_postgres_url};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +13,14 @@ pub struct StateArgs {
     /// data directory (~/.local/share/psaflow on Linux).
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// The run store as a URL: postgres://user:password@host:port/database (several
+    /// workers and servers share it), or sqlite:PATH for a SQLite file. Wins over --state.
+    #[arg(long, value_name = "URL", env = ENV_DATABASE_URL, hide_env_values = true)]
+    pub store: Option<String>,
 }
+
+/// The variable that names the run store's URL, like `--store`.
+pub const ENV_DATABASE_URL: &str = "PSAFLOW_DATABASE_URL";
 
 impl StateArgs {
     /// Where the store is, or why there is none.
@@ -25,10 +33,42 @@ impl StateArgs {
         })
     }
 
+    /// True when the person chose where the store is (flag or variable), so a store that
+    /// cannot be opened is an error rather than a run that is not recorded.
+    pub fn chosen(&self) -> bool {
+        self.state.is_some()
+            || self.store.is_some()
+            || env_lookup(psaflow_store::ENV_STATE_DIR).is_some()
+    }
+
     /// Opens (creating when needed) the store.
     pub fn open(&self) -> anyhow::Result<Arc<dyn RunStore>> {
-        open_dir(&self.dir()?)
+        match self.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(url) => open_url(url),
+            None => open_dir(&self.dir()?),
+        }
     }
+}
+
+/// Opens the store a URL names: `postgres://...`/`postgresql://...`, or `sqlite:PATH`.
+pub fn open_url(url: &str) -> anyhow::Result<Arc<dyn RunStore>> {
+    if is_postgres_url(url) {
+        return Ok(Arc::new(PostgresStore::connect(url)?));
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            anyhow::bail!("--store {url:?} names no file; write sqlite:/path/to/psaflow.db");
+        }
+        return Ok(Arc::new(SqliteStore::open_file(std::path::Path::new(
+            path,
+        ))?));
+    }
+    let shown = url.split_once("://").map_or(url, |(scheme, _)| scheme);
+    anyhow::bail!(
+        "--store / {ENV_DATABASE_URL} must be a postgres://user:password@host:port/database URL \
+         or sqlite:PATH; got a value starting with {shown:?}"
+    )
 }
 
 pub fn open_dir(dir: &Path) -> anyhow::Result<Arc<dyn RunStore>> {
@@ -80,6 +120,22 @@ mod tests {
         assert_eq!(show_time(0), "1970-01-01 00:00:00Z");
         assert_eq!(show_time(1_796_024_304_000), "2026-11-30 07:38:24Z");
         assert_eq!(show_time(951_782_400_000), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn store_urls_are_checked_without_echoing_them() {
+        let err = open_url("mysql://root:hunter2@db/x")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("\"mysql\""), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(open_url("sqlite:").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runs.db");
+        let store = open_url(&format!("sqlite:{}", file.display())).unwrap();
+        assert_eq!(store.kind(), "sqlite");
+        assert!(file.exists());
     }
 
     #[test]
