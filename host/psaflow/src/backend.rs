@@ -106,12 +106,32 @@ pub async fn open(
     forbid_sandbox: bool,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Backend> {
+    open_with_budget(target, forbid_sandbox, lookup, &|_| None).await
+}
+
+/// Chooses the request budget of a tenant's HaloPSA client from its settings; `None` leaves
+/// the client its own in-process budget (see `psaflow::shared_budget` for one shared by
+/// every worker).
+pub type BudgetChoice<'a> =
+    &'a (dyn Fn(&ConnectionConfig) -> Option<Arc<dyn psaflow_core::RequestBudget>> + Sync);
+
+/// [`open`], with the tenant client's request budget chosen by `budget`.
+pub async fn open_with_budget(
+    target: Target,
+    forbid_sandbox: bool,
+    lookup: impl Fn(&str) -> Option<String>,
+    budget: BudgetChoice<'_>,
+) -> anyhow::Result<Backend> {
     let connectwise = connectwise_lazily(&lookup, forbid_sandbox)?;
     match target {
         Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let secret = config.client_secret.clone();
-            let client = HaloClient::new(config, ClientOptions::default())?;
+            let options = ClientOptions {
+                budget: budget(&config),
+                ..ClientOptions::default()
+            };
+            let client = HaloClient::new(config, options)?;
             Ok(Backend {
                 transport: Arc::new(client),
                 connectwise,

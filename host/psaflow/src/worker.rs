@@ -105,28 +105,36 @@ pub async fn run_worker(
             let _permit = permit;
             let started = now_ms();
             let id = work.run_id.clone();
+            // Claim and end times (ms since the epoch) let logs show who had a run when.
+            eprintln!(
+                "psaflow: worker {}: run {id} claimed at {started}",
+                executor.worker
+            );
             let outcome = executor.execute(work, &abort).await;
             let took = (now_ms() - started) as f64 / 1000.0;
             match outcome {
                 Ok(Executed::Finished(state)) => {
                     stats.finished.fetch_add(1, Ordering::Relaxed);
                     eprintln!(
-                        "psaflow: worker {}: run {id} {state} ({took:.1} s)",
-                        executor.worker
+                        "psaflow: worker {}: run {id} {state} at {} ({took:.1} s)",
+                        executor.worker,
+                        now_ms()
                     );
                 }
                 Ok(Executed::Released) => {
                     stats.released.fetch_add(1, Ordering::Relaxed);
                     eprintln!(
-                        "psaflow: worker {}: run {id} given back to the queue",
-                        executor.worker
+                        "psaflow: worker {}: run {id} given back to the queue at {}",
+                        executor.worker,
+                        now_ms()
                     );
                 }
                 Ok(Executed::LeaseLost) => {
                     stats.lost.fetch_add(1, Ordering::Relaxed);
                     eprintln!(
-                        "psaflow: worker {}: lost the lease on run {id}; stopped working on it",
-                        executor.worker
+                        "psaflow: worker {}: run {id} lease lost at {}; stopped working on it",
+                        executor.worker,
+                        now_ms()
                     );
                 }
                 Err(err) => eprintln!("psaflow: worker {}: run {id}: {err:#}", executor.worker),

@@ -79,6 +79,18 @@ pub const ALL: &[Check] = &[
         "concurrent_claims_never_share_a_run",
         concurrent_claims_never_share_a_run,
     ),
+    (
+        "shared_budgets_keep_to_the_limit",
+        shared_budgets_keep_to_the_limit,
+    ),
+    (
+        "a_429_slows_every_user_of_a_budget",
+        a_429_slows_every_user_of_a_budget,
+    ),
+    (
+        "concurrent_takers_share_one_budget",
+        concurrent_takers_share_one_budget,
+    ),
 ];
 
 pub fn new_run(id: &str, created_at: i64) -> NewRun {
@@ -813,4 +825,70 @@ fn concurrent_claims_never_share_a_run(s: &dyn RunStore) {
     claimed.dedup();
     assert_eq!(before, claimed.len(), "a run was claimed twice");
     assert_eq!(claimed.len(), 40);
+}
+
+/// A span far longer than any test, so nothing leaves the window while it runs.
+const TEN_MINUTES: i64 = 600_000;
+
+fn shared_budgets_keep_to_the_limit(s: &dyn RunStore) {
+    let limit = SharedLimit {
+        requests: 3,
+        per_ms: TEN_MINUTES,
+    };
+    for _ in 0..3 {
+        let answer = s.take_request_slot("acme", limit).unwrap();
+        assert_eq!(answer.wait_ms, None);
+        assert_eq!(answer.allowed, 3);
+    }
+    let full = s.take_request_slot("acme", limit).unwrap();
+    let wait = full.wait_ms.expect("the fourth request in the span waits");
+    assert!(wait > 0 && wait <= TEN_MINUTES, "{wait}");
+    // Another connection has its own budget.
+    assert_eq!(s.take_request_slot("globex", limit).unwrap().wait_ms, None);
+}
+
+fn a_429_slows_every_user_of_a_budget(s: &dyn RunStore) {
+    let limit = SharedLimit {
+        requests: 8,
+        per_ms: TEN_MINUTES,
+    };
+    assert_eq!(s.take_request_slot("acme", limit).unwrap().wait_ms, None);
+    s.budget_throttled("acme", limit, 300_000).unwrap();
+    let paused = s.take_request_slot("acme", limit).unwrap();
+    assert_eq!(paused.allowed, 4, "halved");
+    let wait = paused.wait_ms.expect("paused after a 429");
+    assert!(wait > 200_000 && wait <= 300_000, "{wait}");
+    for _ in 0..10 {
+        s.budget_succeeded("acme", limit).unwrap();
+    }
+    assert_eq!(
+        s.take_request_slot("acme", limit).unwrap().allowed,
+        8,
+        "grown back, not beyond"
+    );
+}
+
+fn concurrent_takers_share_one_budget(s: &dyn RunStore) {
+    let limit = SharedLimit {
+        requests: 25,
+        per_ms: TEN_MINUTES,
+    };
+    let taken = std::sync::atomic::AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let taken = &taken;
+            scope.spawn(move || {
+                for _ in 0..20 {
+                    if s.take_request_slot("acme", limit)
+                        .unwrap()
+                        .wait_ms
+                        .is_none()
+                    {
+                        taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(taken.into_inner(), 25, "80 attempts, 25 allowed");
 }

@@ -7,11 +7,13 @@
 //!   (`FOR UPDATE SKIP LOCKED` claims, LISTEN/NOTIFY wake-ups); `test_cluster.rs` a
 //!   throw-away PostgreSQL cluster for tests; `migrations/` the schema, written in
 //!   SQL that PostgreSQL runs unchanged, so a second backend reuses the same files;
+//! - `budget.rs` the rules of request budgets shared through the store;
 //! - `ids.rs` time-ordered ids; `location.rs` where the state directory is;
 //! - `conformance.rs` the behaviour every backend must show, as tests any backend runs.
 //!
 //! The store never redacts: callers hand it values already masked.
 mod api;
+mod budget;
 pub mod conformance;
 pub mod conformance_api;
 mod ids;

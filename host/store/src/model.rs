@@ -433,9 +433,19 @@ pub struct Sweep {
     pub failed: Vec<String>,
 }
 
-/// A request budget shared through the store: at most `requests` in any span of `per_ms`.
+/// A request budget shared through the store: at most `requests` in any span of `per_ms`
+/// (callers add their jitter margin to the span).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedLimit {
     pub requests: u32,
     pub per_ms: i64,
+}
+
+/// What taking a slot of a shared budget came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotAnswer {
+    /// `None`: the slot is taken, send now. Otherwise wait this long (ms) and ask again.
+    pub wait_ms: Option<i64>,
+    /// Sends per span allowed now (the limit, less after 429s).
+    pub allowed: u32,
 }

@@ -180,6 +180,19 @@ impl PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the client's own runtime: not on a tokio thread.
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let listener = self
+            .listener
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        off_runtime(move || drop((idle, listener)));
+    }
+}
+
 fn i32_of(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -743,6 +756,29 @@ impl RunStore for PostgresStore {
 
     fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
         crate::pg_queue::wait_for_work(self, timeout)
+    }
+
+    fn take_request_slot(&self, connection: &str, limit: SharedLimit) -> StoreResult<SlotAnswer> {
+        crate::pg_queue::with_budget(self, connection, limit, |row, now| {
+            crate::budget::take(row, limit, now)
+        })
+    }
+
+    fn budget_throttled(
+        &self,
+        connection: &str,
+        limit: SharedLimit,
+        pause_ms: i64,
+    ) -> StoreResult<()> {
+        crate::pg_queue::with_budget(self, connection, limit, |row, now| {
+            crate::budget::throttled(row, pause_ms, now)
+        })
+    }
+
+    fn budget_succeeded(&self, connection: &str, limit: SharedLimit) -> StoreResult<()> {
+        crate::pg_queue::with_budget(self, connection, limit, |row, _| {
+            crate::budget::succeeded(row, limit)
+        })
     }
 
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {

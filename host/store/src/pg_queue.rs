@@ -319,3 +319,48 @@ pub(crate) fn wait_for_work(s: &PostgresStore, timeout: Duration) -> StoreResult
         Ok(())
     })
 }
+
+/// Loads (creating) the connection's budget row under `FOR UPDATE`, lets `f` change it at the
+/// server's now, and saves it, in one transaction: workers on every machine take turns on it.
+pub(crate) fn with_budget<T: Send>(
+    s: &PostgresStore,
+    connection: &str,
+    limit: SharedLimit,
+    f: impl FnOnce(&mut crate::budget::BudgetRow, i64) -> T + Send,
+) -> StoreResult<T> {
+    use crate::budget::BudgetRow;
+    s.tx(|tx| {
+        let fresh = BudgetRow::new(limit);
+        tx.execute(
+            "INSERT INTO request_budgets (connection, allowed, paused_until, sent) VALUES ($1, $2, 0, '[]') \
+             ON CONFLICT (connection) DO NOTHING",
+            &[&connection, &(fresh.allowed as i32)],
+        )?;
+        let r = tx.query_one(
+            "SELECT allowed, paused_until, sent, \
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT \
+             FROM request_budgets WHERE connection = $1 FOR UPDATE",
+            &[&connection],
+        )?;
+        let mut row = BudgetRow {
+            allowed: u32::try_from(r.get::<_, i32>(0)).unwrap_or(1),
+            paused_until: r.get(1),
+            sent: BudgetRow::parse_sent(r.get(2))?,
+        };
+        let now: i64 = r.get(3);
+        let before = row.clone();
+        let out = f(&mut row, now);
+        if row != before {
+            tx.execute(
+                "UPDATE request_budgets SET allowed = $2, paused_until = $3, sent = $4 WHERE connection = $1",
+                &[
+                    &connection,
+                    &(row.allowed as i32),
+                    &row.paused_until,
+                    &row.sent_json(),
+                ],
+            )?;
+        }
+        Ok(out)
+    })
+}

@@ -683,6 +683,29 @@ impl RunStore for SqliteStore {
         self.cancel(run_id, error, at)
     }
 
+    fn take_request_slot(&self, connection: &str, limit: SharedLimit) -> StoreResult<SlotAnswer> {
+        queue::with_budget(&mut self.lock(), connection, limit, |row, now| {
+            crate::budget::take(row, limit, now)
+        })
+    }
+
+    fn budget_throttled(
+        &self,
+        connection: &str,
+        limit: SharedLimit,
+        pause_ms: i64,
+    ) -> StoreResult<()> {
+        queue::with_budget(&mut self.lock(), connection, limit, |row, now| {
+            crate::budget::throttled(row, pause_ms, now)
+        })
+    }
+
+    fn budget_succeeded(&self, connection: &str, limit: SharedLimit) -> StoreResult<()> {
+        queue::with_budget(&mut self.lock(), connection, limit, |row, _| {
+            crate::budget::succeeded(row, limit)
+        })
+    }
+
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;

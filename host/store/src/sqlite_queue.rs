@@ -283,3 +283,41 @@ pub(crate) fn queue_entries(conn: &Connection) -> StoreResult<Vec<QueueEntry>> {
     let rows = stmt.query_map([], entry_from_row)?;
     rows.map(|r| with_inputs(r?)).collect()
 }
+
+/// Loads (creating) the connection's budget row, lets `f` change it at the process clock's
+/// now, and saves it, all under SQLite's write lock.
+pub(crate) fn with_budget<T>(
+    conn: &mut Connection,
+    connection: &str,
+    limit: SharedLimit,
+    f: impl FnOnce(&mut crate::budget::BudgetRow, i64) -> T,
+) -> StoreResult<T> {
+    use crate::budget::BudgetRow;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let fresh = BudgetRow::new(limit);
+    tx.execute(
+        "INSERT INTO request_budgets (connection, allowed, paused_until, sent) VALUES (?1, ?2, 0, '[]') \
+         ON CONFLICT (connection) DO NOTHING",
+        params![connection, fresh.allowed],
+    )?;
+    let (allowed, paused_until, sent): (u32, i64, String) = tx.query_row(
+        "SELECT allowed, paused_until, sent FROM request_budgets WHERE connection = ?1",
+        params![connection],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let mut row = BudgetRow {
+        allowed,
+        paused_until,
+        sent: BudgetRow::parse_sent(&sent)?,
+    };
+    let before = row.clone();
+    let out = f(&mut row, crate::now_ms());
+    if row != before {
+        tx.execute(
+            "UPDATE request_budgets SET allowed = ?2, paused_until = ?3, sent = ?4 WHERE connection = ?1",
+            params![connection, row.allowed, row.paused_until, row.sent_json()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(out)
+}

@@ -162,6 +162,22 @@ pub trait RunStore: Send + Sync {
         Ok(())
     }
 
+    // Request budgets shared by every process using the store, one per connection (the
+    // tenant's API application). Each call is one short transaction on the connection's row;
+    // times come from the backend's clock (PostgreSQL: the server's, so workers on machines
+    // whose clocks differ still agree).
+    /// Takes one request slot of `connection`'s budget, or says how long to wait.
+    fn take_request_slot(&self, connection: &str, limit: SharedLimit) -> StoreResult<SlotAnswer>;
+    /// The tenant answered 429: the budget halves, and nothing is sent for `pause_ms`.
+    fn budget_throttled(
+        &self,
+        connection: &str,
+        limit: SharedLimit,
+        pause_ms: i64,
+    ) -> StoreResult<()>;
+    /// A request was answered without throttling: the budget grows back by one.
+    fn budget_succeeded(&self, connection: &str, limit: SharedLimit) -> StoreResult<()>;
+
     /// Deletes finished runs created before `before` with their steps, calls, attempts and
     /// approvals. Unfinished runs (running, waiting for approval) and audit rows stay.
     fn prune(&self, before: i64) -> StoreResult<PruneCounts>;

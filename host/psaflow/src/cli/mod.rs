@@ -221,6 +221,15 @@ pub async fn open_backend(
     cli: &Cli,
     workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
 ) -> Result<psaflow::backend::Backend, u8> {
+    open_backend_with_budget(cli, workflow_connection, &|_| None).await
+}
+
+/// [`open_backend`], with the tenant client's request budget chosen by `budget`.
+pub async fn open_backend_with_budget(
+    cli: &Cli,
+    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
+    budget: psaflow::backend::BudgetChoice<'_>,
+) -> Result<psaflow::backend::Backend, u8> {
     use psaflow::backend::{BackendChoice, Target};
     let forbid_sandbox = sandbox_forbidden(cli);
     let choice = BackendChoice {
@@ -242,7 +251,7 @@ pub async fn open_backend(
         );
         return Err(EXIT_USAGE);
     }
-    match psaflow::backend::open(target, forbid_sandbox, env_lookup).await {
+    match psaflow::backend::open_with_budget(target, forbid_sandbox, env_lookup, budget).await {
         Ok(backend) => {
             if backend.sandbox.is_some() {
                 eprintln!(

@@ -5,6 +5,7 @@ use super::Cli;
 use super::state::StateArgs;
 use psaflow::core::BoxFuture;
 use psaflow::execute::{Connected, Connections, Executor, Stop, backend_label, worker_id};
+use psaflow::shared_budget::SharedBudget;
 use psaflow::worker::{WorkerOptions, run_worker};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +69,18 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
     };
     // Opened before anything is claimed: a worker that cannot reach its tenant takes no work.
-    let backend = match super::open_backend(cli, None).await {
+    // One request budget per tenant API application across every worker on this store.
+    let budget_store = store.clone();
+    let shared_budget = move |config: &psaflow::halopsa::ConnectionConfig| {
+        config.rate_limit.map(|limit| {
+            Arc::new(SharedBudget::new(
+                budget_store.clone(),
+                format!("halopsa {} {}", config.api_url, config.client_id),
+                limit,
+            )) as Arc<dyn psaflow::core::RequestBudget>
+        })
+    };
+    let backend = match super::open_backend_with_budget(cli, None, &shared_budget).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
