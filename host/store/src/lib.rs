@@ -21,6 +21,7 @@ mod location;
 mod migrations;
 mod model;
 mod pg;
+mod pg_api;
 mod pg_queue;
 mod sqlite;
 mod sqlite_queue;

@@ -8,6 +8,7 @@
 //! - Migrations take an advisory lock: workers starting together migrate once.
 //! - Queue changes that make work claimable send `NOTIFY psaflow_run_queue`, which
 //!   [`RunStore::wait_for_work`] listens for (see `postgres_queue.rs`).
+use crate::api::{NewToken, Submission, TokenRecord};
 use crate::migrations::{MIGRATIONS, latest};
 use crate::model::*;
 use crate::sqlite::{AUDIT_COLUMNS, RUN_COLUMNS, corrupt, finish_run, glob_to_like, parse_json};
@@ -168,7 +169,13 @@ impl PostgresStore {
                     known: latest(),
                 });
             }
-            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            // Each version not yet applied, in order (as SQLite: numbers may land out of order).
+            let applied: Vec<i64> = tx
+                .query("SELECT version FROM schema_migrations", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
                 tx.batch_execute(sql)?;
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
@@ -779,6 +786,34 @@ impl RunStore for PostgresStore {
         crate::pg_queue::with_budget(self, connection, limit, |row, _| {
             crate::budget::succeeded(row, limit)
         })
+    }
+
+    fn create_token(&self, token: &NewToken) -> StoreResult<()> {
+        self.insert_token(token)
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.select_tokens()
+    }
+
+    fn revoke_token(&self, name: &str, at: i64) -> StoreResult<bool> {
+        self.set_token_revoked(name, at)
+    }
+
+    fn token_used(&self, name: &str, at: i64) -> StoreResult<()> {
+        self.set_token_used(name, at)
+    }
+
+    fn remember_submission(&self, submission: &Submission) -> StoreResult<Submission> {
+        self.insert_submission(submission)
+    }
+
+    fn submission(&self, key: &str) -> StoreResult<Option<Submission>> {
+        self.select_submission(key)
+    }
+
+    fn cancel_run(&self, run_id: &str, error: &str, at: i64) -> StoreResult<bool> {
+        self.cancel(run_id, error, at)
     }
 
     fn prune(&self, before: i64) -> StoreResult<PruneCounts> {

@@ -3,6 +3,7 @@
 //! reconnecting, the schema version, concurrent migrations, claims from many connections and
 //! the LISTEN/NOTIFY wake-up.
 use psaflow_store::conformance::{ALL, new_run};
+use psaflow_store::conformance_api::API;
 use psaflow_store::test_cluster::TestCluster;
 use psaflow_store::{PostgresStore, QueuedWork, RunState, RunStore, StoreError};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ fn postgres_backend() {
     let Some(cluster) = TestCluster::start_or_skip("postgres_backend") else {
         return;
     };
-    for (name, check) in ALL {
+    for (name, check) in ALL.iter().chain(API) {
         let store = PostgresStore::connect(&cluster.fresh_database()).expect("connect");
         eprintln!("check {name}");
         check(&store);
