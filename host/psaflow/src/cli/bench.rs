@@ -70,6 +70,23 @@ pub enum What {
         #[arg(long)]
         skip_unpaced: bool,
     },
+    /// `psaflow worker` processes on one PostgreSQL run store (a throw-away cluster, or
+    /// PSAFLOW_TEST_DATABASE_URL) against a sandbox with latency: runs/minute per number of
+    /// workers, claim latency, enqueue-to-claim latency, and a dead worker's runs taken over.
+    Workers {
+        #[arg(long, default_value_t = 120)]
+        runs: usize,
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        workers: Vec<usize>,
+        /// Runs each worker executes at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: u16,
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+        /// The lease of the workers in the take-over measurement, in seconds.
+        #[arg(long, default_value_t = 5)]
+        lease_secs: u64,
+    },
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
@@ -91,6 +108,15 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             concurrency,
             size_invocations,
         } => journal(*items, *concurrency, *size_invocations).await,
+        What::Workers {
+            runs,
+            workers,
+            concurrency,
+            latency_ms,
+            lease_secs,
+        } => {
+            super::bench_workers::run(*runs, workers, *concurrency, *latency_ms, *lease_secs).await
+        }
         What::Pacing {
             updates,
             limit,
