@@ -293,3 +293,113 @@ async fn a_run_whose_workflow_no_longer_validates_fails_with_the_reason() {
     );
     assert!(store.queue_entries().unwrap().is_empty());
 }
+
+fn cli(state: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.args(args)
+        .arg("--state")
+        .arg(state)
+        .env(
+            "PSAFLOW_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-queue-cache"),
+        )
+        .env("USER", "grace");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_")
+            || name.starts_with("CONNECTWISE_")
+            || name.starts_with("PSAFLOW_DATABASE")
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.output().expect("psaflow runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queued_run_waits_for_approval_in_the_queue_and_approve_queues_it_again() {
+    let connected = sandbox(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("approved.yaml");
+    std::fs::write(
+        &file,
+        r#"name: queued-approval
+inputs:
+  prefix: { type: string, required: true }
+  api_password: { type: string, required: true }
+steps:
+  - id: clients
+    node: halopsa.client.create
+    approval: { message: "Create the client?" }
+    with:
+      Name: "${{ inputs.prefix }} 1"
+"#,
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let out = cli(
+        &state,
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--enqueue",
+            "--input",
+            "prefix=Approved",
+            "--input",
+            "api_password=pw-unmasked",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    // The queue owns it: resuming it by hand as well would run it twice.
+    let out = cli(&state, &["run", "--resume", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is queued"));
+
+    let store: Arc<dyn RunStore> = Arc::new(SqliteStore::open_dir(&state).unwrap());
+    let ex = executor(store.clone(), &connected, "w1", Duration::from_secs(30));
+    let work = ex.claim().await.unwrap().expect("queued");
+    assert_eq!(
+        ex.execute(work, &Stop::never()).await.unwrap(),
+        Executed::Finished(RunState::WaitingApproval)
+    );
+    assert!(
+        store.queue_entries().unwrap()[0].parked,
+        "parked with its inputs"
+    );
+    assert!(client_names(&connected, "Approved").is_empty());
+
+    let out = cli(&state, &["approve", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("queued again"), "{err}");
+    assert_eq!(store.run(&id).unwrap().unwrap().status, RunState::Queued);
+
+    let work = ex.claim().await.unwrap().expect("queued again");
+    assert_eq!(work.inputs["api_password"], "pw-unmasked");
+    assert_eq!(
+        ex.execute(work, &Stop::never()).await.unwrap(),
+        Executed::Finished(RunState::Succeeded)
+    );
+    assert_eq!(client_names(&connected, "Approved"), ["Approved 1"]);
+    assert!(
+        store.queue_entries().unwrap().is_empty(),
+        "no secret left behind"
+    );
+    let audit = store
+        .audit(&psaflow::store::AuditFilter {
+            run_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.effect == "create" && a.approved_by.as_deref() == Some("grace"))
+    );
+}

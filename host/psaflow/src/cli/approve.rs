@@ -121,6 +121,25 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     if args.no_resume || run.status != RunState::WaitingApproval {
         return Ok(0);
     }
+    // A run from the run queue continues through it: its queue row kept the inputs (secrets
+    // included) while it waited, and a worker (or `psaflow serve`) picks it up.
+    let parked = store
+        .queue_entries()?
+        .into_iter()
+        .any(|e| e.work.run_id == run.id && e.parked);
+    if parked {
+        store.requeue(&run.id, None, now_ms())?;
+        eprintln!(
+            "psaflow: run {} is queued again; a worker on the {} store at {} continues it",
+            run.id,
+            store.kind(),
+            store.location()
+        );
+        if args.json {
+            println!("{}", serde_json::json!({"id": run.id, "status": "queued"}));
+        }
+        return Ok(0);
+    }
     let mut inputs = Vec::new();
     for pair in &args.inputs {
         let Some((k, v)) = pair.split_once('=') else {

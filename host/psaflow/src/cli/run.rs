@@ -471,6 +471,20 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
         );
         return Ok(EXIT_USAGE);
     }
+    // A queued run belongs to the workers: resuming it here as well would run it twice.
+    if let Some(entry) = store
+        .queue_entries()?
+        .into_iter()
+        .find(|e| e.work.run_id == run.id)
+    {
+        let place = match (&entry.lease_owner, entry.parked) {
+            (Some(worker), _) => format!("is being executed by worker {worker}"),
+            (None, true) => "waits for an approval in the run queue; `psaflow approve` queues it again".to_string(),
+            (None, false) => "is queued; a `psaflow worker` on this store executes it".to_string(),
+        };
+        eprintln!("psaflow: run {} {place}", run.id);
+        return Ok(EXIT_USAGE);
+    }
     let workflow = match psaflow_workflow::parse(&run.workflow_source, &run.workflow_file) {
         Ok(wf) => wf,
         Err(diagnostics) => {
