@@ -157,6 +157,26 @@ pub async fn connect(
     open(target, choice.forbid_sandbox, lookup).await
 }
 
+/// The request budget each connector's connection would use, decided as [`connect`] decides
+/// the connection, without connecting: (connector, limit or `None` for unpaced).
+pub fn rate_limits(
+    choice: &BackendChoice<'_>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<(&'static str, Option<psaflow_core::RateLimit>)>> {
+    let halopsa = match resolve(choice, &lookup)? {
+        Target::Tenant(config) => config.rate_limit,
+        Target::Sandbox => sandbox_rate_limit()?,
+    };
+    let connectwise = match psaflow_connectwise::ConnectionConfig::from_lookup(&lookup)? {
+        Some(config) => config.rate_limit,
+        None => None,
+    };
+    Ok(vec![
+        (psaflow_halopsa::CONNECTOR, halopsa),
+        (psaflow_connectwise::CONNECTOR, connectwise),
+    ])
+}
+
 /// `HALOPSA_RATE_LIMIT` for the embedded sandbox (`off` or unset: none).
 fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
     let name = psaflow_halopsa::ENV_RATE_LIMIT;

@@ -173,6 +173,48 @@ impl Plan {
     }
 }
 
+/// How many node calls a plan would make, per connector: the basis of the request and time
+/// estimate a dry run prints. Each node call sends at least one API request (a read of many
+/// records sends one per page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallEstimate {
+    /// Connector name -> node calls.
+    pub by_connector: std::collections::BTreeMap<String, u64>,
+    /// Some steps have an `if` not known to be true, so fewer calls may be made.
+    pub at_most: bool,
+    /// Steps whose for_each list is known only when the run reads it (not counted).
+    pub unknown_steps: Vec<String>,
+}
+
+impl Plan {
+    /// Counts the node calls of the plan's steps (see [`CallEstimate`]).
+    pub fn call_estimate(&self, catalog: &Catalog) -> CallEstimate {
+        let mut estimate = CallEstimate::default();
+        for s in &self.steps {
+            let Some(spec) = catalog.get(&s.node) else {
+                continue; // a `set:` step calls nothing
+            };
+            if s.condition.as_deref().is_some_and(|c| c.starts_with("false")) {
+                continue;
+            }
+            if s.condition.as_deref().is_some_and(|c| c != "true") {
+                estimate.at_most = true;
+            }
+            let calls = match (&s.for_each, s.items) {
+                (None, _) => 1,
+                (Some(_), Some(n)) => n as u64,
+                (Some(_), None) => {
+                    estimate.unknown_steps.push(s.id.clone());
+                    continue;
+                }
+            };
+            let connector = spec.connector.clone().unwrap_or_else(|| "(none)".into());
+            *estimate.by_connector.entry(connector).or_default() += calls;
+        }
+        estimate
+    }
+}
+
 /// Plans a (valid) workflow without calling anything.
 pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
     let redactor = opts.redactor(wf);

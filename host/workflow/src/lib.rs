@@ -51,7 +51,7 @@ mod validate;
 pub mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Pos};
-pub use dryrun::{Plan, PlannedStep, dry_run_plan, plan};
+pub use dryrun::{CallEstimate, Plan, PlannedStep, dry_run_plan, plan};
 pub use duration::{MAX_DURATION, duration_from_secs, format_duration, parse_duration};
 pub use events::{RunEvent, RunObserver};
 pub use exec::run;

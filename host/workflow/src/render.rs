@@ -3,17 +3,54 @@
 use crate::events::{RunEvent, RunObserver};
 use crate::duration::format_duration;
 use crate::report::{RunReport, RunStatus, StepStatus};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Writes progress to stderr (or any writer); `summary` formats the end of a run.
 pub struct HumanRenderer {
     out: Mutex<Box<dyn Write + Send>>,
-    /// Redraw a progress bar in place (only on a terminal).
+    /// Draw live progress bars (only on a terminal).
     live: bool,
-    /// Per for_each step: (done, total).
-    progress: Mutex<HashMap<String, (usize, usize)>>,
+    /// Per for_each step that is running.
+    progress: Mutex<HashMap<String, StepProgress>>,
+}
+
+/// How far a for_each step is.
+struct StepProgress {
+    done: usize,
+    total: usize,
+    started: Instant,
+    /// The live bar (terminal only).
+    bar: Option<ProgressBar>,
+    /// The last tenth reported in plain mode.
+    tenths: usize,
+}
+
+/// Plain (non-terminal) output reports a for_each step's progress at each tenth when it has
+/// at least this many items: a log shows a long step moving, a short one stays quiet.
+const PLAIN_PROGRESS_MIN_ITEMS: usize = 50;
+
+impl StepProgress {
+    /// `500/1000 items (50%), 41.7/s, about 12s left`
+    fn plain_line(&self, id: &str, elapsed: Duration) -> String {
+        let secs = elapsed.as_secs_f64();
+        let rate = if secs > 0.0 { self.done as f64 / secs } else { 0.0 };
+        let left = if rate > 0.0 && self.done < self.total {
+            let remaining = (self.total - self.done) as f64 / rate;
+            format!(", about {} left", format_duration(Duration::from_secs_f64(remaining.ceil())))
+        } else {
+            String::new()
+        };
+        format!(
+            "    {id}: {}/{} items ({}%), {rate:.1}/s{left}",
+            self.done,
+            self.total,
+            self.done * 100 / self.total.max(1)
+        )
+    }
 }
 
 impl Default for HumanRenderer {
@@ -21,8 +58,6 @@ impl Default for HumanRenderer {
         Self::new()
     }
 }
-
-const BAR_WIDTH: usize = 24;
 
 impl HumanRenderer {
     /// Progress on stderr; a live bar when stderr is a terminal.
@@ -49,14 +84,6 @@ impl HumanRenderer {
         let _ = out.flush();
     }
 
-    fn bar(done: usize, total: usize) -> String {
-        let filled = (done * BAR_WIDTH).checked_div(total).unwrap_or(BAR_WIDTH);
-        format!(
-            "[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            "-".repeat(BAR_WIDTH - filled)
-        )
-    }
 
     /// The end-of-run summary: status, step counts, destructive counts, warnings, outputs.
     pub fn summary(report: &RunReport) -> String {
@@ -202,10 +229,37 @@ impl RunObserver for HumanRenderer {
                 // Only a live terminal gets a line per step (with its progress bar); the
                 // summary lists every step once.
                 if let Some(n) = items {
-                    self.progress.lock().unwrap().insert(id.clone(), (0, *n));
-                    if self.live {
+                    let bar = self.live.then(|| {
                         self.line(&format!("- {id} [{node}]{warn} over {n} items"));
-                    }
+                        let bar = ProgressBar::with_draw_target(
+                            Some(*n as u64),
+                            ProgressDrawTarget::stderr(),
+                        );
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "    [{bar:24}] {pos}/{len} items, {rate}, about {eta} left",
+                            )
+                            .expect("the template is valid")
+                            .with_key(
+                                "rate",
+                                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                    let _ = write!(w, "{:.1}/s", state.per_sec());
+                                },
+                            )
+                            .progress_chars("#>-"),
+                        );
+                        bar
+                    });
+                    self.progress.lock().unwrap().insert(
+                        id.clone(),
+                        StepProgress {
+                            done: 0,
+                            total: *n,
+                            started: Instant::now(),
+                            bar,
+                            tenths: 0,
+                        },
+                    );
                 }
             }
             RunEvent::AttemptFailed {
@@ -220,38 +274,122 @@ impl RunObserver for HumanRenderer {
                     Some(d) => format!("; retrying in {}", format_duration(*d)),
                     None => String::new(),
                 };
-                if self.live {
-                    self.line("");
+                let text = format!("    {id}{which}: attempt {attempt} failed: {message}{next}");
+                // Above a live bar, which is redrawn below it.
+                let bar = self
+                    .progress
+                    .lock()
+                    .unwrap()
+                    .get(id)
+                    .and_then(|p| p.bar.clone());
+                match bar {
+                    Some(bar) => bar.suspend(|| self.line(&text)),
+                    None => self.line(&text),
                 }
-                self.line(&format!(
-                    "    {id}{which}: attempt {attempt} failed: {message}{next}"
-                ));
             }
             RunEvent::ItemFinished { id, .. } => {
                 let mut progress = self.progress.lock().unwrap();
-                if let Some((done, total)) = progress.get_mut(id) {
-                    *done += 1;
-                    if self.live {
-                        let mut out = self.out.lock().unwrap();
-                        let _ = write!(out, "\r    {}", Self::bar(*done, *total));
-                        if done == total {
-                            let _ = writeln!(out);
+                if let Some(p) = progress.get_mut(id) {
+                    p.done += 1;
+                    if let Some(bar) = &p.bar {
+                        bar.set_position(p.done as u64);
+                    } else if p.total >= PLAIN_PROGRESS_MIN_ITEMS {
+                        let tenths = p.done * 10 / p.total;
+                        if tenths > p.tenths {
+                            p.tenths = tenths;
+                            let line = p.plain_line(id, p.started.elapsed());
+                            drop(progress);
+                            self.line(&line);
                         }
-                        let _ = out.flush();
                     }
                 }
             }
             RunEvent::StepSkipped { .. } => {}
             RunEvent::StepFinished { id, .. } => {
                 let progress = self.progress.lock().unwrap().remove(id);
-                if self.live
-                    && let Some((done, total)) = progress
-                    && done < total
+                if let Some(p) = progress
+                    && let Some(bar) = &p.bar
                 {
-                    self.line("");
+                    // The bar goes; one line with the totals stays.
+                    bar.finish_and_clear();
+                    let secs = p.started.elapsed().as_secs_f64();
+                    self.line(&format!(
+                        "    {}/{} items in {} ({:.1}/s)",
+                        p.done,
+                        p.total,
+                        format_duration(Duration::from_secs_f64(secs)),
+                        if secs > 0.0 { p.done as f64 / secs } else { 0.0 }
+                    ));
                 }
             }
             RunEvent::RunFinished { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn run_items(renderer: &HumanRenderer, id: &str, n: usize) {
+        renderer.event(&RunEvent::StepStarted {
+            id: id.into(),
+            name: id.into(),
+            node: "demo.thing.get".into(),
+            items: Some(n),
+            destructive: false,
+        });
+        for index in 0..n {
+            renderer.event(&RunEvent::ItemFinished {
+                id: id.into(),
+                index,
+                status: StepStatus::Succeeded,
+            });
+        }
+    }
+
+    #[test]
+    fn plain_output_reports_each_tenth_of_a_long_step_and_nothing_for_a_short_one() {
+        let out = Shared::default();
+        let renderer = HumanRenderer::to_writer(Box::new(out.clone()));
+        run_items(&renderer, "short", 49);
+        run_items(&renderer, "long", 200);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10, "{text}");
+        assert!(lines[0].starts_with("    long: 20/200 items (10%), "), "{text}");
+        assert!(lines[9].starts_with("    long: 200/200 items (100%), "), "{text}");
+        assert!(!lines[9].contains("left"), "nothing is left at the end: {text}");
+        assert!(!text.contains("short"), "{text}");
+    }
+
+    #[test]
+    fn the_plain_line_gives_rate_and_time_left() {
+        let p = StepProgress {
+            done: 500,
+            total: 1000,
+            started: Instant::now(),
+            bar: None,
+            tenths: 5,
+        };
+        assert_eq!(
+            p.plain_line("sync", Duration::from_secs(10)),
+            "    sync: 500/1000 items (50%), 50.0/s, about 10s left"
+        );
     }
 }

@@ -779,3 +779,43 @@ async fn a_list_shorter_than_record_count_carries_a_warning() {
     assert!(summary.contains("Paginate: false"), "{summary}");
     assert!(report.to_json()["steps"]["list"]["warnings"].is_array());
 }
+
+/// The dry run's call count: node steps once, for_each steps once per known item, `set:`
+/// steps and steps whose `if` is false not at all, unknown lists named.
+#[test]
+fn the_plan_counts_node_calls_per_connector() {
+    let wf = psaflow_workflow::parse(
+        r#"name: count
+inputs:
+  ids: { type: json, default: [1, 2, 3] }
+steps:
+  - id: one
+    node: halopsa.client.get
+    with: { Id: 1 }
+  - id: each
+    node: halopsa.client.get
+    for_each: ${{ inputs.ids }}
+    with:
+      Id: ${{ item }}
+  - id: later
+    node: halopsa.client.get
+    for_each: ${{ [steps.one.Client.id] }}
+    with:
+      Id: ${{ item }}
+  - id: never
+    node: halopsa.client.get
+    if: ${{ false }}
+    with: { Id: 1 }
+  - id: values
+    set:
+      n: ${{ 1 }}
+"#,
+        "count.yaml",
+    )
+    .unwrap();
+    let plan = psaflow_workflow::plan(&wf, &common::catalog(), &psaflow_workflow::RunOptions::default());
+    let estimate = plan.call_estimate(&common::catalog());
+    assert_eq!(estimate.by_connector.get("halopsa"), Some(&4), "{estimate:?}");
+    assert_eq!(estimate.unknown_steps, vec!["later".to_string()]);
+    assert!(!estimate.at_most);
+}

@@ -269,6 +269,19 @@ pub async fn open_backend_with_budget(
     }
 }
 
+/// The request budget of each connector's connection, decided as [`open_backend`] would
+/// decide the connection (without connecting; a workflow's own block is not considered).
+pub fn rate_limits(
+    cli: &Cli,
+) -> anyhow::Result<Vec<(&'static str, Option<psaflow_core::RateLimit>)>> {
+    let choice = psaflow::backend::BackendChoice {
+        connection_file: cli.connection.as_deref(),
+        workflow_connection: None,
+        forbid_sandbox: sandbox_forbidden(cli),
+    };
+    psaflow::backend::rate_limits(&choice, env_lookup)
+}
+
 /// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
 pub async fn connect(
     cli: &Cli,

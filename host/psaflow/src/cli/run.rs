@@ -146,10 +146,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         } else {
-            print!(
-                "{}",
-                psaflow_workflow::dry_run_plan(&workflow, nodes.catalog(), &options)
-            );
+            let plan = psaflow_workflow::plan(&workflow, nodes.catalog(), &options);
+            print!("{}", plan.render());
+            let estimate = plan.call_estimate(nodes.catalog());
+            match super::rate_limits(cli) {
+                Ok(limits) => print!("{}", render_estimate(&estimate, &limits)),
+                Err(err) => eprintln!("psaflow: no time estimate: {err:#}"),
+            }
         }
         return Ok(if report.succeeded() { 0 } else { 1 });
     }
@@ -598,5 +601,94 @@ fn allowed_workflow_connection(
             eprintln!("psaflow: {file}: {err:#}");
             Err(EXIT_USAGE)
         }
+    }
+}
+
+/// The dry run's last lines: node calls per connector and, for a connector with a request
+/// budget, the least time the budget allows for them.
+fn render_estimate(
+    estimate: &psaflow_workflow::CallEstimate,
+    limits: &[(&str, Option<psaflow_core::RateLimit>)],
+) -> String {
+    if estimate.by_connector.is_empty() && estimate.unknown_steps.is_empty() {
+        return String::new();
+    }
+    let up_to = if estimate.at_most { "up to " } else { "" };
+    let mut out = String::from("\nRequests:\n");
+    for (connector, calls) in &estimate.by_connector {
+        let plural = if *calls == 1 { "" } else { "s" };
+        out.push_str(&format!(
+            "  {connector}: {up_to}{calls} node call{plural}, each at least one API request (reads of many records send one per page)"
+        ));
+        match limits.iter().find(|(c, _)| c == connector).and_then(|(_, l)| *l) {
+            Some(limit) => {
+                let least = limit.min_duration(*calls);
+                if least.is_zero() {
+                    out.push_str(&format!(
+                        "; within the request budget of {limit}, so no waiting\n"
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "; the request budget of {limit} allows them in no less than {}\n",
+                        psaflow_workflow::format_duration(least)
+                    ));
+                }
+            }
+            None => out.push_str("; no request budget is set\n"),
+        }
+    }
+    if !estimate.unknown_steps.is_empty() {
+        out.push_str(&format!(
+            "  not counted: the for_each steps {} (their lists are known only when the run reads them; `psaflow plan` counts them)\n",
+            estimate
+                .unknown_steps
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use super::*;
+    use psaflow_core::RateLimit;
+    use std::time::Duration;
+
+    #[test]
+    fn the_estimate_gives_calls_and_the_least_time_the_budget_allows() {
+        let mut estimate = psaflow_workflow::CallEstimate::default();
+        estimate.by_connector.insert("halopsa".into(), 300);
+        estimate.by_connector.insert("connectwise".into(), 1);
+        estimate.unknown_steps.push("reassign".into());
+        let limit = RateLimit {
+            requests: 100,
+            per: Duration::from_secs(10),
+        };
+        let text = render_estimate(
+            &estimate,
+            &[("halopsa", Some(limit)), ("connectwise", None)],
+        );
+        assert!(
+            text.contains("halopsa: 300 node calls, each at least one API request"),
+            "{text}"
+        );
+        assert!(
+            text.contains("the request budget of 100/10s allows them in no less than 20s"),
+            "{text}"
+        );
+        assert!(text.contains("connectwise: 1 node call, each"), "{text}");
+        let small = render_estimate(&estimate, &[("halopsa", Some(RateLimit::HOSTED_HALOPSA))]);
+        assert!(small.contains("within the request budget of 500/3m, so no waiting"), "{small}");
+        assert!(text.contains("no request budget is set"), "{text}");
+        assert!(text.contains("not counted: the for_each steps 'reassign'"), "{text}");
+        estimate.at_most = true;
+        assert!(render_estimate(&estimate, &[]).contains("halopsa: up to 300 node calls"));
+        assert_eq!(
+            render_estimate(&psaflow_workflow::CallEstimate::default(), &[]),
+            ""
+        );
     }
 }
