@@ -1,4 +1,4 @@
-//! `psaflow sandbox [--port N] [--connectwise-port N]`: serves the embedded HaloPSA and
+//! `psaflow sandbox [--port N] [--connectwise-port N] [--empty] [--state FILE]`: serves the embedded HaloPSA and
 //! ConnectWise PSA sandboxes until stopped, and prints the variables that point psaflow (or any
 //! client of either PSA) at them.
 
@@ -16,12 +16,17 @@ pub struct Args {
     /// Start with no demo data.
     #[arg(long)]
     pub empty: bool,
+    /// Keep the HaloPSA sandbox's data in FILE across restarts: read at start when it exists
+    /// (instead of the demo data), rewritten after every change.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
     let halo = Sandbox::start(SandboxOptions {
         port: args.port,
         seed: !args.empty,
+        state_file: args.state.clone(),
         ..SandboxOptions::default()
     })
     .await?;
@@ -32,6 +37,9 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
     })
     .await?;
     eprintln!("HaloPSA sandbox listening on {}", halo.base_url());
+    if let Some(path) = &args.state {
+        eprintln!("HaloPSA sandbox data kept in {}", path.display());
+    }
     eprintln!(
         "ConnectWise sandbox listening on {}",
         connectwise.base_url()

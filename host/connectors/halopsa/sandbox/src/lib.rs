@@ -27,6 +27,7 @@ mod ops;
 mod rules;
 mod seed;
 mod server;
+mod state;
 mod store;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -63,6 +64,9 @@ pub struct SandboxOptions {
     /// Load the demo MSP (clients, sites, users, tickets, agents, teams). Lookups every Halo
     /// instance has (ticket types, statuses, priorities, the API agent) are loaded regardless.
     pub seed: bool,
+    /// Keep the data in this file across restarts: read at start when it exists (instead of
+    /// seeding), rewritten after every change (atomically: a temporary file renamed over it).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -74,6 +78,7 @@ impl Default for SandboxOptions {
             tenant: None,
             token_ttl: Duration::from_secs(3600),
             seed: true,
+            state_file: None,
         }
     }
 }
@@ -88,6 +93,9 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    /// The state file could not be read or written.
+    #[error("sandbox state file {path}: {message}")]
+    State { path: String, message: String },
 }
 
 /// One request as the sandbox saw it, in arrival order.
@@ -123,6 +131,8 @@ pub(crate) struct Shared {
     /// Set once the server is stopped, so that a keep-alive connection that outlived the
     /// listener cannot still reach the data.
     pub(crate) stopped: AtomicBool,
+    /// Where the data is kept across restarts (`psaflow sandbox --state FILE`).
+    pub(crate) state_file: Option<std::path::PathBuf>,
 }
 
 /// How many requests the sandbox remembers: a long-running sandbox (`psaflow sandbox`, a
@@ -130,6 +140,17 @@ pub(crate) struct Shared {
 pub const REQUEST_LOG_CAPACITY: usize = 10_000;
 
 impl Shared {
+    /// Saves the data to the state file, if there is one. Called after every change; a failure
+    /// is reported on stderr and the sandbox goes on (the data is still served from memory).
+    pub(crate) fn persist(&self) {
+        if let Some(path) = &self.state_file {
+            let store = lock(&self.store);
+            if let Err(err) = state::save(path, &store) {
+                eprintln!("psaflow sandbox: {err}");
+            }
+        }
+    }
+
     /// Remembers a request, forgetting the oldest beyond [`REQUEST_LOG_CAPACITY`].
     pub(crate) fn record(&self, request: RecordedRequest) {
         push_bounded(&mut lock(&self.log), request, REQUEST_LOG_CAPACITY);
@@ -192,8 +213,17 @@ impl Sandbox {
         })?;
         let base_url = format!("http://{addr}");
 
-        let mut store = store::Store::default();
-        seed::load(&mut store, opts.seed);
+        let store = match &opts.state_file {
+            Some(path) if path.exists() => state::load(path)?,
+            _ => {
+                let mut store = store::Store::default();
+                seed::load(&mut store, opts.seed);
+                if let Some(path) = &opts.state_file {
+                    state::save(path, &store)?;
+                }
+                store
+            }
+        };
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             tokens: Mutex::new(auth::Tokens::default()),
@@ -205,6 +235,7 @@ impl Sandbox {
             token_ttl: opts.token_ttl,
             base_url,
             stopped: AtomicBool::new(false),
+            state_file: opts.state_file,
         });
 
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -285,6 +316,7 @@ impl Sandbox {
     /// the body, as Halo's licence check does. The demo data has 10.
     pub fn set_agent_seats(&self, seats: Option<usize>) {
         lock(&self.shared.store).agent_seats = seats;
+        self.shared.persist();
     }
 
     /// Stores a fixture directly, bypassing validation. An id that is missing, 0 or -1 is
@@ -297,7 +329,9 @@ impl Sandbox {
         let Value::Object(map) = record else {
             panic!("Sandbox::insert needs a JSON object for {entity:?}, got {record}");
         };
-        lock(&self.shared.store).insert_fixture(entity, map, &clock::now())
+        let stored = lock(&self.shared.store).insert_fixture(entity, map, &clock::now());
+        self.shared.persist();
+        stored
     }
 
     /// Stops serving: new connections are refused, and requests still in flight get up to a

@@ -75,6 +75,14 @@ impl Entity {
         Entity::Action,
     ];
 
+    /// The name test files and state files use (`ticket_type`), one of [`Entity::NAMES`].
+    pub fn name(self) -> &'static str {
+        Entity::NAMES[Entity::ALL
+            .iter()
+            .position(|e| *e == self)
+            .expect("every entity is in ALL")]
+    }
+
     /// The canonical path segment under `/api` (Tickets and Users are plural, the rest not).
     pub fn path(self) -> &'static str {
         match self {

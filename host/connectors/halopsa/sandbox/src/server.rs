@@ -144,6 +144,9 @@ async fn handle(
                     ),
                     _ => not_found("The requested resource does not exist."),
                 };
+                if method != Method::GET {
+                    shared.persist();
+                }
                 if method != Method::GET && shared.faults.take_drop_after_commit() {
                     // The change is made; the client never hears of it (recorded with status 0,
                     // like every request that got no answer).

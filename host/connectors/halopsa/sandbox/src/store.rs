@@ -67,7 +67,68 @@ impl Store {
         self.tables.get_mut(&entity)?.rows.remove(&id)
     }
 
+    /// Everything the store holds, as the JSON a state file keeps:
+    /// `{"version": 1, "agent_seats": n|null, "tables": {"client": {"next_id": n, "rows": [...]}}}`.
+    pub(crate) fn to_json(&self) -> Value {
+        let tables: serde_json::Map<String, Value> = self
+            .tables
+            .iter()
+            .map(|(entity, table)| {
+                (
+                    entity.name().to_owned(),
+                    json!({"next_id": table.next_id, "rows": table.rows.values().collect::<Vec<_>>()}),
+                )
+            })
+            .collect();
+        json!({"version": STATE_VERSION, "agent_seats": self.agent_seats, "tables": tables})
+    }
+
+    /// Reads what [`Store::to_json`] wrote; the message says what is wrong and where.
+    pub(crate) fn from_json(value: &Value) -> Result<Store, String> {
+        match value.get("version").and_then(Value::as_i64) {
+            Some(STATE_VERSION) => {}
+            Some(v) => return Err(format!("it is version {v}; this psaflow reads version {STATE_VERSION}")),
+            None => return Err("it has no \"version\" (is it a psaflow sandbox state file?)".into()),
+        }
+        let mut store = Store {
+            agent_seats: match value.get("agent_seats") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or("\"agent_seats\" must be a whole number or null")?,
+                ),
+            },
+            ..Store::default()
+        };
+        let tables = value
+            .get("tables")
+            .and_then(Value::as_object)
+            .ok_or("\"tables\" must be an object")?;
+        for (name, table) in tables {
+            let entity = Entity::from_name(name).ok_or_else(|| format!("unknown table \"{name}\""))?;
+            let rows = table
+                .get("rows")
+                .and_then(Value::as_array)
+                .ok_or_else(|| format!("table \"{name}\": \"rows\" must be a list"))?;
+            for (i, row) in rows.iter().enumerate() {
+                let record = row
+                    .as_object()
+                    .filter(|r| id_of(r, "id").is_some_and(|id| id > 0))
+                    .ok_or_else(|| format!("table \"{name}\", row {}: a record with a positive \"id\" was expected", i + 1))?;
+                store.put(entity, record.clone());
+            }
+            let next_id = table.get("next_id").and_then(Value::as_i64).unwrap_or(1);
+            let t = store.tables.entry(entity).or_default();
+            t.next_id = t.next_id.max(next_id);
+        }
+        Ok(store)
+    }
+
 }
+
+/// The format of a sandbox state file (`psaflow sandbox --state FILE`).
+const STATE_VERSION: i64 = 1;
 
 /// Halo serves at most this many records per page, whatever `page_size` asks for.
 pub(crate) const MAX_PAGE_SIZE: usize = 100;
@@ -366,5 +427,43 @@ mod tests {
         assert_eq!(Entity::from_segment("tickets"), Some(Entity::Ticket));
         assert_eq!(Entity::from_segment("TICKETTYPE"), Some(Entity::TicketType));
         assert_eq!(Entity::from_segment("ticket"), None);
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_survives_its_state_file() {
+        let mut store = Store::default();
+        crate::seed::load(&mut store, true);
+        store.agent_seats = Some(7);
+        let id = store.put(Entity::Client, json!({"name": "Added"}).as_object().unwrap().clone());
+        store.remove(Entity::Client, 1);
+        let back = Store::from_json(&store.to_json()).unwrap();
+        assert_eq!(back.to_json(), store.to_json());
+        assert_eq!(back.agent_seats, Some(7));
+        assert!(back.get(Entity::Client, 1).is_none());
+        assert_eq!(back.name_of(Entity::Client, id), Some("Added"));
+        // Ids keep counting from where they were, even after the highest was removed.
+        let mut back = back;
+        back.remove(Entity::Client, id);
+        let next = back.put(Entity::Client, Record::new());
+        assert_eq!(next, id + 1);
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_refused_saying_where() {
+        for (text, expected) in [
+            (json!({}), "no \"version\""),
+            (json!({"version": 9}), "version 9"),
+            (json!({"version": 1, "tables": {"gizmo": {"rows": []}}}), "unknown table \"gizmo\""),
+            (json!({"version": 1, "tables": {"client": {"rows": [{"name": "x"}]}}}), "row 1"),
+            (json!({"version": 1, "tables": []}), "\"tables\" must be an object"),
+        ] {
+            let err = Store::from_json(&text).err().expect("refused");
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 }
