@@ -48,6 +48,25 @@ pub trait NodeInvoker: Send + Sync {
         self.invoke(node, params)
     }
 
+    /// True when [`NodeInvoker::invoke_looking_first`] is supported.
+    fn can_look_first(&self) -> bool {
+        false
+    }
+
+    /// Runs a create whose earlier attempt is in doubt so that it looks for its record first:
+    /// its first change request is answered "outcome unknown" without being sent, so a node
+    /// that can recognise its record (a declared natural key) finds it, or finds that none
+    /// exists. Only called when [`NodeInvoker::can_look_first`]; the default runs the node
+    /// normally.
+    fn invoke_looking_first<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> BoxFuture<'a, Envelope> {
+        self.invoke_recorded(node, params, calls)
+    }
+
     /// Checks `params` the way the node would, sending nothing: the node runs with a transport
     /// that refuses every request. `None` when this invoker cannot check (canned envelopes).
     fn check<'a>(

@@ -33,6 +33,7 @@ mod host;
 mod invoke;
 pub mod limits;
 mod load;
+mod look_first;
 mod params;
 pub mod reflect;
 
@@ -215,6 +216,18 @@ impl Runtime {
         }
     }
 
+    /// Runs a node whose earlier attempt is in doubt so that it looks for its record before
+    /// changing anything: its first change request is answered "outcome unknown" without being
+    /// sent (see `look_first.rs`).
+    pub async fn invoke_looking_first(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> (Envelope, InvocationStats) {
+        self.invoke_with(node_id, params, calls, None, true).await
+    }
+
     /// Runs a node through its connector's connection, or through `transport` when given.
     async fn invoke_through(
         &self,
@@ -222,6 +235,17 @@ impl Runtime {
         params: Map<String, Value>,
         calls: CallLog,
         transport: Option<Arc<dyn Transport>>,
+    ) -> (Envelope, InvocationStats) {
+        self.invoke_with(node_id, params, calls, transport, false).await
+    }
+
+    async fn invoke_with(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+        transport: Option<Arc<dyn Transport>>,
+        look_first: bool,
     ) -> (Envelope, InvocationStats) {
         let nodes = &self.inner.nodes;
         let Some((spec, ready)) = nodes.ready(node_id) else {
@@ -246,6 +270,13 @@ impl Runtime {
                     return (envelope, InvocationStats::default());
                 }
             },
+        };
+        let transport = match transport {
+            Some(inner) if look_first => Some(Arc::new(look_first::LookFirst {
+                inner,
+                withheld: std::sync::atomic::AtomicBool::new(false),
+            }) as Arc<dyn Transport>),
+            other => other,
         };
         let policy = CallPolicy::new(node_id, spec.capabilities.clone(), self.inner.request_cap);
         let state = NodeState::new(transport, policy, &nodes.limits, calls);
@@ -277,5 +308,22 @@ impl NodeInvoker for Runtime {
         params: Map<String, Value>,
     ) -> BoxFuture<'a, Option<psaflow_core::InputCheck>> {
         Box::pin(async move { Some(Runtime::check(self, node, params).await) })
+    }
+
+    fn can_look_first(&self) -> bool {
+        true
+    }
+
+    fn invoke_looking_first<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        calls: CallLog,
+    ) -> BoxFuture<'a, Envelope> {
+        Box::pin(async move {
+            Runtime::invoke_looking_first(self, node, params, calls)
+                .await
+                .0
+        })
     }
 }

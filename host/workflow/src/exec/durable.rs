@@ -151,6 +151,9 @@ pub(crate) fn replayed(spec: Option<&NodeSpec>, index: usize, done: FinishedCall
 pub(crate) enum Reconciled {
     /// Safe to send again, as attempt number `next`.
     SendAgain { next: u32 },
+    /// A create that can recognise its record: attempt `next` looks it up first (its change
+    /// request is withheld), and sends the create only when no such record exists.
+    LookFirst { next: u32 },
     /// psaflow cannot tell whether the change happened; the message names the record.
     Blocked(String),
 }
@@ -184,6 +187,11 @@ pub(crate) async fn reconcile(
     after_attempt(ctx, lost, &lost_env, params, true, false).await;
     if t.idempotent {
         return Reconciled::SendAgain {
+            next: doubt.attempt + 1,
+        };
+    }
+    if !t.natural_key.is_empty() && ctx.invoker.can_look_first() {
+        return Reconciled::LookFirst {
             next: doubt.attempt + 1,
         };
     }

@@ -91,11 +91,16 @@ async fn attempt(
     step: &Step,
     output_name: &str,
     params: Map<String, Value>,
+    look_first: bool,
 ) -> (Envelope, Ambiguity, CallCounts) {
     let calls = CallLog::new();
-    let call = ctx
-        .invoker
-        .invoke_recorded(&step.node.value, params, calls.clone());
+    let call = if look_first {
+        ctx.invoker
+            .invoke_looking_first(&step.node.value, params, calls.clone())
+    } else {
+        ctx.invoker
+            .invoke_recorded(&step.node.value, params, calls.clone())
+    };
     let (env, timed_out_after_a_change) = match step.timeout {
         None => (call.await, false),
         Some(limit) if ctx.clock.is_virtual() => {
@@ -124,6 +129,14 @@ fn sent_a_change(calls: &CallLog) -> bool {
     calls.calls().iter().any(|c| c.method != Method::Get)
 }
 
+/// Where a call's attempts start: the number of the first (a resumed call continues the
+/// numbering), and whether that one looks for the record of a create left in doubt first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstAttempt {
+    pub number: u32,
+    pub look_first: bool,
+}
+
 /// Calls the node until it succeeds or the retry policy gives up. Returns the last
 /// envelope and one record per attempt made.
 /// Attempts are numbered from `first_attempt` (a resumed call continues the numbering of
@@ -135,11 +148,17 @@ pub(crate) async fn call(
     params: &Map<String, Value>,
     index: Option<usize>,
     key: &CallKey,
-    first_attempt: u32,
+    start: FirstAttempt,
 ) -> (Envelope, Vec<AttemptRecord>, CallCounts) {
+    let FirstAttempt {
+        number: first_attempt,
+        look_first,
+    } = start;
     let spec = ctx.catalog.get(&step.node.value);
     let mut attempts: Vec<AttemptRecord> = Vec::new();
     let mut calls = CallCounts::default();
+    // A create in doubt looks for its record on its first attempt (see durable::reconcile).
+    let mut look_first = look_first;
     loop {
         let number = attempts.len() as u32 + 1;
         let note = durable::note(ctx, step, key, first_attempt + number - 1, params);
@@ -156,11 +175,28 @@ pub(crate) async fn call(
             });
             return (env, attempts, calls);
         }
-        let (env, ambiguity, counts) = attempt(ctx, step, output_name, params.clone()).await;
+        let looked = std::mem::take(&mut look_first);
+        let (env, ambiguity, counts) =
+            attempt(ctx, step, output_name, params.clone(), looked).await;
         calls.add(counts);
         let outcome_unknown = ambiguity != Ambiguity::None;
         let recovered = outcome_unknown && env.is_success();
         durable::after_attempt(ctx, note, &env, params, outcome_unknown, recovered).await;
+        // The lookup was answered and found nothing (the node's system error after a checked
+        // unknown outcome): the earlier attempt did not create the record, so send it now.
+        if looked
+            && !env.is_success()
+            && ambiguity == Ambiguity::Checked
+            && env.status_code == psaflow_core::envelope::STATUS_SYSTEM
+        {
+            attempts.push(AttemptRecord {
+                succeeded: false,
+                outcome_unknown,
+                recovered: false,
+                error: Some(env.error_message.clone()),
+            });
+            continue;
+        }
         if env.is_success() {
             attempts.push(AttemptRecord {
                 succeeded: true,

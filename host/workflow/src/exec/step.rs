@@ -192,9 +192,14 @@ async fn call_node(
         }
     }
     let mut first_attempt = history.attempts_made + 1;
+    let mut look_first = false;
     if let Some(doubt) = &history.in_doubt {
         match durable::reconcile(ctx, step, key, doubt, &params).await {
             Reconciled::SendAgain { next } => first_attempt = next,
+            Reconciled::LookFirst { next } => {
+                first_attempt = next;
+                look_first = true;
+            }
             Reconciled::Blocked(message) => {
                 return CallOutcome {
                     item: ItemReport {
@@ -216,8 +221,12 @@ async fn call_node(
         }
     }
     let item_index = key.item.map(|i| i as usize);
+    let start = retry::FirstAttempt {
+        number: first_attempt,
+        look_first,
+    };
     let (env, attempt_log, calls) =
-        retry::call(ctx, step, &output, &params, item_index, key, first_attempt).await;
+        retry::call(ctx, step, &output, &params, item_index, key, start).await;
     let attempts = first_attempt - 1 + attempt_log.len() as u32;
     let ok = env.is_success();
     let error = (!ok).then(|| {
