@@ -67,3 +67,66 @@ fn for_each_concurrency_is_capped_at_64() {
         "`concurrency` is 100000, more than the most psaflow runs at once (64)",
     );
 }
+
+/// Runs the real binary with `args` on the embedded sandbox, runs recorded under the target dir.
+fn psaflow(args: &[&str]) -> Output {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
+    cmd.args(args)
+        .env("PSAFLOW_CACHE_DIR", tmp.join("psaflow-cli-cache"))
+        .env("PSAFLOW_STATE_DIR", tmp.join("bounds-state"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.output().expect("psaflow runs")
+}
+
+fn write(name: &str, text: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_workflow_over_4_mib_is_refused_before_it_is_read() {
+    let huge = format!("{}\n# {}\n", step(""), "x".repeat(5 << 20));
+    assert_refused("huge.yaml", &huge, "psaflow reads workflows of up to 4 MiB");
+}
+
+#[test]
+fn an_alias_bomb_is_refused() {
+    let mut yaml = String::from("name: bomb\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        yaml.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    yaml.push_str("steps: []\n");
+    assert_refused("bomb.yaml", &yaml, "budget");
+}
+
+/// `[0] * 1000000000` made the process abort on a 72 GB allocation; now the step fails,
+/// naming the limit, in a real run and in a dry run.
+#[test]
+fn a_billion_item_list_fails_the_step_naming_the_limit() {
+    let file = write(
+        "billion.yaml",
+        "name: billion\nsteps:\n  - id: each\n    node: halopsa.client.get\n    for_each: ${{ [0] * 1000000000 }}\n    with:\n      Id: ${{ item }}\n",
+    );
+    for args in [vec!["run", &file], vec!["run", "--dry-run", &file]] {
+        let out = psaflow(&args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(
+            text.contains("more than 1000000 list items or map entries"),
+            "{args:?}: {text}"
+        );
+    }
+}

@@ -486,7 +486,7 @@ impl Checker<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! The checker against real runs of a two-step workflow through a canned invoker (no
     //! components, no sandbox): each kind of expectation passes when it holds and fails with
     //! a message, a position in the test file and the expected/actual lines when it does not.
@@ -516,7 +516,7 @@ outputs:
   name: ${{ steps.rename.Thing.name }}
 ";
 
-    fn node(id: &str, effect: Effect, params: &[&str]) -> NodeSpec {
+    pub(in crate::runner) fn node(id: &str, effect: Effect, params: &[&str]) -> NodeSpec {
         let mut parts = id.split('.').skip(1);
         NodeSpec {
             id: id.into(),
@@ -549,7 +549,7 @@ outputs:
     }
 
     /// Answers every node with `{"Thing": {"id": <Id>, "name": <Name or "old">}}`.
-    struct Canned(Catalog);
+    pub(in crate::runner) struct Canned(pub(in crate::runner) Catalog);
 
     impl NodeInvoker for Canned {
         fn catalog(&self) -> &Catalog {

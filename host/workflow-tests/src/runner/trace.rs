@@ -27,8 +27,21 @@ pub(super) fn trace(
             .iter()
             .any(|c| c.step.as_deref() == Some(s.id.as_str()) && c.mocked);
         let mut line = format!("step {} [{}]: {}", s.id, s.node, s.status.as_str());
-        if s.status != StepStatus::Skipped {
-            line.push_str(&format!(", {}", plural(s.attempts.into(), "attempt")));
+        match &s.items {
+            // A for_each step: its items, and the attempts of the item that needed most (the
+            // step's own count is the sum over items, which says nothing about retries).
+            Some(items) => {
+                let most = items.iter().map(|i| i.attempts).max().unwrap_or(0);
+                line.push_str(&format!(
+                    ", {}, at most {} per item",
+                    plural(items.len() as u64, "item"),
+                    plural(most.into(), "attempt")
+                ));
+            }
+            None if s.status != StepStatus::Skipped => {
+                line.push_str(&format!(", {}", plural(s.attempts.into(), "attempt")));
+            }
+            None => {}
         }
         if mocked {
             line.push_str(" (mocked)");
@@ -92,4 +105,28 @@ pub(super) fn trace(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::checker::tests::{Canned, node};
+    use psaflow_core::{Catalog, Effect};
+
+    #[tokio::test]
+    async fn a_for_each_step_shows_its_items_and_the_most_attempts_of_one() {
+        let mut catalog = Catalog::new();
+        catalog.insert(node("demo.thing.get", Effect::Read, &["Id"]));
+        let wf = psaflow_workflow::parse(
+            "name: t\nsteps:\n  - id: each\n    node: demo.thing.get\n    for_each: ${{ [1, 2, 3] }}\n    with:\n      Id: ${{ item }}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let run = psaflow_workflow::run(&wf, &Canned(catalog), Default::default()).await;
+        let text = trace(&run, &[], &[], &VirtualClock::new());
+        assert!(
+            text.contains("step each [demo.thing.get]: succeeded, 3 items, at most 1 attempt per item"),
+            "{text}"
+        );
+    }
 }
