@@ -31,11 +31,14 @@ impl Tenant {
             .expect("psaflow sandbox starts");
         let mut env = Vec::new();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while env.len() < 4 {
+        // Four HALOPSA_* and five CONNECTWISE_* variables.
+        while env.len() < 9 {
             let line = lines.next().expect("sandbox prints its variables").unwrap();
-            if let Some(rest) = line.strip_prefix("export HALOPSA_") {
+            if let Some(rest) = line.strip_prefix("export ")
+                && (rest.starts_with("HALOPSA_") || rest.starts_with("CONNECTWISE_"))
+            {
                 let (k, v) = rest.split_once('=').unwrap();
-                env.push((format!("HALOPSA_{k}"), v.to_string()));
+                env.push((k.to_string(), v.to_string()));
             }
         }
         // Keep reading what it prints, so it never writes into a closed pipe.
@@ -89,6 +92,35 @@ impl Tenant {
             .collect();
         names.sort();
         names
+    }
+}
+
+impl Tenant {
+    /// ConnectWise members (active or not) whose identifier starts with `prefix`.
+    fn members(&self, prefix: &str) -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+            .args(["invoke", "connectwise.member.get-many", "--with", "IncludeInactive=true"])
+            .arg("--with")
+            .arg(format!("Search={prefix}"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "PSAFLOW_CACHE_DIR",
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache"),
+            )
+            .output()
+            .unwrap();
+        let env: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("get-many answered {}", String::from_utf8_lossy(&out.stderr))
+        });
+        let mut ids: Vec<String> = env["Members"]["members"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no members list in {env}"))
+            .iter()
+            .filter_map(|m| m["identifier"].as_str().map(str::to_string))
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        ids.sort();
+        ids
     }
 }
 
@@ -219,6 +251,70 @@ fn a_killed_run_resumes_without_making_any_record_twice() {
     eprintln!(
         "resumed to completion: {completed}, stopped on an in-doubt create: {stopped_in_doubt}"
     );
+}
+
+const CREATE_MEMBERS: &str = "name: create-members
+inputs:
+  prefix: { type: string, required: true }
+steps:
+  - id: members
+    node: connectwise.member.create
+    for_each: ${{ range(20) | list }}
+    with:
+      Identifier: ${{ inputs.prefix }}${{ item }}
+      FirstName: Test
+      LastName: Member ${{ item }}
+      Email: ${{ inputs.prefix }}${{ item }}@msp.example
+      SecurityRoleId: 2
+      LocationId: 1
+      DepartmentId: 1
+";
+
+/// The same for ConnectWise creates. `connectwise.member.create` declares its natural key
+/// (Identifier), so a create left in doubt by the kill is looked up on resume instead of being
+/// sent again or stopping the run: every resume completes.
+#[test]
+fn a_killed_connectwise_run_resumes_without_making_any_member_twice() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("create-members.yaml");
+    std::fs::write(&wf, CREATE_MEMBERS).unwrap();
+    let wf = wf.to_str().unwrap().to_string();
+    let mut resumed = 0;
+    for (round, delay_ms) in [300u64, 400, 500, 600, 700, 900].into_iter().enumerate() {
+        let state = dir.path().join(format!("cw-state-{round}"));
+        let prefix = format!("cw{round}x");
+        let mut child = tenant
+            .command(&state, &["run", &wf, "--input", &format!("prefix={prefix}")])
+            .env("CONNECTWISE_RATE_LIMIT", "5/200ms")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+
+        let before = tenant.members(&prefix);
+        assert_no_duplicates(&before);
+        let Some(run) = newest_run(&tenant, &state) else {
+            assert!(before.is_empty(), "a run that was never recorded sent nothing");
+            continue;
+        };
+        if run["status"] != "running" {
+            continue;
+        }
+        let id = run["id"].as_str().unwrap().to_string();
+        eprintln!("kill at {delay_ms} ms: {} of 20 members made", before.len());
+        let out = tenant.run(&state, &["runs", "resume", &id, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        resumed += 1;
+        let after = tenant.members(&prefix);
+        let mut expected: Vec<String> = (0..20).map(|i| format!("{prefix}{i}")).collect();
+        expected.sort();
+        assert_eq!(after, expected, "every member exactly once after the resume");
+    }
+    eprintln!("ConnectWise runs resumed to completion: {resumed}");
 }
 
 fn assert_no_duplicates(names: &[String]) {
