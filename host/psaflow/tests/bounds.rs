@@ -5,27 +5,17 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn validate(name: &str, yaml: &str) -> Output {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounds");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(name);
-    std::fs::write(&file, yaml).unwrap();
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(["validate", file.to_str().unwrap()])
-        .env("PSAFLOW_CACHE_DIR", cache);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
+    psaflow(&["validate", &write(name, yaml)])
 }
 
 fn assert_refused(name: &str, yaml: &str, expected: &str) {
     let out = validate(name, yaml);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{name}: {err}");
-    assert!(err.contains(expected), "{name}: expected {expected:?} in {err}");
+    assert!(
+        err.contains(expected),
+        "{name}: expected {expected:?} in {err}"
+    );
     assert!(!err.contains("panicked"), "{name}: {err}");
 }
 

@@ -70,38 +70,43 @@ impl Tenant {
 
     /// Clients whose name starts with `prefix`, by name.
     fn clients(&self, prefix: &str) -> Vec<String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-            .args(["invoke", "halopsa.client.get-many", "--with"])
-            .arg(format!("Search={prefix}"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env(
-                "PSAFLOW_CACHE_DIR",
-                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache"),
-            )
-            .output()
-            .unwrap();
-        let env: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-            panic!("get-many answered {}", String::from_utf8_lossy(&out.stderr))
-        });
-        let mut names: Vec<String> = env["Clients"]["clients"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no clients list in {env}"))
-            .iter()
-            .filter_map(|c| c["name"].as_str().map(str::to_string))
-            .filter(|n| n.starts_with(prefix))
-            .collect();
-        names.sort();
-        names
+        self.listed(
+            &[
+                "halopsa.client.get-many",
+                "--with",
+                &format!("Search={prefix}"),
+            ],
+            ("Clients", "clients", "name"),
+            prefix,
+        )
     }
-}
 
-impl Tenant {
     /// ConnectWise members (active or not) whose identifier starts with `prefix`.
     fn members(&self, prefix: &str) -> Vec<String> {
+        self.listed(
+            &[
+                "connectwise.member.get-many",
+                "--with",
+                "IncludeInactive=true",
+                "--with",
+                &format!("Search={prefix}"),
+            ],
+            ("Members", "members", "identifier"),
+            prefix,
+        )
+    }
+
+    /// Invokes a get-many node (`invoke` + `args`) against this tenant and returns, sorted, the
+    /// `field` of each record in the envelope's `output.list` that starts with `prefix`.
+    fn listed(
+        &self,
+        args: &[&str],
+        (output, list, field): (&str, &str, &str),
+        prefix: &str,
+    ) -> Vec<String> {
         let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-            .args(["invoke", "connectwise.member.get-many", "--with", "IncludeInactive=true"])
-            .arg("--with")
-            .arg(format!("Search={prefix}"))
+            .arg("invoke")
+            .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "PSAFLOW_CACHE_DIR",
@@ -112,15 +117,15 @@ impl Tenant {
         let env: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!("get-many answered {}", String::from_utf8_lossy(&out.stderr))
         });
-        let mut ids: Vec<String> = env["Members"]["members"]
+        let mut values: Vec<String> = env[output][list]
             .as_array()
-            .unwrap_or_else(|| panic!("no members list in {env}"))
+            .unwrap_or_else(|| panic!("no {list} list in {env}"))
             .iter()
-            .filter_map(|m| m["identifier"].as_str().map(str::to_string))
-            .filter(|n| n.starts_with(prefix))
+            .filter_map(|r| r[field].as_str().map(str::to_string))
+            .filter(|v| v.starts_with(prefix))
             .collect();
-        ids.sort();
-        ids
+        values.sort();
+        values
     }
 }
 
@@ -285,7 +290,10 @@ fn a_killed_connectwise_run_resumes_without_making_any_member_twice() {
         let state = dir.path().join(format!("cw-state-{round}"));
         let prefix = format!("cw{round}x");
         let mut child = tenant
-            .command(&state, &["run", &wf, "--input", &format!("prefix={prefix}")])
+            .command(
+                &state,
+                &["run", &wf, "--input", &format!("prefix={prefix}")],
+            )
             .env("CONNECTWISE_RATE_LIMIT", "5/200ms")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -298,7 +306,10 @@ fn a_killed_connectwise_run_resumes_without_making_any_member_twice() {
         let before = tenant.members(&prefix);
         assert_no_duplicates(&before);
         let Some(run) = newest_run(&tenant, &state) else {
-            assert!(before.is_empty(), "a run that was never recorded sent nothing");
+            assert!(
+                before.is_empty(),
+                "a run that was never recorded sent nothing"
+            );
             continue;
         };
         if run["status"] != "running" {
@@ -312,7 +323,10 @@ fn a_killed_connectwise_run_resumes_without_making_any_member_twice() {
         let after = tenant.members(&prefix);
         let mut expected: Vec<String> = (0..20).map(|i| format!("{prefix}{i}")).collect();
         expected.sort();
-        assert_eq!(after, expected, "every member exactly once after the resume");
+        assert_eq!(
+            after, expected,
+            "every member exactly once after the resume"
+        );
     }
     eprintln!("ConnectWise runs resumed to completion: {resumed}");
 }

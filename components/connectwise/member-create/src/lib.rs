@@ -20,6 +20,7 @@ psaflow_kit::bind_connectwise_node!("member-create");
 use psaflow_kit::connectwise::conditions::quote;
 use psaflow_kit::connectwise::describe::{capability, node_info};
 use psaflow_kit::connectwise::envelope::{self, Done};
+use psaflow_kit::connectwise::paging::{self, ListRequest, MAX_PAGE_SIZE};
 use psaflow_kit::connectwise::patch::reference;
 use psaflow_kit::connectwise::transport::Method;
 use psaflow_kit::connectwise::types::Effect;
@@ -109,23 +110,12 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
 /// Members (active or not) whose identifier is `identifier`: ConnectWise keeps identifiers
 /// unique, so at most one.
 fn find_by_identifier(identifier: &str) -> Result<(u16, Vec<Value>), Failure> {
-    let query = [(
-        "conditions".to_string(),
-        format!("identifier = {}", quote(identifier)),
-    )];
-    let (status, found) = http::send_json(Method::Get, "/system/members", &query, None)?;
-    let members = match found {
-        Value::Array(members) => members,
-        other => {
-            return Err(Failure::Unexpected {
-                status,
-                message: format!(
-                    "ConnectWise answered a member lookup with {other} instead of a list"
-                ),
-            });
-        }
-    };
-    Ok((status, members))
+    paging::list_all(&ListRequest {
+        path: "/system/members".to_owned(),
+        conditions: Some(format!("identifier = {}", quote(identifier))),
+        page_size: MAX_PAGE_SIZE,
+        count: None,
+    })
 }
 
 export!(Node);
