@@ -70,6 +70,16 @@ pub enum What {
         #[arg(long)]
         skip_unpaced: bool,
     },
+    /// Every example workflow's test cases on fresh embedded sandboxes (HaloPSA and
+    /// ConnectWise): API requests sent against the fewest the steps need, tokens apart.
+    Requests {
+        /// The folder of example workflows and their `*.test.yaml` files.
+        #[arg(long, default_value = "examples")]
+        examples: std::path::PathBuf,
+        /// Also print every case and step with its minimum and why.
+        #[arg(long)]
+        detail: bool,
+    },
     /// `psaflow worker` processes on one PostgreSQL run store (a throw-away cluster, or
     /// PSAFLOW_TEST_DATABASE_URL) against a sandbox with latency: runs/minute per number of
     /// workers, claim latency, enqueue-to-claim latency, and a dead worker's runs taken over.
@@ -117,6 +127,7 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
         } => {
             super::bench_workers::run(*runs, workers, *concurrency, *latency_ms, *lease_secs).await
         }
+        What::Requests { examples, detail } => super::bench_requests::run(examples, *detail).await,
         What::Pacing {
             updates,
             limit,

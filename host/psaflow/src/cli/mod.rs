@@ -4,6 +4,7 @@ mod approve;
 mod audit;
 mod bench;
 mod bench_pacing;
+mod bench_requests;
 mod bench_workers;
 mod invoke;
 mod nodes;

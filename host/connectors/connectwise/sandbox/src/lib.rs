@@ -25,6 +25,7 @@ pub mod conditions;
 mod errors;
 mod faults;
 mod members;
+pub mod minimum;
 mod patch;
 mod seed;
 mod server;

@@ -22,6 +22,7 @@
 mod auth;
 mod clock;
 mod faults;
+mod minimum;
 mod model;
 mod ops;
 mod rules;
@@ -41,6 +42,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{AgentQuirk, Faults, RandomFaults, UserDeleteQuirk};
+pub use minimum::{Minimum, Pending, fewest_pages};
 pub use model::Entity;
 
 /// How long [`Sandbox::shutdown`] lets in-flight requests finish before cutting them off.
