@@ -27,8 +27,11 @@ pub enum CallOutcome {
 /// One request a node made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
+    /// The method the node used.
     pub method: Method,
+    /// The path below the API base, as the node gave it.
     pub path: String,
+    /// How it ended; [`CallOutcome::Unknown`] until the answer is recorded.
     pub outcome: CallOutcome,
 }
 
@@ -48,6 +51,7 @@ pub struct CallLog {
 const MAX_CALLS: usize = 4096;
 
 impl CallLog {
+    /// An empty log for one invocation.
     pub fn new() -> Self {
         Self::default()
     }
@@ -105,10 +109,12 @@ impl CallLog {
     /// Requests sent, calls refused and DELETEs sent, for the run report.
     pub fn counts(&self) -> CallCounts {
         let calls = self.lock();
+        // At most MAX_CALLS records, so the counts always fit; saturate rather than wrap anyway.
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         CallCounts {
-            requests: calls.len() as u32,
+            requests: count(calls.len()),
             refused_calls: self.refused.load(Ordering::Relaxed),
-            deletes_sent: calls.iter().filter(|c| c.method == Method::Delete).count() as u32,
+            deletes_sent: count(calls.iter().filter(|c| c.method == Method::Delete).count()),
         }
     }
 

@@ -12,7 +12,9 @@ pub enum Effect {
     /// Changes nothing.
     #[default]
     Read,
+    /// Makes a new record; not idempotent, so a retry after an unknown outcome must look first.
     Create,
+    /// Changes fields of an existing record.
     Update,
     /// Makes a record inactive; it can be made active again.
     Deactivate,
@@ -24,6 +26,7 @@ impl Effect {
     /// The WIT enum case names, in order.
     pub const NAMES: [&'static str; 5] = ["read", "create", "update", "deactivate", "delete"];
 
+    /// The case with this WIT name (`"deactivate"`), or `None` for a name the contract does not have.
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "read" => Effect::Read,
@@ -35,6 +38,7 @@ impl Effect {
         })
     }
 
+    /// The WIT name of the case, as `psaflow nodes` and reports print it.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }

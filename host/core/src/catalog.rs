@@ -11,25 +11,34 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ParamType {
+    /// A WIT `string`.
     String,
+    /// A WIT `bool`.
     Bool,
     /// A signed or unsigned integer of `bits` width.
     Integer {
+        /// True for `s8`..`s64`.
         signed: bool,
+        /// 8, 16, 32 or 64: the mapping checks values fit before calling the node.
         bits: u8,
     },
+    /// A WIT `f32` or `f64`.
     Float,
     /// A WIT `json` alias: any JSON value, passed to the node as JSON text.
     Json,
+    /// A WIT `list<...>`; users write a YAML/JSON array.
     List {
+        /// The type of every element.
         item: Box<ParamType>,
     },
     /// A nested record (third-party nodes may use them).
     Record {
+        /// The record's fields, in WIT order.
         fields: Vec<ParamSpec>,
     },
     /// A WIT enum: one of these names.
     Enum {
+        /// The case names as WIT spells them (kebab-case).
         cases: Vec<String>,
     },
 }
@@ -91,6 +100,7 @@ pub struct ParamSpec {
     pub name: String,
     /// The WIT field name: `site-client-id`.
     pub wit_name: String,
+    /// What values the parameter accepts.
     #[serde(rename = "type")]
     pub ty: ParamType,
     /// Required unless the WIT field is an `option<...>`.
@@ -112,6 +122,7 @@ pub struct NodeSpec {
     pub description: String,
     /// Where the component came from: `built-in` or a file path.
     pub source: String,
+    /// The parameters of the node's input record, in WIT order.
     pub params: Vec<ParamSpec>,
     /// The connector whose transport the node imports (`halopsa` for `psaflow:halopsa/transport`);
     /// `None` for a node that makes no API calls.
@@ -120,6 +131,7 @@ pub struct NodeSpec {
     /// from the node's name.
     /// The envelope key of the node's output (`Client`).
     pub output_key: String,
+    /// What the node changes, as it declared it; decides destructive marking and confirmation.
     pub effect: Effect,
     /// Repeating the call with the same input changes nothing more.
     pub idempotent: bool,
@@ -141,6 +153,7 @@ impl NodeSpec {
         self.capabilities.iter().find(|c| c.allows(method, path))
     }
 
+    /// The parameter users call `name` (exact spelling), if the node has one.
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)
     }
@@ -164,6 +177,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A catalog with no nodes; the runtime fills it as it loads components.
     pub fn new() -> Self {
         Self::default()
     }
@@ -174,22 +188,27 @@ impl Catalog {
         self.nodes.insert(spec.id.clone(), spec)
     }
 
+    /// The node with this id (`halopsa.client.create`), if loaded.
     pub fn get(&self, id: &str) -> Option<&NodeSpec> {
         self.nodes.get(id)
     }
 
+    /// Every node, ordered by id.
     pub fn iter(&self) -> impl Iterator<Item = &NodeSpec> {
         self.nodes.values()
     }
 
+    /// Every node id, in order (for "did you mean" hints and listings).
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.nodes.keys().map(String::as_str)
     }
 
+    /// How many nodes are loaded.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
+    /// True when no node is loaded.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

@@ -5,6 +5,8 @@ use crate::BoxFuture;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// Where the host reads time and waits. Everything that sleeps (retries, backoff, polling)
+/// goes through this, so tests can swap in a [`VirtualClock`] and never wait for real.
 pub trait Clock: Send + Sync {
     /// Time elapsed since the clock started.
     fn elapsed(&self) -> Duration;
@@ -53,6 +55,7 @@ struct VirtualState {
 }
 
 impl VirtualClock {
+    /// A virtual clock at zero that has not slept yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -12,11 +12,16 @@ pub const STATUS_SYSTEM: i32 = 500;
 /// One node's result. Serialised as `{"StatusCode", "OriginalStatusCode", "ErrorMessage", <output_name>: output}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
+    /// StatusCode: 200 when the request completed, -1 for a validation failure, 500 for a system
+    /// error (see the `STATUS_*` constants).
     pub status_code: i32,
+    /// The HTTP status the PSA answered with, or 0 when no request was answered.
     pub original_status_code: i32,
+    /// Empty on success; otherwise what went wrong, in words an MSP engineer can act on.
     pub error_message: String,
     /// The operation's output key, e.g. `Client`, `Sites`, `DeletedUser`.
     pub output_name: String,
+    /// The record(s) the node produced, or `{}` when it failed.
     pub output: Value,
 }
 
@@ -69,19 +74,20 @@ impl Envelope {
         let obj = value
             .as_object()
             .ok_or("an envelope must be a JSON object")?;
-        let int = |key: &str, default: i64| -> Result<i64, String> {
+        let int = |key: &str, default: i32| -> Result<i32, String> {
             match obj.get(key) {
                 None => Ok(default),
                 Some(v) => v
                     .as_i64()
-                    .ok_or_else(|| format!("{key} must be an integer, got {v}")),
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or_else(|| format!("{key} must be a 32-bit integer, got {v}")),
             }
         };
-        let status_code = int("StatusCode", 200)? as i32;
+        let status_code = int("StatusCode", 200)?;
         let original_status_code = int(
             "OriginalStatusCode",
             if status_code == 200 { 200 } else { 0 },
-        )? as i32;
+        )?;
         let error_message = match obj.get("ErrorMessage") {
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
@@ -146,5 +152,13 @@ mod tests {
     fn from_json_rejects_two_outputs() {
         let err = Envelope::from_json(&json!({"StatusCode": 200, "A": 1, "B": 2})).unwrap_err();
         assert!(err.contains("\"A\"") && err.contains("\"B\""), "{err}");
+    }
+
+    #[test]
+    fn from_json_rejects_a_status_code_that_does_not_fit() {
+        // 2^32 + 200 used to wrap to 200 and read as a success.
+        let err = Envelope::from_json(&json!({"StatusCode": 4_294_967_496_i64, "Client": {}}))
+            .unwrap_err();
+        assert!(err.contains("StatusCode must be a 32-bit integer"), "{err}");
     }
 }

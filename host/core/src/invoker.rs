@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
 
+/// A boxed future that can cross threads: the object-safe return type of the host's traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What the runtime saw a node do over the API during one invocation.
@@ -20,6 +21,7 @@ pub struct CallCounts {
 }
 
 impl CallCounts {
+    /// Adds another attempt's counts (a step's report sums its retries).
     pub fn add(&mut self, other: CallCounts) {
         self.requests += other.requests;
         self.refused_calls += other.refused_calls;
@@ -27,6 +29,8 @@ impl CallCounts {
     }
 }
 
+/// Runs nodes for the workflow engine. The runtime implements it over wasm components; the
+/// workflow tests implement it with mocks, so the engine cannot tell the difference.
 pub trait NodeInvoker: Send + Sync {
     /// The nodes this invoker can run (used to validate workflows before they run).
     fn catalog(&self) -> &Catalog;

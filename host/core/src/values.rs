@@ -12,6 +12,10 @@ use serde_json::{Number, Value};
 const EXACT_F64_LIMIT: f64 = 9.0e15;
 
 /// `f` as an `i64` when it is a whole number small enough to be exact (`21.0` is 21).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "checked first: a whole number below EXACT_F64_LIMIT converts exactly"
+)]
 pub fn whole_f64(f: f64) -> Option<i64> {
     (f.fract() == 0.0 && f.abs() < EXACT_F64_LIMIT).then_some(f as i64)
 }
