@@ -153,6 +153,49 @@ fn validate_reports_file_line_column_and_exits_2() {
 }
 
 #[test]
+fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket-retry.yaml");
+    std::fs::write(
+        &file,
+        "name: t\nsteps:\n  - id: t\n    node: halopsa.ticket.create\n    with:\n      Summary: Printer\n      Details: Jammed\n      TickettypeId: 1\n    retry: { max_attempts: 3, retry_on: [system, unknown_outcome] }\n",
+    )
+    .unwrap();
+    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    // Valid (exit 0), but the author is told at the `retry` key what a retry there can do.
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(text(&out.stdout).contains("valid (1 step, 1 warning)"), "{}", text(&out.stdout));
+    assert!(err.contains("warning: step 't' retries halopsa.ticket.create after unknown outcomes"), "{err}");
+    assert!(err.contains("ticket-retry.yaml:9:5"), "{err}");
+    assert!(err.contains("create the ticket twice"), "{err}");
+
+    // The same retry around a create that looks its record up first is fine, and no shipped
+    // example draws a warning.
+    std::fs::write(
+        &file,
+        "name: t\nsteps:\n  - id: c\n    node: halopsa.client.create\n    with:\n      Name: Acme\n    retry: { max_attempts: 3, retry_on: [system, unknown_outcome] }\n",
+    )
+    .unwrap();
+    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stderr), "", "no warning for a create with recovery");
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".yaml") || name.ends_with(".test.yaml") || name.ends_with(".plan.yaml") {
+            continue;
+        }
+        let out = psaflow(&["validate", path.to_str().unwrap()]);
+        assert!(
+            !text(&out.stderr).contains("warning"),
+            "{name} draws a warning:\n{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
     let out = psaflow(&["run", "examples/client-report.yaml", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -371,6 +371,25 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
     )
     .await;
     assert_eq!(result["valid"], true, "{result}");
+    assert_eq!(result["warnings"], json!([]), "{result}");
+    // Valid, with a warning at the `retry:` key of a create that cannot recover.
+    let retried = "name: t\nsteps:\n  - id: t\n    node: halopsa.ticket.create\n    with: { Summary: S, Details: D, TickettypeId: 1 }\n    retry: { max_attempts: 3 }\n";
+    let (_, result) = post(
+        &server,
+        &reader,
+        "/v1/workflows/validate",
+        &json!({"yaml": retried}),
+    )
+    .await;
+    assert_eq!(result["valid"], true, "{result}");
+    assert_eq!(result["warnings"][0]["line"], 6, "{result}");
+    assert!(
+        result["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot look for a ticket"),
+        "{result}"
+    );
 
     // Metrics moved; the OpenAPI document lists the paths.
     let text = client()

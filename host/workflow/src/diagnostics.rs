@@ -39,9 +39,20 @@ impl Pos {
     }
 }
 
+/// How serious a diagnostic is: an error stops the workflow from running; a warning points at
+/// something valid that probably does not do what the author expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
 /// One problem found in a workflow or its inputs.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
+    /// Errors make a workflow invalid; warnings do not.
+    pub severity: Severity,
     /// The file name as given to `load`/`parse`.
     pub file: String,
     /// 1-based; 0 when the problem has no place in the file.
@@ -61,12 +72,14 @@ pub struct Diagnostic {
 impl PartialEq for Diagnostic {
     fn eq(&self, other: &Self) -> bool {
         (
+            self.severity,
             &self.file,
             self.line,
             self.column,
             &self.message,
             &self.help,
         ) == (
+            other.severity,
             &other.file,
             other.line,
             other.column,
@@ -80,6 +93,7 @@ impl Diagnostic {
     /// A diagnostic at `pos` in `source` (named `file`).
     pub fn at(file: &str, source: &Arc<str>, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             file: file.to_string(),
             line: pos.line,
             column: pos.column,
@@ -94,6 +108,7 @@ impl Diagnostic {
     /// A diagnostic with no place in a file.
     pub fn general(file: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             file: file.to_string(),
             line: 0,
             column: 0,
@@ -103,6 +118,16 @@ impl Diagnostic {
             span: 0..0,
             source: None,
         }
+    }
+
+    /// The same diagnostic as a warning.
+    pub fn into_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -136,6 +161,10 @@ impl Diagnostic {
         } else {
             Renderer::plain()
         };
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
         match &self.source {
             Some(source) => {
                 let span = clamp_span(source, self.span.clone());
@@ -143,7 +172,7 @@ impl Diagnostic {
                 if let Some(label) = &self.label {
                     annotation = annotation.label(label.as_str());
                 }
-                let mut group = Level::ERROR.primary_title(self.message.as_str()).element(
+                let mut group = level.clone().primary_title(self.message.as_str()).element(
                     Snippet::source(&**source)
                         .path(self.file.as_str())
                         .annotation(annotation),
@@ -160,7 +189,7 @@ impl Diagnostic {
                 } else {
                     format!("{}: {}", self.file, self.message)
                 };
-                let mut group = Group::with_title(Level::ERROR.primary_title(title.as_str()));
+                let mut group = Group::with_title(level.primary_title(title.as_str()));
                 if let Some(help) = &self.help {
                     group = group.element(Level::HELP.message(help.as_str()));
                 }
@@ -227,10 +256,16 @@ impl Diagnostics {
             out.push_str(d.render(styled).trim_end());
             out.push_str("\n\n");
         }
-        match self.0.len() {
-            0 => {}
-            1 => out.push_str("1 error\n"),
-            n => out.push_str(&format!("{n} errors\n")),
+        let warnings = self.0.iter().filter(|d| d.is_warning()).count();
+        let errors = self.0.len() - warnings;
+        let counts: Vec<String> = [(errors, "error"), (warnings, "warning")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+            .collect();
+        if !counts.is_empty() {
+            out.push_str(&counts.join(", "));
+            out.push('\n');
         }
         out
     }

@@ -5,6 +5,7 @@
 //!   reads test files with it); `parse.rs` turns that tree into the model (`model.rs`);
 //! - `expr.rs` finds, compiles and evaluates `${{ ... }}`;
 //! - `validate.rs` checks a workflow against the node catalog before anything runs;
+//!   `lint.rs` finds what is valid but probably unintended (warnings);
 //! - `inputs.rs` turns `--input name=value` into typed inputs;
 //! - `options.rs` how to run (`RunOptions`), `events.rs` what a run reports as it goes
 //!   (`RunEvent`, `RunObserver`), `duration.rs` durations as written and shown;
@@ -38,6 +39,7 @@ pub mod expr;
 mod dates;
 mod file_inputs;
 mod inputs;
+mod lint;
 pub mod journal;
 mod model;
 mod options;
@@ -50,7 +52,8 @@ mod report;
 mod validate;
 pub mod yaml;
 
-pub use diagnostics::{Diagnostic, Diagnostics, Pos};
+pub use diagnostics::{Diagnostic, Diagnostics, Pos, Severity};
+pub use lint::warnings;
 pub use dryrun::{CallEstimate, Plan, PlannedStep, dry_run_plan, plan};
 pub use duration::{MAX_DURATION, duration_from_secs, format_duration, parse_duration};
 pub use events::{RunEvent, RunObserver};

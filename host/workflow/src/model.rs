@@ -185,6 +185,8 @@ pub struct Step {
     pub concurrency: usize,
     pub if_: Option<Template>,
     pub retry: Option<RetryPolicy>,
+    /// Position of the `retry:` key (the step's when there is none), for warnings about it.
+    pub retry_pos: Pos,
     pub timeout: Option<Duration>,
     pub continue_on_error: bool,
     pub confirm: bool,

@@ -562,6 +562,7 @@ impl Builder {
             concurrency: 1,
             if_: None,
             retry: None,
+            retry_pos: node.pos,
             timeout: None,
             continue_on_error: false,
             confirm: false,
@@ -606,7 +607,10 @@ impl Builder {
                     step.concurrency = n.min(MAX_CONCURRENCY) as usize
                 }
                 "if" => step.if_ = Some(self.condition(v)),
-                "retry" => step.retry = self.retry(v),
+                "retry" => {
+                    step.retry_pos = k.pos;
+                    step.retry = self.retry(v)
+                }
                 "timeout" => step.timeout = self.duration(v, "timeout"),
                 "continue_on_error" => {
                     step.continue_on_error = self.boolean(v, "continue_on_error").unwrap_or(false)

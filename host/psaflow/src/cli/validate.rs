@@ -1,4 +1,6 @@
-//! `psaflow validate FILE`: checks a workflow without running it. Errors name file:line:column.
+//! `psaflow validate FILE`: checks a workflow without running it. Errors name file:line:column;
+//! warnings (valid but probably unintended, e.g. `retry` around a create that cannot recover)
+//! are printed too and do not change the exit code.
 
 use super::{Cli, EXIT_USAGE};
 use std::path::PathBuf;
@@ -30,8 +32,17 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         problems.extend(more.0);
     }
     let checked = psaflow_workflow::Diagnostics(problems).into_result();
+    // Warnings (valid, but probably not what the author meant) come after any errors.
+    let warnings = psaflow_workflow::warnings(&workflow, runtime.catalog());
+    let warned = warnings.len();
+    let print_warnings = || {
+        if !warnings.is_empty() {
+            eprintln!("{}", super::render(&warnings));
+        }
+    };
     match checked {
         Ok(()) => {
+            print_warnings();
             if workflow.connection().is_some() {
                 eprintln!(
                     "psaflow: note: {} has a `connection:` block; `psaflow run` refuses it unless given --allow-workflow-connection",
@@ -40,11 +51,17 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             }
             let n = workflow.steps().len();
             let plural = if n == 1 { "" } else { "s" };
-            println!("{}: valid ({n} step{plural})", args.file.display());
+            let caveat = match warned {
+                0 => String::new(),
+                1 => ", 1 warning".to_string(),
+                w => format!(", {w} warnings"),
+            };
+            println!("{}: valid ({n} step{plural}{caveat})", args.file.display());
             Ok(0)
         }
         Err(diagnostics) => {
-            eprint!("{}", super::render(&diagnostics));
+            eprintln!("{}", super::render(&diagnostics));
+            print_warnings();
             Ok(EXIT_USAGE)
         }
     }

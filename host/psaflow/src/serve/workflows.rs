@@ -177,6 +177,9 @@ pub struct ValidateResponse {
     pub steps: Option<usize>,
     /// Every problem, with line and column.
     pub diagnostics: Vec<DiagnosticJson>,
+    /// What is valid but probably not meant (e.g. `retry` around a create that cannot look for
+    /// the record it may have made); warnings do not make a workflow invalid.
+    pub warnings: Vec<DiagnosticJson>,
 }
 
 #[utoipa::path(post, path = "/v1/workflows/validate", tag = "workflows",
@@ -201,15 +204,18 @@ pub async fn validate(
                 name: None,
                 steps: None,
                 diagnostics: DiagnosticJson::from_all(&d),
+                warnings: Vec::new(),
             }));
         }
     };
     let diagnostics = check(&state, &workflow).await;
+    let warnings = psaflow_workflow::warnings(&workflow, state.runtime.catalog());
     Ok(Json(ValidateResponse {
         valid: diagnostics.is_empty(),
         name: Some(workflow.name().to_string()),
         steps: Some(workflow.steps().len()),
         diagnostics,
+        warnings: DiagnosticJson::from_all(&warnings),
     }))
 }
 
