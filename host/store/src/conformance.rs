@@ -93,6 +93,7 @@ pub const ALL: &[Check] = &[
     ),
 ];
 
+/// A run for checks to store: created at `created_at`, with plausible values elsewhere.
 pub fn new_run(id: &str, created_at: i64) -> NewRun {
     NewRun {
         id: id.to_string(),

@@ -5,6 +5,7 @@ use crate::conformance::{Check, new_run};
 use crate::model::{QueuedWork, RunEnd, RunState};
 use crate::store::{RunStore, StoreError};
 
+/// Every check of the serve tables, by name.
 pub const API: &[Check] = &[
     ("tokens_round_trip_and_revoke", tokens_round_trip_and_revoke),
     ("submissions_keep_the_first", submissions_keep_the_first),

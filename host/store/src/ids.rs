@@ -10,7 +10,7 @@ static LAST: Mutex<u128> = Mutex::new(0);
 
 /// A new id, greater than every id this process made before.
 pub fn new_id() -> String {
-    let millis = crate::now_ms().max(0) as u128 & ((1 << 48) - 1);
+    let millis = u128::try_from(crate::now_ms()).unwrap_or(0) & ((1 << 48) - 1);
     let mut random = [0u8; 10];
     // The OS random source failing is not something a caller can handle; the time part
     // still orders ids and the monotonic step below keeps them unique in this process.

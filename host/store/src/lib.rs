@@ -41,5 +41,15 @@ pub use store::{RunStore, StoreError, StoreResult};
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A count (a for_each list length) as the database's BIGINT; saturates, never wraps.
+pub(crate) fn count_to_db(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored BIGINT count back as a count; a negative value (never written) reads as 0.
+pub(crate) fn count_from_db(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }

@@ -2,6 +2,7 @@
 //! data directory (XDG on Linux, Application Support on macOS, %APPDATA% on Windows).
 use std::path::{Path, PathBuf};
 
+/// The environment variable naming the state directory.
 pub const ENV_STATE_DIR: &str = "PSAFLOW_STATE_DIR";
 /// The database file inside the state directory.
 pub const DEFAULT_FILE: &str = "psaflow.db";

@@ -25,6 +25,8 @@ const MIGRATION_LOCK: i64 = 0x0070_7361_666c_6f77;
 /// The channel queue changes are announced on.
 pub(crate) const QUEUE_CHANNEL: &str = "psaflow_run_queue";
 
+/// The run store in a PostgreSQL database: for several workers on several machines sharing
+/// one queue. Keeps a small pool of idle connections.
 pub struct PostgresStore {
     config: postgres::Config,
     idle: Mutex<Vec<Client>>,
@@ -200,10 +202,12 @@ impl Drop for PostgresStore {
     }
 }
 
-fn i32_of(n: u32) -> i32 {
+/// A u32 count as PostgreSQL's INTEGER (signed); saturates, never wraps.
+pub(crate) fn i32_of(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// A stored INTEGER count back as a u32; a negative value (never written) reads as 0.
 fn u32_of(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
@@ -325,9 +329,8 @@ fn update_result(
             &i32_of(attempt),
             &res.at,
             &res.outcome.as_str(),
-            &(res
-                .status_code
-                .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+            &i32::try_from(res.status_code)
+                .unwrap_or(if res.status_code < 0 { i32::MIN } else { i32::MAX }),
             &res.envelope.to_string(),
             &res.error,
             &res.target,
@@ -463,7 +466,7 @@ impl RunStore for PostgresStore {
                     &s.step_id,
                     &s.node,
                     &s.status.as_str(),
-                    &s.item_count.map(|n| n as i64),
+                    &s.item_count.map(crate::count_to_db),
                     &s.error,
                     &s.started_at,
                     &s.finished_at,
@@ -490,7 +493,7 @@ impl RunStore for PostgresStore {
                     node: r.get(2),
                     status: StepState::parse(&status)
                         .ok_or_else(|| corrupt("step status", &status))?,
-                    item_count: r.get::<_, Option<i64>>(4).map(|n| n as u64),
+                    item_count: r.get::<_, Option<i64>>(4).map(crate::count_from_db),
                     error: r.get(5),
                     started_at: r.get(6),
                     finished_at: r.get(7),

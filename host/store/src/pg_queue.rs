@@ -4,7 +4,7 @@
 //! Every change that makes work claimable announces it with `NOTIFY`, so idle workers wake
 //! at once instead of at their next poll.
 use crate::model::*;
-use crate::pg::{PostgresStore, QUEUE_CHANNEL, insert_run};
+use crate::pg::{PostgresStore, QUEUE_CHANNEL, i32_of, insert_run};
 use crate::sqlite_queue::lost_leases_reason;
 use crate::store::{StoreError, StoreResult};
 use postgres::fallible_iterator::FallibleIterator;
@@ -64,7 +64,7 @@ fn upsert_work(c: &mut impl GenericClient, work: &QueuedWork) -> StoreResult<()>
             &work.inputs.to_string(),
             &work.connection,
             &i32::from(work.dry_run),
-            &(work.lost_leases as i32),
+            &i32_of(work.lost_leases),
             &work.enqueued_at,
         ],
     )?;
@@ -258,7 +258,7 @@ pub(crate) fn sweep_expired(
             } else {
                 tx.execute(
                     "UPDATE run_queue SET lease_owner = NULL, lease_until = NULL, lost_leases = $2 WHERE run_id = $1",
-                    &[&run_id, &(lost as i32)],
+                    &[&run_id, &i32_of(lost)],
                 )?;
                 set_status(tx, &run_id, RunState::Queued, now)?;
                 sweep.requeued.push(run_id);
@@ -334,7 +334,7 @@ pub(crate) fn with_budget<T: Send>(
         tx.execute(
             "INSERT INTO request_budgets (connection, allowed, paused_until, sent) VALUES ($1, $2, 0, '[]') \
              ON CONFLICT (connection) DO NOTHING",
-            &[&connection, &(fresh.allowed as i32)],
+            &[&connection, &i32_of(fresh.allowed)],
         )?;
         let r = tx.query_one(
             "SELECT allowed, paused_until, sent, \
@@ -355,7 +355,7 @@ pub(crate) fn with_budget<T: Send>(
                 "UPDATE request_budgets SET allowed = $2, paused_until = $3, sent = $4 WHERE connection = $1",
                 &[
                     &connection,
-                    &(row.allowed as i32),
+                    &i32_of(row.allowed),
                     &row.paused_until,
                     &row.sent_json(),
                 ],

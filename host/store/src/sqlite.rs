@@ -18,6 +18,8 @@ use std::time::Duration;
 /// How long a writer waits for another process holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The run store in one SQLite file: the default, for one machine (several processes may
+/// share the file; SQLite's lock serialises writers).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: Option<PathBuf>,
@@ -41,6 +43,7 @@ impl SqliteStore {
         Self::open_file(&dir.join(crate::DEFAULT_FILE))
     }
 
+    /// Opens (creating when needed) the database file at `path` and brings its schema up to date.
     pub fn open_file(path: &Path) -> StoreResult<SqliteStore> {
         let conn = Connection::open(path).map_err(|e| {
             StoreError::Backend(format!("cannot open the run store {}: {e}", path.display()))
@@ -290,7 +293,7 @@ impl RunStore for SqliteStore {
                 s.step_id,
                 s.node,
                 s.status.as_str(),
-                s.item_count.map(|n| n as i64),
+                s.item_count.map(crate::count_to_db),
                 s.error,
                 s.started_at,
                 s.finished_at
@@ -312,7 +315,7 @@ impl RunStore for SqliteStore {
                     step_id: r.get(1)?,
                     node: r.get(2)?,
                     status: StepState::Running,
-                    item_count: r.get::<_, Option<i64>>(4)?.map(|n| n as u64),
+                    item_count: r.get::<_, Option<i64>>(4)?.map(crate::count_from_db),
                     error: r.get(5)?,
                     started_at: r.get(6)?,
                     finished_at: r.get(7)?,

@@ -7,51 +7,84 @@ use crate::api::{NewToken, Submission, TokenRecord};
 use crate::model::*;
 use thiserror::Error;
 
+/// Why a run store operation failed. The messages are shown to users as they are, so each
+/// names the run, step or file concerned.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The run id is not in the store.
     #[error("no run with id {0}")]
     RunNotFound(String),
+    /// The run has no approval request at that step.
     #[error("run {run_id} has no approval waiting at step '{step_id}'")]
-    ApprovalNotFound { run_id: String, step_id: String },
+    ApprovalNotFound {
+        /// The run asked about.
+        run_id: String,
+        /// The step asked about.
+        step_id: String,
+    },
     #[error(
         "step '{step_id}' of run {run_id} was already {} by {}; a different decision cannot replace it",
         existing.decision.as_str(),
         existing.by
     )]
+    /// A decision was made already and the new one differs; decisions are final.
     ConflictingDecision {
+        /// The run of the approval.
         run_id: String,
+        /// The approval step.
         step_id: String,
+        /// The decision already recorded, which stands.
         existing: DecisionRecord,
     },
     #[error(
         "run {0} has no queued work: its inputs were deleted when it last stopped; give them again to requeue it"
     )]
+    /// The run has no queue row (its inputs are gone), so it cannot be requeued without them.
     NotQueued(String),
+    /// The run is over; only unfinished runs go back into the queue.
     #[error("run {run_id} already {status}; a finished run cannot be queued again")]
-    RunFinished { run_id: String, status: RunState },
+    RunFinished {
+        /// The finished run.
+        run_id: String,
+        /// How it finished.
+        status: RunState,
+    },
+    /// A row with this key exists (run id, token name, intent of the same attempt).
     #[error("{0} already exists")]
     Duplicate(String),
     #[error(
         "the run store at {path} is from a newer psaflow (schema version {found}, this one knows {known})"
     )]
+    /// The database was migrated by a newer psaflow; this one refuses to touch it.
     NewerSchema {
+        /// Where the store is (a file path or database location).
         path: String,
+        /// The schema version found in the store.
         found: i64,
+        /// The newest schema version this psaflow knows.
         known: i64,
     },
+    /// A stored value does not parse (a JSON column, a status name).
     #[error("the run store holds a value it cannot read: {0}")]
     Corrupt(String),
+    /// The database itself failed (I/O, lock, connection, SQL).
     #[error("run store: {0}")]
     Backend(String),
+    /// This backend does not implement the operation.
     #[error("the {backend} run store cannot {what} yet")]
     Unsupported {
+        /// The backend's kind (`sqlite`, `postgres`).
         backend: &'static str,
+        /// The operation, as a verb phrase for the message.
         what: &'static str,
     },
 }
 
+/// The result of every [`RunStore`] operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Where runs, their journal, approvals, the audit trail, the run queue and `psaflow serve`'s
+/// tokens are kept. Every backend passes the same checks ([`crate::conformance`]).
 pub trait RunStore: Send + Sync {
     /// A short name for reports and `runs show`: `sqlite`, `postgres`.
     fn kind(&self) -> &'static str;
@@ -59,7 +92,9 @@ pub trait RunStore: Send + Sync {
     fn location(&self) -> String;
 
     // Runs.
+    /// Stores a new run; an existing id is [`StoreError::Duplicate`].
     fn create_run(&self, run: &NewRun) -> StoreResult<()>;
+    /// The run with this id, if any.
     fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
     /// Newest first.
     fn list_runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
@@ -76,6 +111,7 @@ pub trait RunStore: Send + Sync {
     // Steps and finished calls.
     /// Inserts or replaces the step's row.
     fn record_step(&self, step: &StepRecord) -> StoreResult<()>;
+    /// Every step row of a run, in the order the steps started.
     fn steps(&self, run_id: &str) -> StoreResult<Vec<StepRecord>>;
     /// Inserts or replaces the finished call.
     fn record_call(&self, call: &CallRecord) -> StoreResult<()>;
@@ -110,6 +146,7 @@ pub trait RunStore: Send + Sync {
     /// Records that a step waits for approval; a request that already exists is kept as it
     /// is (a resumed run reaching the same step again asks nothing new).
     fn request_approval(&self, request: &ApprovalRequest) -> StoreResult<()>;
+    /// Every approval request of a run, with its decision when made.
     fn approvals(&self, run_id: &str) -> StoreResult<Vec<ApprovalRecord>>;
     /// Records a decision and its audit row. The same decision again is a no-op
     /// (`AlreadyDecided`); a different one is `ConflictingDecision`.
@@ -122,6 +159,7 @@ pub trait RunStore: Send + Sync {
     ) -> StoreResult<DecideOutcome>;
 
     // Audit.
+    /// Appends one audit row on its own (a direct node invocation through `psaflow serve`).
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Oldest first.
     fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;

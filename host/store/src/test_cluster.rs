@@ -20,6 +20,8 @@ pub const ENV_TEST_DATABASE_URL: &str = "PSAFLOW_TEST_DATABASE_URL";
 /// `1`: a test that finds no PostgreSQL fails instead of skipping.
 pub const ENV_REQUIRE_POSTGRES: &str = "PSAFLOW_REQUIRE_POSTGRES";
 
+/// A PostgreSQL server for one test run: a throw-away cluster started with `initdb`/`pg_ctl`
+/// (stopped and deleted on drop), or the server `PSAFLOW_TEST_DATABASE_URL` names.
 pub struct TestCluster {
     /// URL of the maintenance database, for creating test databases.
     admin_url: String,
