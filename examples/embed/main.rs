@@ -50,10 +50,7 @@ impl Transport for InMemoryHalo {
             let method = request.method.to_string();
             self.seen.lock().unwrap().push(format!("{method} {}", request.path));
             let mut clients = self.clients.lock().unwrap();
-            let answer = |status: u16, body: Value| ApiResponse {
-                status,
-                body: body.to_string(),
-            };
+            let answer = |status: u16, body: Value| ApiResponse::new(status, body.to_string());
             Ok(match (request.method, request.path.as_str()) {
                 (Method::Get, path) if path.starts_with("/Client/") => {
                     match clients.get(&path["/Client/".len()..]) {

@@ -52,6 +52,20 @@ pub struct ApiResponse {
     pub status: u16,
     /// The response body as text (JSON for HaloPSA and ConnectWise; may be empty).
     pub body: String,
+    /// The `Link` response header, where an API that pages by it says whether another page
+    /// exists (ConnectWise: `<...page=3>; rel="next"`); `None` when the answer had none.
+    pub link: Option<String>,
+}
+
+impl ApiResponse {
+    /// An answer without a `Link` header.
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        ApiResponse {
+            status,
+            body: body.into(),
+            link: None,
+        }
+    }
 }
 
 /// Why a request got no answer. Each case tells the node (and the retry policy) something

@@ -15,6 +15,16 @@ pub fn send_json(
     query: &[(String, String)],
     body: Option<&Value>,
 ) -> Result<(u16, Value), Failure> {
+    send_reading_link(method, path, query, body).map(|(status, value, _)| (status, value))
+}
+
+/// [`send_json`], also returning the answer's `Link` header (ConnectWise's paging).
+pub fn send_reading_link(
+    method: Method,
+    path: &str,
+    query: &[(String, String)],
+    body: Option<&Value>,
+) -> Result<(u16, Value, Option<String>), Failure> {
     let request = Request {
         method,
         path: path.to_owned(),
@@ -32,7 +42,7 @@ pub fn send_json(
             response.status
         ),
     })?;
-    Ok((response.status, value))
+    Ok((response.status, value, response.link))
 }
 
 /// `GET path` of one record; a 404 becomes `not_found` (a business error, StatusCode 200).

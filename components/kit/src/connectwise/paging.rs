@@ -1,5 +1,12 @@
 //! Lists past ConnectWise's 1000-record page cap: pages of `page_size` are requested in turn
-//! until a short page ends the list or `count` records are in hand.
+//! until the list ends or `count` records are in hand.
+//!
+//! Where the list ends: ConnectWise says in the `Link` header whether another page exists
+//! (`rel="next"`), so a last page that happens to be full costs no empty request after it. An
+//! answer without the header (everything fit on one page, or something on the way dropped it)
+//! is judged by its length: a full page may have a successor, so it is asked for. Trusting the
+//! header's absence instead would save that one request but silently lose records wherever a
+//! proxy strips headers.
 
 use serde_json::Value;
 
@@ -38,8 +45,8 @@ pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
     let mut records = Vec::new();
     let mut status = 200;
     for page in 1.. {
-        let (answered, value) =
-            http::send_json(Method::Get, &list.path, &page_query(list, page), None)?;
+        let (answered, value, link) =
+            http::send_reading_link(Method::Get, &list.path, &page_query(list, page), None)?;
         status = answered;
         let Value::Array(items) = value else {
             return Err(Failure::Unexpected {
@@ -50,7 +57,7 @@ pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
                 ),
             });
         };
-        let short = items.len() < list.page_size as usize;
+        let more = has_next_page(link.as_deref(), items.len(), list.page_size);
         records.extend(items);
         if let Some(count) = list.count
             && records.len() >= count as usize
@@ -58,16 +65,72 @@ pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
             records.truncate(count as usize);
             break;
         }
-        if short {
+        if !more {
             break;
         }
     }
     Ok((status, records))
 }
 
+/// Whether another page follows one of `items` records asked in pages of `page_size`: the
+/// `Link` header decides when the answer has one, the page's length otherwise.
+pub fn has_next_page(link: Option<&str>, items: usize, page_size: u32) -> bool {
+    match link {
+        Some(link) => links_to_next(link),
+        None => items >= page_size as usize,
+    }
+}
+
+/// Whether a `Link` header value (`<url>; rel="next", <url>; rel="last"`) has a `next` link.
+/// Only the parameters after each `<url>` are read, so a URL holding `;` or `,` cannot confuse it.
+fn links_to_next(header: &str) -> bool {
+    header
+        .split('<')
+        .filter_map(|link| link.split_once('>').map(|(_, params)| params))
+        .any(|params| {
+            params.split(';').any(|param| {
+                let Some((key, value)) = param.split_once('=') else {
+                    return false;
+                };
+                let value = value.trim().trim_end_matches(',').trim().trim_matches('"');
+                key.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .split_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_link_header_decides_when_there_is_one() {
+        let base = "<https://cw.example/v4_6_release/apis/3.0/system/members?pageSize=2&page=";
+        let middle = format!(
+            "{base}1>; rel=\"first\", {base}1>; rel=\"prev\", {base}3>; rel=\"next\", {base}4>; rel=\"last\""
+        );
+        let last = format!("{base}1>; rel=\"first\", {base}3>; rel=\"prev\"");
+        assert!(has_next_page(Some(&middle), 2, 2));
+        assert!(
+            !has_next_page(Some(&last), 2, 2),
+            "a full last page needs no empty page after it"
+        );
+        assert!(
+            has_next_page(Some("<u>; rel=next"), 1, 2),
+            "a next link wins over a short page"
+        );
+        assert!(
+            !has_next_page(Some("<u?next=1;rel=next,x>; rel=\"last\""), 2, 2),
+            "only rel counts, not the URL"
+        );
+        assert!(has_next_page(Some("<a>; rel=\"prev\", <b>; rel=\"next\""), 2, 2));
+        // Without a header only a short page is known to be the last.
+        assert!(has_next_page(None, 2, 2));
+        assert!(!has_next_page(None, 1, 2));
+        assert!(!has_next_page(None, 0, 2));
+    }
 
     #[test]
     fn page_queries_carry_conditions_order_and_size() {

@@ -270,6 +270,7 @@ impl ConnectWiseClient {
             return Ok(ApiResponse {
                 status: answer.status,
                 body: answer.body,
+                link: answer.link,
             });
         }
     }
@@ -305,6 +306,12 @@ impl ConnectWiseClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| retry_policy::parse_retry_after(v, SystemTime::now()));
+            // ConnectWise's paging: whether another page exists (the node reads rel="next").
+            let link = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             // Read at most MAX_BODY_BYTES: a runaway answer must not take the host's memory.
             if response
                 .content_length()
@@ -322,6 +329,7 @@ impl ConnectWiseClient {
             Ok::<_, reqwest::Error>(Ok(Answer {
                 status,
                 retry_after,
+                link,
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             }))
         }
@@ -349,6 +357,8 @@ impl ConnectWiseClient {
 struct Answer {
     status: u16,
     retry_after: Option<Duration>,
+    /// The `Link` header.
+    link: Option<String>,
     body: String,
 }
 

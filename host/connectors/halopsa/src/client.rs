@@ -235,10 +235,7 @@ impl HaloClient {
             }
 
             tracing::debug!(method = %request.method, path = %request.path, status = response.status, "HaloPSA answered");
-            return Ok(ApiResponse {
-                status: response.status,
-                body: response.body,
-            });
+            return Ok(ApiResponse::new(response.status, response.body));
         }
     }
 

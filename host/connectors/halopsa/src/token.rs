@@ -234,6 +234,7 @@ impl TokenSource {
         let invalid = |what: &str| {
             TokenFailure::Rejected(ApiResponse {
                 status: 502,
+                link: None,
                 body: json!({
                     "error": "invalid_token_response",
                     "message": format!(
@@ -325,10 +326,7 @@ impl TokenSource {
         if let Some(d) = description {
             body["error_description"] = Value::String(d);
         }
-        ApiResponse {
-            status: response.status,
-            body: body.to_string(),
-        }
+        ApiResponse::new(response.status, body.to_string())
     }
 }
 

@@ -393,10 +393,7 @@ async fn service_unavailable_exhausts_attempts_and_returns_the_last_503() {
     let response = client.send(get("/Tickets")).await.unwrap();
     assert_eq!(
         response,
-        ApiResponse {
-            status: 503,
-            body: "busy 4".into()
-        }
+        ApiResponse::new(503, "busy 4")
     );
     assert_eq!(
         clock.sleeps(),

@@ -186,10 +186,10 @@ struct Canned;
 impl Transport for Canned {
     fn send(&self, _request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
         Box::pin(async {
-            Ok(ApiResponse {
-                status: 200,
-                body: r#"{"id":1,"name":"Acme Manufacturing Ltd","inactive":false}"#.into(),
-            })
+            Ok(ApiResponse::new(
+                200,
+                r#"{"id":1,"name":"Acme Manufacturing Ltd","inactive":false}"#,
+            ))
         })
     }
 }

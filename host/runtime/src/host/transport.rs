@@ -128,10 +128,18 @@ fn request_from_val(val: &Val) -> anyhow::Result<ApiRequest> {
 /// have (an older WIT) is given as `unreachable`, which every package has.
 fn result_to_val(outcome: Result<ApiResponse, TransportError>, ty: Option<&Type>) -> Val {
     match outcome {
-        Ok(response) => Val::Result(Ok(Some(Box::new(Val::Record(vec![
-            ("status".into(), Val::U16(response.status)),
-            ("body".into(), Val::String(response.body)),
-        ]))))),
+        Ok(response) => {
+            let mut fields = vec![
+                ("status".into(), Val::U16(response.status)),
+                ("body".into(), Val::String(response.body)),
+            ];
+            // Packages whose response has `link` (ConnectWise's paging header) get it.
+            if response_has_field(ty, "link") {
+                let link = response.link.map(|l| Box::new(Val::String(l)));
+                fields.push(("link".into(), Val::Option(link)));
+            }
+            Val::Result(Ok(Some(Box::new(Val::Record(fields)))))
+        }
         Err(err) => {
             let (case, message) = error_case(&err);
             let known = error_cases(ty);
@@ -145,6 +153,17 @@ fn result_to_val(outcome: Result<ApiResponse, TransportError>, ty: Option<&Type>
                 Some(Box::new(Val::String(message))),
             )))))
         }
+    }
+}
+
+/// Whether the package's response record declares `name`.
+fn response_has_field(ty: Option<&Type>, name: &str) -> bool {
+    let Some(Type::Result(result)) = ty else {
+        return false;
+    };
+    match result.ok() {
+        Some(Type::Record(record)) => record.fields().any(|f| f.name == name),
+        _ => false,
     }
 }
 
