@@ -13,9 +13,13 @@ pub(crate) fn days_ago(days: f64) -> Result<String, minijinja::Error> {
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    Ok(format_unix(now - (days * 86_400.0) as i64))
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "days is finite and within ±1e6 (checked above): at most ±8.64e10 seconds"
+    )]
+    let offset = (days * 86_400.0) as i64;
+    Ok(format_unix(now - offset))
 }
 
 /// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS` (UTC). The civil date is the inverse of

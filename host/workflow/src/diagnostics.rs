@@ -9,9 +9,13 @@ use std::sync::Arc;
 /// `offset`/`len` are bytes, used to draw the caret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
+    /// 1-based line; 0 when unknown.
     pub line: usize,
+    /// 1-based column, in characters; 0 when unknown.
     pub column: usize,
+    /// Byte offset of the start in the source.
     pub offset: usize,
+    /// Length in bytes of the text the caret covers.
     pub len: usize,
 }
 
@@ -34,6 +38,7 @@ impl Pos {
         Pos::default()
     }
 
+    /// False for [`Pos::none`].
     pub fn is_known(&self) -> bool {
         self.line > 0
     }
@@ -43,8 +48,10 @@ impl Pos {
 /// something valid that probably does not do what the author expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Severity {
+    /// The workflow cannot run.
     #[default]
     Error,
+    /// Valid, but probably not what the author meant.
     Warning,
 }
 
@@ -59,6 +66,7 @@ pub struct Diagnostic {
     pub line: usize,
     /// 1-based, in characters; 0 when unknown.
     pub column: usize,
+    /// What is wrong, in one sentence.
     pub message: String,
     /// A suggestion (`did you mean 'site'?`) or how to fix it.
     pub help: Option<String>,
@@ -126,20 +134,24 @@ impl Diagnostic {
         self
     }
 
+    /// True for a warning.
     pub fn is_warning(&self) -> bool {
         self.severity == Severity::Warning
     }
 
+    /// Adds a help line (how to fix it).
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// Adds a help line when there is one.
     pub fn with_help_opt(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
     }
 
+    /// Adds a short label drawn next to the caret.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
@@ -217,21 +229,27 @@ fn clamp_span(source: &str, span: Range<usize>) -> Range<usize> {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// No diagnostics.
     pub fn new() -> Self {
         Self(Vec::new())
     }
+    /// Adds one.
     pub fn push(&mut self, d: Diagnostic) {
         self.0.push(d);
     }
+    /// Adds all of `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
     }
+    /// True when nothing was found.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// How many there are (errors and warnings).
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Each diagnostic, in the current order.
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter()
     }

@@ -12,8 +12,11 @@ use serde_json::{Map, Value, json};
 /// One step as it would run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedStep {
+    /// The step's id.
     pub id: String,
+    /// The step's `name:`, if written.
     pub name: Option<String>,
+    /// The node it would run.
     pub node: String,
     /// The node declares the delete effect.
     pub destructive: bool,
@@ -25,11 +28,15 @@ pub struct PlannedStep {
     pub for_each: Option<String>,
     /// The number of items, when the list is known before running.
     pub items: Option<usize>,
+    /// How many items would run at once.
     pub concurrency: usize,
     /// The condition, resolved when possible ("false" means the step would be skipped).
     pub condition: Option<String>,
+    /// The retry policy, in words.
     pub retry: Option<String>,
+    /// The per-attempt timeout, in words (`30s`).
     pub timeout: Option<String>,
+    /// A failure would not stop the run.
     pub continue_on_error: bool,
     /// The step waits for a person's approval first: its message and terms, in words.
     pub approval: Option<String>,
@@ -40,7 +47,9 @@ pub struct PlannedStep {
 /// The whole dry run.
 #[derive(Clone)]
 pub struct Plan {
+    /// The workflow's name.
     pub workflow: String,
+    /// Every step, in workflow order.
     pub steps: Vec<PlannedStep>,
     redactor: Redactor,
 }
@@ -65,6 +74,7 @@ impl Plan {
             .collect()
     }
 
+    /// The steps as JSON (the `plan` of `run --dry-run --json`), secrets masked by `r`.
     pub fn to_json(&self, r: &Redactor) -> Value {
         Value::Array(
             self.steps

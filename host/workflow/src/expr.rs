@@ -31,33 +31,47 @@ pub struct Expr {
 pub enum Template {
     /// No expression anywhere inside.
     Literal {
+        /// The value as written.
         value: Value,
+        /// Where it was written.
         pos: Pos,
     },
     /// The whole value is one expression: the result keeps its JSON type.
     Expr(Expr),
     /// A string with expressions inside: the result is a string.
     Interp {
+        /// Text and expressions, in order.
         parts: Vec<Part>,
+        /// Where the string was written.
         pos: Pos,
     },
+    /// A list with an expression somewhere inside: each element is evaluated.
     List {
+        /// The elements, in order.
         items: Vec<Template>,
+        /// Where the list was written.
         pos: Pos,
     },
+    /// A mapping with an expression somewhere inside: each value is evaluated (keys are plain).
     Map {
+        /// Keys and values, in the order written.
         entries: Vec<(String, Template)>,
+        /// Where the mapping was written.
         pos: Pos,
     },
 }
 
+/// One piece of an interpolated string.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
+    /// Literal text, copied as is.
     Text(String),
+    /// An expression whose result is written into the string.
     Expr(Expr),
 }
 
 impl Template {
+    /// Where the value was written, for errors about it.
     pub fn pos(&self) -> Pos {
         match self {
             Template::Literal { pos, .. }
@@ -68,6 +82,7 @@ impl Template {
         }
     }
 
+    /// The value when it holds no expression at all.
     pub fn literal(&self) -> Option<&Value> {
         match self {
             Template::Literal { value, .. } => Some(value),
@@ -690,13 +705,16 @@ impl Scope {
 /// An expression that could not be evaluated, and where it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalError {
+    /// What went wrong, with a hint when one helps (`| default('')`).
     pub message: String,
+    /// The expression's position.
     pub pos: Pos,
 }
 
 /// How to treat expressions that read step results or loop items (which a dry run does not have).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Everything is available: a real run.
     Full,
     /// Expressions reading `steps`, `item` or `index` become `<body>` placeholders.
     Plan,

@@ -134,7 +134,7 @@ pub(crate) fn parse_csv(text: &str) -> Result<Value, TextError> {
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record.position().map_or(0, |p| line_number(p.line()));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -165,8 +165,13 @@ pub(crate) fn parse_csv(text: &str) -> Result<Value, TextError> {
     Ok(Value::Array(rows))
 }
 
+/// A CSV line number (u64) as the usize diagnostics use; saturates on 32-bit targets.
+fn line_number(line: u64) -> usize {
+    usize::try_from(line).unwrap_or(usize::MAX)
+}
+
 fn csv_error(err: csv::Error) -> TextError {
-    let line = err.position().map_or(0, |p| p.line() as usize);
+    let line = err.position().map_or(0, |p| line_number(p.line()));
     let message = match err.kind() {
         csv::ErrorKind::Utf8 { .. } => "this line is not UTF-8 text".to_owned(),
         _ => format!("not valid CSV: {err}"),

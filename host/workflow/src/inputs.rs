@@ -122,6 +122,10 @@ fn unescape(text: &str) -> &str {
 
 /// Reads the file an input names and converts its content by the input's type. A problem in the
 /// file is a diagnostic pinned to the file and line.
+#[allow(
+    clippy::result_large_err,
+    reason = "runs once per input given as a file; boxing the diagnostic buys nothing here"
+)]
 fn from_file(wf: &Workflow, decl: &InputDecl, path: &str, base: &Path) -> Result<Value, Diagnostic> {
     let name = &decl.name.value;
     let full = base.join(path);

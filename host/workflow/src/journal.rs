@@ -13,15 +13,19 @@ use std::time::Duration;
 /// One call: a step without for_each (`item: None`) or one for_each item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey {
+    /// The step's id.
     pub step: String,
+    /// The for_each item, 0-based; `None` without for_each.
     pub item: Option<u32>,
 }
 
 impl CallKey {
+    /// The key of `step`'s call for `item`. A for_each list is far below `u32::MAX` items
+    /// (parsing bounds it); saturating keeps an impossible index distinct from a wrapped one.
     pub fn new(step: impl Into<String>, item: Option<usize>) -> CallKey {
         CallKey {
             step: step.into(),
-            item: item.map(|i| i as u32),
+            item: item.map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
         }
     }
 }
@@ -47,17 +51,25 @@ pub struct CallHistory {
     pub attempts_made: u32,
 }
 
+/// A call that ended, as a resume replays it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedCall {
+    /// The envelope was a success.
     pub succeeded: bool,
+    /// The node's envelope (redacted); `None` when the call ended before one.
     pub envelope: Option<Envelope>,
+    /// The parameters sent (redacted), for the report.
     pub params: Option<Map<String, Value>>,
+    /// Why it failed, in words.
     pub error: Option<String>,
+    /// How many attempts it took.
     pub attempts: u32,
 }
 
+/// An attempt whose request may have been applied: sent, with no result recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InDoubt {
+    /// Which attempt, 1-based.
     pub attempt: u32,
     /// The parameters that attempt sent (redacted).
     pub params: Value,
@@ -66,19 +78,24 @@ pub struct InDoubt {
 /// One attempt of a node, as journaled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptNote {
+    /// Which call.
     pub call: CallKey,
     /// 1-based, counting attempts of earlier processes of the run.
     pub attempt: u32,
+    /// The node id.
     pub node: String,
     /// The node's declared effect: `read`, `create`, `update`, `deactivate`, `delete`.
     pub effect: String,
+    /// The parameters about to be sent (redacted).
     pub params: Value,
 }
 
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptEnd {
+    /// The node's envelope (redacted).
     pub envelope: Envelope,
+    /// The envelope was a success.
     pub succeeded: bool,
     /// The request may have reached the server without an answer coming back.
     pub outcome_unknown: bool,
@@ -93,20 +110,28 @@ pub struct AttemptEnd {
 /// A step starting or ending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepNote {
+    /// The step's id.
     pub step: String,
+    /// The node it runs.
     pub node: String,
     /// `running`, `succeeded`, `failed`, `skipped`, `waiting_approval`.
     pub status: &'static str,
+    /// The for_each list length; `None` without for_each.
     pub items: Option<usize>,
+    /// Why it failed, in words.
     pub error: Option<String>,
 }
 
 /// An approval the run has reached.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalAsk {
+    /// The approval step's id.
     pub step: String,
+    /// What the approver is asked (expressions rendered, redacted).
     pub message: String,
+    /// Who may decide; empty means anyone.
     pub approvers: Vec<String>,
+    /// How long the run waits before `on_timeout` decides; `None` waits for ever.
     pub timeout: Option<Duration>,
     /// `approve` or `reject`.
     pub on_timeout: &'static str,
@@ -115,13 +140,29 @@ pub struct ApprovalAsk {
 /// Where an approval stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApprovalAnswer {
-    Approved { by: String, comment: Option<String> },
-    Rejected { by: String, comment: Option<String> },
+    /// The step runs.
+    Approved {
+        /// Who approved (or `timeout`).
+        by: String,
+        /// The approver's reason, if given.
+        comment: Option<String>,
+    },
+    /// The run fails at the step.
+    Rejected {
+        /// Who rejected (or `timeout`).
+        by: String,
+        /// The approver's reason, if given.
+        comment: Option<String>,
+    },
+    /// No decision yet: the run stops, waiting.
     Waiting,
 }
 
+/// A journal operation's result; the error is a message for the run report.
 pub type JournalResult<T> = Result<T, String>;
 
+/// Where the engine records a run as it goes and reads what earlier processes of the same
+/// run did (psaflow's run store implements it).
 pub trait RunJournal: Send + Sync {
     /// What earlier processes of this run recorded about `call` (empty for a new run).
     fn history(&self, call: &CallKey) -> CallHistory;

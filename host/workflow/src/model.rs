@@ -9,11 +9,14 @@ use std::time::Duration;
 /// A value together with where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Located<T> {
+    /// The value.
     pub value: T,
+    /// Where it was written: the line and column errors point at.
     pub pos: Pos,
 }
 
 impl<T> Located<T> {
+    /// `value`, written at `pos`.
     pub fn new(value: T, pos: Pos) -> Self {
         Self { value, pos }
     }
@@ -42,12 +45,15 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// The workflow's `name:`.
     pub fn name(&self) -> &str {
         &self.name.value
     }
+    /// The workflow's `description:`, if any.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    /// The `connection:` block, when the file says where the PSA is (else the environment does).
     pub fn connection(&self) -> Option<&ConnectionBlock> {
         self.connection.as_ref()
     }
@@ -55,6 +61,7 @@ impl Workflow {
     pub fn declared_env(&self) -> impl Iterator<Item = &str> {
         self.env.iter().map(|n| n.value.as_str())
     }
+    /// The main steps (`steps:`), in order.
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
@@ -62,9 +69,11 @@ impl Workflow {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.all_steps().find(|s| s.id.value == id)
     }
+    /// The steps under `on_failure:`, run only when the run failed.
     pub fn on_failure(&self) -> &[Step] {
         &self.on_failure
     }
+    /// The steps under `finally:`, run after everything else.
     pub fn finally(&self) -> &[Step] {
         &self.finally
     }
@@ -75,9 +84,11 @@ impl Workflow {
             .chain(&self.on_failure)
             .chain(&self.finally)
     }
+    /// The declared inputs (`inputs:`), in the order written.
     pub fn inputs(&self) -> &[InputDecl] {
         &self.inputs
     }
+    /// The run's outputs (`outputs:`): names and the expressions that compute them.
     pub fn outputs(&self) -> impl Iterator<Item = (&str, &Template)> {
         self.outputs.iter().map(|(k, t)| (k.value.as_str(), t))
     }
@@ -85,6 +96,7 @@ impl Workflow {
     pub fn file(&self) -> &str {
         &self.file
     }
+    /// The YAML text the workflow was parsed from (stored with a run, so a resume runs the same text).
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -101,21 +113,34 @@ impl Workflow {
 /// the environment variable that holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectionBlock {
+    /// The API base URL (`https://acme.halopsa.com/api`).
     pub api_url: Option<String>,
+    /// The authorisation server, when it is not derived from `api_url`.
     pub auth_url: Option<String>,
+    /// The hosted tenant name, sent with the token request.
     pub tenant: Option<String>,
+    /// The OAuth client id (not a secret).
     pub client_id: Option<String>,
+    /// The name of the environment variable holding the client secret.
     pub client_secret_env: Option<String>,
+    /// The OAuth scope to ask for.
     pub scope: Option<String>,
 }
 
+/// The type an input declares (`type:`); a value given on the command line is read as it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputType {
+    /// Text.
     String,
+    /// A whole number.
     Integer,
+    /// Any number.
     Number,
+    /// `true` or `false`.
     Boolean,
+    /// A JSON/YAML list.
     List,
+    /// A JSON/YAML object.
     Object,
     /// A CSV table (usually `--input name=@file.csv`): a list of objects keyed by the header row.
     Csv,
@@ -124,10 +149,12 @@ pub enum InputType {
 }
 
 impl InputType {
+    /// Every type name, for "expected one of" messages.
     pub const NAMES: [&'static str; 8] = [
         "string", "integer", "number", "boolean", "list", "object", "csv", "json",
     ];
 
+    /// The type named `name` (as written after `type:`); `None` for an unknown name.
     pub fn parse(name: &str) -> Option<InputType> {
         Some(match name {
             "string" => InputType::String,
@@ -142,6 +169,7 @@ impl InputType {
         })
     }
 
+    /// The name users write after `type:`.
     pub fn name(self) -> &'static str {
         match self {
             InputType::String => "string",
@@ -159,16 +187,22 @@ impl InputType {
 /// One entry under `inputs:`.
 #[derive(Debug, Clone)]
 pub struct InputDecl {
+    /// The input's name (`inputs.<name>` in expressions).
     pub name: Located<String>,
+    /// The declared type.
     pub ty: InputType,
+    /// A run without this input is refused before anything is sent.
     pub required: bool,
+    /// The value used when the run does not give one.
     pub default: Option<Value>,
+    /// What the input is for, shown by `psaflow validate` and the console.
     pub description: Option<String>,
 }
 
 /// One entry under `steps:`.
 #[derive(Debug, Clone)]
 pub struct Step {
+    /// The step's `id:`, unique in the workflow (`steps.<id>` in expressions).
     pub id: Located<String>,
     /// Display name (`name:`); the id is shown when absent.
     pub name: Option<String>,
@@ -181,14 +215,21 @@ pub struct Step {
     pub with: Vec<(Located<String>, Template)>,
     /// Position of the `with:` key (or the step) for "missing parameter" errors.
     pub with_pos: Pos,
+    /// `for_each:`: an expression giving the list the step runs once per item of.
     pub for_each: Option<Template>,
+    /// How many for_each items run at once (`concurrency:`, 1 by default).
     pub concurrency: usize,
+    /// `if:`: the step (or, with for_each, each item) is skipped when this is false.
     pub if_: Option<Template>,
+    /// `retry:`: how failed attempts are repeated; `None` tries once.
     pub retry: Option<RetryPolicy>,
     /// Position of the `retry:` key (the step's when there is none), for warnings about it.
     pub retry_pos: Pos,
+    /// `timeout:`: the longest one attempt may take.
     pub timeout: Option<Duration>,
+    /// `continue_on_error:`: a failure of this step does not stop the run.
     pub continue_on_error: bool,
+    /// `confirm:`: allows a destructive node inside for_each.
     pub confirm: bool,
     /// `approval:`: the run waits for a person's decision before this step.
     pub approval: Option<Approval>,
@@ -197,9 +238,11 @@ pub struct Step {
 }
 
 impl Step {
+    /// The step's id.
     pub fn id(&self) -> &str {
         &self.id.value
     }
+    /// The node id it runs; empty for a `set:` step.
     pub fn node(&self) -> &str {
         &self.node.value
     }
@@ -207,9 +250,11 @@ impl Step {
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id.value)
     }
+    /// True for a `set:` step, which runs no node.
     pub fn is_set(&self) -> bool {
         self.set.is_some()
     }
+    /// The parameter template written as `name` under `with:`, if any.
     pub fn param(&self, name: &str) -> Option<&Template> {
         self.with
             .iter()
@@ -218,9 +263,12 @@ impl Step {
     }
 }
 
+/// How the wait between retries grows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backoff {
+    /// The same wait (`initial_interval`) every time.
     Constant,
+    /// Each wait `multiplier` times the one before, capped at `max_interval`.
     Exponential,
 }
 
@@ -239,14 +287,20 @@ pub enum RetryOn {
     UnknownOutcome,
 }
 
+/// A step's `retry:` block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Total attempts, including the first.
     pub max_attempts: u32,
+    /// How waits grow.
     pub backoff: Backoff,
+    /// The wait before the second attempt.
     pub initial_interval: Duration,
+    /// No wait is longer than this.
     pub max_interval: Duration,
+    /// The growth factor of exponential backoff.
     pub multiplier: f64,
+    /// Which failures are retried; others end the step at once.
     pub retry_on: Vec<RetryOn>,
 }
 
@@ -278,13 +332,17 @@ pub struct Approval {
     pub pos: Pos,
 }
 
+/// What an approval that times out decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnTimeout {
+    /// The run continues as if approved.
     Approve,
+    /// The run fails at the approval step (the default).
     Reject,
 }
 
 impl OnTimeout {
+    /// The name written after `on_timeout:`.
     pub fn as_str(self) -> &'static str {
         match self {
             OnTimeout::Approve => "approve",

@@ -257,7 +257,7 @@ impl Builder {
 
     fn positive_int(&mut self, node: &Node, what: &str) -> Option<u64> {
         match node.kind {
-            Kind::Int(i) if i >= 1 => Some(i as u64),
+            Kind::Int(i) if i >= 1 => u64::try_from(i).ok(),
             _ => {
                 self.error(
                     node.pos,
@@ -760,7 +760,7 @@ impl Builder {
             match k.name.as_str() {
                 "max_attempts" => {
                     if let Some(n) = self.positive_int(v, "max_attempts") {
-                        p.max_attempts = n.min(u32::MAX as u64) as u32;
+                        p.max_attempts = u32::try_from(n).unwrap_or(u32::MAX);
                     }
                 }
                 "backoff" => match v.as_str() {

@@ -26,6 +26,7 @@ impl std::fmt::Debug for Redactor {
 const MIN_SUBSTRING_LEN: usize = 4;
 
 impl Redactor {
+    /// A redactor masking these secret values (and, always, secret-named fields).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let r = Redactor::default();
         for s in secrets {
@@ -78,6 +79,7 @@ impl Redactor {
         }
     }
 
+    /// A copy of `map` with secret-named fields and secret values masked.
     pub fn map(&self, map: &Map<String, Value>) -> Map<String, Value> {
         map.iter()
             .map(|(k, v)| {

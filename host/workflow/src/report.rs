@@ -7,15 +7,19 @@ use crate::redact::Redactor;
 use psaflow_core::{CallCounts, Envelope};
 use serde_json::{Map, Value, json};
 
+/// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
+    /// Every step succeeded or was skipped (failures under `continue_on_error` included).
     Succeeded,
+    /// A step failed (or the workflow was invalid, or an output expression failed).
     Failed,
     /// Stopped before a step with `approval:`; a decision continues it.
     WaitingApproval,
 }
 
 impl RunStatus {
+    /// The name in reports and the run store (`waiting_approval`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Succeeded => "succeeded",
@@ -25,14 +29,19 @@ impl RunStatus {
     }
 }
 
+/// How a step (or one for_each item) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepStatus {
+    /// Its envelope was a success (for for_each: every item that ran).
     Succeeded,
+    /// It failed (for for_each: an item failed).
     Failed,
+    /// It did not run.
     Skipped,
 }
 
 impl StepStatus {
+    /// The name in reports (`skipped`).
     pub fn as_str(self) -> &'static str {
         match self {
             StepStatus::Succeeded => "succeeded",
@@ -90,13 +99,17 @@ fn attempt_log_json(log: &[AttemptRecord], r: &Redactor) -> Value {
 /// One item of a for_each step.
 #[derive(Clone)]
 pub struct ItemReport {
+    /// The item's position in the for_each list, 0-based.
     pub index: usize,
+    /// How it ended.
     pub status: StepStatus,
     /// `None` when the item was skipped (its `if` was false, or it never started).
     pub envelope: Option<Envelope>,
+    /// Attempts made (1 without retries).
     pub attempts: u32,
     /// What each attempt did (empty when the item never ran).
     pub attempt_log: Vec<AttemptRecord>,
+    /// Why it failed or was skipped, in words.
     pub error: Option<String>,
     /// What a `set:` step computed for this item (it has no envelope).
     pub values: Option<Map<String, Value>>,
@@ -138,9 +151,13 @@ impl std::fmt::Debug for StepReport {
 /// One step of the run.
 #[derive(Clone)]
 pub struct StepReport {
+    /// The step's id.
     pub id: String,
+    /// The step's `name:`, if written.
     pub name: Option<String>,
+    /// The node it runs (empty for a `set:` step).
     pub node: String,
+    /// How it ended.
     pub status: StepStatus,
     /// The envelope of a step without for_each (`None` when skipped).
     pub envelope: Option<Envelope>,
@@ -154,10 +171,13 @@ pub struct StepReport {
     pub attempt_log: Vec<AttemptRecord>,
     /// Why the step failed or was skipped, in words.
     pub error: Option<String>,
+    /// Why it was skipped (a false `if`, an earlier failure), when it was.
     pub skip_reason: Option<String>,
     /// The parameters sent (a step without for_each), secrets masked.
     pub params: Option<Map<String, Value>>,
+    /// The node deletes or deactivates records.
     pub destructive: bool,
+    /// The step was allowed to fail without failing the run.
     pub continue_on_error: bool,
     /// Records deleted by this step (successful calls of a destructive node).
     pub deleted: u64,
@@ -165,6 +185,7 @@ pub struct StepReport {
     pub deactivated: u64,
     /// A `set:` step: what it computed (one step) — `values` in the report instead of an envelope.
     pub set: bool,
+    /// What a `set:` step computed (one step without for_each).
     pub values: Option<Map<String, Value>>,
     /// Things the author should know about a step that succeeded (e.g. a list that was cut short).
     pub warnings: Vec<String>,
@@ -334,8 +355,11 @@ impl StepReport {
 /// The approval a run stopped at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitingApproval {
+    /// The approval step's id.
     pub step: String,
+    /// What the approver is asked (redacted).
     pub message: String,
+    /// Who may decide; empty means anyone.
     pub approvers: Vec<String>,
 }
 
@@ -350,12 +374,17 @@ pub struct RunReport {
     pub waiting: Option<WaitingApproval>,
     /// The workflow's `name`.
     pub name: String,
+    /// How it ended.
     pub status: RunStatus,
+    /// The workflow's `outputs:`, computed (empty when the run failed before them).
     pub outputs: Map<String, Value>,
     /// In workflow order.
     pub steps: Vec<StepReport>,
+    /// Records deleted by the whole run.
     pub deleted: u64,
+    /// Records deactivated by the whole run.
     pub deactivated: u64,
+    /// Nothing was sent: the run only showed what it would do.
     pub dry_run: bool,
     /// What would run (dry runs only).
     pub plan: Option<Plan>,
@@ -375,10 +404,12 @@ impl std::fmt::Debug for RunReport {
 }
 
 impl RunReport {
+    /// True when the run succeeded.
     pub fn succeeded(&self) -> bool {
         self.status == RunStatus::Succeeded
     }
 
+    /// The report of step `id`, if the workflow has it.
     pub fn step(&self, id: &str) -> Option<&StepReport> {
         self.steps.iter().find(|s| s.id == id)
     }

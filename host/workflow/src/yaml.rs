@@ -23,18 +23,26 @@ use std::sync::Arc;
 /// A YAML value and its place in the source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// What the node holds.
     pub kind: Kind,
+    /// Where it starts in the source.
     pub pos: Pos,
 }
 
 /// What a [`Node`] holds. Integers that do not fit `i64` are read as numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
+    /// `null`, `~` or nothing.
     Null,
+    /// `true`/`false`.
     Bool(bool),
+    /// An integer that fits `i64`.
     Int(i64),
+    /// Any other number.
     Float(f64),
+    /// A string (plain or quoted).
     Str(String),
+    /// A list, in order.
     Seq(Vec<Node>),
     /// Entries in the order they were written.
     Map(Vec<(Key, Node)>),
@@ -43,7 +51,9 @@ pub enum Kind {
 /// A mapping key and its place (the caret covers the whole key).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Key {
+    /// The key's text.
     pub name: String,
+    /// Where the key is.
     pub pos: Pos,
 }
 
@@ -61,6 +71,7 @@ impl Node {
         }
     }
 
+    /// The string, when the node is one.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             Kind::Str(s) => Some(s),
@@ -68,6 +79,7 @@ impl Node {
         }
     }
 
+    /// The entries, when the node is a mapping.
     pub fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.kind {
             Kind::Map(m) => Some(m),
@@ -75,6 +87,7 @@ impl Node {
         }
     }
 
+    /// The items, when the node is a list.
     pub fn as_seq(&self) -> Option<&[Node]> {
         match &self.kind {
             Kind::Seq(s) => Some(s),
@@ -360,18 +373,24 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 }
 
+/// A serde-saphyr position (u64) as the usize [`Pos`] holds; a source that large cannot be
+/// loaded on a 32-bit target anyway, so saturating loses nothing real.
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
 /// Where a serde-saphyr location is, as a [`Pos`] (1-based line and char column, byte span).
 fn pos_of(source: &str, loc: &Location) -> Pos {
     let span = loc.span();
     if let Some(offset) = span.byte_offset() {
         return Pos::at(
             source,
-            offset as usize,
-            span.byte_len().unwrap_or(0) as usize,
+            to_usize(offset),
+            to_usize(span.byte_len().unwrap_or(0)),
         );
     }
     // Fall back to line/column (char based) when no byte offset is known.
-    let (line, column) = (loc.line() as usize, loc.column() as usize);
+    let (line, column) = (to_usize(loc.line()), to_usize(loc.column()));
     if line == 0 {
         return Pos::none();
     }

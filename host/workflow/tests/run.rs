@@ -159,7 +159,7 @@ steps:
     with: { Id: "${{ item }}" }
 "#;
     // Later items finish first: item Id n yields (20 - n) times.
-    let fake = Fake::new().yields(|p| 20 - p["Id"].as_u64().unwrap() as usize);
+    let fake = Fake::new().yields(|p| 20 - usize::try_from(p["Id"].as_u64().unwrap()).unwrap());
     let ids: Vec<u64> = (1..=10).collect();
     let (report, _) = run(yaml, &fake, json!({"ids": ids})).await;
     assert!(report.succeeded());

@@ -59,9 +59,9 @@ pub(crate) fn delay(policy: &RetryPolicy, attempt: u32) -> Duration {
     let d = match policy.backoff {
         Backoff::Constant => policy.initial_interval,
         Backoff::Exponential => {
-            let factor = policy
-                .multiplier
-                .powi(attempt.saturating_sub(1).min(64) as i32);
+            // Capped at 64 doublings (far past any max_interval), so it fits i32.
+            let exponent = i32::try_from(attempt.saturating_sub(1).min(64)).unwrap_or(64);
+            let factor = policy.multiplier.powi(exponent);
             let secs = policy.initial_interval.as_secs_f64() * factor;
             if secs.is_finite() {
                 Duration::from_secs_f64(secs.min(1e9))
@@ -160,7 +160,8 @@ pub(crate) async fn call(
     // A create in doubt looks for its record on its first attempt (see durable::reconcile).
     let mut look_first = look_first;
     loop {
-        let number = attempts.len() as u32 + 1;
+        // At most max_attempts (a u32) attempts are made.
+        let number = u32::try_from(attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
         let note = durable::note(ctx, step, key, first_attempt + number - 1, params);
         if let Err(e) = durable::before_attempt(ctx, &note).await {
             let env = Envelope::system(

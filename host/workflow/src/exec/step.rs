@@ -227,7 +227,7 @@ async fn call_node(
     };
     let (env, attempt_log, calls) =
         retry::call(ctx, step, &output, &params, item_index, key, start).await;
-    let attempts = first_attempt - 1 + attempt_log.len() as u32;
+    let attempts = first_attempt - 1 + u32::try_from(attempt_log.len()).unwrap_or(u32::MAX);
     let ok = env.is_success();
     let error = (!ok).then(|| {
         attempt_log

@@ -7,7 +7,9 @@ use serde_json::Value;
 /// One piece of a string: literal text or an expression body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
+    /// Literal text.
     Text(String),
+    /// The body of one `${{ ... }}`, trimmed.
     Expr(String),
 }
 

@@ -12,8 +12,11 @@ use std::sync::Mutex;
 /// A planned change apply did not make, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skipped {
+    /// The change, when the skipped call was planned.
     pub change: Option<Change>,
+    /// The step it belongs to.
     pub step: String,
+    /// Why apply did not send it (the record changed since planning, not in the plan).
     pub reason: String,
 }
 
@@ -25,6 +28,7 @@ pub struct ApplyGate {
 }
 
 impl ApplyGate {
+    /// A gate that lets exactly `changes` through.
     pub fn new(changes: Vec<Change>) -> Self {
         ApplyGate {
             changes: Mutex::new(changes.into_iter().map(|c| (c, false)).collect()),

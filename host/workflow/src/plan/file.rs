@@ -9,17 +9,24 @@ use sha2::{Digest, Sha256};
 /// The format marker; a file without it is not a plan.
 pub const FORMAT: &str = "psaflow-plan/1";
 
+/// A saved plan: every change apply may make, pinned to the workflow and inputs it was made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanFile {
+    /// Always [`FORMAT`]; checked on read.
     pub format: String,
     /// The workflow file as given to `plan` (apply reads it from there).
     pub workflow: String,
+    /// The workflow's `name`.
     pub workflow_name: String,
+    /// SHA-256 of the workflow text; apply refuses a workflow that hashes differently.
     pub workflow_sha256: String,
+    /// The inputs the plan was made with (secrets masked).
     pub inputs: Map<String, Value>,
+    /// [`inputs_sha256`] of the unmasked inputs; apply must be given the same ones.
     pub inputs_sha256: String,
     /// Where the reads went, in words.
     pub backend: String,
+    /// The changes, in the order the run would make them.
     pub changes: Vec<Change>,
     /// Steps with `approval:` that the plan reaches.
     pub approvals: Vec<String>,
@@ -30,6 +37,7 @@ pub struct PlanFile {
     pub problems: Vec<String>,
 }
 
+/// How many API requests planning made and applying would make.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Requests {
     /// Read calls made while planning (the workflow's read steps and the target reads).
@@ -40,16 +48,33 @@ pub struct Requests {
     pub drift_checks: u64,
 }
 
+/// Why a plan file cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// The file is not a plan (not JSON, wrong shape, another format): its path and the reason.
     #[error("{0} is not a psaflow plan: {1}")]
     Unreadable(String, String),
     #[error("the workflow {file} changed since the plan was made (sha256 {now}, plan has {planned}); run psaflow plan again")]
-    WorkflowChanged { file: String, now: String, planned: String },
+    /// The workflow file's text is not the text planned.
+    WorkflowChanged {
+        /// The workflow file.
+        file: String,
+        /// Its SHA-256 now.
+        now: String,
+        /// Its SHA-256 when planned.
+        planned: String,
+    },
     #[error("the inputs differ from the plan's (sha256 {now}, plan has {planned}); run psaflow plan again with these inputs")]
-    InputsChanged { now: String, planned: String },
+    /// The inputs given to apply are not the inputs planned.
+    InputsChanged {
+        /// Their SHA-256 now.
+        now: String,
+        /// Their SHA-256 when planned.
+        planned: String,
+    },
 }
 
+/// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -61,6 +86,7 @@ pub fn inputs_sha256(inputs: &Map<String, Value>) -> String {
 }
 
 impl PlanFile {
+    /// Parses the plan in `text` (read from `path`, named in errors) and checks its format.
     pub fn read(path: &str, text: &str) -> Result<PlanFile, PlanError> {
         let plan: PlanFile = serde_json::from_str(text)
             .map_err(|e| PlanError::Unreadable(path.to_string(), e.to_string()))?;

@@ -33,6 +33,7 @@ pub enum Gate {
 
 /// Stands between the engine and every call of a node that changes something.
 pub trait WriteGate: Send + Sync {
+    /// Decides what happens to one call of a node that changes something, before it is sent.
     fn before_write<'a>(
         &'a self,
         invoker: &'a dyn NodeInvoker,

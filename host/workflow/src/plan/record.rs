@@ -14,17 +14,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The record a change is made to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
+    /// The record's id (JSON as the API gave it; null when unknown).
     pub id: Value,
+    /// The record's name, for people reading the plan.
     pub name: Value,
 }
 
 /// One change the workflow would make.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
+    /// The step that would make it.
     pub step: String,
     /// The for_each item, when the step has one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub item: Option<usize>,
+    /// The node id.
     pub node: String,
     /// The node's declared effect: `create`, `update`, `deactivate`, `delete`.
     pub operation: String,
@@ -54,6 +58,7 @@ pub struct PlanGate {
 }
 
 impl PlanGate {
+    /// A gate that has recorded nothing yet.
     pub fn new() -> Self {
         Self::default()
     }
