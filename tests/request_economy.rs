@@ -102,7 +102,7 @@ async fn invoke_with_minimum(h: &Harness, node: &str, params: Value) -> (Value, 
         .unwrap();
     let minimum = pending
         .finish(
-            envelope["StatusCode"].as_i64().unwrap() as i32,
+            i32::try_from(envelope["StatusCode"].as_i64().unwrap()).unwrap(),
             &envelope[&key],
         )
         .requests;
@@ -237,7 +237,7 @@ fn cw_minimum(node: &str, params: &Value, envelope: &Value) -> u64 {
     psaflow_connectwise_sandbox::minimum::minimum_for(node, params.as_object().unwrap())
         .unwrap()
         .finish(
-            envelope["StatusCode"].as_i64().unwrap() as i32,
+            i32::try_from(envelope["StatusCode"].as_i64().unwrap()).unwrap(),
             &envelope["Members"],
         )
         .requests

@@ -43,9 +43,11 @@ use std::sync::{Arc, Mutex};
 pub struct Counts {
     /// API requests the sandbox received (token requests not included).
     pub sent: u64,
+    /// The fewest API requests the steps need.
     pub minimum: u64,
     /// Token requests the sandbox received.
     pub tokens: u64,
+    /// The fewest token requests: one per run that sends anything to HaloPSA.
     pub token_minimum: u64,
 }
 
@@ -60,18 +62,22 @@ impl Counts {
     /// Requests (API and token) sent beyond the minimum; negative when fewer were sent, which
     /// would mean the model asks for more than the API needs.
     pub fn over(&self) -> i64 {
-        (self.sent + self.tokens) as i64 - (self.minimum + self.token_minimum) as i64
+        difference(self.sent + self.tokens, self.minimum + self.token_minimum)
     }
 }
 
 /// One step of a case: its invocations' requests (as the runtime saw them) and minimum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepRequests {
+    /// The step id.
     pub step: String,
+    /// The node the step runs.
     pub node: String,
+    /// Invocations (a for_each step has one per item that ran).
     pub invocations: u64,
     /// Requests the step's invocations sent through the host's transport.
     pub sent: u64,
+    /// The fewest requests the step's invocations need.
     pub minimum: u64,
     /// Why the minimum is what it is (of the step's first invocation).
     pub why: String,
@@ -80,19 +86,24 @@ pub struct StepRequests {
 /// One case of an example's test file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseRequests {
+    /// The case's name in the test file.
     pub name: String,
     /// Whether the run ended as the test file expects (succeeded, or failed for failure cases).
     pub as_expected: bool,
     /// The run's status and error, for the detail output.
     pub outcome: String,
+    /// Requests to the HaloPSA sandbox.
     pub halopsa: Counts,
+    /// Requests to the ConnectWise sandbox.
     pub connectwise: Counts,
+    /// Each step that invoked a node, in the order it first ran.
     pub steps: Vec<StepRequests>,
     /// Nodes the minimum model does not know (then the minimum is not complete).
     pub unmodelled: Vec<String>,
 }
 
 impl CaseRequests {
+    /// Both PSAs together.
     pub fn total(&self) -> Counts {
         let mut t = self.halopsa;
         t.add(self.connectwise);
@@ -105,12 +116,14 @@ impl CaseRequests {
 pub struct ExampleRequests {
     /// The workflow file name, e.g. `agent-joiner.yaml`.
     pub workflow: String,
+    /// The cases measured.
     pub cases: Vec<CaseRequests>,
     /// Cases not measured, with the reason.
     pub left_out: Vec<(String, String)>,
 }
 
 impl ExampleRequests {
+    /// Every measured case together.
     pub fn total(&self) -> Counts {
         let mut t = Counts::default();
         for c in &self.cases {
@@ -233,13 +246,24 @@ enum Pending {
     ConnectWise(cw_minimum::Pending),
 }
 
+/// One invocation as measured.
+struct Measured {
+    step: String,
+    node: String,
+    /// Requests it sent through the host's transport.
+    sent: u64,
+    minimum: u64,
+    why: String,
+    /// Whether the node is a HaloPSA node (else ConnectWise or unknown).
+    halopsa: bool,
+}
+
 /// Runs the real runtime and records, per invocation, what it sent and what it needed.
 struct Measuring<'a> {
     runtime: &'a Runtime,
     halopsa: &'a Sandbox,
     steps: &'a StepTracker,
-    /// (step, node, sent, minimum, why, connector is HaloPSA)
-    calls: Mutex<Vec<(String, String, u64, u64, String, bool)>>,
+    calls: Mutex<Vec<Measured>>,
     unmodelled: Mutex<Vec<String>>,
 }
 
@@ -295,10 +319,14 @@ impl NodeInvoker for Measuring<'_> {
                     (0, "no model for this node".to_string(), false)
                 }
             };
-            self.calls
-                .lock()
-                .unwrap()
-                .push((step, node.to_string(), sent, minimum, why, halo));
+            self.calls.lock().unwrap().push(Measured {
+                step,
+                node: node.to_string(),
+                sent,
+                minimum,
+                why,
+                halopsa: halo,
+            });
             envelope
         })
     }
@@ -394,8 +422,8 @@ async fn measure_case(
     let minimum_of = |halo: bool| {
         calls
             .iter()
-            .filter(|c| c.5 == halo)
-            .map(|c| c.3)
+            .filter(|c| c.halopsa == halo)
+            .map(|c| c.minimum)
             .sum::<u64>()
     };
     let halopsa_log = halopsa.requests();
@@ -417,7 +445,15 @@ async fn measure_case(
         token_minimum: 0,
     };
     let mut steps_out: Vec<StepRequests> = Vec::new();
-    for (step, node, sent, minimum, why, _) in calls {
+    for Measured {
+        step,
+        node,
+        sent,
+        minimum,
+        why,
+        ..
+    } in calls
+    {
         match steps_out
             .iter_mut()
             .find(|s| s.step == step && s.node == node)
@@ -454,7 +490,7 @@ pub fn render(examples: &[ExampleRequests], detail: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "  {:<34} {:>5} {:>6} {:>8} {:>5}   {:<12}",
+        "  {:<36} {:>5} {:>6} {:>8} {:>5}   {:<12}",
         "example (cases measured)", "cases", "sent", "minimum", "over", "tokens (min)"
     );
     let mut all = Counts::default();
@@ -465,12 +501,12 @@ pub fn render(examples: &[ExampleRequests], detail: bool) -> String {
         cases += example.cases.len();
         let _ = writeln!(
             out,
-            "  {:<34} {:>5} {:>6} {:>8} {:>5}   {} ({})",
+            "  {:<36} {:>5} {:>6} {:>8} {:>5}   {} ({})",
             example.workflow,
             example.cases.len(),
             t.sent,
             t.minimum,
-            signed(t.sent as i64 - t.minimum as i64),
+            signed(difference(t.sent, t.minimum)),
             t.tokens,
             t.token_minimum
         );
@@ -509,16 +545,25 @@ pub fn render(examples: &[ExampleRequests], detail: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "  {:<34} {:>5} {:>6} {:>8} {:>5}   {} ({})",
+        "  {:<36} {:>5} {:>6} {:>8} {:>5}   {} ({})",
         "all examples",
         cases,
         all.sent,
         all.minimum,
-        signed(all.sent as i64 - all.minimum as i64),
+        signed(difference(all.sent, all.minimum)),
         all.tokens,
         all.token_minimum
     );
     out
+}
+
+/// `a - b`, saturating at the ends of i64.
+fn difference(a: u64, b: u64) -> i64 {
+    if a >= b {
+        i64::try_from(a - b).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from(b - a).map_or(i64::MIN, |d| -d)
+    }
 }
 
 fn signed(n: i64) -> String {

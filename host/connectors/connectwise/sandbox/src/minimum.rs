@@ -23,15 +23,22 @@ use crate::store::MAX_PAGE_SIZE;
 /// The fewest requests one node invocation needs, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Minimum {
+    /// API requests.
     pub requests: u64,
+    /// The rule that gave the number, for people reading the bench.
     pub why: String,
 }
 
 /// What a step needs; a listing's page count waits for the number of records it delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
+    /// This many requests, for this reason, whatever the answer.
     Fixed(u64, &'static str),
-    Pages { page_size: u64 },
+    /// A listing: the records it delivered, in pages of `page_size`.
+    Pages {
+        /// Records per request.
+        page_size: u64,
+    },
 }
 
 impl Pending {

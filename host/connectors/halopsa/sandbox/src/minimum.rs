@@ -33,7 +33,9 @@ use crate::store::MAX_PAGE_SIZE;
 /// The fewest requests one node invocation needs, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Minimum {
+    /// API requests, token requests not included.
     pub requests: u64,
+    /// The rule that gave the number, for people reading the bench.
     pub why: String,
 }
 
@@ -98,7 +100,10 @@ pub fn fewest_pages(start: u64, end: u64, cap: u64) -> u64 {
         return 1;
     }
     let cap = cap.max(1);
-    let len = (end - start) as usize;
+    let Ok(len) = usize::try_from(end - start) else {
+        // Beyond memory for the exact search: the bound any cover must meet.
+        return (end - start).div_ceil(cap);
+    };
     // best[i]: fewest pages covering [start + i, end).
     let mut best = vec![u64::MAX; len + 1];
     best[len] = 0;
@@ -106,7 +111,7 @@ pub fn fewest_pages(start: u64, end: u64, cap: u64) -> u64 {
         let offset = start + i as u64;
         for size in 1..=cap {
             let reach = ((offset / size + 1) * size).min(end);
-            let rest = best[(reach - start) as usize];
+            let rest = best[usize::try_from(reach - start).unwrap_or(len)];
             if rest != u64::MAX {
                 best[i] = best[i].min(rest + 1);
             }
@@ -129,7 +134,12 @@ fn flag(params: &Map<String, Value>, name: &str, default: bool) -> bool {
 
 fn number(params: &Map<String, Value>, name: &str) -> Option<i64> {
     match param(params, name)? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        // HaloPSA writes ids as decimals (`21.0`); a whole decimal is that integer.
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0)
+                .and_then(|f| format!("{f:.0}").parse().ok())
+        }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -267,8 +277,11 @@ fn listing(resource: &str, params: &Map<String, Value>) -> Need {
             "one GET without pageinate: the list is answered whole".into(),
         );
     }
-    let page_no = number(params, "PageNo").unwrap_or(1).max(1) as u64;
-    let page_size = number(params, "PageSize").unwrap_or(100).max(1) as u64;
+    let at_least_one = |name: &str, default: u64| {
+        number(params, name).map_or(default, |n| u64::try_from(n).unwrap_or(0).max(1))
+    };
+    let page_no = at_least_one("PageNo", 1);
+    let page_size = at_least_one("PageSize", 100);
     Need::Pages {
         start: (page_no - 1) * page_size,
     }
