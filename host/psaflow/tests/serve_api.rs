@@ -92,6 +92,13 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
     .await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["runs"][0]["id"], id.as_str());
+    let (_, page) = get(&server, &reader, "/v1/runs?workflow=another-one&since=1h").await;
+    assert_eq!(page, json!({"runs": [], "next": null}), "{page}");
+    let (_, page) = get(&server, &reader, &format!("/v1/runs?since=1h&before={id}")).await;
+    assert!(
+        page["runs"].as_array().unwrap().iter().all(|r| r["id"].as_str() < Some(id.as_str())),
+        "{page}"
+    );
     let (status, body) = get(&server, &reader, "/v1/runs?status=done").await;
     assert_eq!(status, 400);
     assert!(

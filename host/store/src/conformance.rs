@@ -20,6 +20,10 @@ pub const ALL: &[Check] = &[
         runs_list_newest_first_and_by_status,
     ),
     (
+        "runs_list_by_workflow_age_and_page",
+        runs_list_by_workflow_age_and_page,
+    ),
+    (
         "finishing_a_run_sets_finished_at",
         finishing_a_run_sets_finished_at,
     ),
@@ -168,16 +172,64 @@ fn runs_list_newest_first_and_by_status(s: &dyn RunStore) {
     assert_eq!(
         ids(RunFilter {
             status: Some(RunState::WaitingApproval),
-            limit: None
+            ..RunFilter::default()
         }),
         ["R2"]
     );
     assert_eq!(
         ids(RunFilter {
-            status: None,
-            limit: Some(1)
+            limit: Some(1),
+            ..RunFilter::default()
         }),
         ["R3"]
+    );
+}
+
+fn runs_list_by_workflow_age_and_page(s: &dyn RunStore) {
+    for (id, at, workflow) in [
+        ("R1", 10, "onboard-client"),
+        ("R2", 20, "agent-leaver"),
+        ("R3", 30, "onboard-client"),
+        ("R4", 40, "onboard-client"),
+    ] {
+        let mut run = new_run(id, at);
+        run.workflow = workflow.into();
+        s.create_run(&run).unwrap();
+    }
+    let ids = |f: RunFilter| -> Vec<String> {
+        s.list_runs(&f).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    let of = |w: &str| Some(w.to_string());
+    assert_eq!(
+        ids(RunFilter {
+            workflow: of("onboard-client"),
+            ..RunFilter::default()
+        }),
+        ["R4", "R3", "R1"]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            created_since: Some(20),
+            ..RunFilter::default()
+        }),
+        ["R4", "R3", "R2"]
+    );
+    // The page after R3, with the limit applied after the filters (not before them).
+    assert_eq!(
+        ids(RunFilter {
+            workflow: of("onboard-client"),
+            before_id: of("R3"),
+            limit: Some(1),
+            ..RunFilter::default()
+        }),
+        ["R1"]
+    );
+    assert!(
+        ids(RunFilter {
+            workflow: of("no-such-workflow"),
+            ..RunFilter::default()
+        })
+        .is_empty()
     );
 }
 
@@ -622,7 +674,7 @@ fn enqueue_then_claim_in_order(s: &dyn RunStore) {
     let queued = s
         .list_runs(&RunFilter {
             status: Some(RunState::Queued),
-            limit: None,
+            ..RunFilter::default()
         })
         .unwrap();
     assert_eq!(queued.len(), 3);

@@ -125,6 +125,12 @@ pub struct RunFilter {
     pub status: Option<RunState>,
     /// At most this many; `None` for no limit.
     pub limit: Option<u32>,
+    /// Only runs of this workflow (its `name`).
+    pub workflow: Option<String>,
+    /// Only runs created at or after this time (ms since the epoch).
+    pub created_since: Option<i64>,
+    /// Only runs whose id sorts before this one: the next page after a page ending there.
+    pub before_id: Option<String>,
 }
 
 /// A call: one step without for_each (`item: None`) or one for_each item.

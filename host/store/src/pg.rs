@@ -423,9 +423,17 @@ impl RunStore for PostgresStore {
         let rows = self.with(|c| {
             Ok(c.query(
                 &format!(
-                    "SELECT {RUN_COLUMNS} FROM runs WHERE ($1::TEXT IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE ($1::TEXT IS NULL OR status = $1) \
+                     AND ($3::TEXT IS NULL OR workflow = $3) AND ($4::BIGINT IS NULL OR created_at >= $4) \
+                     AND ($5::TEXT IS NULL OR id < $5) ORDER BY id DESC LIMIT $2"
                 ),
-                &[&status, &limit],
+                &[
+                    &status,
+                    &limit,
+                    &filter.workflow,
+                    &filter.created_since,
+                    &filter.before_id,
+                ],
             )?)
         })?;
         rows.iter().map(|r| finish_run(run_from_row(r))).collect()

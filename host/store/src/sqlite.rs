@@ -244,10 +244,18 @@ impl RunStore for SqliteStore {
         let conn = self.lock();
         let limit = i64::from(filter.limit.unwrap_or(u32::MAX));
         let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) \
+             AND (?3 IS NULL OR workflow = ?3) AND (?4 IS NULL OR created_at >= ?4) \
+             AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?2"
         ))?;
         let rows = stmt.query_map(
-            params![filter.status.map(RunState::as_str), limit],
+            params![
+                filter.status.map(RunState::as_str),
+                limit,
+                filter.workflow,
+                filter.created_since,
+                filter.before_id
+            ],
             run_from_row,
         )?;
         rows.map(|r| finish_run(r?)).collect()

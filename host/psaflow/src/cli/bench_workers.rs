@@ -211,7 +211,7 @@ pub async fn run(
         let failed = store
             .list_runs(&RunFilter {
                 status: Some(psaflow_store::RunState::Failed),
-                limit: None,
+                ..RunFilter::default()
             })?
             .len();
         let secs = (last_end - first_claim).max(1) as f64 / 1000.0;

@@ -136,6 +136,7 @@ fn list(a: &ListArgs) -> anyhow::Result<u8> {
     let runs = store.list_runs(&RunFilter {
         status,
         limit: a.limit,
+        ..RunFilter::default()
     })?;
     if a.json {
         let list: Vec<Value> = runs.iter().map(summary_json).collect();

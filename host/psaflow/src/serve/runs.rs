@@ -478,24 +478,19 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 500"));
     }
+    // The filters and the page limit go to the store (one more row tells whether a next page
+    // exists), so a long history is never read whole.
+    let filter = RunFilter {
+        status,
+        limit: Some(limit + 1),
+        workflow: q.workflow.clone().filter(|w| !w.is_empty()),
+        created_since: since,
+        before_id: q.before.clone().filter(|b| !b.is_empty()),
+    };
     let store = state.store.clone();
-    let runs = blocking(move || {
-        store.list_runs(&RunFilter {
-            status,
-            ..RunFilter::default()
-        })
-    })
-    .await?;
+    let runs = blocking(move || store.list_runs(&filter)).await?;
     let mut page: Vec<RunSummary> = runs
         .into_iter()
-        .filter(|r| q.before.as_deref().is_none_or(|b| r.id.as_str() < b))
-        .filter(|r| {
-            q.workflow
-                .as_deref()
-                .is_none_or(|w| w.is_empty() || r.workflow == w)
-        })
-        .filter(|r| since.is_none_or(|s| r.created_at >= s))
-        .take(limit as usize + 1)
         .map(|r| RunSummary {
             id: r.id,
             workflow: r.workflow,
