@@ -710,10 +710,19 @@ async fn tls_cert_and_key_serve_https() {
     ]);
     assert!(server.base.starts_with("https://"), "{}", server.base);
     let token = create_token(&server.state, "tls-client", "read");
+    // Five clients connect and never start their handshake. Handshakes run side by side, so
+    // they hold up nobody: with one handshake at a time (10 s limit each) the request below
+    // would wait 50 s and fail its 20 s timeout.
+    let addr = server.base.trim_start_matches("https://").to_string();
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
     let trusted = reqwest::Client::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap(),
         )
+        .timeout(std::time::Duration::from_secs(20))
         .build()
         .unwrap();
     let r = trusted
@@ -723,6 +732,7 @@ async fn tls_cert_and_key_serve_https() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    drop(silent);
     // The console's session cookie is marked Secure when the server speaks HTTPS.
     let no_redirects = reqwest::Client::builder()
         .add_root_certificate(

@@ -247,10 +247,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     };
     match tls {
         Some(acceptor) => {
-            let listener = crate::serve::tls::TlsListener {
-                tcp: listener,
-                acceptor,
-            };
+            let listener = crate::serve::tls::TlsListener::new(listener, acceptor)?;
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await?
