@@ -9,6 +9,7 @@ pub mod capability;
 pub mod catalog;
 pub mod clock;
 pub mod credentials;
+pub mod dates;
 pub mod envelope;
 pub mod invoker;
 pub mod names;

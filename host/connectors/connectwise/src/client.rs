@@ -74,8 +74,10 @@ impl fmt::Debug for ClientOptions {
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// An option is out of range (zero attempts, a zero timeout): what and why.
     #[error("{0}")]
     Options(String),
+    /// reqwest could not build its client (TLS roots, proxy settings).
     #[error("the HTTP client could not be set up: {0}")]
     Http(String),
 }
@@ -119,6 +121,7 @@ pub struct Stats {
 }
 
 impl ConnectWiseClient {
+    /// A client for the tenant in `config`; refuses options that could never send a request.
     pub fn new(config: ConnectionConfig, options: ClientOptions) -> Result<Self, ClientError> {
         if options.max_attempts == 0 {
             return Err(ClientError::Options(
@@ -172,10 +175,12 @@ impl ConnectWiseClient {
         })
     }
 
+    /// The REST base requests go to.
     pub fn api_url(&self) -> &Url {
         &self.inner.api_url
     }
 
+    /// Requests and retries so far.
     pub fn stats(&self) -> Stats {
         Stats {
             requests: self.inner.requests.load(Ordering::Relaxed),
@@ -259,7 +264,7 @@ impl ConnectWiseClient {
             ) {
                 tracing::warn!(
                     method = %request.method, path = %request.path, status = answer.status,
-                    wait_ms = wait.as_millis() as u64, attempt,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), attempt,
                     "ConnectWise is busy; waiting before trying again"
                 );
                 inner.retries.fetch_add(1, Ordering::Relaxed);

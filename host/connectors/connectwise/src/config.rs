@@ -7,10 +7,15 @@ use std::fmt;
 use std::net::IpAddr;
 use url::{Host, Url};
 
+/// The REST base, `https://<host>/v4_6_release/apis/3.0`.
 pub const ENV_API_URL: &str = "CONNECTWISE_API_URL";
+/// The company id users log in with.
 pub const ENV_COMPANY_ID: &str = "CONNECTWISE_COMPANY_ID";
+/// The API member's public key.
 pub const ENV_PUBLIC_KEY: &str = "CONNECTWISE_PUBLIC_KEY";
+/// The API member's private key (a secret).
 pub const ENV_PRIVATE_KEY: &str = "CONNECTWISE_PRIVATE_KEY";
+/// The integration's clientId, sent as a header on every request.
 pub const ENV_CLIENT_ID: &str = "CONNECTWISE_CLIENT_ID";
 /// Optional request budget, `<requests>/<span>` (`100/1m`) or `off`. ConnectWise publishes no
 /// quota, so there is none by default; it answers 429 with `Retry-After` when pressed.
@@ -32,8 +37,11 @@ const API_SUFFIX: &str = "/apis/3.0";
 pub struct ConnectionConfig {
     /// The REST base, without a trailing slash.
     pub api_url: Url,
+    /// The company id (first half of the Basic user name, `company+publicKey`).
     pub company_id: String,
+    /// The API member's public key.
     pub public_key: String,
+    /// The API member's private key (the Basic password).
     pub private_key: Secret,
     /// The integration's clientId (a GUID from developer.connectwise.com).
     pub client_id: String,
@@ -59,12 +67,14 @@ impl fmt::Debug for ConnectionConfig {
 pub struct Problem {
     /// The variable at fault, e.g. `CONNECTWISE_API_URL`.
     pub variable: &'static str,
+    /// What is wrong with it and what to write instead.
     pub message: String,
 }
 
 /// Every problem found in the settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
+    /// Every problem, so users fix them all at once.
     pub problems: Vec<Problem>,
 }
 

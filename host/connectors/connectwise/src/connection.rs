@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 /// A ready ConnectWise transport and the sandbox behind it, if any.
 pub struct Connection {
+    /// Sends the nodes' requests (with auth, clientId, version pin and retries).
     pub transport: Arc<dyn Transport>,
+    /// The embedded sandbox when no tenant is configured; dropping it stops the server.
     pub sandbox: Option<Sandbox>,
     /// One line for humans: where requests go.
     pub description: String,
@@ -19,10 +21,13 @@ pub struct Connection {
 /// Why no connection could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The `CONNECTWISE_*` settings are incomplete or wrong.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
+    /// The sandbox could not start.
     #[error("starting the embedded ConnectWise sandbox: {0}")]
     Sandbox(#[from] psaflow_connectwise_sandbox::SandboxError),
 }

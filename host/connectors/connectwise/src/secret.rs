@@ -7,6 +7,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value` so it cannot be printed by accident.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }

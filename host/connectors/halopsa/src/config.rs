@@ -56,11 +56,17 @@ use psaflow_core::RateLimit;
 use std::path::Path;
 use url::Url;
 
+/// The resource server, `https://<host>/api`.
 pub const ENV_API_URL: &str = "HALOPSA_API_URL";
+/// The authorisation server, when it cannot be derived from the API URL (trial tenants).
 pub const ENV_AUTH_URL: &str = "HALOPSA_AUTH_URL";
+/// The hosted tenant name, sent with the token request.
 pub const ENV_TENANT: &str = "HALOPSA_TENANT";
+/// The OAuth client id of the API application.
 pub const ENV_CLIENT_ID: &str = "HALOPSA_CLIENT_ID";
+/// The OAuth client secret (the only secret; never written in a file).
 pub const ENV_CLIENT_SECRET: &str = "HALOPSA_CLIENT_SECRET";
+/// The OAuth scopes, space-separated.
 pub const ENV_SCOPE: &str = "HALOPSA_SCOPE";
 /// The request budget, `<requests>/<span>` (`500/3m`) or `off`. Setting it alone does not
 /// configure a tenant.
@@ -75,6 +81,7 @@ pub const ENV_VARS: [&str; 6] = [
     ENV_SCOPE,
 ];
 
+/// The scope asked for when none is set: what the API application was granted.
 pub const DEFAULT_SCOPE: &str = "all";
 /// The variable a connection file reads the secret from unless it names another.
 pub const DEFAULT_CLIENT_SECRET_ENV: &str = ENV_CLIENT_SECRET;
@@ -98,7 +105,9 @@ pub struct ConnectionConfig {
     pub auth_url: Url,
     /// Hosted tenant name; `None` on-premises.
     pub tenant: Option<String>,
+    /// The OAuth client id.
     pub client_id: String,
+    /// The OAuth client secret.
     pub client_secret: Secret,
     /// Space-separated OAuth scopes; `all` by default.
     pub scope: String,
@@ -273,11 +282,17 @@ impl ConnectionConfig {
 /// only the name of the variable to read it from.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkflowBlock<'a> {
+    /// `api_url:`.
     pub api_url: Option<&'a str>,
+    /// `auth_url:`.
     pub auth_url: Option<&'a str>,
+    /// `tenant:`.
     pub tenant: Option<&'a str>,
+    /// `client_id:`.
     pub client_id: Option<&'a str>,
+    /// `client_secret_env:`: the variable holding the secret (a `HALOPSA_*` name).
     pub client_secret_env: Option<&'a str>,
+    /// `scope:`.
     pub scope: Option<&'a str>,
 }
 

@@ -43,7 +43,9 @@ pub enum ProblemKind {
 pub struct Problem {
     /// An environment variable name (`HALOPSA_API_URL`) or a file key (`api_url`).
     pub field: String,
+    /// What sort of problem, for callers that react to it (tests, the console).
     pub kind: ProblemKind,
+    /// What is wrong and what to write instead.
     pub message: String,
     /// 1-based line in the connection file, when known.
     pub line: Option<usize>,
@@ -88,10 +90,12 @@ impl ConfigError {
         )
     }
 
+    /// Where the settings came from (the message names it).
     pub fn origin(&self) -> &ConfigOrigin {
         &self.origin
     }
 
+    /// Every problem found, in the order checked.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
     }

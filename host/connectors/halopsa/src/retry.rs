@@ -37,7 +37,7 @@ impl BusyRetry<'_> {
         };
         tracing::warn!(
             status = response.status,
-            wait_ms = wait.as_millis() as u64,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             attempt,
             "{what} is busy; waiting before trying again"
         );

@@ -10,6 +10,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value` so it cannot be printed by accident.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -19,6 +20,7 @@ impl Secret {
         &self.0
     }
 
+    /// True for an empty secret (refused by the settings checks).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

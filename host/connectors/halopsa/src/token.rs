@@ -84,6 +84,16 @@ impl Cached {
 /// The longest token lifetime believed: longer `expires_in` values count as a day.
 pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// A finite number of seconds sent as a float, rounded down; negatives are 0.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "saturating is intended: clamp_lifetime caps the result at a day anyway"
+)]
+fn whole_seconds(seconds: f64) -> u64 {
+    seconds.max(0.0) as u64
+}
+
 fn clamp_lifetime(seconds: u64) -> Duration {
     Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME)
 }
@@ -260,7 +270,7 @@ impl TokenSource {
         let lifetime = field("expires_in")
             .and_then(|v| {
                 v.as_u64()
-                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.max(0.0) as u64))
+                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(whole_seconds))
                     .or_else(|| v.as_str()?.trim().parse().ok())
             })
             .map(clamp_lifetime);

@@ -23,38 +23,63 @@ use std::fmt;
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
+    /// Both hold.
     And(Box<Condition>, Box<Condition>),
+    /// Either holds.
     Or(Box<Condition>, Box<Condition>),
+    /// The inner condition does not hold.
     Not(Box<Condition>),
+    /// `field op value`, e.g. `identifier = "jdoe"`.
     Compare {
+        /// The field path as written, split at `/` (`board/name` is `["board", "name"]`).
         field: Vec<String>,
+        /// The comparison.
         op: Op,
+        /// The value compared with.
         value: Literal,
     },
+    /// `field in (a, b, ...)`.
     In {
+        /// The field path, as in `Compare`.
         field: Vec<String>,
+        /// The values any of which matches.
         values: Vec<Literal>,
     },
 }
 
+/// A comparison operator of the conditions language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `like`, with `%` and `_` wildcards.
     Like,
+    /// `not like`.
     NotLike,
+    /// `contains`: the text holds the value.
     Contains,
 }
 
+/// A value written in a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
+    /// `"text"`, compared case-insensitively.
     Text(String),
+    /// A number.
     Number(f64),
+    /// `true` / `false`.
     Bool(bool),
+    /// `null`: matches a missing or null field.
     Null,
     /// `[2025-01-15T10:00:00Z]`, compared as text (ISO 8601 sorts chronologically).
     DateTime(String),
@@ -63,7 +88,9 @@ pub enum Literal {
 /// Why a condition string could not be parsed: what was wrong and at which character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// 0-based position in the condition string (messages show it 1-based).
     pub position: usize,
+    /// What was expected or wrong there.
     pub message: String,
 }
 

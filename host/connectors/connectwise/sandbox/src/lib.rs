@@ -51,8 +51,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct SandboxOptions {
     /// Port to bind on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// The company id half of the Basic user name (`company+publicKey`).
     pub company_id: String,
+    /// The API member's public key (the other half of the user name).
     pub public_key: String,
+    /// The API member's private key (the Basic password).
     pub private_key: String,
     /// The integration's `clientId`, required as a header on every API call.
     pub client_id: String,
@@ -77,8 +80,11 @@ impl Default for SandboxOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    /// The port could not be bound.
     Bind {
+        /// The port asked for.
         port: u16,
+        /// The operating system's reason.
         #[source]
         source: std::io::Error,
     },
@@ -87,6 +93,7 @@ pub enum SandboxError {
 /// One request as the sandbox saw it, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
+    /// The HTTP method, upper case.
     pub method: String,
     /// The path as sent (original case).
     pub path: String,
@@ -100,6 +107,7 @@ pub struct RecordedRequest {
     pub authenticated: bool,
     /// The status answered; 0 when the connection was dropped instead.
     pub status: u16,
+    /// The request body, when it had one.
     pub body: Option<String>,
 }
 
@@ -182,26 +190,32 @@ impl Sandbox {
         format!("{}{}", self.shared.base_url, server::API_BASE)
     }
 
+    /// The address the server listens on (127.0.0.1 and the bound port).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The company id the server accepts (what `CONNECTWISE_COMPANY_ID` must hold).
     pub fn company_id(&self) -> &str {
         &self.shared.company_id
     }
 
+    /// The public key the server accepts.
     pub fn public_key(&self) -> &str {
         &self.shared.public_key
     }
 
+    /// The private key the server accepts.
     pub fn private_key(&self) -> &str {
         &self.shared.private_key
     }
 
+    /// The `clientId` header value the server requires.
     pub fn client_id(&self) -> &str {
         &self.shared.client_id
     }
 
+    /// The faults to inject into coming requests (tests arm them here).
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
@@ -211,6 +225,7 @@ impl Sandbox {
         lock(&self.shared.log).clone()
     }
 
+    /// Forgets the requests recorded so far, so a test counts only what follows.
     pub fn clear_requests(&self) {
         lock(&self.shared.log).clear();
     }

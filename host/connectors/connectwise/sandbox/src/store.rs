@@ -12,16 +12,24 @@ use crate::errors::{ApiError, FieldError};
 /// The resources the sandbox serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entity {
+    /// `/system/members`: people who log in (the nodes create and deactivate them).
     Member,
+    /// `/service/tickets`.
     Ticket,
+    /// A lookup a member refers to (`securityRole`).
     SecurityRole,
+    /// A lookup a member refers to (`defaultLocation`).
     Location,
+    /// A lookup a member refers to (`defaultDepartment`).
     Department,
+    /// A lookup a member refers to (`timeZone`).
     TimeZone,
+    /// A lookup a ticket refers to (`status`).
     TicketStatus,
 }
 
 impl Entity {
+    /// Every resource, in a fixed order (for state files and listings).
     pub const ALL: [Entity; 7] = [
         Entity::Member,
         Entity::Ticket,

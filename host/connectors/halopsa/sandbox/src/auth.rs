@@ -182,7 +182,7 @@ pub(crate) fn missing_scope(granted: &str, entity: Entity, writes: bool) -> Opti
         let s = s.to_ascii_lowercase();
         s == "all" || s == "all:standard" || s == edit || (!writes && s == read)
     });
-    (!ok).then(|| if writes { edit } else { read })
+    (!ok).then_some(if writes { edit } else { read })
 }
 
 /// Decodes `Basic base64(client_id:client_secret)`.

@@ -91,13 +91,20 @@ pub enum SandboxError {
     /// The loopback port could not be bound (already in use, or not permitted).
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind {
+        /// The port asked for.
         port: u16,
+        /// The operating system's reason.
         #[source]
         source: std::io::Error,
     },
     /// The state file could not be read or written.
     #[error("sandbox state file {path}: {message}")]
-    State { path: String, message: String },
+    State {
+        /// The state file.
+        path: String,
+        /// What went wrong with it.
+        message: String,
+    },
 }
 
 /// One request as the sandbox saw it, in arrival order.
@@ -278,10 +285,12 @@ impl Sandbox {
         self.addr
     }
 
+    /// The OAuth client id the sandbox accepts (what `HALOPSA_CLIENT_ID` must hold).
     pub fn client_id(&self) -> &str {
         &self.shared.client_id
     }
 
+    /// The client secret the sandbox accepts.
     pub fn client_secret(&self) -> &str {
         &self.shared.client_secret
     }

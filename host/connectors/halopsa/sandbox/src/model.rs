@@ -7,14 +7,23 @@ use serde_json::{Map, Value};
 /// The HaloPSA entities the sandbox serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entity {
+    /// `/Client`: a customer of the MSP.
     Client,
+    /// `/Site`: a client's location; users belong to one.
     Site,
+    /// `/Tickets`.
     Ticket,
+    /// `/Users`: a client's end user.
     User,
+    /// `/Agent`: an MSP technician.
     Agent,
+    /// `/Team`: a group of agents tickets are assigned to.
     Team,
+    /// `/TicketType`: a lookup tickets refer to.
     TicketType,
+    /// `/Status`: a ticket status lookup.
     Status,
+    /// `/Priority`: a ticket priority lookup.
     Priority,
     /// A ticket action (a note, an email, a status change): `/Actions`, listed per ticket.
     Action,
@@ -62,6 +71,7 @@ impl Entity {
         })
     }
 
+    /// Every entity, in a fixed order (state files, listings).
     pub const ALL: [Entity; 10] = [
         Entity::Client,
         Entity::Site,

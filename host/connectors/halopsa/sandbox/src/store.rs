@@ -462,7 +462,7 @@ mod state_tests {
             (json!({"version": 1, "tables": {"client": {"rows": [{"name": "x"}]}}}), "row 1"),
             (json!({"version": 1, "tables": []}), "\"tables\" must be an object"),
         ] {
-            let err = Store::from_json(&text).err().expect("refused");
+            let err = Store::from_json(&text).expect_err("refused");
             assert!(err.contains(expected), "{text}: {err}");
         }
     }

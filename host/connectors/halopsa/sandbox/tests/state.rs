@@ -5,7 +5,7 @@ mod common;
 use common::start;
 use psaflow_halopsa_sandbox::{Sandbox, SandboxError, SandboxOptions};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn state_file(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("psaflow-sandbox-state-{}", std::process::id()));
@@ -15,9 +15,9 @@ fn state_file(name: &str) -> PathBuf {
     path
 }
 
-fn with_state(path: &PathBuf) -> SandboxOptions {
+fn with_state(path: &Path) -> SandboxOptions {
     SandboxOptions {
-        state_file: Some(path.clone()),
+        state_file: Some(path.to_path_buf()),
         ..SandboxOptions::default()
     }
 }
