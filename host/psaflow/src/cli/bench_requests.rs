@@ -16,7 +16,11 @@ pub async fn run(examples: &Path, detail: bool) -> anyhow::Result<u8> {
     println!(
         "  sent = API requests the sandboxes received; minimum = the fewest the steps need (pages of at most 100 on HaloPSA, 1000 on ConnectWise); tokens apart"
     );
-    let measured = psaflow::request_economy::measure_examples(examples, nodes).await?;
+    let measured = psaflow::request_economy::measure_examples(examples, nodes.clone()).await?;
     print!("{}", psaflow::request_economy::render(&measured, detail));
+    println!();
+    println!("The same rules on lists that page (the demo data never fills a page):");
+    let scenarios = psaflow::request_economy::measure_scenarios(nodes).await?;
+    print!("{}", psaflow::request_economy::render_scenarios(&scenarios));
     Ok(0)
 }

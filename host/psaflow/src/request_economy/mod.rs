@@ -23,6 +23,13 @@
 //!
 //! **Tokens** are counted apart: HaloPSA needs one token per run (per connection) when the run
 //! sends anything to it, ConnectWise none (Basic authentication on every request).
+//!
+//! The demo data never fills a page, so [`measure_scenarios`] (in `scenarios.rs`) also runs
+//! single listings over a few hundred or thousand records, against the same model.
+
+mod scenarios;
+
+pub use scenarios::{ScenarioRequests, measure_scenarios, render_scenarios};
 
 use anyhow::Context;
 use psaflow_connectwise::sandbox::minimum as cw_minimum;
