@@ -671,6 +671,55 @@ async fn named_connections_route_runs_and_invocations_to_their_tenant() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_given_the_connections_file_executes_runs_that_name_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connections.toml");
+    std::fs::write(&file, "[connections.second]\nsandbox = true\n").unwrap();
+    let server = Server::start(&["--connections", file.to_str().unwrap(), "--no-executor"]);
+    let token = create_token(&server.state, "router", "run,read");
+    let worker = |extra: &[&str]| {
+        psaflow(&cache_dir())
+            .arg("worker")
+            .arg("--state")
+            .arg(&server.state)
+            .args(["--poll", "100ms"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psaflow worker starts")
+    };
+    // A broken file stops the worker before it claims anything.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[connections.x]\nhalopsa = 3\n").unwrap();
+    let out = worker(&["--connections", broken.to_str().unwrap()])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connections.x.halopsa must be a table"), "{stderr}");
+
+    let mut running = worker(&["--connections", file.to_str().unwrap()]);
+    let (status, body) = post(
+        &server,
+        &token,
+        "/v1/runs",
+        &json!({"workflow": "lookup-client", "inputs": {"id": 1}, "connection": "second"}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let run = body["id"].as_str().unwrap().to_string();
+    let events = follow(&server, &token, &run).await;
+    let _ = running.kill();
+    let _ = running.wait();
+    assert_eq!(
+        events.last().unwrap().1["status"],
+        "succeeded",
+        "the worker ran it through its own 'second' connection: {events:?}"
+    );
+}
+
 #[test]
 fn a_connections_file_naming_an_unset_secret_stops_serve_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -180,8 +180,17 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             by_name: [("default".to_string(), connection)].into_iter().collect(),
         },
         Some(file) => {
-            match connections::open(file, connection, nodes, cli.request_cap, super::env_lookup)
-                .await
+            // Each tenant keeps its client's own request budget here; `psaflow worker`
+            // processes share theirs through the run store.
+            match connections::open(
+                file,
+                connection,
+                nodes,
+                cli.request_cap,
+                super::env_lookup,
+                &|_| None,
+            )
+            .await
             {
                 Ok(c) => c,
                 Err(message) => {

@@ -1,6 +1,6 @@
-//! `psaflow worker [--store URL] [--concurrency N]`: executes queued runs from a shared run
-//! store until SIGTERM or SIGINT, then stops claiming, lets running runs finish for
-//! `--grace`, gives the rest back to the queue and exits 0. See `psaflow::worker`.
+//! `psaflow worker [--store URL] [--concurrency N] [--connections FILE]`: executes queued runs
+//! from a shared run store until SIGTERM or SIGINT, then stops claiming, lets running runs
+//! finish for `--grace`, gives the rest back to the queue and exits 0. See `psaflow::worker`.
 use super::Cli;
 use super::state::StateArgs;
 use psaflow::core::BoxFuture;
@@ -30,6 +30,11 @@ pub struct Args {
     /// what was in flight).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Named connections (tenants), the same file as `psaflow serve --connections`: runs
+    /// queued with `"connection": NAME` are executed through that tenant. Without it the
+    /// worker has only its default connection and fails runs that name another.
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<std::path::PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -52,7 +57,8 @@ impl Connections for DefaultConnection {
             if let Some(name) = name {
                 anyhow::bail!(
                     "the run uses the connection '{name}', and this worker has only its default \
-                     connection (--connection FILE or the HALOPSA_* variables)"
+                     connection (--connection FILE or the HALOPSA_* variables); give the worker \
+                     the server's --connections FILE"
                 );
             }
             Ok(self.0.clone())
@@ -92,9 +98,30 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         secrets: vec![backend.secret.expose().to_string()],
         backend: Some(backend),
     };
+    let connections: Arc<dyn Connections> = match &args.connections {
+        None => Arc::new(DefaultConnection(Arc::new(connected))),
+        // The named tenants, each opened once (before any claim) with its request budget
+        // shared through the store like the default connection's.
+        Some(file) => match crate::serve::connections::open(
+            file,
+            Arc::new(connected),
+            super::load_nodes(cli)?,
+            cli.request_cap,
+            super::env_lookup,
+            &shared_budget,
+        )
+        .await
+        {
+            Ok(named) => Arc::new(named),
+            Err(message) => {
+                eprintln!("psaflow: --connections {message}");
+                return Ok(super::EXIT_USAGE);
+            }
+        },
+    };
     let executor = Executor {
         store,
-        connections: Arc::new(DefaultConnection(Arc::new(connected))),
+        connections,
         worker: worker_id(),
         lease: args.lease,
     };

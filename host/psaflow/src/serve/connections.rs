@@ -128,13 +128,15 @@ fn lookup_for(
 }
 
 /// Opens every connection of the file. `default` is the server's own connection, used when
-/// the file names no `default`.
+/// the file names no `default`. `budget` chooses each HaloPSA tenant's request budget (workers
+/// share one per tenant through the run store; `None` keeps the client's in-process one).
 pub async fn open(
     path: &Path,
     default: Arc<Connected>,
     nodes: Arc<psaflow::runtime::NodeCatalog>,
     request_cap: u32,
     env: impl Fn(&str) -> Option<String>,
+    budget: psaflow::backend::BudgetChoice<'_>,
 ) -> Result<ServerConnections, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot be read: {e}"))?;
@@ -179,7 +181,7 @@ pub async fn open(
         let toml::Value::Table(spec) = value else {
             return Err(format!("{what} must be a table"));
         };
-        let connection = open_one(name, spec, &what, &nodes, request_cap, &env).await?;
+        let connection = open_one(name, spec, &what, &nodes, request_cap, &env, budget).await?;
         by_name.insert(name.clone(), Arc::new(connection));
     }
     if !by_name.contains_key("default") {
@@ -203,6 +205,7 @@ async fn open_one(
     nodes: &Arc<psaflow::runtime::NodeCatalog>,
     request_cap: u32,
     env: &impl Fn(&str) -> Option<String>,
+    budget: psaflow::backend::BudgetChoice<'_>,
 ) -> Result<Connected, String> {
     for key in spec.keys() {
         if !matches!(key.as_str(), "halopsa" | "connectwise" | "sandbox") {
@@ -262,9 +265,12 @@ async fn open_one(
                 .ok_or_else(|| format!("{what}.halopsa: no settings"))?;
             secrets.push(config.client_secret.expose().to_string());
             described.push(format!("HaloPSA at {}", config.api_url));
-            let client =
-                psaflow_halopsa::HaloClient::new(config, psaflow_halopsa::ClientOptions::default())
-                    .map_err(|e| format!("{what}.halopsa: {e}"))?;
+            let options = psaflow_halopsa::ClientOptions {
+                budget: budget(&config),
+                ..psaflow_halopsa::ClientOptions::default()
+            };
+            let client = psaflow_halopsa::HaloClient::new(config, options)
+                .map_err(|e| format!("{what}.halopsa: {e}"))?;
             Arc::new(client)
         }
         Some(_) => return Err(format!("{what}.halopsa must be a table")),
