@@ -136,7 +136,8 @@ fn checkout_tag(repo: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     repo.hash(&mut hasher);
-    format!("{:08x}", hasher.finish() as u32)
+    // The low 32 bits are enough to tell checkouts apart.
+    format!("{:08x}", hasher.finish() & 0xffff_ffff)
 }
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {

@@ -48,6 +48,9 @@ pub fn default_key_file() -> Option<PathBuf> {
 /// Length of the integrity key and of a MAC, in bytes.
 const KEY_LEN: usize = 32;
 
+/// Compiled components kept on disk between runs, so start-up skips Cranelift. Entries are
+/// MAC'd with a per-user key and read only from files the user owns; anything else is
+/// recompiled (see the module docs).
 pub struct CompileCache {
     store: Option<Store>,
     /// Why the on-disk cache is not used, when it was asked for but refused.
@@ -324,7 +327,8 @@ mod fsx {
         if let Some(why) = untrusted(meta.uid(), meta.mode(), effective_uid(), "the file") {
             return Err(std::io::Error::other(why));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // Only a capacity hint: a length that does not fit usize just starts the buffer empty.
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes)?;
         Ok(bytes)
     }

@@ -78,7 +78,9 @@ pub struct InvocationStats {
     pub calls: CallCounts,
     /// The refused calls, `METHOD /path`.
     pub refused: Vec<String>,
+    /// Time spent running the component's code.
     pub guest_time: Duration,
+    /// Time spent in the host on the component's behalf (mostly waiting for the API).
     pub host_time: Duration,
 }
 

@@ -110,6 +110,7 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The runtime: loads the nodes unless they were given, and checks the request cap.
     pub fn build(self) -> anyhow::Result<Runtime> {
         let nodes = match self.nodes {
             Some(nodes) => nodes,
@@ -141,6 +142,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// A builder with the built-in nodes, no connections and the default request cap.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
             nodes: None,
@@ -150,6 +152,7 @@ impl Runtime {
         }
     }
 
+    /// What every loaded node declares (parameters, effect, capabilities).
     pub fn catalog(&self) -> &Catalog {
         self.inner.nodes.catalog()
     }
@@ -169,16 +172,13 @@ impl Runtime {
         self.catalog().get(node).map(|s| s.output_key.as_str())
     }
 
-    /// Nothing to do: nodes are compiled when they are loaded. Kept for benchmarks.
-    pub async fn prepare_all(&self) -> anyhow::Result<()> {
-        Ok(())
-    }
-
     /// Runs `node` with user-facing parameters. Never fails: problems become envelopes.
     pub async fn invoke(&self, node: &str, params: Map<String, Value>) -> Envelope {
         self.invoke_with_stats(node, params).await.0
     }
 
+    /// Like [`Runtime::invoke`], also returning what the node did over the API and where
+    /// the time went (for `psaflow invoke --stats` and benchmarks).
     pub async fn invoke_with_stats(
         &self,
         node_id: &str,

@@ -7,7 +7,10 @@
 /// counts, and remembers whether the memory cap was hit so the resulting trap can be reported
 /// as "memory limit exceeded" instead of a bare trap.
 pub struct MemoryLimiter {
+    /// The cap on all linear memory of the store together.
     pub max_bytes: usize,
+    /// Set when a growth was refused for the cap, so the trap that follows is reported as
+    /// "memory limit exceeded".
     pub exceeded: bool,
     /// Bytes of linear memory the store holds now, over all its memories.
     total: usize,
@@ -19,6 +22,7 @@ const MAX_MEMORIES: usize = 16;
 const MAX_TABLES: usize = 32;
 
 impl MemoryLimiter {
+    /// A limiter allowing `max_bytes` of linear memory in total.
     pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,

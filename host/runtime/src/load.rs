@@ -23,7 +23,9 @@ use wasmtime::component::{Linker, types::ComponentItem};
     "{id} from {source_file} has the id of a built-in node; pass --allow-override to replace the built-in node with it"
 )]
 pub struct OverrideRefused {
+    /// The node id both claim.
     pub id: String,
+    /// The component file that asked for it.
     pub source_file: String,
 }
 
@@ -68,6 +70,7 @@ impl NodeCatalogBuilder {
         self
     }
 
+    /// The memory, CPU and time limits every node runs under.
     pub fn limits(mut self, limits: NodeLimits) -> Self {
         self.limits = limits;
         self
@@ -79,6 +82,9 @@ impl NodeCatalogBuilder {
         self
     }
 
+    /// Compiles (or takes from the cache) every component, asks each to `describe` itself and
+    /// builds the catalog. A `--nodes` component that cannot be loaded is skipped with a
+    /// warning ([`NodeCatalog::warnings`]); the built-in WIT failing to parse is an error.
     pub fn load(self) -> anyhow::Result<NodeCatalog> {
         let engine = NodeEngine::new()?;
         let mut linker: Linker<NodeState> = Linker::new(&engine.engine);
@@ -190,10 +196,12 @@ pub struct NodeCatalog {
 }
 
 impl NodeCatalog {
+    /// A builder for the built-in nodes with the default limits.
     pub fn builder() -> NodeCatalogBuilder {
         NodeCatalogBuilder::default()
     }
 
+    /// What every loaded node declares.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }

@@ -59,6 +59,17 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// `f` rounded to the nearest `f32`, or `None` when it is finite but beyond `f32`'s range
+/// (it would silently become infinity).
+fn narrow_f32(f: f64) -> Option<f32> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "rounding to the nearest f32 is what an f32 parameter means; overflow is checked"
+    )]
+    let narrow = f as f32;
+    (narrow.is_finite() || !f.is_finite()).then_some(narrow)
+}
+
 fn to_val(
     value: &Value,
     ty: &Type,
@@ -104,7 +115,9 @@ fn to_val(
             }
             .ok_or_else(|| wrong("a number"))?;
             if matches!(ty, Type::Float32) {
-                Val::Float32(f as f32)
+                Val::Float32(narrow_f32(f).ok_or_else(|| {
+                    format!("{path} is {f}, which is out of range for this parameter")
+                })?)
             } else {
                 Val::Float64(f)
             }

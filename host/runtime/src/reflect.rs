@@ -20,6 +20,7 @@ const ENVELOPE_FIELDS: [&str; 5] = [
 /// A node as read from its component, before its `describe` and the catalog add the rest.
 #[derive(Debug, Clone)]
 pub struct Reflected {
+    /// The id, parameters and docs read from the WIT; `describe` fills in the rest.
     pub spec: NodeSpec,
     /// The connector transport it imports (`psaflow:halopsa/transport@0.1.0`), if any.
     pub transport_import: Option<String>,

@@ -29,8 +29,11 @@ pub type RuntimeFactory =
 pub struct Call {
     /// The step that made it (`None` only if the engine called outside a step).
     pub step: Option<String>,
+    /// The node id.
     pub node: String,
+    /// The parameters it was called with.
     pub params: Map<String, Value>,
+    /// What it returned (or the mock's envelope).
     pub envelope: Envelope,
     /// Answered by a mock; the node did not run.
     pub mocked: bool,

@@ -3,13 +3,18 @@
 use crate::invoker::Call;
 use std::time::Duration;
 
+/// How a case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every expectation held.
     Passed,
+    /// An expectation failed, or the case could not run.
     Failed,
+    /// Not run: the case says `skip:`.
     Skipped,
 }
 
+/// Why a case failed: a wrong result, or a case that could not run at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     /// An expectation was not met.
@@ -22,6 +27,7 @@ pub enum FailureKind {
 /// One unmet expectation (or one reason the case could not run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
+    /// Which of the two.
     pub kind: FailureKind,
     /// `file:line:column` of the expectation in the test file (or just the file).
     pub location: String,
@@ -38,11 +44,15 @@ pub struct CaseReport {
     pub file: String,
     /// The test file's `name:` (or its file name).
     pub suite: String,
+    /// The case's `name:`.
     pub name: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// Why it was skipped, when it was.
     pub skip_reason: Option<String>,
     /// Real time the case took.
     pub duration: Duration,
+    /// Every unmet expectation, and every reason the case could not run.
     pub failures: Vec<Failure>,
     /// Each step with status, attempts and envelope; secrets masked.
     pub trace: String,
@@ -71,6 +81,7 @@ impl CaseReport {
         }
     }
 
+    /// True when the case passed.
     pub fn passed(&self) -> bool {
         self.outcome == Outcome::Passed
     }
@@ -124,22 +135,27 @@ pub struct TestReport {
     pub cases: Vec<CaseReport>,
     /// Problems not tied to a case (no test files found).
     pub problems: Vec<String>,
+    /// Real time the whole run took.
     pub duration: Duration,
 }
 
 impl TestReport {
+    /// How many cases ended with `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }
 
+    /// How many passed.
     pub fn passed(&self) -> usize {
         self.count(Outcome::Passed)
     }
 
+    /// How many failed.
     pub fn failed(&self) -> usize {
         self.count(Outcome::Failed)
     }
 
+    /// How many were skipped.
     pub fn skipped(&self) -> usize {
         self.count(Outcome::Skipped)
     }

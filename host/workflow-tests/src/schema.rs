@@ -460,6 +460,21 @@ pub fn combined_schema(catalog: &Catalog) -> Value {
     })
 }
 
+/// A case-insensitive regular expression (ECMA-262, no inline flags) matching names that hold
+/// credentials, built from the same list the workflow validation uses.
+fn credential_pattern() -> String {
+    psaflow_core::credentials::CREDENTIAL_MARKERS
+        .iter()
+        .map(|marker| {
+            marker
+                .chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,19 +607,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A case-insensitive regular expression (ECMA-262, no inline flags) matching names that hold
-/// credentials, built from the same list the workflow validation uses.
-fn credential_pattern() -> String {
-    psaflow_core::credentials::CREDENTIAL_MARKERS
-        .iter()
-        .map(|marker| {
-            marker
-                .chars()
-                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("|")
 }

@@ -395,7 +395,7 @@ impl Builder {
 
     fn count(&mut self, node: &Node, what: &str) -> Option<Located<u64>> {
         match node.kind {
-            Kind::Int(i) if i >= 0 => Some(Located::new(i as u64, node.pos)),
+            Kind::Int(i) if i >= 0 => Some(Located::new(i.unsigned_abs(), node.pos)),
             _ => {
                 self.error(
                     node.pos,
