@@ -109,11 +109,53 @@ pub async fn open(
     open_with_budget(target, forbid_sandbox, lookup, &|_| None).await
 }
 
-/// Chooses the request budget of a tenant's HaloPSA client from its settings; `None` leaves
-/// the client its own in-process budget (see `psaflow::shared_budget` for one shared by
-/// every worker).
+/// One tenant API application as the request budget sees it: the tenant throttles per
+/// application, so all clients of one application (in every process) should draw from one
+/// budget.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiApplication<'a> {
+    /// `halopsa` or `connectwise`.
+    pub connector: &'static str,
+    /// The tenant's API base.
+    pub api_url: &'a str,
+    /// The application's client id.
+    pub client_id: &'a str,
+    /// The configured limit; `None`: unpaced.
+    pub rate_limit: Option<psaflow_core::RateLimit>,
+}
+
+impl ApiApplication<'_> {
+    /// The HaloPSA application of `config`.
+    pub fn halopsa(config: &ConnectionConfig) -> ApiApplication<'_> {
+        ApiApplication {
+            connector: "halopsa",
+            api_url: config.api_url.as_str(),
+            client_id: &config.client_id,
+            rate_limit: config.rate_limit,
+        }
+    }
+
+    /// The ConnectWise application of `config`.
+    pub fn connectwise(config: &psaflow_connectwise::ConnectionConfig) -> ApiApplication<'_> {
+        ApiApplication {
+            connector: "connectwise",
+            api_url: config.api_url.as_str(),
+            client_id: &config.client_id,
+            rate_limit: config.rate_limit,
+        }
+    }
+
+    /// A name for the application that is the same in every process (no secret in it).
+    pub fn key(&self) -> String {
+        format!("{} {} {}", self.connector, self.api_url, self.client_id)
+    }
+}
+
+/// Chooses the request budget of a tenant connection's client (HaloPSA or ConnectWise) from
+/// its API application; `None` leaves the client its own in-process budget (see
+/// `psaflow::shared_budget` for one shared by every worker).
 pub type BudgetChoice<'a> =
-    &'a (dyn Fn(&ConnectionConfig) -> Option<Arc<dyn psaflow_core::RequestBudget>> + Sync);
+    &'a (dyn Fn(&ApiApplication<'_>) -> Option<Arc<dyn psaflow_core::RequestBudget>> + Sync);
 
 /// [`open`], with the tenant client's request budget chosen by `budget`.
 pub async fn open_with_budget(
@@ -122,13 +164,13 @@ pub async fn open_with_budget(
     lookup: impl Fn(&str) -> Option<String>,
     budget: BudgetChoice<'_>,
 ) -> anyhow::Result<Backend> {
-    let connectwise = connectwise_lazily(&lookup, forbid_sandbox)?;
+    let connectwise = connectwise_lazily(&lookup, forbid_sandbox, budget)?;
     match target {
         Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let secret = config.client_secret.clone();
             let options = ClientOptions {
-                budget: budget(&config),
+                budget: budget(&ApiApplication::halopsa(&config)),
                 ..ClientOptions::default()
             };
             let client = HaloClient::new(config, options)?;
@@ -192,16 +234,24 @@ fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
 fn connectwise_lazily(
     lookup: &impl Fn(&str) -> Option<String>,
     forbid_sandbox: bool,
+    budget: BudgetChoice<'_>,
 ) -> anyhow::Result<Arc<dyn Transport>> {
-    if forbid_sandbox && psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?.is_none() {
+    let tenant = psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?;
+    if forbid_sandbox && tenant.is_none() {
         return Ok(refusing_transport(
             "no ConnectWise tenant configured: set the CONNECTWISE_* variables \
              (--no-sandbox forbids the embedded ConnectWise sandbox)",
         ));
     }
+    let options = psaflow_connectwise::ClientOptions {
+        budget: tenant
+            .as_ref()
+            .and_then(|config| budget(&ApiApplication::connectwise(config))),
+        ..psaflow_connectwise::ClientOptions::default()
+    };
     Ok(psaflow_connectwise::connect_lazily(
         lookup,
-        psaflow_connectwise::ClientOptions::default(),
+        options,
         // The contract: using a sandbox is said on stderr. Only when a ConnectWise node runs.
         |description| eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}"),
     )?)
@@ -301,4 +351,65 @@ pub fn workflow_connection(
         );
     }
     Ok(ConnectionConfig::from_workflow_block(&fields, lookup)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Both connectors' tenant clients ask the budget choice for their API application, so
+    /// workers can share one budget per application through the store.
+    #[tokio::test]
+    async fn both_tenant_clients_take_the_budget_chosen_for_their_application() {
+        let vars: std::collections::BTreeMap<&str, &str> = [
+            ("HALOPSA_API_URL", "https://acme.halopsa.com/api"),
+            ("HALOPSA_CLIENT_ID", "halo-app"),
+            ("HALOPSA_CLIENT_SECRET", "s3cret"),
+            ("HALOPSA_RATE_LIMIT", "500/3m"),
+            (
+                "CONNECTWISE_API_URL",
+                "https://na.myconnectwise.net/v4_6_release/apis/3.0",
+            ),
+            ("CONNECTWISE_COMPANY_ID", "acme"),
+            ("CONNECTWISE_PUBLIC_KEY", "pub"),
+            ("CONNECTWISE_PRIVATE_KEY", "priv"),
+            ("CONNECTWISE_CLIENT_ID", "cw-app"),
+            ("CONNECTWISE_RATE_LIMIT", "60/1m"),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |name: &str| vars.get(name).map(|v| v.to_string());
+        let asked: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
+        let choose = |app: &ApiApplication<'_>| {
+            asked
+                .lock()
+                .unwrap()
+                .push((app.key(), app.rate_limit.map(|l| l.to_string())));
+            None
+        };
+        let choice = BackendChoice {
+            connection_file: None,
+            workflow_connection: None,
+            forbid_sandbox: true,
+        };
+        let target = resolve(&choice, &lookup).unwrap();
+        open_with_budget(target, true, lookup, &choose).await.unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(
+            asked,
+            [
+                (
+                    "connectwise https://na.myconnectwise.net/v4_6_release/apis/3.0 cw-app"
+                        .to_string(),
+                    Some("60/1m".to_string())
+                ),
+                (
+                    "halopsa https://acme.halopsa.com/api halo-app".to_string(),
+                    Some("500/3m".to_string())
+                ),
+            ]
+        );
+    }
 }

@@ -77,13 +77,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     // Opened before anything is claimed: a worker that cannot reach its tenant takes no work.
     // One request budget per tenant API application across every worker on this store.
     let budget_store = store.clone();
-    let shared_budget = move |config: &psaflow::halopsa::ConnectionConfig| {
-        config.rate_limit.map(|limit| {
-            Arc::new(SharedBudget::new(
-                budget_store.clone(),
-                format!("halopsa {} {}", config.api_url, config.client_id),
-                limit,
-            )) as Arc<dyn psaflow::core::RequestBudget>
+    let shared_budget = move |app: &psaflow::backend::ApiApplication<'_>| {
+        app.rate_limit.map(|limit| {
+            Arc::new(SharedBudget::new(budget_store.clone(), app.key(), limit))
+                as Arc<dyn psaflow::core::RequestBudget>
         })
     };
     let backend = match super::open_backend_with_budget(cli, None, &shared_budget).await {

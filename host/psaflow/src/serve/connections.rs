@@ -128,7 +128,7 @@ fn lookup_for(
 }
 
 /// Opens every connection of the file. `default` is the server's own connection, used when
-/// the file names no `default`. `budget` chooses each HaloPSA tenant's request budget (workers
+/// the file names no `default`. `budget` chooses each tenant application's request budget (workers
 /// share one per tenant through the run store; `None` keeps the client's in-process one).
 pub async fn open(
     path: &Path,
@@ -266,7 +266,7 @@ async fn open_one(
             secrets.push(config.client_secret.expose().to_string());
             described.push(format!("HaloPSA at {}", config.api_url));
             let options = psaflow_halopsa::ClientOptions {
-                budget: budget(&config),
+                budget: budget(&psaflow::backend::ApiApplication::halopsa(&config)),
                 ..psaflow_halopsa::ClientOptions::default()
             };
             let client = psaflow_halopsa::HaloClient::new(config, options)
@@ -301,10 +301,11 @@ async fn open_one(
                     .ok_or_else(|| format!("{what}.connectwise: no settings"))?;
             secrets.push(config.private_key.expose().to_string());
             described.push(format!("ConnectWise at {}", config.api_url));
-            let client = psaflow_connectwise::ConnectWiseClient::new(
-                config,
-                psaflow_connectwise::ClientOptions::default(),
-            )
+            let options = psaflow_connectwise::ClientOptions {
+                budget: budget(&psaflow::backend::ApiApplication::connectwise(&config)),
+                ..psaflow_connectwise::ClientOptions::default()
+            };
+            let client = psaflow_connectwise::ConnectWiseClient::new(config, options)
             .map_err(|e| format!("{what}.connectwise: {e}"))?;
             Arc::new(client)
         }
