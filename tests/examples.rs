@@ -36,7 +36,9 @@ fn find<'a>(records: &'a [Value], field: &str, value: &str) -> &'a Value {
 }
 
 fn id(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).unwrap()
+    v.as_i64()
+        .or_else(|| v.as_f64().and_then(psaflow_core::values::whole_f64))
+        .unwrap()
 }
 
 #[tokio::test]

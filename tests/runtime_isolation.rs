@@ -19,7 +19,7 @@ fn chaos_folder() -> std::path::PathBuf {
     dir
 }
 
-async fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
+fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
     let limits = NodeLimits {
         memory_bytes: 32 << 20,
         cpu_budget: Duration::from_millis(300),
@@ -38,7 +38,7 @@ async fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
 #[tokio::test]
 async fn third_party_node_is_catalogued_from_its_folder_with_docs() {
     let h = harness().await;
-    let rt = chaos_runtime(&h).await;
+    let rt = chaos_runtime(&h);
     let spec = rt
         .catalog()
         .get("testing.chaos.misbehave")
@@ -59,7 +59,7 @@ async fn third_party_node_is_catalogued_from_its_folder_with_docs() {
 #[tokio::test]
 async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carries_on() {
     let h = harness().await;
-    let rt = chaos_runtime(&h).await;
+    let rt = chaos_runtime(&h);
     let run = |behaviour: &'static str| {
         let rt = rt.clone();
         async move {
@@ -113,7 +113,7 @@ async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carri
 #[tokio::test]
 async fn a_bad_parameter_becomes_a_validation_envelope_naming_it() {
     let h = harness().await;
-    let rt = chaos_runtime(&h).await;
+    let rt = chaos_runtime(&h);
     let mut params = serde_json::Map::new();
     params.insert("Behaviour".into(), json!("explode"));
     let env = rt.invoke("testing.chaos.misbehave", params).await.to_json();

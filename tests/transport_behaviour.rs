@@ -66,7 +66,7 @@ async fn rate_limit_that_never_clears_is_a_retryable_500_with_the_original_statu
 #[tokio::test]
 async fn an_unreachable_api_is_a_500_with_original_status_0() {
     let h = harness().await;
-    let down = h.down().await;
+    let down = h.down();
     let mut params = serde_json::Map::new();
     params.insert("Name".into(), json!("Acme"));
     let env = down.invoke("halopsa.client.create", params).await.to_json();

@@ -14,17 +14,22 @@ pub use psaflow_connectwise_sandbox::Entity as CwEntity;
 
 /// A ConnectWise sandbox and a runtime connected to it.
 pub struct CwHarness {
+    /// The seeded ConnectWise sandbox.
     pub sandbox: Sandbox,
+    /// The built-in nodes, ConnectWise connected to the sandbox through `client`.
     pub runtime: Runtime,
+    /// The real ConnectWise transport (Basic auth, clientId, retries) pointed at the sandbox.
     pub client: ConnectWiseClient,
     /// The transport's clock: 429 waits advance it instead of sleeping.
     pub clock: Arc<VirtualClock>,
 }
 
+/// A harness over a ConnectWise sandbox with the demo data.
 pub async fn cw_harness() -> CwHarness {
     cw_harness_with(SandboxOptions::default()).await
 }
 
+/// A harness over a ConnectWise sandbox started with `options`.
 pub async fn cw_harness_with(options: SandboxOptions) -> CwHarness {
     let sandbox = Sandbox::start(options).await.expect("sandbox starts");
     let clock = Arc::new(VirtualClock::new());

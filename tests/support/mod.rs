@@ -18,8 +18,11 @@ pub use psaflow_halopsa_sandbox::Entity;
 
 /// A sandbox and a runtime talking to it.
 pub struct Harness {
+    /// The seeded sandbox; tests read its state and arm its faults.
     pub sandbox: Sandbox,
+    /// The built-in nodes, connected to the sandbox through `client`.
     pub runtime: Runtime,
+    /// The real HaloPSA transport (OAuth, retries) pointed at the sandbox.
     pub client: HaloClient,
     /// The transport's clock: retries and backoff advance it instead of sleeping.
     pub clock: Arc<VirtualClock>,
@@ -75,10 +78,12 @@ fn client_for(base: &str, id: &str, secret: &str, clock: Arc<VirtualClock>) -> H
 }
 
 /// A fresh seeded sandbox and a runtime connected to it.
+/// A harness over a sandbox with the demo data.
 pub async fn harness() -> Harness {
     harness_with(SandboxOptions::default()).await
 }
 
+/// A harness over a sandbox started with `options`.
 pub async fn harness_with(options: SandboxOptions) -> Harness {
     let sandbox = Sandbox::start(options).await.expect("sandbox starts");
     let clock = Arc::new(VirtualClock::new());
@@ -109,7 +114,6 @@ impl Harness {
     /// Runs a node against a runtime whose HaloPSA is down (see [`Harness::down`]).
     pub async fn invoke_down(&self, node: &str, params: Value) -> Value {
         self.down()
-            .await
             .invoke(node, params_map(params))
             .await
             .to_json()
@@ -169,7 +173,7 @@ impl Harness {
     }
 
     /// A runtime whose HaloPSA is down (a loopback port nothing listens on).
-    pub async fn down(&self) -> Runtime {
+    pub fn down(&self) -> Runtime {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()

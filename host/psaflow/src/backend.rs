@@ -41,6 +41,7 @@ pub struct Backend {
     /// The ConnectWise connection: the `CONNECTWISE_*` tenant, else the embedded ConnectWise
     /// sandbox, started on its first request (and announced on stderr then).
     pub connectwise: Arc<dyn Transport>,
+    /// The embedded HaloPSA sandbox when no tenant is configured; dropping it stops the server.
     pub sandbox: Option<Sandbox>,
     /// Whether the HaloPSA connection is the sandbox or a tenant.
     pub kind: BackendKind,
@@ -76,7 +77,8 @@ pub struct BackendChoice<'a> {
 /// Where HaloPSA requests will go, decided before anything is sent.
 #[derive(Debug)]
 pub enum Target {
-    Tenant(ConnectionConfig),
+    /// A HaloPSA tenant, with its checked settings (boxed: they are large beside `Sandbox`).
+    Tenant(Box<ConnectionConfig>),
     /// Nothing is configured: the embedded sandbox.
     Sandbox,
 }
@@ -95,7 +97,7 @@ pub fn resolve(
         ConnectionConfig::from_env(&lookup)?
     };
     Ok(match config {
-        Some(config) => Target::Tenant(config),
+        Some(config) => Target::Tenant(Box::new(config)),
         None => Target::Sandbox,
     })
 }
@@ -173,7 +175,7 @@ pub async fn open_with_budget(
                 budget: budget(&ApiApplication::halopsa(&config)),
                 ..ClientOptions::default()
             };
-            let client = HaloClient::new(config, options)?;
+            let client = HaloClient::new(*config, options)?;
             Ok(Backend {
                 transport: Arc::new(client),
                 connectwise,

@@ -45,6 +45,8 @@ pub fn os_user(lookup: impl Fn(&str) -> Option<String>) -> String {
     "unknown".to_string()
 }
 
+/// The workflow engine's [`RunJournal`](psaflow_workflow::RunJournal) over a run store: what
+/// makes `psaflow run` resumable and its changes audited.
 pub struct StoreJournal {
     store: Arc<dyn RunStore>,
     run_id: String,
@@ -328,7 +330,7 @@ fn approval_answer(
             Decision::Rejected
         },
         requested_at: now,
-        expires_at: ask.timeout.map(|t| now + t.as_millis() as i64),
+        expires_at: ask.timeout.map(|t| now.saturating_add(psaflow_store::duration_ms(t))),
     })?;
     let Some(record) = store
         .approvals(run_id)?

@@ -34,6 +34,7 @@ pub struct Connected {
     /// Where requests go, as a run records it (`sandbox`, `HaloPSA at https://...`); a run
     /// started against another tenant is not continued here.
     pub backend_label: String,
+    /// Whether the HaloPSA connection is the sandbox or a tenant.
     pub kind: BackendKind,
     /// Values masked in everything a run stores or prints (the client secret).
     pub secrets: Vec<String>,
@@ -45,6 +46,7 @@ pub struct Connected {
 /// Implementations open each one once and hand out the same [`Connected`] after, so all runs
 /// through one connection in this process share its request budget.
 pub trait Connections: Send + Sync {
+    /// The connection called `name` (`None`: the default), opened on first use.
     fn connect<'a>(
         &'a self,
         name: Option<&'a str>,
@@ -79,6 +81,7 @@ impl Stop {
         Stop(rx)
     }
 
+    /// True once the stop was raised.
     pub fn is_raised(&self) -> bool {
         *self.0.borrow()
     }
@@ -108,7 +111,9 @@ pub enum Executed {
 /// Claims and executes queued runs for one worker identity.
 #[derive(Clone)]
 pub struct Executor {
+    /// Where the queue and the runs are.
     pub store: Arc<dyn RunStore>,
+    /// The connections queued runs name.
     pub connections: Arc<dyn Connections>,
     /// The lease owner's name, unique among all workers (see [`worker_id`]).
     pub worker: String,
@@ -144,7 +149,7 @@ async fn blocking<T: Send + 'static>(
 
 impl Executor {
     fn lease_ms(&self) -> i64 {
-        self.lease.as_millis() as i64
+        psaflow_store::duration_ms(self.lease)
     }
 
     /// Claims the oldest claimable run, if any.
@@ -285,10 +290,10 @@ async fn heartbeat(
     lease: Duration,
     lost: watch::Sender<bool>,
 ) {
-    let mut valid_until = now_ms() + lease.as_millis() as i64;
+    let mut valid_until = now_ms() + psaflow_store::duration_ms(lease);
     loop {
         tokio::time::sleep(lease / 3).await;
-        let until = now_ms() + lease.as_millis() as i64;
+        let until = now_ms() + psaflow_store::duration_ms(lease);
         let (s, id, w) = (store.clone(), run_id.clone(), worker.clone());
         match blocking(move || s.renew_lease(&id, &w, until)).await {
             Ok(true) => valid_until = until,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+/// A tenant's request budget kept in the run store and shared by every worker using it.
 pub struct SharedBudget {
     store: Arc<dyn RunStore>,
     /// The budget row's key: the tenant's API application.
@@ -39,7 +40,7 @@ impl SharedBudget {
             limit,
             shared: SharedLimit {
                 requests: limit.requests,
-                per_ms: (limit.per + margin).as_millis() as i64,
+                per_ms: psaflow_store::duration_ms(limit.per + margin),
             },
             allowed: AtomicU32::new(limit.requests),
             fallback: WindowBudget::new(limit, clock.clone()),
@@ -88,7 +89,7 @@ impl RequestBudget for SharedBudget {
                             Some(ms) => {
                                 // Never sleep past one span: the window may change meanwhile.
                                 let wait =
-                                    Duration::from_millis(ms.max(1) as u64).min(self.limit.per);
+                                    Duration::from_millis(ms.max(1).unsigned_abs()).min(self.limit.per);
                                 self.clock.sleep(wait).await;
                             }
                         }
@@ -117,7 +118,7 @@ impl RequestBudget for SharedBudget {
             (self.allowed.load(Ordering::Relaxed) / 2).max(1),
             Ordering::Relaxed,
         );
-        self.background(move |s| s.budget_throttled(&key, limit, pause.as_millis() as i64));
+        self.background(move |s| s.budget_throttled(&key, limit, psaflow_store::duration_ms(pause)));
     }
 
     fn succeeded(&self) {

@@ -66,27 +66,36 @@ pub struct SoakOptions {
 /// What the soak found.
 #[derive(Debug, Clone, Default)]
 pub struct SoakReport {
+    /// Workflows run.
     pub workflows: usize,
+    /// Node invocations made by them.
     pub invocations: usize,
     /// Workflows that failed (a step gave up, e.g. an unknown outcome not retried): reported,
     /// so not lost.
     pub failed_workflows: usize,
+    /// Create attempts that met an unknown outcome and found their record instead of repeating.
     pub recovered_attempts: usize,
+    /// Attempts whose outcome was unknown (the request may have been applied).
     pub unknown_outcome_attempts: usize,
+    /// Records a step reported created that are missing: must be 0.
     pub lost: usize,
+    /// Extra copies of records meant to exist once: must be 0.
     pub duplicated: usize,
+    /// Reports that contain the client secret: must be 0.
     pub secret_leaks: usize,
+    /// Workflow tasks that panicked: must be 0.
     pub panics: usize,
     /// Each node invocation's wall time, sorted.
     pub latencies: Vec<Duration>,
 }
 
 impl SoakReport {
+    /// The `q` quantile (0.0 to 1.0) of the invocation latencies, by nearest rank.
     pub fn percentile(&self, q: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
-        self.latencies[((self.latencies.len() - 1) as f64 * q).round() as usize]
+        self.latencies[crate::percentile::rank(self.latencies.len(), q)]
     }
 }
 

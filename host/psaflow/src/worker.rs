@@ -43,9 +43,13 @@ impl Default for WorkerOptions {
 /// What a worker did, counted.
 #[derive(Debug, Default)]
 pub struct WorkerStats {
+    /// Runs executed to an end (succeeded, failed or waiting for approval).
     pub finished: AtomicU64,
+    /// Runs given back to the queue unfinished (shutdown before they ended).
     pub released: AtomicU64,
+    /// Runs whose lease this worker lost (it stalled past the lease) and stopped working on.
     pub lost: AtomicU64,
+    /// Runs of other workers whose expired leases this worker swept (requeued or failed).
     pub swept: AtomicU64,
 }
 
@@ -185,7 +189,7 @@ async fn sweep_loop(
                     eprintln!("psaflow: run {id}: failed after {max} lost leases");
                 }
                 stats.swept.fetch_add(
-                    (sweep.requeued.len() + sweep.failed.len()) as u64,
+                    u64::try_from(sweep.requeued.len() + sweep.failed.len()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,
                 );
             }

@@ -41,7 +41,12 @@ pub use store::{RunStore, StoreError, StoreResult};
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, duration_ms)
+}
+
+/// A duration in the store's unit (milliseconds), saturating at `i64::MAX` (292 million years).
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A count (a for_each list length) as the database's BIGINT; saturates, never wraps.

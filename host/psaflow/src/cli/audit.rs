@@ -24,7 +24,7 @@ pub struct Args {
     pub state: StateArgs,
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<u8> {
+pub fn run(args: &Args) -> anyhow::Result<u8> {
     let since = match &args.since {
         None => None,
         Some(text) => match parse_age("--since", text) {

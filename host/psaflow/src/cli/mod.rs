@@ -166,20 +166,20 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Invoke(ref args) => invoke::run(&cli, args).await,
-            Command::Nodes(ref args) => nodes::run(&cli, args).await,
+            Command::Nodes(ref args) => nodes::run(&cli, args),
             Command::Run(ref args) => run::run(&cli, args).await,
             Command::Plan(ref args) => plan::plan(&cli, args).await,
             Command::Apply(ref args) => plan::apply(&cli, args).await,
             Command::Runs(ref args) => runs::run(&cli, args).await,
             Command::Approve(ref args) => approve::run(&cli, args).await,
-            Command::Audit(ref args) => audit::run(args).await,
+            Command::Audit(ref args) => audit::run(args),
             Command::Validate(ref args) => validate::run(&cli, args).await,
             Command::Sandbox(ref args) => sandbox::run(args).await,
             Command::Bench(ref args) => bench::run(args).await,
             Command::Test(ref args) => test::run(&cli, args).await,
-            Command::Schema(ref args) => schema::run(&cli, args).await,
+            Command::Schema(ref args) => schema::run(&cli, args),
             Command::Serve(ref args) => serve::run(&cli, args).await,
-            Command::Tokens(ref args) => tokens::run(args).await,
+            Command::Tokens(ref args) => tokens::run(args),
             Command::Worker(ref args) => worker::run(&cli, args).await,
         }
     });

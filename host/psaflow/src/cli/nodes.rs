@@ -23,7 +23,7 @@ pub enum Action {
     },
 }
 
-pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     // Listing needs no connection.
     let nodes = super::load_nodes(cli)?;
     let catalog = nodes.catalog();

@@ -441,7 +441,7 @@ fn finish(report: &RunReport, json: bool) -> anyhow::Result<u8> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);
     } else {
-        print!("{}", HumanRenderer::outputs(&report));
+        print!("{}", HumanRenderer::outputs(report));
     }
     Ok(match report.status {
         RunStatus::Succeeded => 0,

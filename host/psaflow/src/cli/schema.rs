@@ -27,7 +27,7 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
-pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let schema = match args.kind {
         Kind::All => psaflow_workflow_tests::combined_schema(super::load_nodes(cli)?.catalog()),
         Kind::Workflow => psaflow_workflow_tests::workflow_schema(super::load_nodes(cli)?.catalog()),
@@ -84,7 +84,8 @@ mod tests {
             let Command::Schema(args) = &cli.command else {
                 panic!()
             };
-            assert_eq!(rt.block_on(run(&cli, args)).unwrap(), 0);
+            // Inside the runtime, as the command runs (loading nodes may need it).
+            assert_eq!(rt.block_on(async { run(&cli, args) }).unwrap(), 0);
             let schema: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
             assert_eq!(schema["title"], title);

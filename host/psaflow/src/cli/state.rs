@@ -79,36 +79,16 @@ pub fn open_dir(dir: &Path) -> anyhow::Result<Arc<dyn RunStore>> {
 /// `7d`, `12h`, `30m`: a duration for --since and --older-than, as milliseconds.
 pub fn parse_age(flag: &str, text: &str) -> Result<i64, String> {
     psaflow_workflow::parse_duration(text)
-        .map(|d| d.as_millis() as i64)
+        .map(psaflow_store::duration_ms)
         .ok_or_else(|| format!("{flag} {text:?} is not a duration; write e.g. 7d, 12h, 30m"))
 }
 
 /// Milliseconds since the epoch as `2026-11-30 07:31:44Z` (UTC), for tables.
 pub fn show_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{}Z",
+        psaflow_core::dates::format_unix(ms.div_euclid(1000)).replacen('T', " ", 1)
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

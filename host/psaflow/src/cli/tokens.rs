@@ -38,7 +38,7 @@ pub enum TokensCommand {
     },
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<u8> {
+pub fn run(args: &Args) -> anyhow::Result<u8> {
     let state = match &args.command {
         TokensCommand::Create { state, .. }
         | TokensCommand::List { state, .. }
