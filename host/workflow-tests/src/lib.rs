@@ -95,6 +95,7 @@ mod matching;
 mod report;
 mod runner;
 mod schema;
+pub mod shape;
 mod spec;
 mod yaml;
 

@@ -2,7 +2,7 @@
 //! catalog (each node's parameters with type, required-ness and description), and one for test
 //! files. `psaflow schema` prints them; YAML language servers read them for completion,
 //! hover text and squiggles.
-use crate::spec::ENTITY_NAMES;
+use crate::shape::{self, Shape, Ty};
 use psaflow_core::{Catalog, NodeSpec, ParamType};
 use serde_json::{Map, Value, json};
 
@@ -261,170 +261,129 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
     })
 }
 
-/// JSON Schema for test files (`*.test.yaml`).
+/// JSON Schema for test files (`*.test.yaml`), generated from [`crate::shape`]: the same
+/// description the parser takes its keys from.
 pub fn test_schema() -> Value {
-    let envelope = json!({
+    let mut definitions = Map::new();
+    definitions.insert("expression".into(), expression());
+    definitions.insert("duration".into(), duration());
+    let root = object_schema(&shape::TEST_FILE, &mut definitions);
+    let mut schema = json!({
+        "$schema": DRAFT,
+        "title": "psaflow workflow test",
+        "description": shape::TEST_FILE.description,
+    });
+    let object = schema.as_object_mut().expect("schemas are objects");
+    if let Value::Object(root) = root {
+        object.extend(root);
+    }
+    object.insert("definitions".into(), Value::Object(definitions));
+    schema
+}
+
+/// A shape's mapping: its properties (with descriptions), required keys and no others.
+pub(crate) fn object_schema(shape: &Shape, definitions: &mut Map<String, Value>) -> Value {
+    let properties: Map<String, Value> = shape
+        .fields
+        .iter()
+        .map(|f| {
+            let mut schema = type_schema(&f.ty, definitions);
+            // Beside a `$ref`, draft-07 ignores other keywords: wrap it to keep the description.
+            if schema.get("$ref").is_some() {
+                schema = json!({"allOf": [schema]});
+            }
+            if let Value::Object(o) = &mut schema {
+                o.insert("description".into(), Value::String(f.description.into()));
+            }
+            (f.name.to_string(), schema)
+        })
+        .collect();
+    let required: Vec<&str> = shape
+        .fields
+        .iter()
+        .filter(|f| f.required)
+        .map(|f| f.name)
+        .collect();
+    let mut schema = json!({
+        "type": "object",
+        "description": shape.description,
+        "properties": properties,
+        "additionalProperties": false
+    });
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
+}
+
+/// The schema of a value of type `ty`; shapes become definitions referenced by name.
+fn type_schema(ty: &Ty, definitions: &mut Map<String, Value>) -> Value {
+    match ty {
+        Ty::Text => json!({"type": "string"}),
+        Ty::Bool => json!({"type": "boolean"}),
+        Ty::Count => json!({"type": "integer", "minimum": 0}),
+        Ty::Duration => json!({"$ref": "#/definitions/duration"}),
+        Ty::Expression => json!({"$ref": "#/definitions/expression"}),
+        Ty::Scalar => json!({"type": ["string", "number", "boolean", "null"]}),
+        Ty::Mapping => json!({"type": "object"}),
+        Ty::MappingOrList => json!({"type": ["object", "array"]}),
+        Ty::Any => json!({}),
+        Ty::Envelope => {
+            definitions
+                .entry("envelope")
+                .or_insert_with(envelope_schema);
+            json!({"$ref": "#/definitions/envelope"})
+        }
+        Ty::Enum(words) => json!({"enum": words}),
+        Ty::List(item) => json!({"type": "array", "items": type_schema(item, definitions)}),
+        Ty::NonEmptyList(item) => {
+            json!({"type": "array", "minItems": 1, "items": type_schema(item, definitions)})
+        }
+        Ty::MapOf(value) => json!({
+            "type": "object",
+            "additionalProperties": type_schema(value, definitions)
+        }),
+        Ty::OneOf(options) => json!({
+            "anyOf": options.iter().map(|o| type_schema(o, definitions)).collect::<Vec<_>>()
+        }),
+        Ty::Object(shape) => {
+            if !definitions.contains_key(shape.def) {
+                // Inserted first, so a shape that refers back to itself stops here.
+                definitions.insert(shape.def.into(), Value::Null);
+                let schema = object_schema(shape, definitions);
+                definitions.insert(shape.def.into(), schema);
+            }
+            json!({"$ref": format!("#/definitions/{}", shape.def)})
+        }
+        Ty::MockAnswer => {
+            if !definitions.contains_key("mock_answer") {
+                let with_delay = type_schema(&Ty::Object(&shape::MOCK), definitions);
+                let envelope = type_schema(&Ty::Envelope, definitions);
+                definitions.insert(
+                    "mock_answer".into(),
+                    json!({"anyOf": [
+                        with_delay,
+                        {
+                            "description": "An envelope (a `delay` goes beside an `envelope:` key).",
+                            "allOf": [envelope, {"not": {"required": ["delay"]}}]
+                        }
+                    ]}),
+                );
+            }
+            json!({"$ref": "#/definitions/mock_answer"})
+        }
+    }
+}
+
+/// A node's envelope as a mock writes it (the contract's shape; not a test-file mapping).
+fn envelope_schema() -> Value {
+    json!({
         "type": "object",
         "description": "An envelope: StatusCode (default 200), OriginalStatusCode, ErrorMessage, and one output key such as Client.",
         "properties": {
             "StatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/definitions/expression"}]},
             "OriginalStatusCode": {"anyOf": [{"type": "integer"}, {"$ref": "#/definitions/expression"}]},
             "ErrorMessage": {"type": "string"}
-        }
-    });
-    let step_status = json!({"enum": ["succeeded", "failed", "skipped"]});
-    json!({
-        "$schema": DRAFT,
-        "title": "psaflow workflow test",
-        "description": "Test cases for one workflow, run by `psaflow test`.",
-        "type": "object",
-        "required": ["workflow", "cases"],
-        "additionalProperties": false,
-        "properties": {
-            "workflow": {"type": "string", "description": "The workflow file, relative to this file."},
-            "name": {"type": "string"},
-            "description": {"type": "string"},
-            "cases": {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/case"}}
-        },
-        "definitions": {
-            "expression": expression(),
-            "duration": duration(),
-            "envelope": envelope,
-            "mock_answer": {
-                "anyOf": [
-                    {
-                        "type": "object",
-                        "required": ["envelope"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "delay": {"$ref": "#/definitions/duration"},
-                            "envelope": {"$ref": "#/definitions/envelope"}
-                        },
-                        "description": "An envelope returned after a virtual delay."
-                    },
-                    {
-                        "description": "An envelope (a `delay` goes beside an `envelope:` key).",
-                        "allOf": [{"$ref": "#/definitions/envelope"}, {"not": {"required": ["delay"]}}]
-                    }
-                ]
-            },
-            "case": {
-                "type": "object",
-                "required": ["name"],
-                "additionalProperties": false,
-                "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "skip": {"type": ["boolean", "string"], "description": "true or a reason: report the case as skipped."},
-                    "inputs": {"type": "object", "description": "The workflow's inputs."},
-                    "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}, "description": "What ${{ env.NAME }} reads (the real environment is not visible)."},
-                    "secrets": {"type": "object", "additionalProperties": {"type": ["string", "number"]}, "description": "Like env, and masked as *** in all output."},
-                    "approvals": {"type": "object", "additionalProperties": {"enum": ["approve", "reject"]}, "description": "Decisions for steps with `approval:`, by step id; a step without one makes the run wait (expect status: waiting_approval)."},
-                    "sandbox": {
-                        "description": "The case's own embedded HaloPSA sandbox.",
-                        "anyOf": [
-                            {"type": "boolean"},
-                            {
-                                "type": "object",
-                                "additionalProperties": false,
-                                "properties": {
-                                    "seed": {"type": "boolean", "description": "Load the demo data (default true)."},
-                                    "fixtures": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["entity", "record"],
-                                            "additionalProperties": false,
-                                            "properties": {
-                                                "entity": {"enum": ENTITY_NAMES},
-                                                "record": {"type": "object"}
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        ]
-                    },
-                    "mocks": {
-                        "type": "object",
-                        "description": "Canned envelopes by step id (or node id): one, or a list answering call after call (the last repeats).",
-                        "additionalProperties": {
-                            "anyOf": [
-                                {"$ref": "#/definitions/mock_answer"},
-                                {"type": "array", "minItems": 1, "items": {"$ref": "#/definitions/mock_answer"}}
-                            ]
-                        }
-                    },
-                    "expect": {"$ref": "#/definitions/expect"}
-                }
-            },
-            "expect": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "status": {"enum": ["succeeded", "failed", "waiting_approval"], "description": "The run's status (default succeeded)."},
-                    "error": {"type": "string", "description": "Text the run's (or a step's) error contains."},
-                    "steps": {
-                        "type": "object",
-                        "additionalProperties": {
-                            "anyOf": [
-                                step_status,
-                                {
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                        "status": step_status,
-                                        "attempts": {"type": "integer", "minimum": 0},
-                                        "envelope": {"description": "These keys at least (a list for a for_each step)."},
-                                        "envelope_equals": {"description": "Exactly this envelope."},
-                                        "params": {"type": "object", "description": "These parameters at least."},
-                                        "error": {"type": "string"}
-                                    }
-                                }
-                            ]
-                        }
-                    },
-                    "outputs": {"type": "object", "description": "These outputs at least; values may be ${{ }} checks."},
-                    "calls": {
-                        "type": "object",
-                        "description": "Calls by node id (or step id): a count, or { times, with }.",
-                        "additionalProperties": {
-                            "anyOf": [
-                                {"type": "integer", "minimum": 0},
-                                {
-                                    "type": "object",
-                                    "additionalProperties": false,
-                                    "properties": {
-                                        "times": {"type": "integer", "minimum": 0},
-                                        "with": {"type": ["object", "array"], "description": "A mapping every call matches, or a list with one entry per call."}
-                                    }
-                                }
-                            ]
-                        }
-                    },
-                    "sandbox": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["entity"],
-                            "additionalProperties": false,
-                            "properties": {
-                                "entity": {"enum": ENTITY_NAMES},
-                                "where": {"type": "object"},
-                                "exists": {"type": "boolean"},
-                                "count": {"type": "integer", "minimum": 0}
-                            }
-                        }
-                    },
-                    "waits": {"type": "array", "items": {"$ref": "#/definitions/duration"}, "description": "Every wait on the virtual clock, in order."},
-                    "assert": {
-                        "anyOf": [
-                            {"$ref": "#/definitions/expression"},
-                            {"type": "array", "items": {"$ref": "#/definitions/expression"}}
-                        ]
-                    }
-                }
-            }
         }
     })
 }

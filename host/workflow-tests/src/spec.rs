@@ -12,41 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-const TOP_KEYS: &[&str] = &["workflow", "name", "description", "cases"];
-const CASE_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "skip",
-    "inputs",
-    "env",
-    "secrets",
-    "sandbox",
-    "mocks",
-    "approvals",
-    "expect",
-];
-const SANDBOX_KEYS: &[&str] = &["seed", "fixtures"];
-const FIXTURE_KEYS: &[&str] = &["entity", "record"];
-const MOCK_KEYS: &[&str] = &["envelope", "delay"];
-const EXPECT_KEYS: &[&str] = &[
-    "status", "error", "steps", "outputs", "calls", "sandbox", "waits", "assert",
-];
-const STEP_KEYS: &[&str] = &[
-    "status",
-    "attempts",
-    "envelope",
-    "envelope_equals",
-    "params",
-    "error",
-];
-const CALL_KEYS: &[&str] = &["times", "with"];
-const STATE_KEYS: &[&str] = &["entity", "where", "exists", "count"];
-const RUN_STATUSES: &[&str] = &["succeeded", "failed", "waiting_approval"];
-const DECISIONS: &[&str] = &["approve", "reject"];
-const STEP_STATUSES: &[&str] = &["succeeded", "failed", "skipped"];
-
-/// Entity names as test files write them: the sandbox's own (the connector owns its entities).
-pub const ENTITY_NAMES: &[&str] = Entity::NAMES;
+use crate::shape::{self, DECISIONS, ENTITY_NAMES, RUN_STATUSES, STEP_STATUSES, Shape};
 
 /// `client`, `Clients`, `ticket-type`, ... -> the sandbox entity.
 pub fn entity(name: &str) -> Option<Entity> {
@@ -294,7 +260,7 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
         file.problems = b.problems;
         return file;
     };
-    b.unknown_keys(top, TOP_KEYS, "at the top level of the test file");
+    b.known_keys(top, &shape::TEST_FILE, "at the top level of the test file");
     match root.get("workflow") {
         Some(v) => file.workflow = b.string(v, "workflow").map(|s| Located::new(s, v.pos)),
         None => b.error(
@@ -376,6 +342,11 @@ impl Reader for Builder {
 }
 
 impl Builder {
+    /// Records each key of `map` that `shape` does not describe (see [`crate::shape`]).
+    fn known_keys(&mut self, map: &[(Key, Node)], shape: &Shape, place: &str) {
+        self.unknown_keys(map, &shape.keys(), place);
+    }
+
     /// A mapping; an empty value (`key:` with nothing after it) is an empty mapping.
     fn map<'a>(&mut self, node: &'a Node, what: &str) -> Option<&'a [(Key, Node)]> {
         match &node.kind {
@@ -492,7 +463,7 @@ impl Builder {
         let Some(map) = self.map(node, "cases[]") else {
             return case;
         };
-        self.unknown_keys(map, CASE_KEYS, "in case");
+        self.known_keys(map, &shape::CASE, "in case");
         match node.get("name") {
             Some(v) => case.name = self.string(v, "name").unwrap_or_default(),
             None => self.error(
@@ -577,7 +548,7 @@ impl Builder {
             return Some(spec);
         }
         let map = self.map(node, "sandbox")?;
-        self.unknown_keys(map, SANDBOX_KEYS, "in sandbox");
+        self.known_keys(map, &shape::SANDBOX, "in sandbox");
         if let Some(v) = node.get("seed") {
             spec.seed = self.boolean(v, "seed").unwrap_or(true);
         }
@@ -626,7 +597,7 @@ impl Builder {
 
     fn fixture(&mut self, node: &Node) -> Option<Fixture> {
         let map = self.map(node, "fixtures[]")?;
-        self.unknown_keys(map, FIXTURE_KEYS, "in fixture");
+        self.known_keys(map, &shape::FIXTURE, "in fixture");
         let (entity, _) = self.entity(node.get("entity"), node.pos)?;
         let record = match node.get("record") {
             Some(
@@ -698,7 +669,7 @@ impl Builder {
         let wrapped = node.get("envelope").is_some()
             && entries
                 .iter()
-                .all(|(k, _)| MOCK_KEYS.contains(&k.name.as_str()));
+                .all(|(k, _)| shape::MOCK.field(&k.name).is_some());
         let (envelope_node, delay) = if wrapped {
             let delay = node.get("delay").and_then(|d| self.duration(d, "delay"));
             (node.get("envelope").expect("checked above"), delay)
@@ -762,7 +733,7 @@ impl Builder {
         let Some(map) = self.map(node, "expect") else {
             return e;
         };
-        self.unknown_keys(map, EXPECT_KEYS, "in expect");
+        self.known_keys(map, &shape::EXPECT, "in expect");
         for (k, v) in map {
             match k.name.as_str() {
                 "status" => e.status = self.status(v, RUN_STATUSES, "status"),
@@ -847,9 +818,9 @@ impl Builder {
                 // `client: succeeded` is short for `client: { status: succeeded }`.
                 Kind::Str(_) => s.status = self.status(v, STEP_STATUSES, "step status"),
                 Kind::Map(entries) => {
-                    self.unknown_keys(
+                    self.known_keys(
                         entries,
-                        STEP_KEYS,
+                        &shape::STEP_EXPECT,
                         &format!("in the expectations of step '{}'", k.name),
                     );
                     for (sk, sv) in entries {
@@ -907,7 +878,7 @@ impl Builder {
                 // `halopsa.client.create: 1` is short for `{ times: 1 }`.
                 Kind::Int(_) => c.times = self.count(v, "times"),
                 Kind::Map(entries) => {
-                    self.unknown_keys(entries, CALL_KEYS, &format!("in the calls of '{}'", k.name));
+                    self.known_keys(entries, &shape::CALL_EXPECT, &format!("in the calls of '{}'", k.name));
                     if let Some(t) = v.get("times") {
                         c.times = self.count(t, "times");
                     }
@@ -956,7 +927,7 @@ impl Builder {
             let Some(map) = self.map(item, "sandbox[]") else {
                 continue;
             };
-            self.unknown_keys(map, STATE_KEYS, "in a sandbox expectation");
+            self.known_keys(map, &shape::STATE_EXPECT, "in a sandbox expectation");
             let Some((entity, entity_name)) = self.entity(item.get("entity"), item.pos) else {
                 continue;
             };
@@ -1108,5 +1079,87 @@ cases:
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("soon"), None);
+    }
+
+    /// A description with one key more than `sandbox:` has.
+    static SANDBOX_WITH_REGION: Shape = Shape {
+        def: "sandbox",
+        description: "a sandbox with a region",
+        fields: &[
+            shape::Field {
+                name: "seed",
+                ty: shape::Ty::Bool,
+                required: false,
+                description: "demo data",
+            },
+            shape::Field {
+                name: "region",
+                ty: shape::Ty::Text,
+                required: true,
+                description: "where the sandbox pretends to be",
+            },
+        ],
+    };
+
+    #[test]
+    fn a_field_added_to_the_description_shows_up_in_both_views() {
+        // The parser's view: the key is unknown until described, then accepted.
+        let source: Arc<str> = "{ seed: true, region: eu }".into();
+        let node = yaml::parse(&source, "t.test.yaml").unwrap();
+        let map = node.as_map().unwrap();
+        let mut b = Builder {
+            file: "t.test.yaml".into(),
+            source: source.clone(),
+            problems: Vec::new(),
+        };
+        b.known_keys(map, &shape::SANDBOX, "in sandbox");
+        assert_eq!(b.problems.len(), 1);
+        assert_eq!(b.problems[0].message, "unknown key 'region' in sandbox");
+        b.problems.clear();
+        b.known_keys(map, &SANDBOX_WITH_REGION, "in sandbox");
+        assert!(b.problems.is_empty(), "{:?}", b.problems);
+
+        // The schema's view: the key is a property with its type, description and required-ness.
+        let schema = crate::schema::object_schema(&SANDBOX_WITH_REGION, &mut Map::new());
+        assert_eq!(
+            schema["properties"]["region"],
+            serde_json::json!({"type": "string", "description": "where the sandbox pretends to be"})
+        );
+        assert_eq!(schema["required"], serde_json::json!(["region"]));
+        assert_eq!(schema["additionalProperties"], false);
+    }
+
+    #[test]
+    fn every_required_key_of_the_description_is_required_by_the_parser() {
+        // For each required key: a file that lacks only it, and a word of the problem.
+        let missing = [
+            ("workflow", "cases: [{ name: a }]\n"),
+            ("cases", "workflow: w.yaml\n"),
+            ("name", "workflow: w.yaml\ncases:\n  - { inputs: {} }\n"),
+            ("record", "workflow: w.yaml\ncases:\n  - name: a\n    sandbox: { fixtures: [{ entity: client }] }\n"),
+            ("entity", "workflow: w.yaml\ncases:\n  - name: a\n    sandbox: { fixtures: [{ record: {} }] }\n"),
+            ("entity", "workflow: w.yaml\ncases:\n  - name: a\n    expect: { sandbox: [{ where: {} }] }\n"),
+            ("envelope", "workflow: w.yaml\ncases:\n  - name: a\n    mocks: { s: { delay: 1s } }\n"),
+        ];
+        for (key, text) in missing {
+            let f = parse(text, Path::new("t.test.yaml"));
+            let problems: Vec<String> = f
+                .problems
+                .iter()
+                .chain(f.cases.iter().flat_map(|c| &c.problems))
+                .map(|d| d.message.clone())
+                .collect();
+            assert!(
+                problems.iter().any(|m| m.contains(&format!("`{key}"))),
+                "{key}: {problems:?}"
+            );
+        }
+        // And the list above covers every required key the description has.
+        let described: std::collections::BTreeSet<&str> = shape::ALL
+            .iter()
+            .flat_map(|s| s.fields.iter().filter(|f| f.required).map(|f| f.name))
+            .collect();
+        let tested: std::collections::BTreeSet<&str> = missing.iter().map(|(k, _)| *k).collect();
+        assert_eq!(described, tested);
     }
 }
