@@ -539,3 +539,29 @@ fn the_readme_workflows_validate() {
     }
     assert!(checked >= 2, "found only {checked} workflows in the README");
 }
+
+#[test]
+fn bench_requests_prints_every_example_at_its_minimum_and_exits_2_without_examples() {
+    let out = psaflow(&["bench", "requests"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let total = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("all examples"))
+        .unwrap_or_else(|| panic!("no total line:\n{stdout}"));
+    // all examples <cases> <sent> <minimum> <over> ...
+    let columns: Vec<&str> = total.split_whitespace().collect();
+    assert_eq!(columns[3], columns[4], "sent equals the minimum:\n{stdout}");
+    assert_eq!(columns[5], "0", "{stdout}");
+    assert!(stdout.contains("agent-joiner.yaml"), "{stdout}");
+    assert!(stdout.contains("connectwise.member.get-many"), "{stdout}");
+
+    let out = psaflow(&["bench", "requests", "--examples", "no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no/such/folder is not a folder of example workflows"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
