@@ -410,8 +410,25 @@ async fn measure_case(
         calls: Mutex::new(Vec::new()),
         unmodelled: Mutex::new(Vec::new()),
     };
+    // What `${{ env.X }}` reads, as `psaflow test` gives it: the case's env and secrets.
+    let text_map = |key: &str| -> Vec<(String, String)> {
+        case[key]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let secrets = text_map("secrets");
     let options = RunOptions {
         inputs,
+        env: text_map("env").into_iter().chain(secrets.clone()).collect(),
+        secrets: secrets.into_iter().map(|(_, v)| v).collect(),
         clock,
         observer: Some(steps.clone()),
         backend: Some("sandbox".into()),
