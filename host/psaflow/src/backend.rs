@@ -395,7 +395,7 @@ mod tests {
             workflow_connection: None,
             forbid_sandbox: true,
         };
-        let target = resolve(&choice, &lookup).unwrap();
+        let target = resolve(&choice, lookup).unwrap();
         open_with_budget(target, true, lookup, &choose).await.unwrap();
         let mut asked = asked.into_inner().unwrap();
         asked.sort();

@@ -35,11 +35,13 @@ impl Default for NodeLimits {
 
 /// The engine shared by every node, with its epoch ticker.
 pub struct NodeEngine {
+    /// The wasmtime engine every node is compiled and instantiated with.
     pub engine: Engine,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl NodeEngine {
+    /// An engine with psaflow's settings and its epoch ticker started (stopped on drop).
     pub fn new() -> anyhow::Result<Self> {
         let mut config = Config::new();
         // Epochs are the cheap way to stop a looping node (fuel is for determinism, which we

@@ -156,8 +156,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    sorted[psaflow::percentile::rank(sorted.len(), p)]
 }
 
 pub async fn run(
