@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod invoker;
 pub mod names;
 pub mod retry_policy;
+pub mod secret;
 pub mod transport;
 pub mod values;
 
@@ -23,5 +24,6 @@ pub use capability::{Capability, Effect};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;
+pub use secret::Secret;
 pub use invoker::{BoxFuture, CallCounts, InputCheck, NodeInvoker};
 pub use transport::{ApiRequest, ApiResponse, Method, Transport, TransportError};

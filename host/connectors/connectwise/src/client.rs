@@ -13,7 +13,7 @@
 
 use crate::config::{ConnectionConfig, is_loopback};
 use psaflow_core::retry_policy;
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use base64::Engine;
 use psaflow_core::{
     ApiRequest, ApiResponse, BoxFuture, Clock, Method, RequestBudget, SystemClock, Transport,

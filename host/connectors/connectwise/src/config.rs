@@ -1,7 +1,7 @@
 //! The connection settings, read from the `CONNECTWISE_*` variables. Every problem is reported
 //! at once, each naming its variable, and the private key never appears in any of them.
 
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use psaflow_core::RateLimit;
 use std::fmt;
 use std::net::IpAddr;

@@ -3,7 +3,7 @@
 
 use crate::client::{ClientOptions, ConnectWiseClient};
 use crate::config::ConnectionConfig;
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use psaflow_connectwise_sandbox::{Sandbox, SandboxOptions};
 use psaflow_core::Transport;
 use std::sync::Arc;

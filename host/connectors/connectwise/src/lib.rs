@@ -14,7 +14,6 @@ pub const CONNECTOR: &str = "connectwise";
 mod client;
 mod config;
 mod connection;
-mod secret;
 
 pub use client::{API_VERSION, ClientError, ClientOptions, ConnectWiseClient, Stats};
 pub use config::{
@@ -25,4 +24,4 @@ pub use connection::{
     ConnectError, Connection, connect, connect_lazily, sandbox_config, start_sandbox,
 };
 pub use psaflow_connectwise_sandbox as sandbox;
-pub use secret::Secret;
+pub use psaflow_core::Secret;

@@ -24,7 +24,7 @@ use crate::error::{ConfigError, ConfigOrigin, ProblemKind};
 use crate::http::{self, Failure, RawResponse};
 use crate::policy;
 use crate::retry;
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use crate::stats::{Counters, TransportStats};
 use crate::token::{AccessToken, TokenFailure, TokenSettings, TokenSource};
 use psaflow_core::{

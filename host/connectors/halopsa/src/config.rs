@@ -51,7 +51,7 @@
 
 use crate::error::{ConfigError, ConfigOrigin, Problem, ProblemKind};
 use crate::policy;
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use psaflow_core::RateLimit;
 use std::path::Path;
 use url::Url;

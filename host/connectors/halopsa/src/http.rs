@@ -1,7 +1,7 @@
 //! Small pieces shared by the API client and the token source: reading a response and
 //! turning a reqwest failure into a short message that never carries a secret.
 
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use psaflow_core::TransportError;
 use std::time::{Duration, SystemTime};
 use url::Url;

@@ -12,7 +12,7 @@
 //!   429/503 retries, timeouts.
 //! * `retry.rs`: the 429/503 wait-and-retry step (policy in `psaflow_core::retry_policy`).
 //! * `policy.rs`: https-or-loopback, and request paths that must stay below the API base.
-//! * `secret.rs`: [`Secret`], which prints as `***`.
+//! * [`Secret`] (from psaflow-core, shared by the connectors), which prints as `***`.
 //!
 //! The client secret never appears in an error, a `Debug` output or a log line.
 //!
@@ -38,7 +38,6 @@ mod error;
 mod http;
 pub mod policy;
 pub mod retry;
-mod secret;
 mod stats;
 mod token;
 
@@ -53,5 +52,5 @@ pub use config::{
     WorkflowBlock,
 };
 pub use error::{ConfigError, ConfigOrigin, Problem, ProblemKind};
-pub use secret::Secret;
+pub use psaflow_core::Secret;
 pub use stats::TransportStats;

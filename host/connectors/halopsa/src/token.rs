@@ -15,7 +15,7 @@
 
 use crate::http::{self, RawResponse};
 use crate::retry;
-use crate::secret::Secret;
+use psaflow_core::Secret;
 use crate::stats::Counters;
 use psaflow_core::{ApiResponse, Clock, TransportError};
 use reqwest::header::HeaderValue;

@@ -1,7 +1,8 @@
-//! A value that must never be printed: the client secret, and the access token.
+//! A value that must never be printed: a connector's client secret or private key, and the
+//! access tokens and credentials derived from them. Shared by every connector.
 //!
 //! `Debug` and `Display` print `***`. The only way to read the value is [`Secret::expose`],
-//! which the token request (and nothing else) calls.
+//! which only the code that sends it to the PSA calls.
 
 use std::fmt;
 
@@ -15,7 +16,7 @@ impl Secret {
         Self(value.into())
     }
 
-    /// The secret value. Call this only where the value is sent to HaloPSA.
+    /// The secret value. Call this only where the value is sent to the PSA.
     pub fn expose(&self) -> &str {
         &self.0
     }
