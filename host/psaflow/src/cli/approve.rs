@@ -140,14 +140,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let mut inputs = Vec::new();
-    for pair in &args.inputs {
-        let Some((k, v)) = pair.split_once('=') else {
-            eprintln!("psaflow: --input {pair:?} must look like name=value");
-            return Ok(EXIT_USAGE);
-        };
-        inputs.push((k.trim().to_string(), v.to_string()));
-    }
+    let inputs = match super::run::raw_inputs(&args.inputs) {
+        Ok(inputs) => inputs,
+        Err(code) => return Ok(code),
+    };
     let request = Resume {
         run_id: run.id.clone(),
         file: None,

@@ -50,26 +50,13 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&d));
         return Ok(EXIT_USAGE);
     }
-    let raw = match super::run::raw_inputs(&args.inputs) {
-        Ok(raw) => raw,
-        Err(code) => return Ok(code),
-    };
-    let json_inputs = match &args.inputs_json {
-        None => None,
-        Some(text) => match serde_json::from_str(text) {
-            Ok(serde_json::Value::Object(map)) => Some(map),
-            _ => {
-                eprintln!("psaflow: --inputs-json must be a JSON object");
-                return Ok(EXIT_USAGE);
-            }
-        },
-    };
-    let inputs = match psaflow_workflow::resolve_inputs(&workflow, &raw, json_inputs) {
+    let inputs = match super::run::command_line_inputs(
+        &workflow,
+        &args.inputs,
+        args.inputs_json.as_deref(),
+    ) {
         Ok(inputs) => inputs,
-        Err(d) => {
-            eprint!("{}", super::render(&d));
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let options = RunOptions {
         inputs,

@@ -60,6 +60,30 @@ pub(super) fn raw_inputs(pairs: &[String]) -> Result<Vec<(String, String)>, u8> 
     Ok(raw)
 }
 
+/// The workflow's inputs from `--input name=value` pairs and `--inputs-json`, resolved against
+/// its declarations; on a problem, says it on stderr and gives the exit status.
+pub(super) fn command_line_inputs(
+    workflow: &psaflow_workflow::Workflow,
+    pairs: &[String],
+    inputs_json: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, u8> {
+    let raw = raw_inputs(pairs)?;
+    let json_inputs = match inputs_json {
+        None => None,
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => {
+                eprintln!("psaflow: --inputs-json must be a JSON object");
+                return Err(EXIT_USAGE);
+            }
+        },
+    };
+    psaflow_workflow::resolve_inputs(workflow, &raw, json_inputs).map_err(|diagnostics| {
+        eprint!("{}", super::render(&diagnostics));
+        EXIT_USAGE
+    })
+}
+
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     if let Some(id) = &args.resume {
         let raw = match raw_inputs(&args.inputs) {
@@ -92,26 +116,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&diagnostics));
         return Ok(EXIT_USAGE);
     }
-    let raw = match raw_inputs(&args.inputs) {
-        Ok(raw) => raw,
-        Err(code) => return Ok(code),
-    };
-    let json_inputs = match &args.inputs_json {
-        None => None,
-        Some(text) => match serde_json::from_str(text) {
-            Ok(serde_json::Value::Object(map)) => Some(map),
-            _ => {
-                eprintln!("psaflow: --inputs-json must be a JSON object");
-                return Ok(EXIT_USAGE);
-            }
-        },
-    };
-    let inputs = match psaflow_workflow::resolve_inputs(&workflow, &raw, json_inputs) {
+    let inputs = match command_line_inputs(&workflow, &args.inputs, args.inputs_json.as_deref())
+    {
         Ok(inputs) => inputs,
-        Err(diagnostics) => {
-            eprint!("{}", super::render(&diagnostics));
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     // With the inputs known, the nodes check every value they can before anything is sent.
     let known = psaflow_workflow::RunOptions {

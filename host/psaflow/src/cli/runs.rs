@@ -72,14 +72,10 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         RunsCommand::List(a) => list(a),
         RunsCommand::Show(a) => show(a),
         RunsCommand::Resume(a) => {
-            let mut inputs = Vec::new();
-            for pair in &a.inputs {
-                let Some((k, v)) = pair.split_once('=') else {
-                    eprintln!("psaflow: --input {pair:?} must look like name=value");
-                    return Ok(EXIT_USAGE);
-                };
-                inputs.push((k.trim().to_string(), v.to_string()));
-            }
+            let inputs = match super::run::raw_inputs(&a.inputs) {
+                Ok(inputs) => inputs,
+                Err(code) => return Ok(code),
+            };
             let request = Resume {
                 run_id: a.run_id.clone(),
                 file: None,
