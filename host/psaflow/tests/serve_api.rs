@@ -110,39 +110,16 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
 
     // Idempotent PUT: the same body is the same run; another body is a 409.
     let body = json!({"workflow": "lookup-client", "inputs": {"id": 1}});
-    let r1 = client()
-        .put(server.url("/v1/runs/nightly-2026-11-30"))
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r1.status().as_u16(), 202);
-    let r2 = client()
-        .put(server.url("/v1/runs/nightly-2026-11-30"))
-        .bearer_auth(&admin)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r2.status().as_u16(), 200);
-    assert_eq!(
-        r2.json::<Value>().await.unwrap()["id"],
-        "nightly-2026-11-30"
-    );
+    let nightly = "/v1/runs/nightly-2026-11-30";
+    let (status, _) = put(&server, &admin, nightly, &body).await;
+    assert_eq!(status, 202);
+    let (status, again) = put(&server, &admin, nightly, &body).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["id"], "nightly-2026-11-30");
     let other = json!({"workflow": "lookup-client", "inputs": {"id": 2}});
-    let r3 = client()
-        .put(server.url("/v1/runs/nightly-2026-11-30"))
-        .bearer_auth(&admin)
-        .json(&other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r3.status().as_u16(), 409);
-    assert_eq!(
-        r3.json::<Value>().await.unwrap()["error"]["code"],
-        "conflict"
-    );
+    let (status, conflict) = put(&server, &admin, nightly, &other).await;
+    assert_eq!(status, 409);
+    assert_eq!(conflict["error"]["code"], "conflict");
     // The same through POST with an Idempotency-Key.
     let key_post = |b: &Value| {
         client()
@@ -203,17 +180,7 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
     );
 
     // A step with `approval:` waits; approving it through the API resumes the run to success.
-    let (status, body) = post(
-        &server,
-        &admin,
-        "/v1/runs",
-        &json!({"workflow": "approved-create", "inputs": {"name": "Approved Over HTTP"}}),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    let waiting_id = body["id"].as_str().unwrap().to_string();
-    let (event, data) = follow_until_stop(&server, &admin, &waiting_id).await;
-    assert_eq!(event, "waiting", "{data}");
+    let (waiting_id, data) = start_until_waiting(&server, &admin, "Approved Over HTTP").await;
     assert_eq!(data["approvals"][0]["step"], "create");
     assert_eq!(
         data["approvals"][0]["message"],
@@ -267,16 +234,7 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
     );
 
     // Cancel a run waiting for approval.
-    let (_, body) = post(
-        &server,
-        &admin,
-        "/v1/runs",
-        &json!({"workflow": "approved-create", "inputs": {"name": "Never"}}),
-    )
-    .await;
-    let cancel_id = body["id"].as_str().unwrap().to_string();
-    let (event, _) = follow_until_stop(&server, &admin, &cancel_id).await;
-    assert_eq!(event, "waiting");
+    let (cancel_id, _) = start_until_waiting(&server, &admin, "Never").await;
     let (status, body) = post(
         &server,
         &admin,

@@ -81,16 +81,7 @@ async fn serve_queues_on_postgres_and_a_worker_process_executes_and_resumes_afte
     assert!(report["outputs"]["name"].is_string(), "{report}");
 
     // An approval through the server requeues the parked run; the worker continues it.
-    let (_, body) = post(
-        &server,
-        &token,
-        "/v1/runs",
-        &json!({"workflow": "approved-create", "inputs": {"name": "Shared Store Ltd"}}),
-    )
-    .await;
-    let waiting = body["id"].as_str().unwrap().to_string();
-    let (event, _) = follow_until_stop(&server, &token, &waiting).await;
-    assert_eq!(event, "waiting");
+    let (waiting, _) = start_until_waiting(&server, &token, "Shared Store Ltd").await;
     let (status, body) = post(
         &server,
         &token,

@@ -186,6 +186,35 @@ pub async fn post(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Va
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+pub async fn put(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .put(s.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Starts the `approved-create` workflow for a client called `name` and follows it until it
+/// waits at its approval: the run id and the `waiting` event's data.
+pub async fn start_until_waiting(s: &Server, token: &str, name: &str) -> (String, Value) {
+    let (status, body) = post(
+        s,
+        token,
+        "/v1/runs",
+        &serde_json::json!({"workflow": "approved-create", "inputs": {"name": name}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let (event, data) = follow_until_stop(s, token, &id).await;
+    assert_eq!(event, "waiting", "{data}");
+    (id, data)
+}
+
 /// Reads the run's event stream to its end: (event, data) pairs.
 pub async fn follow(s: &Server, token: &str, id: &str) -> Vec<(String, Value)> {
     let mut r = client()
