@@ -163,39 +163,23 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-pub async fn get(s: &Server, token: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(s.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+/// Sends `request` with the bearer `token`: the status and the JSON body (null when none).
+async fn send(request: reqwest::RequestBuilder, token: &str) -> (u16, Value) {
+    let r = request.bearer_auth(token).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get(s: &Server, token: &str, path: &str) -> (u16, Value) {
+    send(client().get(s.url(path)), token).await
 }
 
 pub async fn post(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(s.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    send(client().post(s.url(path)).json(body), token).await
 }
 
 pub async fn put(s: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .put(s.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    send(client().put(s.url(path)).json(body), token).await
 }
 
 /// Starts the `approved-create` workflow for a client called `name` and follows it until it
