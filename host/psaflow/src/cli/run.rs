@@ -9,7 +9,6 @@ use psaflow::durable::{StoreJournal, os_user};
 use psaflow_store::{NewRun, RunRecord, RunState, RunStore, new_id, now_ms};
 use psaflow_workflow::{HumanRenderer, Redactor, RunOptions, RunReport, RunStatus, Workflow};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -212,11 +211,34 @@ pub struct Resume {
     pub json: bool,
 }
 
+/// Lower-case hex SHA-256 of `text` (the same digest plans pin workflows with).
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    psaflow_workflow::plan::sha256_hex(text.as_bytes())
+}
+
+/// The run store's record of a new run of `workflow` read from `file`: its exact text and
+/// hash (a resume runs that text, not the file), the inputs as [`stored_inputs`] masked them,
+/// who started it and where its requests go.
+pub fn new_run_record(
+    id: String,
+    workflow: &Workflow,
+    file: String,
+    (inputs, redacted_inputs): (serde_json::Value, Vec<String>),
+    started_by: String,
+    backend: String,
+) -> NewRun {
+    NewRun {
+        id,
+        workflow: workflow.name().to_string(),
+        workflow_file: file,
+        workflow_hash: sha256_hex(workflow.source()),
+        workflow_source: workflow.source().to_string(),
+        inputs,
+        redacted_inputs,
+        started_by,
+        backend,
+        created_at: now_ms(),
+    }
 }
 
 /// Inputs as stored: secret-named inputs and any value holding a known secret are masked,
@@ -332,19 +354,14 @@ async fn execute(
                 run.id.clone()
             }
             None => {
-                let (inputs, redacted_inputs) = stored_inputs(&target.inputs, &redactor);
-                let run = NewRun {
-                    id: new_id(),
-                    workflow: workflow.name().to_string(),
-                    workflow_file: target.file.clone(),
-                    workflow_hash: sha256_hex(workflow.source()),
-                    workflow_source: workflow.source().to_string(),
-                    inputs,
-                    redacted_inputs,
-                    started_by: user.clone(),
-                    backend: backend_label.clone(),
-                    created_at: now_ms(),
-                };
+                let run = new_run_record(
+                    new_id(),
+                    workflow,
+                    target.file.clone(),
+                    stored_inputs(&target.inputs, &redactor),
+                    user.clone(),
+                    backend_label.clone(),
+                );
                 store.create_run(&run)?;
                 run.id
             }
@@ -407,20 +424,15 @@ fn enqueue(cli: &Cli, target: Target, store: &dyn RunStore, json: bool) -> anyho
         }
     };
     let options = run_options(workflow, target.inputs.clone(), super::credential_values());
-    let (inputs, redacted_inputs) = stored_inputs(&target.inputs, &options.redactor(workflow));
-    let now = now_ms();
-    let run = NewRun {
-        id: new_id(),
-        workflow: workflow.name().to_string(),
-        workflow_file: target.file.clone(),
-        workflow_hash: sha256_hex(workflow.source()),
-        workflow_source: workflow.source().to_string(),
-        inputs,
-        redacted_inputs,
-        started_by: os_user(super::env_lookup),
+    let run = new_run_record(
+        new_id(),
+        workflow,
+        target.file.clone(),
+        stored_inputs(&target.inputs, &options.redactor(workflow)),
+        os_user(super::env_lookup),
         backend,
-        created_at: now,
-    };
+    );
+    let now = run.created_at;
     let work = psaflow_store::QueuedWork {
         run_id: run.id.clone(),
         inputs: Value::Object(target.inputs),

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use psaflow::durable::decision_audit;
 use psaflow::execute::Connected;
 use psaflow_store::{
-    DecideOutcome, Decision, DecisionRecord, NewRun, QueuedWork, RunFilter, RunState, StoreError,
+    DecideOutcome, Decision, DecisionRecord, QueuedWork, RunFilter, RunState, StoreError,
     Submission, new_id, now_ms,
 };
 use psaflow_workflow::{RunOptions, Workflow};
@@ -205,19 +205,14 @@ async fn start(
     let mut secrets = state.secrets.clone();
     secrets.extend(connection.secrets.iter().cloned());
     let redactor = psaflow_workflow::Redactor::new(secrets);
-    let (stored_inputs, redacted_inputs) = crate::cli::run::stored_inputs(&inputs, &redactor);
-    let record = NewRun {
-        id: run_id.clone(),
-        workflow: workflow.name().to_string(),
-        workflow_file: file,
-        workflow_hash: crate::cli::run::sha256_hex(workflow.source()),
-        workflow_source: workflow.source().to_string(),
-        inputs: stored_inputs,
-        redacted_inputs,
-        started_by: caller.name().to_string(),
-        backend: connection.backend_label.clone(),
-        created_at: now_ms(),
-    };
+    let record = crate::cli::run::new_run_record(
+        run_id.clone(),
+        &workflow,
+        file,
+        crate::cli::run::stored_inputs(&inputs, &redactor),
+        caller.name().to_string(),
+        connection.backend_label.clone(),
+    );
     let work = QueuedWork {
         run_id: run_id.clone(),
         // The real inputs (a password input included): the queue row keeps them until the
