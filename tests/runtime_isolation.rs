@@ -110,6 +110,49 @@ async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carri
     assert!(client.is_success(), "{:?}", client);
 }
 
+/// Instances come from reused pool slots: nothing one invocation leaves in its memory (statics,
+/// grown and dirtied pages) may be seen by the next, sequential or concurrent, and a node
+/// stopped at its memory limit leaves nothing behind either.
+#[tokio::test]
+async fn pooled_instances_start_fresh_every_time() {
+    let h = harness().await;
+    let rt = chaos_runtime(&h).await;
+    let run = |behaviour: &'static str| {
+        let rt = rt.clone();
+        async move {
+            let mut params = serde_json::Map::new();
+            params.insert("Behaviour".into(), json!(behaviour));
+            rt.invoke("testing.chaos.misbehave", params).await.to_json()
+        }
+    };
+    let first = run("remember").await;
+    assert_eq!(status(&first), (200, 0), "{first}");
+    let fresh = &first["Chaos"];
+    assert_eq!(fresh["calls_before"], json!(0), "{first}");
+    assert_eq!(fresh["mark_before"], json!(7), "{first}");
+    assert_eq!(fresh["fresh_memory_was_zero"], json!(true), "{first}");
+    for _ in 0..5 {
+        let again = run("remember").await;
+        assert_eq!(&again["Chaos"], fresh, "a later invocation saw an earlier one's memory");
+    }
+    let together: Vec<_> = (0..12).map(|_| tokio::spawn(run("remember"))).collect();
+    for handle in together {
+        let env = handle.await.unwrap();
+        assert_eq!(&env["Chaos"], fresh, "a concurrent invocation saw another's memory");
+    }
+    // The memory limit holds in a pool slot, and the slot is clean afterwards.
+    let hoarded = run("exhaust-memory").await;
+    assert!(
+        hoarded["ErrorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("memory limit of 32 MiB"),
+        "{hoarded}"
+    );
+    let after = run("remember").await;
+    assert_eq!(&after["Chaos"], fresh, "{after}");
+}
+
 #[tokio::test]
 async fn a_bad_parameter_becomes_a_validation_envelope_naming_it() {
     let h = harness().await;
@@ -122,7 +165,7 @@ async fn a_bad_parameter_becomes_a_validation_envelope_naming_it() {
         env["ErrorMessage"]
             .as_str()
             .unwrap()
-            .contains("Behaviour must be one of succeed, spin, trap, exhaust-memory"),
+            .contains("Behaviour must be one of succeed, spin, trap, exhaust-memory, remember"),
         "{env}"
     );
 

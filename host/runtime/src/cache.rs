@@ -462,7 +462,7 @@ mod tests {
     }
 
     fn engine() -> crate::engine::NodeEngine {
-        crate::engine::NodeEngine::new().unwrap()
+        crate::engine::NodeEngine::new(&crate::engine::NodeLimits::default()).unwrap()
     }
 
     struct Setup {

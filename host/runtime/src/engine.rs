@@ -1,4 +1,5 @@
-//! The wasmtime engine and its tuning: the engine configuration, the epoch ticker, and the
+//! The wasmtime engine and its tuning: the engine configuration (the pooling instance allocator
+//! with copy-on-write memory images), the epoch ticker, the bound on live instances, and the
 //! per-node limits (`NodeLimits`). The limits are enforced elsewhere: memory by the store
 //! limiter (`limits.rs`), the CPU budget and wall-clock timeout by the epoch deadline set per
 //! invocation (`invoke.rs`).
@@ -6,11 +7,30 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. Spin uses the same 10 ms tick; it bounds how late a runaway
 /// node is noticed, and costs one atomic increment per tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Pool slots: how many linear memories (and tables, and component instances) the pooling
+/// allocator keeps ready. Every live node instance holds at least one slot (see
+/// [`NodeEngine::admit`]), so this is also the most node invocations in flight at once in one
+/// process; more wait for a slot instead of failing. Each memory slot reserves about 4 GiB of
+/// address space (not memory), so 512 slots reserve about 2 TiB of the 128 TiB a 64-bit Linux
+/// process has.
+pub const POOL_SLOTS: u32 = 512;
+
+/// Linear memory kept mapped (and reset by `memset` of the pages the node touched, found with
+/// the PAGEMAP_SCAN ioctl where the kernel has it) when a slot is freed, so the next instance
+/// in it does not page-fault its stack and heap in again. Beyond this, pages are given back.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
+/// A component is a handful of core instances; these counts leave room for that and no more.
+/// The store limiter (`limits.rs`) and the pool use the same numbers.
+pub const MAX_CORE_INSTANCES: usize = 32;
+pub const MAX_MEMORIES: usize = 16;
+pub const MAX_TABLES: usize = 32;
 
 /// Resource limits for one node invocation.
 #[derive(Debug, Clone)]
@@ -33,22 +53,30 @@ impl Default for NodeLimits {
     }
 }
 
-/// The engine shared by every node, with its epoch ticker.
+/// The engine shared by every node, with its epoch ticker and its pool slots.
 pub struct NodeEngine {
     /// The wasmtime engine every node is compiled and instantiated with.
     pub engine: Engine,
     ticker_stop: Arc<AtomicBool>,
+    /// One permit per pool slot; an invocation holds as many as its component has memories.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl NodeEngine {
-    /// An engine with psaflow's settings and its epoch ticker started (stopped on drop).
-    pub fn new() -> anyhow::Result<Self> {
+    /// An engine with psaflow's settings, its pool sized to `limits`, and its epoch ticker
+    /// started (stopped on drop).
+    pub fn new(limits: &NodeLimits) -> anyhow::Result<Self> {
         let mut config = Config::new();
         // Epochs are the cheap way to stop a looping node (fuel is for determinism, which we
         // do not need); the deadline is set per store in invoke.rs.
         config.epoch_interruption(true);
         config.wasm_component_model(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // An instance is made for every invocation, so making one must be cheap: the pooling
+        // allocator reuses pre-reserved slots (no mmap/munmap per call) and maps each module's
+        // initial memory from a copy-on-write image instead of copying its data segments.
+        config.memory_init_cow(true);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(limits)));
         let engine = Engine::new(&config)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -67,7 +95,19 @@ impl NodeEngine {
         Ok(Self {
             engine,
             ticker_stop,
+            slots: Arc::new(tokio::sync::Semaphore::new(POOL_SLOTS as usize)),
         })
+    }
+
+    /// Waits for room in the pool for an instance needing `slots` slots (its memory or table
+    /// count, at least one); the instance must be dropped before the permit. A component that
+    /// needs more slots than the pool has is refused at load (see [`slots_needed`]).
+    pub async fn admit(&self, slots: u32) -> tokio::sync::OwnedSemaphorePermit {
+        self.slots
+            .clone()
+            .acquire_many_owned(slots.clamp(1, POOL_SLOTS))
+            .await
+            .expect("the pool's semaphore is never closed")
     }
 
     /// A stable identifier of this engine's compiled-code format, for the precompiled cache.
@@ -86,5 +126,35 @@ impl NodeEngine {
 impl Drop for NodeEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The pool: slots for [`POOL_SLOTS`] memories, tables and component instances, each memory
+/// slot big enough for the node memory limit.
+fn pooling(limits: &NodeLimits) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_SLOTS)
+        .total_core_instances(POOL_SLOTS * MAX_CORE_INSTANCES as u32)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_stacks(POOL_SLOTS)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES as u32)
+        .max_memories_per_component(MAX_MEMORIES as u32)
+        .max_tables_per_component(MAX_TABLES as u32)
+        // One memory can never be larger than the limit on all of a store's memories together.
+        .max_memory_size(limits.memory_bytes)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
+    pool
+}
+
+/// Pool slots an instance of `component` holds while it lives: one per memory or table (the
+/// larger count), at least one. A component whose core modules come from imports cannot say,
+/// and is counted as the most a component may have.
+pub fn slots_needed(component: &wasmtime::component::Component) -> u32 {
+    match component.resources_required() {
+        Some(needs) => needs.num_memories.max(needs.num_tables).max(1),
+        None => MAX_MEMORIES.max(MAX_TABLES) as u32,
     }
 }

@@ -1,6 +1,6 @@
 //! One call into a node: a fresh store with its limits, an instance from the pre-linked
-//! `InstancePre`, a call of one export (`run` or `describe`), and every way that can go wrong
-//! turned into words a workflow author can act on.
+//! `InstancePre` in a pool slot (see `engine.rs`), a call of one export (`run` or `describe`),
+//! and every way that can go wrong turned into words a workflow author can act on.
 
 use crate::engine::{NodeEngine, NodeLimits};
 use crate::failure_shape::FailureShape;
@@ -10,7 +10,7 @@ use psaflow_core::{CallCounts, Envelope, NodeSpec};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{InstancePre, Type, Val};
+use wasmtime::component::{ComponentExportIndex, InstancePre, Type, Val};
 use wasmtime::{Store, UpdateDeadline};
 
 /// Raised from the epoch callback when a node has computed for longer than its budget.
@@ -66,6 +66,10 @@ impl<F: std::future::Future> std::future::Future for Polled<F> {
 /// A node ready to run: compiled, linked, and its input record type known.
 pub struct ReadyNode {
     pub pre: InstancePre<NodeState>,
+    /// The `run` export, found once at load instead of by name on every call.
+    pub run: ComponentExportIndex,
+    /// Pool slots an instance holds (see [`crate::engine::slots_needed`]).
+    pub slots: u32,
     pub input_type: Type,
     /// The output of envelopes the host builds for this node (see [`FailureShape`]).
     pub failure: FailureShape,
@@ -78,9 +82,13 @@ pub struct InvocationStats {
     pub calls: CallCounts,
     /// The refused calls, `METHOD /path`.
     pub refused: Vec<String>,
-    /// Time spent running the component's code.
+    /// Time the node's `run` call was being executed: its own code, the copying of its input
+    /// and envelope in and out of its memory, and the host functions it called synchronously
+    /// (the transport's time is in `host_time`). Instantiation is not included.
     pub guest_time: Duration,
-    /// Time spent in the host on the component's behalf (mostly waiting for the API).
+    /// Time spent making the instance (a pool slot, its memory image, its start functions).
+    pub instantiate_time: Duration,
+    /// Time the node's transport calls took (waiting for the API included).
     pub host_time: Duration,
 }
 
@@ -102,12 +110,13 @@ pub async fn invoke(
             return (envelope, InvocationStats::default());
         }
     };
-    let (outcome, state, guest_time) = call(engine, node, state, limits, "run", vec![input]).await;
+    let (outcome, state, timing) = call(engine, node, state, limits, "run", vec![input]).await;
     let stats = InvocationStats {
         calls: state.policy.counts,
         refused: state.policy.refused.clone(),
         host_time: state.host_time,
-        guest_time,
+        guest_time: timing.call,
+        instantiate_time: timing.instantiate,
     };
     // Envelopes the host builds keep the operation's documented failure output.
     let system = |message: String| {
@@ -129,8 +138,17 @@ pub async fn invoke(
     (envelope, stats)
 }
 
+/// Where one call's polled time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallTiming {
+    /// Making the instance.
+    pub instantiate: Duration,
+    /// Calling the export (everything polled after the instance was made).
+    pub call: Duration,
+}
+
 /// Instantiates the node in a store holding `state` and calls `export`. Returns the results
-/// or why the call failed (already in words), and the state for its counters.
+/// or why the call failed (already in words), the state for its counters, and the timing.
 pub async fn call(
     engine: &NodeEngine,
     node: &ReadyNode,
@@ -138,8 +156,11 @@ pub async fn call(
     limits: &NodeLimits,
     export: &str,
     args: Vec<Val>,
-) -> (Result<Vec<Val>, String>, NodeState, Duration) {
+) -> (Result<Vec<Val>, String>, NodeState, CallTiming) {
     let node_id = state.policy.node().to_string();
+    // Declared before the store, so dropped after it: the slot is free again only once the
+    // instance in it is gone.
+    let _slot = engine.admit(node.slots).await;
     let mut store = Store::new(&engine.engine, state);
     store.limiter(|state| &mut state.limiter);
     let budget = limits.cpu_budget;
@@ -157,11 +178,16 @@ pub async fn call(
         Ok(UpdateDeadline::Yield(1))
     });
 
+    let instantiated = std::sync::Mutex::new(None::<Duration>);
     let call = async {
         let instance = node.pre.instantiate_async(&mut store).await?;
-        let func = instance
-            .get_func(&mut store, export)
-            .ok_or_else(|| wasmtime::Error::msg(format!("the component has no `{export}` export")))?;
+        *instantiated.lock().unwrap_or_else(|e| e.into_inner()) = Some(run_time.so_far());
+        let func = if export == "run" {
+            instance.get_func(&mut store, &node.run)
+        } else {
+            instance.get_func(&mut store, export)
+        }
+        .ok_or_else(|| wasmtime::Error::msg(format!("the component has no `{export}` export")))?;
         let mut results = vec![Val::Bool(false); func.ty(&store).results().len()];
         func.call_async(&mut store, &args, &mut results).await?;
         wasmtime::Result::Ok(results)
@@ -184,7 +210,16 @@ pub async fn call(
             limits.wall_timeout
         )),
     };
-    (result, store.into_data(), run_time.so_far())
+    let total = run_time.so_far();
+    let instantiate = instantiated
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(total);
+    let timing = CallTiming {
+        instantiate,
+        call: total.saturating_sub(instantiate),
+    };
+    (result, store.into_data(), timing)
 }
 
 /// Words a workflow author can act on, for each way a node can die.

@@ -16,10 +16,7 @@ pub struct MemoryLimiter {
     total: usize,
 }
 
-/// A component is a handful of core instances; these counts leave room for that and no more.
-const MAX_INSTANCES: usize = 32;
-const MAX_MEMORIES: usize = 16;
-const MAX_TABLES: usize = 32;
+use crate::engine::{MAX_CORE_INSTANCES as MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 
 impl MemoryLimiter {
     /// A limiter allowing `max_bytes` of linear memory in total.

@@ -86,7 +86,7 @@ impl NodeCatalogBuilder {
     /// builds the catalog. A `--nodes` component that cannot be loaded is skipped with a
     /// warning ([`NodeCatalog::warnings`]); the built-in WIT failing to parse is an error.
     pub fn load(self) -> anyhow::Result<NodeCatalog> {
-        let engine = NodeEngine::new()?;
+        let engine = NodeEngine::new(&self.limits)?;
         let mut linker: Linker<NodeState> = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         let cache = CompileCache::new(
@@ -293,8 +293,13 @@ fn prepare(
         .next()
         .map(|(_, ty)| ty)
         .context("`run` takes no input")?;
+    let run_export = component
+        .get_export_index(None, "run")
+        .context("the component has no `run` export")?;
     Ok(ReadyNode {
         pre,
+        run: run_export,
+        slots: crate::engine::slots_needed(&component),
         input_type,
         failure,
     })

@@ -13,7 +13,9 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 /// The data of one node's store; lives for exactly one invocation (or one `describe`).
 pub struct NodeState {
-    wasi: WasiCtx,
+    /// Made when the node first calls a WASI function: most nodes never do, and making one
+    /// (random sources, clocks, stdio handles) costs more than the rest of the store.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     pub(crate) limiter: crate::limits::MemoryLimiter,
     /// The node's connection; `None` while it describes itself (every call is refused).
@@ -34,14 +36,8 @@ impl NodeState {
         limits: &NodeLimits,
         calls: CallLog,
     ) -> Self {
-        // Deliberately nothing inherited: no args, env, preopened dirs, stdio or sockets.
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         Self {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             limiter: crate::limits::MemoryLimiter::new(limits.memory_bytes),
             transport,
@@ -57,10 +53,20 @@ impl NodeState {
     }
 }
 
+/// The WASI a node gets: deliberately nothing inherited (no args, env, preopened dirs, stdio
+/// or sockets).
+fn empty_wasi() -> WasiCtx {
+    WasiCtx::builder()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
 impl WasiView for NodeState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(empty_wasi),
             table: &mut self.table,
         }
     }
