@@ -46,8 +46,10 @@ fn float_to_i64(f: f64) -> Option<i64> {
 /// True for the keys treated as ids: `id` and every `*_id` (`client_id`, `toplevel_id`...),
 /// in any letter case.
 pub fn is_id_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    lower == "id" || (lower.ends_with("_id") && lower.len() > 3)
+    // Compared in place: this runs for every key of every record a node returns.
+    let bytes = key.as_bytes();
+    bytes.eq_ignore_ascii_case(b"id")
+        || (bytes.len() > 3 && bytes[bytes.len() - 3..].eq_ignore_ascii_case(b"_id"))
 }
 
 /// Rewrites, in place and at every depth, the values of `id` / `*_id` keys that are integral
@@ -124,6 +126,9 @@ mod tests {
         assert!(is_id_key("ID"));
         assert!(is_id_key("client_id"));
         assert!(is_id_key("toplevel_id"));
+        assert!(is_id_key("Client_ID"));
+        assert!(is_id_key("é_id"));
+        assert!(!is_id_key("éid"));
         assert!(!is_id_key("_id"));
         assert!(!is_id_key("idonly"));
         assert!(!is_id_key("paid"));
