@@ -626,6 +626,45 @@ impl Size {
     }
 }
 
+/// What `steps.<id>` reads for one step that ran.
+#[derive(Clone)]
+pub enum StepValue {
+    /// A step's envelope, values, or null.
+    Value(Value),
+    /// A for_each step's items, shared with its report: each item becomes the value
+    /// expressions read (its envelope or values) only when an expression reaches it, so a
+    /// large step's results are not held a second time.
+    Items(Arc<Vec<crate::report::ItemReport>>),
+}
+
+impl StepValue {
+    fn to_minijinja(&self) -> MjValue {
+        match self {
+            StepValue::Value(value) => MjValue::from_serialize(value),
+            StepValue::Items(items) => MjValue::from_object(ItemsView(items.clone())),
+        }
+    }
+}
+
+/// A for_each step's items as a list for expressions (see [`StepValue::Items`]).
+#[derive(Debug)]
+struct ItemsView(Arc<Vec<crate::report::ItemReport>>);
+
+impl minijinja::value::Object for ItemsView {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        let item = self.0.get(key.as_usize()?)?;
+        Some(MjValue::from_serialize(item.context_value()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.len())
+    }
+}
+
 /// The names an expression can see while a step is evaluated.
 #[derive(Debug, Clone)]
 pub struct Scope {
@@ -642,6 +681,21 @@ impl Scope {
             ("inputs", MjValue::from_serialize(inputs)),
             ("env", MjValue::from_serialize(env)),
             ("steps", MjValue::from_serialize(steps)),
+        ]);
+        Scope {
+            value,
+            unknown: Arc::default(),
+        }
+    }
+
+    /// `inputs`, `env` and what the steps run so far give, in order (a later entry with the
+    /// same id wins).
+    pub fn with_steps(inputs: &Value, env: &Value, steps: &[(String, StepValue)]) -> Scope {
+        let steps = MjValue::from_iter(steps.iter().map(|(id, v)| (id.clone(), v.to_minijinja())));
+        let value = MjValue::from_iter([
+            ("inputs", MjValue::from_serialize(inputs)),
+            ("env", MjValue::from_serialize(env)),
+            ("steps", steps),
         ]);
         Scope {
             value,

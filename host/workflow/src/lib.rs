@@ -66,5 +66,7 @@ pub use parse::{MAX_WORKFLOW_BYTES, load, parse};
 pub use precheck::check_node_inputs;
 pub use redact::Redactor;
 pub use render::HumanRenderer;
-pub use report::{ItemReport, RunReport, RunStatus, StepReport, StepStatus, WaitingApproval};
+pub use report::{
+    ItemReport, RunReport, RunStatus, StepReport, StepStatus, StoredEnvelope, WaitingApproval,
+};
 pub use validate::validate;

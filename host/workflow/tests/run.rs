@@ -171,7 +171,7 @@ steps:
         .envelopes()
         .unwrap()
         .iter()
-        .map(|e| e.unwrap().output["id"].clone())
+        .map(|e| e.as_ref().unwrap().output["id"].clone())
         .collect();
     assert_eq!(got, ids.iter().map(|i| json!(i)).collect::<Vec<_>>());
 }

@@ -459,7 +459,12 @@ fn enqueue(cli: &Cli, target: Target, store: &dyn RunStore, json: bool) -> anyho
 fn finish(report: &RunReport, json: bool) -> anyhow::Result<u8> {
     eprint!("{}", HumanRenderer::summary(report));
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        // Written as it is made: a large for_each's report is never held as one JSON value.
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        report.write_json(&mut out, true)?;
+        writeln!(out)?;
+        out.flush()?;
     } else {
         print!("{}", HumanRenderer::outputs(report));
     }

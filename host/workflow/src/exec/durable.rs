@@ -112,7 +112,7 @@ pub(crate) async fn call_finished(ctx: &Ctx<'_>, key: &CallKey, outcome: &CallOu
     let item = &outcome.item;
     let result = FinishedCall {
         succeeded: item.status == StepStatus::Succeeded,
-        envelope: item.envelope.as_ref().map(|e| redacted_envelope(ctx, e)),
+        envelope: item.envelope().map(|e| redacted_envelope(ctx, &e)),
         params: outcome.params.clone(),
         error: item.error.as_ref().map(|e| ctx.redactor.text(e)),
         attempts: item.attempts,
@@ -132,7 +132,7 @@ pub(crate) fn replayed(spec: Option<&NodeSpec>, index: usize, done: FinishedCall
             } else {
                 StepStatus::Failed
             },
-            envelope: done.envelope,
+            stored: done.envelope.map(Into::into),
             attempts: done.attempts,
             // The journal keeps each attempt's outcome, not a per-attempt log for the report.
             attempt_log: Vec::new(),
@@ -247,7 +247,7 @@ pub(crate) async fn step_note(
 }
 
 pub(crate) async fn step_finished(ctx: &Ctx<'_>, step: &Step, r: &StepReport) {
-    let items = r.items.as_ref().map(Vec::len);
+    let items = r.items.as_ref().map(|items| items.len());
     let error = r.error.clone().or_else(|| r.skip_reason.clone());
     step_note(ctx, step, r.status.as_str(), items, error).await;
 }

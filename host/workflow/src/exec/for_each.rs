@@ -7,19 +7,15 @@ use super::step::{self, CallOutcome};
 use crate::expr::{self, Mode, Scope};
 use crate::model::Step;
 use crate::report::{ItemReport, StepReport, StepStatus};
+use super::in_flight::InFlight;
 use psaflow_core::NodeSpec;
 use serde_json::Value;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::task::Poll;
-
-type ItemFuture<'a> = Pin<Box<dyn Future<Output = CallOutcome> + Send + 'a>>;
 
 fn not_run(index: usize, reason: &str) -> ItemReport {
     ItemReport {
         index,
         status: StepStatus::Skipped,
-        envelope: None,
+        stored: None,
         attempts: 0,
         values: None,
         attempt_log: Vec::new(),
@@ -73,7 +69,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
 
     let limit = step.concurrency.max(1);
     let mut results: Vec<Option<ItemReport>> = vec![None; items.len()];
-    let mut in_flight: Vec<(usize, ItemFuture<'_>)> = Vec::new();
+    let mut in_flight: InFlight<'_, CallOutcome> = InFlight::new();
     let mut next = 0;
     let mut stop = false;
     let mut first_failure: Option<String> = None;
@@ -102,7 +98,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                         results[i] = Some(ItemReport {
                             index: i,
                             status: StepStatus::Failed,
-                            envelope: Some(env),
+                            stored: Some(env.into()),
                             attempts: 0,
                             values: None,
                             attempt_log: Vec::new(),
@@ -119,24 +115,16 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                     }
                 }
             }
-            let fut: ItemFuture<'_> =
-                Box::pin(async move { step::call(ctx, step, &item_scope, i, Some(i)).await });
-            in_flight.push((i, fut));
+            in_flight.push(
+                i,
+                Box::pin(async move { step::call(ctx, step, &item_scope, i, Some(i)).await }),
+            );
         }
         if in_flight.is_empty() {
             break;
         }
         // Wait for whichever running item finishes first.
-        let (slot, outcome) = poll_fn(|cx| {
-            for (slot, (_, fut)) in in_flight.iter_mut().enumerate() {
-                if let Poll::Ready(outcome) = fut.as_mut().poll(cx) {
-                    return Poll::Ready((slot, outcome));
-                }
-            }
-            Poll::Pending
-        })
-        .await;
-        let (i, _) = in_flight.swap_remove(slot);
+        let (i, outcome) = in_flight.next().await;
         let status = outcome.item.status;
         if status == StepStatus::Failed {
             first_failure.get_or_insert(format!(
@@ -189,6 +177,6 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     } else {
         report.status = StepStatus::Succeeded;
     }
-    report.items = Some(items);
+    report.items = Some(std::sync::Arc::new(items));
     report
 }

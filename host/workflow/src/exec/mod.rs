@@ -4,6 +4,7 @@
 mod approval;
 mod durable;
 mod for_each;
+mod in_flight;
 mod retry;
 mod run;
 mod step;

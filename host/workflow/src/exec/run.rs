@@ -7,7 +7,7 @@ use super::for_each::run_for_each;
 use super::step::run_single;
 use crate::dryrun;
 use crate::events::RunEvent;
-use crate::expr::{self, Mode, Scope};
+use crate::expr::{self, Mode, Scope, StepValue};
 use crate::journal::ApprovalAnswer;
 use crate::model::Workflow;
 use crate::options::RunOptions;
@@ -23,12 +23,25 @@ fn all_skipped(wf: &Workflow, reason: &str) -> Vec<StepReport> {
         .collect()
 }
 
+/// What `steps.<id>` reads, in the order the steps ran.
+#[derive(Default)]
+struct Seen(Vec<(String, StepValue)>);
+
+impl Seen {
+    fn insert(&mut self, id: String, value: StepValue) {
+        match self.0.iter_mut().find(|(seen, _)| *seen == id) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((id, value)),
+        }
+    }
+}
+
 /// Walks one list of steps, adding to the run's report and to what `steps.<id>` reads.
 struct Walk<'w, 'c> {
     ctx: &'w Ctx<'c>,
     inputs: &'w Value,
     env: &'w Value,
-    seen: &'w mut Map<String, Value>,
+    seen: &'w mut Seen,
     report: &'w mut RunReport,
     /// The step that stopped this list (later steps in it are skipped).
     stopped_by: Option<String>,
@@ -90,7 +103,7 @@ impl Walk<'_, '_> {
         }
         self.report.steps.push(r);
         self.stopped_by = Some(id.clone());
-        self.seen.insert(id, Value::Null);
+        self.seen.insert(id, StepValue::Value(Value::Null));
         false
     }
 
@@ -102,7 +115,7 @@ impl Walk<'_, '_> {
                 reason,
                 step.for_each.is_some(),
             ));
-            self.seen.insert(step.id().to_string(), Value::Null);
+            self.seen.insert(step.id().to_string(), StepValue::Value(Value::Null));
         }
     }
 
@@ -125,10 +138,10 @@ impl Walk<'_, '_> {
                     reason,
                     step.for_each.is_some(),
                 ));
-                self.seen.insert(id, Value::Null);
+                self.seen.insert(id, StepValue::Value(Value::Null));
                 continue;
             }
-            let mut scope = Scope::new(self.inputs, self.env, &Value::Object(self.seen.clone()));
+            let mut scope = Scope::with_steps(self.inputs, self.env, &self.seen.0);
             if let Some(run) = &self.run_info {
                 scope = scope.with_run(run);
             }
@@ -185,7 +198,7 @@ impl Walk<'_, '_> {
             }
             self.report.deleted += r.deleted;
             self.report.deactivated += r.deactivated;
-            self.seen.insert(id, r.context_value());
+            self.seen.insert(id, r.step_value());
             self.report.steps.push(r);
         }
     }
@@ -256,7 +269,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     });
     let inputs = opts.full_inputs(wf);
     let env = opts.env_value(wf);
-    let mut seen = Map::new();
+    let mut seen = Seen::default();
     let mut walk = Walk {
         ctx: &ctx,
         inputs: &inputs,
@@ -299,7 +312,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     walk.stop_reason = None;
     walk.steps(wf.finally()).await;
     // Outputs: on a failed run, whatever can still be computed.
-    let mut scope = Scope::new(&inputs, &env, &Value::Object(seen));
+    let mut scope = Scope::with_steps(&inputs, &env, &seen.0);
     if let Some(gate) = &ctx.gate {
         scope = scope.with_unknown_steps(gate.unknown_steps());
     }

@@ -135,7 +135,7 @@ async fn call_node(
                     index,
                     status: StepStatus::Failed,
                     error: Some(env.error_message.clone()),
-                    envelope: Some(env),
+                    stored: Some(env.into()),
                     attempts: 0,
                     values: None,
                     attempt_log: Vec::new(),
@@ -159,7 +159,7 @@ async fn call_node(
                         index,
                         status: StepStatus::Succeeded,
                         error: None,
-                        envelope: Some(env),
+                        stored: Some(env.into()),
                         attempts: 0,
                         values: None,
                         attempt_log: Vec::new(),
@@ -177,7 +177,7 @@ async fn call_node(
                         index,
                         status: StepStatus::Skipped,
                         error: Some(reason),
-                        envelope: None,
+                        stored: None,
                         attempts: 0,
                         values: None,
                         attempt_log: Vec::new(),
@@ -206,7 +206,7 @@ async fn call_node(
                         index,
                         status: StepStatus::Failed,
                         error: Some(message.clone()),
-                        envelope: Some(Envelope::system(&output, message)),
+                        stored: Some(Envelope::system(&output, message).into()),
                         attempts: history.attempts_made,
                         values: None,
                         attempt_log: Vec::new(),
@@ -245,7 +245,7 @@ async fn call_node(
                 StepStatus::Failed
             },
             error,
-            envelope: Some(env),
+            stored: Some(env.into()),
             attempts,
             attempt_log,
             values: None,
@@ -286,11 +286,11 @@ fn set_values(
             } else {
                 StepStatus::Failed
             },
-            envelope: None,
+            stored: None,
             attempts: 0,
             attempt_log: Vec::new(),
             error: error.clone(),
-            values: error.is_none().then_some(out),
+            values: error.is_none().then(|| Box::new(out)),
         },
         params: None,
         deleted: 0,
@@ -340,8 +340,9 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     }
     let outcome = call(ctx, step, scope, 0, None).await;
     report.set = step.is_set();
-    report.values = outcome.item.values;
-    if let (Some(env), Some(spec)) = (&outcome.item.envelope, spec)
+    let envelope = outcome.item.envelope();
+    report.values = outcome.item.values.map(|v| *v);
+    if let (Some(env), Some(spec)) = (&envelope, spec)
         && spec.effect == psaflow_core::Effect::Read
         && let Some(w) = truncation_warning(&env.output)
     {
@@ -352,7 +353,7 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     if report.status == StepStatus::Skipped {
         report.skip_reason = report.error.take();
     }
-    report.envelope = outcome.item.envelope;
+    report.envelope = envelope;
     report.attempts = outcome.item.attempts;
     report.attempt_log = outcome.item.attempt_log;
     report.params = outcome.params;
