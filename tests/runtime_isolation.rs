@@ -116,7 +116,7 @@ async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carri
 #[tokio::test]
 async fn pooled_instances_start_fresh_every_time() {
     let h = harness().await;
-    let rt = chaos_runtime(&h).await;
+    let rt = chaos_runtime(&h);
     let run = |behaviour: &'static str| {
         let rt = rt.clone();
         async move {

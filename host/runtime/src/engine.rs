@@ -26,10 +26,13 @@ pub const POOL_SLOTS: u32 = 512;
 /// in it does not page-fault its stack and heap in again. Beyond this, pages are given back.
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
-/// A component is a handful of core instances; these counts leave room for that and no more.
-/// The store limiter (`limits.rs`) and the pool use the same numbers.
+/// Core instances one node's component may make: a component is a handful of them; this
+/// leaves room for that and no more. The store limiter (`limits.rs`) and the pool use the same
+/// numbers.
 pub const MAX_CORE_INSTANCES: usize = 32;
+/// Linear memories one node's component may have (see [`MAX_CORE_INSTANCES`]).
 pub const MAX_MEMORIES: usize = 16;
+/// Tables one node's component may have (see [`MAX_CORE_INSTANCES`]).
 pub const MAX_TABLES: usize = 32;
 
 /// Resource limits for one node invocation.

@@ -116,10 +116,12 @@ pub struct StoredEnvelope {
 }
 
 impl StoredEnvelope {
+    /// The envelope's StatusCode.
     pub fn status_code(&self) -> i32 {
         self.status_code
     }
 
+    /// The envelope's ErrorMessage.
     pub fn error_message(&self) -> &str {
         &self.error_message
     }
