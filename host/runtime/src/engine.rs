@@ -29,11 +29,11 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 /// Core instances one node's component may make: a component is a handful of them; this
 /// leaves room for that and no more. The store limiter (`limits.rs`) and the pool use the same
 /// numbers.
-pub const MAX_CORE_INSTANCES: usize = 32;
+pub const MAX_CORE_INSTANCES: u32 = 32;
 /// Linear memories one node's component may have (see [`MAX_CORE_INSTANCES`]).
-pub const MAX_MEMORIES: usize = 16;
+pub const MAX_MEMORIES: u32 = 16;
 /// Tables one node's component may have (see [`MAX_CORE_INSTANCES`]).
-pub const MAX_TABLES: usize = 32;
+pub const MAX_TABLES: u32 = 32;
 
 /// Resource limits for one node invocation.
 #[derive(Debug, Clone)]
@@ -137,13 +137,13 @@ impl Drop for NodeEngine {
 fn pooling(limits: &NodeLimits) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL_SLOTS)
-        .total_core_instances(POOL_SLOTS * MAX_CORE_INSTANCES as u32)
+        .total_core_instances(POOL_SLOTS * MAX_CORE_INSTANCES)
         .total_memories(POOL_SLOTS)
         .total_tables(POOL_SLOTS)
         .total_stacks(POOL_SLOTS)
-        .max_core_instances_per_component(MAX_CORE_INSTANCES as u32)
-        .max_memories_per_component(MAX_MEMORIES as u32)
-        .max_tables_per_component(MAX_TABLES as u32)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES)
+        .max_memories_per_component(MAX_MEMORIES)
+        .max_tables_per_component(MAX_TABLES)
         // One memory can never be larger than the limit on all of a store's memories together.
         .max_memory_size(limits.memory_bytes)
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
@@ -158,6 +158,6 @@ fn pooling(limits: &NodeLimits) -> PoolingAllocationConfig {
 pub fn slots_needed(component: &wasmtime::component::Component) -> u32 {
     match component.resources_required() {
         Some(needs) => needs.num_memories.max(needs.num_tables).max(1),
-        None => MAX_MEMORIES.max(MAX_TABLES) as u32,
+        None => MAX_MEMORIES.max(MAX_TABLES),
     }
 }

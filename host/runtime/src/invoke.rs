@@ -183,7 +183,7 @@ pub async fn call(
         let instance = node.pre.instantiate_async(&mut store).await?;
         *instantiated.lock().unwrap_or_else(|e| e.into_inner()) = Some(run_time.so_far());
         let func = if export == "run" {
-            instance.get_func(&mut store, &node.run)
+            instance.get_func(&mut store, node.run)
         } else {
             instance.get_func(&mut store, export)
         }

@@ -55,15 +55,15 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 
     fn instances(&self) -> usize {
-        MAX_INSTANCES
+        MAX_INSTANCES as usize
     }
 
     fn memories(&self) -> usize {
-        MAX_MEMORIES
+        MAX_MEMORIES as usize
     }
 
     fn tables(&self) -> usize {
-        MAX_TABLES
+        MAX_TABLES as usize
     }
 
     fn table_growing(

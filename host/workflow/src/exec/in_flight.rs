@@ -154,9 +154,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// Whether a [`Gate`] is open, and who waits for it.
+    type Opening = Arc<Mutex<(bool, Option<Waker>)>>;
+
     /// A future that stays pending until `open` is set, counting its polls.
     struct Gate {
-        open: Arc<Mutex<(bool, Option<Waker>)>>,
+        open: Opening,
         polls: Arc<AtomicUsize>,
     }
 
@@ -174,7 +177,7 @@ mod tests {
         }
     }
 
-    fn gate() -> (Gate, Arc<Mutex<(bool, Option<Waker>)>>, Arc<AtomicUsize>) {
+    fn gate() -> (Gate, Opening, Arc<AtomicUsize>) {
         let open = Arc::new(Mutex::new((false, None)));
         let polls = Arc::new(AtomicUsize::new(0));
         let g = Gate {
