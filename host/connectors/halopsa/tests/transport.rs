@@ -10,7 +10,7 @@ use psaflow_core::{
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, ProblemKind, Secret};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Canned, Fake};
 use url::Url;
 
@@ -323,17 +323,12 @@ async fn too_many_requests_waits_retry_after_on_the_virtual_clock() {
     let clock = Arc::new(VirtualClock::new());
     let client = client_for(&fake, &clock);
 
-    let real = Instant::now();
     let response = client.send(get("/Tickets")).await.unwrap();
     assert_eq!(response.status, 200, "{}", response.body);
+    // The wait went through the virtual clock (which never sleeps for real), so no real-time
+    // bound is needed to show the client did not block for 7 s.
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(7)]);
     assert_eq!(clock.elapsed(), Duration::from_secs(7));
-    // Had the client really slept 7 s this would fail; the bound is loose on purpose.
-    assert!(
-        real.elapsed() < Duration::from_secs(5),
-        "real time passed: {:?}",
-        real.elapsed()
-    );
     assert_eq!(fake.state.api_calls().len(), 2);
     assert_eq!(client.stats().retries, 1);
 }
@@ -475,13 +470,10 @@ async fn slow_api_times_out() {
         ..options(&clock)
     };
     let client = HaloClient::new(config(&fake.api_url(), &fake.auth_url()), options).unwrap();
-    let real = Instant::now();
+    // The fake answers 200 after 30 s: a Timeout error shows the 300 ms timeout cut the wait
+    // short, without a real-time bound that a loaded machine could break.
     let err = client.send(get("/Client/7")).await.unwrap_err();
     assert!(matches!(err, TransportError::Timeout(_)), "{err:?}");
-    assert!(
-        real.elapsed() < Duration::from_secs(20),
-        "the timeout did not cut the wait short"
-    );
 }
 
 #[tokio::test]
