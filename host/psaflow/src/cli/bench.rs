@@ -379,11 +379,33 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
             "benchmark run failed: {}",
             report.to_json()
         );
+        let rate = items as f64 / elapsed.as_secs_f64();
+        // With added latency, `concurrency` requests at a time can finish at most
+        // concurrency / latency items per second.
+        let bound = if latency_ms > 0 {
+            let bound = concurrency as f64 * 1000.0 / latency_ms as f64;
+            format!(", {:.1}% of the latency bound of {bound:.0}/s", 100.0 * rate / bound)
+        } else {
+            String::new()
+        };
         println!(
-            "  concurrency {concurrency:>3}: {:>9}  ({:.0} items/s, {:.3} ms per item)",
+            "  concurrency {concurrency:>3}: {:>9}  ({rate:.0} items/s, {:.3} ms per item{bound})",
             format!("{:.2} s", elapsed.as_secs_f64()),
-            items as f64 / elapsed.as_secs_f64(),
             elapsed.as_secs_f64() * 1000.0 / items as f64
+        );
+    }
+    if latency_ms > 0 {
+        // What one request alone takes here: the sandbox's sleep overshoots on a busy machine
+        // (timer ticks are 1 ms and waking up takes time), which no concurrency can win back.
+        let mut alone = Vec::new();
+        for i in 0..20 {
+            let t = Instant::now();
+            rt.invoke("halopsa.client.get", params(1 + (i % 4))).await;
+            alone.push(t.elapsed());
+        }
+        println!(
+            "  one invocation alone with the {latency_ms} ms latency: {}",
+            percentiles(alone)
         );
     }
     Ok(0)

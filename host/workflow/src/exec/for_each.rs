@@ -142,7 +142,11 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         report.deactivated += outcome.deactivated;
         report.calls.add(outcome.calls);
         report.attempts += outcome.item.attempts;
-        results[i] = Some(outcome.item);
+        let mut item = outcome.item;
+        // Kept until the run ends, once per item: no spare capacity (a pushed-to Vec has room
+        // for four attempts).
+        item.attempt_log.shrink_to_fit();
+        results[i] = Some(item);
         ctx.emit(RunEvent::ItemFinished {
             id: step.id.value.clone(),
             index: i,
