@@ -116,7 +116,7 @@ fn to_val(
             .ok_or_else(|| wrong("a number"))?;
             if matches!(ty, Type::Float32) {
                 Val::Float32(narrow_f32(f).ok_or_else(|| {
-                    format!("{path} is {f}, which is out of range for this parameter")
+                    format!("{path} is {value}, which is out of range for this parameter")
                 })?)
             } else {
                 Val::Float64(f)
@@ -271,5 +271,21 @@ mod tests {
         assert_eq!(describe(&json!("x")), "the text \"x\"");
         assert_eq!(describe(&json!(null)), "nothing (null)");
         assert_eq!(describe(&json!([1])), "a list");
+    }
+
+    #[test]
+    fn an_f32_parameter_refuses_what_would_become_infinity() {
+        let ty = Type::Float32;
+        assert_eq!(
+            to_val(&json!(1.5), &ty, None, "Ratio").unwrap(),
+            Val::Float32(1.5)
+        );
+        let err = to_val(&json!(1e300), &ty, None, "Ratio").unwrap_err();
+        assert_eq!(err, "Ratio is 1e+300, which is out of range for this parameter");
+        // f64 parameters take it as it is.
+        assert_eq!(
+            to_val(&json!(1e300), &Type::Float64, None, "Ratio").unwrap(),
+            Val::Float64(1e300)
+        );
     }
 }
