@@ -51,6 +51,10 @@ const EXEMPT_FILES: &[(&str, &str)] = &[
         "the pacing benchmark's workload is one concrete node",
     ),
     (
+        "host/psaflow/src/request_economy/scenarios.rs",
+        "the request-economy bench's large-list scenarios call concrete list nodes on data it seeds",
+    ),
+    (
         "host/psaflow/src/soak.rs",
         "the soak's workload creates concrete records and checks them in the sandbox",
     ),
