@@ -35,6 +35,20 @@ fn chaos_runtime(h: &psaflow_tests::Harness) -> Runtime {
         .unwrap()
 }
 
+/// `testing.chaos.misbehave` with `Behaviour: behaviour`, its envelope as JSON. The future owns
+/// its runtime handle, so it can be spawned.
+fn misbehave(
+    rt: &Runtime,
+    behaviour: &'static str,
+) -> impl std::future::Future<Output = serde_json::Value> + Send + 'static {
+    let rt = rt.clone();
+    async move {
+        let mut params = serde_json::Map::new();
+        params.insert("Behaviour".into(), json!(behaviour));
+        rt.invoke("testing.chaos.misbehave", params).await.to_json()
+    }
+}
+
 #[tokio::test]
 async fn third_party_node_is_catalogued_from_its_folder_with_docs() {
     let h = harness().await;
@@ -60,14 +74,7 @@ async fn third_party_node_is_catalogued_from_its_folder_with_docs() {
 async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carries_on() {
     let h = harness().await;
     let rt = chaos_runtime(&h);
-    let run = |behaviour: &'static str| {
-        let rt = rt.clone();
-        async move {
-            let mut params = serde_json::Map::new();
-            params.insert("Behaviour".into(), json!(behaviour));
-            rt.invoke("testing.chaos.misbehave", params).await.to_json()
-        }
-    };
+    let run = |behaviour: &'static str| misbehave(&rt, behaviour);
 
     let spun = run("spin").await;
     assert_eq!(status(&spun), (500, 0), "{spun}");
@@ -117,14 +124,7 @@ async fn looping_trapping_and_memory_hungry_nodes_are_stopped_and_the_host_carri
 async fn pooled_instances_start_fresh_every_time() {
     let h = harness().await;
     let rt = chaos_runtime(&h);
-    let run = |behaviour: &'static str| {
-        let rt = rt.clone();
-        async move {
-            let mut params = serde_json::Map::new();
-            params.insert("Behaviour".into(), json!(behaviour));
-            rt.invoke("testing.chaos.misbehave", params).await.to_json()
-        }
-    };
+    let run = |behaviour: &'static str| misbehave(&rt, behaviour);
     let first = run("remember").await;
     assert_eq!(status(&first), (200, 0), "{first}");
     let fresh = &first["Chaos"];
