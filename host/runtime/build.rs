@@ -10,6 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
@@ -41,19 +43,21 @@ fn main() {
     let wasm_dir = target_dir.join(TARGET).join("release");
     // Where the test-only components (components/testing) are, for the end-to-end tests.
     println!("cargo:rustc-env=PSAFLOW_BUILT_COMPONENTS={}", wasm_dir.display());
-    let mut generated =
-        String::from("/// Built-in node components: (crate name, component bytes).\n");
-    generated.push_str("pub static COMPONENTS: &[(&str, &[u8])] = &[\n");
+    let mut generated = String::from("/// Built-in node components.\n");
+    generated.push_str("pub static COMPONENTS: &[BuiltinComponent] = &[\n");
     for name in &crates {
         let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
-        if !file.exists() {
+        let Ok(bytes) = fs::read(&file) else {
             panic!(
                 "component {name} was built but {} is missing",
                 file.display()
             );
-        }
+        };
+        // The digest is taken here so that start-up need not read a component it will not
+        // run (see `NodeCatalogBuilder::load`).
         generated.push_str(&format!(
-            "    ({name:?}, include_bytes!({:?})),\n",
+            "    BuiltinComponent {{ name: {name:?}, digest: {:?}, bytes: include_bytes!({:?}) }},\n",
+            hex(&Sha256::digest(&bytes)),
             file.display().to_string()
         ));
     }
@@ -73,7 +77,55 @@ fn main() {
         generated.push_str("    ]),\n");
     }
     generated.push_str("];\n");
+    let mut wit_digest = Sha256::new();
+    for (package, files) in &packages {
+        for file in files {
+            digest_file(&mut wit_digest, &format!("{package}/"), file);
+        }
+    }
+    generated.push_str(&format!(
+        "\n/// SHA-256 of the built-in WIT packages (the docs the built-in nodes' catalog entries are read from).\npub const WIT_DIGEST: &str = {:?};\n",
+        hex(&wit_digest.finalize())
+    ));
+    generated.push_str(&format!(
+        "\n/// SHA-256 of the code that reads a node into its catalog entry (this crate's and psaflow-core's\n/// sources): a catalog entry cached by another build of that code is not used.\npub const CATALOG_CODE_DIGEST: &str = {:?};\n",
+        hex(&catalog_code_digest(&manifest_dir))
+    ));
     fs::write(out_dir.join("builtin_components.rs"), generated).unwrap();
+}
+
+/// Adds `file` (under the name `prefix` + its file name) to `hasher`.
+fn digest_file(hasher: &mut Sha256, prefix: &str, file: &Path) {
+    let name = format!("{prefix}{}", file.file_name().unwrap().to_string_lossy());
+    let body = fs::read(file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+    for part in [name.as_bytes(), &body] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+}
+
+/// The sources of this crate and of psaflow-core, whose code turns a component into its
+/// catalog entry; the script runs again when they change.
+fn catalog_code_digest(manifest_dir: &Path) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    for dir in [manifest_dir.join("src"), manifest_dir.join("../core/src")] {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            for path in sorted_entries(&dir) {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    digest_file(&mut hasher, "", &path);
+                }
+            }
+        }
+    }
+    hasher.finalize().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The WIT packages: each folder of wit/ holding `.wit` files is one connector's package

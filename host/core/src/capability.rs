@@ -2,11 +2,11 @@
 //! an API call is within what it declared. The runtime enforces the rule on every call; the
 //! workflow engine reads the effect for destructive/confirm decisions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// What running a node changes in the PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     /// Changes nothing.
@@ -57,7 +57,7 @@ impl fmt::Display for Effect {
 }
 
 /// An API call a node may make: a method and a path prefix below the API base.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capability {
     /// Upper case, e.g. `GET`.
     pub method: String,

@@ -3,12 +3,12 @@
 //! read by the CLI (`psaflow nodes`), the workflow validator and the schema generator.
 
 use crate::capability::{Capability, Effect};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// A parameter's type, as the user writes it. Mirrors the WIT type of the record field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ParamType {
     /// A WIT `string`.
@@ -94,7 +94,7 @@ impl fmt::Display for ParamType {
 }
 
 /// One parameter of a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamSpec {
     /// The name users write: `SiteClientId`.
     pub name: String,
@@ -110,7 +110,7 @@ pub struct ParamSpec {
 }
 
 /// One node of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NodeSpec {
     /// `halopsa.client.create`
     pub id: String,

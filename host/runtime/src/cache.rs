@@ -102,13 +102,23 @@ impl CompileCache {
     }
 
     /// Loads `bytes` as a component, from the cache when an entry there verifies.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
+        self.load_digested(engine, &hex(&Sha256::digest(bytes)), bytes)
+    }
+
+    /// [`CompileCache::load`] of a component whose SHA-256 (hex) is already known.
     // Deserialising native code is unsafe by nature; see the SAFETY comments below.
     #[allow(unsafe_code)]
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
+    pub fn load_digested(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> anyhow::Result<Component> {
         let Some(store) = &self.store else {
             return Ok(Component::new(engine, bytes)?);
         };
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = digest.to_string();
         let entry = Entry::new(&store.dir, &digest);
         match store.read_verified(&entry, &digest) {
             Verified::Yes(compiled) => {
@@ -143,6 +153,46 @@ impl CompileCache {
     }
 }
 
+impl CompileCache {
+    /// The node catalog entry kept under `key` (see `load.rs`), when one verifies; an entry
+    /// that does not is removed. Entries are MAC'd like compiled code: a node's declared
+    /// capabilities come from here, so a planted entry must not be believed.
+    pub fn node_info(&self, key: &str) -> Option<Vec<u8>> {
+        let store = self.store.as_ref()?;
+        let entry = Entry::node_info(&store.dir, key);
+        match store.read_verified(&entry, &node_info_digest(key)) {
+            Verified::Yes(bytes) => Some(bytes),
+            Verified::Missing => None,
+            Verified::No(why) => {
+                eprintln!(
+                    "psaflow: warning: node catalog cache entry {} rejected ({why}); reading the component again",
+                    entry.code.display()
+                );
+                entry.remove();
+                None
+            }
+        }
+    }
+
+    /// Keeps a node catalog entry under `key`; a disk that cannot take it only costs speed.
+    pub fn keep_node_info(&self, key: &str, info: &[u8]) {
+        let Some(store) = &self.store else { return };
+        let entry = Entry::node_info(&store.dir, key);
+        if let Err(err) = store.write(&entry, &node_info_digest(key), info) {
+            eprintln!(
+                "psaflow: warning: could not write the node catalog cache at {}: {err:#}",
+                store.dir.display()
+            );
+        }
+    }
+}
+
+/// What a node catalog entry's MAC covers besides its bytes: its key, marked so that no
+/// compiled-code entry can pass for it.
+fn node_info_digest(key: &str) -> String {
+    format!("node-info {key}")
+}
+
 /// The two files of one cached component.
 struct Entry {
     code: PathBuf,
@@ -154,6 +204,14 @@ impl Entry {
         Self {
             code: dir.join(format!("{digest}.cwasm")),
             mac: dir.join(format!("{digest}.mac")),
+        }
+    }
+
+    /// The files of a node catalog entry.
+    fn node_info(dir: &Path, key: &str) -> Self {
+        Self {
+            code: dir.join(format!("{key}.node.json")),
+            mac: dir.join(format!("{key}.node.mac")),
         }
     }
 
@@ -249,7 +307,7 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; KEY_LEN] {
     outer.finalize().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -458,7 +516,7 @@ mod tests {
 
     /// A small valid component: the first built-in node.
     fn component() -> &'static [u8] {
-        crate::builtin::COMPONENTS[0].1
+        crate::builtin::COMPONENTS[0].bytes
     }
 
     fn engine() -> crate::engine::NodeEngine {
@@ -558,7 +616,7 @@ mod tests {
         // by someone without the key (here: a MAC over the planted bytes under a guessed key).
         let other = e
             .engine
-            .precompile_component(crate::builtin::COMPONENTS[1].1)
+            .precompile_component(crate::builtin::COMPONENTS[1].bytes)
             .unwrap();
         std::fs::write(&code, &other).unwrap();
         std::fs::write(&mac, hex(&hmac_sha256(&[0; 32], &[b"k1", &other]))).unwrap();
@@ -589,7 +647,7 @@ mod tests {
         let e = engine();
         let cache = CompileCache::new(Some(s.root.clone()), Some(s.key.clone()), "k1");
         let store = cache.store.as_ref().unwrap();
-        let (a, b) = (crate::builtin::COMPONENTS[0].1, crate::builtin::COMPONENTS[1].1);
+        let (a, b) = (crate::builtin::COMPONENTS[0].bytes, crate::builtin::COMPONENTS[1].bytes);
         let (da, db) = (hex(&Sha256::digest(a)), hex(&Sha256::digest(b)));
         cache.load(&e.engine, a).unwrap();
         cache.load(&e.engine, b).unwrap();

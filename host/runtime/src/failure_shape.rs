@@ -20,7 +20,7 @@ const ON_FAILURE: &str = "Output on failure:";
 const ON_INVALID: &str = "Output on invalid input:";
 
 /// A node's documented failure outputs.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FailureShape {
     /// For system failures the host reports (trap, timeout, limits, load errors).
     pub on_failure: Option<Value>,

@@ -248,7 +248,7 @@ impl Runtime {
         look_first: bool,
     ) -> (Envelope, InvocationStats) {
         let nodes = &self.inner.nodes;
-        let Some((spec, ready)) = nodes.ready(node_id) else {
+        let Some((spec, code)) = nodes.node(node_id) else {
             let hint = psaflow_core::names::did_you_mean(node_id, nodes.catalog().ids());
             return (
                 Envelope::validation("", format!("unknown node {node_id}{hint}")),
@@ -266,7 +266,7 @@ impl Runtime {
                         &spec.output_key,
                         format!("{node_id} needs a {connector} connection and none is configured"),
                     );
-                    envelope.output = ready.failure.failure_output(&params);
+                    envelope.output = code.failure.failure_output(&params);
                     return (envelope, InvocationStats::default());
                 }
             },
@@ -278,9 +278,17 @@ impl Runtime {
             }) as Arc<dyn Transport>),
             other => other,
         };
+        let ready = match nodes.ready(code) {
+            Ok(ready) => ready,
+            Err(message) => {
+                let mut envelope = Envelope::system(&spec.output_key, format!("{node_id}: {message}"));
+                envelope.output = code.failure.failure_output(&params);
+                return (envelope, InvocationStats::default());
+            }
+        };
         let policy = CallPolicy::new(node_id, spec.capabilities.clone(), self.inner.request_cap);
         let state = NodeState::new(transport, policy, &nodes.limits, calls);
-        invoke::invoke(&nodes.engine, ready, spec, state, &nodes.limits, &params).await
+        invoke::invoke(&nodes.engine, &ready, spec, state, &nodes.limits, &params).await
     }
 }
 

@@ -82,9 +82,15 @@ impl NodeCatalogBuilder {
         self
     }
 
-    /// Compiles (or takes from the cache) every component, asks each to `describe` itself and
-    /// builds the catalog. A `--nodes` component that cannot be loaded is skipped with a
-    /// warning ([`NodeCatalog::warnings`]); the built-in WIT failing to parse is an error.
+    /// Builds the catalog: every component's entry (id, parameters, docs, and what its
+    /// `describe` declares), and each node's compiled, linked code. A `--nodes` component that
+    /// cannot be loaded is skipped with a warning ([`NodeCatalog::warnings`]); the built-in WIT
+    /// failing to parse is an error.
+    ///
+    /// With the on-disk cache, a component whose entry was made before (same component, same
+    /// docs, same psaflow) is neither read nor compiled here: its entry comes from the cache
+    /// and its code is loaded the first time it runs. Start-up then touches only the nodes a
+    /// run uses, which is most of psaflow's memory.
     pub fn load(self) -> anyhow::Result<NodeCatalog> {
         let engine = NodeEngine::new(&self.limits)?;
         let mut linker: Linker<NodeState> = Linker::new(&engine.engine);
@@ -94,40 +100,68 @@ impl NodeCatalogBuilder {
             self.cache_key_file,
             &engine.compatibility_key(),
         );
+        let mut warnings: Vec<String> = cache.refused().map(str::to_string).into_iter().collect();
 
-        let mut docs = WitDocs::default();
-        for (package, files) in builtin::WIT {
-            docs.add_package(files)
-                .with_context(|| format!("the built-in WIT package wit/{package}"))?;
-        }
         let mut sources: Vec<Source> = builtin::COMPONENTS
             .iter()
-            .map(|(name, bytes)| Source {
-                name: name.to_string(),
+            .map(|c| Source {
+                name: c.name.to_string(),
                 built_in: true,
-                bytes: Arc::from(*bytes),
+                digest: c.digest.to_string(),
+                bytes: SourceBytes::BuiltIn(c.bytes),
             })
             .collect();
-        let mut warnings: Vec<String> = cache.refused().map(str::to_string).into_iter().collect();
+        let mut wit_dirs = Vec::new();
         for dir in &self.node_dirs {
-            read_dir(dir, &mut docs, &mut sources, &mut warnings)?;
+            read_dir(dir, &mut sources, &mut wit_dirs)?;
+        }
+        let docs_key = docs_key(&wit_dirs)?;
+        // The WIT docs are parsed only when a component is read; a `--nodes` folder's WIT is
+        // always parsed, so its problems are reported on every run.
+        let mut docs = None;
+        if !wit_dirs.is_empty() {
+            docs = Some(wit_docs(&wit_dirs, &mut warnings)?);
         }
 
-        // Read every component first: the transports they import must be linked before any
-        // of them is instantiated.
-        let mut reflected = Vec::new();
+        // Every component's entry first: the transports they import must be linked before
+        // any of them is instantiated.
+        let mut entries = Vec::new();
         for source in sources {
-            match reflect::reflect(&source.bytes, &docs) {
-                Ok(r) => reflected.push((source, r)),
+            let key = entry_key(&docs_key, &source.digest);
+            if let Some(entry) = cache
+                .node_info(&key)
+                .and_then(|bytes| serde_json::from_slice::<NodeEntry>(&bytes).ok())
+            {
+                entries.push((source, entry, None));
+                continue;
+            }
+            let docs = match &mut docs {
+                Some(docs) => docs,
+                None => docs.insert(wit_docs(&wit_dirs, &mut warnings)?),
+            };
+            match reflect::reflect(source.bytes.as_slice(), docs) {
+                Ok(Reflected {
+                    spec,
+                    transport_import,
+                    failure,
+                }) => entries.push((
+                    source,
+                    NodeEntry {
+                        spec,
+                        transport_import,
+                        failure,
+                    },
+                    Some(key),
+                )),
                 Err(err) if source.built_in => {
                     return Err(err.context(format!("built-in node {} is broken", source.name)));
                 }
                 Err(err) => warnings.push(format!("skipped {}: {err:#}", source.name)),
             }
         }
-        let imports: BTreeSet<&str> = reflected
+        let imports: BTreeSet<&str> = entries
             .iter()
-            .filter_map(|(_, r)| r.transport_import.as_deref())
+            .filter_map(|(_, entry, _)| entry.transport_import.as_deref())
             .collect();
         for import in imports {
             host::transport::link(&mut linker, import)?;
@@ -136,19 +170,32 @@ impl NodeCatalogBuilder {
         let mut catalog = Catalog::new();
         let mut nodes = HashMap::new();
         let mut third_party = Vec::new();
-        for (source, Reflected { mut spec, failure, .. }) in reflected {
-            let ready = match prepare(&engine, &linker, &cache, &source.bytes, failure)
-                .and_then(|ready| describe_into(&engine, &ready, &mut spec, &self.limits).map(|()| ready))
-            {
-                Ok(ready) => ready,
-                Err(err) if source.built_in => {
-                    return Err(err.context(format!("built-in node {} is broken", spec.id)));
-                }
-                Err(err) => {
-                    warnings.push(format!("skipped {} ({}): {err:#}", spec.id, source.name));
-                    continue;
-                }
+        for (source, mut entry, read_now) in entries {
+            // A component read just now is compiled and described now, and its entry kept.
+            let ready = match read_now {
+                None => None,
+                Some(key) => match prepare(&engine, &linker, &cache, &source, entry.failure.clone())
+                    .and_then(|ready| {
+                        describe_into(&engine, &ready, &mut entry.spec, &self.limits)?;
+                        Ok(ready)
+                    }) {
+                    Ok(ready) => {
+                        cache.keep_node_info(&key, &serde_json::to_vec(&entry)?);
+                        Some(ready)
+                    }
+                    Err(err) if source.built_in => {
+                        return Err(err.context(format!("built-in node {} is broken", entry.spec.id)));
+                    }
+                    Err(err) => {
+                        warnings.push(format!(
+                            "skipped {} ({}): {err:#}",
+                            entry.spec.id, source.name
+                        ));
+                        continue;
+                    }
+                },
             };
+            let NodeEntry { mut spec, failure, .. } = entry;
             spec.source = if source.built_in {
                 "built-in".into()
             } else {
@@ -170,11 +217,21 @@ impl NodeCatalogBuilder {
             if !source.built_in {
                 third_party.push(spec.id.clone());
             }
-            nodes.insert(spec.id.clone(), Arc::new(ready));
+            let code = NodeCode {
+                source,
+                failure,
+                ready: std::sync::OnceLock::new(),
+            };
+            if let Some(ready) = ready {
+                let _ = code.ready.set(Ok(Arc::new(ready)));
+            }
+            nodes.insert(spec.id.clone(), code);
             catalog.insert(spec);
         }
         Ok(NodeCatalog {
             engine,
+            linker,
+            cache,
             catalog,
             nodes,
             third_party,
@@ -184,12 +241,87 @@ impl NodeCatalogBuilder {
     }
 }
 
+/// What the catalog keeps of a node between runs (in the compile cache, MAC'd): everything
+/// reading and describing its component gave.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NodeEntry {
+    spec: NodeSpec,
+    transport_import: Option<String>,
+    failure: FailureShape,
+}
+
+/// The name a node's entry is cached under: its component, the WIT that documents it and the
+/// code that reads it.
+fn entry_key(docs_key: &str, component_digest: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [docs_key, component_digest] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    cache::hex(&hasher.finalize())
+}
+
+/// A digest of everything besides the component that goes into an entry: the built-in WIT,
+/// the `.wit` files of the `--nodes` folders, and the catalog code of this build.
+fn docs_key(wit_dirs: &[PathBuf]) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(builtin::CATALOG_CODE_DIGEST.as_bytes());
+    hasher.update(builtin::WIT_DIGEST.as_bytes());
+    for dir in wit_dirs {
+        let mut stack = vec![dir.clone()];
+        while let Some(dir) = stack.pop() {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("reading the nodes folder {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            paths.sort();
+            for path in paths {
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "wit") {
+                    let text = std::fs::read(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let name = path.to_string_lossy();
+                    for part in [name.as_bytes(), &text] {
+                        hasher.update((part.len() as u64).to_be_bytes());
+                        hasher.update(part);
+                    }
+                }
+            }
+        }
+    }
+    Ok(cache::hex(&hasher.finalize()))
+}
+
+/// The WIT docs: the built-in packages, then each `--nodes` folder's `.wit` files.
+fn wit_docs(wit_dirs: &[PathBuf], warnings: &mut Vec<String>) -> anyhow::Result<WitDocs> {
+    let mut docs = WitDocs::default();
+    for (package, files) in builtin::WIT {
+        docs.add_package(files)
+            .with_context(|| format!("the built-in WIT package wit/{package}"))?;
+    }
+    for dir in wit_dirs {
+        if let Err(err) = docs.add_dir(dir) {
+            warnings.push(format!(
+                "the WIT in {} could not be read, its nodes are undocumented: {err:#}",
+                dir.display()
+            ));
+        }
+    }
+    Ok(docs)
+}
+
 /// Every node psaflow can run: the catalog (what `nodes`, `validate` and `schema` read) and
 /// the compiled, linked components. Shared by any number of [`crate::Runtime`]s.
 pub struct NodeCatalog {
     pub(crate) engine: NodeEngine,
+    /// WASI and the connectors' transports, for nodes whose code is loaded on first use.
+    linker: Linker<NodeState>,
+    cache: CompileCache,
     catalog: Catalog,
-    nodes: HashMap<String, Arc<ReadyNode>>,
+    nodes: HashMap<String, NodeCode>,
     third_party: Vec<String>,
     warnings: Vec<String>,
     pub(crate) limits: NodeLimits,
@@ -224,23 +356,69 @@ impl NodeCatalog {
             .collect()
     }
 
-    pub(crate) fn ready(&self, id: &str) -> Option<(&NodeSpec, &Arc<ReadyNode>)> {
+    /// The node `id`: its spec and its code, not necessarily loaded yet.
+    pub(crate) fn node(&self, id: &str) -> Option<(&NodeSpec, &NodeCode)> {
         Some((self.catalog.get(id)?, self.nodes.get(id)?))
     }
+
+    /// `node`'s compiled, linked code: loaded (from the compile cache, or compiled) the first
+    /// time it is asked for, then kept. An error says why it cannot run, in words.
+    pub(crate) fn ready(&self, node: &NodeCode) -> Result<Arc<ReadyNode>, String> {
+        node.ready
+            .get_or_init(|| {
+                prepare(
+                    &self.engine,
+                    &self.linker,
+                    &self.cache,
+                    &node.source,
+                    node.failure.clone(),
+                )
+                .map(Arc::new)
+                .map_err(|err| format!("its component could not be loaded: {err:#}"))
+            })
+            .clone()
+    }
+}
+
+/// A node's component and, once it has run (or was read at start-up), its ready code.
+pub(crate) struct NodeCode {
+    source: Source,
+    /// What the node documents as its output on failure.
+    pub(crate) failure: FailureShape,
+    ready: std::sync::OnceLock<Result<Arc<ReadyNode>, String>>,
 }
 
 struct Source {
     /// The crate name of a built-in node, the file path of a third-party one.
     name: String,
     built_in: bool,
-    bytes: Arc<[u8]>,
+    /// SHA-256 of the bytes (hex).
+    digest: String,
+    bytes: SourceBytes,
 }
 
+/// A component's bytes: embedded in the binary (not copied, so not read until needed) or
+/// read from a `--nodes` folder.
+enum SourceBytes {
+    BuiltIn(&'static [u8]),
+    File(Arc<[u8]>),
+}
+
+impl SourceBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SourceBytes::BuiltIn(bytes) => bytes,
+            SourceBytes::File(bytes) => bytes,
+        }
+    }
+}
+
+/// Adds the components of the `--nodes` folder `dir` to `sources`, and `dir` to `wit_dirs`
+/// when it holds `.wit` files.
 fn read_dir(
     dir: &Path,
-    docs: &mut WitDocs,
     sources: &mut Vec<Source>,
-    warnings: &mut Vec<String>,
+    wit_dirs: &mut Vec<PathBuf>,
 ) -> anyhow::Result<()> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("reading the nodes folder {}", dir.display()))?;
@@ -249,12 +427,8 @@ fn read_dir(
     if paths
         .iter()
         .any(|p| p.extension().is_some_and(|e| e == "wit"))
-        && let Err(err) = docs.add_dir(dir)
     {
-        warnings.push(format!(
-            "the WIT in {} could not be read, its nodes are undocumented: {err:#}",
-            dir.display()
-        ));
+        wit_dirs.push(dir.to_path_buf());
     }
     for path in paths
         .into_iter()
@@ -264,7 +438,11 @@ fn read_dir(
         sources.push(Source {
             name: path.display().to_string(),
             built_in: false,
-            bytes: Arc::from(bytes),
+            digest: {
+                use sha2::{Digest, Sha256};
+                cache::hex(&Sha256::digest(&bytes))
+            },
+            bytes: SourceBytes::File(Arc::from(bytes)),
         });
     }
     Ok(())
@@ -275,10 +453,10 @@ fn prepare(
     engine: &NodeEngine,
     linker: &Linker<NodeState>,
     cache: &CompileCache,
-    bytes: &[u8],
+    source: &Source,
     failure: FailureShape,
 ) -> anyhow::Result<ReadyNode> {
-    let component = cache.load(&engine.engine, bytes)?;
+    let component = cache.load_digested(&engine.engine, &source.digest, source.bytes.as_slice())?;
     let pre = linker.instantiate_pre(&component)?;
     let ty = component.component_type();
     let run = ty
@@ -341,4 +519,95 @@ where
             .join()
             .expect("describing a node panicked")
     })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A private throwaway folder (cache root and key file), removed on drop.
+    struct Dirs(PathBuf);
+    impl Drop for Dirs {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    impl Dirs {
+        fn new(name: &str) -> Dirs {
+            let base = std::env::temp_dir().join(format!(
+                "psaflow-load-test-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
+            Dirs(base)
+        }
+        fn load(&self) -> NodeCatalog {
+            NodeCatalog::builder()
+                .cache_dir(Some(self.0.join("cache")))
+                .cache_key_file(Some(self.0.join("config").join("cache.key")))
+                .load()
+                .unwrap()
+        }
+        fn node_entries(&self) -> Vec<PathBuf> {
+            let mut found = Vec::new();
+            for engine_dir in std::fs::read_dir(self.0.join("cache")).unwrap() {
+                for entry in std::fs::read_dir(engine_dir.unwrap().path()).unwrap() {
+                    let path = entry.unwrap().path();
+                    if path.to_string_lossy().ends_with(".node.json") {
+                        found.push(path);
+                    }
+                }
+            }
+            found
+        }
+    }
+
+    fn catalog_json(nodes: &NodeCatalog) -> serde_json::Value {
+        serde_json::to_value(nodes.catalog()).unwrap()
+    }
+
+    #[test]
+    fn a_second_start_takes_the_catalog_from_the_cache_and_loads_code_when_a_node_runs() {
+        let dirs = Dirs::new("second-start");
+        let first = dirs.load();
+        assert!(first.nodes.values().all(|n| n.ready.get().is_some()), "read now, ready now");
+        assert_eq!(dirs.node_entries().len(), builtin::COMPONENTS.len());
+
+        let second = dirs.load();
+        assert_eq!(catalog_json(&first), catalog_json(&second));
+        assert!(
+            second.nodes.values().all(|n| n.ready.get().is_none()),
+            "no node's code is loaded before it runs"
+        );
+        let (spec, code) = second.node("halopsa.client.get").unwrap();
+        assert_eq!(spec.output_key, "Client");
+        second.ready(code).expect("loaded on first use");
+        assert!(code.ready.get().is_some());
+    }
+
+    #[test]
+    fn a_catalog_entry_changed_on_disk_is_not_believed() {
+        let dirs = Dirs::new("tampered");
+        let first = dirs.load();
+        let get = dirs
+            .node_entries()
+            .into_iter()
+            .find(|p| std::fs::read_to_string(p).unwrap().contains("\"halopsa.client.get\""))
+            .unwrap();
+        // Someone widens what the node may call; the MAC no longer matches.
+        let text = std::fs::read_to_string(&get).unwrap();
+        let widened = text.replace("\"path_prefix\":\"/Client\"", "\"path_prefix\":\"/\"");
+        assert_ne!(text, widened, "the entry holds the node's capabilities");
+        std::fs::write(&get, widened).unwrap();
+
+        let second = dirs.load();
+        assert_eq!(catalog_json(&first), catalog_json(&second), "read from the component again");
+        let (_, code) = second.node("halopsa.client.get").unwrap();
+        assert!(code.ready.get().is_some(), "the component was read, so it is ready");
+        let rewritten = std::fs::read_to_string(&get).unwrap();
+        assert_eq!(rewritten, text, "a good entry was written in its place");
+    }
 }

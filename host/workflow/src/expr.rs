@@ -740,6 +740,10 @@ impl Scope {
 
     /// This scope plus `item` and `index` for one for_each item. Cheap: values are shared.
     pub fn with_item(&self, item: &Value, index: usize) -> Scope {
+        self.with_item_value(MjValue::from_serialize(item), index)
+    }
+
+    fn with_item_value(&self, item: MjValue, index: usize) -> Scope {
         let mut entries: Vec<(MjValue, MjValue)> = Vec::new();
         if let Ok(keys) = self.value.try_iter() {
             for k in keys {
@@ -747,7 +751,7 @@ impl Scope {
                 entries.push((k, v));
             }
         }
-        entries.push((MjValue::from("item"), MjValue::from_serialize(item)));
+        entries.push((MjValue::from("item"), item));
         entries.push((MjValue::from("index"), MjValue::from(index)));
         Scope {
             value: MjValue::from_iter(entries),
@@ -776,6 +780,16 @@ pub enum Mode {
 
 /// Evaluates one expression to JSON.
 pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
+    let value = eval_value(expr, scope)?;
+    to_json_bounded(&value).map_err(|e| EvalError {
+        message: format!("`${{{{ {} }}}}`: {e}", expr.body),
+        pos: expr.pos,
+    })
+}
+
+/// Evaluates one expression, leaving the result as the expression engine's value (which may
+/// share what the scope holds).
+fn eval_value(expr: &Expr, scope: &Scope) -> Result<MjValue, EvalError> {
     let fail = |message: String| EvalError {
         message,
         pos: expr.pos,
@@ -790,15 +804,70 @@ pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
             Err(e) if e.kind() == ErrorKind::UndefinedError => Err(None),
             Err(e) => Err(Some(error_text(&e))),
         };
-        match result {
-            Ok(v) => to_json_bounded(&v).map_err(|e| fail(format!("`${{{{ {} }}}}`: {e}", expr.body))),
-            Err(text) => {
-                let why = explain_undefined(&expr.body, &scope.value)
-                    .or(text)
-                    .unwrap_or_else(|| "a value used in it is undefined".to_string());
-                Err(fail(format!("`${{{{ {} }}}}`: {why}", expr.body)))
+        result.map_err(|text| {
+            let why = explain_undefined(&expr.body, &scope.value)
+                .or(text)
+                .unwrap_or_else(|| "a value used in it is undefined".to_string());
+            fail(format!("`${{{{ {} }}}}`: {why}", expr.body))
+        })
+    })
+}
+
+/// A `for_each` list. Its items are handed out one at a time and stay shared with the scope
+/// they came from: a list of 100,000 input rows is not copied for the step.
+pub struct ItemList(MjValue);
+
+impl ItemList {
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.0.len().unwrap_or(0)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A scope for item `index` (see [`Scope::with_item`]).
+    pub fn scope_for(&self, scope: &Scope, index: usize) -> Scope {
+        let item = self.0.get_item_by_index(index).unwrap_or_default();
+        scope.with_item_value(item, index)
+    }
+}
+
+/// Evaluates a `for_each` template: `Ok(Ok(list))`, or `Ok(Err(value))` when it gives
+/// something that is not a list.
+pub fn eval_list(t: &Template, scope: &Scope, mode: Mode) -> Result<Result<ItemList, Value>, EvalError> {
+    if let Template::Expr(e) = t
+        && !((mode == Mode::Plan && needs_run(e)) || scope.reads_unknown(e))
+    {
+        let value = eval_value(e, scope)?;
+        if value.kind() == ValueKind::Seq
+            && let Some(len) = value.len()
+        {
+            if len > MAX_RESULT_ITEMS {
+                return Err(EvalError {
+                    message: format!(
+                        "`${{{{ {} }}}}`: the list has more than {MAX_RESULT_ITEMS} items (psaflow's limit for one expression)",
+                        e.body
+                    ),
+                    pos: e.pos,
+                });
             }
+            return Ok(Ok(ItemList(value)));
         }
+        let json = to_json_bounded(&value).map_err(|message| EvalError {
+            message: format!("`${{{{ {} }}}}`: {message}", e.body),
+            pos: e.pos,
+        })?;
+        return Ok(match json {
+            Value::Array(_) => Ok(ItemList(MjValue::from_serialize(&json))),
+            other => Err(other),
+        });
+    }
+    Ok(match eval(t, scope, mode)? {
+        json @ Value::Array(_) => Ok(ItemList(MjValue::from_serialize(&json))),
+        other => Err(other),
     })
 }
 

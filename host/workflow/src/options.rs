@@ -72,14 +72,14 @@ impl RunOptions {
         self.full_inputs(wf)
     }
 
+    /// [`RunOptions::full_inputs`], moving the inputs out of the options.
+    pub(crate) fn take_full_inputs(&mut self, wf: &Workflow) -> Value {
+        with_defaults(std::mem::take(&mut self.inputs), wf)
+    }
+
     /// Inputs with declared defaults (or null) filled in, as expressions see them.
     pub(crate) fn full_inputs(&self, wf: &Workflow) -> Value {
-        let mut m = self.inputs.clone();
-        for decl in wf.inputs() {
-            m.entry(decl.name.value.clone())
-                .or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
-        }
-        Value::Object(m)
+        with_defaults(self.inputs.clone(), wf)
     }
 
     /// What `env` holds in expressions: the variables the workflow declares, and only those,
@@ -95,4 +95,14 @@ impl RunOptions {
                 .collect(),
         )
     }
+}
+
+/// `inputs` with the workflow's declared defaults (or null) for those not given.
+fn with_defaults(mut inputs: Map<String, Value>, wf: &Workflow) -> Value {
+    for decl in wf.inputs() {
+        inputs
+            .entry(decl.name.value.clone())
+            .or_insert_with(|| decl.default.clone().unwrap_or(Value::Null));
+    }
+    Value::Object(inputs)
 }

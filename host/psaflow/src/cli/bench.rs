@@ -30,12 +30,18 @@ pub enum What {
         latency_ms: u64,
     },
     /// Peak memory (VmHWM) of a for_each of halopsa.client.get on the sandbox, its JSON report
-    /// written out, each size measured in a fresh `psaflow` process of its own.
+    /// written out, each size measured in a fresh `psaflow` process of its own. The sandbox
+    /// runs in a process of its own too, as a tenant would (`psaflow sandbox`), so the figure
+    /// is psaflow's alone.
     Memory {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
         items: Vec<usize>,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Run the sandbox inside the measured process instead (its data and request log then
+        /// count in the figure).
+        #[arg(long)]
+        sandbox_in_process: bool,
     },
     /// One measurement of `bench memory`, in this process (run by `bench memory`).
     #[command(hide = true)]
@@ -44,6 +50,10 @@ pub enum What {
         items: usize,
         #[arg(long)]
         concurrency: usize,
+        /// The HALOPSA_* variables point at the sandbox process `bench memory` started;
+        /// without this flag the embedded sandbox starts in this process.
+        #[arg(long)]
+        sandbox_process: bool,
     },
     /// Run-store overhead: a for_each of halopsa.client.get with and without the journal, and
     /// the size of the SQLite file after many journaled invocations.
@@ -134,8 +144,16 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             concurrency,
             size_invocations,
         } => journal(*items, *concurrency, *size_invocations).await,
-        What::Memory { items, concurrency } => memory(items, *concurrency),
-        What::MemoryRun { items, concurrency } => memory_run(*items, *concurrency).await,
+        What::Memory {
+            items,
+            concurrency,
+            sandbox_in_process,
+        } => memory(items, *concurrency, *sandbox_in_process).await,
+        What::MemoryRun {
+            items,
+            concurrency,
+            sandbox_process,
+        } => memory_run(*items, *concurrency, *sandbox_process).await,
         What::Workers {
             runs,
             workers,
@@ -411,20 +429,39 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
     Ok(0)
 }
 
-/// Runs `bench memory-run` in a child process per size, so each peak is that run's alone.
-fn memory(sizes: &[usize], concurrency: usize) -> anyhow::Result<u8> {
+/// Runs `bench memory-run` in a child process per size, so each peak is that run's alone,
+/// against a sandbox in a third process unless `sandbox_in_process`.
+async fn memory(sizes: &[usize], concurrency: usize, sandbox_in_process: bool) -> anyhow::Result<u8> {
     let exe = std::env::current_exe()?;
+    // Compile (or check) every node once here, so no measured process pays for compiling.
+    drop(psaflow::Runtime::builder().build()?);
+    let sandbox = if sandbox_in_process {
+        None
+    } else {
+        Some(SandboxProcess::start(&exe)?)
+    };
     println!(
-        "psaflow bench memory: for_each of halopsa.client.get on the embedded sandbox, concurrency {concurrency}, report written as JSON; each size in a process of its own"
+        "psaflow bench memory: for_each of halopsa.client.get, concurrency {concurrency}, report written as JSON; each size in a psaflow process of its own; the sandbox {}",
+        if sandbox_in_process {
+            "inside the measured process"
+        } else {
+            "in a process of its own (over HTTP, like a tenant)"
+        }
     );
     for &items in sizes {
-        let out = std::process::Command::new(&exe)
+        let mut command = std::process::Command::new(&exe);
+        command
             .args(["bench", "memory-run", "--items"])
             .arg(items.to_string())
             .arg("--concurrency")
             .arg(concurrency.to_string())
-            .stderr(std::process::Stdio::inherit())
-            .output()?;
+            .stderr(std::process::Stdio::inherit());
+        if let Some(sandbox) = &sandbox {
+            command
+                .arg("--sandbox-process")
+                .envs(sandbox.env.iter().map(|(k, v)| (k, v)));
+        }
+        let out = command.output()?;
         anyhow::ensure!(
             out.status.success(),
             "the measurement of {items} items failed ({})",
@@ -432,12 +469,69 @@ fn memory(sizes: &[usize], concurrency: usize) -> anyhow::Result<u8> {
         );
         print!("{}", String::from_utf8_lossy(&out.stdout));
     }
+    if let Some(sandbox) = sandbox {
+        println!(
+            "  the sandbox process (standing in for the tenant, not counted above): peak RSS {:.1} MiB",
+            sandbox.peak_mib().unwrap_or(f64::NAN)
+        );
+    }
     Ok(0)
+}
+
+/// `psaflow sandbox` in a child process, killed on drop.
+struct SandboxProcess {
+    child: std::process::Child,
+    /// The `HALOPSA_*` / `CONNECTWISE_*` variables it printed.
+    env: Vec<(String, String)>,
+}
+
+impl SandboxProcess {
+    fn start(exe: &std::path::Path) -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(exe)
+            .arg("sandbox")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut env = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some((name, value)) = line
+                .strip_prefix("export ")
+                .and_then(|rest| rest.split_once('='))
+            {
+                env.push((name.to_string(), value.to_string()));
+                // The last variable `psaflow sandbox` prints.
+                if name == "CONNECTWISE_CLIENT_ID" {
+                    return Ok(Self { child, env });
+                }
+            }
+        }
+        let _ = child.kill();
+        anyhow::bail!("`psaflow sandbox` stopped before printing its variables")
+    }
+
+    fn peak_mib(&self) -> Option<f64> {
+        status_mib_of(&format!("/proc/{}/status", self.child.id()), "VmHWM:")
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A line of /proc/self/status in MiB (`VmHWM`: peak resident set; `VmRSS`: now).
 fn status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_mib_of("/proc/self/status", field)
+}
+
+/// A line of a process's status file in MiB.
+fn status_mib_of(path: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
@@ -456,8 +550,14 @@ impl std::io::Write for CountingSink {
     }
 }
 
-async fn memory_run(items: usize, concurrency: usize) -> anyhow::Result<u8> {
-    let backend = psaflow::backend::start_sandbox(Default::default()).await?;
+async fn memory_run(items: usize, concurrency: usize, sandbox_process: bool) -> anyhow::Result<u8> {
+    // Only with the flag are HALOPSA_* read: a benchmark never goes to a tenant the person
+    // running it happens to have configured.
+    let backend = if sandbox_process {
+        psaflow::backend::connect(Default::default(), |name| std::env::var(name).ok()).await?
+    } else {
+        psaflow::backend::start_sandbox(Default::default()).await?
+    };
     let rt = psaflow::Runtime::builder()
         .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
@@ -477,7 +577,8 @@ async fn memory_run(items: usize, concurrency: usize) -> anyhow::Result<u8> {
     let elapsed = t.elapsed();
     let peak = status_mib("VmHWM:").unwrap_or(f64::NAN);
     println!(
-        "  {items:>7} items: peak RSS {peak:.1} MiB (before the run {before:.1} MiB: nodes loaded, sandbox up); {:.1} s; JSON report {:.1} MiB",
+        "  {items:>7} items: peak RSS {peak:.1} MiB (before the run {before:.1} MiB: {}); {:.1} s; JSON report {:.1} MiB",
+        if backend.sandbox.is_some() { "nodes ready, sandbox up" } else { "nodes ready" },
         elapsed.as_secs_f64(),
         written as f64 / 1_048_576.0
     );

@@ -32,9 +32,9 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     report.continue_on_error = step.continue_on_error;
     report.set = step.is_set();
     let list_template = step.for_each.as_ref().expect("for_each step");
-    let items = match expr::eval(list_template, scope, Mode::Full) {
-        Ok(Value::Array(items)) => items,
-        Ok(other) => {
+    let items = match expr::eval_list(list_template, scope, Mode::Full) {
+        Ok(Ok(items)) => items,
+        Ok(Err(other)) => {
             let kind = match other {
                 Value::Null => "null",
                 Value::Object(_) => "an object",
@@ -79,7 +79,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         while !stop && next < items.len() && in_flight.len() < limit {
             let i = next;
             next += 1;
-            let item_scope = scope.with_item(&items[i], i);
+            let item_scope = items.scope_for(scope, i);
             if let Some(cond) = &step.if_ {
                 match step::condition(cond, &item_scope) {
                     Ok(true) => {}

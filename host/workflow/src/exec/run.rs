@@ -206,7 +206,7 @@ impl Walk<'_, '_> {
 
 /// Runs a workflow. It is validated first against the invoker's catalog; an invalid
 /// workflow sends nothing and fails. With `dry_run`, the invoker is never called.
-pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> RunReport {
+pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, mut opts: RunOptions) -> RunReport {
     let catalog = invoker.catalog();
     let redactor = opts.redactor(wf);
     let mut report = RunReport {
@@ -233,9 +233,15 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
     }
     // The nodes' own input checks on every value known now: a mistake found here means
     // nothing is sent, not an orphan record left by the steps before it.
-    let known_inputs = opts.full_inputs(wf);
+    // Moved out of the options, not copied: a large input list is held once. (A dry run
+    // plans from the options and keeps them whole.)
+    let inputs = if opts.dry_run {
+        opts.full_inputs(wf)
+    } else {
+        opts.take_full_inputs(wf)
+    };
     if let Err(diags) =
-        crate::precheck::check_node_inputs(wf, invoker, Some(&known_inputs), &opts.env_value(wf)).await
+        crate::precheck::check_node_inputs(wf, invoker, Some(&inputs), &opts.env_value(wf)).await
     {
         report.status = RunStatus::Failed;
         report.error = Some(format!("the workflow is invalid; nothing was run\n{diags}"));
@@ -267,7 +273,6 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, opts: RunOptions) -> 
         name: wf.name().to_string(),
         steps: wf.steps().len(),
     });
-    let inputs = opts.full_inputs(wf);
     let env = opts.env_value(wf);
     let mut seen = Seen::default();
     let mut walk = Walk {
