@@ -129,10 +129,11 @@ pub async fn invoke(
         return (system(message), stats);
     }
     let envelope = match outcome {
-        Ok(results) => match results.as_slice() {
-            [result] => params::envelope_from_val(result, &spec.id).unwrap_or_else(system),
-            _ => system(format!("{} returned no envelope", spec.id)),
-        },
+        Ok(results) if results.len() == 1 => {
+            let result = results.into_iter().next().expect("one result");
+            params::envelope_from_val(result, &spec.id).unwrap_or_else(system)
+        }
+        Ok(_) => system(format!("{} returned no envelope", spec.id)),
         Err(message) => system(message),
     };
     (envelope, stats)
@@ -157,7 +158,7 @@ pub async fn call(
     export: &str,
     args: Vec<Val>,
 ) -> (Result<Vec<Val>, String>, NodeState, CallTiming) {
-    let node_id = state.policy.node().to_string();
+    let node_id = state.policy.node();
     // Declared before the store, so dropped after it: the slot is free again only once the
     // instance in it is gone.
     let _slot = engine.admit(node.slots).await;

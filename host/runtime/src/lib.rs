@@ -24,11 +24,11 @@
 //! ```
 
 mod builtin;
-pub mod failure_shape;
-mod check;
 pub mod cache;
+mod check;
 mod describe;
 pub mod engine;
+pub mod failure_shape;
 mod host;
 mod invoke;
 pub mod limits;
@@ -203,7 +203,11 @@ impl Runtime {
     /// without trying a request has refused its input; one that tries a request has passed its
     /// checks and is stopped there. Works for every node, built-in or third-party, with no
     /// per-node code.
-    pub async fn check(&self, node_id: &str, params: Map<String, Value>) -> psaflow_core::InputCheck {
+    pub async fn check(
+        &self,
+        node_id: &str,
+        params: Map<String, Value>,
+    ) -> psaflow_core::InputCheck {
         let refuse_all: Arc<dyn Transport> = Arc::new(check::RefuseAll);
         let (envelope, stats) = self
             .invoke_through(node_id, params, CallLog::new(), Some(refuse_all))
@@ -236,7 +240,8 @@ impl Runtime {
         calls: CallLog,
         transport: Option<Arc<dyn Transport>>,
     ) -> (Envelope, InvocationStats) {
-        self.invoke_with(node_id, params, calls, transport, false).await
+        self.invoke_with(node_id, params, calls, transport, false)
+            .await
     }
 
     async fn invoke_with(
@@ -281,12 +286,17 @@ impl Runtime {
         let ready = match nodes.ready(code) {
             Ok(ready) => ready,
             Err(message) => {
-                let mut envelope = Envelope::system(&spec.output_key, format!("{node_id}: {message}"));
+                let mut envelope =
+                    Envelope::system(&spec.output_key, format!("{node_id}: {message}"));
                 envelope.output = code.failure.failure_output(&params);
                 return (envelope, InvocationStats::default());
             }
         };
-        let policy = CallPolicy::new(node_id, spec.capabilities.clone(), self.inner.request_cap);
+        let policy = CallPolicy::new(
+            code.id.clone(),
+            code.capabilities.clone(),
+            self.inner.request_cap,
+        );
         let state = NodeState::new(transport, policy, &nodes.limits, calls);
         invoke::invoke(&nodes.engine, &ready, spec, state, &nodes.limits, &params).await
     }

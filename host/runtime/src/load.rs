@@ -5,9 +5,9 @@
 
 use crate::cache::{self, CompileCache};
 use crate::engine::{NodeEngine, NodeLimits};
+use crate::failure_shape::FailureShape;
 use crate::host::{self, NodeState};
 use crate::invoke::{self, ReadyNode};
-use crate::failure_shape::FailureShape;
 use crate::reflect::{self, Reflected, WitDocs};
 use crate::{builtin, describe};
 use anyhow::Context;
@@ -174,28 +174,34 @@ impl NodeCatalogBuilder {
             // A component read just now is compiled and described now, and its entry kept.
             let ready = match read_now {
                 None => None,
-                Some(key) => match prepare(&engine, &linker, &cache, &source, entry.failure.clone())
-                    .and_then(|ready| {
-                        describe_into(&engine, &ready, &mut entry.spec, &self.limits)?;
-                        Ok(ready)
-                    }) {
-                    Ok(ready) => {
-                        cache.keep_node_info(&key, &serde_json::to_vec(&entry)?);
-                        Some(ready)
+                Some(key) => {
+                    match prepare(&engine, &linker, &cache, &source, entry.failure.clone())
+                        .and_then(|ready| {
+                            describe_into(&engine, &ready, &mut entry.spec, &self.limits)?;
+                            Ok(ready)
+                        }) {
+                        Ok(ready) => {
+                            cache.keep_node_info(&key, &serde_json::to_vec(&entry)?);
+                            Some(ready)
+                        }
+                        Err(err) if source.built_in => {
+                            return Err(
+                                err.context(format!("built-in node {} is broken", entry.spec.id))
+                            );
+                        }
+                        Err(err) => {
+                            warnings.push(format!(
+                                "skipped {} ({}): {err:#}",
+                                entry.spec.id, source.name
+                            ));
+                            continue;
+                        }
                     }
-                    Err(err) if source.built_in => {
-                        return Err(err.context(format!("built-in node {} is broken", entry.spec.id)));
-                    }
-                    Err(err) => {
-                        warnings.push(format!(
-                            "skipped {} ({}): {err:#}",
-                            entry.spec.id, source.name
-                        ));
-                        continue;
-                    }
-                },
+                }
             };
-            let NodeEntry { mut spec, failure, .. } = entry;
+            let NodeEntry {
+                mut spec, failure, ..
+            } = entry;
             spec.source = if source.built_in {
                 "built-in".into()
             } else {
@@ -218,6 +224,8 @@ impl NodeCatalogBuilder {
                 third_party.push(spec.id.clone());
             }
             let code = NodeCode {
+                id: Arc::from(spec.id.as_str()),
+                capabilities: Arc::from(spec.capabilities.as_slice()),
                 source,
                 failure,
                 ready: std::sync::OnceLock::new(),
@@ -345,7 +353,9 @@ impl NodeCatalog {
 
     /// The nodes loaded from `--nodes` folders, by id.
     pub fn third_party(&self) -> impl Iterator<Item = &NodeSpec> {
-        self.third_party.iter().filter_map(|id| self.catalog.get(id))
+        self.third_party
+            .iter()
+            .filter_map(|id| self.catalog.get(id))
     }
 
     /// The connectors (WIT package names) whose transport some node imports.
@@ -382,6 +392,9 @@ impl NodeCatalog {
 
 /// A node's component and, once it has run (or was read at start-up), its ready code.
 pub(crate) struct NodeCode {
+    /// The node's id and declared calls, shared by every invocation's call policy.
+    pub(crate) id: Arc<str>,
+    pub(crate) capabilities: Arc<[psaflow_core::Capability]>,
     source: Source,
     /// What the node documents as its output on failure.
     pub(crate) failure: FailureShape,
@@ -491,10 +504,20 @@ fn describe_into(
     limits: &NodeLimits,
 ) -> anyhow::Result<()> {
     let state = NodeState::describing(&spec.id, limits);
-    let (result, _, _) = run_blocking(invoke::call(engine, ready, state, limits, "describe", vec![]));
+    let (result, _, _) = run_blocking(invoke::call(
+        engine,
+        ready,
+        state,
+        limits,
+        "describe",
+        vec![],
+    ));
     let result = result.map_err(|e| anyhow::anyhow!("calling describe: {e}"))?;
     let [value] = result.as_slice() else {
-        anyhow::bail!("describe returned {} values, not one node-info", result.len());
+        anyhow::bail!(
+            "describe returned {} values, not one node-info",
+            result.len()
+        );
     };
     describe::fill(spec, value)
 }
@@ -535,10 +558,8 @@ mod tests {
     }
     impl Dirs {
         fn new(name: &str) -> Dirs {
-            let base = std::env::temp_dir().join(format!(
-                "psaflow-load-test-{name}-{}",
-                std::process::id()
-            ));
+            let base = std::env::temp_dir()
+                .join(format!("psaflow-load-test-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&base);
             std::fs::create_dir_all(&base).unwrap();
             std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -573,7 +594,10 @@ mod tests {
     fn a_second_start_takes_the_catalog_from_the_cache_and_loads_code_when_a_node_runs() {
         let dirs = Dirs::new("second-start");
         let first = dirs.load();
-        assert!(first.nodes.values().all(|n| n.ready.get().is_some()), "read now, ready now");
+        assert!(
+            first.nodes.values().all(|n| n.ready.get().is_some()),
+            "read now, ready now"
+        );
         assert_eq!(dirs.node_entries().len(), builtin::COMPONENTS.len());
 
         let second = dirs.load();
@@ -595,7 +619,11 @@ mod tests {
         let get = dirs
             .node_entries()
             .into_iter()
-            .find(|p| std::fs::read_to_string(p).unwrap().contains("\"halopsa.client.get\""))
+            .find(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap()
+                    .contains("\"halopsa.client.get\"")
+            })
             .unwrap();
         // Someone widens what the node may call; the MAC no longer matches.
         let text = std::fs::read_to_string(&get).unwrap();
@@ -604,9 +632,16 @@ mod tests {
         std::fs::write(&get, widened).unwrap();
 
         let second = dirs.load();
-        assert_eq!(catalog_json(&first), catalog_json(&second), "read from the component again");
+        assert_eq!(
+            catalog_json(&first),
+            catalog_json(&second),
+            "read from the component again"
+        );
         let (_, code) = second.node("halopsa.client.get").unwrap();
-        assert!(code.ready.get().is_some(), "the component was read, so it is ready");
+        assert!(
+            code.ready.get().is_some(),
+            "the component was read, so it is ready"
+        );
         let rewritten = std::fs::read_to_string(&get).unwrap();
         assert_eq!(rewritten, text, "a good entry was written in its place");
     }

@@ -216,22 +216,30 @@ fn json_text(value: &Value, path: &str) -> Result<String, String> {
 }
 
 /// Reads the envelope record a node returned.
-pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
+pub fn envelope_from_val(val: Val, node: &str) -> Result<Envelope, String> {
     let Val::Record(fields) = val else {
         return Err(format!("{node} returned something other than an envelope"));
     };
-    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-    let int = |name: &str| match get(name) {
-        Some(Val::S32(n)) => Ok(*n),
-        _ => Err(format!(
-            "{node} returned an envelope without an integer {name}"
-        )),
+    // Taken apart, not copied: the output text can be large.
+    let (mut status_code, mut original_status_code) = (None, None);
+    let (mut error_message, mut output_name, mut output_text) = (None, None, None);
+    for (name, value) in fields {
+        match (name.as_str(), value) {
+            ("status-code", Val::S32(n)) => status_code = Some(n),
+            ("original-status-code", Val::S32(n)) => original_status_code = Some(n),
+            ("error-message", Val::String(s)) => error_message = Some(s),
+            ("output-name", Val::String(s)) => output_name = Some(s),
+            ("output", Val::String(s)) => output_text = Some(s),
+            _ => {}
+        }
+    }
+    let int = |value: Option<i32>, name: &str| {
+        value.ok_or_else(|| format!("{node} returned an envelope without an integer {name}"))
     };
-    let text = |name: &str| match get(name) {
-        Some(Val::String(s)) => Ok(s.clone()),
-        _ => Err(format!("{node} returned an envelope without text {name}")),
+    let text = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| format!("{node} returned an envelope without text {name}"))
     };
-    let output_text = text("output")?;
+    let output_text = text(output_text, "output")?;
     let output = if output_text.trim().is_empty() {
         Value::Object(Map::new())
     } else {
@@ -239,10 +247,10 @@ pub fn envelope_from_val(val: &Val, node: &str) -> Result<Envelope, String> {
             .map_err(|e| format!("{node} returned output that is not JSON: {e}"))?
     };
     Ok(Envelope {
-        status_code: int("status-code")?,
-        original_status_code: int("original-status-code")?,
-        error_message: text("error-message")?,
-        output_name: text("output-name")?,
+        status_code: int(status_code, "status-code")?,
+        original_status_code: int(original_status_code, "original-status-code")?,
+        error_message: text(error_message, "error-message")?,
+        output_name: text(output_name, "output-name")?,
         output,
     })
 }
@@ -281,7 +289,10 @@ mod tests {
             Val::Float32(1.5)
         );
         let err = to_val(&json!(1e300), &ty, None, "Ratio").unwrap_err();
-        assert_eq!(err, "Ratio is 1e+300, which is out of range for this parameter");
+        assert_eq!(
+            err,
+            "Ratio is 1e+300, which is out of range for this parameter"
+        );
         // f64 parameters take it as it is.
         assert_eq!(
             to_val(&json!(1e300), &Type::Float64, None, "Ratio").unwrap(),

@@ -148,7 +148,7 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             items,
             concurrency,
             sandbox_in_process,
-        } => memory(items, *concurrency, *sandbox_in_process).await,
+        } => memory(items, *concurrency, *sandbox_in_process),
         What::MemoryRun {
             items,
             concurrency,
@@ -355,7 +355,11 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     );
     println!(
         "  target: host overhead <= 0.010 ms per invocation: {} (mean {})",
-        if overhead_mean <= Duration::from_micros(10) { "met" } else { "not met" },
+        if overhead_mean <= Duration::from_micros(10) {
+            "met"
+        } else {
+            "not met"
+        },
         ms(overhead_mean)
     );
     let _ = std::fs::remove_dir_all(&cache);
@@ -402,7 +406,10 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
         // concurrency / latency items per second.
         let bound = if latency_ms > 0 {
             let bound = concurrency as f64 * 1000.0 / latency_ms as f64;
-            format!(", {:.1}% of the latency bound of {bound:.0}/s", 100.0 * rate / bound)
+            format!(
+                ", {:.1}% of the latency bound of {bound:.0}/s",
+                100.0 * rate / bound
+            )
         } else {
             String::new()
         };
@@ -431,7 +438,7 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
 
 /// Runs `bench memory-run` in a child process per size, so each peak is that run's alone,
 /// against a sandbox in a third process unless `sandbox_in_process`.
-async fn memory(sizes: &[usize], concurrency: usize, sandbox_in_process: bool) -> anyhow::Result<u8> {
+fn memory(sizes: &[usize], concurrency: usize, sandbox_in_process: bool) -> anyhow::Result<u8> {
     let exe = std::env::current_exe()?;
     // Compile (or check) every node once here, so no measured process pays for compiling.
     drop(psaflow::Runtime::builder().build()?);
@@ -570,7 +577,11 @@ async fn memory_run(items: usize, concurrency: usize, sandbox_process: bool) -> 
     };
     let t = Instant::now();
     let report = psaflow_workflow::run(&wf, &rt, options).await;
-    anyhow::ensure!(report.succeeded(), "benchmark run failed: {:?}", report.error);
+    anyhow::ensure!(
+        report.succeeded(),
+        "benchmark run failed: {:?}",
+        report.error
+    );
     let mut sink = std::io::BufWriter::new(CountingSink::default());
     report.write_json(&mut sink, true)?;
     let written = sink.into_inner().map_err(|e| e.into_error())?.0;
@@ -578,7 +589,11 @@ async fn memory_run(items: usize, concurrency: usize, sandbox_process: bool) -> 
     let peak = status_mib("VmHWM:").unwrap_or(f64::NAN);
     println!(
         "  {items:>7} items: peak RSS {peak:.1} MiB (before the run {before:.1} MiB: {}); {:.1} s; JSON report {:.1} MiB",
-        if backend.sandbox.is_some() { "nodes ready, sandbox up" } else { "nodes ready" },
+        if backend.sandbox.is_some() {
+            "nodes ready, sandbox up"
+        } else {
+            "nodes ready"
+        },
         elapsed.as_secs_f64(),
         written as f64 / 1_048_576.0
     );

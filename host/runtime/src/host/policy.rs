@@ -5,6 +5,7 @@
 //! were sent.
 
 use psaflow_core::{CallCounts, Capability, Method};
+use std::sync::Arc;
 
 /// Default most requests one invocation may send (a get-many of 100,000 HaloPSA records).
 pub const DEFAULT_REQUEST_CAP: u32 = 1_000;
@@ -12,8 +13,9 @@ pub const DEFAULT_REQUEST_CAP: u32 = 1_000;
 /// Who is calling, what it may call, and what it did.
 #[derive(Debug, Clone)]
 pub struct CallPolicy {
-    node: String,
-    capabilities: Vec<Capability>,
+    /// Shared with the catalog: made once per node, not per invocation.
+    node: Arc<str>,
+    capabilities: Arc<[Capability]>,
     request_cap: u32,
     pub counts: CallCounts,
     /// The refused calls, `METHOD /path`, in order (the first few are named in the envelope).
@@ -23,10 +25,14 @@ pub struct CallPolicy {
 }
 
 impl CallPolicy {
-    pub fn new(node: &str, capabilities: Vec<Capability>, request_cap: u32) -> Self {
+    pub fn new(
+        node: impl Into<Arc<str>>,
+        capabilities: impl Into<Arc<[Capability]>>,
+        request_cap: u32,
+    ) -> Self {
         Self {
-            node: node.to_string(),
-            capabilities,
+            node: node.into(),
+            capabilities: capabilities.into(),
             request_cap,
             counts: CallCounts::default(),
             refused: Vec::new(),
@@ -34,13 +40,14 @@ impl CallPolicy {
         }
     }
 
-    pub fn node(&self) -> &str {
-        &self.node
+    /// The node's id, shared.
+    pub fn node(&self) -> Arc<str> {
+        self.node.clone()
     }
 
     /// While a node describes itself it may call nothing.
     pub fn describing(node: &str) -> Self {
-        Self::new(node, Vec::new(), 0)
+        Self::new(node, Vec::<Capability>::new(), 0)
     }
 
     /// Decides one call; `Err` is the message of the transport's `denied` error.
@@ -138,7 +145,10 @@ mod tests {
     fn undeclared_calls_are_refused_named_and_counted() {
         let mut p = policy(10);
         let err = p.admit(Method::Delete, "/Client/1").unwrap_err();
-        assert!(err.contains("acme.client.get may not call DELETE /Client/1"), "{err}");
+        assert!(
+            err.contains("acme.client.get may not call DELETE /Client/1"),
+            "{err}"
+        );
         assert!(p.admit(Method::Get, "/Users").is_err());
         assert_eq!(p.counts.refused_calls, 2);
         assert_eq!(p.counts.deletes_sent, 0, "a refused DELETE is not sent");
