@@ -590,14 +590,22 @@ mod tests {
         serde_json::to_value(nodes.catalog()).unwrap()
     }
 
+    /// A node that declares API calls, whichever the catalog lists first.
+    fn calling_node(nodes: &NodeCatalog) -> String {
+        nodes
+            .catalog()
+            .iter()
+            .find(|spec| !spec.capabilities.is_empty())
+            .expect("a node that declares calls")
+            .id
+            .clone()
+    }
+
     #[test]
     fn a_second_start_takes_the_catalog_from_the_cache_and_loads_code_when_a_node_runs() {
         let dirs = Dirs::new("second-start");
         let first = dirs.load();
-        assert!(
-            first.nodes.values().all(|n| n.ready.get().is_some()),
-            "read now, ready now"
-        );
+        assert!(first.nodes.values().all(|n| n.ready.get().is_some()), "read now, ready now");
         assert_eq!(dirs.node_entries().len(), builtin::COMPONENTS.len());
 
         let second = dirs.load();
@@ -606,8 +614,7 @@ mod tests {
             second.nodes.values().all(|n| n.ready.get().is_none()),
             "no node's code is loaded before it runs"
         );
-        let (spec, code) = second.node("halopsa.client.get").unwrap();
-        assert_eq!(spec.output_key, "Client");
+        let (_, code) = second.node(&calling_node(&second)).unwrap();
         second.ready(code).expect("loaded on first use");
         assert!(code.ready.get().is_some());
     }
@@ -616,33 +623,24 @@ mod tests {
     fn a_catalog_entry_changed_on_disk_is_not_believed() {
         let dirs = Dirs::new("tampered");
         let first = dirs.load();
-        let get = dirs
+        let id = calling_node(&first);
+        let (path, text) = dirs
             .node_entries()
             .into_iter()
-            .find(|p| {
-                std::fs::read_to_string(p)
-                    .unwrap()
-                    .contains("\"halopsa.client.get\"")
+            .map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap()))
+            .find(|(_, text)| {
+                serde_json::from_str::<serde_json::Value>(text).unwrap()["spec"]["id"] == id.as_str()
             })
             .unwrap();
-        // Someone widens what the node may call; the MAC no longer matches.
-        let text = std::fs::read_to_string(&get).unwrap();
-        let widened = text.replace("\"path_prefix\":\"/Client\"", "\"path_prefix\":\"/\"");
-        assert_ne!(text, widened, "the entry holds the node's capabilities");
-        std::fs::write(&get, widened).unwrap();
+        // Someone widens what the node may call to the whole API; the MAC no longer matches.
+        let mut entry: serde_json::Value = serde_json::from_str(&text).unwrap();
+        entry["spec"]["capabilities"][0]["path_prefix"] = "/".into();
+        std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
 
         let second = dirs.load();
-        assert_eq!(
-            catalog_json(&first),
-            catalog_json(&second),
-            "read from the component again"
-        );
-        let (_, code) = second.node("halopsa.client.get").unwrap();
-        assert!(
-            code.ready.get().is_some(),
-            "the component was read, so it is ready"
-        );
-        let rewritten = std::fs::read_to_string(&get).unwrap();
-        assert_eq!(rewritten, text, "a good entry was written in its place");
+        assert_eq!(catalog_json(&first), catalog_json(&second), "read from the component again");
+        let (_, code) = second.node(&id).unwrap();
+        assert!(code.ready.get().is_some(), "the component was read, so it is ready");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "a good entry was written in its place");
     }
 }
