@@ -381,14 +381,7 @@ async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> any
         "psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox, {latency_ms} ms added latency"
     );
     for &concurrency in concurrencies {
-        let source = format!(
-            "name: bench\ninputs:\n  ids: {{ type: list, required: true }}\nsteps:\n  - id: get\n    node: halopsa.client.get\n    for_each: ${{{{ inputs.ids }}}}\n    concurrency: {concurrency}\n    with:\n      Id: ${{{{ item }}}}\n"
-        );
-        let wf =
-            psaflow_workflow::parse(&source, "bench.yaml").map_err(|d| anyhow::anyhow!("{d}"))?;
-        let ids: Vec<Value> = (0..items).map(|i| json!(1 + (i % 4))).collect();
-        let mut inputs = Map::new();
-        inputs.insert("ids".into(), Value::Array(ids));
+        let (wf, inputs) = gets_workflow(items, concurrency)?;
         let options = psaflow_workflow::RunOptions {
             inputs,
             ..Default::default()
