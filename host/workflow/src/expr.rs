@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub mod text;
+mod repetition;
+mod walking_filters;
 
 /// One `${{ body }}` occurrence.
 #[derive(Debug, Clone, PartialEq)]
@@ -376,6 +378,10 @@ fn environment() -> Environment<'static> {
     // Strict: a typo such as `inputs.nmae` is an error, never an empty string.
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(EXPRESSION_FUEL));
+    // Fuel does not reach inside a filter call: the filters that walk a sequence count it,
+    // and every `*` goes through a function that bounds what a repetition makes.
+    walking_filters::install(&mut env);
+    env.add_function(repetition::FUNCTION, repetition::times);
     env.add_filter(
         "fromjson",
         |text: String| -> Result<MjValue, minijinja::Error> {
@@ -403,9 +409,19 @@ thread_local! {
     static ENV: Environment<'static> = environment();
 }
 
+/// Compiles an expression body the way psaflow runs it: every `a * b` checked (see
+/// `repetition.rs`). Every expression is compiled through here, checks included, since
+/// minijinja folds constant operations while compiling.
+fn compile<'e, 's>(
+    env: &'e Environment<'s>,
+    body: &'s str,
+) -> Result<minijinja::Expression<'e, 's>, minijinja::Error> {
+    env.compile_expression_owned(repetition::checked_source(body))
+}
+
 /// Compiles `body` to check its syntax.
 pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
-    ENV.with(|env| env.compile_expression(body).map(|_| ()))
+    ENV.with(|env| compile(env, body).map(|_| ()))
 }
 
 /// A filter or test an expression uses that does not exist.
@@ -523,10 +539,11 @@ fn filters_and_tests(body: &str) -> Vec<Unknown> {
 
 /// The variables an expression reads, as dotted paths (`steps.client.Client.id`, `item`).
 pub(crate) fn paths(body: &str) -> Vec<String> {
-    ENV.with(|env| match env.compile_expression(body) {
+    ENV.with(|env| match compile(env, body) {
         Ok(e) => e
             .undeclared_variables(true)
             .into_iter()
+            .filter(|name| name != repetition::FUNCTION)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
@@ -560,9 +577,15 @@ pub(crate) fn error_text(err: &minijinja::Error) -> String {
 /// [`MAX_RESULT_BYTES`] or nests deeper than 128 levels. The size is measured first, stopping
 /// as soon as a limit is passed, so a huge lazy sequence is never built.
 pub(crate) fn to_json_bounded(value: &MjValue) -> Result<Value, String> {
-    let mut size = Size::default();
-    size.measure(value, 0)?;
+    within_limits(value)?;
     serde_json::to_value(value).map_err(|e| format!("the result cannot be used as a value: {e}"))
+}
+
+/// Whether `value`, at every level together, stays within [`MAX_RESULT_ITEMS`] items,
+/// [`MAX_RESULT_BYTES`] of text and 128 levels. Counts as it goes (a lazy sequence's stated
+/// length is not relied on) and stops at the first limit passed.
+pub(crate) fn within_limits(value: &MjValue) -> Result<(), String> {
+    Size::default().measure(value, 0)
 }
 
 #[derive(Default)]
@@ -795,9 +818,7 @@ fn eval_value(expr: &Expr, scope: &Scope) -> Result<MjValue, EvalError> {
         pos: expr.pos,
     };
     ENV.with(|env| {
-        let compiled = env
-            .compile_expression(&expr.body)
-            .map_err(|e| fail(error_text(&e)))?;
+        let compiled = compile(env, &expr.body).map_err(|e| fail(error_text(&e)))?;
         let result = match compiled.eval(&scope.value) {
             Ok(v) if v.is_undefined() => Err(None),
             Ok(v) => Ok(v),

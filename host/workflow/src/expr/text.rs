@@ -53,7 +53,7 @@ pub fn check(body: &str) -> Result<(), String> {
 /// Evaluates one expression body against `context` (a JSON object of visible names).
 pub fn eval_body(body: &str, context: &Value) -> Result<Value, String> {
     ENV.with(|env| {
-        let compiled = env.compile_expression(body).map_err(|e| error_text(&e))?;
+        let compiled = super::compile(env, body).map_err(|e| error_text(&e))?;
         let result = compiled
             .eval(minijinja::Value::from_serialize(context))
             .map_err(|e| error_text(&e))?;
