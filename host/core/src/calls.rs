@@ -8,7 +8,7 @@
 
 use crate::transport::Method;
 use crate::invoker::CallCounts;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How one request ended.
@@ -43,7 +43,13 @@ pub struct CallLog {
     /// Calls the host refused (outside the node's declaration, or past the request cap): never
     /// sent, so not in `calls`.
     refused: Arc<AtomicU32>,
+    /// Set by [`CallLog::close`] (under the `calls` lock): no more calls may start.
+    closed: Arc<AtomicBool>,
 }
+
+/// [`CallLog::start`] after [`CallLog::close`]: the invocation was cut off and must not send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogClosed;
 
 /// At most this many calls are kept per invocation, so a runaway node cannot grow the log
 /// without end. Nodes make a handful of calls; the longest (a get-many paging 100 records at a
@@ -61,12 +67,16 @@ impl CallLog {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a call about to be sent and returns its index for [`CallLog::finish`]. A non-GET
-    /// starts as unknown; a GET as not applied.
-    pub fn start(&self, method: Method, path: &str) -> Option<usize> {
+    /// Records a call about to be sent and returns its index for [`CallLog::finish`] (`None`
+    /// when the log is full: the call is sent unrecorded). A non-GET starts as unknown; a GET as
+    /// not applied. Refused once the log is closed: the caller must then not send.
+    pub fn start(&self, method: Method, path: &str) -> Result<Option<usize>, LogClosed> {
         let mut calls = self.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(LogClosed);
+        }
         if calls.len() >= MAX_CALLS {
-            return None;
+            return Ok(None);
         }
         let outcome = if method == Method::Get {
             CallOutcome::NotApplied
@@ -78,7 +88,15 @@ impl CallLog {
             path: path.to_string(),
             outcome,
         });
-        Some(calls.len() - 1)
+        Ok(Some(calls.len() - 1))
+    }
+
+    /// Lets no more calls start. Whoever cut an invocation off closes its log before reading
+    /// it, so a node still running elsewhere (on another thread, until it is stopped) cannot
+    /// send a request the reader does not see: every call either is in the log or never starts.
+    pub fn close(&self) {
+        let _calls = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
     }
 
     /// Sets how the call at `index` ended.
@@ -171,7 +189,7 @@ mod tests {
     fn log_of(calls: &[(Method, CallOutcome)]) -> CallLog {
         let log = CallLog::new();
         for (m, o) in calls {
-            let i = log.start(*m, "/Client");
+            let i = log.start(*m, "/Client").unwrap();
             log.finish(i, *o);
         }
         log
@@ -180,10 +198,10 @@ mod tests {
     #[test]
     fn a_cut_off_post_stays_unknown() {
         let log = CallLog::new();
-        log.start(Method::Post, "/Client");
+        log.start(Method::Post, "/Client").unwrap();
         assert_eq!(log.calls()[0].outcome, CallOutcome::Unknown);
         assert_eq!(log.ambiguity(), Ambiguity::Unresolved);
-        let get = log.start(Method::Get, "/Client");
+        let get = log.start(Method::Get, "/Client").unwrap();
         assert_eq!(log.calls()[1].outcome, CallOutcome::NotApplied);
         log.finish(get, CallOutcome::Answered(200));
         assert_eq!(log.ambiguity(), Ambiguity::Checked);
@@ -238,9 +256,22 @@ mod tests {
     fn the_log_is_bounded() {
         let log = CallLog::new();
         for _ in 0..MAX_CALLS + 10 {
-            let i = log.start(Method::Get, "/Client");
+            let i = log.start(Method::Get, "/Client").unwrap();
             log.finish(i, CallOutcome::Answered(200));
         }
         assert_eq!(log.calls().len(), MAX_CALLS);
+    }
+
+    #[test]
+    fn a_closed_log_keeps_its_calls_and_lets_none_start() {
+        let log = CallLog::new();
+        let post = log.start(Method::Post, "/Client").unwrap();
+        let reader = log.clone();
+        reader.close();
+        assert_eq!(log.start(Method::Get, "/Client"), Err(LogClosed));
+        // A call started before the close is still finished and read.
+        log.finish(post, CallOutcome::Answered(201));
+        assert_eq!(reader.calls().len(), 1);
+        assert_eq!(reader.calls()[0].outcome, CallOutcome::Answered(201));
     }
 }

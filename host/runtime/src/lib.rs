@@ -36,6 +36,7 @@ mod load;
 mod look_first;
 mod params;
 pub mod reflect;
+mod spawned;
 
 pub use builtin::BUILT_COMPONENTS_DIR;
 pub use engine::NodeLimits;
@@ -317,7 +318,14 @@ impl NodeInvoker for Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> BoxFuture<'a, Envelope> {
-        Box::pin(async move { Runtime::invoke_recorded(self, node, params, calls).await.0 })
+        let rt = self.clone();
+        let id = node.to_owned();
+        let log = calls.clone();
+        spawned::invocation(
+            async move { Runtime::invoke_recorded(&rt, &id, params, log).await.0 },
+            calls,
+            self.output_name(node).unwrap_or_default(),
+        )
     }
 
     fn check<'a>(
@@ -338,10 +346,13 @@ impl NodeInvoker for Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> BoxFuture<'a, Envelope> {
-        Box::pin(async move {
-            Runtime::invoke_looking_first(self, node, params, calls)
-                .await
-                .0
-        })
+        let rt = self.clone();
+        let id = node.to_owned();
+        let log = calls.clone();
+        spawned::invocation(
+            async move { Runtime::invoke_looking_first(&rt, &id, params, log).await.0 },
+            calls,
+            self.output_name(node).unwrap_or_default(),
+        )
     }
 }

@@ -41,7 +41,16 @@ pub fn link(linker: &mut Linker<NodeState>, import: &str) -> anyhow::Result<()> 
                         // Recorded before it is sent, so a call cut off stays of unknown outcome.
                         let method = request.method;
                         let calls = store.data().calls.clone();
-                        let call = calls.start(method, &request.path);
+                        let Ok(call) = calls.start(method, &request.path) else {
+                            // The invocation was cut off (a step's timeout) while the node ran
+                            // on: it may send nothing more (see `spawned.rs`).
+                            let result_type = ty.results().next();
+                            results[0] = result_to_val(
+                                Err(TransportError::Denied("the invocation was cut off".into())),
+                                result_type.as_ref(),
+                            );
+                            return Ok(());
+                        };
                         let started = Instant::now();
                         let outcome = transport.send(request).await;
                         store.data_mut().host_time += started.elapsed();
