@@ -192,7 +192,7 @@ pub(super) fn times(state: &State, a: Value, b: Value) -> Result<Value, Error> {
     let nested = nested_items(&items);
     if (items.len() + nested).saturating_mul(n) > MAX_RESULT_ITEMS {
         return Err(too_large(&format!(
-            "repeating a list of {} items {n} times would make more than {MAX_RESULT_ITEMS} list items",
+            "repeating {} list items {n} times would make more than {MAX_RESULT_ITEMS} list items or map entries",
             items.len() + nested
         )));
     }
