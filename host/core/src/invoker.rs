@@ -35,21 +35,21 @@ pub trait NodeInvoker: Send + Sync {
     /// The nodes this invoker can run (used to validate workflows before they run).
     fn catalog(&self) -> &Catalog;
 
-    /// Runs `node` with parameters keyed by their user-facing names (`SiteClientId`).
-    /// Never fails: every failure is an envelope (-1 bad parameter, 500 system error).
-    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope>;
-
-    /// Like [`NodeInvoker::invoke`], recording every request the node makes in `calls` as it
-    /// goes (so the record survives the invocation being cut off by a timeout). Invokers that
-    /// send nothing themselves (canned envelopes) keep the default, which records nothing.
+    /// Runs `node` with parameters keyed by their user-facing names (`SiteClientId`),
+    /// recording every request the node makes in `calls` as it goes (so the record survives
+    /// the invocation being cut off by a timeout). Never fails: every failure is an envelope
+    /// (-1 bad parameter, 500 system error). Invokers that send nothing themselves (canned
+    /// envelopes) leave `calls` empty.
     fn invoke_recorded<'a>(
         &'a self,
         node: &'a str,
         params: Map<String, Value>,
         calls: CallLog,
-    ) -> BoxFuture<'a, Envelope> {
-        let _ = calls;
-        self.invoke(node, params)
+    ) -> BoxFuture<'a, Envelope>;
+
+    /// [`NodeInvoker::invoke_recorded`] for a caller that does not read the calls.
+    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
+        self.invoke_recorded(node, params, CallLog::new())
     }
 
     /// True when [`NodeInvoker::invoke_looking_first`] is supported.

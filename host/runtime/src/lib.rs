@@ -308,10 +308,6 @@ impl NodeInvoker for Runtime {
         Runtime::catalog(self)
     }
 
-    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
-        Box::pin(Runtime::invoke(self, node, params))
-    }
-
     fn invoke_recorded<'a>(
         &'a self,
         node: &'a str,

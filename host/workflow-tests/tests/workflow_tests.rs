@@ -424,10 +424,11 @@ impl NodeInvoker for Hangs {
     fn catalog(&self) -> &psaflow_core::Catalog {
         self.0.catalog()
     }
-    fn invoke<'a>(
+    fn invoke_recorded<'a>(
         &'a self,
         _: &'a str,
         _: serde_json::Map<String, serde_json::Value>,
+        _: psaflow_core::CallLog,
     ) -> BoxFuture<'a, psaflow_core::Envelope> {
         Box::pin(std::future::pending())
     }

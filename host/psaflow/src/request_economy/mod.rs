@@ -293,10 +293,6 @@ impl NodeInvoker for Measuring<'_> {
         self.runtime.catalog()
     }
 
-    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
-        self.invoke_recorded(node, params, CallLog::new())
-    }
-
     fn invoke_recorded<'a>(
         &'a self,
         node: &'a str,

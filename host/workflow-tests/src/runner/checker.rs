@@ -555,10 +555,11 @@ outputs:
         fn catalog(&self) -> &Catalog {
             &self.0
         }
-        fn invoke<'a>(
+        fn invoke_recorded<'a>(
             &'a self,
             _node: &'a str,
             params: Map<String, Value>,
+            _calls: psaflow_core::CallLog,
         ) -> BoxFuture<'a, Envelope> {
             Box::pin(async move {
                 let name = params.get("Name").cloned().unwrap_or(json!("old"));

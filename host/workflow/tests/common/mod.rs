@@ -244,7 +244,12 @@ impl NodeInvoker for Fake {
         &self.catalog
     }
 
-    fn invoke<'a>(&'a self, node: &'a str, params: Map<String, Value>) -> BoxFuture<'a, Envelope> {
+    fn invoke_recorded<'a>(
+        &'a self,
+        node: &'a str,
+        params: Map<String, Value>,
+        _calls: psaflow_core::CallLog,
+    ) -> BoxFuture<'a, Envelope> {
         Box::pin(async move {
             let n = {
                 let mut calls = self.calls.lock().unwrap();
