@@ -303,6 +303,26 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// An invocation for the workflow engine, on a tokio task of its own (see `spawned.rs`).
+    fn spawned(
+        &self,
+        node: &str,
+        params: Map<String, Value>,
+        calls: CallLog,
+        look_first: bool,
+    ) -> BoxFuture<'static, Envelope> {
+        let rt = self.clone();
+        let id = node.to_owned();
+        let log = calls.clone();
+        spawned::invocation(
+            async move { rt.invoke_with(&id, params, log, None, look_first).await.0 },
+            calls,
+            self.output_name(node).unwrap_or_default(),
+        )
+    }
+}
+
 impl NodeInvoker for Runtime {
     fn catalog(&self) -> &Catalog {
         Runtime::catalog(self)
@@ -314,14 +334,7 @@ impl NodeInvoker for Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> BoxFuture<'a, Envelope> {
-        let rt = self.clone();
-        let id = node.to_owned();
-        let log = calls.clone();
-        spawned::invocation(
-            async move { Runtime::invoke_recorded(&rt, &id, params, log).await.0 },
-            calls,
-            self.output_name(node).unwrap_or_default(),
-        )
+        self.spawned(node, params, calls, false)
     }
 
     fn check<'a>(
@@ -342,13 +355,6 @@ impl NodeInvoker for Runtime {
         params: Map<String, Value>,
         calls: CallLog,
     ) -> BoxFuture<'a, Envelope> {
-        let rt = self.clone();
-        let id = node.to_owned();
-        let log = calls.clone();
-        spawned::invocation(
-            async move { Runtime::invoke_looking_first(&rt, &id, params, log).await.0 },
-            calls,
-            self.output_name(node).unwrap_or_default(),
-        )
+        self.spawned(node, params, calls, true)
     }
 }
