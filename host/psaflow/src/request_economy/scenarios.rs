@@ -6,7 +6,7 @@ use psaflow_connectwise::sandbox::minimum as cw_minimum;
 use psaflow_connectwise::sandbox::{
     Entity as CwEntity, Sandbox as CwSandbox, SandboxOptions as CwSandboxOptions,
 };
-use psaflow_core::{NodeInvoker, Transport};
+use psaflow_core::{Envelope, NodeInvoker, Transport};
 use psaflow_halopsa_sandbox::{Entity, SandboxOptions};
 use psaflow_runtime::{NodeCatalog, Runtime};
 use serde_json::{Map, Value, json};
@@ -86,26 +86,19 @@ async fn halopsa(nodes: &Arc<NodeCatalog>) -> anyhow::Result<Vec<ScenarioRequest
             .minimum_for(node, &params(&p))
             .ok_or_else(|| anyhow::anyhow!("no minimum model for {node}"))?;
         sandbox.clear_requests();
-        let envelope = NodeInvoker::invoke(&runtime, node, params(&p)).await;
-        anyhow::ensure!(
-            envelope.status_code == 200,
-            "{node} {p} failed: {}",
-            envelope.to_json()
+        let api_requests = || {
+            sandbox
+                .requests()
+                .iter()
+                .filter(|r| r.path.to_ascii_lowercase().starts_with("/api/"))
+                .count() as u64
+        };
+        out.push(
+            measure(&runtime, node, &p, note, api_requests, |envelope| {
+                pending.finish(envelope.status_code, &envelope.output).requests
+            })
+            .await?,
         );
-        let sent = sandbox
-            .requests()
-            .iter()
-            .filter(|r| r.path.to_ascii_lowercase().starts_with("/api/"))
-            .count() as u64;
-        out.push(ScenarioRequests {
-            call: format!("{node} {p}"),
-            records: listed(&envelope.output),
-            sent,
-            minimum: pending
-                .finish(envelope.status_code, &envelope.output)
-                .requests,
-            note,
-        });
     }
     Ok(out)
 }
@@ -156,23 +149,40 @@ async fn connectwise(nodes: &Arc<NodeCatalog>) -> anyhow::Result<Vec<ScenarioReq
         let pending = cw_minimum::minimum_for(node, &params(&p))
             .ok_or_else(|| anyhow::anyhow!("no minimum model for {node}"))?;
         sandbox.clear_requests();
-        let envelope = NodeInvoker::invoke(&runtime, node, params(&p)).await;
-        anyhow::ensure!(
-            envelope.status_code == 200,
-            "{node} {p} failed: {}",
-            envelope.to_json()
+        let all_requests = || sandbox.requests().len() as u64;
+        out.push(
+            measure(&runtime, node, &p, note, all_requests, |envelope| {
+                pending.finish(envelope.status_code, &envelope.output).requests
+            })
+            .await?,
         );
-        out.push(ScenarioRequests {
-            call: format!("{node} {p}"),
-            records: listed(&envelope.output),
-            sent: sandbox.requests().len() as u64,
-            minimum: pending
-                .finish(envelope.status_code, &envelope.output)
-                .requests,
-            note,
-        });
     }
     Ok(out)
+}
+
+/// Runs `node` once with `p` and compares the API requests the sandbox received (`sent`, read
+/// after the call) with the minimum model's count for the envelope the node gave.
+async fn measure(
+    runtime: &Runtime,
+    node: &str,
+    p: &Value,
+    note: &'static str,
+    sent: impl FnOnce() -> u64,
+    minimum: impl FnOnce(&Envelope) -> u64,
+) -> anyhow::Result<ScenarioRequests> {
+    let envelope = NodeInvoker::invoke(runtime, node, params(p)).await;
+    anyhow::ensure!(
+        envelope.status_code == 200,
+        "{node} {p} failed: {}",
+        envelope.to_json()
+    );
+    Ok(ScenarioRequests {
+        call: format!("{node} {p}"),
+        records: listed(&envelope.output),
+        sent: sent(),
+        minimum: minimum(&envelope),
+        note,
+    })
 }
 
 /// Runs every scenario.
