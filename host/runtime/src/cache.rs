@@ -103,7 +103,7 @@ impl CompileCache {
 
     /// Loads `bytes` as a component, from the cache when an entry there verifies.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
-        self.load_digested(engine, &hex(&Sha256::digest(bytes)), bytes)
+        self.load_digested(engine, &sha256_hex(bytes), bytes)
     }
 
     /// [`CompileCache::load`] of a component whose SHA-256 (hex) is already known.
@@ -118,9 +118,8 @@ impl CompileCache {
         let Some(store) = &self.store else {
             return Ok(Component::new(engine, bytes)?);
         };
-        let digest = digest.to_string();
-        let entry = Entry::new(&store.dir, &digest);
-        match store.read_verified(&entry, &digest) {
+        let entry = Entry::new(&store.dir, digest);
+        match store.read_verified(&entry, digest) {
             Verified::Yes(compiled) => {
                 // SAFETY: these bytes carry a MAC made with this user's key over this engine's
                 // compatibility key and this component's digest, so they are exactly what
@@ -141,7 +140,7 @@ impl CompileCache {
             }
         }
         let compiled = engine.precompile_component(bytes)?;
-        if let Err(err) = store.write(&entry, &digest, &compiled) {
+        if let Err(err) = store.write(&entry, digest, &compiled) {
             // A read-only or full disk must not stop the run; it only costs speed.
             eprintln!(
                 "psaflow: warning: could not write the compile cache at {}: {err:#}",
@@ -309,6 +308,32 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; KEY_LEN] {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `bytes`, in hex: the name a component is cached under.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// A SHA-256 over several parts, each preceded by its length, so that no two different lists
+/// of parts hash alike (`ab`+`c` and `a`+`bc`). For keys made of several inputs.
+pub(crate) struct PartsDigest(Sha256);
+
+impl PartsDigest {
+    pub(crate) fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    pub(crate) fn part(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update((bytes.len() as u64).to_be_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// The digest, in hex.
+    pub(crate) fn hex(self) -> String {
+        hex(&self.0.finalize())
+    }
 }
 
 /// The file-system operations the cache trusts: private folders and files, no symlinks.
@@ -621,7 +646,7 @@ mod tests {
         std::fs::write(&code, &other).unwrap();
         std::fs::write(&mac, hex(&hmac_sha256(&[0; 32], &[b"k1", &other]))).unwrap();
         let store = cache.store.as_ref().unwrap();
-        let digest = hex(&Sha256::digest(component()));
+        let digest = sha256_hex(component());
         assert!(matches!(
             store.read_verified(&Entry::new(&store.dir, &digest), &digest),
             Verified::No(_)
@@ -648,7 +673,7 @@ mod tests {
         let cache = CompileCache::new(Some(s.root.clone()), Some(s.key.clone()), "k1");
         let store = cache.store.as_ref().unwrap();
         let (a, b) = (crate::builtin::COMPONENTS[0].bytes, crate::builtin::COMPONENTS[1].bytes);
-        let (da, db) = (hex(&Sha256::digest(a)), hex(&Sha256::digest(b)));
+        let (da, db) = (sha256_hex(a), sha256_hex(b));
         cache.load(&e.engine, a).unwrap();
         cache.load(&e.engine, b).unwrap();
         let (ea, eb) = (Entry::new(&store.dir, &da), Entry::new(&store.dir, &db));
@@ -663,7 +688,7 @@ mod tests {
         let e = engine();
         let cache = CompileCache::new(Some(s.root.clone()), Some(s.key.clone()), "k1");
         let store = cache.store.as_ref().unwrap();
-        let digest = hex(&Sha256::digest(component()));
+        let digest = sha256_hex(component());
         let entry = Entry::new(&store.dir, &digest);
         let victim = s.root.join("victim.txt");
         std::fs::write(&victim, "keep me").unwrap();

@@ -261,22 +261,17 @@ struct NodeEntry {
 /// The name a node's entry is cached under: its component, the WIT that documents it and the
 /// code that reads it.
 fn entry_key(docs_key: &str, component_digest: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for part in [docs_key, component_digest] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    cache::hex(&hasher.finalize())
+    let mut key = cache::PartsDigest::new();
+    key.part(docs_key.as_bytes()).part(component_digest.as_bytes());
+    key.hex()
 }
 
 /// A digest of everything besides the component that goes into an entry: the built-in WIT,
 /// the `.wit` files of the `--nodes` folders, and the catalog code of this build.
 fn docs_key(wit_dirs: &[PathBuf]) -> anyhow::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(builtin::CATALOG_CODE_DIGEST.as_bytes());
-    hasher.update(builtin::WIT_DIGEST.as_bytes());
+    let mut key = cache::PartsDigest::new();
+    key.part(builtin::CATALOG_CODE_DIGEST.as_bytes())
+        .part(builtin::WIT_DIGEST.as_bytes());
     for dir in wit_dirs {
         let mut stack = vec![dir.clone()];
         while let Some(dir) = stack.pop() {
@@ -291,16 +286,12 @@ fn docs_key(wit_dirs: &[PathBuf]) -> anyhow::Result<String> {
                 } else if path.extension().is_some_and(|e| e == "wit") {
                     let text = std::fs::read(&path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    let name = path.to_string_lossy();
-                    for part in [name.as_bytes(), &text] {
-                        hasher.update((part.len() as u64).to_be_bytes());
-                        hasher.update(part);
-                    }
+                    key.part(path.to_string_lossy().as_bytes()).part(&text);
                 }
             }
         }
     }
-    Ok(cache::hex(&hasher.finalize()))
+    Ok(key.hex())
 }
 
 /// The WIT docs: the built-in packages, then each `--nodes` folder's `.wit` files.
@@ -451,10 +442,7 @@ fn read_dir(
         sources.push(Source {
             name: path.display().to_string(),
             built_in: false,
-            digest: {
-                use sha2::{Digest, Sha256};
-                cache::hex(&Sha256::digest(&bytes))
-            },
+            digest: cache::sha256_hex(&bytes),
             bytes: SourceBytes::File(Arc::from(bytes)),
         });
     }
