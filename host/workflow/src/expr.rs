@@ -804,21 +804,25 @@ pub enum Mode {
 /// Evaluates one expression to JSON.
 pub fn eval_expr(expr: &Expr, scope: &Scope) -> Result<Value, EvalError> {
     let value = eval_value(expr, scope)?;
-    to_json_bounded(&value).map_err(|e| EvalError {
-        message: format!("`${{{{ {} }}}}`: {e}", expr.body),
+    to_json_bounded(&value).map_err(|why| failed(expr, &why))
+}
+
+/// `expr` failed because of `why`: the message names the expression, at its position.
+fn failed(expr: &Expr, why: &str) -> EvalError {
+    EvalError {
+        message: format!("`${{{{ {} }}}}`: {why}", expr.body),
         pos: expr.pos,
-    })
+    }
 }
 
 /// Evaluates one expression, leaving the result as the expression engine's value (which may
 /// share what the scope holds).
 fn eval_value(expr: &Expr, scope: &Scope) -> Result<MjValue, EvalError> {
-    let fail = |message: String| EvalError {
-        message,
-        pos: expr.pos,
-    };
     ENV.with(|env| {
-        let compiled = compile(env, &expr.body).map_err(|e| fail(error_text(&e)))?;
+        let compiled = compile(env, &expr.body).map_err(|e| EvalError {
+            message: error_text(&e),
+            pos: expr.pos,
+        })?;
         let result = match compiled.eval(&scope.value) {
             Ok(v) if v.is_undefined() => Err(None),
             Ok(v) => Ok(v),
@@ -829,7 +833,7 @@ fn eval_value(expr: &Expr, scope: &Scope) -> Result<MjValue, EvalError> {
             let why = explain_undefined(&expr.body, &scope.value)
                 .or(text)
                 .unwrap_or_else(|| "a value used in it is undefined".to_string());
-            fail(format!("`${{{{ {} }}}}`: {why}", expr.body))
+            failed(expr, &why)
         })
     })
 }
@@ -863,24 +867,12 @@ pub fn eval_list(t: &Template, scope: &Scope, mode: Mode) -> Result<Result<ItemL
         && !((mode == Mode::Plan && needs_run(e)) || scope.reads_unknown(e))
     {
         let value = eval_value(e, scope)?;
-        if value.kind() == ValueKind::Seq
-            && let Some(len) = value.len()
-        {
-            if len > MAX_RESULT_ITEMS {
-                return Err(EvalError {
-                    message: format!(
-                        "`${{{{ {} }}}}`: the list has more than {MAX_RESULT_ITEMS} items (psaflow's limit for one expression)",
-                        e.body
-                    ),
-                    pos: e.pos,
-                });
-            }
+        if value.kind() == ValueKind::Seq {
+            // Measured like any result, but kept as it is: its items stay shared.
+            within_limits(&value).map_err(|why| failed(e, &why))?;
             return Ok(Ok(ItemList(value)));
         }
-        let json = to_json_bounded(&value).map_err(|message| EvalError {
-            message: format!("`${{{{ {} }}}}`: {message}", e.body),
-            pos: e.pos,
-        })?;
+        let json = to_json_bounded(&value).map_err(|why| failed(e, &why))?;
         return Ok(match json {
             Value::Array(_) => Ok(ItemList(MjValue::from_serialize(&json))),
             other => Err(other),

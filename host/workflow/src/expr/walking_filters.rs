@@ -19,7 +19,7 @@ pub(super) fn install(env: &mut Environment<'static>) {
         ($($name:ident),* $(,)?) => {$(
             env.add_filter(concat!(stringify!($name), "#all"), minijinja::filters::$name);
             env.add_filter(stringify!($name), |state: &State, args: Rest<Value>| {
-                call_counted(state, concat!(stringify!($name), "#all"), args)
+                call_measured(state, concat!(stringify!($name), "#all"), args)
             });
         )*};
     }
@@ -34,7 +34,7 @@ pub(super) fn install(env: &mut Environment<'static>) {
 }
 
 /// Calls the filter `all` once every argument was measured, nested values included.
-fn call_counted(state: &State, all: &str, args: Rest<Value>) -> Result<Value, Error> {
+fn call_measured(state: &State, all: &str, args: Rest<Value>) -> Result<Value, Error> {
     for arg in args.iter() {
         within_limits(arg).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
     }
