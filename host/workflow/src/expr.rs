@@ -582,10 +582,13 @@ pub(crate) fn to_json_bounded(value: &MjValue) -> Result<Value, String> {
 }
 
 /// Whether `value`, at every level together, stays within [`MAX_RESULT_ITEMS`] items,
-/// [`MAX_RESULT_BYTES`] of text and 128 levels. Counts as it goes (a lazy sequence's stated
-/// length is not relied on) and stops at the first limit passed.
-pub(crate) fn within_limits(value: &MjValue) -> Result<(), String> {
-    Size::default().measure(value, 0)
+/// [`MAX_RESULT_BYTES`] of text and 128 levels; the list items and map entries it holds, all
+/// levels counted. Counts as it goes (a lazy sequence's stated length is not relied on) and
+/// stops at the first limit passed.
+pub(crate) fn within_limits(value: &MjValue) -> Result<usize, String> {
+    let mut size = Size::default();
+    size.measure(value, 0)?;
+    Ok(size.items)
 }
 
 #[derive(Default)]

@@ -187,32 +187,23 @@ pub(super) fn times(state: &State, a: Value, b: Value) -> Result<Value, Error> {
     let Some(n) = count.as_usize() else {
         return native_product(state, a, b); // minijinja's own error
     };
-    within_limits(list).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
-    let items: Vec<Value> = list.try_iter()?.collect();
-    let nested = nested_items(&items);
-    if (items.len() + nested).saturating_mul(n) > MAX_RESULT_ITEMS {
+    // Every item of the list, nested ones included, is there `n` times over.
+    let held = within_limits(list).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+    if held.saturating_mul(n) > MAX_RESULT_ITEMS {
         return Err(too_large(&format!(
-            "repeating {} list items {n} times would make more than {MAX_RESULT_ITEMS} list items or map entries",
-            items.len() + nested
+            "repeating {held} list items {n} times would make more than {MAX_RESULT_ITEMS} list items or map entries"
         )));
+    }
+    let items: Vec<Value> = list.try_iter()?.collect();
+    if items.is_empty() {
+        // Nothing to repeat, however many times (and `n` may be 10^18).
+        return Ok(Value::from(items));
     }
     let mut repeated = Vec::with_capacity(items.len() * n);
     for _ in 0..n {
         repeated.extend(items.iter().cloned());
     }
     Ok(Value::from(repeated))
-}
-
-/// Items inside the items of a list (already measured, so this stays small).
-fn nested_items(items: &[Value]) -> usize {
-    items
-        .iter()
-        .filter(|v| matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable | ValueKind::Map))
-        .map(|v| {
-            let inner: Vec<Value> = v.try_iter().map(Iterator::collect).unwrap_or_default();
-            inner.len() + nested_items(&inner)
-        })
-        .sum()
 }
 
 /// minijinja's own `a * b`, for the products that cannot grow without bound.
@@ -267,6 +258,7 @@ mod tests {
             ("(range(3) * 2) | list", json!([0, 1, 2, 0, 1, 2])),
             ("[[1, 2]] * 2", json!([[1, 2], [1, 2]])),
             ("(inputs.n * 2) ** 2", json!(36)),
+            ("([] * 1000000000000000000) | length", json!(0)),
         ] {
             assert_eq!(eval_body(body, &context).unwrap(), expected, "{body}");
         }
