@@ -41,31 +41,30 @@ pub fn link(linker: &mut Linker<NodeState>, import: &str) -> anyhow::Result<()> 
                         // Recorded before it is sent, so a call cut off stays of unknown outcome.
                         let method = request.method;
                         let calls = store.data().calls.clone();
-                        let Ok(call) = calls.start(method, &request.path) else {
+                        match calls.start(method, &request.path) {
                             // The invocation was cut off (a step's timeout) while the node ran
                             // on: it may send nothing more (see `spawned.rs`).
-                            let result_type = ty.results().next();
-                            results[0] = result_to_val(
-                                Err(TransportError::Denied("the invocation was cut off".into())),
-                                result_type.as_ref(),
-                            );
-                            return Ok(());
-                        };
-                        let started = Instant::now();
-                        let outcome = transport.send(request).await;
-                        store.data_mut().host_time += started.elapsed();
-                        calls.finish(
-                            call,
-                            match &outcome {
-                                Ok(resp) => outcome_of(method, Some(resp.status), false),
-                                Err(e) => outcome_of(
-                                    method,
-                                    None,
-                                    matches!(e, TransportError::UnknownOutcome(_)),
-                                ),
-                            },
-                        );
-                        outcome
+                            Err(_closed) => Err(TransportError::Denied(
+                                "the invocation was cut off".into(),
+                            )),
+                            Ok(call) => {
+                                let started = Instant::now();
+                                let outcome = transport.send(request).await;
+                                store.data_mut().host_time += started.elapsed();
+                                calls.finish(
+                                    call,
+                                    match &outcome {
+                                        Ok(resp) => outcome_of(method, Some(resp.status), false),
+                                        Err(e) => outcome_of(
+                                            method,
+                                            None,
+                                            matches!(e, TransportError::UnknownOutcome(_)),
+                                        ),
+                                    },
+                                );
+                                outcome
+                            }
+                        }
                     }
                 },
             };
