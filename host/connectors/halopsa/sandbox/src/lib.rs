@@ -22,6 +22,7 @@
 mod auth;
 mod clock;
 mod faults;
+mod latency;
 mod minimum;
 mod model;
 mod ops;
@@ -130,6 +131,8 @@ pub(crate) struct Shared {
     pub(crate) store: Mutex<store::Store>,
     pub(crate) tokens: Mutex<auth::Tokens>,
     pub(crate) faults: Faults,
+    /// Times the latency fault's wait (see `latency.rs`).
+    pub(crate) latency_clock: latency::LatencyClock,
     /// The latest requests, oldest first, at most [`REQUEST_LOG_CAPACITY`].
     pub(crate) log: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) client_id: String,
@@ -237,6 +240,7 @@ impl Sandbox {
             store: Mutex::new(store),
             tokens: Mutex::new(auth::Tokens::default()),
             faults: Faults::default(),
+            latency_clock: Default::default(),
             log: Mutex::new(VecDeque::new()),
             client_id: opts.client_id,
             client_secret: opts.client_secret,

@@ -108,7 +108,7 @@ async fn handle(
             }
             let latency = shared.faults.latency();
             if !latency.is_zero() {
-                precise_sleep(latency).await;
+                shared.latency_clock.wait(latency).await;
             }
             if shared.faults.take_drop() {
                 shared.record(recorded);
@@ -162,23 +162,6 @@ async fn handle(
     recorded.status = response.status().as_u16();
     shared.record(recorded);
     response
-}
-
-/// Waits `latency` to within a fraction of a millisecond. Tokio's timer counts whole
-/// milliseconds and rounds up, so its 20 ms sleep takes 21-22 ms; a tenant's 20 ms round trip
-/// is 20 ms, and benchmarks measure psaflow against it. All but the last 2 ms are slept on
-/// Tokio; the rest on a blocking-pool thread, whose sleep overshoots by microseconds.
-async fn precise_sleep(latency: std::time::Duration) {
-    const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
-    let deadline = std::time::Instant::now() + latency;
-    if latency > TIMER_SLACK {
-        tokio::time::sleep(latency - TIMER_SLACK).await;
-    }
-    let rest = deadline.saturating_duration_since(std::time::Instant::now());
-    if !rest.is_zero() {
-        // A failed blocking task only means the wait was shorter.
-        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
-    }
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
