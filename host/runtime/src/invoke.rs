@@ -197,7 +197,7 @@ pub async fn call(
         inner: Box::pin(call),
         time: run_time.clone(),
     };
-    let outcome = tokio::time::timeout(limits.wall_timeout, timed).await;
+    let outcome = crate::deadline::within(limits.wall_timeout, timed).await;
     let result = match outcome {
         Ok(Ok(results)) => Ok(results),
         Ok(Err(err)) => Err(describe_failure(

@@ -26,6 +26,7 @@
 mod builtin;
 pub mod cache;
 mod check;
+mod deadline;
 mod describe;
 pub mod engine;
 pub mod failure_shape;
