@@ -133,12 +133,18 @@ async fn pooled_instances_start_fresh_every_time() {
     assert_eq!(fresh["fresh_memory_was_zero"], json!(true), "{first}");
     for _ in 0..5 {
         let again = run("remember").await;
-        assert_eq!(&again["Chaos"], fresh, "a later invocation saw an earlier one's memory");
+        assert_eq!(
+            &again["Chaos"], fresh,
+            "a later invocation saw an earlier one's memory"
+        );
     }
     let together: Vec<_> = (0..12).map(|_| tokio::spawn(run("remember"))).collect();
     for handle in together {
         let env = handle.await.unwrap();
-        assert_eq!(&env["Chaos"], fresh, "a concurrent invocation saw another's memory");
+        assert_eq!(
+            &env["Chaos"], fresh,
+            "a concurrent invocation saw another's memory"
+        );
     }
     // The memory limit holds in a pool slot, and the slot is clean afterwards.
     let hoarded = run("exhaust-memory").await;
@@ -212,4 +218,30 @@ async fn a_node_asking_for_capabilities_psaflow_does_not_give_is_refused_at_load
         "{:?}",
         rt.warnings()
     );
+}
+
+/// Built-in nodes run with a 256 KiB linear-memory stack (components/.cargo/config.toml): JSON as
+/// deep as serde_json reads (128 levels) still goes through, and deeper JSON is refused in
+/// words, not by a crashed node.
+#[tokio::test]
+async fn deeply_nested_json_fits_the_nodes_stack() {
+    let h = harness().await;
+    let nested = |depth: usize| (0..depth).fold(json!(1), |inner, _| json!({ "a": inner }));
+    // AdditionalFields is parsed inside the node; the request body nests one level deeper.
+    let deep = h
+        .invoke(
+            "halopsa.client.create",
+            json!({"Name": "Deep Nesting Ltd", "AdditionalFields": {"customfields": nested(120)}}),
+        )
+        .await;
+    assert_eq!(status(&deep), (200, 201), "{deep}");
+    let too_deep = h
+        .invoke(
+            "halopsa.client.create",
+            json!({"Name": "Deeper Nesting Ltd", "AdditionalFields": {"customfields": nested(200)}}),
+        )
+        .await;
+    let message = too_deep["ErrorMessage"].as_str().unwrap_or_default();
+    assert!(!message.contains("crashed"), "{too_deep}");
+    assert_ne!(status(&too_deep).0, 500, "{too_deep}");
 }

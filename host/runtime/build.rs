@@ -210,7 +210,7 @@ fn watch(components: &Path, wit: &Path) {
     // cargo run the script again when another checkout built last.
     println!("cargo:rerun-if-env-changed=PWD");
     println!("cargo:rerun-if-changed={}", wit.display());
-    for file in ["Cargo.toml", "Cargo.lock"] {
+    for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", components.join(file).display());
     }
     watch_crates(components);
