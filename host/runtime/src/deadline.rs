@@ -2,10 +2,10 @@
 //!
 //! `tokio::time::timeout` registers a timer on its first poll and removes it on drop. With an
 //! idle timer wheel that insert also wakes the runtime's driver thread (an `eventfd` write and a
-//! futex wake) so it can shorten its sleep — about a microsecond and a half of every
-//! invocation, and a cross-thread wake-up, for a timer that almost never fires. Most calls
-//! whose transport answers at once finish in their first poll; only a call that returns
-//! `Pending` needs a timer, and then the deadline still counts from when the call began.
+//! futex wake, 3% of the host's samples in a profile of steady invocations) so it can shorten
+//! its sleep, for a timer that almost never fires. Most calls whose transport answers at once
+//! finish in their first poll; only a call that returns `Pending` needs a timer, and then the
+//! deadline still counts from when the call began.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,16 +22,15 @@ pub struct Elapsed;
 pub fn within<F: Future + Unpin>(limit: Duration, inner: F) -> WithinDeadline<F> {
     WithinDeadline {
         inner,
-        started: Instant::now(),
-        limit,
+        deadline: Instant::now() + limit,
         timer: None,
     }
 }
 
 pub struct WithinDeadline<F> {
     inner: F,
-    started: Instant,
-    limit: Duration,
+    /// When the call began, plus its limit.
+    deadline: Instant,
     /// Armed on the first poll that finds the call waiting.
     timer: Option<Pin<Box<Sleep>>>,
 }
@@ -43,7 +42,7 @@ impl<F: Future + Unpin> Future for WithinDeadline<F> {
         if let Poll::Ready(output) = Pin::new(&mut self.inner).poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let deadline = self.started + self.limit;
+        let deadline = self.deadline;
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
