@@ -133,18 +133,12 @@ async fn pooled_instances_start_fresh_every_time() {
     assert_eq!(fresh["fresh_memory_was_zero"], json!(true), "{first}");
     for _ in 0..5 {
         let again = run("remember").await;
-        assert_eq!(
-            &again["Chaos"], fresh,
-            "a later invocation saw an earlier one's memory"
-        );
+        assert_eq!(&again["Chaos"], fresh, "a later invocation saw an earlier one's memory");
     }
     let together: Vec<_> = (0..12).map(|_| tokio::spawn(run("remember"))).collect();
     for handle in together {
         let env = handle.await.unwrap();
-        assert_eq!(
-            &env["Chaos"], fresh,
-            "a concurrent invocation saw another's memory"
-        );
+        assert_eq!(&env["Chaos"], fresh, "a concurrent invocation saw another's memory");
     }
     // The memory limit holds in a pool slot, and the slot is clean afterwards.
     let hoarded = run("exhaust-memory").await;
