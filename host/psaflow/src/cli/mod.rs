@@ -163,25 +163,12 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = runtime.block_on(async {
-        match cli.command {
-            Command::Invoke(ref args) => invoke::run(&cli, args).await,
-            Command::Nodes(ref args) => nodes::run(&cli, args),
-            Command::Run(ref args) => run::run(&cli, args).await,
-            Command::Plan(ref args) => plan::plan(&cli, args).await,
-            Command::Apply(ref args) => plan::apply(&cli, args).await,
-            Command::Runs(ref args) => runs::run(&cli, args).await,
-            Command::Approve(ref args) => approve::run(&cli, args).await,
-            Command::Audit(ref args) => audit::run(args),
-            Command::Validate(ref args) => validate::run(&cli, args).await,
-            Command::Sandbox(ref args) => sandbox::run(args).await,
-            Command::Bench(ref args) => bench::run(args).await,
-            Command::Test(ref args) => test::run(&cli, args).await,
-            Command::Schema(ref args) => schema::run(&cli, args),
-            Command::Serve(ref args) => serve::run(&cli, args).await,
-            Command::Tokens(ref args) => tokens::run(args),
-            Command::Worker(ref args) => worker::run(&cli, args).await,
-        }
+    // The command runs on a worker thread, not on this one: a future `block_on` polls here is
+    // woken across threads every time a task it waits for ends (a futex wake and a context
+    // switch per for_each item), and every task it spawns first goes through the shared queue.
+    let command = runtime.spawn(async move { dispatch(&cli).await });
+    let code = runtime.block_on(command).unwrap_or_else(|failure| {
+        std::panic::resume_unwind(failure.into_panic())
     });
     match code {
         Ok(code) => ExitCode::from(code),
@@ -193,6 +180,28 @@ pub fn main() -> ExitCode {
             eprintln!("psaflow: error: {err:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Runs the command `cli` names.
+async fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Invoke(ref args) => invoke::run(cli, args).await,
+        Command::Nodes(ref args) => nodes::run(cli, args),
+        Command::Run(ref args) => run::run(cli, args).await,
+        Command::Plan(ref args) => plan::plan(cli, args).await,
+        Command::Apply(ref args) => plan::apply(cli, args).await,
+        Command::Runs(ref args) => runs::run(cli, args).await,
+        Command::Approve(ref args) => approve::run(cli, args).await,
+        Command::Audit(ref args) => audit::run(args),
+        Command::Validate(ref args) => validate::run(cli, args).await,
+        Command::Sandbox(ref args) => sandbox::run(args).await,
+        Command::Bench(ref args) => bench::run(args).await,
+        Command::Test(ref args) => test::run(cli, args).await,
+        Command::Schema(ref args) => schema::run(cli, args),
+        Command::Serve(ref args) => serve::run(cli, args).await,
+        Command::Tokens(ref args) => tokens::run(args),
+        Command::Worker(ref args) => worker::run(cli, args).await,
     }
 }
 
