@@ -510,6 +510,43 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
     child.wait().unwrap();
 }
 
+#[test]
+fn sandbox_latency_delays_every_halopsa_api_call() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        .args(["sandbox", "--latency-ms", "400"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psaflow sandbox starts");
+    // All nine lines are read: a pipe closed early would stop the sandbox on its next print.
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(9)
+        .map(|l| l.unwrap())
+        .collect();
+    let api = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("export HALOPSA_API_URL="))
+        .expect("HALOPSA_API_URL printed");
+    let address = api.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect(&address).expect("the HaloPSA sandbox listens");
+    write!(
+        stream,
+        "GET /api/Client HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let took = started.elapsed();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Delayed before anything else, the missing token's refusal included.
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(took >= std::time::Duration::from_millis(400), "answered after {took:?}");
+}
+
 /// Every complete workflow shown in the README (a ```yaml block with `name:` and `steps:`)
 /// passes `psaflow validate`: readers copy them.
 #[test]

@@ -28,6 +28,11 @@ pub enum What {
         /// Latency the sandbox adds to every API request, like a real tenant's round trip.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Run the sandbox inside the measured process instead of in one of its own (its
+        /// request handling and latency timers then take turns with psaflow's own work on the
+        /// same runtime threads, which a tenant's never do).
+        #[arg(long)]
+        sandbox_in_process: bool,
     },
     /// Peak memory (VmHWM) of a for_each of halopsa.client.get on the sandbox, its JSON report
     /// written out, each size measured in a fresh `psaflow` process of its own. The sandbox
@@ -138,7 +143,8 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             items,
             concurrency,
             latency_ms,
-        } => for_each(*items, concurrency, *latency_ms).await,
+            sandbox_in_process,
+        } => for_each(*items, concurrency, *latency_ms, *sandbox_in_process).await,
         What::Journal {
             items,
             concurrency,
@@ -366,19 +372,35 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn for_each(items: usize, concurrencies: &[usize], latency_ms: u64) -> anyhow::Result<u8> {
-    let backend = psaflow::backend::start_sandbox(Default::default()).await?;
+async fn for_each(
+    items: usize,
+    concurrencies: &[usize],
+    latency_ms: u64,
+    sandbox_in_process: bool,
+) -> anyhow::Result<u8> {
+    let latency = Duration::from_millis(latency_ms);
+    // By default the sandbox stands in for a tenant as in `bench memory`: in a process of its
+    // own, with the latency set when it starts.
+    let (backend, _sandbox_process) = if sandbox_in_process {
+        (psaflow::backend::start_sandbox(Default::default()).await?, None)
+    } else {
+        let exe = std::env::current_exe()?;
+        let process = SandboxProcess::start(&exe, &["--latency-ms".into(), latency_ms.to_string()])?;
+        // Only the variables that process printed: a benchmark never goes to a tenant the
+        // person running it happens to have configured.
+        let backend = psaflow::backend::connect(Default::default(), |name| process.var(name)).await?;
+        (backend, Some(process))
+    };
     let rt = psaflow::Runtime::builder()
         .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
     if let Some(sandbox) = &backend.sandbox {
-        sandbox
-            .faults()
-            .set_latency(Duration::from_millis(latency_ms));
+        sandbox.faults().set_latency(latency);
     }
     println!(
-        "psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox, {latency_ms} ms added latency"
+        "psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox ({}), {latency_ms} ms added latency",
+        if sandbox_in_process { "in this process" } else { "in a process of its own, like a tenant" }
     );
     for &concurrency in concurrencies {
         let (wf, inputs) = gets_workflow(items, concurrency)?;
@@ -438,7 +460,7 @@ fn memory(sizes: &[usize], concurrency: usize, sandbox_in_process: bool) -> anyh
     let sandbox = if sandbox_in_process {
         None
     } else {
-        Some(SandboxProcess::start(&exe)?)
+        Some(SandboxProcess::start(&exe, &[])?)
     };
     println!(
         "psaflow bench memory: for_each of halopsa.client.get, concurrency {concurrency}, report written as JSON; each size in a psaflow process of its own; the sandbox {}",
@@ -486,10 +508,12 @@ struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    fn start(exe: &std::path::Path) -> anyhow::Result<Self> {
+    /// `psaflow sandbox` with `extra` arguments, once it printed its variables.
+    fn start(exe: &std::path::Path, extra: &[String]) -> anyhow::Result<Self> {
         use std::io::BufRead;
         let mut child = std::process::Command::new(exe)
             .arg("sandbox")
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()?;
@@ -510,6 +534,11 @@ impl SandboxProcess {
         }
         let _ = child.kill();
         anyhow::bail!("`psaflow sandbox` stopped before printing its variables")
+    }
+
+    /// One of the variables it printed.
+    fn var(&self, name: &str) -> Option<String> {
+        self.env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
     }
 
     fn peak_mib(&self) -> Option<f64> {

@@ -1,4 +1,4 @@
-//! `psaflow sandbox [--port N] [--connectwise-port N] [--empty] [--state FILE]`: serves the embedded HaloPSA and
+//! `psaflow sandbox [--port N] [--connectwise-port N] [--empty] [--state FILE] [--latency-ms N]`: serves the embedded HaloPSA and
 //! ConnectWise PSA sandboxes until stopped, and prints the variables that point psaflow (or any
 //! client of either PSA) at them.
 
@@ -20,6 +20,11 @@ pub struct Args {
     /// (instead of the demo data), rewritten after every change.
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
+    /// Answer every HaloPSA API call N milliseconds late, like a distant tenant's round trip
+    /// (for trying timeouts and concurrency; 0 answers at once). Token requests are not
+    /// delayed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<u8> {
@@ -30,6 +35,8 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
         ..SandboxOptions::default()
     })
     .await?;
+    halo.faults()
+        .set_latency(std::time::Duration::from_millis(args.latency_ms));
     let connectwise = CwSandbox::start(CwSandboxOptions {
         port: args.connectwise_port,
         seed: !args.empty,
@@ -37,6 +44,9 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
     })
     .await?;
     eprintln!("HaloPSA sandbox listening on {}", halo.base_url());
+    if args.latency_ms > 0 {
+        eprintln!("HaloPSA sandbox answers every API call {} ms late", args.latency_ms);
+    }
     if let Some(path) = &args.state {
         eprintln!("HaloPSA sandbox data kept in {}", path.display());
     }
