@@ -437,15 +437,46 @@ async fn for_each(
     if latency_ms > 0 {
         // What one request alone takes here: the sandbox's sleep overshoots on a busy machine
         // (timer ticks are 1 ms and waking up takes time), which no concurrency can win back.
-        let mut alone = Vec::new();
+        // The same request sent straight through the HTTP client, without a node, splits that
+        // into the sandbox's round trip and what the node and the host add to it.
+        let (mut alone, mut api_only, mut in_transport) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..20 {
             let t = Instant::now();
-            rt.invoke("halopsa.client.get", params(1 + (i % 4))).await;
+            let (_, stats) = rt
+                .invoke_with_stats("halopsa.client.get", params(1 + (i % 4)))
+                .await;
             alone.push(t.elapsed());
+            in_transport.push(stats.host_time);
+            let t = Instant::now();
+            let answer = backend
+                .transport
+                .send(ApiRequest {
+                    method: psaflow_core::Method::Get,
+                    path: format!("/Client/{}", 1 + (i % 4)),
+                    query: Vec::new(),
+                    body: None,
+                })
+                .await?;
+            api_only.push(t.elapsed());
+            anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
         }
+        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1000.0 / count(v.len()) as f64;
+        let (node_ms, api_ms) = (mean(&alone), mean(&api_only));
         println!(
             "  one invocation alone with the {latency_ms} ms latency: {}",
             percentiles(alone)
+        );
+        println!(
+            "    of which waiting for the API inside the node's call: {}",
+            percentiles(in_transport)
+        );
+        println!(
+            "  the same API call alone, through the HTTP client without a node: {}",
+            percentiles(api_only)
+        );
+        println!(
+            "  the node and the host add {:.3} ms to the sandbox's round trip of {api_ms:.3} ms (mean)",
+            node_ms - api_ms
         );
     }
     Ok(0)

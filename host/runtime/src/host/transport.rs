@@ -51,6 +51,11 @@ pub fn link(linker: &mut Linker<NodeState>, import: &str) -> anyhow::Result<()> 
                                 let started = Instant::now();
                                 let outcome = transport.send(request).await;
                                 store.data_mut().host_time += started.elapsed();
+                                // The epoch ticks that passed while the API answered are not
+                                // the node's: without this the first check back in the guest
+                                // would find its deadline long gone and yield at once, sending
+                                // the node to the back of the executor's queue for nothing.
+                                store.set_epoch_deadline(1);
                                 calls.finish(
                                     call,
                                     match &outcome {
