@@ -440,6 +440,7 @@ async fn for_each(
         // The same request sent straight through the HTTP client, without a node, splits that
         // into the sandbox's round trip and what the node and the host add to it.
         let (mut alone, mut api_only, mut in_transport) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut instantiating, mut in_guest) = (Vec::new(), Vec::new());
         for i in 0..20 {
             let t = Instant::now();
             let (_, stats) = rt
@@ -447,6 +448,8 @@ async fn for_each(
                 .await;
             alone.push(t.elapsed());
             in_transport.push(stats.host_time);
+            instantiating.push(stats.instantiate_time);
+            in_guest.push(stats.guest_time);
             let t = Instant::now();
             let answer = backend
                 .transport
@@ -469,6 +472,11 @@ async fn for_each(
         println!(
             "    of which waiting for the API inside the node's call: {}",
             percentiles(in_transport)
+        );
+        println!("    making the instance: {}", percentiles(instantiating));
+        println!(
+            "    the run call while it was being polled (the guest's work, copying in and out, sending): {}",
+            percentiles(in_guest)
         );
         println!(
             "  the same API call alone, through the HTTP client without a node: {}",
