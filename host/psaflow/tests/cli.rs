@@ -486,22 +486,7 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
         assert!(!value(name).is_empty());
     }
     // The ConnectWise sandbox really serves (a raw request: this crate has no HTTP client).
-    let address = cw
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut stream =
-        std::net::TcpStream::connect(&address).expect("the ConnectWise sandbox listens");
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "GET /v4_6_release/apis/3.0/system/members/count HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = raw_get(&cw, "/v4_6_release/apis/3.0/system/members/count");
     assert!(
         answer.starts_with("HTTP/1.1 401"),
         "unauthenticated calls are refused: {answer}"
@@ -512,7 +497,7 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
 
 #[test]
 fn sandbox_latency_delays_every_halopsa_api_call() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
         .args(["sandbox", "--latency-ms", "400"])
         .stdout(std::process::Stdio::piped())
@@ -529,22 +514,30 @@ fn sandbox_latency_delays_every_halopsa_api_call() {
         .iter()
         .find_map(|l| l.strip_prefix("export HALOPSA_API_URL="))
         .expect("HALOPSA_API_URL printed");
-    let address = api.trim_start_matches("http://").split('/').next().unwrap().to_owned();
     let started = std::time::Instant::now();
-    let mut stream = std::net::TcpStream::connect(&address).expect("the HaloPSA sandbox listens");
-    write!(
-        stream,
-        "GET /api/Client HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    let answer = raw_get(api, "/api/Client");
     let took = started.elapsed();
     child.kill().unwrap();
     child.wait().unwrap();
     // Delayed before anything else, the missing token's refusal included.
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(took >= std::time::Duration::from_millis(400), "answered after {took:?}");
+}
+
+/// The raw answer to `GET path` on the server of `base_url` (`http://host:port/...`), without
+/// credentials (this crate has no HTTP client).
+fn raw_get(base_url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let address = base_url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut stream = std::net::TcpStream::connect(address).expect("the sandbox listens");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 /// Every complete workflow shown in the README (a ```yaml block with `name:` and `steps:`)
