@@ -447,19 +447,7 @@ fn a_partial_connectwise_configuration_is_refused_naming_every_problem() {
 
 #[test]
 fn sandbox_serves_both_psas_and_prints_their_variables() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-        .arg("sandbox")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("psaflow sandbox starts");
-    let stdout = child.stdout.take().unwrap();
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .take(9)
-        .map(|l| l.unwrap())
-        .collect();
+    let (mut child, lines) = start_sandbox(&[]);
     let value = |name: &str| {
         lines
             .iter()
@@ -497,19 +485,7 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
 
 #[test]
 fn sandbox_latency_delays_every_halopsa_api_call() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-        .args(["sandbox", "--latency-ms", "400"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("psaflow sandbox starts");
-    // All nine lines are read: a pipe closed early would stop the sandbox on its next print.
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .take(9)
-        .map(|l| l.unwrap())
-        .collect();
+    let (mut child, lines) = start_sandbox(&["--latency-ms", "400"]);
     let api = lines
         .iter()
         .find_map(|l| l.strip_prefix("export HALOPSA_API_URL="))
@@ -522,6 +498,25 @@ fn sandbox_latency_delays_every_halopsa_api_call() {
     // Delayed before anything else, the missing token's refusal included.
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(took >= std::time::Duration::from_millis(400), "answered after {took:?}");
+}
+
+/// `psaflow sandbox` with `extra` arguments, and the nine `export` lines it printed. All nine
+/// are read: a pipe closed early would stop the sandbox on its next print.
+fn start_sandbox(extra: &[&str]) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        .arg("sandbox")
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psaflow sandbox starts");
+    let lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .take(9)
+        .map(|l| l.unwrap())
+        .collect();
+    (child, lines)
 }
 
 /// The raw answer to `GET path` on the server of `base_url` (`http://host:port/...`), without

@@ -251,13 +251,17 @@ fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The mean of `samples`, which is not empty.
+fn mean(samples: &[Duration]) -> Duration {
+    samples.iter().sum::<Duration>() / count(samples.len())
+}
+
 fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let at = |q: f64| samples[psaflow::percentile::rank(samples.len(), q)];
-    let mean = samples.iter().sum::<Duration>() / count(samples.len());
     format!(
         "mean {}  p50 {}  p95 {}  p99 {}  (n={})",
-        ms(mean),
+        ms(mean(&samples)),
         ms(at(0.5)),
         ms(at(0.95)),
         ms(at(0.99)),
@@ -354,7 +358,7 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
         "    of the host's part, instantiating the node:                      {}",
         percentiles(instantiate)
     );
-    let overhead_mean = overhead.iter().sum::<Duration>() / count(overhead.len());
+    let overhead_mean = mean(&overhead);
     println!(
         "  host overhead per invocation (total minus the guest's run call): {}",
         percentiles(overhead)
@@ -378,7 +382,6 @@ async fn for_each(
     latency_ms: u64,
     sandbox_in_process: bool,
 ) -> anyhow::Result<u8> {
-    let latency = Duration::from_millis(latency_ms);
     // By default the sandbox stands in for a tenant as in `bench memory`: in a process of its
     // own, with the latency set when it starts.
     let (backend, _sandbox_process) = if sandbox_in_process {
@@ -396,7 +399,7 @@ async fn for_each(
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
     if let Some(sandbox) = &backend.sandbox {
-        sandbox.faults().set_latency(latency);
+        sandbox.faults().set_latency(Duration::from_millis(latency_ms));
     }
     println!(
         "psaflow bench for-each: {items} x halopsa.client.get on the embedded sandbox ({}), {latency_ms} ms added latency",
@@ -463,8 +466,7 @@ async fn for_each(
             api_only.push(t.elapsed());
             anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
         }
-        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1000.0 / count(v.len()) as f64;
-        let (node_ms, api_ms) = (mean(&alone), mean(&api_only));
+        let (node, api) = (mean(&alone), mean(&api_only));
         println!(
             "  one invocation alone with the {latency_ms} ms latency: {}",
             percentiles(alone)
@@ -483,8 +485,9 @@ async fn for_each(
             percentiles(api_only)
         );
         println!(
-            "  the node and the host add {:.3} ms to the sandbox's round trip of {api_ms:.3} ms (mean)",
-            node_ms - api_ms
+            "  the node and the host add {:.3} ms to the sandbox's round trip of {} (mean)",
+            (node.as_secs_f64() - api.as_secs_f64()) * 1000.0,
+            ms(api)
         );
     }
     Ok(0)
