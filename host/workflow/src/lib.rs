@@ -49,6 +49,7 @@ mod precheck;
 mod redact;
 mod render;
 mod report;
+mod spill;
 mod validate;
 pub mod yaml;
 
@@ -66,6 +67,7 @@ pub use parse::{MAX_WORKFLOW_BYTES, load, parse};
 pub use precheck::check_node_inputs;
 pub use redact::Redactor;
 pub use render::HumanRenderer;
+pub use spill::SPILL_AFTER_BYTES;
 pub use report::{
     ItemReport, RunReport, RunStatus, StepReport, StepStatus, StoredEnvelope, WaitingApproval,
 };

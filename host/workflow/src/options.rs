@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub gate: Option<Arc<dyn crate::plan::WriteGate>>,
     /// Which kind of server the steps reach (`"sandbox"` or `"tenant"`), for the report.
     pub backend: Option<String>,
+    /// Output text one for_each step keeps in memory; further items' outputs wait for the
+    /// report in a temporary file ([`crate::SPILL_AFTER_BYTES`] by default; see `spill.rs`).
+    pub spill_after_bytes: usize,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             decisions: BTreeMap::new(),
             gate: None,
             backend: None,
+            spill_after_bytes: crate::spill::SPILL_AFTER_BYTES,
         }
     }
 }

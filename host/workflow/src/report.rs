@@ -9,6 +9,7 @@
 //! are shared (`Arc`) with what later expressions read as `steps.<id>` instead of copied.
 use crate::dryrun::Plan;
 use crate::redact::Redactor;
+use crate::spill::{Spill, SpilledText};
 use psaflow_core::{CallCounts, Envelope};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Map, Value, json};
@@ -104,15 +105,24 @@ fn attempt_log_json(log: &[AttemptRecord], r: &Redactor) -> Value {
 }
 
 /// An envelope kept as the text of its output: a parsed JSON record takes several times the
-/// memory of its text, and a large for_each keeps one per item until the run ends.
-#[derive(Clone, PartialEq)]
+/// memory of its text, and a large for_each keeps one per item until the run ends. Past a
+/// step's allowance the text waits in the step's temporary file instead ([`crate::spill`]).
+#[derive(Clone)]
 pub struct StoredEnvelope {
     status_code: i32,
     original_status_code: i32,
     error_message: Box<str>,
     output_name: Box<str>,
-    /// The output as compact JSON text.
-    output: Box<str>,
+    output: OutputText,
+}
+
+/// Where an envelope's output text is.
+#[derive(Clone)]
+enum OutputText {
+    /// Compact JSON text, in memory.
+    Held(Box<str>),
+    /// Compact JSON text, in the step's temporary file.
+    Spilled(SpilledText),
 }
 
 impl StoredEnvelope {
@@ -128,19 +138,58 @@ impl StoredEnvelope {
 
     /// The envelope, its output parsed again.
     pub fn envelope(&self) -> Envelope {
-        Envelope {
+        let mut envelope = Envelope {
             status_code: self.status_code,
             original_status_code: self.original_status_code,
             error_message: self.error_message.to_string(),
             output_name: self.output_name.to_string(),
-            // The text was written from a JSON value by `From<Envelope>`, so it parses.
-            output: serde_json::from_str(&self.output).unwrap_or(Value::Null),
+            output: Value::Null,
+        };
+        // The text was written from a JSON value by `From<Envelope>`, so it parses.
+        match &self.output {
+            OutputText::Held(text) => {
+                envelope.output = serde_json::from_str(text).unwrap_or(Value::Null);
+            }
+            OutputText::Spilled(spilled) => match spilled.read() {
+                Ok(text) => envelope.output = serde_json::from_str(&text).unwrap_or(Value::Null),
+                // The node's answer is lost to this run (the temporary file failed under it):
+                // say so in the envelope rather than show an output that was never returned.
+                Err(err) => {
+                    envelope.status_code = 500;
+                    envelope.error_message = format!(
+                        "psaflow could not read this item's output back from its temporary file: {err}"
+                    );
+                }
+            },
         }
+        envelope
     }
 
     /// The envelope's JSON form ([`Envelope::to_json`]).
     pub fn to_json(&self) -> Value {
         self.envelope().to_json()
+    }
+
+    /// Moves the output text to the step's temporary file when `spill` says it is past the
+    /// step's allowance.
+    pub(crate) fn spill(&mut self, spill: &mut Spill) {
+        if let OutputText::Held(text) = &self.output
+            && let Some(spilled) = spill.place(text)
+        {
+            self.output = OutputText::Spilled(spilled);
+        }
+    }
+
+    #[cfg(test)]
+    fn is_spilled(&self) -> bool {
+        matches!(self.output, OutputText::Spilled(_))
+    }
+}
+
+/// Equal when the envelopes they give back are.
+impl PartialEq for StoredEnvelope {
+    fn eq(&self, other: &Self) -> bool {
+        self.envelope() == other.envelope()
     }
 }
 
@@ -151,7 +200,7 @@ impl From<Envelope> for StoredEnvelope {
             original_status_code: envelope.original_status_code,
             error_message: envelope.error_message.into_boxed_str(),
             output_name: envelope.output_name.into_boxed_str(),
-            output: envelope.output.to_string().into_boxed_str(),
+            output: OutputText::Held(envelope.output.to_string().into_boxed_str()),
         }
     }
 }
@@ -822,5 +871,16 @@ mod tests {
         assert_eq!(envelopes[0].as_ref().unwrap().output["id"], json!(2));
         assert!(envelopes[1].is_none());
         assert_eq!(each.context_value()[2]["Client"]["rate"], json!(1.5));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_spilled_envelope_reads_back_as_it_was_given() {
+        let env = client(9, "p");
+        let mut stored = StoredEnvelope::from(env.clone());
+        stored.spill(&mut Spill::new(0));
+        assert!(stored.is_spilled());
+        assert_eq!(stored.envelope(), env);
+        assert_eq!(stored.clone(), StoredEnvelope::from(env));
     }
 }

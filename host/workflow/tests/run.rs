@@ -177,6 +177,47 @@ steps:
 }
 
 #[tokio::test]
+async fn outputs_spilled_to_the_temporary_file_read_back_as_they_were_given() {
+    let yaml = r#"name: t
+inputs:
+  ids: { type: list }
+steps:
+  - id: upd
+    node: halopsa.client.update
+    for_each: ${{ inputs.ids }}
+    concurrency: 4
+    if: ${{ item != 5 }}
+    with: { Id: "${{ item }}", Name: "Client ${{ item }} — naïve café" }
+outputs:
+  third: ${{ steps.upd[2] }}
+  twelfth: ${{ steps.upd[11].Client.name }}
+  skipped: ${{ steps.upd[4] }}
+"#;
+    let ids: Vec<u64> = (1..=12).collect();
+    let report_with = |allowance: usize| {
+        let ids = ids.clone();
+        async move {
+            let fake = Fake::new();
+            let wf = common::parse(yaml);
+            let mut options = common::options(Arc::new(VirtualClock::new()), json!({"ids": ids}));
+            options.spill_after_bytes = allowance;
+            let mut report = psaflow_workflow::run(&wf, &fake, options).await;
+            report.id = None;
+            report.to_json()
+        }
+    };
+    // Everything held, nothing held, and a step that spills part-way through.
+    let held = report_with(usize::MAX).await;
+    assert_eq!(held["status"], json!("succeeded"), "{held}");
+    assert_eq!(held["outputs"]["third"]["Client"]["id"], json!(3));
+    assert_eq!(held["outputs"]["twelfth"], json!("Client 12 — naïve café"));
+    assert_eq!(held["outputs"]["skipped"], Value::Null);
+    for allowance in [0, 200] {
+        assert_eq!(report_with(allowance).await, held, "allowance {allowance}");
+    }
+}
+
+#[tokio::test]
 async fn for_each_failure_stops_new_items() {
     let yaml = r#"name: t
 steps:

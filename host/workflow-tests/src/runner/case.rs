@@ -113,6 +113,7 @@ pub(super) async fn run_case(
             })
             .collect(),
         backend: Some("sandbox".into()),
+        ..RunOptions::default()
     };
     let run = psaflow_workflow::run(&workflow, &invoker, options).await;
     let calls = invoker.calls();

@@ -7,6 +7,7 @@ use super::step::{self, CallOutcome};
 use crate::expr::{self, Mode, Scope};
 use crate::model::Step;
 use crate::report::{ItemReport, StepReport, StepStatus};
+use crate::spill::Spill;
 use super::in_flight::InFlight;
 use psaflow_core::NodeSpec;
 use serde_json::Value;
@@ -73,6 +74,8 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     let mut next = 0;
     let mut stop = false;
     let mut first_failure: Option<String> = None;
+    // Past the step's allowance, outputs wait for the report in a temporary file.
+    let mut spill = Spill::new(ctx.spill_after_bytes);
 
     loop {
         // Start items until the concurrency limit is reached.
@@ -146,6 +149,9 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
         // Kept until the run ends, once per item: no spare capacity (a pushed-to Vec has room
         // for four attempts).
         item.attempt_log.shrink_to_fit();
+        if let Some(stored) = &mut item.stored {
+            stored.spill(&mut spill);
+        }
         results[i] = Some(item);
         ctx.emit(RunEvent::ItemFinished {
             id: step.id.value.clone(),

@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub gate: Option<Arc<dyn crate::plan::WriteGate>>,
     /// The workflow file, for positions in run-time expression errors.
     pub file: String,
+    /// Output text one for_each step holds in memory before spilling (see `crate::spill`).
+    pub spill_after_bytes: usize,
 }
 
 impl Ctx<'_> {

@@ -268,6 +268,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, mut opts: RunOptions)
         journal: opts.journal.clone(),
         gate: opts.gate.clone(),
         file: wf.file().to_string(),
+        spill_after_bytes: opts.spill_after_bytes,
     };
     ctx.emit(RunEvent::RunStarted {
         name: wf.name().to_string(),
