@@ -883,4 +883,21 @@ mod tests {
         assert_eq!(stored.envelope(), env);
         assert_eq!(stored.clone(), StoredEnvelope::from(env));
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_output_that_cannot_be_read_back_says_so_in_its_envelope() {
+        let mut stored = StoredEnvelope::from(client(9, "p"));
+        stored.output = OutputText::Spilled(crate::spill::unreadable());
+        let env = stored.envelope();
+        assert_eq!(env.status_code, 500);
+        assert_eq!(env.original_status_code, 200);
+        assert!(
+            env.error_message
+                .starts_with("psaflow could not read this item's output back"),
+            "{}",
+            env.error_message
+        );
+        assert_eq!(env.output, Value::Null);
+    }
 }

@@ -117,6 +117,19 @@ impl Spill {
     }
 }
 
+/// An item whose text cannot be read back (its place lies past the end of an empty file), for
+/// tests of what the report says then.
+#[cfg(all(test, unix))]
+pub(crate) fn unreadable() -> SpilledText {
+    SpilledText {
+        file: Arc::new(SpillFile {
+            file: tempfile::tempfile().expect("a temporary file"),
+        }),
+        offset: 64,
+        len: 8,
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
