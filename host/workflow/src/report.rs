@@ -145,22 +145,21 @@ impl StoredEnvelope {
             output_name: self.output_name.to_string(),
             output: Value::Null,
         };
-        // The text was written from a JSON value by `From<Envelope>`, so it parses.
-        match &self.output {
-            OutputText::Held(text) => {
-                envelope.output = serde_json::from_str(text).unwrap_or(Value::Null);
+        let text = match &self.output {
+            OutputText::Held(text) => Ok(std::borrow::Cow::Borrowed(&**text)),
+            OutputText::Spilled(spilled) => spilled.read().map(std::borrow::Cow::Owned),
+        };
+        match text {
+            // The text was written from a JSON value by `From<Envelope>`, so it parses.
+            Ok(text) => envelope.output = serde_json::from_str(&text).unwrap_or(Value::Null),
+            // The node's answer is lost to this run (the temporary file failed under it): say
+            // so in the envelope rather than show an output that was never returned.
+            Err(err) => {
+                envelope.status_code = 500;
+                envelope.error_message = format!(
+                    "psaflow could not read this item's output back from its temporary file: {err}"
+                );
             }
-            OutputText::Spilled(spilled) => match spilled.read() {
-                Ok(text) => envelope.output = serde_json::from_str(&text).unwrap_or(Value::Null),
-                // The node's answer is lost to this run (the temporary file failed under it):
-                // say so in the envelope rather than show an output that was never returned.
-                Err(err) => {
-                    envelope.status_code = 500;
-                    envelope.error_message = format!(
-                        "psaflow could not read this item's output back from its temporary file: {err}"
-                    );
-                }
-            },
         }
         envelope
     }
