@@ -5,6 +5,7 @@
 //! the official swagger `isdisabled`. [`is_active`] reads either; [`deactivation_fields`] sends
 //! both, so either kind of server deactivates the agent.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::Failure;

@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+use crate::prelude::*;
 pub use crate::types::{Capability, Effect, NodeInfo};
 
 /// Starts a declaration: the envelope's output key and what the node changes. Idempotent

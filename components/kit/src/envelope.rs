@@ -7,6 +7,7 @@
 //! The usual shape of a node is `respond(OUTPUT, operation(&input), |failure| ...)`, where
 //! `operation` returns `Result<`[`Done`]`, `[`Failure`]`>` and uses `?` throughout.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::Failure;

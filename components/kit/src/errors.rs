@@ -13,6 +13,7 @@
 //! itself (the body shapes HaloPSA is known to use are handled by [`body_message`]), and otherwise
 //! phrased from the status.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::transport::TransportError;
@@ -112,8 +113,8 @@ impl Failure {
     }
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Failure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.message())
     }
 }

@@ -5,6 +5,7 @@
 //! every spelling of its field, not only the lower-case one; otherwise the body would carry both
 //! and which one HaloPSA keeps would be up to the server. These helpers do that.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 /// True when `fields` has `key` in any letter case.

@@ -11,6 +11,7 @@
 //! object with `id` updates only the fields sent); it answers with the object for a one-element
 //! array, or with an array. [`post_array`] sends `[body]` and accepts both answers.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::{self, Failure};

@@ -3,6 +3,7 @@
 //! HaloPSA returns some ids as decimals (`"client_id": 21.0` on sites, `site_id` on users) and
 //! some as strings. Workflows compare and pass ids along, so the nodes hand out plain integers.
 
+use crate::prelude::*;
 use serde_json::{Number, Value};
 
 /// Reads an integral id from `21`, `21.0` or `"21"` (surrounding spaces allowed). Returns `None`
@@ -40,7 +41,7 @@ fn number_to_i64(n: &Number) -> Option<i64> {
 
 fn float_to_i64(f: f64) -> Option<i64> {
     // Only integral values that fit exactly; 2^53 keeps the conversion lossless.
-    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+    (f.abs() <= 9_007_199_254_740_992.0 && (f as i64) as f64 == f).then_some(f as i64)
 }
 
 /// True for the keys treated as ids: `id` and every `*_id` (`client_id`, `toplevel_id`...),

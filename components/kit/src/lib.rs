@@ -15,11 +15,14 @@
 //! | [`describe`] | the node's self-description (`describe`): output key, effect, idempotency, natural key, the API calls it may make |
 //! | [`recover`] | creates after an ambiguous outcome: look the record up by its natural key instead of creating it twice |
 //! | [`lookups`] | the lookup lists (statuses, ticket types, priorities): fetched whole, filtered by name here |
+//! | `guest_runtime` | (wasm32 only) what `std` would give a `no_std` node: the allocator, `cabi_realloc`, the panic handler |
 //! | [`ops`] | the request-and-answer bodies several nodes share (get one record by id, delete one by id); the node validates first and chooses the wording and output |
 //!
 //! # Writing a node
 //!
 //! ```ignore
+//! #![cfg_attr(not(test), no_std)]           // see `guest_runtime`: no WASI imports
+//! use psaflow_kit::prelude::*;              // String, Vec, format!, ... from `alloc`
 //! psaflow_kit::bind_node!("client-get"); // the world's bindings: Guest, GetInput, export!
 //! use psaflow_kit::{describe, envelope, errors::Failure, ops, validate};
 //! use psaflow_kit::describe::{Effect, NodeInfo};
@@ -44,6 +47,24 @@
 //! The pure parts (validation, error mapping, paging plans, id handling) have no transport calls,
 //! so they are unit-tested natively with `cargo test -p psaflow-kit`; on native targets the
 //! transport import compiles to a stub that must not be called.
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+/// The `alloc` names a node uses that `std`'s prelude would bring: `use psaflow_kit::prelude::*;`
+/// at the top of a node (nodes are `no_std`, see the module docs of `guest_runtime.rs`).
+pub mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod guest_runtime;
 
 wit_bindgen::generate!({
     path: "../../wit/halopsa",

@@ -9,6 +9,7 @@
 //! Output: `{"<key>": [...], "record_count": N}` like every get-many, with `record_count` the
 //! number of records returned (after Search) and ids as integers.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use crate::envelope::Done;

@@ -4,6 +4,7 @@
 //! chooses its output shape, then hands the validated id to one of these. A node's rules (its
 //! rustdoc header) and its validation stay in the node crate.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use crate::envelope::Done;

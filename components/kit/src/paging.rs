@@ -24,6 +24,7 @@
 //! Status filters: tickets use `open_only=true` / `closed_only=true` (neither when both are
 //! included); clients, sites and users send `includeactive` and `includeinactive`.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::envelope::Done;

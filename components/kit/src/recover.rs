@@ -20,6 +20,7 @@
 //! (two clients may share a name), a record that existed before the create can be taken for the
 //! one just made; nodes whose natural key is weak check for duplicates before creating.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::{self, Failure, OUTCOME_UNKNOWN};

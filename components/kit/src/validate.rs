@@ -5,6 +5,7 @@
 //! the envelope comes out as StatusCode -1 with OriginalStatusCode 0. Validation happens before
 //! any request: a node that fails validation sends nothing.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::Failure;
@@ -264,7 +265,7 @@ pub fn optional_at_least_one(name: &str, value: Option<i32>) -> Result<Option<u3
 mod tests {
     use super::*;
 
-    fn msg(r: Result<impl std::fmt::Debug, Failure>) -> String {
+    fn msg(r: Result<impl core::fmt::Debug, Failure>) -> String {
         match r {
             Err(Failure::Invalid(m)) => m,
             other => panic!("expected a validation failure, got {other:?}"),

@@ -4,6 +4,10 @@
 //! - `POST /Tickets` with `[{"id": Id, "status_id": StatusId}]` (HaloPSA updates by POST).
 //! - Output `Ticket`: the updated record; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 // The psaflow package (transport, envelope, node-info) first, then this node's own package.
 wit_bindgen::generate!({
     path: ["../../wit/halopsa", "wit"],

@@ -15,6 +15,10 @@
 //!   create's result (the host marks the attempt recovered); not found, a 500 saying nothing
 //!   was created and trying again is safe ([`psaflow_kit::recover`]).
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("member-create");
 
 use psaflow_kit::connectwise::conditions::quote;

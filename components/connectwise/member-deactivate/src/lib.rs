@@ -9,6 +9,10 @@
 //! - Open tickets are not reassigned here: list them with connectwise.ticket.get-many and move
 //!   them with connectwise.ticket.update first.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("member-deactivate");
 
 use psaflow_kit::connectwise::describe::{capability, node_info};

@@ -11,6 +11,10 @@
 //! - Output `Members`: `{"members": [...], "record_count": <members returned>}`; `{}` on failure.
 //!   A bad Conditions expression is refused by ConnectWise naming `conditions`.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("member-get-many");
 
 use psaflow_kit::connectwise::conditions::{all_of, quote};

@@ -5,6 +5,10 @@
 //!   OriginalStatusCode 404, "Member with id {Id} not found". Inactive members are returned
 //!   like any other (check `inactiveFlag`). Output `Member`; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("member-get");
 
 use psaflow_kit::connectwise::describe::{capability, node_info};

@@ -8,6 +8,10 @@
 //!   explicit parameters). A 404 is "Member with id {Id} not found"; other refusals carry
 //!   ConnectWise's message naming the field. Output `Member`: the member after the change.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("member-update");
 
 use psaflow_kit::connectwise::describe::{capability, node_info};

@@ -7,6 +7,10 @@
 //!   Count tickets.
 //! - Output `Tickets`: `{"tickets": [...], "record_count": <tickets returned>}`; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("ticket-get-many");
 
 use psaflow_kit::connectwise::conditions::{all_of, quote};

@@ -7,6 +7,10 @@
 //!   `{"id": n}`, AdditionalFields under them. A 404 is "Ticket with id {Id} not found"; an
 //!   inactive or unknown owner is refused by ConnectWise naming `owner`. Output `Ticket`.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_connectwise_node!("ticket-update");
 
 use psaflow_kit::connectwise::describe::{capability, node_info};

@@ -16,6 +16,10 @@
 //!   again ([`psaflow_kit::recover`]).
 //! - Output `Agent`: the created record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("agent-create");
 
 use psaflow_kit::describe::{self, Effect};

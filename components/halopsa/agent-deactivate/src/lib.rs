@@ -13,6 +13,10 @@
 //! - Deactivating an agent that is already inactive succeeds (idempotent).
 //! - Output `Agent`: the agent as HaloPSA last reported it; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("agent-deactivate");
 
 use psaflow_kit::describe::{self, Effect};

@@ -12,8 +12,12 @@
 //! - The answer may be a bare array or `{record_count, agents}`.
 //! - Output `Agents`: `{"agents": [...], "record_count": N}` with ids as integers; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("agent-get-many");
 

@@ -7,6 +7,10 @@
 //! - Deactivated agents are returned like any other (check `isactive` / `isdisabled`).
 //! - Output `Agent`: the record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("agent-get");
 
 use psaflow_kit::describe::{self, Effect};

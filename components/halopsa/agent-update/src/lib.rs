@@ -10,6 +10,10 @@
 //!   duplicate (seed 001's warning). A 404 is "Agent with ID {Id} not found".
 //! - Output `Agent`: the updated record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("agent-update");
 
 use psaflow_kit::describe::{self, Effect};

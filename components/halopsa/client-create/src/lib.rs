@@ -15,6 +15,10 @@
 //!   was created (a 500, safe to retry); several stop with their ids ([`psaflow_kit::recover`]).
 //! - Output `Client`: the created record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("client-create");
 
 use psaflow_kit::describe::{self, Effect};

@@ -11,6 +11,10 @@
 //!   `{"success": true, "deleted_id": Id}` on success, `{"success": false, "deleted_id": 0}` on any
 //!   failure (validation, business, network), as the seed specifies.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("client-delete");
 
 use psaflow_kit::describe::{self, Effect};

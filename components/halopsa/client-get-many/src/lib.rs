@@ -11,6 +11,8 @@
 //! - Paginate false: all matching records (up to Count).
 //! - Output `Clients`: `{"clients": [...], "record_count": <server total>}`; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
 

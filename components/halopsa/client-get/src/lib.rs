@@ -7,6 +7,10 @@
 //! - Inactive clients are returned like any other (check `inactive`).
 //! - Output `Client`: the record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("client-get");
 
 use psaflow_kit::describe::{self, Effect};

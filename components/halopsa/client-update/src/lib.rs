@@ -10,8 +10,12 @@
 //!   "Client with ID {Id} not found".
 //! - Output `Client`: the updated record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("client-update");
 

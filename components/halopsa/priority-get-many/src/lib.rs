@@ -10,6 +10,10 @@
 //!   `priorityid` keeps its own `id`.
 //! - Output `Priorities`: `{"priorities": [...], "record_count": N}`; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("priority-get-many");
 
 use psaflow_kit::describe::{self, Effect};

@@ -10,6 +10,10 @@
 //!   or network failure `{"success": false, "deleted_id": Id}` (the requested id is echoed);
 //!   `{}` only when the request stopped at validation.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("site-delete");
 
 use psaflow_kit::describe::{self, Effect};

@@ -12,8 +12,12 @@
 //! - Output `Site`: the updated record with ids as integers (`client_id: 21.0` becomes 21);
 //!   `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("site-update");
 

@@ -6,6 +6,8 @@
 //! - Output `Statuses`: `{"statuses": [...], "record_count": N}` with ids as integers, so a
 //!   workflow can find "Closed" by name and pass its id as `status_id`; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 psaflow_kit::bind_node!("status-get-many");
 
 use psaflow_kit::describe::{self, Effect};

@@ -7,6 +7,10 @@
 //!   error in the body, is a business error quoting HaloPSA.
 //! - Output `Team`: the created record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("team-create");
 
 use psaflow_kit::describe::{self, Effect};

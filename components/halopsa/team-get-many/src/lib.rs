@@ -6,6 +6,10 @@
 //!   case-insensitive), since an install that ignores the parameter would return every team.
 //! - Output `Teams`: `{"teams": [...], "record_count": N}` with ids as integers; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("team-get-many");
 
 use psaflow_kit::describe::{self, Effect};

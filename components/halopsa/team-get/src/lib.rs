@@ -6,6 +6,10 @@
 //!   ErrorMessage "Team with ID {Id} not found", Team `{}`.
 //! - Output `Team`: the record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("team-get");
 
 use psaflow_kit::describe::{self, Effect};

@@ -17,8 +17,12 @@
 //!   or may not have been added and how to check.
 //! - Output `Action`: the created action with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("ticket-add-note");
 
@@ -85,8 +89,17 @@ fn time_spent_hours(minutes: Option<i32>) -> Result<f64, Failure> {
         Some(m) if m < 0 => Err(Failure::invalid(format!(
             "TimeSpentMinutes must be 0 or more, got {m}"
         ))),
-        Some(m) => Ok((f64::from(m) / 60.0 * 1e6).round() / 1e6),
+        Some(m) => Ok(round_half_up(f64::from(m) / 60.0 * 1e6) / 1e6),
     }
+}
+
+/// `x` (0 or more, below 2^53) rounded to the nearest integer, halves up: `f64::round` is `std`'s
+/// and nodes are `no_std`. Exact here: both `x` and its whole part are integers or fractions
+/// representable in an f64 of this size.
+fn round_half_up(x: f64) -> f64 {
+    #[allow(clippy::cast_possible_truncation, reason = "x is below 2^53: its whole part fits")]
+    let whole = x as i64 as f64;
+    if x - whole >= 0.5 { whole + 1.0 } else { whole }
 }
 
 export!(Node);
@@ -143,6 +156,17 @@ mod tests {
         assert_eq!(time_spent_hours(Some(0)), Ok(0.0));
         assert_eq!(time_spent_hours(Some(90)), Ok(1.5));
         assert_eq!(time_spent_hours(Some(20)), Ok(0.333333));
+        // Rounded up from the half: 40 minutes are 0.6666666... hours.
+        assert_eq!(time_spent_hours(Some(40)), Ok(0.666667));
+        assert_eq!(time_spent_hours(Some(1)), Ok(0.016667));
+        assert_eq!(time_spent_hours(Some(i32::MAX)), Ok(35791394.116667));
+    }
+
+    #[test]
+    fn rounding_matches_std() {
+        for x in [0.0, 0.4, 0.5, 0.6, 1.5, 2.5, 16666.666, 1e13 + 0.5, 35791394116666.66] {
+            assert_eq!(round_half_up(x), x.round(), "{x}");
+        }
     }
 
     #[test]

@@ -22,8 +22,12 @@
 //!   message and OriginalStatusCode 400.
 //! - Output `Ticket`: the created record with ids as integers; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("ticket-create");
 

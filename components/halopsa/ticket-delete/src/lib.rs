@@ -10,6 +10,10 @@
 //!   business or network failure `{"success": false, "deleted_id": Id}` (the id targeted by the
 //!   request); `{}` only when the request stopped at validation.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("ticket-delete");
 
 use psaflow_kit::describe::{self, Effect};

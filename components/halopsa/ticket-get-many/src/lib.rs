@@ -16,6 +16,8 @@
 //! - Output `Tickets`: `{"tickets": [...], "record_count": <server total>}` with ids as integers;
 //!   `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
 

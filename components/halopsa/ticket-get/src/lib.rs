@@ -7,6 +7,10 @@
 //! - Output `Ticket`: the record with ids as integers (HaloPSA writes some ids as decimals or
 //!   strings); `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("ticket-get");
 
 use psaflow_kit::describe::{self, Effect};

@@ -6,6 +6,8 @@
 //! - Output `TicketTypes`: `{"tickettypes": [...], "record_count": N}` with ids as integers, so a
 //!   workflow can find "Incident" by name and pass its id as TickettypeId; `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 psaflow_kit::bind_node!("tickettype-get-many");
 
 use psaflow_kit::describe::{self, Effect};

@@ -18,8 +18,12 @@
 //! - Output `User`: the created record with ids as integers (HaloPSA writes `site_id` as a
 //!   decimal) and without password fields; `{}` on any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("user-create");
 

@@ -19,6 +19,10 @@
 //! - Output `DeletedUser`: `{"id": Id, "deleted": true}` on success; `{}` on every failure, as the
 //!   seed says ("Returns empty object {} on failure"): the ErrorMessage says what happened.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 psaflow_kit::bind_node!("user-delete");
 
 use psaflow_kit::describe::{self, Effect};

@@ -12,6 +12,8 @@
 //! - Output `Users`: `{"users": [...], "record_count": <server total>}` with ids as integers
 //!   (HaloPSA lists `site_id` as a decimal); `{}` on failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
 

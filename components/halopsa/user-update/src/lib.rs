@@ -16,8 +16,12 @@
 //! - Output `User`: the updated record with ids as integers and without password fields; `{}` on
 //!   any failure.
 
+#![cfg_attr(not(test), no_std)]
+
 // The generated export glue takes one argument per input field.
 #![allow(clippy::too_many_arguments)]
+
+use psaflow_kit::prelude::*;
 
 psaflow_kit::bind_node!("user-update");
 

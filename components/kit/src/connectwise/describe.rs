@@ -1,5 +1,6 @@
 //! Building a node's self-description (`describe`).
 
+use crate::prelude::*;
 use super::types::{Capability, Effect, NodeInfo};
 
 /// `METHOD /path-prefix`, the form used in node sources: `capability("PATCH", "/system/members")`.

@@ -1,6 +1,7 @@
 //! The envelope of a ConnectWise node: `{"StatusCode", "OriginalStatusCode", "ErrorMessage",
 //! "<output>": ...}` with `{}` as the output of every failure.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use super::types::Envelope;

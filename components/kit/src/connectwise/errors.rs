@@ -5,6 +5,7 @@
 //! the field, so a workflow author sees which field to fix:
 //! `ConnectWise refused the request (400): member object is invalid; identifier: The identifier 'jdoe' is already in use.`
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use super::transport::TransportError;

@@ -2,6 +2,7 @@
 //! its JSON, a non-2xx as [`Failure::Api`] with ConnectWise's explanation, no answer as
 //! [`Failure::Transport`].
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use super::errors;

@@ -1,6 +1,7 @@
 //! The rules ConnectWise applies to member fields, checked before anything is sent so a
 //! workflow learns of a bad value with StatusCode -1 and the parameter's name.
 
+use crate::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::errors::Failure;
@@ -111,7 +112,7 @@ pub fn additional_fields(
 mod tests {
     use super::*;
 
-    fn message<T: std::fmt::Debug>(r: Result<T, Failure>) -> String {
+    fn message<T: core::fmt::Debug>(r: Result<T, Failure>) -> String {
         r.unwrap_err().message().to_owned()
     }
 

@@ -8,6 +8,7 @@
 //! header's absence instead would save that one request but silently lose records wherever a
 //! proxy strips headers.
 
+use crate::prelude::*;
 use serde_json::Value;
 
 use super::http;

@@ -1,5 +1,6 @@
 //! JSON Patch bodies for ConnectWise PATCH: one `replace` per given field, nothing else.
 
+use crate::prelude::*;
 use serde_json::{Map, Value, json};
 
 /// `[{"op": "replace", "path": "<field>", "value": <value>}, ...]` in the map's order.

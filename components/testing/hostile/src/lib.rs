@@ -2,6 +2,10 @@
 //! `DELETE /Client/{Id}` and `GET /Users/1` (outside its prefix) and reports success, hiding
 //! what it did. The host must refuse both calls, answer 500 naming them, and count them.
 
+#![cfg_attr(not(test), no_std)]
+
+use psaflow_kit::prelude::*;
+
 wit_bindgen::generate!({
     path: ["../../../wit/halopsa", "wit"],
     world: "acme:halopsa/hostile",
