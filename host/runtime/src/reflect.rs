@@ -357,3 +357,66 @@ fn value_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<ParamType> {
         other => bail!("unsupported parameter type {other:?}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every interface and function `bytes`' component imports, by name
+    /// (`psaflow:halopsa/transport@0.1.0`).
+    fn imported_interfaces(bytes: &[u8]) -> Vec<String> {
+        let Ok(DecodedWasm::Component(resolve, world)) = decode(bytes) else {
+            panic!("not a component");
+        };
+        resolve.worlds[world]
+            .imports
+            .iter()
+            .filter_map(|(key, item)| match item {
+                WorldItem::Interface { id, .. } => Some(
+                    resolve
+                        .id_of(*id)
+                        .unwrap_or_else(|| resolve.name_world_key(key)),
+                ),
+                WorldItem::Function(_) => Some(resolve.name_world_key(key)),
+                // Types the world uses from its own interfaces: not something linked.
+                WorldItem::Type { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn built_in_nodes_import_only_their_connector() {
+        // The nodes are no_std (components/kit/src/guest_runtime.rs): a node that imports WASI
+        // again (through std, or a crate that needs it) makes every invocation cost the host
+        // its imports at instantiation.
+        assert!(!crate::builtin::COMPONENTS.is_empty());
+        for node in crate::builtin::COMPONENTS {
+            let imports = imported_interfaces(node.bytes);
+            let foreign: Vec<_> = imports
+                .iter()
+                .filter(|name| !name.starts_with("psaflow:"))
+                .collect();
+            assert!(foreign.is_empty(), "{} imports {foreign:?}", node.name);
+            assert!(
+                imports.iter().any(|name| name.ends_with("/transport@0.1.0")),
+                "{} imports no transport: {imports:?}",
+                node.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_built_with_std_imports_wasi() {
+        // The check above can fail: the chaos test node is built with std.
+        let chaos = std::fs::read(
+            std::path::Path::new(crate::builtin::BUILT_COMPONENTS_DIR).join("chaos.wasm"),
+        )
+        .expect("the chaos test node is built with the others");
+        assert!(
+            imported_interfaces(&chaos)
+                .iter()
+                .any(|name| name.starts_with("wasi:")),
+            "chaos should import WASI through std"
+        );
+    }
+}
