@@ -126,12 +126,14 @@ enum OutputText {
 }
 
 impl StoredEnvelope {
-    /// The envelope's StatusCode.
+    /// The StatusCode the node returned. Read without touching the output text, so for an
+    /// output in the step's temporary file that can no longer be read back this is still the
+    /// node's code, while [`envelope`](Self::envelope) says 500.
     pub fn status_code(&self) -> i32 {
         self.status_code
     }
 
-    /// The envelope's ErrorMessage.
+    /// The ErrorMessage the node returned (see [`status_code`](Self::status_code)).
     pub fn error_message(&self) -> &str {
         &self.error_message
     }
