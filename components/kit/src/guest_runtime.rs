@@ -4,17 +4,20 @@
 //! panic printing, which make every node import about twenty WASI functions (stdio streams,
 //! terminals, environment, exit, random seeds) that a node never needs: it has no files, no
 //! environment and nowhere to print. Each import costs the host work on every instantiation, and
-//! the host makes an instance per invocation; without them an invocation costs the host about a
-//! third less (see the README's benchmark table). What `std` did for a node is here instead:
+//! the host makes an instance per invocation; without them instantiating a node takes half the
+//! time (see the README's benchmark table). What `std` did for a node is here instead:
 //!
 //! - the allocator: wasi-libc's `malloc`, as `std`'s was, linked from the target's own
-//!   self-contained `libc.a` (its memory functions import nothing); it uses the free part of the
-//!   initial memory before growing it, so a small node never grows its memory;
+//!   self-contained `libc.a` (neither it nor the memory functions `core` calls import anything).
+//!   The `dlmalloc` crate, tried first, grew every instance's memory on its first allocation,
+//!   and the memory growth and its reset made an invocation slower than with `std`;
 //! - `cabi_realloc`, through which the host copies strings and lists into the node's memory;
 //! - the panic handler: a trap, as `panic = "abort"` made it before; the host turns a trap into
 //!   a 500 envelope.
 //!
-//! Only for the `wasm32` target outside tests: native builds (the unit tests) use `std`.
+//! Only for the `wasm32` target outside tests: native builds (the unit tests) use `std`. A node
+//! built with `std` (or with a crate that needs it) turns on the kit's `std` feature, which
+//! leaves this module out: two panic handlers would not link.
 
 use core::alloc::{GlobalAlloc, Layout};
 

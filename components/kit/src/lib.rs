@@ -63,7 +63,7 @@ pub mod prelude {
     pub use alloc::vec::Vec;
 }
 
-#[cfg(all(target_arch = "wasm32", not(test)))]
+#[cfg(all(target_arch = "wasm32", not(test), not(feature = "std")))]
 mod guest_runtime;
 
 wit_bindgen::generate!({

@@ -1,6 +1,7 @@
 //! Writing ConnectWise `conditions` text: quoted strings and `and`-joined clauses.
 
 use crate::prelude::*;
+
 /// `"text"` with `\` and `"` escaped, so a value cannot end the string early and inject clauses.
 pub fn quote(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 2);
