@@ -90,7 +90,9 @@ unsafe impl GlobalAlloc for LibcMalloc {
 }
 
 /// The canonical ABI's allocation function: the host calls it to place strings and lists (the
-/// input record, transport answers) in the node's memory.
+/// input record, transport answers) in the node's memory. wit-bindgen's own
+/// (`wit_bindgen::rt::cabi_realloc`, the same code) is compiled only for targets whose `std`
+/// does not export one, and `wasm32-wasip2`'s does, so a `no_std` node on it must bring its own.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn cabi_realloc(
     old_ptr: *mut u8,

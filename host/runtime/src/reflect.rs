@@ -232,17 +232,7 @@ fn check_imports(
     world: &wit_parser::World,
 ) -> anyhow::Result<Option<String>> {
     let mut transport = None;
-    for (key, item) in &world.imports {
-        let (name, has_functions) = match (key, item) {
-            (_, WorldItem::Interface { id, .. }) => (
-                resolve
-                    .id_of(*id)
-                    .unwrap_or_else(|| resolve.name_world_key(key)),
-                !resolve.interfaces[*id].functions.is_empty(),
-            ),
-            (_, WorldItem::Function(_)) => (resolve.name_world_key(key), true),
-            (_, WorldItem::Type { .. }) => continue,
-        };
+    for (name, has_functions) in world_imports(resolve, world) {
         if !crate::limits::import_allowed(&name, has_functions) {
             bail!(
                 "the component imports `{name}`, which psaflow does not provide to nodes (only a psaflow connector transport and an empty WASI)"
@@ -258,6 +248,28 @@ fn check_imports(
         }
     }
     Ok(transport)
+}
+
+/// What `world` imports, by name (`psaflow:halopsa/transport@0.1.0`, `wasi:io/streams@0.2.6`),
+/// and whether each has functions (an interface of types only links nothing). Types the world
+/// uses from its own interfaces are left out.
+fn world_imports<'a>(
+    resolve: &'a Resolve,
+    world: &'a wit_parser::World,
+) -> impl Iterator<Item = (String, bool)> + 'a {
+    world
+        .imports
+        .iter()
+        .filter_map(|(key, item)| match item {
+            WorldItem::Interface { id, .. } => Some((
+                resolve
+                    .id_of(*id)
+                    .unwrap_or_else(|| resolve.name_world_key(key)),
+                !resolve.interfaces[*id].functions.is_empty(),
+            )),
+            WorldItem::Function(_) => Some((resolve.name_world_key(key), true)),
+            WorldItem::Type { .. } => None,
+        })
 }
 
 fn check_envelope(resolve: &Resolve, result: Option<&Type>) -> anyhow::Result<()> {
@@ -362,25 +374,13 @@ fn value_type(resolve: &Resolve, ty: &Type) -> anyhow::Result<ParamType> {
 mod tests {
     use super::*;
 
-    /// Every interface and function `bytes`' component imports, by name
-    /// (`psaflow:halopsa/transport@0.1.0`).
+    /// Every interface and function `bytes`' component imports, by name.
     fn imported_interfaces(bytes: &[u8]) -> Vec<String> {
         let Ok(DecodedWasm::Component(resolve, world)) = decode(bytes) else {
             panic!("not a component");
         };
-        resolve.worlds[world]
-            .imports
-            .iter()
-            .filter_map(|(key, item)| match item {
-                WorldItem::Interface { id, .. } => Some(
-                    resolve
-                        .id_of(*id)
-                        .unwrap_or_else(|| resolve.name_world_key(key)),
-                ),
-                WorldItem::Function(_) => Some(resolve.name_world_key(key)),
-                // Types the world uses from its own interfaces: not something linked.
-                WorldItem::Type { .. } => None,
-            })
+        world_imports(&resolve, &resolve.worlds[world])
+            .map(|(name, _)| name)
             .collect()
     }
 
