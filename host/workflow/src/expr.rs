@@ -26,6 +26,58 @@ pub struct Expr {
     /// Where the `${{ ... }}` is in the file (exact for plain and single-line quoted scalars,
     /// else the start of the value).
     pub pos: Pos,
+    /// The body compiled, once (see [`Compiled`]).
+    compiled: Compiled,
+}
+
+impl Expr {
+    /// The expression `body` written at `pos`.
+    pub fn new(body: impl Into<String>, pos: Pos) -> Self {
+        Self {
+            body: body.into(),
+            pos,
+            compiled: Compiled::default(),
+        }
+    }
+}
+
+/// An expression's compiled form, made the first time it is evaluated and shared by its
+/// clones: a `for_each` evaluates the same `with:` expressions for every item, and compiling
+/// one costs more than evaluating it. Not part of what makes two expressions equal.
+#[derive(Clone, Default)]
+struct Compiled(Arc<std::sync::OnceLock<minijinja::Expression<'static, 'static>>>);
+
+impl Compiled {
+    /// The compiled `body` (which this cell belongs to), compiling it now if it is the first
+    /// time. A body that does not compile is compiled again at every call (and fails each
+    /// time): the load-time check stops such a workflow before it runs.
+    fn get(
+        &self,
+        body: &str,
+    ) -> Result<&minijinja::Expression<'static, 'static>, minijinja::Error> {
+        if let Some(compiled) = self.0.get() {
+            return Ok(compiled);
+        }
+        let compiled = compile(&ENV, body)?;
+        // Two items racing to compile the same expression both succeed; one result is kept.
+        Ok(self.0.get_or_init(|| compiled))
+    }
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "compiled"
+        } else {
+            "not yet compiled"
+        })
+    }
+}
+
+impl PartialEq for Compiled {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// A workflow value that may contain expressions.
@@ -313,10 +365,7 @@ pub(crate) fn string_template(
     let mut exprs = Vec::new();
     for f in &found {
         let at = locate(source, pos, &s[f.start..f.end], &mut cursor);
-        let expr = Expr {
-            body: f.body.clone(),
-            pos: at,
-        };
+        let expr = Expr::new(f.body.clone(), at);
         if let Err(e) = check_syntax(&expr.body) {
             diags.push(syntax_diagnostic(file, source, &expr, &e));
         }
@@ -404,24 +453,23 @@ fn environment() -> Environment<'static> {
     env
 }
 
-thread_local! {
-    // Building an Environment registers all built-in filters; do it once per thread.
-    static ENV: Environment<'static> = environment();
-}
+/// The expression environment every workflow shares: building one registers all the
+/// built-in filters, and its compiled expressions live as long as it (see [`Compiled`]).
+static ENV: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new(environment);
 
 /// Compiles an expression body the way psaflow runs it: every `a * b` checked (see
 /// `repetition.rs`). Every expression is compiled through here, checks included, since
 /// minijinja folds constant operations while compiling.
-fn compile<'e, 's>(
-    env: &'e Environment<'s>,
-    body: &'s str,
-) -> Result<minijinja::Expression<'e, 's>, minijinja::Error> {
-    env.compile_expression_owned(repetition::checked_source(body))
+fn compile<'e>(
+    env: &'e Environment<'static>,
+    body: &str,
+) -> Result<minijinja::Expression<'e, 'static>, minijinja::Error> {
+    env.compile_expression_owned(repetition::checked_source(body).into_owned())
 }
 
 /// Compiles `body` to check its syntax.
 pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
-    ENV.with(|env| compile(env, body).map(|_| ()))
+    compile(&ENV, body).map(|_| ())
 }
 
 /// A filter or test an expression uses that does not exist.
@@ -471,13 +519,13 @@ pub(crate) fn unknown_filters_and_tests(body: &str) -> Vec<Unknown> {
             Unknown::Filter(n) => format!("none | {n}"),
             Unknown::Test(n) => format!("none is {n}"),
         };
-        let missing = ENV.with(|env| match env.compile_expression(&probe) {
+        let missing = match ENV.compile_expression(&probe) {
             Ok(e) => matches!(
                 e.eval(()),
                 Err(err) if matches!(err.kind(), ErrorKind::UnknownFilter | ErrorKind::UnknownTest)
             ),
             Err(err) => matches!(err.kind(), ErrorKind::UnknownFilter | ErrorKind::UnknownTest),
-        });
+        };
         if missing && !out.contains(&used) {
             out.push(used);
         }
@@ -539,7 +587,7 @@ fn filters_and_tests(body: &str) -> Vec<Unknown> {
 
 /// The variables an expression reads, as dotted paths (`steps.client.Client.id`, `item`).
 pub(crate) fn paths(body: &str) -> Vec<String> {
-    ENV.with(|env| match compile(env, body) {
+    match compile(&ENV, body) {
         Ok(e) => e
             .undeclared_variables(true)
             .into_iter()
@@ -548,7 +596,7 @@ pub(crate) fn paths(body: &str) -> Vec<String> {
             .into_iter()
             .collect(),
         Err(_) => Vec::new(),
-    })
+    }
 }
 
 /// The top-level names an expression reads (`steps`, `inputs`, `item`, ...).
@@ -821,23 +869,21 @@ fn failed(expr: &Expr, why: &str) -> EvalError {
 /// Evaluates one expression, leaving the result as the expression engine's value (which may
 /// share what the scope holds).
 fn eval_value(expr: &Expr, scope: &Scope) -> Result<MjValue, EvalError> {
-    ENV.with(|env| {
-        let compiled = compile(env, &expr.body).map_err(|e| EvalError {
-            message: error_text(&e),
-            pos: expr.pos,
-        })?;
-        let result = match compiled.eval(&scope.value) {
-            Ok(v) if v.is_undefined() => Err(None),
-            Ok(v) => Ok(v),
-            Err(e) if e.kind() == ErrorKind::UndefinedError => Err(None),
-            Err(e) => Err(Some(error_text(&e))),
-        };
-        result.map_err(|text| {
-            let why = explain_undefined(&expr.body, &scope.value)
-                .or(text)
-                .unwrap_or_else(|| "a value used in it is undefined".to_string());
-            failed(expr, &why)
-        })
+    let compiled = expr.compiled.get(&expr.body).map_err(|e| EvalError {
+        message: error_text(&e),
+        pos: expr.pos,
+    })?;
+    let result = match compiled.eval(&scope.value) {
+        Ok(v) if v.is_undefined() => Err(None),
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == ErrorKind::UndefinedError => Err(None),
+        Err(e) => Err(Some(error_text(&e))),
+    };
+    result.map_err(|text| {
+        let why = explain_undefined(&expr.body, &scope.value)
+            .or(text)
+            .unwrap_or_else(|| "a value used in it is undefined".to_string());
+        failed(expr, &why)
     })
 }
 
@@ -960,7 +1006,7 @@ fn explain_undefined(body: &str, root: &MjValue) -> Option<String> {
     for path in paths(body) {
         let segments: Vec<&str> = path.split('.').collect();
         // Functions of the environment (`days_ago`, `fail`, `range`, ...) are not data.
-        if ENV.with(|env| env.globals().any(|(name, _)| name == segments[0])) {
+        if ENV.globals().any(|(name, _)| name == segments[0]) {
             continue;
         }
         let mut current = root.clone();
@@ -1051,6 +1097,34 @@ mod tests {
             &json!({"REGION": "eu"}),
             &json!({"client": {"StatusCode": 200, "Client": {"id": 7, "name": "Acme"}}, "skipped": null}),
         )
+    }
+
+    #[test]
+    fn an_expression_is_compiled_once_and_its_clones_share_it() {
+        let (Template::Expr(e), diags) = tpl("${{ item * 2 + inputs.count }}") else {
+            panic!("not one expression")
+        };
+        assert!(diags.is_empty(), "{diags:?}");
+        // Cloned before its first evaluation, as a workflow's steps are when a run starts.
+        let copy = e.clone();
+        assert!(e.compiled.0.get().is_none());
+        let base = scope();
+        for (item, want) in [(1, 5), (10, 23)] {
+            let s = base.with_item(&json!(item), 0);
+            assert_eq!(eval_expr(&copy, &s).unwrap(), json!(want));
+        }
+        assert!(Arc::ptr_eq(&e.compiled.0, &copy.compiled.0));
+        assert!(
+            e.compiled.0.get().is_some(),
+            "the original sees its clone's compiled form"
+        );
+        assert_eq!(
+            e,
+            Expr::new(e.body.clone(), e.pos),
+            "compiling changes no equality"
+        );
+        // A different body is a different expression, compiled or not.
+        assert_ne!(e, Expr::new("item * 3", e.pos));
     }
 
     #[test]

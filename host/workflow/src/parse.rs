@@ -688,10 +688,7 @@ impl Builder {
     fn condition(&mut self, node: &Node) -> Template {
         match &node.kind {
             Kind::Str(s) if !s.contains("${{") => {
-                let e = Expr {
-                    body: s.trim().to_string(),
-                    pos: node.pos,
-                };
+                let e = Expr::new(s.trim(), node.pos);
                 if let Err(err) = expr::check_syntax(&e.body) {
                     self.problems
                         .push(expr::syntax_diagnostic(&self.file, &self.source, &e, &err));

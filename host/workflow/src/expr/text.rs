@@ -52,16 +52,14 @@ pub fn check(body: &str) -> Result<(), String> {
 
 /// Evaluates one expression body against `context` (a JSON object of visible names).
 pub fn eval_body(body: &str, context: &Value) -> Result<Value, String> {
-    ENV.with(|env| {
-        let compiled = super::compile(env, body).map_err(|e| error_text(&e))?;
-        let result = compiled
-            .eval(minijinja::Value::from_serialize(context))
-            .map_err(|e| error_text(&e))?;
-        if result.is_undefined() {
-            return Err("the expression reads something undefined".into());
-        }
-        super::to_json_bounded(&result)
-    })
+    let compiled = super::compile(&ENV, body).map_err(|e| error_text(&e))?;
+    let result = compiled
+        .eval(minijinja::Value::from_serialize(context))
+        .map_err(|e| error_text(&e))?;
+    if result.is_undefined() {
+        return Err("the expression reads something undefined".into());
+    }
+    super::to_json_bounded(&result)
 }
 
 /// Evaluates a string that may hold expressions: one whole expression keeps its JSON type,
