@@ -64,6 +64,35 @@ fn a_third_party_node_cannot_take_a_built_in_id_without_the_flag() {
 }
 
 #[test]
+fn benchmarks_measure_the_node_that_nodes_loads() {
+    // The hostile node replaces halopsa.client.get and is refused at its first undeclared
+    // call, so a benchmark that ran it fails; one that ran the built-in node would pass.
+    let dir = nodes_folder(
+        "hostile-bench",
+        "hostile",
+        &repo().join("components/testing/hostile/wit"),
+    );
+    let out = psaflow(&[
+        "--nodes",
+        dir.to_str().unwrap(),
+        "--allow-override",
+        "bench",
+        "for-each",
+        "--items",
+        "2",
+        "--concurrency",
+        "1",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("halopsa.client.get from"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("benchmark run failed") && stderr.contains("DELETE /Client/1"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn calls_outside_the_declaration_are_refused_named_and_counted() {
     let dir = hostile();
     let out = psaflow(&[

@@ -14,7 +14,9 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum What {
-    /// Loading nodes cold and warm, and one invocation inside the host (with and without HTTP).
+    /// Loading nodes cold and warm, and one invocation of halopsa.client.get inside the host
+    /// (with and without HTTP). A replacement loaded with `--nodes --allow-override` is the
+    /// one measured, here and in for-each and journal.
     Invoke {
         #[arg(long, default_value_t = 300)]
         iterations: usize,
@@ -130,7 +132,7 @@ pub enum What {
     },
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<u8> {
+pub async fn run(cli: &super::Cli, args: &Args) -> anyhow::Result<u8> {
     match &args.what {
         What::Soak {
             invocations,
@@ -138,18 +140,18 @@ pub async fn run(args: &Args) -> anyhow::Result<u8> {
             seed,
             token_ttl_secs,
         } => soak(*invocations, *concurrency, *seed, *token_ttl_secs).await,
-        What::Invoke { iterations } => invoke(*iterations).await,
+        What::Invoke { iterations } => invoke(cli, *iterations).await,
         What::ForEach {
             items,
             concurrency,
             latency_ms,
             sandbox_in_process,
-        } => for_each(*items, concurrency, *latency_ms, *sandbox_in_process).await,
+        } => for_each(cli, *items, concurrency, *latency_ms, *sandbox_in_process).await,
         What::Journal {
             items,
             concurrency,
             size_invocations,
-        } => journal(*items, *concurrency, *size_invocations).await,
+        } => journal(cli, *items, *concurrency, *size_invocations).await,
         What::Memory {
             items,
             concurrency,
@@ -269,15 +271,22 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     )
 }
 
-async fn invoke(iterations: usize) -> anyhow::Result<u8> {
+async fn invoke(cli: &super::Cli, iterations: usize) -> anyhow::Result<u8> {
     let cache = std::env::temp_dir().join(format!("psaflow-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
+    // Loaded afresh each time (the loads are what is measured), `--nodes` folders included:
+    // a node built elsewhere that replaces halopsa.client.get (`--allow-override`) is the one
+    // measured.
     let build = |transport: Arc<dyn Transport>| {
-        psaflow::Runtime::builder()
+        let mut builder = psaflow::Runtime::builder()
             .connection(psaflow::halopsa::CONNECTOR, transport)
             .cache_dir(Some(cache.clone()))
-            .build()
+            .allow_override(cli.allow_override);
+        for dir in &cli.nodes {
+            builder = builder.nodes_dir(dir);
+        }
+        builder.build()
     };
 
     println!("psaflow bench invoke (halopsa.client.get)");
@@ -377,6 +386,7 @@ async fn invoke(iterations: usize) -> anyhow::Result<u8> {
 }
 
 async fn for_each(
+    cli: &super::Cli,
     items: usize,
     concurrencies: &[usize],
     latency_ms: u64,
@@ -394,7 +404,9 @@ async fn for_each(
         let backend = psaflow::backend::connect(Default::default(), |name| process.var(name)).await?;
         (backend, Some(process))
     };
+    // The nodes as every command loads them, `--nodes` folders included.
     let rt = psaflow::Runtime::builder()
+        .nodes(super::load_nodes(cli)?)
         .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement
@@ -732,9 +744,16 @@ fn file_size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-async fn journal(items: usize, concurrency: usize, size_invocations: usize) -> anyhow::Result<u8> {
+async fn journal(
+    cli: &super::Cli,
+    items: usize,
+    concurrency: usize,
+    size_invocations: usize,
+) -> anyhow::Result<u8> {
     let backend = psaflow::backend::start_sandbox(Default::default()).await?;
+    // The nodes as every command loads them, `--nodes` folders included.
     let rt = psaflow::Runtime::builder()
+        .nodes(super::load_nodes(cli)?)
         .connection(psaflow::halopsa::CONNECTOR, backend.transport.clone())
         .build()?;
     rt.invoke("halopsa.client.get", params(1)).await; // compile outside the measurement

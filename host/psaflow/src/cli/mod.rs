@@ -196,7 +196,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
         Command::Audit(ref args) => audit::run(args),
         Command::Validate(ref args) => validate::run(cli, args).await,
         Command::Sandbox(ref args) => sandbox::run(args).await,
-        Command::Bench(ref args) => bench::run(args).await,
+        Command::Bench(ref args) => bench::run(cli, args).await,
         Command::Test(ref args) => test::run(cli, args).await,
         Command::Schema(ref args) => schema::run(cli, args),
         Command::Serve(ref args) => serve::run(cli, args).await,
