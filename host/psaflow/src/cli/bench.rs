@@ -448,6 +448,17 @@ async fn for_each(
             format!("{:.2} s", elapsed.as_secs_f64()),
             elapsed.as_secs_f64() * 1000.0 / items as f64
         );
+        if latency_ms > 0 {
+            // What the sandbox and this machine allow without psaflow: the same requests
+            // through the same HTTP client, `concurrency` at a time, no node and no workflow.
+            let (api_elapsed, api_rate) =
+                api_calls_alone(&backend.transport, items, concurrency).await?;
+            println!(
+                "       the same API calls alone: {:>9}  ({api_rate:.0} items/s); psaflow reached {:.1}% of that",
+                format!("{:.2} s", api_elapsed.as_secs_f64()),
+                100.0 * rate / api_rate
+            );
+        }
     }
     if latency_ms > 0 {
         // What one request alone takes here: the sandbox's sleep overshoots on a busy machine
@@ -503,6 +514,33 @@ async fn for_each(
         );
     }
     Ok(0)
+}
+
+/// Sends `items` GETs of clients straight through `transport`, `concurrency` at a time, as
+/// the for_each above does through its nodes; the elapsed time and the rate.
+async fn api_calls_alone(
+    transport: &Arc<dyn Transport>,
+    items: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Duration, f64)> {
+    use futures_util::StreamExt;
+    let started = Instant::now();
+    let mut answers = futures_util::stream::iter(0..items)
+        .map(|i| {
+            transport.send(ApiRequest {
+                method: psaflow_core::Method::Get,
+                path: format!("/Client/{}", 1 + (i % 4)),
+                query: Vec::new(),
+                body: None,
+            })
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(answer) = answers.next().await {
+        let answer = answer?;
+        anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
+    }
+    let elapsed = started.elapsed();
+    Ok((elapsed, items as f64 / elapsed.as_secs_f64()))
 }
 
 /// Runs `bench memory-run` in a child process per size, so each peak is that run's alone,
