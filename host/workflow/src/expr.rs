@@ -21,7 +21,9 @@ mod walking_filters;
 /// One `${{ body }}` occurrence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
-    /// The text between `${{` and `}}`, trimmed.
+    /// The text between `${{` and `}}`, trimmed. Build another `Expr` (with [`Expr::new`])
+    /// for another text: an expression that has been evaluated keeps the form compiled from
+    /// this one.
     pub body: String,
     /// Where the `${{ ... }}` is in the file (exact for plain and single-line quoted scalars,
     /// else the start of the value).
