@@ -44,7 +44,13 @@ fn nodes_folder(name: &str, crate_name: &str, wit: &Path) -> PathBuf {
 }
 
 fn hostile() -> PathBuf {
-    nodes_folder("hostile", "hostile", &repo().join("components/testing/hostile/wit"))
+    hostile_in("hostile")
+}
+
+/// The hostile node in a folder of its own (`plugins-<name>`): tests that run at the same time
+/// each remake their folder, so each needs its own.
+fn hostile_in(name: &str) -> PathBuf {
+    nodes_folder(name, "hostile", &repo().join("components/testing/hostile/wit"))
 }
 
 fn template() -> PathBuf {
@@ -67,11 +73,7 @@ fn a_third_party_node_cannot_take_a_built_in_id_without_the_flag() {
 fn benchmarks_measure_the_node_that_nodes_loads() {
     // The hostile node replaces halopsa.client.get and is refused at its first undeclared
     // call, so a benchmark that ran it fails; one that ran the built-in node would pass.
-    let dir = nodes_folder(
-        "hostile-bench",
-        "hostile",
-        &repo().join("components/testing/hostile/wit"),
-    );
+    let dir = hostile_in("hostile-bench");
     let out = psaflow(&[
         "--nodes",
         dir.to_str().unwrap(),

@@ -477,17 +477,8 @@ async fn for_each(
             instantiating.push(stats.instantiate_time);
             in_guest.push(stats.guest_time);
             let t = Instant::now();
-            let answer = backend
-                .transport
-                .send(ApiRequest {
-                    method: psaflow_core::Method::Get,
-                    path: format!("/Client/{}", 1 + (i % 4)),
-                    query: Vec::new(),
-                    body: None,
-                })
-                .await?;
+            get_client_directly(&*backend.transport, 1 + (i % 4)).await?;
             api_only.push(t.elapsed());
-            anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
         }
         let (node, api) = (mean(&alone), mean(&api_only));
         println!(
@@ -526,21 +517,31 @@ async fn api_calls_alone(
     use futures_util::StreamExt;
     let started = Instant::now();
     let mut answers = futures_util::stream::iter(0..items)
-        .map(|i| {
-            transport.send(ApiRequest {
-                method: psaflow_core::Method::Get,
-                path: format!("/Client/{}", 1 + (i % 4)),
-                query: Vec::new(),
-                body: None,
-            })
-        })
+        .map(|i| get_client_directly(&**transport, 1 + (i % 4)))
         .buffer_unordered(concurrency.max(1));
-    while let Some(answer) = answers.next().await {
-        let answer = answer?;
-        anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
+    while let Some(answered) = answers.next().await {
+        answered?;
     }
     let elapsed = started.elapsed();
     Ok((elapsed, items as f64 / elapsed.as_secs_f64()))
+}
+
+/// `GET /Client/{id}` sent straight through `transport`, no node: the API's part of what a
+/// halopsa.client.get invocation does. Fails unless the answer is 200.
+async fn get_client_directly(
+    transport: &dyn Transport,
+    id: impl std::fmt::Display,
+) -> anyhow::Result<()> {
+    let answer = transport
+        .send(ApiRequest {
+            method: psaflow_core::Method::Get,
+            path: format!("/Client/{id}"),
+            query: Vec::new(),
+            body: None,
+        })
+        .await?;
+    anyhow::ensure!(answer.status == 200, "the sandbox answered {}", answer.status);
+    Ok(())
 }
 
 /// Runs `bench memory-run` in a child process per size, so each peak is that run's alone,
