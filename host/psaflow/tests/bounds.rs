@@ -1,11 +1,13 @@
 //! Hostile workflows through the real binary: every limit fails `psaflow validate` with exit 2
 //! and an error that names the limit, never a panic (exit 101).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{run, tmp};
+use std::process::Output;
 
 fn validate(name: &str, yaml: &str) -> Output {
-    psaflow(&["validate", &write(name, yaml)])
+    run(&["validate", &write(name, yaml)])
 }
 
 fn assert_refused(name: &str, yaml: &str, expected: &str) {
@@ -58,23 +60,8 @@ fn for_each_concurrency_is_capped_at_64() {
     );
 }
 
-/// Runs the real binary with `args` on the embedded sandbox, runs recorded under the target dir.
-fn psaflow(args: &[&str]) -> Output {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args)
-        .env("PSAFLOW_CACHE_DIR", tmp.join("psaflow-cli-cache"))
-        .env("PSAFLOW_STATE_DIR", tmp.join("bounds-state"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
-}
-
 fn write(name: &str, text: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bounds");
+    let dir = tmp("bounds");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(name);
     std::fs::write(&file, text).unwrap();
@@ -107,7 +94,7 @@ fn a_billion_item_list_fails_the_step_naming_the_limit() {
         "name: billion\nsteps:\n  - id: each\n    node: halopsa.client.get\n    for_each: ${{ [0] * 1000000000 }}\n    with:\n      Id: ${{ item }}\n",
     );
     for args in [vec!["run", &file], vec!["run", "--dry-run", &file]] {
-        let out = psaflow(&args);
+        let out = run(&args);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -2,37 +2,13 @@
 //! "Commands"). Each test runs the real binary with no HALOPSA_* variables, so it uses the
 //! embedded sandbox.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn psaflow(args: &[&str]) -> Output {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    // Runs are recorded under the target dir, never in the user's data directory.
-    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-state");
-    cmd.args(args)
-        .current_dir(repo())
-        .env("PSAFLOW_CACHE_DIR", cache)
-        .env("PSAFLOW_STATE_DIR", state);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{SandboxProcess, halopsa_env, psaflow, repo, run, text, tmp};
 
 #[test]
 fn invoke_prints_the_envelope_and_exits_0_on_success() {
-    let out = psaflow(&["invoke", "halopsa.client.create", "--with", "Name=Acme"]);
+    let out = run(&["invoke", "halopsa.client.create", "--with", "Name=Acme"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["StatusCode"], 200);
@@ -46,12 +22,12 @@ fn invoke_prints_the_envelope_and_exits_0_on_success() {
 
 #[test]
 fn invoke_exits_1_on_validation_and_business_errors() {
-    let out = psaflow(&["invoke", "halopsa.client.get", "--with", "Id=-3"]);
+    let out = run(&["invoke", "halopsa.client.get", "--with", "Id=-3"]);
     assert_eq!(out.status.code(), Some(1));
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["StatusCode"], -1);
 
-    let out = psaflow(&["invoke", "halopsa.client.get", "--with", "Id=99999"]);
+    let out = run(&["invoke", "halopsa.client.get", "--with", "Id=99999"]);
     assert_eq!(out.status.code(), Some(1));
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["StatusCode"], 200);
@@ -61,29 +37,29 @@ fn invoke_exits_1_on_validation_and_business_errors() {
 
 #[test]
 fn invoke_exits_2_on_bad_usage_with_a_suggestion() {
-    let out = psaflow(&["invoke", "halopsa.client.craete"]);
+    let out = run(&["invoke", "halopsa.client.craete"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("did you mean halopsa.client.create?"),
         "{}",
         text(&out.stderr)
     );
-    let out = psaflow(&["invoke", "halopsa.site.create", "--with", "SiteClientID=1"]);
+    let out = run(&["invoke", "halopsa.site.create", "--with", "SiteClientID=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("did you mean SiteClientId?"),
         "{}",
         text(&out.stderr)
     );
-    let out = psaflow(&["invoke", "halopsa.site.create", "--with", "Name"]);
+    let out = run(&["invoke", "halopsa.site.create", "--with", "Name"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = psaflow(&["frobnicate"]);
+    let out = run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
-    let out = psaflow(&["nodes", "--json"]);
+    let out = run(&["nodes", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let nodes: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
@@ -115,7 +91,7 @@ fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
         assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
     }
     assert_eq!(ids.len(), expected.len(), "{ids:?}");
-    let out = psaflow(&["nodes", "describe", "halopsa.client.create"]);
+    let out = run(&["nodes", "describe", "halopsa.client.create"]);
     assert_eq!(out.status.code(), Some(0));
     let described = text(&out.stdout);
     assert!(described.contains("Name (string, required)"), "{described}");
@@ -135,20 +111,19 @@ fn nodes_lists_every_builtin_operation_and_describes_parameters_from_the_wit() {
 
 #[test]
 fn validate_reports_file_line_column_and_exits_2() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let file = dir.join("broken-workflow.yaml");
+    let file = tmp("broken-workflow.yaml");
     std::fs::write(
         &file,
         "name: broken\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with:\n      Nmae: Acme\n",
     )
     .unwrap();
-    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    let out = run(&["validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("broken-workflow.yaml:6:7"), "{err}");
     assert!(err.contains("Name"), "suggests the near name: {err}");
 
-    let out = psaflow(&["validate", "examples/onboard-client.yaml"]);
+    let out = run(&["validate", "examples/onboard-client.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
@@ -161,7 +136,7 @@ fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
         "name: t\nsteps:\n  - id: t\n    node: halopsa.ticket.create\n    with:\n      Summary: Printer\n      Details: Jammed\n      TickettypeId: 1\n    retry: { max_attempts: 3, retry_on: [system, unknown_outcome] }\n",
     )
     .unwrap();
-    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    let out = run(&["validate", file.to_str().unwrap()]);
     let err = text(&out.stderr);
     // Valid (exit 0), but the author is told at the `retry` key what a retry there can do.
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -177,7 +152,7 @@ fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
         "name: t\nsteps:\n  - id: c\n    node: halopsa.client.create\n    with:\n      Name: Acme\n    retry: { max_attempts: 3, retry_on: [system, unknown_outcome] }\n",
     )
     .unwrap();
-    let out = psaflow(&["validate", file.to_str().unwrap()]);
+    let out = run(&["validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stderr), "", "no warning for a create with recovery");
     for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
@@ -186,7 +161,7 @@ fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
         if !name.ends_with(".yaml") || name.ends_with(".test.yaml") || name.ends_with(".plan.yaml") {
             continue;
         }
-        let out = psaflow(&["validate", path.to_str().unwrap()]);
+        let out = run(&["validate", path.to_str().unwrap()]);
         assert!(
             !text(&out.stderr).contains("warning"),
             "{name} draws a warning:\n{}",
@@ -197,7 +172,7 @@ fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
 
 #[test]
 fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
-    let out = psaflow(&["run", "examples/client-report.yaml", "--json"]);
+    let out = run(&["run", "examples/client-report.yaml", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "succeeded");
@@ -205,7 +180,7 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
     assert_eq!(report["steps"]["clients"]["status"], "succeeded");
     assert_eq!(report["steps"]["clients"]["envelope"]["StatusCode"], 200);
 
-    let out = psaflow(&[
+    let out = run(&[
         "run",
         "examples/offboard-user.yaml",
         "--input",
@@ -218,13 +193,13 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
 
     // The plan marks what a node declares (agent.deactivate: effect deactivate), whatever
     // the step passes.
-    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("deactivate-agent.yaml");
+    let file = tmp("deactivate-agent.yaml");
     std::fs::write(
         &file,
         "name: leaver\nsteps:\n  - id: off\n    node: halopsa.agent.deactivate\n    with:\n      Id: 3\n",
     )
     .unwrap();
-    let out = psaflow(&["run", file.to_str().unwrap(), "--dry-run"]);
+    let out = run(&["run", file.to_str().unwrap(), "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
     assert!(plan.contains("[halopsa.agent.deactivate]  !! DEACTIVATES RECORDS"), "{plan}");
@@ -232,7 +207,7 @@ fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
 
 #[test]
 fn run_exits_2_on_a_missing_required_input_and_1_on_a_failed_step() {
-    let out = psaflow(&["run", "examples/onboard-client.yaml"]);
+    let out = run(&["run", "examples/onboard-client.yaml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("client_name"),
@@ -240,7 +215,7 @@ fn run_exits_2_on_a_missing_required_input_and_1_on_a_failed_step() {
         text(&out.stderr)
     );
 
-    let out = psaflow(&[
+    let out = run(&[
         "run",
         "examples/offboard-user.yaml",
         "--input",
@@ -254,10 +229,8 @@ fn run_exits_2_on_a_missing_required_input_and_1_on_a_failed_step() {
 
 #[test]
 fn a_partial_tenant_configuration_is_refused_naming_what_is_missing() {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+    let out = psaflow()
         .args(["invoke", "halopsa.client.get", "--with", "Id=1"])
-        .env("PSAFLOW_CACHE_DIR", cache)
         .env("HALOPSA_API_URL", "https://acme.halopsa.com/api")
         .env("HALOPSA_CLIENT_SECRET", "super-secret-value")
         .env_remove("HALOPSA_CLIENT_ID")
@@ -274,8 +247,8 @@ fn a_partial_tenant_configuration_is_refused_naming_what_is_missing() {
 
 #[test]
 fn the_examples_pass_their_workflow_tests() {
-    let junit = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-junit.xml");
-    let out = psaflow(&["test", "examples/", "--junit", junit.to_str().unwrap()]);
+    let junit = tmp("examples-junit.xml");
+    let out = run(&["test", "examples/", "--junit", junit.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -301,22 +274,16 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     })
     .await
     .unwrap();
-    let (api, auth) = (server.api_url(), server.auth_url());
+    let tenant = halopsa_env(&server);
     let out = tokio::task::spawn_blocking(move || {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-        Command::new(env!("CARGO_BIN_EXE_psaflow"))
+        psaflow()
             .args([
                 "invoke",
                 "halopsa.client.create",
                 "--with",
                 "Name=Tenant Client",
             ])
-            .env("PSAFLOW_CACHE_DIR", cache)
-            .env("HALOPSA_API_URL", api)
-            .env("HALOPSA_AUTH_URL", auth)
-            .env("HALOPSA_CLIENT_ID", "tenant-app")
-            .env("HALOPSA_CLIENT_SECRET", "tenant-secret-123")
-            .env_remove("HALOPSA_TENANT")
+            .envs(tenant)
             .output()
             .unwrap()
     })
@@ -343,24 +310,9 @@ async fn invoke_uses_a_tenant_configured_by_halopsa_variables() {
     }
 }
 
-/// `psaflow` with no CONNECTWISE_* variables: ConnectWise nodes use the embedded sandbox.
-fn psaflow_without_connectwise(args: &[&str]) -> Output {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args)
-        .current_dir(repo())
-        .env("PSAFLOW_CACHE_DIR", cache);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
-}
-
 #[test]
 fn invoke_connectwise_member_create_works_on_the_embedded_sandbox() {
-    let out = psaflow_without_connectwise(&[
+    let out = run(&[
         "invoke",
         "connectwise.member.create",
         "--with",
@@ -390,7 +342,7 @@ fn invoke_connectwise_member_create_works_on_the_embedded_sandbox() {
         text(&out.stderr)
     );
 
-    let out = psaflow_without_connectwise(&[
+    let out = run(&[
         "invoke",
         "connectwise.member.create",
         "--with",
@@ -415,10 +367,8 @@ fn invoke_connectwise_member_create_works_on_the_embedded_sandbox() {
 
 #[test]
 fn a_partial_connectwise_configuration_is_refused_naming_every_problem() {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
+    let out = psaflow()
         .args(["invoke", "connectwise.member.get", "--with", "Id=2"])
-        .env("PSAFLOW_CACHE_DIR", cache)
         .env(
             "CONNECTWISE_API_URL",
             "http://cw.example.com/v4_6_release/apis/3.0",
@@ -447,16 +397,9 @@ fn a_partial_connectwise_configuration_is_refused_naming_every_problem() {
 
 #[test]
 fn sandbox_serves_both_psas_and_prints_their_variables() {
-    let (mut child, lines) = start_sandbox(&[]);
-    let value = |name: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-            .unwrap_or_else(|| panic!("{name} not printed: {lines:?}"))
-            .to_owned()
-    };
-    let halo = value("HALOPSA_API_URL");
-    let cw = value("CONNECTWISE_API_URL");
+    let sandbox = SandboxProcess::start(&[]);
+    let halo = sandbox.var("HALOPSA_API_URL");
+    let cw = sandbox.var("CONNECTWISE_API_URL");
     assert!(
         halo.starts_with("http://127.0.0.1:") && halo.ends_with("/api"),
         "{halo}"
@@ -466,57 +409,33 @@ fn sandbox_serves_both_psas_and_prints_their_variables() {
         "{cw}"
     );
     for name in [
+        "HALOPSA_AUTH_URL",
+        "HALOPSA_CLIENT_ID",
+        "HALOPSA_CLIENT_SECRET",
         "CONNECTWISE_COMPANY_ID",
         "CONNECTWISE_PUBLIC_KEY",
         "CONNECTWISE_PRIVATE_KEY",
         "CONNECTWISE_CLIENT_ID",
     ] {
-        assert!(!value(name).is_empty());
+        assert!(!sandbox.var(name).is_empty(), "{name} is empty");
     }
     // The ConnectWise sandbox really serves (a raw request: this crate has no HTTP client).
-    let answer = raw_get(&cw, "/v4_6_release/apis/3.0/system/members/count");
+    let answer = raw_get(cw, "/v4_6_release/apis/3.0/system/members/count");
     assert!(
         answer.starts_with("HTTP/1.1 401"),
         "unauthenticated calls are refused: {answer}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]
 fn sandbox_latency_delays_every_halopsa_api_call() {
-    let (mut child, lines) = start_sandbox(&["--latency-ms", "400"]);
-    let api = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("export HALOPSA_API_URL="))
-        .expect("HALOPSA_API_URL printed");
+    let sandbox = SandboxProcess::start(&["--latency-ms", "400"]);
     let started = std::time::Instant::now();
-    let answer = raw_get(api, "/api/Client");
+    let answer = raw_get(sandbox.var("HALOPSA_API_URL"), "/api/Client");
     let took = started.elapsed();
-    child.kill().unwrap();
-    child.wait().unwrap();
     // Delayed before anything else, the missing token's refusal included.
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(took >= std::time::Duration::from_millis(400), "answered after {took:?}");
-}
-
-/// `psaflow sandbox` with `extra` arguments, and the nine `export` lines it printed. All nine
-/// are read: a pipe closed early would stop the sandbox on its next print.
-fn start_sandbox(extra: &[&str]) -> (std::process::Child, Vec<String>) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-        .arg("sandbox")
-        .args(extra)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("psaflow sandbox starts");
-    let lines = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .take(9)
-        .map(|l| l.unwrap())
-        .collect();
-    (child, lines)
 }
 
 /// The raw answer to `GET path` on the server of `base_url` (`http://host:port/...`), without
@@ -540,7 +459,7 @@ fn raw_get(base_url: &str, path: &str) -> String {
 #[test]
 fn the_readme_workflows_validate() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme-workflows");
+    let dir = tmp("readme-workflows");
     std::fs::create_dir_all(&dir).unwrap();
     let mut checked = 0;
     for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
@@ -552,7 +471,7 @@ fn the_readme_workflows_validate() {
         }
         let path = dir.join(format!("block{i}.yaml"));
         std::fs::write(&path, block).unwrap();
-        let out = psaflow(&["validate", path.to_str().unwrap()]);
+        let out = run(&["validate", path.to_str().unwrap()]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -567,7 +486,7 @@ fn the_readme_workflows_validate() {
 
 #[test]
 fn bench_requests_prints_every_example_at_its_minimum_and_exits_2_without_examples() {
-    let out = psaflow(&["bench", "requests"]);
+    let out = run(&["bench", "requests"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let total = stdout
@@ -581,7 +500,7 @@ fn bench_requests_prints_every_example_at_its_minimum_and_exits_2_without_exampl
     assert!(stdout.contains("agent-joiner.yaml"), "{stdout}");
     assert!(stdout.contains("connectwise.member.get-many"), "{stdout}");
 
-    let out = psaflow(&["bench", "requests", "--examples", "no/such/folder"]);
+    let out = run(&["bench", "requests", "--examples", "no/such/folder"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("no/such/folder is not a folder of example workflows"),

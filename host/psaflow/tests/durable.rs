@@ -5,62 +5,27 @@
 //! The tenant is a long-running `psaflow sandbox` process that outlives every killed run,
 //! reached through HALOPSA_* variables exactly as a real tenant would be.
 
+mod common;
+
+use common::{SandboxProcess, text};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A `psaflow sandbox` on a free port, stopped when dropped.
-struct Tenant {
-    child: Child,
-    env: Vec<(String, String)>,
-}
+/// A `psaflow sandbox` process, the tenant of every psaflow process of a test (stopped when
+/// dropped).
+struct Tenant(SandboxProcess);
 
 impl Tenant {
     fn start() -> Tenant {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-            .args(["sandbox", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("psaflow sandbox starts");
-        let mut env = Vec::new();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Four HALOPSA_* and five CONNECTWISE_* variables.
-        while env.len() < 9 {
-            let line = lines.next().expect("sandbox prints its variables").unwrap();
-            if let Some(rest) = line.strip_prefix("export ")
-                && (rest.starts_with("HALOPSA_") || rest.starts_with("CONNECTWISE_"))
-            {
-                let (k, v) = rest.split_once('=').unwrap();
-                env.push((k.to_string(), v.to_string()));
-            }
-        }
-        // Keep reading what it prints, so it never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Tenant { child, env }
+        Tenant(SandboxProcess::start(&[]))
     }
 
+    /// `psaflow args --state state` on this tenant, run by user `ada`.
     fn command(&self, state: &Path, args: &[&str]) -> Command {
-        let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-        cmd.args(args)
-            .arg("--state")
-            .arg(state)
-            .current_dir(repo())
-            .env("PSAFLOW_CACHE_DIR", cache)
-            .env("USER", "ada");
-        for (name, _) in std::env::vars() {
-            if name.starts_with("HALOPSA_") || name.starts_with("CONNECTWISE_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let mut cmd = self.0.psaflow();
+        cmd.args(args).arg("--state").arg(state).env("USER", "ada");
         cmd
     }
 
@@ -104,16 +69,7 @@ impl Tenant {
         (output, list, field): (&str, &str, &str),
         prefix: &str,
     ) -> Vec<String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_psaflow"))
-            .arg("invoke")
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env(
-                "PSAFLOW_CACHE_DIR",
-                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-durable-cache"),
-            )
-            .output()
-            .unwrap();
+        let out = self.0.psaflow().arg("invoke").args(args).output().unwrap();
         let env: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!("get-many answered {}", String::from_utf8_lossy(&out.stderr))
         });
@@ -127,17 +83,6 @@ impl Tenant {
         values.sort();
         values
     }
-}
-
-impl Drop for Tenant {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const CREATE_EACH: &str = "name: create-each

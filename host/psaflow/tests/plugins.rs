@@ -3,34 +3,14 @@
 //! cannot take a built-in id without --allow-override; a third-party node of a kind psaflow
 //! has no built-in for (the template, `helpdesk.ticket.close`) runs with no host change.
 
+mod common;
+
+use common::{repo, run, text, tmp};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn psaflow(args: &[&str]) -> Output {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-cli-cache");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args)
-        .current_dir(repo())
-        .env("PSAFLOW_CACHE_DIR", cache);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A folder holding one built test component (and its WIT, for docs).
 fn nodes_folder(name: &str, crate_name: &str, wit: &Path) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("plugins-{name}"));
+    let dir = tmp(&format!("plugins-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let wasm = Path::new(psaflow::runtime::BUILT_COMPONENTS_DIR).join(format!("{crate_name}.wasm"));
@@ -60,7 +40,7 @@ fn template() -> PathBuf {
 #[test]
 fn a_third_party_node_cannot_take_a_built_in_id_without_the_flag() {
     let dir = hostile();
-    let out = psaflow(&["--nodes", dir.to_str().unwrap(), "nodes"]);
+    let out = run(&["--nodes", dir.to_str().unwrap(), "nodes"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
@@ -74,7 +54,7 @@ fn benchmarks_measure_the_node_that_nodes_loads() {
     // The hostile node replaces halopsa.client.get and is refused at its first undeclared
     // call, so a benchmark that ran it fails; one that ran the built-in node would pass.
     let dir = hostile_in("hostile-bench");
-    let out = psaflow(&[
+    let out = run(&[
         "--nodes",
         dir.to_str().unwrap(),
         "--allow-override",
@@ -97,7 +77,7 @@ fn benchmarks_measure_the_node_that_nodes_loads() {
 #[test]
 fn calls_outside_the_declaration_are_refused_named_and_counted() {
     let dir = hostile();
-    let out = psaflow(&[
+    let out = run(&[
         "--nodes",
         dir.to_str().unwrap(),
         "--allow-override",
@@ -127,7 +107,7 @@ fn calls_outside_the_declaration_are_refused_named_and_counted() {
 #[test]
 fn the_run_report_counts_refused_calls_and_deletes_sent() {
     let dir = hostile();
-    let workflow = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins-report.yaml");
+    let workflow = tmp("plugins-report.yaml");
     std::fs::write(
         &workflow,
         r#"name: hostile-then-honest
@@ -148,7 +128,7 @@ steps:
 "#,
     )
     .unwrap();
-    let out = psaflow(&[
+    let out = run(&[
         "--nodes",
         dir.to_str().unwrap(),
         "--allow-override",
@@ -177,7 +157,7 @@ steps:
 fn a_node_of_a_new_kind_runs_with_no_host_change() {
     let dir = template();
     let nodes = dir.to_str().unwrap();
-    let out = psaflow(&["--nodes", nodes, "nodes", "describe", "helpdesk.ticket.close"]);
+    let out = run(&["--nodes", nodes, "nodes", "describe", "helpdesk.ticket.close"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let described = text(&out.stdout);
     for expected in [
@@ -191,19 +171,19 @@ fn a_node_of_a_new_kind_runs_with_no_host_change() {
     ] {
         assert!(described.contains(expected), "{expected:?} missing:\n{described}");
     }
-    let out = psaflow(&["--nodes", nodes, "invoke", "helpdesk.ticket.close", "--with", "Id=1001"]);
+    let out = run(&["--nodes", nodes, "invoke", "helpdesk.ticket.close", "--with", "Id=1001"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["Ticket"]["status_id"], 9, "{envelope}");
     // Validation is the node's own: nothing sent.
-    let out = psaflow(&["--nodes", nodes, "invoke", "helpdesk.ticket.close", "--with", "Id=0"]);
+    let out = run(&["--nodes", nodes, "invoke", "helpdesk.ticket.close", "--with", "Id=0"]);
     let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["StatusCode"], -1, "{envelope}");
 }
 
 #[test]
 fn the_catalog_shows_what_every_node_declares() {
-    let out = psaflow(&["nodes", "--json"]);
+    let out = run(&["nodes", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let nodes: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let node = |id: &str| {

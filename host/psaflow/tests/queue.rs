@@ -4,6 +4,8 @@
 //! queue row (and the secret) gone; a worker that loses its lease stops; a stop gives the run
 //! back; a run interrupted mid-way is continued by another worker without repeating a create.
 
+mod common;
+
 use psaflow::backend::{BackendKind, start_sandbox};
 use psaflow::core::BoxFuture;
 use psaflow::execute::{Connected, Connections, Executed, Executor, Stop, backend_label};
@@ -279,25 +281,16 @@ async fn a_run_whose_workflow_no_longer_validates_fails_with_the_reason() {
     assert!(store.queue_entries().unwrap().is_empty());
 }
 
+/// `psaflow args --state state` (see [`common::psaflow`]) run by user `grace`, on the
+/// embedded sandbox.
 fn cli(state: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args)
+    common::psaflow()
+        .args(args)
         .arg("--state")
         .arg(state)
-        .env(
-            "PSAFLOW_CACHE_DIR",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-queue-cache"),
-        )
-        .env("USER", "grace");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_")
-            || name.starts_with("CONNECTWISE_")
-            || name.starts_with("PSAFLOW_DATABASE")
-        {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.output().expect("psaflow runs")
+        .env("USER", "grace")
+        .output()
+        .expect("psaflow runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

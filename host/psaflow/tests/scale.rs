@@ -6,6 +6,9 @@
 //! end times); and the sandbox must never have had to throttle, because all workers draw from
 //! one request budget kept in the database.
 
+mod common;
+
+use common::halopsa_env;
 use psaflow::sandbox::{Entity, Sandbox, SandboxOptions};
 use psaflow::store::test_cluster::TestCluster;
 use psaflow::store::{
@@ -14,7 +17,6 @@ use psaflow::store::{
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,43 +47,20 @@ steps:
       SiteClientId: ${{ steps.client.Client.id }}
 "#;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The environment every psaflow process of the test gets: the sandbox as the tenant.
+/// The environment every psaflow process of the test gets: the sandbox as the tenant, with
+/// a worker's share of its rate limit as the budget.
 fn tenant_env(sandbox: &Sandbox) -> Vec<(String, String)> {
-    vec![
-        ("HALOPSA_API_URL".into(), sandbox.api_url()),
-        ("HALOPSA_AUTH_URL".into(), sandbox.auth_url()),
-        ("HALOPSA_CLIENT_ID".into(), sandbox.client_id().into()),
-        (
-            "HALOPSA_CLIENT_SECRET".into(),
-            sandbox.client_secret().into(),
-        ),
-        ("HALOPSA_RATE_LIMIT".into(), WORKER_BUDGET.into()),
-        (
-            "PSAFLOW_CACHE_DIR".into(),
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join("psaflow-scale-cache")
-                .display()
-                .to_string(),
-        ),
-    ]
+    let mut env = halopsa_env(sandbox);
+    env.push(("HALOPSA_RATE_LIMIT".into(), WORKER_BUDGET.into()));
+    env
 }
 
+/// `psaflow args` (see [`common::psaflow`]) with `env` added, run by user `scale-test`.
 fn psaflow(env: &[(String, String)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args).current_dir(repo()).env("USER", "scale-test");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_")
-            || name.starts_with("CONNECTWISE_")
-            || name.starts_with("PSAFLOW_")
-        {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    let mut cmd = common::psaflow();
+    cmd.args(args)
+        .env("USER", "scale-test")
+        .envs(env.iter().cloned());
     cmd
 }
 

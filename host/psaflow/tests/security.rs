@@ -3,58 +3,36 @@
 //! Each test is one attack from the security model (README, "Security model") and shows it
 //! fails.
 
+mod common;
+
+use common::{halopsa_env, text, tmp};
 use psaflow_halopsa_sandbox::{Entity, Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The tenant's client secret in these tests: distinctive, so any trace of it is found.
 const SECRET: &str = "zq9Xk2Lw7Vb4Nt8Rp3Hy6Jd1Mc5Fg0";
 const CLIENT_ID: &str = "trusted-app";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A fresh folder for one test (workflow files, config folder, JUnit output).
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("security")
-        .join(name);
+    let dir = tmp("security").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// Runs psaflow with only the given variables of ours: every HALOPSA_*, CONNECTWISE_* and
-/// PSAFLOW_* variable of the test process is removed first.
-fn psaflow(_dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.args(args).current_dir(repo());
-    for (name, _) in std::env::vars() {
-        if ["HALOPSA_", "CONNECTWISE_", "PSAFLOW_"]
-            .iter()
-            .any(|p| name.starts_with(p))
-        {
-            cmd.env_remove(name);
-        }
-    }
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-security-cache");
-    // One cache and one integrity key for every test here (a key per test would make each
-    // reject the others' entries and compile everything again).
-    let config = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-security-config");
-    cmd.env("PSAFLOW_CACHE_DIR", cache)
-        .env("XDG_CONFIG_HOME", config)
-        .env("RUST_BACKTRACE", "1");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("psaflow runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Runs psaflow (see [`common::psaflow`]) with `vars` added, backtraces on so that a panic
+/// shows where.
+fn psaflow_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    common::psaflow()
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .envs(vars.iter().copied())
+        .output()
+        .expect("psaflow runs")
 }
 
 fn write(dir: &Path, name: &str, content: &str) -> String {
@@ -73,22 +51,12 @@ async fn tenant() -> Sandbox {
     .unwrap()
 }
 
-/// HALOPSA_* variables pointing at `server`, the way an operator configures a tenant.
-fn tenant_vars(server: &Sandbox) -> Vec<(&'static str, String)> {
-    vec![
-        ("HALOPSA_API_URL", server.api_url()),
-        ("HALOPSA_AUTH_URL", server.auth_url()),
-        ("HALOPSA_CLIENT_ID", CLIENT_ID.into()),
-        ("HALOPSA_CLIENT_SECRET", SECRET.into()),
-    ]
-}
-
 /// Runs psaflow off the async workers (the sandbox serves on them meanwhile).
-async fn run_async(dir: PathBuf, args: Vec<String>, vars: Vec<(String, String)>) -> Output {
+async fn run_async(args: Vec<String>, vars: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        psaflow(&dir, &args, &vars)
+        psaflow_with(&args, &vars)
     })
     .await
     .unwrap()
@@ -96,10 +64,6 @@ async fn run_async(dir: PathBuf, args: Vec<String>, vars: Vec<(String, String)>)
 
 fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
-}
-
-fn owned_vars(vars: &[(&str, String)]) -> Vec<(String, String)> {
-    vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// A listener standing in for an attacker's server: it never answers, and `touched` says
@@ -147,8 +111,8 @@ async fn a_workflow_connection_block_reaches_no_server_unless_the_operator_allow
 
     // Before: the block won over HALOPSA_* and the secret was POSTed to its token URL.
     // Now: refused (exit 2, naming the flag), with or without a configured tenant.
-    for vars in [vec![("HALOPSA_CLIENT_SECRET", SECRET.to_string())], tenant_vars(&server)] {
-        let out = run_async(dir.clone(), owned(&["run", &evil]), owned_vars(&vars)).await;
+    for vars in [vec![("HALOPSA_CLIENT_SECRET".to_string(), SECRET.to_string())], halopsa_env(&server)] {
+        let out = run_async(owned(&["run", &evil]), vars).await;
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         assert!(
             text(&out.stderr).contains("--allow-workflow-connection"),
@@ -170,7 +134,6 @@ async fn a_workflow_connection_block_reaches_no_server_unless_the_operator_allow
         ),
     );
     let out = run_async(
-        dir.clone(),
         owned(&["run", &foreign, "--allow-workflow-connection"]),
         vec![("AWS_SECRET_ACCESS_KEY".into(), SECRET.into())],
     )
@@ -194,7 +157,6 @@ async fn a_workflow_connection_block_reaches_no_server_unless_the_operator_allow
         ),
     );
     let out = run_async(
-        dir.clone(),
         owned(&["run", &allowed, "--allow-workflow-connection"]),
         vec![("PSAFLOW_TEST_SECRET".into(), SECRET.into())],
     )
@@ -214,7 +176,7 @@ async fn a_workflow_connection_block_reaches_no_server_unless_the_operator_allow
 async fn expressions_cannot_read_the_client_secret() {
     let dir = scratch("env-secret");
     let server = tenant().await;
-    let vars = tenant_vars(&server);
+    let vars = halopsa_env(&server);
 
     // Before: `${{ env.HALOPSA_CLIENT_SECRET | reverse }}` wrote the secret into a ticket,
     // past the masking. Now: declaring it is a validation error with its position.
@@ -224,7 +186,7 @@ async fn expressions_cannot_read_the_client_secret() {
         "name: steal\nenv: [HALOPSA_CLIENT_SECRET]\nsteps:\n  - id: c\n    node: halopsa.client.create\n    with:\n      Name: \"${{ env.HALOPSA_CLIENT_SECRET | reverse }}\"\n",
     );
     for command in ["validate", "run"] {
-        let out = run_async(dir.clone(), owned(&[command, &steal]), owned_vars(&vars)).await;
+        let out = run_async(owned(&[command, &steal]), vars.clone()).await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(
@@ -246,10 +208,10 @@ async fn expressions_cannot_read_the_client_secret() {
         "dump.yaml",
         "name: dump\nenv: [REGION]\nsteps:\n  - id: c\n    node: halopsa.client.create\n    with:\n      Name: \"dump ${{ env | tojson }}\"\n",
     );
-    let mut with_region = owned_vars(&vars);
+    let mut with_region = vars.clone();
     with_region.push(("REGION".into(), "eu".into()));
     with_region.push(("AWS_SECRET_ACCESS_KEY".into(), SECRET.into()));
-    let out = run_async(dir.clone(), owned(&["run", &dump, "--json"]), with_region).await;
+    let out = run_async(owned(&["run", &dump, "--json"]), with_region).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
@@ -274,7 +236,6 @@ async fn expressions_cannot_read_the_client_secret() {
 
 #[test]
 fn no_sandbox_turns_a_missing_tenant_into_exit_2() {
-    let dir = scratch("no-sandbox");
     let wf = "examples/client-report.yaml";
     // Before: no HALOPSA_* meant fake data and exit 0, with one line on stderr.
     for (args, vars) in [
@@ -283,7 +244,7 @@ fn no_sandbox_turns_a_missing_tenant_into_exit_2() {
         (vec!["run", wf], vec![("PSAFLOW_NO_SANDBOX", "1")]),
         (vec!["invoke", "halopsa.client.get", "--with", "Id=1"], vec![("PSAFLOW_NO_SANDBOX", "true")]),
     ] {
-        let out = psaflow(&dir, &args, &vars);
+        let out = psaflow_with(&args, &vars);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?} {vars:?}: {stderr}");
         assert!(stderr.contains("no tenant configured"), "{stderr}");
@@ -291,11 +252,11 @@ fn no_sandbox_turns_a_missing_tenant_into_exit_2() {
     }
 
     // Without the switch the sandbox still works, and says so wherever results appear.
-    let out = psaflow(&dir, &["invoke", "halopsa.client.get", "--with", "Id=1"], &[("PSAFLOW_NO_SANDBOX", "0")]);
+    let out = psaflow_with(&["invoke", "halopsa.client.get", "--with", "Id=1"], &[("PSAFLOW_NO_SANDBOX", "0")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(envelope["backend"], "sandbox");
-    let out = psaflow(&dir, &["run", wf, "--json"], &[]);
+    let out = psaflow_with(&["run", wf, "--json"], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["backend"], "sandbox");
@@ -312,17 +273,13 @@ fn a_planted_compiled_component_is_rejected_and_recompiled() {
     let dir = scratch("planted");
     let cache = dir.join("cache");
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-        cmd.args(args)
-            .current_dir(repo())
+        // A cache and integrity key of its own: the test plants files in them.
+        common::psaflow()
+            .args(args)
             .env("PSAFLOW_CACHE_DIR", &cache)
-            .env("XDG_CONFIG_HOME", dir.join("config"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("HALOPSA_") || name.starts_with("PSAFLOW_NO_SANDBOX") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.output().unwrap()
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .output()
+            .unwrap()
     };
     // Fill the cache with two genuine entries.
     let get = ["invoke", "halopsa.client.get", "--with", "Id=1"];
@@ -372,7 +329,7 @@ fn a_planted_compiled_component_is_rejected_and_recompiled() {
 async fn the_secret_appears_in_no_output_of_any_command() {
     let dir = scratch("every-channel");
     let server = tenant().await;
-    let vars = owned_vars(&tenant_vars(&server));
+    let vars = halopsa_env(&server);
 
     // A workflow test whose failure text carries the secret (as a case secret) right where
     // a value shown in a failure used to be cut (240 characters), so cutting before masking
@@ -408,7 +365,7 @@ async fn the_secret_appears_in_no_output_of_any_command() {
         vec!["no-such-command"],
     ];
     for args in commands {
-        let out = run_async(dir.clone(), owned(&args), vars.clone()).await;
+        let out = run_async(owned(&args), vars.clone()).await;
         assert_no_secret(&format!("stdout of {args:?}"), &text(&out.stdout));
         assert_no_secret(&format!("stderr of {args:?}"), &text(&out.stderr));
         assert!(!text(&out.stderr).contains("panicked"), "{args:?}: {}", text(&out.stderr));
@@ -424,7 +381,6 @@ async fn the_secret_appears_in_no_output_of_any_command() {
     with_other.push(("ACME_API_TOKEN".into(), other.into()));
     let name = format!("Name={other}");
     let out = run_async(
-        dir.clone(),
         owned(&["invoke", "halopsa.client.create", "--with", &name]),
         with_other,
     )

@@ -1,5 +1,6 @@
 //! `psaflow serve` driven over real HTTP: the real binary on a free port, its embedded
 //! sandbox, tokens made with the real `psaflow tokens` command.
+mod common;
 mod serve_support;
 
 use serde_json::{Value, json};
@@ -445,7 +446,7 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
     }
 
     // A revoked token is refused from its next request.
-    let out = psaflow(&cache_dir())
+    let out = psaflow()
         .args(["tokens", "revoke", "dashboard", "--state"])
         .arg(&server.state)
         .output()
@@ -479,7 +480,7 @@ fn tokens_are_listed_revoked_and_refused_after() {
     let state = dir.path().join("state");
     let token = create_token(&state, "ci", "run,read");
     let list = |args: &[&str]| {
-        let out = psaflow(&cache_dir())
+        let out = psaflow()
             .args(["tokens"])
             .args(args)
             .arg("--state")
@@ -637,7 +638,7 @@ async fn a_worker_given_the_connections_file_executes_runs_that_name_a_connectio
     let server = Server::start(&["--connections", file.to_str().unwrap(), "--no-executor"]);
     let token = create_token(&server.state, "router", "run,read");
     let worker = |extra: &[&str]| {
-        psaflow(&cache_dir())
+        psaflow()
             .arg("worker")
             .arg("--state")
             .arg(&server.state)
@@ -687,7 +688,7 @@ fn a_connections_file_naming_an_unset_secret_stops_serve_with_exit_2() {
         "[connections.acme-halo]\nhalopsa = { api_url = \"https://acme.halopsa.com/api\", client_id = \"x\", client_secret_env = \"PSAFLOW_TEST_UNSET_SECRET\" }\n",
     )
     .unwrap();
-    let out = psaflow(&cache_dir())
+    let out = psaflow()
         .args(["serve", "--bind", "127.0.0.1:0", "--state"])
         .arg(dir.path().join("state"))
         .arg("--connections")
@@ -779,7 +780,7 @@ fn a_tls_key_that_is_not_pem_stops_serve_with_exit_2() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let bad = dir.path().join("bad.key");
     std::fs::write(&bad, "not a key").unwrap();
-    let out = psaflow(&cache_dir())
+    let out = psaflow()
         .args(["serve", "--bind", "127.0.0.1:0", "--state"])
         .arg(dir.path().join("state"))
         .arg("--tls-cert")

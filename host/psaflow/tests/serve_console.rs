@@ -3,6 +3,7 @@
 //! approves it on the run page and sees it succeed. CI installs `chromium` and
 //! `chromium-driver` (`.ci/run`) and sets PSAFLOW_REQUIRE_BROWSER=1, so there a missing
 //! browser fails the test; elsewhere it is reported and skipped.
+mod common;
 mod serve_support;
 
 use base64::Engine;

@@ -2,6 +2,7 @@
 //! `psaflow worker` process executing what it queues: the deployment where several servers
 //! and workers share one store. Uses a throw-away cluster (initdb/pg_ctl) or
 //! PSAFLOW_TEST_DATABASE_URL; skipped without PostgreSQL unless PSAFLOW_REQUIRE_POSTGRES=1.
+mod common;
 mod serve_support;
 
 use psaflow_store::test_cluster::TestCluster;
@@ -15,7 +16,7 @@ async fn serve_queues_on_postgres_and_a_worker_process_executes_and_resumes_afte
         return;
     };
     let url = cluster.fresh_database();
-    let out = psaflow(&cache_dir())
+    let out = psaflow()
         .args([
             "tokens", "create", "pg-admin", "--scopes", "admin", "--store", &url,
         ])
@@ -34,7 +35,7 @@ async fn serve_queues_on_postgres_and_a_worker_process_executes_and_resumes_afte
         .trim()
         .to_string();
     let server = Server::start(&["--store", &url, "--no-executor"]);
-    let mut worker = psaflow(&cache_dir())
+    let mut worker = psaflow()
         .args([
             "worker",
             "--store",

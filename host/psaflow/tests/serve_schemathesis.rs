@@ -3,6 +3,7 @@
 //! every answer fits the document (status code, content type, body schema). Needs python3
 //! with pip and a package index; without them the test says so and passes without checking,
 //! except where PSAFLOW_REQUIRE_FIDELITY is set (.ci/run sets it).
+mod common;
 mod serve_support;
 
 use serve_support::*;

@@ -37,27 +37,12 @@ outputs:
   id: ${{ steps.create.Client.id }}
 ";
 
-pub fn psaflow(cache: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_psaflow"));
-    cmd.env("PSAFLOW_CACHE_DIR", cache);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("HALOPSA_")
-            || name.starts_with("CONNECTWISE_")
-            || name == "PSAFLOW_DATABASE_URL"
-        {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
-
-pub fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("psaflow-serve-cache")
-}
+/// The real binary (see [`crate::common::psaflow`]).
+pub use crate::common::psaflow;
 
 /// `psaflow tokens create NAME --scopes SCOPES`: the token is the last line of stdout.
 pub fn create_token(state: &Path, name: &str, scopes: &str) -> String {
-    let out = psaflow(&cache_dir())
+    let out = psaflow()
         .args(["tokens", "create", name, "--scopes", scopes, "--state"])
         .arg(state)
         .output()
@@ -95,7 +80,7 @@ impl Server {
         } else {
             &["--rate-limit", "off"]
         };
-        let mut child = psaflow(&cache_dir())
+        let mut child = psaflow()
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(rate_limit)
             .arg("--state")
