@@ -41,11 +41,18 @@ impl Expr {
             compiled: Compiled::default(),
         }
     }
+
+    /// Checks the body's syntax by compiling it; the compiled form is kept for the first
+    /// evaluation, so loading a workflow compiles each expression once, not twice.
+    pub(crate) fn check_syntax(&self) -> Result<(), minijinja::Error> {
+        self.compiled.get(&self.body).map(|_| ())
+    }
 }
 
-/// An expression's compiled form, made the first time it is evaluated and shared by its
-/// clones: a `for_each` evaluates the same `with:` expressions for every item, and compiling
-/// one costs more than evaluating it. Not part of what makes two expressions equal.
+/// An expression's compiled form, made by the load-time syntax check (or at the first
+/// evaluation, for an expression made without one) and shared by its clones: a `for_each`
+/// evaluates the same `with:` expressions for every item, and compiling one costs more than
+/// evaluating it. Not part of what makes two expressions equal.
 #[derive(Clone, Default)]
 struct Compiled(Arc<std::sync::OnceLock<minijinja::Expression<'static, 'static>>>);
 
@@ -368,7 +375,7 @@ pub(crate) fn string_template(
     for f in &found {
         let at = locate(source, pos, &s[f.start..f.end], &mut cursor);
         let expr = Expr::new(f.body.clone(), at);
-        if let Err(e) = check_syntax(&expr.body) {
+        if let Err(e) = expr.check_syntax() {
             diags.push(syntax_diagnostic(file, source, &expr, &e));
         }
         exprs.push(expr);
@@ -467,11 +474,6 @@ fn compile<'e>(
     body: &str,
 ) -> Result<minijinja::Expression<'e, 'static>, minijinja::Error> {
     env.compile_expression_owned(repetition::checked_source(body).into_owned())
-}
-
-/// Compiles `body` to check its syntax.
-pub(crate) fn check_syntax(body: &str) -> Result<(), minijinja::Error> {
-    compile(&ENV, body).map(|_| ())
 }
 
 /// A filter or test an expression uses that does not exist.
@@ -1102,14 +1104,15 @@ mod tests {
     }
 
     #[test]
-    fn an_expression_is_compiled_once_and_its_clones_share_it() {
+    fn an_expression_is_compiled_once_at_load_and_its_clones_share_it() {
         let (Template::Expr(e), diags) = tpl("${{ item * 2 + inputs.count }}") else {
             panic!("not one expression")
         };
         assert!(diags.is_empty(), "{diags:?}");
-        // Cloned before its first evaluation, as a workflow's steps are when a run starts.
+        // The load-time syntax check compiled it and kept what it compiled.
+        let loaded: *const _ = e.compiled.0.get().expect("compiled at load");
+        // Cloned, as a workflow's steps are when a run starts.
         let copy = e.clone();
-        assert!(e.compiled.0.get().is_none());
         let base = scope();
         for (item, want) in [(1, 5), (10, 23)] {
             let s = base.with_item(&json!(item), 0);
@@ -1117,16 +1120,21 @@ mod tests {
         }
         assert!(Arc::ptr_eq(&e.compiled.0, &copy.compiled.0));
         assert!(
-            e.compiled.0.get().is_some(),
-            "the original sees its clone's compiled form"
+            std::ptr::eq(copy.compiled.0.get().unwrap(), loaded),
+            "evaluating compiled nothing again"
         );
+        // An expression made without the check is compiled at its first evaluation.
+        let made = Expr::new("item * 3", e.pos);
+        assert!(made.compiled.0.get().is_none());
+        assert_eq!(eval_expr(&made, &base.with_item(&json!(2), 0)).unwrap(), json!(6));
+        assert!(made.compiled.0.get().is_some());
         assert_eq!(
             e,
             Expr::new(e.body.clone(), e.pos),
             "compiling changes no equality"
         );
         // A different body is a different expression, compiled or not.
-        assert_ne!(e, Expr::new("item * 3", e.pos));
+        assert_ne!(e, made);
     }
 
     #[test]

@@ -689,7 +689,7 @@ impl Builder {
         match &node.kind {
             Kind::Str(s) if !s.contains("${{") => {
                 let e = Expr::new(s.trim(), node.pos);
-                if let Err(err) = expr::check_syntax(&e.body) {
+                if let Err(err) = e.check_syntax() {
                     self.problems
                         .push(expr::syntax_diagnostic(&self.file, &self.source, &e, &err));
                 }

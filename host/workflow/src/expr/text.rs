@@ -47,7 +47,9 @@ pub fn whole(text: &str) -> Option<String> {
 
 /// Checks the syntax of an expression body.
 pub fn check(body: &str) -> Result<(), String> {
-    super::check_syntax(body).map_err(|e| error_text(&e))
+    super::compile(&ENV, body)
+        .map(|_| ())
+        .map_err(|e| error_text(&e))
 }
 
 /// Evaluates one expression body against `context` (a JSON object of visible names).
