@@ -509,3 +509,52 @@ fn bench_requests_prints_every_example_at_its_minimum_and_exits_2_without_exampl
     );
     assert!(out.stdout.is_empty());
 }
+
+/// A for_each on a request budget estimates the time left from the budget too: while its first
+/// burst lasts, the rate so far says "about 1s left" for a step the budget needs seconds for.
+#[test]
+fn progress_lines_count_the_request_budget_in_the_time_left() {
+    let file = tmp("budgeted-each.yaml");
+    std::fs::write(
+        &file,
+        "name: budgeted-each\nsteps:\n  - id: each\n    node: halopsa.client.get\n    for_each: ${{ range(60) | list }}\n    concurrency: 8\n    with:\n      Id: ${{ (item % 4) + 1 }}\n",
+    )
+    .unwrap();
+    let out = psaflow()
+        .args(["run", file.to_str().unwrap()])
+        .env("HALOPSA_RATE_LIMIT", "20/2s")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // `    each: 6/60 items (10%), 120.5/s, about 4s left`: (done, rate, seconds left).
+    let estimates: Vec<(f64, f64, f64)> = stderr
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("each: ")?;
+            let (done, rest) = rest.split_once("/60 items")?;
+            let (_, rest) = rest.split_once("), ")?;
+            let (rate, rest) = rest.split_once("/s, about ")?;
+            let left = rest.strip_suffix("s left")?;
+            Some((done.parse().ok()?, rate.parse().ok()?, left.parse().ok()?))
+        })
+        .collect();
+    assert!(
+        !estimates.is_empty(),
+        "no progress line with a time left: {stderr}"
+    );
+    // 60 requests at 20 per 2 s take at least two spans after the first burst: 4 s.
+    for (done, rate, left) in &estimates {
+        let elapsed = done / rate;
+        assert!(
+            *left >= 4.0 - elapsed - 0.1,
+            "{done} done after {elapsed:.2}s, {left}s left: {stderr}"
+        );
+    }
+    assert!(
+        estimates
+            .iter()
+            .any(|(done, rate, left)| *left > (60.0 - done) / rate + 1.0),
+        "no estimate was longer than the rate so far gives: {stderr}"
+    );
+}

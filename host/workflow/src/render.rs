@@ -4,6 +4,7 @@ use crate::events::{RunEvent, RunObserver};
 use crate::duration::format_duration;
 use crate::report::{RunReport, RunStatus, StepStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use psaflow_core::RateLimit;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -16,6 +17,9 @@ pub struct HumanRenderer {
     live: bool,
     /// Per for_each step that is running.
     progress: Mutex<HashMap<String, StepProgress>>,
+    /// Node id -> the request budget of the connection it uses (see
+    /// [`HumanRenderer::with_budgets`]).
+    budgets: HashMap<String, RateLimit>,
 }
 
 /// How far a for_each step is.
@@ -27,6 +31,8 @@ struct StepProgress {
     bar: Option<ProgressBar>,
     /// The last tenth reported in plain mode.
     tenths: usize,
+    /// The request budget the step's node draws from, if its connection has one.
+    budget: Option<RateLimit>,
 }
 
 /// Plain (non-terminal) output reports a for_each step's progress at each tenth when it has
@@ -38,11 +44,11 @@ impl StepProgress {
     fn plain_line(&self, id: &str, elapsed: Duration) -> String {
         let secs = elapsed.as_secs_f64();
         let rate = if secs > 0.0 { self.done as f64 / secs } else { 0.0 };
-        let left = if rate > 0.0 && self.done < self.total {
-            let remaining = (self.total - self.done) as f64 / rate;
-            format!(", about {} left", format_duration(Duration::from_secs_f64(remaining.ceil())))
-        } else {
-            String::new()
+        let at_this_rate =
+            (rate > 0.0).then(|| Duration::from_secs_f64((self.total - self.done) as f64 / rate));
+        let left = match time_left(at_this_rate, self.budget, self.total, elapsed) {
+            Some(left) if self.done < self.total => format!(", about {} left", clock_time(left)),
+            _ => String::new(),
         };
         format!(
             "    {id}: {}/{} items ({}%), {rate:.1}/s{left}",
@@ -50,6 +56,40 @@ impl StepProgress {
             self.total,
             self.done * 100 / self.total.max(1)
         )
+    }
+}
+
+/// What is left of a for_each step of `total` items, `elapsed` after it started: the larger of
+/// what the rate so far gives (`at_this_rate`) and what the step's request `budget` allows.
+///
+/// A budget lets its first `requests` go at once, so early on the rate so far says nothing of
+/// the spans still to wait: 2,000 items under 500 requests per 3 minutes show 8/s after the
+/// first minute, and would be "3m left" at that rate, but the budget needs 9 minutes for them.
+/// Every item sends at least one request; the budget's part counts from the step's start as if
+/// the budget were unused then, so it is a floor, and the rate so far takes over once the step
+/// is slower than that.
+fn time_left(
+    at_this_rate: Option<Duration>,
+    budget: Option<RateLimit>,
+    total: usize,
+    elapsed: Duration,
+) -> Option<Duration> {
+    let budget_floor = budget.map(|b| b.min_duration(total as u64).saturating_sub(elapsed));
+    match (at_this_rate, budget_floor) {
+        (Some(rate), Some(floor)) => Some(rate.max(floor)),
+        (rate, floor) => rate.or(floor),
+    }
+}
+
+/// A time left as people read it: `40s`, `8m 20s`, `2h 5m` (whole seconds, rounded up).
+fn clock_time(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 if secs.is_multiple_of(60) => format!("{}m", secs / 60),
+        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
+        _ if secs % 3600 < 60 => format!("{}h", secs / 3600),
+        _ => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
     }
 }
 
@@ -66,6 +106,7 @@ impl HumanRenderer {
             live: std::io::stderr().is_terminal(),
             out: Mutex::new(Box::new(std::io::stderr())),
             progress: Mutex::new(HashMap::new()),
+            budgets: HashMap::new(),
         }
     }
 
@@ -75,7 +116,16 @@ impl HumanRenderer {
             out: Mutex::new(out),
             live: false,
             progress: Mutex::new(HashMap::new()),
+            budgets: HashMap::new(),
         }
+    }
+
+    /// Estimates time left with the request budgets the run's nodes draw from: `budgets` maps a
+    /// node id to the request budget of the connection it uses (nodes without one are paced
+    /// by nothing but the API's answers). See [`time_left`].
+    pub fn with_budgets(mut self, budgets: HashMap<String, RateLimit>) -> Self {
+        self.budgets = budgets;
+        self
     }
 
     fn line(&self, text: &str) {
@@ -229,6 +279,8 @@ impl RunObserver for HumanRenderer {
                 // Only a live terminal gets a line per step (with its progress bar); the
                 // summary lists every step once.
                 if let Some(n) = items {
+                    let budget = self.budgets.get(node).copied();
+                    let total = *n;
                     let bar = self.live.then(|| {
                         self.line(&format!("- {id} [{node}]{warn} over {n} items"));
                         let bar = ProgressBar::with_draw_target(
@@ -237,13 +289,27 @@ impl RunObserver for HumanRenderer {
                         );
                         bar.set_style(
                             ProgressStyle::with_template(
-                                "    [{bar:24}] {pos}/{len} items, {rate}, about {eta} left",
+                                "    [{bar:24}] {pos}/{len} items, {rate}, about {left} left",
                             )
                             .expect("the template is valid")
                             .with_key(
                                 "rate",
                                 |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
                                     let _ = write!(w, "{:.1}/s", state.per_sec());
+                                },
+                            )
+                            .with_key(
+                                "left",
+                                move |state: &indicatif::ProgressState,
+                                      w: &mut dyn std::fmt::Write| {
+                                    let left = time_left(
+                                        Some(state.eta()),
+                                        budget,
+                                        total,
+                                        state.elapsed(),
+                                    )
+                                    .unwrap_or_default();
+                                    let _ = write!(w, "{}", clock_time(left));
                                 },
                             )
                             .progress_chars("#>-"),
@@ -258,6 +324,7 @@ impl RunObserver for HumanRenderer {
                             started: Instant::now(),
                             bar,
                             tenths: 0,
+                            budget,
                         },
                     );
                 }
@@ -386,10 +453,69 @@ mod tests {
             started: Instant::now(),
             bar: None,
             tenths: 5,
+            budget: None,
         };
         assert_eq!(
             p.plain_line("sync", Duration::from_secs(10)),
             "    sync: 500/1000 items (50%), 50.0/s, about 10s left"
         );
+    }
+
+    #[test]
+    fn a_budget_keeps_the_time_left_from_trusting_its_first_burst() {
+        let hosted = RateLimit {
+            requests: 500,
+            per: Duration::from_secs(180),
+        };
+        // 2,000 items: the first 500 went in the first minute (8.3/s); at that rate 1,500 more
+        // take 3 minutes, but the budget lets them go only in the next three spans.
+        let p = StepProgress {
+            done: 500,
+            total: 2000,
+            started: Instant::now(),
+            bar: None,
+            tenths: 2,
+            budget: Some(hosted),
+        };
+        assert_eq!(
+            p.plain_line("sync", Duration::from_secs(60)),
+            "    sync: 500/2000 items (25%), 8.3/s, about 8m left"
+        );
+        // Once the step runs slower than the budget, its own rate is the estimate.
+        let slow = StepProgress { done: 1000, ..p };
+        assert_eq!(
+            slow.plain_line("sync", Duration::from_secs(1000)),
+            "    sync: 1000/2000 items (50%), 1.0/s, about 16m 40s left"
+        );
+        // A step within the first burst waits for nothing but the API.
+        assert_eq!(
+            time_left(
+                Some(Duration::from_secs(4)),
+                Some(hosted),
+                300,
+                Duration::from_secs(2)
+            ),
+            Some(Duration::from_secs(4))
+        );
+        // Before any item ends, the budget alone says something.
+        assert_eq!(
+            time_left(None, Some(hosted), 1200, Duration::from_secs(10)),
+            Some(Duration::from_secs(350))
+        );
+        assert_eq!(time_left(None, None, 1200, Duration::from_secs(10)), None);
+    }
+
+    #[test]
+    fn time_left_reads_as_clock_time() {
+        for (secs, text) in [
+            (0.2, "1s"),
+            (40.0, "40s"),
+            (60.0, "1m"),
+            (500.0, "8m 20s"),
+            (7230.0, "2h"),
+            (7500.0, "2h 5m"),
+        ] {
+            assert_eq!(clock_time(Duration::from_secs_f64(secs)), text);
+        }
     }
 }

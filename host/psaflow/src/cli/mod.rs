@@ -280,13 +280,15 @@ pub async fn open_backend_with_budget(
 }
 
 /// The request budget of each connector's connection, decided as [`open_backend`] would
-/// decide the connection (without connecting; a workflow's own block is not considered).
+/// decide the connection (without connecting), with the workflow's own connection block when
+/// the person running psaflow allowed it.
 pub fn rate_limits(
     cli: &Cli,
+    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
 ) -> anyhow::Result<Vec<(&'static str, Option<psaflow_core::RateLimit>)>> {
     let choice = psaflow::backend::BackendChoice {
         connection_file: cli.connection.as_deref(),
-        workflow_connection: None,
+        workflow_connection,
         forbid_sandbox: sandbox_forbidden(cli),
     };
     psaflow::backend::rate_limits(&choice, env_lookup)

@@ -9,7 +9,7 @@ use psaflow::durable::{StoreJournal, os_user};
 use psaflow_store::{NewRun, RunRecord, RunState, RunStore, new_id, now_ms};
 use psaflow_workflow::{HumanRenderer, Redactor, RunOptions, RunReport, RunStatus, Workflow};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -156,7 +156,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             let plan = psaflow_workflow::plan(&workflow, nodes.catalog(), &options);
             print!("{}", plan.render());
             let estimate = plan.call_estimate(nodes.catalog());
-            match super::rate_limits(cli) {
+            match super::rate_limits(cli, None) {
                 Ok(limits) => print!("{}", render_estimate(&estimate, &limits)),
                 Err(err) => eprintln!("psaflow: no time estimate: {err:#}"),
             }
@@ -282,6 +282,22 @@ fn run_options(workflow: &Workflow, inputs: Map<String, Value>, secrets: Vec<Str
     }
 }
 
+/// Node id -> the request budget of the connection its connector uses (nodes of a connector
+/// without one are left out).
+fn node_budgets(
+    catalog: &psaflow_core::Catalog,
+    limits: &[(&str, Option<psaflow_core::RateLimit>)],
+) -> HashMap<String, psaflow_core::RateLimit> {
+    catalog
+        .iter()
+        .filter_map(|spec| {
+            let connector = spec.connector.as_deref()?;
+            let limit = limits.iter().find(|(c, _)| *c == connector)?.1?;
+            Some((spec.id.clone(), limit))
+        })
+        .collect()
+}
+
 /// Connects, runs (recording the run when there is a store), prints, and returns the exit
 /// status. `existing` is the run being resumed.
 async fn execute(
@@ -306,6 +322,8 @@ async fn execute(
     let mut options = run_options(workflow, target.inputs.clone(), secrets);
     let redactor = options.redactor(workflow);
 
+    // Known before connecting: the connection is decided the same way below.
+    let limits = super::rate_limits(cli, workflow_connection.clone());
     let backend = match super::open_backend(cli, workflow_connection).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
@@ -378,6 +396,11 @@ async fn execute(
     }
 
     let runtime = super::build_runtime(cli, &backend)?;
+    // Progress lines estimate the time left with the budgets the nodes draw from.
+    if let Ok(limits) = limits {
+        let renderer = HumanRenderer::new().with_budgets(node_budgets(runtime.catalog(), &limits));
+        options.observer = Some(Arc::new(renderer));
+    }
     let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
     report.id = run_id.clone();
     if let (Some(store), Some(id)) = (&store, &run_id) {
