@@ -181,9 +181,27 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Ending the session makes chromedriver quit the browser: killing chromedriver alone
+        // left Chromium running after the test (a failed one too, which is why it is here).
+        let _ = end_session(&self.base, &self.session);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `DELETE /session/{session}` as one blocking request (`drop` cannot wait for a future);
+/// chromedriver answers once the browser has quit.
+fn end_session(base: &str, session: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    // The answer's first bytes are enough (chromedriver may keep the connection open).
+    stream.read(&mut [0; 1024]).map(drop)
 }
 
 #[tokio::test(flavor = "multi_thread")]
