@@ -269,33 +269,38 @@ pub(super) fn declared_env(workflow: &Workflow) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Options for a real run: progress on stderr (stdout carries only the `--json` report),
-/// the declared environment variables for `env.*`, and the secrets to mask everywhere.
+/// Options for a real run: the declared environment variables for `env.*` and the secrets to
+/// mask everywhere (progress on stderr is added once the nodes are known, see
+/// [`progress_renderer`]; stdout carries only the `--json` report).
 fn run_options(workflow: &Workflow, inputs: Map<String, Value>, secrets: Vec<String>) -> RunOptions {
-    let observer: Arc<dyn psaflow_workflow::RunObserver> = Arc::new(HumanRenderer::new());
     RunOptions {
         inputs,
         env: declared_env(workflow),
         secrets,
-        observer: Some(observer),
         ..RunOptions::default()
     }
 }
 
-/// Node id -> the request budget of the connection its connector uses (nodes of a connector
-/// without one are left out).
-fn node_budgets(
+/// The progress renderer of a run that sends requests: its for_each lines estimate the time
+/// left with the request budgets the nodes draw from, `limits` as [`super::rate_limits`]
+/// decided them (unknown: from the rate alone).
+pub(super) fn progress_renderer<E>(
     catalog: &psaflow_core::Catalog,
-    limits: &[(&str, Option<psaflow_core::RateLimit>)],
-) -> HashMap<String, psaflow_core::RateLimit> {
-    catalog
+    limits: Result<Vec<(&str, Option<psaflow_core::RateLimit>)>, E>,
+) -> Arc<dyn psaflow_workflow::RunObserver> {
+    let Ok(limits) = limits else {
+        return Arc::new(HumanRenderer::new());
+    };
+    // Node id -> the budget of the connection its connector uses.
+    let budgets: HashMap<String, psaflow_core::RateLimit> = catalog
         .iter()
         .filter_map(|spec| {
             let connector = spec.connector.as_deref()?;
             let limit = limits.iter().find(|(c, _)| *c == connector)?.1?;
             Some((spec.id.clone(), limit))
         })
-        .collect()
+        .collect();
+    Arc::new(HumanRenderer::new().with_budgets(budgets))
 }
 
 /// Connects, runs (recording the run when there is a store), prints, and returns the exit
@@ -396,11 +401,7 @@ async fn execute(
     }
 
     let runtime = super::build_runtime(cli, &backend)?;
-    // Progress lines estimate the time left with the budgets the nodes draw from.
-    if let Ok(limits) = limits {
-        let renderer = HumanRenderer::new().with_budgets(node_budgets(runtime.catalog(), &limits));
-        options.observer = Some(Arc::new(renderer));
-    }
+    options.observer = Some(progress_renderer(runtime.catalog(), limits));
     let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
     report.id = run_id.clone();
     if let (Some(store), Some(id)) = (&store, &run_id) {
