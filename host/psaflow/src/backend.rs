@@ -49,6 +49,20 @@ pub struct Backend {
     pub description: String,
     /// The HaloPSA client secret in use, so callers can mask it in anything they print.
     pub secret: Secret,
+    /// The request budget the HaloPSA connection was opened with (`None`: unpaced).
+    pub halopsa_rate_limit: Option<psaflow_core::RateLimit>,
+    /// The request budget of the ConnectWise connection (`None`: unpaced, the sandbox's too).
+    pub connectwise_rate_limit: Option<psaflow_core::RateLimit>,
+}
+
+impl Backend {
+    /// (connector, request budget) of each connection, as [`rate_limits`] lists them.
+    pub fn rate_limits(&self) -> Vec<(&'static str, Option<psaflow_core::RateLimit>)> {
+        vec![
+            (psaflow_halopsa::CONNECTOR, self.halopsa_rate_limit),
+            (psaflow_connectwise::CONNECTOR, self.connectwise_rate_limit),
+        ]
+    }
 }
 
 impl std::fmt::Debug for Backend {
@@ -166,11 +180,13 @@ pub async fn open_with_budget(
     lookup: impl Fn(&str) -> Option<String>,
     budget: BudgetChoice<'_>,
 ) -> anyhow::Result<Backend> {
-    let connectwise = connectwise_lazily(&lookup, forbid_sandbox, budget)?;
+    let (connectwise, connectwise_rate_limit) =
+        connectwise_lazily(&lookup, forbid_sandbox, budget)?;
     match target {
         Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let secret = config.client_secret.clone();
+            let halopsa_rate_limit = config.rate_limit;
             let options = ClientOptions {
                 budget: budget(&ApiApplication::halopsa(&config)),
                 ..ClientOptions::default()
@@ -183,10 +199,13 @@ pub async fn open_with_budget(
                 kind: BackendKind::Tenant,
                 description,
                 secret,
+                halopsa_rate_limit,
+                connectwise_rate_limit,
             })
         }
         Target::Sandbox => Ok(Backend {
             connectwise,
+            connectwise_rate_limit,
             ..start_sandbox(SandboxOptions::default()).await?
         }),
     }
@@ -232,31 +251,35 @@ fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
     }
 }
 
-/// The ConnectWise connection from `CONNECTWISE_*`; every problem in them is reported at once.
+/// The ConnectWise connection from `CONNECTWISE_*` and its request budget; every problem in
+/// them is reported at once.
 fn connectwise_lazily(
     lookup: &impl Fn(&str) -> Option<String>,
     forbid_sandbox: bool,
     budget: BudgetChoice<'_>,
-) -> anyhow::Result<Arc<dyn Transport>> {
+) -> anyhow::Result<(Arc<dyn Transport>, Option<psaflow_core::RateLimit>)> {
     let tenant = psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?;
     if forbid_sandbox && tenant.is_none() {
-        return Ok(refusing_transport(
+        let refusing = refusing_transport(
             "no ConnectWise tenant configured: set the CONNECTWISE_* variables \
              (--no-sandbox forbids the embedded ConnectWise sandbox)",
-        ));
+        );
+        return Ok((refusing, None));
     }
+    let rate_limit = tenant.as_ref().and_then(|config| config.rate_limit);
     let options = psaflow_connectwise::ClientOptions {
         budget: tenant
             .as_ref()
             .and_then(|config| budget(&ApiApplication::connectwise(config))),
         ..psaflow_connectwise::ClientOptions::default()
     };
-    Ok(psaflow_connectwise::connect_lazily(
+    let transport = psaflow_connectwise::connect_lazily(
         lookup,
         options,
         // The contract: using a sandbox is said on stderr. Only when a ConnectWise node runs.
         |description| eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}"),
-    )?)
+    )?;
+    Ok((transport, rate_limit))
 }
 
 /// Starts the embedded sandbox and a client for it.
@@ -264,6 +287,7 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     let sandbox = Sandbox::start(options)
         .await
         .context("starting the embedded HaloPSA sandbox")?;
+    let halopsa_rate_limit = sandbox_rate_limit()?;
     let config = ConnectionConfig {
         api_url: sandbox.api_url().parse()?,
         auth_url: sandbox.auth_url().parse()?,
@@ -273,7 +297,7 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         scope: "all".into(),
         // No throttling by default on the sandbox; HALOPSA_RATE_LIMIT still applies so that
         // pacing can be tried without a tenant.
-        rate_limit: sandbox_rate_limit()?,
+        rate_limit: halopsa_rate_limit,
     };
     let client = HaloClient::new(config, ClientOptions::default())?;
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
@@ -289,6 +313,8 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         )?,
         sandbox: Some(sandbox),
         description,
+        halopsa_rate_limit,
+        connectwise_rate_limit: None,
     })
 }
 

@@ -280,15 +280,14 @@ pub async fn open_backend_with_budget(
 }
 
 /// The request budget of each connector's connection, decided as [`open_backend`] would
-/// decide the connection (without connecting), with the workflow's own connection block when
-/// the person running psaflow allowed it.
+/// decide the connection (without connecting; a workflow's own block is not considered).
+/// Once connected, [`psaflow::backend::Backend::rate_limits`] says what is in use.
 pub fn rate_limits(
     cli: &Cli,
-    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
 ) -> anyhow::Result<Vec<(&'static str, Option<psaflow_core::RateLimit>)>> {
     let choice = psaflow::backend::BackendChoice {
         connection_file: cli.connection.as_deref(),
-        workflow_connection,
+        workflow_connection: None,
         forbid_sandbox: sandbox_forbidden(cli),
     };
     psaflow::backend::rate_limits(&choice, env_lookup)

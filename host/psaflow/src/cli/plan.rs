@@ -149,13 +149,12 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         eprintln!("psaflow: {e}");
         return Ok(EXIT_USAGE);
     }
-    let limits = super::rate_limits(cli, None);
     let backend = match super::open_backend(cli, None).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
     let runtime = super::build_runtime(cli, &backend)?;
-    let observer = super::run::progress_renderer(runtime.catalog(), limits);
+    let observer = super::run::progress_renderer(runtime.catalog(), &backend);
     let options = RunOptions {
         inputs,
         env: super::run::declared_env(&workflow),

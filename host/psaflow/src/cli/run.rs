@@ -156,7 +156,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             let plan = psaflow_workflow::plan(&workflow, nodes.catalog(), &options);
             print!("{}", plan.render());
             let estimate = plan.call_estimate(nodes.catalog());
-            match super::rate_limits(cli, None) {
+            match super::rate_limits(cli) {
                 Ok(limits) => print!("{}", render_estimate(&estimate, &limits)),
                 Err(err) => eprintln!("psaflow: no time estimate: {err:#}"),
             }
@@ -281,16 +281,13 @@ fn run_options(workflow: &Workflow, inputs: Map<String, Value>, secrets: Vec<Str
     }
 }
 
-/// The progress renderer of a run that sends requests: its for_each lines estimate the time
-/// left with the request budgets the nodes draw from, `limits` as [`super::rate_limits`]
-/// decided them (unknown: from the rate alone).
-pub(super) fn progress_renderer<E>(
+/// The progress renderer of a run on `backend`: its for_each lines estimate the time left with
+/// the request budgets the nodes draw from.
+pub(super) fn progress_renderer(
     catalog: &psaflow_core::Catalog,
-    limits: Result<Vec<(&str, Option<psaflow_core::RateLimit>)>, E>,
+    backend: &psaflow::backend::Backend,
 ) -> Arc<dyn psaflow_workflow::RunObserver> {
-    let Ok(limits) = limits else {
-        return Arc::new(HumanRenderer::new());
-    };
+    let limits = backend.rate_limits();
     // Node id -> the budget of the connection its connector uses.
     let budgets: HashMap<String, psaflow_core::RateLimit> = catalog
         .iter()
@@ -327,8 +324,6 @@ async fn execute(
     let mut options = run_options(workflow, target.inputs.clone(), secrets);
     let redactor = options.redactor(workflow);
 
-    // Known before connecting: the connection is decided the same way below.
-    let limits = super::rate_limits(cli, workflow_connection.clone());
     let backend = match super::open_backend(cli, workflow_connection).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
@@ -401,7 +396,7 @@ async fn execute(
     }
 
     let runtime = super::build_runtime(cli, &backend)?;
-    options.observer = Some(progress_renderer(runtime.catalog(), limits));
+    options.observer = Some(progress_renderer(runtime.catalog(), &backend));
     let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
     report.id = run_id.clone();
     if let (Some(store), Some(id)) = (&store, &run_id) {
