@@ -16,6 +16,7 @@ use crate::{BoxFuture, Clock};
 use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -132,6 +133,18 @@ pub trait RequestBudget: Send + Sync {
     fn limit(&self) -> RateLimit;
     /// Requests currently allowed per span (the configured figure, less after 429s).
     fn current_requests(&self) -> u32;
+    /// Requests this budget has let through in this process so far (progress lines divide it
+    /// by the items done to learn how many requests an item sends).
+    fn sent(&self) -> u64;
+    /// The shortest time from now until `n` more requests can all have been sent. This
+    /// default knows nothing of what was sent already: a standing start at the current size.
+    fn time_for(&self, n: u64) -> Duration {
+        RateLimit {
+            requests: self.current_requests().max(1),
+            per: self.limit().per,
+        }
+        .min_duration(n)
+    }
 }
 
 /// The in-process budget: a sliding window of send times, sized by AIMD.
@@ -142,6 +155,8 @@ pub struct WindowBudget {
     margin: Duration,
     clock: Arc<dyn Clock>,
     state: Mutex<WindowState>,
+    /// Requests let through so far.
+    sent: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -177,6 +192,7 @@ impl WindowBudget {
                 allowed: limit.requests,
                 paused_until: Duration::ZERO,
             }),
+            sent: AtomicU64::new(0),
         }
     }
 
@@ -193,6 +209,7 @@ impl WindowBudget {
         }
         if st.sent.len() < st.allowed as usize {
             st.sent.push_back(now);
+            self.sent.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         // Full: the oldest send leaves the window first. With `allowed` just shrunk there may
@@ -234,6 +251,55 @@ impl RequestBudget for WindowBudget {
 
     fn current_requests(&self) -> u32 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).allowed
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// The window as it is now: the requests still in it hold their places until a span after
+    /// they were sent, its size may be below the limit after 429s, and a pause comes first.
+    ///
+    /// Requests go in order, and one may go a span after the one `allowed` places before it
+    /// (in the window's order, the requests already sent first). So the last of the `n` new
+    /// ones goes `m - 1` spans after the first request of its chain does, `m` being how many
+    /// places of `allowed` separate it from the requests already sent.
+    fn time_for(&self, n: u64) -> Duration {
+        if n == 0 {
+            return Duration::ZERO;
+        }
+        let now = self.clock.elapsed();
+        let span = self.limit.per + self.margin;
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let start = now.max(st.paused_until);
+        let in_window: Vec<Duration> = st
+            .sent
+            .iter()
+            .copied()
+            .filter(|t| now.saturating_sub(*t) < span)
+            .collect();
+        let allowed = u64::from(st.allowed.max(1));
+        let already = in_window.len() as u64;
+        // Places in the window's order: the requests already sent are 0..already.
+        let last = already.saturating_add(n - 1);
+        if last < allowed {
+            return start - now;
+        }
+        let chain = (last - already) / allowed + 1;
+        // The chain starts behind a request already sent (it waits for that one to leave the
+        // window), or with one of the places free now.
+        let behind = last
+            .checked_sub(chain.saturating_mul(allowed))
+            .and_then(|place| usize::try_from(place).ok())
+            .and_then(|place| in_window.get(place));
+        let first = match behind {
+            Some(sent) => start.max(*sent + span),
+            None => start,
+        };
+        let spans = u32::try_from(chain - 1).unwrap_or(u32::MAX);
+        first
+            .saturating_add(span.saturating_mul(spans))
+            .saturating_sub(now)
     }
 }
 
@@ -335,6 +401,70 @@ mod tests {
         budget.throttled(None);
         budget.throttled(None);
         assert_eq!(budget.current_requests(), 1, "never below one request");
+    }
+
+    /// `time_for` is what sending takes: in many states of the window (partly used, used and
+    /// aged, shrunk by 429s, paused), the prediction equals the time the last of `n` requests
+    /// is actually let through on a virtual clock.
+    #[tokio::test]
+    async fn time_for_predicts_when_the_last_request_goes() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for case in 0..400 {
+            let clock = Arc::new(VirtualClock::new());
+            let requests = 1 + u32::try_from(next(12)).unwrap();
+            let per = Duration::from_millis(100 + 100 * next(20));
+            let budget = WindowBudget::new(RateLimit { requests, per }, clock.clone());
+            let mut story = Vec::new();
+            for _ in 0..next(6) {
+                match next(4) {
+                    0 => {
+                        let k = usize::try_from(next(2 * u64::from(requests))).unwrap();
+                        send_times(&budget, &clock, k).await;
+                        story.push(format!("send {k}"));
+                    }
+                    1 => {
+                        let ms = next(3 * u64::try_from(per.as_millis()).unwrap());
+                        clock.sleep(Duration::from_millis(ms)).await;
+                        story.push(format!("wait {ms}ms"));
+                    }
+                    2 => {
+                        let after = (next(2) == 0).then(|| Duration::from_millis(next(5000)));
+                        budget.throttled(after);
+                        story.push(format!("429 {after:?}"));
+                    }
+                    _ => {
+                        budget.succeeded();
+                        story.push("ok".into());
+                    }
+                }
+            }
+            let n = next(40);
+            let predicted = budget.time_for(n);
+            let start = clock.elapsed();
+            let times = send_times(&budget, &clock, usize::try_from(n).unwrap()).await;
+            let actual = times.last().map_or(Duration::ZERO, |t| *t - start);
+            assert_eq!(
+                predicted, actual,
+                "case {case}: {requests}/{per:?}, {story:?}, then {n} requests"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fresh_window_needs_what_the_limit_allows() {
+        let budget = WindowBudget::new(limit("100/10s"), Arc::new(VirtualClock::new()));
+        assert_eq!(budget.time_for(0), Duration::ZERO);
+        assert_eq!(budget.time_for(100), Duration::ZERO);
+        // Whole spans after the first burst, each with the jitter margin (100 ms here).
+        assert_eq!(budget.time_for(101), Duration::from_millis(10_100));
+        assert_eq!(budget.time_for(1000), Duration::from_millis(9 * 10_100));
+        assert_eq!(budget.sent(), 0);
     }
 
     #[tokio::test]

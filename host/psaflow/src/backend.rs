@@ -8,7 +8,7 @@
 //! falls back to its sandbox.
 
 use anyhow::Context;
-use psaflow_core::Transport;
+use psaflow_core::{RequestBudget, Transport, WindowBudget};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret, WorkflowBlock};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
 use std::path::Path;
@@ -49,20 +49,39 @@ pub struct Backend {
     pub description: String,
     /// The HaloPSA client secret in use, so callers can mask it in anything they print.
     pub secret: Secret,
-    /// The request budget the HaloPSA connection was opened with (`None`: unpaced).
-    pub halopsa_rate_limit: Option<psaflow_core::RateLimit>,
+    /// The request budget the HaloPSA connection draws from (`None`: unpaced).
+    pub halopsa_budget: Option<Arc<dyn RequestBudget>>,
     /// The request budget of the ConnectWise connection (`None`: unpaced, the sandbox's too).
-    pub connectwise_rate_limit: Option<psaflow_core::RateLimit>,
+    pub connectwise_budget: Option<Arc<dyn RequestBudget>>,
 }
 
 impl Backend {
-    /// (connector, request budget) of each connection, as [`rate_limits`] lists them.
-    pub fn rate_limits(&self) -> Vec<(&'static str, Option<psaflow_core::RateLimit>)> {
+    /// (connector, request budget) of each connection, in the order [`rate_limits`] lists
+    /// them: the live budgets, so progress lines can see what they have sent.
+    pub fn budgets(&self) -> Vec<(&'static str, Option<Arc<dyn RequestBudget>>)> {
         vec![
-            (psaflow_halopsa::CONNECTOR, self.halopsa_rate_limit),
-            (psaflow_connectwise::CONNECTOR, self.connectwise_rate_limit),
+            (psaflow_halopsa::CONNECTOR, self.halopsa_budget.clone()),
+            (
+                psaflow_connectwise::CONNECTOR,
+                self.connectwise_budget.clone(),
+            ),
         ]
     }
+}
+
+/// A connection's request budget, shared by its client and whoever shows progress.
+type ConnectionBudget = Arc<dyn RequestBudget>;
+
+/// The budget of a connection limited to `limit`: the one chosen for its API application (see
+/// [`BudgetChoice`]), else a window of its own in this process.
+fn connection_budget(
+    chosen: Option<Arc<dyn RequestBudget>>,
+    limit: Option<psaflow_core::RateLimit>,
+) -> Option<Arc<dyn RequestBudget>> {
+    chosen.or_else(|| {
+        let clock: Arc<dyn psaflow_core::Clock> = Arc::new(psaflow_core::SystemClock::default());
+        limit.map(|limit| Arc::new(WindowBudget::new(limit, clock)) as Arc<dyn RequestBudget>)
+    })
 }
 
 impl std::fmt::Debug for Backend {
@@ -180,15 +199,15 @@ pub async fn open_with_budget(
     lookup: impl Fn(&str) -> Option<String>,
     budget: BudgetChoice<'_>,
 ) -> anyhow::Result<Backend> {
-    let (connectwise, connectwise_rate_limit) =
-        connectwise_lazily(&lookup, forbid_sandbox, budget)?;
+    let (connectwise, connectwise_budget) = connectwise_lazily(&lookup, forbid_sandbox, budget)?;
     match target {
         Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let secret = config.client_secret.clone();
-            let halopsa_rate_limit = config.rate_limit;
+            let halopsa_budget =
+                connection_budget(budget(&ApiApplication::halopsa(&config)), config.rate_limit);
             let options = ClientOptions {
-                budget: budget(&ApiApplication::halopsa(&config)),
+                budget: halopsa_budget.clone(),
                 ..ClientOptions::default()
             };
             let client = HaloClient::new(*config, options)?;
@@ -199,13 +218,13 @@ pub async fn open_with_budget(
                 kind: BackendKind::Tenant,
                 description,
                 secret,
-                halopsa_rate_limit,
-                connectwise_rate_limit,
+                halopsa_budget,
+                connectwise_budget,
             })
         }
         Target::Sandbox => Ok(Backend {
             connectwise,
-            connectwise_rate_limit,
+            connectwise_budget,
             ..start_sandbox(SandboxOptions::default()).await?
         }),
     }
@@ -257,7 +276,7 @@ fn connectwise_lazily(
     lookup: &impl Fn(&str) -> Option<String>,
     forbid_sandbox: bool,
     budget: BudgetChoice<'_>,
-) -> anyhow::Result<(Arc<dyn Transport>, Option<psaflow_core::RateLimit>)> {
+) -> anyhow::Result<(Arc<dyn Transport>, Option<ConnectionBudget>)> {
     let tenant = psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?;
     if forbid_sandbox && tenant.is_none() {
         let refusing = refusing_transport(
@@ -266,11 +285,14 @@ fn connectwise_lazily(
         );
         return Ok((refusing, None));
     }
-    let rate_limit = tenant.as_ref().and_then(|config| config.rate_limit);
+    let connection_budget = tenant.as_ref().and_then(|config| {
+        connection_budget(
+            budget(&ApiApplication::connectwise(config)),
+            config.rate_limit,
+        )
+    });
     let options = psaflow_connectwise::ClientOptions {
-        budget: tenant
-            .as_ref()
-            .and_then(|config| budget(&ApiApplication::connectwise(config))),
+        budget: connection_budget.clone(),
         ..psaflow_connectwise::ClientOptions::default()
     };
     let transport = psaflow_connectwise::connect_lazily(
@@ -279,7 +301,7 @@ fn connectwise_lazily(
         // The contract: using a sandbox is said on stderr. Only when a ConnectWise node runs.
         |description| eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}"),
     )?;
-    Ok((transport, rate_limit))
+    Ok((transport, connection_budget))
 }
 
 /// Starts the embedded sandbox and a client for it.
@@ -288,6 +310,7 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         .await
         .context("starting the embedded HaloPSA sandbox")?;
     let halopsa_rate_limit = sandbox_rate_limit()?;
+    let halopsa_budget = connection_budget(None, halopsa_rate_limit);
     let config = ConnectionConfig {
         api_url: sandbox.api_url().parse()?,
         auth_url: sandbox.auth_url().parse()?,
@@ -299,7 +322,11 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         // pacing can be tried without a tenant.
         rate_limit: halopsa_rate_limit,
     };
-    let client = HaloClient::new(config, ClientOptions::default())?;
+    let options = ClientOptions {
+        budget: halopsa_budget.clone(),
+        ..ClientOptions::default()
+    };
+    let client = HaloClient::new(config, options)?;
     let description = format!("the embedded HaloPSA sandbox at {}", sandbox.base_url());
     Ok(Backend {
         transport: Arc::new(client),
@@ -313,8 +340,8 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
         )?,
         sandbox: Some(sandbox),
         description,
-        halopsa_rate_limit,
-        connectwise_rate_limit: None,
+        halopsa_budget,
+        connectwise_budget: None,
     })
 }
 

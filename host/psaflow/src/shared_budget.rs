@@ -10,7 +10,7 @@
 use psaflow_core::{BoxFuture, Clock, RateLimit, RequestBudget, SystemClock, WindowBudget};
 use psaflow_store::{RunStore, SharedLimit};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A tenant's request budget kept in the run store and shared by every worker using it.
@@ -25,6 +25,8 @@ pub struct SharedBudget {
     fallback: WindowBudget,
     warned: AtomicBool,
     clock: Arc<dyn Clock>,
+    /// Requests this process was let through.
+    sent: AtomicU64,
 }
 
 impl SharedBudget {
@@ -46,6 +48,7 @@ impl SharedBudget {
             fallback: WindowBudget::new(limit, clock.clone()),
             warned: AtomicBool::new(false),
             clock,
+            sent: AtomicU64::new(0),
         }
     }
 
@@ -77,33 +80,39 @@ impl SharedBudget {
 impl RequestBudget for SharedBudget {
     fn acquire(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            loop {
-                let (store, key, limit) = (self.store.clone(), self.key.clone(), self.shared);
-                let answer =
-                    tokio::task::spawn_blocking(move || store.take_request_slot(&key, limit)).await;
-                match answer {
-                    Ok(Ok(answer)) => {
-                        self.allowed.store(answer.allowed, Ordering::Relaxed);
-                        match answer.wait_ms {
-                            None => return,
-                            Some(ms) => {
-                                // Never sleep past one span: the window may change meanwhile.
-                                let wait =
-                                    Duration::from_millis(ms.max(1).unsigned_abs()).min(self.limit.per);
-                                self.clock.sleep(wait).await;
+            // A slot in the store's window, or in this process's own when the store fails.
+            let slot = async {
+                loop {
+                    let (store, key, limit) = (self.store.clone(), self.key.clone(), self.shared);
+                    let answer =
+                        tokio::task::spawn_blocking(move || store.take_request_slot(&key, limit))
+                            .await;
+                    match answer {
+                        Ok(Ok(answer)) => {
+                            self.allowed.store(answer.allowed, Ordering::Relaxed);
+                            match answer.wait_ms {
+                                None => return,
+                                Some(ms) => {
+                                    // Never sleep past one span: the window may change meanwhile.
+                                    let wait = Duration::from_millis(ms.max(1).unsigned_abs())
+                                        .min(self.limit.per);
+                                    self.clock.sleep(wait).await;
+                                }
                             }
                         }
-                    }
-                    Ok(Err(err)) => {
-                        self.warn(&err);
-                        return self.fallback.acquire().await;
-                    }
-                    Err(err) => {
-                        self.warn(&err);
-                        return self.fallback.acquire().await;
+                        Ok(Err(err)) => {
+                            self.warn(&err);
+                            return self.fallback.acquire().await;
+                        }
+                        Err(err) => {
+                            self.warn(&err);
+                            return self.fallback.acquire().await;
+                        }
                     }
                 }
-            }
+            };
+            slot.await;
+            self.sent.fetch_add(1, Ordering::Relaxed);
         })
     }
 
@@ -136,5 +145,9 @@ impl RequestBudget for SharedBudget {
 
     fn current_requests(&self) -> u32 {
         self.allowed.load(Ordering::Relaxed)
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 }

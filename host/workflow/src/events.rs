@@ -54,6 +54,8 @@ pub enum RunEvent {
         index: usize,
         /// How it ended.
         status: StepStatus,
+        /// API requests the item sent, every attempt's (0 when it did not run).
+        requests: u32,
     },
     /// A step ended.
     StepFinished {

@@ -4,10 +4,11 @@ use crate::events::{RunEvent, RunObserver};
 use crate::duration::format_duration;
 use crate::report::{RunReport, RunStatus, StepStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use psaflow_core::RateLimit;
+use psaflow_core::RequestBudget;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Writes progress to stderr (or any writer); `summary` formats the end of a run.
@@ -19,7 +20,7 @@ pub struct HumanRenderer {
     progress: Mutex<HashMap<String, StepProgress>>,
     /// Node id -> the request budget of the connection it uses (see
     /// [`HumanRenderer::with_budgets`]).
-    budgets: HashMap<String, RateLimit>,
+    budgets: HashMap<String, Arc<dyn RequestBudget>>,
 }
 
 /// How far a for_each step is.
@@ -32,7 +33,53 @@ struct StepProgress {
     /// The last tenth reported in plain mode.
     tenths: usize,
     /// The request budget the step's node draws from, if its connection has one.
-    budget: Option<RateLimit>,
+    budget: Option<StepBudget>,
+}
+
+/// A for_each step's view of the request budget its node draws from.
+#[derive(Clone)]
+struct StepBudget {
+    budget: Arc<dyn RequestBudget>,
+    /// What the budget had let through when the step started.
+    sent_before: u64,
+    /// Requests the finished items sent (shared with the live bar's estimate).
+    sent_by_done: Arc<AtomicU64>,
+}
+
+impl StepBudget {
+    fn new(budget: Arc<dyn RequestBudget>) -> Self {
+        let sent_before = budget.sent();
+        StepBudget {
+            budget,
+            sent_before,
+            sent_by_done: Arc::default(),
+        }
+    }
+
+    fn item_finished(&self, requests: u32) {
+        self.sent_by_done
+            .fetch_add(u64::from(requests), Ordering::Relaxed);
+    }
+
+    /// The time the budget needs, from now, for the requests the step's items still have to
+    /// send, counted against the requests already in its window (this step's and earlier
+    /// ones'): as many per item as the finished items sent on average (one before any has
+    /// finished), less those the items under way have sent already.
+    fn time_needed(&self, done: usize, total: usize) -> Duration {
+        let sent = self.budget.sent().saturating_sub(self.sent_before);
+        let by_done = self.sent_by_done.load(Ordering::Relaxed);
+        let under_way = sent.saturating_sub(by_done);
+        let left = total.saturating_sub(done) as u64;
+        let to_come = if done == 0 {
+            left
+        } else {
+            // left * (by_done / done), rounded up.
+            let exact = (u128::from(left) * u128::from(by_done)).div_ceil(done as u128);
+            u64::try_from(exact).unwrap_or(u64::MAX)
+        };
+        let requests = to_come.saturating_sub(under_way);
+        self.budget.time_for(requests)
+    }
 }
 
 /// Plain (non-terminal) output reports a for_each step's progress at each tenth when it has
@@ -46,7 +93,11 @@ impl StepProgress {
         let rate = if secs > 0.0 { self.done as f64 / secs } else { 0.0 };
         let at_this_rate =
             (rate > 0.0).then(|| Duration::from_secs_f64((self.total - self.done) as f64 / rate));
-        let left = match time_left(at_this_rate, self.budget, self.total, elapsed) {
+        let budget_needs = self
+            .budget
+            .as_ref()
+            .map(|b| b.time_needed(self.done, self.total));
+        let left = match time_left(at_this_rate, budget_needs) {
             Some(left) if self.done < self.total => format!(", about {} left", clock_time(left)),
             _ => String::new(),
         };
@@ -59,23 +110,17 @@ impl StepProgress {
     }
 }
 
-/// What is left of a for_each step of `total` items, `elapsed` after it started: the larger of
-/// what the rate so far gives (`at_this_rate`) and what the step's request `budget` allows.
+/// What is left of a for_each step: the larger of what the rate so far gives (`at_this_rate`)
+/// and what the request budget needs for the requests still to send (`budget_needs`, see
+/// [`StepBudget::time_needed`]).
 ///
 /// A budget lets its first `requests` go at once, so early on the rate so far says nothing of
 /// the spans still to wait: 2,000 items under 500 requests per 3 minutes show 8/s after the
 /// first minute, and would be "3m left" at that rate, but the budget needs 9 minutes for them.
-/// Every item sends at least one request; the budget's part counts from the step's start as if
-/// the budget were unused then, so it is a floor, and the rate so far takes over once the step
-/// is slower than that.
-fn time_left(
-    at_this_rate: Option<Duration>,
-    budget: Option<RateLimit>,
-    total: usize,
-    elapsed: Duration,
-) -> Option<Duration> {
-    let budget_floor = budget.map(|b| b.min_duration(total as u64).saturating_sub(elapsed));
-    match (at_this_rate, budget_floor) {
+/// The budget's part is the fastest the budget allows; the rate so far takes over once the
+/// step is slower than that.
+fn time_left(at_this_rate: Option<Duration>, budget_needs: Option<Duration>) -> Option<Duration> {
+    match (at_this_rate, budget_needs) {
         (Some(rate), Some(floor)) => Some(rate.max(floor)),
         (rate, floor) => rate.or(floor),
     }
@@ -123,7 +168,7 @@ impl HumanRenderer {
     /// Estimates time left with the request budgets the run's nodes draw from: `budgets` maps a
     /// node id to the request budget of the connection it uses (nodes without one are paced
     /// by nothing but the API's answers). See [`time_left`].
-    pub fn with_budgets(mut self, budgets: HashMap<String, RateLimit>) -> Self {
+    pub fn with_budgets(mut self, budgets: HashMap<String, Arc<dyn RequestBudget>>) -> Self {
         self.budgets = budgets;
         self
     }
@@ -279,8 +324,9 @@ impl RunObserver for HumanRenderer {
                 // Only a live terminal gets a line per step (with its progress bar); the
                 // summary lists every step once.
                 if let Some(n) = items {
-                    let budget = self.budgets.get(node).copied();
+                    let budget = self.budgets.get(node).cloned().map(StepBudget::new);
                     let total = *n;
+                    let bar_budget = budget.clone();
                     let bar = self.live.then(|| {
                         self.line(&format!("- {id} [{node}]{warn} over {n} items"));
                         let bar = ProgressBar::with_draw_target(
@@ -302,13 +348,11 @@ impl RunObserver for HumanRenderer {
                                 "left",
                                 move |state: &indicatif::ProgressState,
                                       w: &mut dyn std::fmt::Write| {
-                                    let left = time_left(
-                                        Some(state.eta()),
-                                        budget,
-                                        total,
-                                        state.elapsed(),
-                                    )
-                                    .unwrap_or_default();
+                                    let done = usize::try_from(state.pos()).unwrap_or(usize::MAX);
+                                    let budget_needs =
+                                        bar_budget.as_ref().map(|b| b.time_needed(done, total));
+                                    let left = time_left(Some(state.eta()), budget_needs)
+                                        .unwrap_or_default();
                                     let _ = write!(w, "{}", clock_time(left));
                                 },
                             )
@@ -354,10 +398,13 @@ impl RunObserver for HumanRenderer {
                     None => self.line(&text),
                 }
             }
-            RunEvent::ItemFinished { id, .. } => {
+            RunEvent::ItemFinished { id, requests, .. } => {
                 let mut progress = self.progress.lock().unwrap();
                 if let Some(p) = progress.get_mut(id) {
                     p.done += 1;
+                    if let Some(budget) = &p.budget {
+                        budget.item_finished(*requests);
+                    }
                     if let Some(bar) = &p.bar {
                         bar.set_position(p.done as u64);
                     } else if p.total >= PLAIN_PROGRESS_MIN_ITEMS {
@@ -426,6 +473,7 @@ mod tests {
                 id: id.into(),
                 index,
                 status: StepStatus::Succeeded,
+                requests: 1,
             });
         }
     }
@@ -461,48 +509,130 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_budget_keeps_the_time_left_from_trusting_its_first_burst() {
-        let hosted = RateLimit {
-            requests: 500,
-            per: Duration::from_secs(180),
-        };
-        // 2,000 items: the first 500 went in the first minute (8.3/s); at that rate 1,500 more
-        // take 3 minutes, but the budget lets them go only in the next three spans.
-        let p = StepProgress {
-            done: 500,
-            total: 2000,
+    /// A 500-per-3-minutes budget on a virtual clock that has let `sent` requests through at
+    /// its start and then moved on by `later`.
+    fn hosted_budget(sent: usize, later: Duration) -> Arc<dyn RequestBudget> {
+        use psaflow_core::{Clock, VirtualClock, WindowBudget};
+        let clock = Arc::new(VirtualClock::new());
+        let budget = WindowBudget::new(psaflow_core::RateLimit::HOSTED_HALOPSA, clock.clone());
+        block_on(async {
+            for _ in 0..sent {
+                budget.acquire().await;
+            }
+            clock.sleep(later).await;
+        });
+        Arc::new(budget)
+    }
+
+    /// Drives futures that never wait for anything real (a virtual clock's sleeps are ready).
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime for the test")
+            .block_on(future)
+    }
+
+    fn progress(
+        done: usize,
+        total: usize,
+        budget: &Arc<dyn RequestBudget>,
+        sent_before: u64,
+    ) -> StepProgress {
+        StepProgress {
+            done,
+            total,
             started: Instant::now(),
             bar: None,
-            tenths: 2,
-            budget: Some(hosted),
-        };
+            tenths: done * 10 / total,
+            // Every request sent since the step began was an item's that has finished.
+            budget: Some(StepBudget {
+                budget: budget.clone(),
+                sent_before,
+                sent_by_done: Arc::new(AtomicU64::new(budget.sent() - sent_before)),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_budget_keeps_the_time_left_from_trusting_its_first_burst() {
+        // 2,000 items: the first 500 went in the first minute (8.3/s); at that rate 1,500 more
+        // take 3 minutes, but the budget lets them go only in the next three spans (each with
+        // its 1% margin): 3 x 181.8 s from the start, 60 s of which have passed.
+        let budget = hosted_budget(500, Duration::from_secs(60));
         assert_eq!(
-            p.plain_line("sync", Duration::from_secs(60)),
-            "    sync: 500/2000 items (25%), 8.3/s, about 8m left"
+            progress(500, 2000, &budget, 0).plain_line("sync", Duration::from_secs(60)),
+            "    sync: 500/2000 items (25%), 8.3/s, about 8m 6s left"
         );
         // Once the step runs slower than the budget, its own rate is the estimate.
-        let slow = StepProgress { done: 1000, ..p };
+        let budget = hosted_budget(1000, Duration::from_secs(1000));
         assert_eq!(
-            slow.plain_line("sync", Duration::from_secs(1000)),
+            progress(1000, 2000, &budget, 0).plain_line("sync", Duration::from_secs(1000)),
             "    sync: 1000/2000 items (50%), 1.0/s, about 16m 40s left"
         );
         // A step within the first burst waits for nothing but the API.
+        let budget = hosted_budget(0, Duration::ZERO);
+        let first = StepBudget::new(budget.clone());
+        assert_eq!(first.time_needed(0, 300), Duration::ZERO);
         assert_eq!(
             time_left(
                 Some(Duration::from_secs(4)),
-                Some(hosted),
-                300,
-                Duration::from_secs(2)
+                Some(first.time_needed(0, 300))
             ),
             Some(Duration::from_secs(4))
         );
         // Before any item ends, the budget alone says something.
         assert_eq!(
-            time_left(None, Some(hosted), 1200, Duration::from_secs(10)),
-            Some(Duration::from_secs(350))
+            time_left(None, Some(first.time_needed(0, 1200))),
+            Some(Duration::from_secs_f64(2.0 * 181.8))
         );
-        assert_eq!(time_left(None, None, 1200, Duration::from_secs(10)), None);
+        assert_eq!(time_left(None, None), None);
+    }
+
+    #[test]
+    fn a_budget_spent_by_an_earlier_step_delays_the_next() {
+        // An earlier step sent 480 requests; 10 s later a 100-item step starts. Twenty go at
+        // once, the other eighty wait for the window to move: until 181.8 s after the first
+        // step's burst.
+        let budget = hosted_budget(480, Duration::from_secs(10));
+        let step = StepBudget::new(budget.clone());
+        assert_eq!(step.time_needed(0, 100), Duration::from_secs_f64(171.8));
+    }
+
+    #[test]
+    fn items_that_send_several_requests_are_counted_as_they_do() {
+        // A paging node: the 30 items done sent 90 requests, three each. The 400 items left
+        // will send 1,200: 410 at once (the window holds 90 of its 500), the rest in the two
+        // spans after that. At one request per item, the 400 would all go at once.
+        let budget = hosted_budget(90, Duration::from_secs(5));
+        let step = progress(30, 430, &budget, 0).budget.unwrap();
+        assert_eq!(
+            step.time_needed(30, 430),
+            Duration::from_secs_f64(2.0 * 181.8)
+        );
+        assert_eq!(budget.time_for(400), Duration::ZERO);
+    }
+
+    #[test]
+    fn requests_of_items_under_way_are_not_counted_twice() {
+        // 400 items at 20/2s: 10 finished with one request each, 4 under way have sent theirs.
+        use psaflow_core::{VirtualClock, WindowBudget};
+        let limit = "20/2s".parse().unwrap();
+        let budget: Arc<dyn RequestBudget> =
+            Arc::new(WindowBudget::new(limit, Arc::new(VirtualClock::new())));
+        let step = StepBudget::new(budget.clone());
+        block_on(async {
+            for _ in 0..14 {
+                budget.acquire().await;
+            }
+        });
+        for _ in 0..10 {
+            step.item_finished(1);
+        }
+        // 390 items left, 4 of their requests sent: 386 more, 6 of them now, then 380 at 20
+        // per span (2 s and its 20 ms margin): 19 spans.
+        assert_eq!(step.time_needed(10, 400), Duration::from_millis(19 * 2020));
+        // Counting the 4 twice would need one more span.
+        assert_eq!(budget.time_for(390), Duration::from_millis(20 * 2020));
     }
 
     #[test]

@@ -287,14 +287,18 @@ pub(super) fn progress_renderer(
     catalog: &psaflow_core::Catalog,
     backend: &psaflow::backend::Backend,
 ) -> Arc<dyn psaflow_workflow::RunObserver> {
-    let limits = backend.rate_limits();
+    let connections = backend.budgets();
     // Node id -> the budget of the connection its connector uses.
-    let budgets: HashMap<String, psaflow_core::RateLimit> = catalog
+    let budgets: HashMap<String, Arc<dyn psaflow_core::RequestBudget>> = catalog
         .iter()
         .filter_map(|spec| {
             let connector = spec.connector.as_deref()?;
-            let limit = limits.iter().find(|(c, _)| *c == connector)?.1?;
-            Some((spec.id.clone(), limit))
+            let budget = connections
+                .iter()
+                .find(|(c, _)| *c == connector)?
+                .1
+                .clone()?;
+            Some((spec.id.clone(), budget))
         })
         .collect();
     Arc::new(HumanRenderer::new().with_budgets(budgets))

@@ -92,6 +92,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                             id: step.id.value.clone(),
                             index: i,
                             status: StepStatus::Skipped,
+                            requests: 0,
                         });
                         continue;
                     }
@@ -113,6 +114,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
                             id: step.id.value.clone(),
                             index: i,
                             status: StepStatus::Failed,
+                            requests: 0,
                         });
                         continue;
                     }
@@ -157,6 +159,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
             id: step.id.value.clone(),
             index: i,
             status,
+            requests: outcome.calls.requests,
         });
     }
 
