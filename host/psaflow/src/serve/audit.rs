@@ -41,7 +41,7 @@ pub async fn rows(state: &AppState, q: &AuditQuery) -> Result<Vec<AuditEntry>, A
     super::runs::blocking(move || store.audit(&filter)).await
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/v1/audit", operation_id = "listAudit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "audit rows: id, at, actor, run_id, step_id, item, node, effect, target, outcome, approved_by, detail", body = Vec<Object>),
               (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])))]

@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "checkHealth", tag = "operations",
     responses((status = 200, description = "the server is up", body = Object)))]
 /// Liveness: no token needed.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "operations",
     responses((status = 200, description = "ready for requests", body = Object),
               (status = 503, description = "shutting down, or the run store does not answer", body = Object)))]
 /// Readiness: the run store answers and the server is not shutting down.
@@ -59,7 +59,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format; every name starts with psaflow_", content_type = "text/plain")))]
 /// Metrics in Prometheus text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -63,7 +63,7 @@ fn find<'a>(state: &'a AppState, node: &str) -> Result<&'a NodeSpec, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/v1/nodes", tag = "nodes",
+#[utoipa::path(get, path = "/v1/nodes", operation_id = "listNodes", tag = "nodes",
     responses((status = 200, description = "every node: id, description, parameters, effect, idempotency, natural key, calls, destructive", body = Vec<Object>)),
     security(("bearer" = [])))]
 /// The node catalog.
@@ -77,7 +77,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/nodes/{node}", tag = "nodes",
+#[utoipa::path(get, path = "/v1/nodes/{node}", operation_id = "getNode", tag = "nodes",
     params(("node" = String, Path, description = "a node id from GET /v1/nodes")),
     responses((status = 200, description = "the node, with `schema`: the JSON Schema of its parameters", body = Object),
               (status = 404, body = super::error::ErrorBody)),
@@ -107,7 +107,7 @@ pub struct InvokeQuery {
     pub connection: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/nodes/{node}/invoke", tag = "nodes",
+#[utoipa::path(post, path = "/v1/nodes/{node}/invoke", operation_id = "invokeNode", tag = "nodes",
     params(("node" = String, Path, description = "a node id from GET /v1/nodes"), InvokeQuery),
     request_body(content = Object, description = "the parameters, e.g. {\"Id\": 7}"),
     responses((status = 200, description = "the envelope (StatusCode, OriginalStatusCode, ErrorMessage, the output) plus \"backend\"", body = Object),

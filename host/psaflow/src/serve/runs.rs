@@ -291,7 +291,7 @@ pub async fn blocking<T: Send + 'static>(
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-#[utoipa::path(post, path = "/v1/runs", tag = "runs",
+#[utoipa::path(post, path = "/v1/runs", operation_id = "submitRun", tag = "runs",
     request_body = SubmitRun,
     params(("Idempotency-Key" = Option<String>, Header, description = "the same key and body answer the run made the first time; another body is a 409")),
     responses((status = 202, body = Submitted, description = "recorded and started"),
@@ -340,7 +340,7 @@ fn check_run_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(put, path = "/v1/runs/{id}", tag = "runs",
+#[utoipa::path(put, path = "/v1/runs/{id}", operation_id = "startRunWithId", tag = "runs",
     request_body = SubmitRun,
     params(("id" = String, Path, description = "the run id you choose")),
     responses((status = 202, body = Submitted, description = "recorded and started"),
@@ -361,7 +361,7 @@ pub async fn put(
     start(&state, &caller, body, Some(id), Some(key)).await
 }
 
-#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs",
+#[utoipa::path(get, path = "/v1/runs/{id}", operation_id = "getRun", tag = "runs",
     params(("id" = String, Path)),
     responses((status = 200, description = "the run report (`psaflow run --json`) plus id, timings, attempts and approvals", body = Object),
               (status = 404, body = super::error::ErrorBody)),
@@ -438,7 +438,7 @@ pub struct RunPage {
     pub next: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/runs", tag = "runs", params(ListQuery),
+#[utoipa::path(get, path = "/v1/runs", operation_id = "listRuns", tag = "runs", params(ListQuery),
     responses((status = 200, body = RunPage), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 /// Recorded runs, newest first, a page at a time.
@@ -506,7 +506,7 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
     Ok(RunPage { runs: page, next })
 }
 
-#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs",
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", operation_id = "cancelRun", tag = "runs",
     params(("id" = String, Path)),
     responses((status = 200, body = Submitted, description = "cancelled: the run is failed with a message naming who cancelled it"),
               (status = 404, body = super::error::ErrorBody),
@@ -562,7 +562,7 @@ pub struct ApprovalBody {
     pub comment: Option<String>,
 }
 
-#[utoipa::path(post, path = "/v1/runs/{id}/approvals", tag = "runs",
+#[utoipa::path(post, path = "/v1/runs/{id}/approvals", operation_id = "decideApproval", tag = "runs",
     request_body = ApprovalBody,
     params(("id" = String, Path)),
     responses((status = 202, description = "recorded; the run resumes", body = Object),

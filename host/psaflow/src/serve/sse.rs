@@ -37,7 +37,7 @@ struct Follow {
     first: bool,
 }
 
-#[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "runs",
+#[utoipa::path(get, path = "/v1/runs/{id}/events", operation_id = "followRunEvents", tag = "runs",
     params(("id" = String, Path)),
     responses((status = 200, description = "text/event-stream with events `step`, `waiting` and `done`", content_type = "text/event-stream"),
               (status = 404, body = super::error::ErrorBody)),

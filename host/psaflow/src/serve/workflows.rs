@@ -134,7 +134,7 @@ pub fn find(state: &AppState, name: &str) -> Result<(Workflow, String), ApiError
     )))
 }
 
-#[utoipa::path(get, path = "/v1/workflows", tag = "workflows",
+#[utoipa::path(get, path = "/v1/workflows", operation_id = "listWorkflows", tag = "workflows",
     responses((status = 200, body = Vec<WorkflowEntry>), (status = 401, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 /// The workflows of the server's workflows folder.
@@ -182,7 +182,7 @@ pub struct ValidateResponse {
     pub warnings: Vec<DiagnosticJson>,
 }
 
-#[utoipa::path(post, path = "/v1/workflows/validate", tag = "workflows",
+#[utoipa::path(post, path = "/v1/workflows/validate", operation_id = "validateWorkflow", tag = "workflows",
     request_body = ValidateRequest,
     responses((status = 200, body = ValidateResponse, description = "valid or not: see `valid` and `diagnostics`"),
               (status = 401, body = super::error::ErrorBody)),
