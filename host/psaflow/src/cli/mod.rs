@@ -98,8 +98,32 @@ pub enum Command {
     Worker(worker::Args),
 }
 
+/// Exit status when the reader of stdout went away (`psaflow nodes --json | head -1`): what a
+/// shell reports for a process killed by SIGPIPE (128 + 13). SIGPIPE itself stays ignored,
+/// because psaflow also writes to sockets, where that signal would kill it mid-request.
+pub const EXIT_STDOUT_CLOSED: u8 = 141;
+
+/// True for the panic `println!` raises when stdout's reader is gone: std words it
+/// "failed printing to stdout: Broken pipe (os error 32)".
+fn is_closed_stdout_panic(payload: &str) -> bool {
+    let broken_pipe = std::io::Error::from_raw_os_error(32).to_string();
+    payload.starts_with("failed printing to stdout") && payload.ends_with(&broken_pipe)
+}
+
+/// True when a command stopped on an unwrapped "broken pipe" I/O error: that is how its own
+/// `?` on a write to stdout ends once the reader is gone. Writes to sockets fail inside an
+/// HTTP client or server, whose errors wrap the I/O error, or with context added.
+fn is_closed_stdout_error(err: &anyhow::Error) -> bool {
+    let broken_pipe = err
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+    let unwrapped = err.chain().count() == 1;
+    broken_pipe && unwrapped
+}
+
 /// Replaces the default panic message with one that masks every credential in the
 /// environment: a panic message is text we did not write carefully (a library's `expect`).
+/// A print to a closed stdout is no bug: the command ends quietly, as if SIGPIPE had ended it.
 fn install_redacting_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let payload = info
@@ -108,6 +132,9 @@ fn install_redacting_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "(no message)".into());
+        if is_closed_stdout_panic(&payload) {
+            std::process::exit(EXIT_STDOUT_CLOSED.into());
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -172,6 +199,7 @@ pub fn main() -> ExitCode {
     });
     match code {
         Ok(code) => ExitCode::from(code),
+        Err(err) if is_closed_stdout_error(&err) => ExitCode::from(EXIT_STDOUT_CLOSED),
         Err(err) if err.downcast_ref::<psaflow::runtime::OverrideRefused>().is_some() => {
             eprintln!("psaflow: error: {err:#}");
             ExitCode::from(EXIT_USAGE)
@@ -375,5 +403,22 @@ mod tests {
             vars.into_iter(),
         );
         assert_eq!(masked, "called unwrap on *** and *** in eu-west");
+    }
+
+    #[test]
+    fn only_a_print_to_a_closed_stdout_is_a_closed_stdout() {
+        let broken_pipe = std::io::Error::from_raw_os_error(32);
+        assert!(is_closed_stdout_panic(&format!(
+            "failed printing to stdout: {broken_pipe}"
+        )));
+        assert!(!is_closed_stdout_panic(&format!(
+            "failed printing to stderr: {broken_pipe}"
+        )));
+        assert!(!is_closed_stdout_panic("index out of bounds"));
+
+        assert!(is_closed_stdout_error(&anyhow::Error::from(broken_pipe)));
+        let wrapped = anyhow::Error::from(std::io::Error::from_raw_os_error(32))
+            .context("sending the request");
+        assert!(!is_closed_stdout_error(&wrapped));
     }
 }
