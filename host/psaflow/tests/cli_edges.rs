@@ -32,3 +32,33 @@ fn a_closed_stdout_ends_the_command_quietly_with_141() {
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn validate_errors_end_with_one_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("syntax.yaml", "name: x\nsteps: [\n"),
+        ("empty.yaml", ""),
+        ("no-steps.yaml", "name: x\n"),
+        ("unknown-node.yaml", "name: x\nsteps:\n  - id: a\n    node: nope.x\n"),
+    ];
+    let mut paths: Vec<_> = files
+        .iter()
+        .map(|(name, content)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        })
+        .collect();
+    paths.push(dir.path().join("missing.yaml"));
+    for path in paths {
+        let out = psaflow().arg("validate").arg(&path).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        assert!(
+            stderr.ends_with('\n') && !stderr.ends_with("\n\n"),
+            "{}: {stderr:?}",
+            path.display()
+        );
+    }
+}

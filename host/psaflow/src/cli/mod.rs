@@ -376,13 +376,18 @@ pub fn load_nodes(cli: &Cli) -> anyhow::Result<std::sync::Arc<psaflow::runtime::
     Ok(NODES.get_or_init(|| std::sync::Arc::new(nodes)).clone())
 }
 
-/// Diagnostics for the terminal: styled on a TTY, plain otherwise (CI logs, pipes).
+/// Diagnostics for the terminal: styled on a TTY, plain otherwise (CI logs, pipes). Ends with
+/// exactly one newline, whatever each diagnostic's rendering ends with, so callers `eprint!` it
+/// (a message without one runs into the shell's prompt).
 pub fn render(diagnostics: &psaflow_workflow::Diagnostics) -> String {
     use std::io::IsTerminal;
-    let styled = std::io::stderr().is_terminal();
+    render_styled(diagnostics, std::io::stderr().is_terminal())
+}
+
+fn render_styled(diagnostics: &psaflow_workflow::Diagnostics, styled: bool) -> String {
     diagnostics
         .iter()
-        .map(|d| d.render(styled))
+        .map(|d| format!("{}\n", d.render(styled).trim_end()))
         .collect::<Vec<_>>()
         .join("\n")
 }

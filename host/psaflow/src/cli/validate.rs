@@ -37,7 +37,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     let warned = warnings.len();
     let print_warnings = || {
         if !warnings.is_empty() {
-            eprintln!("{}", super::render(&warnings));
+            eprint!("{}", super::render(&warnings));
         }
     };
     match checked {
@@ -60,7 +60,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             Ok(0)
         }
         Err(diagnostics) => {
-            eprintln!("{}", super::render(&diagnostics));
+            eprint!("{}", super::render(&diagnostics));
             print_warnings();
             Ok(EXIT_USAGE)
         }
