@@ -198,6 +198,61 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The help for a name that is not an [`is_identifier`], with a valid name to use instead.
+fn identifier_hint(name: &str) -> String {
+    format!(
+        "use ASCII letters, digits and _ only, not starting with a digit, e.g. {}",
+        identifier_like(name)
+    )
+}
+
+/// `name` made an identifier: accents dropped from Latin letters, every run of other
+/// characters one `_`, and a leading `_` when it would start with a digit.
+fn identifier_like(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().map(without_accent) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = match out.trim_matches('_') {
+        "" => "name",
+        trimmed => trimmed,
+    };
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{out}")
+    } else {
+        out.to_string()
+    }
+}
+
+/// The ASCII letter an accented Latin letter is written with (`í` → `i`); other characters
+/// are returned as they are.
+fn without_accent(c: char) -> char {
+    const FOLDS: [(&str, char); 14] = [
+        ("àáâãäåā", 'a'),
+        ("ÀÁÂÃÄÅĀ", 'A'),
+        ("èéêëē", 'e'),
+        ("ÈÉÊËĒ", 'E'),
+        ("ìíîïī", 'i'),
+        ("ÌÍÎÏĪ", 'I'),
+        ("òóôõöøō", 'o'),
+        ("ÒÓÔÕÖØŌ", 'O'),
+        ("ùúûüū", 'u'),
+        ("ÙÚÛÜŪ", 'U'),
+        ("ñ", 'n'),
+        ("Ñ", 'N'),
+        ("ç", 'c'),
+        ("Ç", 'C'),
+    ];
+    FOLDS
+        .iter()
+        .find(|(accented, _)| accented.contains(c))
+        .map_or(c, |&(_, plain)| plain)
+}
+
 struct Builder {
     file: String,
     source: Arc<str>,
@@ -383,10 +438,7 @@ impl Builder {
                 self.error(
                     k.pos,
                     format!("input name '{}' cannot be used in expressions", k.name),
-                    Some(format!(
-                        "use letters, digits and _ only, e.g. {}",
-                        k.name.replace(['-', ' ', '.'], "_")
-                    )),
+                    Some(identifier_hint(&k.name)),
                 );
             }
             let mut decl = InputDecl {
@@ -508,10 +560,7 @@ impl Builder {
                     self.error(
                         v.pos,
                         format!("step id '{s}' cannot be used in expressions (steps.{s}...)"),
-                        Some(format!(
-                            "use letters, digits and _ only, e.g. {}",
-                            s.replace(['-', ' ', '.'], "_")
-                        )),
+                        Some(identifier_hint(&s)),
                     );
                 }
                 Located::new(s, v.pos)
@@ -868,10 +917,7 @@ impl Builder {
                 self.error(
                     k.pos,
                     format!("value name '{}' cannot be used in expressions", k.name),
-                    Some(format!(
-                        "use letters, digits and _ only, e.g. {}",
-                        k.name.replace(['-', ' ', '.'], "_")
-                    )),
+                    Some(identifier_hint(&k.name)),
                 );
             }
             out.push((Located::new(k.name.clone(), k.pos), self.template(v)));
@@ -892,6 +938,31 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suggested_identifier_is_itself_valid() {
+        for (name, suggested) in [
+            ("título", "titulo"),
+            ("bad id!", "bad_id"),
+            ("client-name", "client_name"),
+            ("2nd step", "_2nd_step"),
+            ("!!!", "name"),
+            ("日付", "name"),
+        ] {
+            assert_eq!(identifier_like(name), suggested, "for {name:?}");
+            assert!(is_identifier(&identifier_like(name)), "for {name:?}");
+        }
+    }
+
+    #[test]
+    fn a_step_id_that_is_not_an_identifier_gets_a_valid_suggestion() {
+        let src = "name: x\ninputs:\n  título: { type: string }\nsteps:\n  - id: bad id!\n    node: halopsa.client.get\n";
+        let wf = parse(src, "f.yaml").unwrap();
+        let helps: Vec<_> = wf.problems.iter().filter_map(|d| d.help.clone()).collect();
+        assert!(helps.iter().any(|h| h.ends_with("e.g. titulo")), "{helps:?}");
+        assert!(helps.iter().any(|h| h.ends_with("e.g. bad_id")), "{helps:?}");
+        assert!(helps.iter().all(|h| h.contains("ASCII letters")), "{helps:?}");
+    }
 
     #[test]
     fn parses_the_contract_example() {
