@@ -24,6 +24,10 @@ pub const ALL: &[Check] = &[
         runs_list_by_workflow_age_and_page,
     ),
     (
+        "runs_list_by_creation_time_not_id_text",
+        runs_list_by_creation_time_not_id_text,
+    ),
+    (
         "finishing_a_run_sets_finished_at",
         finishing_a_run_sets_finished_at,
     ),
@@ -231,6 +235,29 @@ fn runs_list_by_workflow_age_and_page(s: &dyn RunStore) {
         })
         .is_empty()
     );
+}
+
+/// Ids chosen by callers (`PUT /v1/runs/{id}`) sort anywhere as text: newest first means
+/// creation time, and paging follows the same order.
+fn runs_list_by_creation_time_not_id_text(s: &dyn RunStore) {
+    for (id, at) in [("zz-chosen", 1), ("01B", 2), ("01C", 3), ("T-b", 4), ("T-a", 4)] {
+        s.create_run(&new_run(id, at)).unwrap();
+    }
+    let ids = |f: RunFilter| -> Vec<String> {
+        s.list_runs(&f).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    let before = |id: &str, limit: Option<u32>| RunFilter {
+        before_id: Some(id.to_string()),
+        limit,
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(RunFilter::default()),
+        ["T-b", "T-a", "01C", "01B", "zz-chosen"]
+    );
+    assert_eq!(ids(before("T-b", Some(2))), ["T-a", "01C"]);
+    assert_eq!(ids(before("01C", None)), ["01B", "zz-chosen"]);
+    assert!(ids(before("no-such-run", None)).is_empty());
 }
 
 fn finishing_a_run_sets_finished_at(s: &dyn RunStore) {

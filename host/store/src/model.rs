@@ -129,7 +129,8 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     /// Only runs created at or after this time (ms since the epoch).
     pub created_since: Option<i64>,
-    /// Only runs whose id sorts before this one: the next page after a page ending there.
+    /// Only runs listed after this one (older, or as old with a smaller id): the next page
+    /// after a page ending there. An unknown id gives an empty page.
     pub before_id: Option<String>,
 }
 

@@ -246,7 +246,9 @@ impl RunStore for SqliteStore {
         let mut stmt = conn.prepare(&format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE (?1 IS NULL OR status = ?1) \
              AND (?3 IS NULL OR workflow = ?3) AND (?4 IS NULL OR created_at >= ?4) \
-             AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?2"
+             AND (?5 IS NULL OR created_at < (SELECT created_at FROM runs WHERE id = ?5) \
+                  OR (created_at = (SELECT created_at FROM runs WHERE id = ?5) AND id < ?5)) \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
         ))?;
         let rows = stmt.query_map(
             params![

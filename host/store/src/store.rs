@@ -96,7 +96,8 @@ pub trait RunStore: Send + Sync {
     fn create_run(&self, run: &NewRun) -> StoreResult<()>;
     /// The run with this id, if any.
     fn run(&self, id: &str) -> StoreResult<Option<RunRecord>>;
-    /// Newest first.
+    /// Newest first: by creation time, ties by id descending (ids may be chosen by callers,
+    /// so their text says nothing of age).
     fn list_runs(&self, filter: &RunFilter) -> StoreResult<Vec<RunRecord>>;
     /// Sets the status, and the report/error when given. A finished status sets `finished_at`.
     fn update_run(
