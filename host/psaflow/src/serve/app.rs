@@ -2,7 +2,7 @@
 use super::auth::RateLimiter;
 use super::error::ApiError;
 use super::executor::Executor;
-use super::{audit, console, health, metrics, nodes, openapi, runs, sse, workflows};
+use super::{approvals, audit, console, health, metrics, nodes, openapi, runs, sse, workflows};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -62,7 +62,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/v1/runs/{id}", get(runs::get).put(runs::put))
         .route("/v1/runs/{id}/events", get(sse::events))
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/v1/runs/{id}/approvals", post(runs::approve))
+        .route("/v1/runs/{id}/approvals", post(approvals::approve))
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/nodes/{node}", get(nodes::get))
         .route("/v1/nodes/{node}/invoke", post(nodes::invoke))

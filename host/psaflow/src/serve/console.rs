@@ -6,7 +6,8 @@ use super::app::AppState;
 use super::audit::AuditQuery;
 use super::auth::{SESSION_COOKIE, authenticate, session_cookie};
 use super::error::ApiError;
-use super::runs::{ApprovalBody, ListQuery, SubmitRun};
+use super::approvals::ApprovalBody;
+use super::runs::{ListQuery, SubmitRun};
 use super::tokens::{Identity, Scope};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -419,7 +420,7 @@ async fn decide(
         decision: form.decision,
         comment: Some(form.comment).filter(|c| !c.trim().is_empty()),
     };
-    match super::runs::decide(&state, &who.name, &id, body).await {
+    match super::approvals::decide(&state, &who.name, &id, body).await {
         Ok(_) => Redirect::to(&format!("/runs/{id}")).into_response(),
         Err(e) => e.into_response(),
     }
@@ -522,7 +523,7 @@ async fn start(
         State(state),
         caller,
         HeaderMap::new(),
-        super::error::JsonBody(body),
+        Ok(super::error::JsonBody(body)),
     )
     .await
     {

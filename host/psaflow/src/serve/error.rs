@@ -161,12 +161,12 @@ where
             Err(rejection) => {
                 let status = rejection.status();
                 let message = rejection.body_text();
-                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "too_large"
-                } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                    "unsupported_media_type"
-                } else {
-                    "bad_request"
+                // 422 (JSON of the wrong shape) is "invalid", as documented for every 422.
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+                    _ => "bad_request",
                 };
                 Err(ApiError::new(status, code, message))
             }

@@ -110,8 +110,8 @@ pub struct InvokeQuery {
 #[utoipa::path(post, path = "/v1/nodes/{node}/invoke", operation_id = "invokeNode", tag = "nodes",
     params(("node" = String, Path, description = "a node id from GET /v1/nodes"), InvokeQuery),
     request_body(content = Object, description = "the parameters, e.g. {\"Id\": 7}"),
-    responses((status = 200, description = "the envelope (StatusCode, OriginalStatusCode, ErrorMessage, the output) plus \"backend\"", body = Object),
-              (status = 400, body = super::error::ErrorBody, description = "not an object, or a parameter the node does not have"),
+    responses((status = 200, description = "the envelope (StatusCode, OriginalStatusCode, ErrorMessage, the output) plus \"backend\", whatever its StatusCode: -1 when a parameter is missing, unknown or of the wrong type (nothing sent), 200 when the request completed (ErrorMessage says what the PSA refused), 500 when it failed on the way", body = Object),
+              (status = 400, body = super::error::ErrorBody, description = "the body is not a JSON object"),
               (status = 404, body = super::error::ErrorBody),
               (status = 409, body = super::error::ErrorBody, description = "a destructive node without ?confirm=true")),
     security(("bearer" = [])))]
@@ -122,20 +122,18 @@ pub async fn invoke(
     caller: Caller,
     Path(node): Path<String>,
     Query(query): Query<InvokeQuery>,
-    JsonBody(params): JsonBody<Value>,
+    params: Result<JsonBody<Value>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Invoke)?;
+    let JsonBody(params) = params?;
     let spec = find(&state, &node)?;
     let Value::Object(params) = params else {
         return Err(ApiError::bad_request(
             "the body must be the parameters as a JSON object, e.g. {\"Id\": 7}",
         ));
     };
-    for key in params.keys() {
-        if spec.param(key).is_none() {
-            return Err(ApiError::bad_request(spec.unknown_param_message(key)));
-        }
-    }
+    // A parameter the node does not have is the node's answer, as for `psaflow invoke
+    // --input`: an envelope with StatusCode -1 naming it (nothing is sent).
     if spec.is_destructive() && query.confirm != Some(true) {
         return Err(ApiError::conflict(format!(
             "{node} {}s records (its declared effect); repeat with ?confirm=true to do it",

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the API, generated from the handlers' annotations and the
 //! request/response types (utoipa), served at `/v1/openapi.json` without a token.
-use super::{audit, error, health, nodes, runs, sse, workflows};
+use super::{approvals, audit, error, health, nodes, runs, sse, workflows};
 use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         description = "Runs PSA automation workflows (HaloPSA, ConnectWise) whose nodes are WebAssembly components. Every /v1 call but this document needs `Authorization: Bearer <token>` (psaflow tokens create NAME --scopes ...). Errors are JSON: {\"error\": {\"code\", \"message\", \"diagnostics\"?}}."
     ),
     paths(
-        runs::submit, runs::list, runs::get, runs::put, runs::cancel, runs::approve,
+        runs::submit, runs::list, runs::get, runs::put, runs::cancel, approvals::approve,
         sse::events,
         nodes::list, nodes::get, nodes::invoke,
         workflows::list, workflows::validate,
@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
-        runs::SubmitRun, runs::Submitted, runs::RunPage, runs::RunSummary, runs::ApprovalBody,
+        runs::SubmitRun, runs::Submitted, runs::RunPage, runs::RunSummary, approvals::ApprovalBody,
         workflows::WorkflowEntry, workflows::ValidateRequest, workflows::ValidateResponse,
         error::ErrorBody, error::ErrorDetail, error::DiagnosticJson,
     )),

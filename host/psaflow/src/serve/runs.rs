@@ -1,6 +1,6 @@
-//! Runs: submit (`POST /v1/runs`, idempotent `PUT /v1/runs/{id}`), read, list, cancel, and
-//! decide approvals. A submitted run is queued in the run store (run row and queue row in one
-//! transaction) before the answer; the [`super::executor`] of this server, or any `psaflow
+//! Runs: submit (`POST /v1/runs`, idempotent `PUT /v1/runs/{id}`), read, list and cancel
+//! (approval decisions are `approvals.rs`). A submitted run is queued in the run store (run
+//! row and queue row in one transaction) before the answer; the [`super::executor`] of this server, or any `psaflow
 //! worker` sharing the store, executes it.
 use super::app::AppState;
 use super::auth::Caller;
@@ -10,12 +10,8 @@ use super::workflows;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use psaflow::durable::decision_audit;
 use psaflow::execute::Connected;
-use psaflow_store::{
-    DecideOutcome, Decision, DecisionRecord, QueuedWork, RunFilter, RunState, StoreError,
-    Submission, new_id, now_ms,
-};
+use psaflow_store::{QueuedWork, RunFilter, RunState, StoreError, Submission, new_id, now_ms};
 use psaflow_workflow::{RunOptions, Workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -305,9 +301,11 @@ pub async fn submit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<SubmitRun>,
+    body: Result<JsonBody<SubmitRun>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The scope first: a caller who may not run learns nothing from how its body is read.
     caller.require(Scope::Run)?;
+    let JsonBody(body) = body?;
     let key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {
@@ -353,9 +351,10 @@ pub async fn put(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<SubmitRun>,
+    body: Result<JsonBody<SubmitRun>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Scope::Run)?;
+    let JsonBody(body) = body?;
     check_run_id(&id)?;
     let key = format!("put:{id}");
     start(&state, &caller, body, Some(id), Some(key)).await
@@ -384,12 +383,15 @@ pub async fn run_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
             None => Ok(None),
             Some(run) => {
                 let mut shown = crate::cli::runs::show_json(store.as_ref(), &run)?;
-                // The stored report is the last one the engine wrote; a cancel (or a run the
-                // server could not execute) sets only the run's error.
-                if let (Some(error), Value::Object(m)) = (&run.error, &mut shown)
-                    && m.get("error").is_none_or(Value::is_null)
-                {
-                    m.insert("error".into(), json!(error));
+                if let Value::Object(m) = &mut shown {
+                    // The stored report is the last one the engine wrote; a cancel (or a run
+                    // the server could not execute) sets only the run's error.
+                    if let Some(error) = &run.error
+                        && m.get("error").is_none_or(Value::is_null)
+                    {
+                        m.insert("error".into(), json!(error));
+                    }
+                    super::report::complete(m, &run);
                 }
                 Ok(Some(shown))
             }
@@ -547,181 +549,4 @@ pub async fn cancel(
     Ok(Json(
         json!({"id": id, "status": "failed", "cancelled_by": caller.name()}),
     ))
-}
-
-/// A decision on a step waiting for approval.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalBody {
-    /// The step to decide; may be left out when only one waits.
-    #[serde(default)]
-    pub step: Option<String>,
-    /// `approve` or `reject`.
-    pub decision: String,
-    #[serde(default)]
-    pub comment: Option<String>,
-}
-
-#[utoipa::path(post, path = "/v1/runs/{id}/approvals", operation_id = "decideApproval", tag = "runs",
-    request_body = ApprovalBody,
-    params(("id" = String, Path)),
-    responses((status = 202, description = "recorded; the run resumes", body = Object),
-              (status = 200, description = "the same decision was already recorded", body = Object),
-              (status = 403, body = super::error::ErrorBody, description = "not among the step's approvers, or no approve scope"),
-              (status = 404, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody, description = "a different decision was recorded")),
-    security(("bearer" = [])))]
-/// Approves or rejects a waiting step, as the token's name, then resumes the run.
-pub async fn approve(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<ApprovalBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.require(Scope::Approve)?;
-    decide(&state, caller.name(), &id, body).await
-}
-
-/// Records a decision and resumes the run (shared with the console).
-pub async fn decide(
-    state: &Arc<AppState>,
-    who: &str,
-    id: &str,
-    body: ApprovalBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let decision = match body.decision.as_str() {
-        "approve" | "approved" => Decision::Approved,
-        "reject" | "rejected" => Decision::Rejected,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "decision {other:?} must be \"approve\" or \"reject\""
-            )));
-        }
-    };
-    let store = state.store.clone();
-    let rid = id.to_string();
-    let (run, approvals) = blocking(move || {
-        let run = store.run(&rid)?;
-        let approvals = store.approvals(&rid)?;
-        Ok((run, approvals))
-    })
-    .await?;
-    let run = run.ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
-    let chosen = match &body.step {
-        Some(step) => approvals.iter().find(|a| &a.request.step_id == step),
-        None => {
-            let open: Vec<_> = approvals.iter().filter(|a| a.decided.is_none()).collect();
-            match open.as_slice() {
-                [one] => Some(*one),
-                [] => None,
-                _ => {
-                    let ids: Vec<&str> = open.iter().map(|a| a.request.step_id.as_str()).collect();
-                    return Err(ApiError::bad_request(format!(
-                        "run {id} waits at several steps ({}); say which with \"step\"",
-                        ids.join(", ")
-                    )));
-                }
-            }
-        }
-    };
-    let Some(approval) = chosen else {
-        return Err(ApiError::not_found(match &body.step {
-            Some(step) => format!("run {id} has no approval at step '{step}'"),
-            None => format!("run {id} ({}) is not waiting for an approval", run.status),
-        }));
-    };
-    let approvers = &approval.request.approvers;
-    if !approvers.is_empty() && !approvers.iter().any(|a| a == who) {
-        return Err(ApiError::forbidden(format!(
-            "'{who}' may not decide step '{}' of run {id}; its approvers are {}",
-            approval.request.step_id,
-            approvers.join(", ")
-        )));
-    }
-    let record = DecisionRecord {
-        decision,
-        by: who.to_string(),
-        comment: body.comment.clone(),
-        at: now_ms(),
-    };
-    let step = approval.request.step_id.clone();
-    let store = state.store.clone();
-    let (rid, s, actor) = (id.to_string(), step.clone(), who.to_string());
-    let outcome = tokio::task::spawn_blocking(move || {
-        let audit = decision_audit(store.as_ref(), &rid, &s, &record, &actor)?;
-        store.decide(&rid, &s, &record, &audit)
-    })
-    .await
-    .map_err(|e| ApiError::internal("recording the decision did not finish", e))?;
-    let repeated = match outcome {
-        Ok(DecideOutcome::Recorded) => false,
-        Ok(DecideOutcome::AlreadyDecided(_)) => true,
-        Err(err @ StoreError::ConflictingDecision { .. }) => {
-            return Err(ApiError::conflict(err.to_string()));
-        }
-        Err(err) => return Err(err.into()),
-    };
-    tracing::info!(run_id = %id, step = %step, by = %who, decision = decision.as_str(), "approval decided");
-    if run.status != RunState::WaitingApproval {
-        return Ok((
-            StatusCode::OK,
-            Json(
-                json!({"id": id, "step": step, "decision": decision.as_str(), "status": run.status.as_str(), "resumed": false}),
-            ),
-        ));
-    }
-    resume(state, &run).await?;
-    Ok((
-        if repeated {
-            StatusCode::OK
-        } else {
-            StatusCode::ACCEPTED
-        },
-        Json(
-            json!({"id": id, "step": step, "decision": decision.as_str(), "status": "queued", "resumed": true}),
-        ),
-    ))
-}
-
-/// Queues a run that waited for approval again. Its queue row was kept (parked) with its
-/// inputs when it started through the queue; a run started another way (`psaflow run`) is
-/// queued with its stored inputs, unless some were masked (secrets the server never had).
-async fn resume(state: &Arc<AppState>, run: &psaflow_store::RunRecord) -> Result<(), ApiError> {
-    let store = state.store.clone();
-    let id = run.id.clone();
-    let parked = tokio::task::spawn_blocking(move || store.requeue(&id, None, now_ms()))
-        .await
-        .map_err(|e| ApiError::internal("queueing the run again did not finish", e))?;
-    match parked {
-        Ok(()) => {}
-        Err(StoreError::NotQueued(_)) => {
-            if !run.redacted_inputs.is_empty() {
-                return Err(ApiError::conflict(format!(
-                    "the decision is recorded, but run {} stored its input(s) {} masked, so the server cannot continue it; resume it with psaflow runs resume {} --input NAME=VALUE",
-                    run.id,
-                    run.redacted_inputs.join(", "),
-                    run.id
-                )));
-            }
-            let work = QueuedWork {
-                run_id: run.id.clone(),
-                inputs: run.inputs.clone(),
-                connection: None,
-                dry_run: false,
-                lost_leases: 0,
-                enqueued_at: now_ms(),
-            };
-            let store = state.store.clone();
-            let id = run.id.clone();
-            blocking(move || store.requeue(&id, Some(&work), now_ms())).await?;
-        }
-        Err(StoreError::RunFinished { run_id, status }) => {
-            return Err(ApiError::conflict(format!(
-                "run {run_id} already {status}; the decision is recorded but there is nothing to continue"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    state.executor.wake();
-    Ok(())
 }

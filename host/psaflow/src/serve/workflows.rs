@@ -192,9 +192,10 @@ pub struct ValidateResponse {
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    JsonBody(request): JsonBody<ValidateRequest>,
+    request: Result<JsonBody<ValidateRequest>, ApiError>,
 ) -> Result<Json<ValidateResponse>, ApiError> {
     caller.require(Scope::Read)?;
+    let JsonBody(request) = request?;
     let file = request.file.unwrap_or_else(|| "workflow.yaml".to_string());
     let workflow = match psaflow_workflow::parse(&request.yaml, &file) {
         Ok(wf) => wf,
