@@ -84,13 +84,7 @@ impl FromStr for RateLimit {
             problem,
         };
         let (count, span) = text.trim().split_once('/').ok_or(fail("no '/'"))?;
-        let requests: u32 = count
-            .trim()
-            .parse()
-            .map_err(|_| fail("the request count is not a whole number"))?;
-        if requests == 0 {
-            return Err(fail("the request count must be at least 1"));
-        }
+        let requests = parse_request_count(count.trim()).map_err(fail)?;
         let per = parse_span(span.trim()).ok_or(fail(
             "the span is not a duration such as 500ms, 10s, 3m or 1h",
         ))?;
@@ -101,6 +95,27 @@ impl FromStr for RateLimit {
             return Err(fail("the span must be at most 24h"));
         }
         Ok(RateLimit { requests, per })
+    }
+}
+
+/// The `<requests>` of a rate limit, or what is wrong with it in words: a negative or zero
+/// count and one beyond `u32` are whole numbers too, so "not a whole number" would mislead.
+fn parse_request_count(count: &str) -> Result<u32, &'static str> {
+    use std::num::IntErrorKind;
+    const TOO_LARGE: &str = "the request count is too large (at most 4294967295)";
+    const AT_LEAST_ONE: &str = "the request count must be at least 1";
+    let negative = count
+        .strip_prefix('-')
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    if negative {
+        return Err(AT_LEAST_ONE);
+    }
+    match count.parse::<u32>() {
+        Ok(0) => Err(AT_LEAST_ONE),
+        Ok(requests) => Ok(requests),
+        Err(e) if *e.kind() == IntErrorKind::PosOverflow => Err(TOO_LARGE),
+        Err(e) if *e.kind() == IntErrorKind::Empty => Err("the request count is missing"),
+        Err(_) => Err("the request count is not a whole number"),
     }
 }
 
@@ -306,6 +321,21 @@ impl RequestBudget for WindowBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_request_count_is_named_for_what_is_wrong_with_it() {
+        let problem = |text: &str| text.parse::<RateLimit>().unwrap_err().problem;
+        assert_eq!(problem("-5/1m"), "the request count must be at least 1");
+        assert_eq!(problem("0/1m"), "the request count must be at least 1");
+        assert_eq!(
+            problem("99999999999999999999/1m"),
+            "the request count is too large (at most 4294967295)"
+        );
+        assert_eq!(problem("/1m"), "the request count is missing");
+        assert_eq!(problem("ten/1m"), "the request count is not a whole number");
+        let most = format!("{}/1m", u32::MAX);
+        assert_eq!(most.parse::<RateLimit>().unwrap().requests, u32::MAX);
+    }
     use crate::VirtualClock;
 
     fn limit(text: &str) -> RateLimit {
@@ -340,7 +370,7 @@ mod tests {
             ("10/0s", "longer than zero"),
             ("10/99999999999999999999h", "duration"),
             ("10/25h", "at most 24h"),
-            ("-5/1s", "whole number"),
+            ("-5/1s", "at least 1"),
         ] {
             let e = text.parse::<RateLimit>().unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");
