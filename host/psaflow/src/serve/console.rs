@@ -3,10 +3,10 @@
 //! SameSite=Strict cookie; every form carries a CSRF token derived from the session, checked
 //! before anything changes. The console acts with the token's scopes, like the API.
 use super::app::AppState;
+use super::approvals::ApprovalBody;
 use super::audit::AuditQuery;
 use super::auth::{SESSION_COOKIE, authenticate, session_cookie};
 use super::error::ApiError;
-use super::approvals::ApprovalBody;
 use super::runs::{ListQuery, SubmitRun};
 use super::tokens::{Identity, Scope};
 use axum::Router;
@@ -473,7 +473,7 @@ async fn workflows_page(State(state): State<Arc<AppState>>, headers: HeaderMap) 
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="workflow" value=(w.name);
                             label { "Inputs (JSON) " textarea name="inputs" rows="2" cols="60" data-workflow=(w.name) {
-                                (serde_json::to_string(&w.inputs.iter().filter_map(|i| i["name"].as_str().map(|n| (n.to_string(), Value::String(String::new())))).collect::<serde_json::Map<_, _>>()).unwrap_or_default())
+                                (prefilled_inputs(&w.inputs))
                             } }
                             " "
                             button type="submit" data-start=(w.name) { "Start run" }
@@ -484,6 +484,24 @@ async fn workflows_page(State(state): State<Arc<AppState>>, headers: HeaderMap) 
         },
     )
     .into_response()
+}
+
+/// The start form's inputs: each declared default as typed JSON (so submitting the form
+/// unchanged runs with the defaults), `null` to fill in for a required input without one;
+/// optional inputs without a default are left out.
+fn prefilled_inputs(inputs: &[Value]) -> String {
+    let prefilled: serde_json::Map<String, Value> = inputs
+        .iter()
+        .filter_map(|i| {
+            let name = i["name"].as_str()?.to_string();
+            match i.get("default") {
+                Some(default) => Some((name, default.clone())),
+                None if i["required"] == true => Some((name, Value::Null)),
+                None => None,
+            }
+        })
+        .collect();
+    serde_json::to_string(&prefilled).unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -564,6 +582,10 @@ async fn nodes_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     .into_response()
 }
 
+/// The run id of an audit row made by a single invocation (`psaflow invoke`, the API's
+/// invoke), not by a run.
+const INVOKE_PREFIX: &str = "invoke-";
+
 async fn audit_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -598,7 +620,11 @@ async fn audit_page(
                     @for e in rows.iter().rev() {
                         tr {
                             td { (when(e.at)) } td { (e.actor) }
-                            td { a href=(format!("/runs/{}", e.run_id)) { code { (e.run_id) } } }
+                            td {
+                                // A single invocation's row (`invoke-<id>`) has no run page.
+                                @if e.run_id.starts_with(INVOKE_PREFIX) { code { (e.run_id) } }
+                                @else { a href=(format!("/runs/{}", e.run_id)) { code { (e.run_id) } } }
+                            }
                             td { (e.step_id) @if let Some(i) = e.item { "[" (i) "]" } }
                             td { (e.node) } td { (e.effect) } td { (e.target.clone().unwrap_or_default()) }
                             td { (e.outcome) } td { (e.approved_by.clone().unwrap_or_default()) }

@@ -20,7 +20,7 @@ pub struct WorkflowEntry {
     /// The file, relative to the workflows folder.
     pub file: String,
     pub description: Option<String>,
-    /// Declared inputs: name, type, required.
+    /// Declared inputs: name, type, required, description, and `default` when declared.
     #[schema(value_type = Vec<Object>)]
     pub inputs: Vec<serde_json::Value>,
     /// Problems found when the file was parsed (it cannot be run until they are fixed).
@@ -78,12 +78,16 @@ fn entry(dir: &Path, file: &Path) -> WorkflowEntry {
                 .inputs()
                 .iter()
                 .map(|i| {
-                    serde_json::json!({
+                    let mut input = serde_json::json!({
                         "name": i.name.value,
                         "type": format!("{:?}", i.ty).to_lowercase(),
                         "required": i.required,
                         "description": i.description,
-                    })
+                    });
+                    if let Some(default) = &i.default {
+                        input["default"] = default.clone();
+                    }
+                    input
                 })
                 .collect(),
             problems: DiagnosticJson::from_all(&Diagnostics(wf.problems().to_vec())),
