@@ -80,7 +80,21 @@ pub fn open_dir(dir: &Path) -> anyhow::Result<Arc<dyn RunStore>> {
 pub fn parse_age(flag: &str, text: &str) -> Result<i64, String> {
     psaflow_workflow::parse_duration(text)
         .map(psaflow_store::duration_ms)
-        .ok_or_else(|| format!("{flag} {text:?} is not a duration; write e.g. 7d, 12h, 30m"))
+        .ok_or_else(|| {
+            // `0d` is a duration, just not one these flags can use: say so, not "not a duration".
+            let problem = if is_zero_age(text) {
+                "must be longer than zero"
+            } else {
+                "is not a duration"
+            };
+            format!("{flag} {text:?} {problem}; write e.g. 7d, 12h, 30m")
+        })
+}
+
+/// True for `0`, `0d`, `0.0h`...: a zero written with any unit.
+fn is_zero_age(text: &str) -> bool {
+    let number = text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    number.trim().parse::<f64>() == Ok(0.0)
 }
 
 /// Milliseconds since the epoch as `2026-11-30 07:31:44Z` (UTC), for tables.
@@ -126,5 +140,15 @@ mod tests {
                 .unwrap_err()
                 .contains("--since")
         );
+    }
+
+    #[test]
+    fn a_zero_age_is_refused_as_zero_not_as_no_duration() {
+        for zero in ["0d", "0", "0.0h"] {
+            let err = parse_age("--older-than", zero).unwrap_err();
+            assert!(err.contains("must be longer than zero"), "{err}");
+        }
+        let err = parse_age("--older-than", "soon").unwrap_err();
+        assert!(err.contains("is not a duration"), "{err}");
     }
 }
