@@ -7,8 +7,8 @@ use super::error::{ApiError, JsonBody};
 use super::tokens::Scope;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use psaflow_core::NodeSpec;
 use psaflow_core::names::did_you_mean;
+use psaflow_core::{NodeSpec, ParamSpec, ParamType};
 use psaflow_store::{AuditEntry, new_id, now_ms};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -28,7 +28,7 @@ pub fn params_schema(spec: &NodeSpec) -> Value {
         .params
         .iter()
         .map(|p| {
-            let mut schema = p.ty.json_schema();
+            let mut schema = param_schema(p);
             if let Value::Object(m) = &mut schema
                 && !p.description.is_empty()
             {
@@ -51,6 +51,37 @@ pub fn params_schema(spec: &NodeSpec) -> Value {
         "required": required,
         "additionalProperties": false
     })
+}
+
+/// A parameter's JSON Schema, with integer bounds a client can trust: written as exact
+/// integers (the catalog writes floats, and 2^63-1 as a float is 2^63, past the largest s64),
+/// and at least 1 for a parameter its node documents as "a positive integer" (the record ids
+/// every get, update and delete takes), since the node refuses anything less.
+fn param_schema(p: &ParamSpec) -> Value {
+    let mut schema = p.ty.json_schema();
+    if let ParamType::Integer { signed, bits } = p.ty {
+        let (min, max): (i128, i128) = if signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        };
+        let min = if p.description.contains("a positive integer") {
+            1
+        } else {
+            min
+        };
+        schema["minimum"] = exact(min);
+        schema["maximum"] = exact(max);
+    }
+    schema
+}
+
+/// An integer bound as a JSON integer (every s64 and u64 bound fits one of the two).
+fn exact(n: i128) -> Value {
+    i64::try_from(n)
+        .map(Value::from)
+        .or_else(|_| u64::try_from(n).map(Value::from))
+        .unwrap_or(Value::Null)
 }
 
 fn find<'a>(state: &'a AppState, node: &str) -> Result<&'a NodeSpec, ApiError> {

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
-        runs::SubmitRun, runs::Submitted, runs::RunPage, runs::RunSummary, approvals::ApprovalBody,
+        runs::SubmitRun, runs::Submitted, runs::SubmitAnswer, runs::RunReport, runs::RunPage, runs::RunSummary, approvals::ApprovalBody,
         workflows::WorkflowEntry, workflows::ValidateRequest, workflows::ValidateResponse,
         error::ErrorBody, error::ErrorDetail, error::DiagnosticJson,
     )),

@@ -50,6 +50,32 @@ pub struct Submitted {
     pub status: String,
 }
 
+/// A run report as `psaflow run --json` prints it (a dry run adds `plan`); `GET
+/// /v1/runs/{id}` adds id, timings, step_timings, attempt_log and approvals. Answers are built
+/// as JSON: this type only describes them in the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+pub struct RunReport {
+    /// succeeded, failed, waiting_approval, running or queued.
+    pub status: String,
+    /// The workflow's outputs by name; `{}` until it succeeds.
+    #[schema(value_type = Object)]
+    pub outputs: Map<String, Value>,
+    /// Each step by id: status (succeeded, failed, skipped; running while it runs), its
+    /// envelope (`envelopes` for a for_each), attempts, error.
+    #[schema(value_type = Object)]
+    pub steps: Map<String, Value>,
+}
+
+/// A submission answered with 200: the run an earlier identical submission made, or a dry
+/// run's report.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // never built: the answers are JSON values this describes
+pub enum SubmitAnswer {
+    Repeat(Submitted),
+    DryRun(RunReport),
+}
+
 /// Hex SHA-256 of a JSON value written with its object keys sorted, so two bodies that mean
 /// the same compare equal.
 fn body_hash(body: &SubmitRun) -> String {
@@ -291,7 +317,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
     request_body = SubmitRun,
     params(("Idempotency-Key" = Option<String>, Header, description = "the same key and body answer the run made the first time; another body is a 409")),
     responses((status = 202, body = Submitted, description = "recorded and started"),
-              (status = 200, description = "a repeat (Idempotency-Key) or a dry run"),
+              (status = 200, body = SubmitAnswer, description = "a repeat (Idempotency-Key): {id, status} of the first run; a dry run: its report"),
               (status = 404, body = super::error::ErrorBody, description = "no such workflow"),
               (status = 409, body = super::error::ErrorBody, description = "the key was used with another body"),
               (status = 422, body = super::error::ErrorBody, description = "invalid workflow or inputs, with diagnostics")),
@@ -342,7 +368,7 @@ fn check_run_id(id: &str) -> Result<(), ApiError> {
     request_body = SubmitRun,
     params(("id" = String, Path, description = "the run id you choose")),
     responses((status = 202, body = Submitted, description = "recorded and started"),
-              (status = 200, body = Submitted, description = "the same body again: the same run"),
+              (status = 200, body = SubmitAnswer, description = "the same body again: {id, status} of that run; a dry run: its report"),
               (status = 409, body = super::error::ErrorBody, description = "this id was used with another body"),
               (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -362,7 +388,7 @@ pub async fn put(
 
 #[utoipa::path(get, path = "/v1/runs/{id}", operation_id = "getRun", tag = "runs",
     params(("id" = String, Path)),
-    responses((status = 200, description = "the run report (`psaflow run --json`) plus id, timings, attempts and approvals", body = Object),
+    responses((status = 200, description = "the run report (`psaflow run --json`) plus id, timings, attempts and approvals", body = RunReport),
               (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 /// One run: its report as `psaflow runs show --json` prints it.
@@ -414,6 +440,7 @@ pub struct ListQuery {
     /// Only runs created in this last span (`7d`, `12h`).
     pub since: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` of the previous page: runs older than this id.
     pub before: Option<String>,

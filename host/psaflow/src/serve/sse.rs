@@ -39,7 +39,7 @@ struct Follow {
 
 #[utoipa::path(get, path = "/v1/runs/{id}/events", operation_id = "followRunEvents", tag = "runs",
     params(("id" = String, Path)),
-    responses((status = 200, description = "text/event-stream with events `step`, `waiting` and `done`", content_type = "text/event-stream"),
+    responses((status = 200, description = "text/event-stream with events `step` {step, node, status, items, error}, `progress` {step, done, total} as a for_each step's items finish, `waiting` {id, approvals} and `done` {id, status, error}", content_type = "text/event-stream"),
               (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 /// Follows a run as Server-Sent Events until it is done.
