@@ -161,6 +161,14 @@ impl NodeSpec {
     /// The message for a parameter this node does not have, with the near name and the list.
     pub fn unknown_param_message(&self, key: &str) -> String {
         let names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        if key.trim().is_empty() {
+            // `--with =1`: "has no parameter  (did you mean Id?)" would name nothing.
+            return format!(
+                "a parameter name is empty (nothing before '='); name one of {}'s parameters: {}",
+                self.id,
+                names.join(", ")
+            );
+        }
         let hint = crate::names::did_you_mean(key, names.iter().copied());
         format!(
             "{} has no parameter {key}{hint}; its parameters are {}",

@@ -32,7 +32,68 @@ pub fn pascal_to_kebab(pascal: &str) -> String {
 }
 
 /// The closest of `candidates` to `wanted`, if it is close enough to be a likely typo.
+///
+/// A dotted name (`halopsa.agent.delete`) whose prefix names something that exists is
+/// answered with a sibling only (`halopsa.agent.deactivate`): the same record type's
+/// operations, first one that does what the wanted word means, then a near spelling. Another
+/// resource's operation of the same name (`halopsa.client.delete`) is the closest spelling but
+/// would act on the wrong records.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    if let Some((prefix, last)) = wanted.rsplit_once('.') {
+        let siblings: Vec<(&'a str, &'a str)> = candidates
+            .iter()
+            .filter_map(|c| c.rsplit_once('.').map(|(p, l)| (p, l, *c)))
+            .filter(|(p, _, _)| p.eq_ignore_ascii_case(prefix))
+            .map(|(_, l, c)| (l, c))
+            .collect();
+        if !siblings.is_empty() {
+            return sibling_for(last, &siblings);
+        }
+    }
+    nearest(wanted, candidates)
+}
+
+/// Of `siblings` (last segment, whole name), the one meaning `wanted`, else a near spelling.
+fn sibling_for<'a>(wanted: &str, siblings: &[(&'a str, &'a str)]) -> Option<&'a str> {
+    let wanted = wanted.to_lowercase();
+    let named = |last: &str| {
+        siblings
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(last))
+            .map(|&(_, name)| name)
+    };
+    let meaning = ALTERNATIVES
+        .iter()
+        .filter(|(word, _)| *word == wanted)
+        .flat_map(|(_, instead)| instead.iter())
+        .find_map(|alt| named(alt));
+    meaning.or_else(|| nearest(&wanted, siblings.iter().map(|(last, _)| *last)).and_then(named))
+}
+
+/// Operation words a user may try, and what a resource offers instead, best first: an agent is
+/// deactivated, never deleted; a list is `get-many`.
+const ALTERNATIVES: &[(&str, &[&str])] = &[
+    ("delete", &["deactivate", "archive", "remove"]),
+    ("remove", &["delete", "deactivate", "archive"]),
+    ("deactivate", &["delete", "archive"]),
+    ("disable", &["deactivate", "delete"]),
+    ("archive", &["deactivate", "delete"]),
+    ("list", &["get-many", "search"]),
+    ("search", &["get-many", "list"]),
+    ("find", &["get-many", "get"]),
+    ("add", &["create"]),
+    ("new", &["create"]),
+    ("insert", &["create"]),
+    ("edit", &["update"]),
+    ("modify", &["update"]),
+    ("set", &["update"]),
+    ("read", &["get"]),
+    ("fetch", &["get"]),
+];
+
+/// The candidate nearest to `wanted` in spelling, if close enough to be a likely typo.
+fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wanted_lower = wanted.to_lowercase();
     candidates
         .into_iter()
@@ -91,5 +152,31 @@ mod tests {
         assert_eq!(suggest("SiteClientID", names), Some("SiteClientId"));
         assert_eq!(suggest("Nmae", names), Some("Name"));
         assert_eq!(suggest("Completely", names), None);
+    }
+
+    #[test]
+    fn a_node_id_is_answered_with_its_own_resource_operations_first() {
+        let ids = [
+            "halopsa.agent.deactivate",
+            "halopsa.agent.get",
+            "halopsa.agent.get-many",
+            "halopsa.client.delete",
+            "halopsa.client.get",
+        ];
+        assert_eq!(
+            suggest("halopsa.agent.delete", ids),
+            Some("halopsa.agent.deactivate")
+        );
+        assert_eq!(
+            suggest("halopsa.agent.list", ids),
+            Some("halopsa.agent.get-many")
+        );
+        assert_eq!(suggest("halopsa.agent.gte", ids), Some("halopsa.agent.get"));
+        assert_eq!(suggest("halopsa.agent.frobnicate", ids), None);
+        // A typo in the resource has no siblings: the nearest id overall.
+        assert_eq!(
+            suggest("halopsa.clinet.delete", ids),
+            Some("halopsa.client.delete")
+        );
     }
 }

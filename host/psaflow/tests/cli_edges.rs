@@ -40,7 +40,10 @@ fn validate_errors_end_with_one_newline() {
         ("syntax.yaml", "name: x\nsteps: [\n"),
         ("empty.yaml", ""),
         ("no-steps.yaml", "name: x\n"),
-        ("unknown-node.yaml", "name: x\nsteps:\n  - id: a\n    node: nope.x\n"),
+        (
+            "unknown-node.yaml",
+            "name: x\nsteps:\n  - id: a\n    node: nope.x\n",
+        ),
     ];
     let mut paths: Vec<_> = files
         .iter()
@@ -61,4 +64,30 @@ fn validate_errors_end_with_one_newline() {
             path.display()
         );
     }
+}
+
+#[test]
+fn invoke_hints_name_the_right_node_and_parameter() {
+    let out = psaflow()
+        .args(["invoke", "halopsa.agent.delete"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("did you mean halopsa.agent.deactivate?"),
+        "{stderr}"
+    );
+
+    let out = psaflow()
+        .args(["invoke", "halopsa.client.get", "--with", "=1"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a parameter name is empty (nothing before '=')"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("did you mean"), "{stderr}");
 }
