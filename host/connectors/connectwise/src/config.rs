@@ -151,19 +151,10 @@ impl ConnectionConfig {
                 });
             }
         }
-        let rate_limit = match get(ENV_RATE_LIMIT) {
-            Some(text) if !text.trim().eq_ignore_ascii_case("off") => match text.parse() {
-                Ok(limit) => Some(limit),
-                Err(err) => {
-                    problems.push(Problem {
-                        variable: ENV_RATE_LIMIT,
-                        message: format!("{err}"),
-                    });
-                    None
-                }
-            },
-            _ => None,
-        };
+        let rate_limit = read_rate_limit(&get).unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
         if let Some(key) = &private_key
             && key.trim() != key
         {
@@ -189,6 +180,34 @@ impl ConnectionConfig {
             })),
             _ => Err(ConfigError { problems }),
         }
+    }
+}
+
+/// `CONNECTWISE_RATE_LIMIT` for the embedded sandbox (no tenant is configured): the sandbox is
+/// paced by it too, as the HaloPSA sandbox is by `HALOPSA_RATE_LIMIT`, so pacing can be tried
+/// without a tenant. `off` or unset: none.
+pub fn sandbox_rate_limit(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<RateLimit>, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    read_rate_limit(&get).map_err(|mut problem| {
+        problem.message += " (with no CONNECTWISE_* tenant it paces the embedded sandbox)";
+        ConfigError {
+            problems: vec![problem],
+        }
+    })
+}
+
+/// `CONNECTWISE_RATE_LIMIT`, read by `get`: `off` or unset is none.
+fn read_rate_limit(get: &impl Fn(&str) -> Option<String>) -> Result<Option<RateLimit>, Problem> {
+    match get(ENV_RATE_LIMIT) {
+        Some(text) if !text.trim().eq_ignore_ascii_case("off") => {
+            text.parse().map(Some).map_err(|err| Problem {
+                variable: ENV_RATE_LIMIT,
+                message: format!("{err}, or off"),
+            })
+        }
+        _ => Ok(None),
     }
 }
 
@@ -325,8 +344,18 @@ mod tests {
         vars.push((ENV_RATE_LIMIT, "lots"));
         let err = read(&vars).unwrap_err();
         assert_eq!(err.problems[0].variable, ENV_RATE_LIMIT);
-        // Alone, it does not make a tenant: the sandbox is used.
+        assert!(err.to_string().ends_with(", or off"), "{err}");
+        // Alone, it does not make a tenant: the sandbox is used, paced by it.
         assert_eq!(read(&[(ENV_RATE_LIMIT, "5/1s")]), Ok(None));
+        let sandbox = |value: &str| {
+            sandbox_rate_limit(|name| (name == ENV_RATE_LIMIT).then(|| value.to_owned()))
+        };
+        assert_eq!(sandbox("5/1s").unwrap().unwrap().to_string(), "5/1s");
+        assert_eq!(sandbox("off"), Ok(None));
+        assert_eq!(
+            sandbox("lots").unwrap_err().problems[0].variable,
+            ENV_RATE_LIMIT
+        );
     }
 
     #[test]

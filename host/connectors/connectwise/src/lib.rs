@@ -18,7 +18,7 @@ mod connection;
 pub use client::{API_VERSION, ClientError, ClientOptions, ConnectWiseClient, Stats};
 pub use config::{
     ConfigError, ConnectionConfig, ENV_API_URL, ENV_CLIENT_ID, ENV_COMPANY_ID, ENV_PRIVATE_KEY,
-    ENV_PUBLIC_KEY, ENV_RATE_LIMIT, ENV_VARS, Problem, is_loopback,
+    ENV_PUBLIC_KEY, ENV_RATE_LIMIT, ENV_VARS, Problem, is_loopback, sandbox_rate_limit,
 };
 pub use connection::{
     ConnectError, Connection, connect, connect_lazily, sandbox_config, start_sandbox,
