@@ -11,6 +11,7 @@ use anyhow::Context;
 use psaflow_core::{RequestBudget, Transport, WindowBudget};
 use psaflow_halopsa::{ClientOptions, ConnectionConfig, HaloClient, Secret, WorkflowBlock};
 use psaflow_halopsa_sandbox::{Sandbox, SandboxOptions};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -34,6 +35,56 @@ impl BackendKind {
     }
 }
 
+/// Which connectors a command sends requests to. Only their settings are read (a mistake in
+/// another connector's variables does not stop it), only their sandboxes start, and only they
+/// are refused by `--no-sandbox` when they have no tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Connectors {
+    /// Every connector: what will run is not known when connecting (`serve`, `worker`).
+    #[default]
+    All,
+    /// Only these connectors (invoke: the node's; run: its nodes').
+    Only(BTreeSet<String>),
+}
+
+impl Connectors {
+    /// Exactly `connectors`.
+    pub fn only<S: Into<String>>(connectors: impl IntoIterator<Item = S>) -> Connectors {
+        Connectors::Only(connectors.into_iter().map(Into::into).collect())
+    }
+
+    /// The connectors of the nodes `workflow`'s steps call (`on_failure` and `finally` too).
+    pub fn of_workflow(
+        workflow: &psaflow_workflow::Workflow,
+        catalog: &psaflow_core::Catalog,
+    ) -> Connectors {
+        Connectors::only(
+            workflow
+                .all_steps()
+                .filter_map(|step| catalog.get(step.node())?.connector.clone()),
+        )
+    }
+
+    /// Whether `connector` is used.
+    pub fn uses(&self, connector: &str) -> bool {
+        match self {
+            Connectors::All => true,
+            Connectors::Only(set) => set.contains(connector),
+        }
+    }
+}
+
+/// One connection a backend opened for a connector the command uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedConnection {
+    /// `halopsa` or `connectwise`.
+    pub connector: &'static str,
+    /// The connector's tenant or its embedded sandbox.
+    pub kind: BackendKind,
+    /// One line for humans: where its requests go (no secret in it).
+    pub description: String,
+}
+
 /// A connected transport, and the sandbox behind it when there is one (kept alive here).
 pub struct Backend {
     /// The HaloPSA connection.
@@ -43,9 +94,13 @@ pub struct Backend {
     pub connectwise: Arc<dyn Transport>,
     /// The embedded HaloPSA sandbox when no tenant is configured; dropping it stops the server.
     pub sandbox: Option<Sandbox>,
-    /// Whether the HaloPSA connection is the sandbox or a tenant.
+    /// [`BackendKind::Tenant`] when any connection the command uses is a tenant, so that a
+    /// run that reached a tenant is never reported as the sandbox's (see [`Backend::connections`]).
     pub kind: BackendKind,
-    /// One line for humans: where requests go.
+    /// The connections of the connectors the command uses, each with its kind.
+    pub connections: Vec<UsedConnection>,
+    /// One line for humans: where requests go (HaloPSA's connection when it is used, else
+    /// ConnectWise's).
     pub description: String,
     /// The HaloPSA client secret in use, so callers can mask it in anything they print.
     pub secret: Secret,
@@ -56,6 +111,31 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// Whether `connector`'s connection is a tenant or the sandbox; `None` when the command
+    /// does not use it.
+    pub fn kind_of(&self, connector: &str) -> Option<BackendKind> {
+        self.connections
+            .iter()
+            .find(|c| c.connector == connector)
+            .map(|c| c.kind)
+    }
+
+    /// How a run records where its requests went: `sandbox` when no connection it uses is a
+    /// tenant, else the tenants it uses (`HaloPSA at https://...`, joined by ` + `).
+    pub fn run_label(&self) -> String {
+        let tenants: Vec<&str> = self
+            .connections
+            .iter()
+            .filter(|c| c.kind == BackendKind::Tenant)
+            .map(|c| c.description.as_str())
+            .collect();
+        if tenants.is_empty() {
+            "sandbox".to_string()
+        } else {
+            tenants.join(" + ")
+        }
+    }
+
     /// (connector, request budget) of each connection, in the order [`rate_limits`] lists
     /// them: the live budgets, so progress lines can see what they have sent.
     pub fn budgets(&self) -> Vec<(&'static str, Option<Arc<dyn RequestBudget>>)> {
@@ -105,6 +185,8 @@ pub struct BackendChoice<'a> {
     /// Never fall back to a sandbox (`--no-sandbox`): a ConnectWise node without
     /// `CONNECTWISE_*` is refused instead (HaloPSA: the caller checks [`Target::Sandbox`]).
     pub forbid_sandbox: bool,
+    /// The connectors the command uses; the others are neither read nor started.
+    pub connectors: Connectors,
 }
 
 /// Where HaloPSA requests will go, decided before anything is sent.
@@ -114,14 +196,50 @@ pub enum Target {
     Tenant(Box<ConnectionConfig>),
     /// Nothing is configured: the embedded sandbox.
     Sandbox,
+    /// The command sends nothing to HaloPSA: its settings are not read.
+    NotUsed,
+}
+
+/// Where ConnectWise requests will go, decided before anything is sent.
+#[derive(Debug)]
+pub enum ConnectWiseTarget {
+    /// The `CONNECTWISE_*` tenant, with its checked settings.
+    Tenant(Box<psaflow_connectwise::ConnectionConfig>),
+    /// Nothing is configured: the embedded sandbox, started on the first request and paced by
+    /// `CONNECTWISE_RATE_LIMIT` when that is set.
+    Sandbox(Option<psaflow_core::RateLimit>),
+    /// The command sends nothing to ConnectWise: its settings are not read.
+    NotUsed,
+}
+
+/// Decides the ConnectWise connection from `CONNECTWISE_*`: a tenant, else the sandbox. Sends
+/// nothing; every problem in the settings is reported at once.
+pub fn resolve_connectwise(
+    choice: &BackendChoice<'_>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ConnectWiseTarget> {
+    if !choice.connectors.uses(psaflow_connectwise::CONNECTOR) {
+        return Ok(ConnectWiseTarget::NotUsed);
+    }
+    Ok(
+        match psaflow_connectwise::ConnectionConfig::from_lookup(&lookup)? {
+            Some(config) => ConnectWiseTarget::Tenant(Box::new(config)),
+            None => ConnectWiseTarget::Sandbox(psaflow_connectwise::sandbox_rate_limit(&lookup)?),
+        },
+    )
 }
 
 /// Decides the HaloPSA connection: an allowed workflow block, else the connection file, else
-/// the `HALOPSA_*` variables, else the embedded sandbox. Sends nothing.
+/// the `HALOPSA_*` variables, else the embedded sandbox ([`Target::NotUsed`] when the command
+/// does not use HaloPSA). Sends nothing; a `HALOPSA_RATE_LIMIT` the sandbox cannot use is an
+/// error here too.
 pub fn resolve(
     choice: &BackendChoice<'_>,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Target> {
+    if !choice.connectors.uses(psaflow_halopsa::CONNECTOR) {
+        return Ok(Target::NotUsed);
+    }
     let config = if let Some(config) = &choice.workflow_connection {
         Some(config.clone())
     } else if let Some(file) = choice.connection_file {
@@ -131,7 +249,10 @@ pub fn resolve(
     };
     Ok(match config {
         Some(config) => Target::Tenant(Box::new(config)),
-        None => Target::Sandbox,
+        None => {
+            sandbox_rate_limit_from(&lookup)?;
+            Target::Sandbox
+        }
     })
 }
 
@@ -199,8 +320,22 @@ pub async fn open_with_budget(
     lookup: impl Fn(&str) -> Option<String>,
     budget: BudgetChoice<'_>,
 ) -> anyhow::Result<Backend> {
-    let (connectwise, connectwise_budget) = connectwise_lazily(&lookup, forbid_sandbox, budget)?;
-    match target {
+    let connectwise = resolve_connectwise(&BackendChoice::default(), &lookup)?;
+    open_targets(target, connectwise, forbid_sandbox, budget).await
+}
+
+/// Connects to resolved targets: HaloPSA ([`resolve`]) and ConnectWise ([`resolve_connectwise`]).
+/// A connector the command does not use gets a transport that refuses every request.
+pub async fn open_targets(
+    target: Target,
+    connectwise: ConnectWiseTarget,
+    forbid_sandbox: bool,
+    budget: BudgetChoice<'_>,
+) -> anyhow::Result<Backend> {
+    let mut connections = Vec::new();
+    let (connectwise, connectwise_budget) =
+        connectwise_lazily(connectwise, forbid_sandbox, budget, &mut connections)?;
+    let mut backend = match target {
         Target::Tenant(config) => {
             let description = format!("HaloPSA at {}", config.api_url);
             let secret = config.client_secret.clone();
@@ -211,23 +346,58 @@ pub async fn open_with_budget(
                 ..ClientOptions::default()
             };
             let client = HaloClient::new(*config, options)?;
-            Ok(Backend {
+            Backend {
                 transport: Arc::new(client),
                 connectwise,
                 sandbox: None,
                 kind: BackendKind::Tenant,
+                connections: Vec::new(),
                 description,
                 secret,
                 halopsa_budget,
                 connectwise_budget,
-            })
+            }
         }
-        Target::Sandbox => Ok(Backend {
+        Target::Sandbox => Backend {
             connectwise,
             connectwise_budget,
             ..start_sandbox(SandboxOptions::default()).await?
-        }),
+        },
+        Target::NotUsed => Backend {
+            transport: refusing_transport("this command does not use HaloPSA"),
+            connectwise,
+            sandbox: None,
+            kind: BackendKind::Sandbox,
+            connections: Vec::new(),
+            description: String::new(),
+            secret: Secret::new(String::new()),
+            halopsa_budget: None,
+            connectwise_budget,
+        },
+    };
+    if !backend.description.is_empty() {
+        connections.insert(
+            0,
+            UsedConnection {
+                connector: psaflow_halopsa::CONNECTOR,
+                kind: backend.kind,
+                description: backend.description.clone(),
+            },
+        );
     }
+    if backend.description.is_empty() {
+        backend.description = match connections.first() {
+            Some(used) => used.description.clone(),
+            None => "no connection".to_string(),
+        };
+    }
+    backend.kind = if connections.iter().any(|c| c.kind == BackendKind::Tenant) {
+        BackendKind::Tenant
+    } else {
+        BackendKind::Sandbox
+    };
+    backend.connections = connections;
+    Ok(backend)
 }
 
 /// [`resolve`] then [`open`].
@@ -248,10 +418,12 @@ pub fn rate_limits(
     let halopsa = match resolve(choice, &lookup)? {
         Target::Tenant(config) => config.rate_limit,
         Target::Sandbox => sandbox_rate_limit()?,
+        Target::NotUsed => None,
     };
-    let connectwise = match psaflow_connectwise::ConnectionConfig::from_lookup(&lookup)? {
-        Some(config) => config.rate_limit,
-        None => None,
+    let connectwise = match resolve_connectwise(choice, &lookup)? {
+        ConnectWiseTarget::Tenant(config) => config.rate_limit,
+        ConnectWiseTarget::Sandbox(limit) => limit,
+        ConnectWiseTarget::NotUsed => None,
     };
     Ok(vec![
         (psaflow_halopsa::CONNECTOR, halopsa),
@@ -261,46 +433,91 @@ pub fn rate_limits(
 
 /// `HALOPSA_RATE_LIMIT` for the embedded sandbox (`off` or unset: none).
 fn sandbox_rate_limit() -> anyhow::Result<Option<psaflow_core::RateLimit>> {
+    sandbox_rate_limit_from(|name| std::env::var(name).ok())
+}
+
+/// [`sandbox_rate_limit`], read through `lookup`.
+fn sandbox_rate_limit_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<psaflow_core::RateLimit>> {
     let name = psaflow_halopsa::ENV_RATE_LIMIT;
-    match std::env::var(name) {
-        Ok(text) if !text.trim().is_empty() && !text.trim().eq_ignore_ascii_case("off") => {
-            Ok(Some(text.parse().with_context(|| format!("${name}"))?))
+    match lookup(name) {
+        Some(text) if !text.trim().is_empty() && !text.trim().eq_ignore_ascii_case("off") => {
+            match text.trim().parse() {
+                Ok(limit) => Ok(Some(limit)),
+                Err(err) => anyhow::bail!(
+                    "{name}: {err}, or off (with no HALOPSA_* tenant it paces the embedded sandbox)"
+                ),
+            }
         }
         _ => Ok(None),
     }
 }
 
-/// The ConnectWise connection from `CONNECTWISE_*` and its request budget; every problem in
-/// them is reported at once.
+/// The ConnectWise connection `target` names and its request budget, added to `connections`
+/// when the command uses it.
 fn connectwise_lazily(
-    lookup: &impl Fn(&str) -> Option<String>,
+    target: ConnectWiseTarget,
     forbid_sandbox: bool,
     budget: BudgetChoice<'_>,
+    connections: &mut Vec<UsedConnection>,
 ) -> anyhow::Result<(Arc<dyn Transport>, Option<ConnectionBudget>)> {
-    let tenant = psaflow_connectwise::ConnectionConfig::from_lookup(lookup)?;
-    if forbid_sandbox && tenant.is_none() {
-        let refusing = refusing_transport(
-            "no ConnectWise tenant configured: set the CONNECTWISE_* variables \
-             (--no-sandbox forbids the embedded ConnectWise sandbox)",
-        );
-        return Ok((refusing, None));
-    }
-    let connection_budget = tenant.as_ref().and_then(|config| {
-        connection_budget(
+    let (tenant, sandbox_limit) = match target {
+        ConnectWiseTarget::NotUsed => {
+            return Ok((
+                refusing_transport("this command does not use ConnectWise PSA"),
+                None,
+            ));
+        }
+        ConnectWiseTarget::Sandbox(_) if forbid_sandbox => {
+            let refusing = refusing_transport(
+                "no ConnectWise tenant configured: set the CONNECTWISE_* variables \
+                 (--no-sandbox forbids the embedded ConnectWise sandbox)",
+            );
+            return Ok((refusing, None));
+        }
+        ConnectWiseTarget::Sandbox(limit) => (None, limit),
+        ConnectWiseTarget::Tenant(config) => (Some(*config), None),
+    };
+    let connection_budget = match &tenant {
+        Some(config) => connection_budget(
             budget(&ApiApplication::connectwise(config)),
             config.rate_limit,
-        )
-    });
+        ),
+        None => connection_budget(None, sandbox_limit),
+    };
     let options = psaflow_connectwise::ClientOptions {
         budget: connection_budget.clone(),
         ..psaflow_connectwise::ClientOptions::default()
     };
-    let transport = psaflow_connectwise::connect_lazily(
-        lookup,
-        options,
-        // The contract: using a sandbox is said on stderr. Only when a ConnectWise node runs.
-        |description| eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}"),
-    )?;
+    let transport: Arc<dyn Transport> = match tenant {
+        Some(config) => {
+            connections.push(UsedConnection {
+                connector: psaflow_connectwise::CONNECTOR,
+                kind: BackendKind::Tenant,
+                description: format!("ConnectWise PSA at {}", config.api_url),
+            });
+            Arc::new(psaflow_connectwise::ConnectWiseClient::new(
+                config, options,
+            )?)
+        }
+        None => {
+            connections.push(UsedConnection {
+                connector: psaflow_connectwise::CONNECTOR,
+                kind: BackendKind::Sandbox,
+                description: "the embedded ConnectWise sandbox".to_string(),
+            });
+            psaflow_connectwise::connect_lazily(
+                |_| None,
+                options,
+                // The contract: using a sandbox is said on stderr. Only when a ConnectWise
+                // node runs.
+                |description| {
+                    eprintln!("psaflow: no CONNECTWISE_* variables set; using {description}")
+                },
+            )?
+        }
+    };
     Ok((transport, connection_budget))
 }
 
@@ -331,6 +548,11 @@ pub async fn start_sandbox(options: SandboxOptions) -> anyhow::Result<Backend> {
     Ok(Backend {
         transport: Arc::new(client),
         kind: BackendKind::Sandbox,
+        connections: vec![UsedConnection {
+            connector: psaflow_halopsa::CONNECTOR,
+            kind: BackendKind::Sandbox,
+            description: description.clone(),
+        }],
         secret: Secret::new(sandbox.client_secret().to_string()),
         // Sandboxes only: the ConnectWise one too, whatever the environment says.
         connectwise: psaflow_connectwise::connect_lazily(
@@ -447,6 +669,7 @@ mod tests {
             connection_file: None,
             workflow_connection: None,
             forbid_sandbox: true,
+            connectors: Connectors::All,
         };
         let target = resolve(&choice, lookup).unwrap();
         open_with_budget(target, true, lookup, &choose).await.unwrap();

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub gate: Option<Arc<dyn crate::plan::WriteGate>>,
     /// Which kind of server the steps reach (`"sandbox"` or `"tenant"`), for the report.
     pub backend: Option<String>,
+    /// The same per connector the run uses (`halopsa` → `"tenant"`), for the report.
+    pub backends: BTreeMap<String, String>,
     /// Output text one for_each step keeps in memory; further items' outputs wait for the
     /// report in a temporary file ([`crate::SPILL_AFTER_BYTES`] by default; see `spill.rs`).
     pub spill_after_bytes: usize,
@@ -52,6 +54,7 @@ impl Default for RunOptions {
             decisions: BTreeMap::new(),
             gate: None,
             backend: None,
+            backends: BTreeMap::new(),
             spill_after_bytes: crate::spill::SPILL_AFTER_BYTES,
         }
     }

@@ -126,6 +126,32 @@ fn time_left(at_this_rate: Option<Duration>, budget_needs: Option<Duration>) -> 
     }
 }
 
+/// Where the run's requests went, for the summary's first line: the tenant, the embedded
+/// sandbox, or, when connectors differ, which connector reached which.
+fn against(report: &RunReport) -> String {
+    let of = |kind: &str| {
+        report
+            .backends
+            .iter()
+            .filter(|(_, k)| k.as_str() == kind)
+            .map(|(connector, _)| connector.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (tenants, sandboxes) = (of("tenant"), of("sandbox"));
+    if !tenants.is_empty() && !sandboxes.is_empty() {
+        return format!(
+            " on the tenant ({tenants}) and the embedded SANDBOX ({sandboxes}, fake data)"
+        );
+    }
+    match report.backend.as_deref() {
+        Some("sandbox") => " on the embedded SANDBOX (fake data)",
+        Some("tenant") => " on the tenant",
+        _ => "",
+    }
+    .to_string()
+}
+
 /// A time left as people read it: `40s`, `8m 20s`, `2h 5m` (whole seconds, rounded up).
 fn clock_time(d: Duration) -> String {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -192,11 +218,7 @@ impl HumanRenderer {
         }
         let count = |s: StepStatus| report.steps.iter().filter(|x| x.status == s).count();
         // Each step is listed once, here; progress lines only show retries and for_each bars.
-        let against = match report.backend.as_deref() {
-            Some("sandbox") => " on the embedded SANDBOX (fake data)",
-            Some("tenant") => " on the tenant",
-            _ => "",
-        };
+        let against = against(report);
         let mut out = format!(
             "Run {} '{}'{against}: {} step(s): {} succeeded, {} failed, {} skipped\n",
             match report.status {

@@ -629,8 +629,11 @@ pub struct WaitingApproval {
 pub struct RunReport {
     /// The run's id when it is recorded in a run store.
     pub id: Option<String>,
-    /// Where requests went: `"sandbox"` or `"tenant"`, when the caller says (`RunOptions`).
+    /// Where requests went: `"sandbox"` or `"tenant"`, when the caller says (`RunOptions`):
+    /// `"tenant"` when any connector the run uses is a tenant.
     pub backend: Option<String>,
+    /// The same per connector the run uses (`{"halopsa": "sandbox", "connectwise": "tenant"}`).
+    pub backends: std::collections::BTreeMap<String, String>,
     /// Set when the run stopped to wait for an approval.
     pub waiting: Option<WaitingApproval>,
     /// The workflow's `name`.
@@ -737,6 +740,9 @@ impl RunReport {
         if let Some(backend) = &self.backend {
             m.push(("backend", json!(backend)));
         }
+        if !self.backends.is_empty() {
+            m.push(("backends", json!(self.backends)));
+        }
         if let Some(w) = &self.waiting {
             m.push((
                 "waiting_approval",
@@ -826,6 +832,7 @@ mod tests {
         RunReport {
             id: Some("run-1".into()),
             backend: Some("sandbox".into()),
+            backends: Default::default(),
             waiting: None,
             name: "report".into(),
             status: RunStatus::Failed,

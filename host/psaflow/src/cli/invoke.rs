@@ -23,12 +23,9 @@ pub struct Args {
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
-    let (backend, runtime) = match super::connect(cli).await? {
-        Ok(connected) => connected,
-        Err(code) => return Ok(code),
-    };
-    let Some(spec) = runtime.catalog().get(&args.node) else {
-        let hint = did_you_mean(&args.node, runtime.catalog().ids());
+    let nodes = super::load_nodes(cli)?;
+    let Some(spec) = nodes.catalog().get(&args.node) else {
+        let hint = did_you_mean(&args.node, nodes.catalog().ids());
         eprintln!(
             "psaflow: unknown node {}{hint}; `psaflow nodes` lists them",
             args.node
@@ -42,6 +39,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
+    // Only the node's connector is configured, started and reported ("backend").
+    let connectors = psaflow::backend::Connectors::only(spec.connector.clone());
+    let backend = match super::open_backend_for(cli, None, connectors, &|_| None).await {
+        Ok(backend) => backend,
+        Err(code) => return Ok(code),
+    };
+    let runtime = super::build_runtime(cli, &backend)?;
     if needs_confirmation(spec, args.yes, std::io::stdin().is_terminal()) {
         let question = format!(
             "{} will {} on {} with {}. Continue? [y/N] ",
@@ -87,7 +91,8 @@ fn confirm(question: &str, answers: &mut dyn BufRead, out: &mut dyn Write) -> bo
 }
 
 /// The envelope as printed: the connection's secret and secret-named fields masked (a node's
-/// output is text we do not control), plus `"backend"`: `"sandbox"` or `"tenant"`.
+/// output is text we do not control), plus `"backend"`: `"sandbox"` or `"tenant"`, that of the
+/// node's connector (the only one connected).
 fn printable(envelope: &psaflow_core::Envelope, backend: &psaflow::backend::Backend) -> Value {
     let redactor = psaflow_workflow::Redactor::new(super::credential_values());
     redactor.add(backend.secret.expose());

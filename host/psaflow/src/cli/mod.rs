@@ -269,28 +269,63 @@ pub async fn open_backend_with_budget(
     workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
     budget: psaflow::backend::BudgetChoice<'_>,
 ) -> Result<psaflow::backend::Backend, u8> {
-    use psaflow::backend::{BackendChoice, Target};
+    open_backend_for(cli, workflow_connection, Default::default(), budget).await
+}
+
+/// [`open_backend`] for a command that sends only to `connectors` (invoke: the node's; run:
+/// its nodes'): only their settings are read, so a mistake in another connector's variables
+/// does not stop it, only their sandboxes start, and `--no-sandbox` refuses only those of them
+/// that have no tenant.
+pub async fn open_backend_for(
+    cli: &Cli,
+    workflow_connection: Option<psaflow_halopsa::ConnectionConfig>,
+    connectors: psaflow::backend::Connectors,
+    budget: psaflow::backend::BudgetChoice<'_>,
+) -> Result<psaflow::backend::Backend, u8> {
+    use psaflow::backend::{BackendChoice, ConnectWiseTarget, Connectors, Target};
     let forbid_sandbox = sandbox_forbidden(cli);
     let choice = BackendChoice {
         connection_file: cli.connection.as_deref(),
         workflow_connection,
         forbid_sandbox,
+        connectors,
     };
-    let target = match psaflow::backend::resolve(&choice, env_lookup) {
-        Ok(target) => target,
-        Err(err) => {
-            eprintln!("psaflow: {err:#}");
+    // Settings that cannot be used are bad usage (2), whichever connector they belong to;
+    // every problem of both is said before stopping.
+    let target = psaflow::backend::resolve(&choice, env_lookup);
+    let connectwise = psaflow::backend::resolve_connectwise(&choice, env_lookup);
+    let (target, connectwise) = match (target, connectwise) {
+        (Ok(target), Ok(connectwise)) => (target, connectwise),
+        (target, connectwise) => {
+            for err in [target.err(), connectwise.err()].into_iter().flatten() {
+                eprintln!("psaflow: {err:#}");
+            }
             return Err(EXIT_USAGE);
         }
     };
+    let mut refused = false;
     if matches!(target, Target::Sandbox) && forbid_sandbox {
         eprintln!(
             "psaflow: no tenant configured: set the HALOPSA_* variables or pass --connection FILE \
              (--no-sandbox / {ENV_NO_SANDBOX} forbids falling back to the embedded sandbox)"
         );
+        refused = true;
+    }
+    // With every connector (serve, worker), a ConnectWise node is refused when it runs instead.
+    if matches!(connectwise, ConnectWiseTarget::Sandbox(_))
+        && forbid_sandbox
+        && choice.connectors != Connectors::All
+    {
+        eprintln!(
+            "psaflow: no ConnectWise tenant configured: set the CONNECTWISE_* variables \
+             (--no-sandbox / {ENV_NO_SANDBOX} forbids falling back to the embedded sandbox)"
+        );
+        refused = true;
+    }
+    if refused {
         return Err(EXIT_USAGE);
     }
-    match psaflow::backend::open_with_budget(target, forbid_sandbox, env_lookup, budget).await {
+    match psaflow::backend::open_targets(target, connectwise, forbid_sandbox, budget).await {
         Ok(backend) => {
             if backend.sandbox.is_some() {
                 eprintln!(
@@ -317,22 +352,12 @@ pub fn rate_limits(
         connection_file: cli.connection.as_deref(),
         workflow_connection: None,
         forbid_sandbox: sandbox_forbidden(cli),
+        connectors: Default::default(),
     };
     psaflow::backend::rate_limits(&choice, env_lookup)
 }
 
-/// Builds the runtime for a command: connection (or sandbox), nodes folders, cache.
-pub async fn connect(
-    cli: &Cli,
-) -> anyhow::Result<Result<(psaflow::backend::Backend, psaflow::Runtime), u8>> {
-    let backend = match open_backend(cli, None).await {
-        Ok(backend) => backend,
-        Err(code) => return Ok(Err(code)),
-    };
-    let runtime = build_runtime(cli, &backend)?;
-    Ok(Ok((backend, runtime)))
-}
-
+/// Builds the runtime for a command: its connections, nodes folders, cache.
 pub fn build_runtime(
     cli: &Cli,
     backend: &psaflow::backend::Backend,

@@ -328,10 +328,14 @@ async fn execute(
     let mut options = run_options(workflow, target.inputs.clone(), secrets);
     let redactor = options.redactor(workflow);
 
-    let backend = match super::open_backend(cli, workflow_connection).await {
-        Ok(backend) => backend,
-        Err(code) => return Ok(code),
-    };
+    // Only the connectors the workflow's nodes use are configured, started and reported.
+    let connectors =
+        psaflow::backend::Connectors::of_workflow(workflow, super::load_nodes(cli)?.catalog());
+    let backend =
+        match super::open_backend_for(cli, workflow_connection, connectors, &|_| None).await {
+            Ok(backend) => backend,
+            Err(code) => return Ok(code),
+        };
     // Whatever variable the connection reads its secret from, the workflow must not see it.
     if let Some((name, _)) = options
         .env
@@ -346,12 +350,14 @@ async fn execute(
     }
     redactor.add(backend.secret.expose());
     options.secrets.push(backend.secret.expose().to_string());
+    // "tenant" when any connector the run uses is a tenant; "backends" says which.
     options.backend = Some(backend.kind.as_str().to_string());
-    let backend_label = if backend.sandbox.is_some() {
-        "sandbox".to_string()
-    } else {
-        backend.description.clone()
-    };
+    options.backends = backend
+        .connections
+        .iter()
+        .map(|c| (c.connector.to_string(), c.kind.as_str().to_string()))
+        .collect();
+    let backend_label = backend.run_label();
     let user = os_user(super::env_lookup);
 
     // Record the run (or check the one being resumed) before anything is sent.
@@ -437,10 +443,13 @@ fn enqueue(cli: &Cli, target: Target, store: &dyn RunStore, json: bool) -> anyho
         connection_file: cli.connection.as_deref(),
         workflow_connection: None,
         forbid_sandbox: super::sandbox_forbidden(cli),
+        connectors: Default::default(),
     };
     let backend = match psaflow::backend::resolve(&choice, super::env_lookup) {
         Ok(psaflow::backend::Target::Tenant(config)) => format!("HaloPSA at {}", config.api_url),
-        Ok(psaflow::backend::Target::Sandbox) => "sandbox".to_string(),
+        Ok(psaflow::backend::Target::Sandbox | psaflow::backend::Target::NotUsed) => {
+            "sandbox".to_string()
+        }
         Err(err) => {
             eprintln!("psaflow: {err:#}");
             return Ok(EXIT_USAGE);

@@ -212,6 +212,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, mut opts: RunOptions)
     let mut report = RunReport {
         id: None,
         backend: opts.backend.clone(),
+        backends: opts.backends.clone(),
         waiting: None,
         name: wf.name().to_string(),
         status: RunStatus::Succeeded,
