@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod durable;
 pub mod execute;
+pub mod invoke_audit;
 pub mod percentile;
 pub mod request_economy;
 pub mod shared_budget;

@@ -171,6 +171,70 @@ fn validate_warns_about_retry_around_a_create_that_cannot_recover() {
 }
 
 #[test]
+fn strict_refuses_warnings_and_a_run_that_cannot_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let warned = dir.path().join("ticket-retry.yaml");
+    std::fs::write(
+        &warned,
+        "name: t\nsteps:\n  - id: t\n    node: halopsa.ticket.create\n    with:\n      Summary: Printer\n      Details: Jammed\n      TickettypeId: 1\n    retry: { max_attempts: 3 }\n",
+    )
+    .unwrap();
+    let warned = warned.to_str().unwrap();
+    for args in [
+        vec!["validate", "--strict", warned],
+        vec!["run", "--strict", warned],
+    ] {
+        let out = run(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("warning: step 't' retries"), "{err}");
+        assert!(
+            err.contains("--strict: ") && err.contains("has 1 warning(s)"),
+            "{err}"
+        );
+        assert!(!err.contains("Running"), "nothing runs: {err}");
+    }
+
+    // Without a folder for the run store (the default location cannot be made), a run goes
+    // unrecorded with a warning; --strict refuses to start it.
+    let clean = dir.path().join("clean.yaml");
+    std::fs::write(
+        &clean,
+        "name: c\nsteps:\n  - id: c\n    node: halopsa.client.get\n    with:\n      Id: 1\n",
+    )
+    .unwrap();
+    let not_a_folder = dir.path().join("data-file");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let unrecorded = |strict: bool| {
+        let mut cmd = psaflow();
+        cmd.arg("run").arg(&clean);
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.env_remove("PSAFLOW_STATE_DIR")
+            .env("XDG_DATA_HOME", &not_a_folder)
+            .env("HOME", &not_a_folder)
+            .output()
+            .unwrap()
+    };
+    let out = unrecorded(false);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("this run is not recorded"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = unrecorded(true);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--strict: this run cannot be recorded, so it does not start"),
+        "{err}"
+    );
+    assert!(!err.contains("Running"), "{err}");
+}
+
+#[test]
 fn run_json_prints_the_contract_report_and_dry_run_sends_nothing() {
     let out = run(&["run", "examples/client-report.yaml", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

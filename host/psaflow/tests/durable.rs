@@ -428,3 +428,169 @@ fn dry_runs_show_approval_points_and_record_nothing() {
     );
     assert!(newest_run(&tenant, &state).is_none());
 }
+
+/// The audit rows in `state`.
+fn audit_rows(tenant: &Tenant, state: &Path) -> Vec<Value> {
+    let out = tenant.run(state, &["audit", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_change_made_with_invoke_is_audited_and_a_read_is_not() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = tenant.run(
+        &state,
+        &[
+            "invoke",
+            "halopsa.client.create",
+            "--with",
+            "Name=Invoked Co",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = tenant.run(&state, &["invoke", "halopsa.client.get", "--with", "Id=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let audit = audit_rows(&tenant, &state);
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    let row = &audit[0];
+    assert_eq!(row["node"], "halopsa.client.create");
+    assert_eq!(row["effect"], "create");
+    assert_eq!(row["actor"], "ada");
+    assert_eq!(row["outcome"], "succeeded");
+    assert_eq!(row["target"], envelope["Client"]["id"].to_string().as_str());
+    assert!(
+        row["run_id"].as_str().unwrap().starts_with("invoke-"),
+        "{row}"
+    );
+    assert_eq!(row["detail"]["params"]["Name"], "Invoked Co");
+}
+
+const RENAME: &str = "name: rename-client
+inputs:
+  id: { type: integer, required: true }
+  name: { type: string, required: true }
+steps:
+  - id: rename
+    node: halopsa.client.update
+    with:
+      Id: ${{ inputs.id }}
+      Name: ${{ inputs.name }}
+";
+
+/// A client made on `tenant` for a test, by id.
+fn new_client(tenant: &Tenant, name: &str) -> String {
+    let out = tenant
+        .0
+        .psaflow()
+        .args([
+            "invoke",
+            "halopsa.client.create",
+            "--with",
+            &format!("Name={name}"),
+        ])
+        .output()
+        .unwrap();
+    let envelope: Value = serde_json::from_slice(&out.stdout).unwrap();
+    envelope["Client"]["id"].to_string()
+}
+
+#[test]
+fn apply_is_recorded_as_a_run_and_its_changes_are_audited() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("rename.yaml");
+    std::fs::write(&wf, RENAME).unwrap();
+    let plan = dir.path().join("plan.json");
+    let id = new_client(&tenant, "Planned Co");
+    let (wf, plan) = (wf.to_str().unwrap(), plan.to_str().unwrap());
+    let name = "name=Planned Co renamed";
+    let out = tenant
+        .0
+        .psaflow()
+        .args([
+            "plan",
+            wf,
+            "--input",
+            &format!("id={id}"),
+            "--input",
+            name,
+            "--out",
+            plan,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = tenant.run(&state, &["apply", plan, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run_id = report["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id: {report}"));
+    assert_eq!(report["backend"], "tenant");
+    assert_eq!(tenant.clients("Planned Co renamed").len(), 1);
+
+    let show = tenant.run(&state, &["runs", "show", run_id, "--json"]);
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show.stderr));
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["status"], "succeeded");
+    assert_eq!(shown["applied_plan"], plan);
+
+    let audit = audit_rows(&tenant, &state);
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0]["run_id"], run_id);
+    assert_eq!(audit[0]["step_id"], "rename");
+    assert_eq!(audit[0]["target"], id.as_str());
+}
+
+#[test]
+fn apply_refuses_a_plan_that_passes_an_approval_before_sending_anything() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("rename.yaml");
+    std::fs::write(
+        &wf,
+        RENAME.replace(
+            "    node: halopsa.client.update\n",
+            "    node: halopsa.client.update\n    approval:\n      message: Rename?\n",
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.json");
+    let id = new_client(&tenant, "Gated Co");
+    let (wf, plan) = (wf.to_str().unwrap(), plan.to_str().unwrap());
+    let id = format!("id={id}");
+    let out = tenant
+        .0
+        .psaflow()
+        .args([
+            "plan",
+            wf,
+            "--input",
+            &id,
+            "--input",
+            "name=Gated Co renamed",
+            "--out",
+            plan,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = tenant.run(&state, &["apply", plan]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("approval step(s) rename") && said.contains("psaflow run"),
+        "{said}"
+    );
+    assert!(tenant.clients("Gated Co renamed").is_empty());
+    assert!(newest_run(&tenant, &state).is_none());
+}

@@ -20,6 +20,9 @@ pub struct Args {
     /// a terminal; scripts and pipes are never prompted.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Where a change (any effect but read) is written to the audit trail.
+    #[command(flatten)]
+    pub state: super::state::StateArgs,
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
@@ -64,12 +67,46 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(1);
         }
     }
+    // A change is audited, as the API's invoke and every run's are: the store is opened
+    // before anything is sent, so a store the person chose but psaflow cannot open stops here.
+    let audit = if psaflow::invoke_audit::is_change(spec) {
+        match args.state.open_for_recording("this change", false) {
+            Ok(store) => store,
+            Err(code) => return Ok(code),
+        }
+    } else {
+        None
+    };
+    let shown_params = redactor(&backend).value(&Value::Object(params.clone()));
     let envelope = runtime.invoke(&args.node, params).await;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&printable(&envelope, &backend))?
-    );
+    let shown = printable(&envelope, &backend);
+    if let Some(store) = audit {
+        let actor = psaflow::durable::os_user(super::env_lookup);
+        let entry = psaflow::invoke_audit::entry(
+            &actor,
+            spec,
+            shown_params,
+            &envelope,
+            &shown,
+            "psaflow invoke",
+        );
+        if let Err(err) = store.append_audit(&entry) {
+            // The change is made; say loudly that its record is missing.
+            eprintln!(
+                "psaflow: warning: the change was made but could not be written to the audit trail at {}: {err}",
+                store.location()
+            );
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(if envelope.is_success() { 0 } else { 1 })
+}
+
+/// Masks the connection's secret and every credential psaflow knows of.
+fn redactor(backend: &psaflow::backend::Backend) -> psaflow_workflow::Redactor {
+    let redactor = psaflow_workflow::Redactor::new(super::credential_values());
+    redactor.add(backend.secret.expose());
+    redactor
 }
 
 /// A node that deletes or deactivates asks first, unless `--yes` was given or nobody is at
@@ -94,9 +131,7 @@ fn confirm(question: &str, answers: &mut dyn BufRead, out: &mut dyn Write) -> bo
 /// output is text we do not control), plus `"backend"`: `"sandbox"` or `"tenant"`, that of the
 /// node's connector (the only one connected).
 fn printable(envelope: &psaflow_core::Envelope, backend: &psaflow::backend::Backend) -> Value {
-    let redactor = psaflow_workflow::Redactor::new(super::credential_values());
-    redactor.add(backend.secret.expose());
-    let mut json = redactor.value(&envelope.to_json());
+    let mut json = redactor(backend).value(&envelope.to_json());
     if let Value::Object(map) = &mut json {
         map.insert("backend".into(), Value::from(backend.kind.as_str()));
     }

@@ -5,6 +5,7 @@
 use super::{Cli, EXIT_USAGE};
 use psaflow_workflow::plan::{PlanFile, apply_plan, make_plan};
 use psaflow_workflow::{HumanRenderer, RunOptions, RunStatus};
+use psaflow_store::{RunState, now_ms};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +36,9 @@ pub struct ApplyArgs {
     /// Print the run report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Where the apply is recorded as a run (its id, journal and audit rows).
+    #[command(flatten)]
+    pub state: super::state::StateArgs,
 }
 
 pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
@@ -149,26 +153,88 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         eprintln!("psaflow: {e}");
         return Ok(EXIT_USAGE);
     }
+    // An apply cannot stop for a decision and be continued later (`psaflow approve` resumes
+    // a run, which would not keep to the plan), so a plan through an approval is refused
+    // before anything is sent rather than left half made.
+    if !plan.approvals.is_empty() {
+        eprintln!(
+            "psaflow: {path} passes the approval step(s) {}; `psaflow apply` cannot wait for a decision. \
+             Run the workflow with `psaflow run` and decide with `psaflow approve`",
+            plan.approvals.join(", ")
+        );
+        return Ok(EXIT_USAGE);
+    }
+    let store = match args.state.open_for_recording("this apply", false) {
+        Ok(store) => store,
+        Err(code) => return Ok(code),
+    };
     let backend = match super::open_backend(cli, None).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
     let runtime = super::build_runtime(cli, &backend)?;
     let observer = super::run::progress_renderer(runtime.catalog(), &backend);
-    let options = RunOptions {
+    let mut options = RunOptions {
         inputs,
         env: super::run::declared_env(&workflow),
         secrets: super::credential_values(),
         observer: Some(observer),
+        backend: Some(backend.kind.as_str().to_string()),
         ..RunOptions::default()
     };
-    let (report, skipped) = match apply_plan(&workflow, &plan, &runtime, options).await {
+    // Recorded like `psaflow run`: an id in the report, every change journaled before it is
+    // sent and written to the audit trail.
+    let run_id = match &store {
+        Some(store) => {
+            let redactor = options.redactor(&workflow);
+            let backend_label = if backend.sandbox.is_some() {
+                "sandbox".to_string()
+            } else {
+                backend.description.clone()
+            };
+            let user = psaflow::durable::os_user(super::env_lookup);
+            let run = super::run::new_run_record(
+                psaflow_store::new_id(),
+                &workflow,
+                plan.workflow.clone(),
+                super::run::stored_inputs(&plan.inputs, &redactor),
+                user.clone(),
+                backend_label,
+            );
+            store.create_run(&run)?;
+            // Said from the start, so that a resume refuses this run even if it never ends.
+            let marked = serde_json::json!({ super::run::APPLIED_PLAN: path });
+            store.update_run(&run.id, RunState::Running, Some(&marked), None, now_ms())?;
+            let journal = psaflow::durable::StoreJournal::open(store.clone(), &run.id, &user)?;
+            options.journal = Some(std::sync::Arc::new(journal));
+            Some(run.id)
+        }
+        None => None,
+    };
+    let (mut report, skipped) = match apply_plan(&workflow, &plan, &runtime, options).await {
         Ok(done) => done,
         Err(e) => {
+            if let (Some(store), Some(id)) = (&store, &run_id) {
+                let error = e.to_string();
+                store.update_run(id, RunState::Failed, None, Some(&error), now_ms())?;
+            }
             eprintln!("psaflow: {e}");
             return Ok(EXIT_USAGE);
         }
     };
+    report.id = run_id.clone();
+    let mut report_json = report.to_json();
+    report_json["skipped_changes"] = serde_json::Value::Array(
+        skipped
+            .iter()
+            .map(|s| serde_json::json!({"step": s.step, "target": s.change.as_ref().and_then(|c| c.target.clone()), "reason": s.reason}))
+            .collect(),
+    );
+    if let (Some(store), Some(id)) = (&store, &run_id) {
+        let mut stored = report_json.clone();
+        stored[super::run::APPLIED_PLAN] = serde_json::Value::from(path.as_str());
+        super::run::record_outcome(store.as_ref(), id, &report, &stored)?;
+    }
     eprint!("{}", HumanRenderer::summary(&report));
     for s in &skipped {
         let target = s
@@ -180,14 +246,7 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         eprintln!("skipped {}{target}: {}", s.step, s.reason);
     }
     if args.json {
-        let mut j = report.to_json();
-        j["skipped_changes"] = serde_json::Value::Array(
-            skipped
-                .iter()
-                .map(|s| serde_json::json!({"step": s.step, "target": s.change.as_ref().and_then(|c| c.target.clone()), "reason": s.reason}))
-                .collect(),
-        );
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        println!("{}", serde_json::to_string_pretty(&report_json)?);
     } else {
         print!("{}", HumanRenderer::outputs(&report));
     }

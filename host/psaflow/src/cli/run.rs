@@ -42,6 +42,10 @@ pub struct Args {
     /// the same store (--store URL) executes it.
     #[arg(long, conflicts_with_all = ["resume", "dry_run"])]
     pub enqueue: bool,
+    /// Refuse to start (exit 2) a workflow with warnings (as `psaflow validate` shows them) or
+    /// a run that cannot be recorded in the run store, even at its default location.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -115,6 +119,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&diagnostics));
         return Ok(EXIT_USAGE);
     }
+    if args.strict && super::validate::refused_for_warnings(&workflow, nodes.catalog()) {
+        return Ok(EXIT_USAGE);
+    }
     let inputs = match command_line_inputs(&workflow, &args.inputs, args.inputs_json.as_deref())
     {
         Ok(inputs) => inputs,
@@ -166,18 +173,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
 
     // The store is opened before anything is sent: a run that cannot be journaled where the
     // user asked for it does not start. Only the default location may be missing.
-    let store = match args.state.open() {
-        Ok(store) => Some(store),
-        Err(err) if !args.state.chosen() => {
-            eprintln!(
-                "psaflow: warning: this run is not recorded (it cannot be resumed or audited): {err:#}"
-            );
-            None
-        }
-        Err(err) => {
-            eprintln!("psaflow: {err:#}");
-            return Ok(EXIT_USAGE);
-        }
+    let store = match args.state.open_for_recording("this run", args.strict) {
+        Ok(store) => store,
+        Err(code) => return Ok(code),
     };
     let target = Target {
         workflow,
@@ -524,6 +522,17 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
         );
         return Ok(EXIT_USAGE);
     };
+    if let Some(plan) = applied_plan(&run)
+        && !run.status.is_finished()
+    {
+        // Resuming would run the workflow without the plan's limits on what it may change.
+        eprintln!(
+            "psaflow: run {} applied the plan {plan} and stopped; an apply is not resumed. \
+             Make a new plan (`psaflow plan`): it reads what the run already changed",
+            run.id
+        );
+        return Ok(EXIT_USAGE);
+    }
     if run.status.is_finished() {
         eprintln!(
             "psaflow: run {} already {}; there is nothing to resume",
@@ -707,6 +716,32 @@ fn render_estimate(
     }
     out
 }
+
+/// Writes how a recorded run ended to the store: its state, error and `report_json` (its
+/// report, perhaps with more said).
+pub(super) fn record_outcome(
+    store: &dyn RunStore,
+    id: &str,
+    report: &RunReport,
+    report_json: &Value,
+) -> anyhow::Result<()> {
+    let state = match report.status {
+        RunStatus::Succeeded => RunState::Succeeded,
+        RunStatus::Failed => RunState::Failed,
+        RunStatus::WaitingApproval => RunState::WaitingApproval,
+    };
+    let error = report.error.as_deref().map(|e| report.redactor().text(e));
+    store.update_run(id, state, Some(report_json), error.as_deref(), now_ms())?;
+    Ok(())
+}
+
+/// The plan a recorded run applied (`psaflow apply`), which its stored report names.
+pub(super) fn applied_plan(run: &RunRecord) -> Option<&str> {
+    run.report.as_ref()?.get(APPLIED_PLAN)?.as_str()
+}
+
+/// The report key naming the plan an apply's run made the changes of.
+pub(super) const APPLIED_PLAN: &str = "applied_plan";
 
 #[cfg(test)]
 mod estimate_tests {

@@ -41,6 +41,33 @@ impl StateArgs {
             || env_lookup(psaflow_store::ENV_STATE_DIR).is_some()
     }
 
+    /// The store that records `what` (a run, an apply, an invoke's change), opened before
+    /// anything is sent. A store the person chose that cannot be opened stops the command
+    /// (exit 2), and so does any store under `strict`; at the default location a missing
+    /// store only warns that `what` is not recorded.
+    pub fn open_for_recording(
+        &self,
+        what: &str,
+        strict: bool,
+    ) -> Result<Option<Arc<dyn RunStore>>, u8> {
+        match self.open() {
+            Ok(store) => Ok(Some(store)),
+            Err(err) if !self.chosen() && !strict => {
+                eprintln!(
+                    "psaflow: warning: {what} is not recorded (it cannot be resumed or audited): {err:#}"
+                );
+                Ok(None)
+            }
+            Err(err) => {
+                eprintln!("psaflow: {err:#}");
+                if strict && !self.chosen() {
+                    eprintln!("psaflow: --strict: {what} cannot be recorded, so it does not start");
+                }
+                Err(super::EXIT_USAGE)
+            }
+        }
+    }
+
     /// Opens (creating when needed) the store.
     pub fn open(&self) -> anyhow::Result<Arc<dyn RunStore>> {
         match self.store.as_deref().filter(|s| !s.is_empty()) {

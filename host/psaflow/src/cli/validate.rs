@@ -1,6 +1,7 @@
 //! `psaflow validate FILE`: checks a workflow without running it. Errors name file:line:column;
 //! warnings (valid but probably unintended, e.g. `retry` around a create that cannot recover)
-//! are printed too and do not change the exit code.
+//! are printed too and do not change the exit code, unless `--strict` (then they are exit 2, as
+//! they are for `psaflow run --strict`).
 
 use super::{Cli, EXIT_USAGE};
 use std::path::PathBuf;
@@ -9,6 +10,27 @@ use std::path::PathBuf;
 pub struct Args {
     /// The workflow file.
     pub file: PathBuf,
+    /// Warnings make the workflow invalid (exit 2), as `psaflow run --strict` refuses them.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// For `--strict`: says the workflow's warnings and that they stop it; true when it has any.
+pub(super) fn refused_for_warnings(
+    workflow: &psaflow_workflow::Workflow,
+    catalog: &psaflow_core::Catalog,
+) -> bool {
+    let warnings = psaflow_workflow::warnings(workflow, catalog);
+    if warnings.is_empty() {
+        return false;
+    }
+    eprint!("{}", super::render(&warnings));
+    eprintln!(
+        "psaflow: --strict: {} has {} warning(s); change what they point at, or leave out --strict",
+        workflow.file(),
+        warnings.len()
+    );
+    true
 }
 
 pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
@@ -41,6 +63,9 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
     };
     match checked {
+        Ok(()) if args.strict && refused_for_warnings(&workflow, runtime.catalog()) => {
+            Ok(EXIT_USAGE)
+        }
         Ok(()) => {
             print_warnings();
             if workflow.connection().is_some() {

@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use psaflow_core::names::did_you_mean;
 use psaflow_core::{NodeSpec, ParamSpec, ParamType};
-use psaflow_store::{AuditEntry, new_id, now_ms};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -175,7 +174,8 @@ pub async fn invoke(
         .connections
         .get(query.connection.as_deref())
         .map_err(ApiError::bad_request)?;
-    let changes = spec.effect.to_string() != "read";
+    let changes = psaflow::invoke_audit::is_change(spec);
+    let shown_params = Value::Object(params.clone());
     let started = std::time::Instant::now();
     let envelope = connection.runtime.invoke(&node, params.clone()).await;
     metrics::histogram!("psaflow_node_invoke_duration_seconds", "node" => node.clone())
@@ -187,29 +187,14 @@ pub async fn invoke(
     let redactor = psaflow_workflow::Redactor::new(secrets);
     let mut json = redactor.value(&envelope.to_json());
     if changes {
-        let entry = AuditEntry {
-            id: new_id(),
-            at: now_ms(),
-            actor: caller.name().to_string(),
-            run_id: format!("invoke-{}", new_id()),
-            step_id: "invoke".into(),
-            item: None,
-            node: node.clone(),
-            effect: spec.effect.to_string(),
-            target: target_of(&json, &spec.output_key),
-            outcome: if envelope.is_success() {
-                "succeeded"
-            } else {
-                "failed"
-            }
-            .into(),
-            approved_by: None,
-            detail: Some(json!({
-                "params": redactor.value(&Value::Object(params)),
-                "status_code": envelope.status_code,
-                "via": "POST /v1/nodes/{node}/invoke",
-            })),
-        };
+        let entry = psaflow::invoke_audit::entry(
+            caller.name(),
+            spec,
+            redactor.value(&shown_params),
+            &envelope,
+            &json,
+            "POST /v1/nodes/{node}/invoke",
+        );
         let store = state.store.clone();
         super::runs::blocking(move || store.append_audit(&entry)).await?;
     }
@@ -217,13 +202,4 @@ pub async fn invoke(
         map.insert("backend".into(), json!(connection.kind.as_str()));
     }
     Ok(Json(json))
-}
-
-/// The id of the record an envelope's output names, when it has one.
-fn target_of(envelope: &Value, output_key: &str) -> Option<String> {
-    match envelope.get(output_key)?.get("id")? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => Some(s.clone()),
-        _ => None,
-    }
 }
