@@ -55,6 +55,21 @@ pub struct CompileCache {
     store: Option<Store>,
     /// Why the on-disk cache is not used, when it was asked for but refused.
     refused: Option<String>,
+    /// Entries rejected while the catalog loads, said once by [`CompileCache::take_rejections`].
+    rejections: std::sync::Mutex<Rejections>,
+}
+
+/// Entries rejected and not yet said. A cache written under another integrity key (a fresh
+/// XDG_CONFIG_HOME with a shared cache folder) fails every entry at once: that is one
+/// problem, so it is one line, not one per entry.
+#[derive(Default)]
+struct Rejections {
+    count: usize,
+    /// The first entry rejected, and why.
+    first: Option<(PathBuf, String)>,
+    /// True once said: entries rejected later (a node's code loaded when it first runs) are
+    /// said as they come, since nothing else would say them.
+    said: bool,
 }
 
 /// A cache folder that passed the checks, and the key its entries are signed with.
@@ -75,6 +90,7 @@ impl CompileCache {
             Ok(store) => Self {
                 store: Some(store),
                 refused: None,
+                rejections: Default::default(),
             },
             Err(why) => Self::memory_only(Some(format!(
                 "not using the compile cache at {}: {why}; components are compiled in memory instead",
@@ -87,7 +103,43 @@ impl CompileCache {
         Self {
             store: None,
             refused,
+            rejections: Default::default(),
         }
+    }
+
+    /// Notes that `entry` was rejected for `why` (it is then removed and made again).
+    fn reject(&self, entry: &Entry, why: String) {
+        let mut rejections = self.rejections.lock().unwrap_or_else(|p| p.into_inner());
+        if rejections.said {
+            eprintln!(
+                "psaflow: warning: compile cache entry {} rejected ({why}); rebuilding it",
+                entry.code.display()
+            );
+            return;
+        }
+        rejections.count += 1;
+        rejections
+            .first
+            .get_or_insert_with(|| (entry.code.clone(), why));
+    }
+
+    /// One line for every entry rejected so far (`None` when there were none); entries
+    /// rejected after this are said one by one.
+    pub fn take_rejections(&self) -> Option<String> {
+        let mut rejections = self.rejections.lock().unwrap_or_else(|p| p.into_inner());
+        rejections.said = true;
+        let (path, why) = rejections.first.take()?;
+        let count = std::mem::take(&mut rejections.count);
+        Some(match count {
+            1 => format!(
+                "compile cache entry {} rejected ({why}); rebuilt it",
+                path.display()
+            ),
+            n => format!(
+                "{n} compile cache entries in {} rejected (the first: {why}); rebuilt them",
+                path.parent().unwrap_or(&path).display()
+            ),
+        })
     }
 
     /// Why the on-disk cache was refused, for the user (`None` when it is in use or was not
@@ -132,10 +184,7 @@ impl CompileCache {
             }
             Verified::Missing => {}
             Verified::No(why) => {
-                eprintln!(
-                    "psaflow: warning: compile cache entry {} rejected ({why}); compiling the component again",
-                    entry.code.display()
-                );
+                self.reject(&entry, why);
                 entry.remove();
             }
         }
@@ -163,10 +212,7 @@ impl CompileCache {
             Verified::Yes(bytes) => Some(bytes),
             Verified::Missing => None,
             Verified::No(why) => {
-                eprintln!(
-                    "psaflow: warning: node catalog cache entry {} rejected ({why}); reading the component again",
-                    entry.code.display()
-                );
+                self.reject(&entry, why);
                 entry.remove();
                 None
             }
@@ -249,7 +295,11 @@ impl Store {
         if stored.trim_ascii().ct_eq(expected.as_bytes()).into() {
             Verified::Yes(compiled)
         } else {
-            Verified::No("its integrity check failed: it was not written by this psaflow for this user".into())
+            Verified::No(
+                "its integrity check failed: it was not written by this psaflow for this user, \
+                 or under another integrity key (another XDG_CONFIG_HOME)"
+                    .into(),
+            )
         }
     }
 
@@ -664,6 +714,26 @@ mod tests {
             store.read_verified(&Entry::new(&store.dir, &digest), &digest),
             Verified::No(_)
         ));
+    }
+
+    #[test]
+    fn a_cache_made_under_another_key_is_said_once_with_the_count() {
+        let s = setup("other-key");
+        let e = engine();
+        let (a, b) = (crate::builtin::COMPONENTS[0].bytes, crate::builtin::COMPONENTS[1].bytes);
+        let first = CompileCache::new(Some(s.root.clone()), Some(s.key.clone()), "k1");
+        first.load(&e.engine, a).unwrap();
+        first.load(&e.engine, b).unwrap();
+        assert_eq!(first.take_rejections(), None);
+
+        let other_key = s.key.with_file_name("other.key");
+        let second = CompileCache::new(Some(s.root.clone()), Some(other_key), "k1");
+        second.load(&e.engine, a).unwrap();
+        second.load(&e.engine, b).unwrap();
+        let said = second.take_rejections().expect("the rejections are said");
+        assert!(said.starts_with("2 compile cache entries in "), "{said}");
+        assert!(said.contains("another integrity key"), "{said}");
+        assert_eq!(second.take_rejections(), None, "said once");
     }
 
     #[test]

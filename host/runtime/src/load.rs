@@ -236,6 +236,7 @@ impl NodeCatalogBuilder {
             nodes.insert(spec.id.clone(), code);
             catalog.insert(spec);
         }
+        warnings.extend(cache.take_rejections());
         Ok(NodeCatalog {
             engine,
             linker,
