@@ -408,19 +408,7 @@ async fn execute(
     let mut report = psaflow_workflow::run(workflow, &runtime, options).await;
     report.id = run_id.clone();
     if let (Some(store), Some(id)) = (&store, &run_id) {
-        let state = match report.status {
-            RunStatus::Succeeded => RunState::Succeeded,
-            RunStatus::Failed => RunState::Failed,
-            RunStatus::WaitingApproval => RunState::WaitingApproval,
-        };
-        let error = report.error.as_deref().map(|e| report.redactor().text(e));
-        store.update_run(
-            id,
-            state,
-            Some(&report.to_json()),
-            error.as_deref(),
-            now_ms(),
-        )?;
+        record_outcome(store.as_ref(), id, &report, &report.to_json())?;
     }
     finish(&report, json)
 }
