@@ -91,3 +91,25 @@ fn invoke_hints_name_the_right_node_and_parameter() {
     );
     assert!(!stderr.contains("did you mean"), "{stderr}");
 }
+
+#[test]
+fn a_virtual_memory_limit_is_named_with_how_to_lift_it() {
+    // Through a shell: `ulimit -v` is how users meet this, and it needs no unsafe pre_exec.
+    let binary = psaflow();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(common::repo())
+        .args(["-c", "ulimit -v 4000000 && exec \"$@\"", "sh"])
+        .arg(binary.get_program())
+        .args(["validate", "examples/client-report.yaml"]);
+    for (name, value) in binary.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    let out = cmd.output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("address space (not memory"), "{stderr}");
+    assert!(stderr.contains("ulimit -v unlimited"), "{stderr}");
+}

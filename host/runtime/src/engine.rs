@@ -80,7 +80,7 @@ impl NodeEngine {
         // initial memory from a copy-on-write image instead of copying its data segments.
         config.memory_init_cow(true);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(limits)));
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&config).map_err(with_address_space_hint)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
@@ -130,6 +130,27 @@ impl Drop for NodeEngine {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// `err` from making the engine, with how to fix it when the pool's address space could not
+/// be reserved: that happens under a virtual-memory limit (`ulimit -v`), which counts
+/// reserved address space, not memory used, so a few GiB of limit refuses a pool that uses
+/// a few MiB.
+fn with_address_space_hint(err: wasmtime::Error) -> anyhow::Error {
+    let err = anyhow::Error::from(err);
+    let cause = format!("{err:#}");
+    let reserving = cause.contains("mmap") || cause.contains("memory pool");
+    if !reserving {
+        return err;
+    }
+    let tib = u64::from(POOL_SLOTS) * 4 / 1024;
+    anyhow::anyhow!(
+        "cannot reserve address space for the node pool ({cause}); psaflow reserves about \
+         {tib} TiB of address space (not memory: only the pages nodes touch are used) for its \
+         {POOL_SLOTS} node slots, every command that loads the node catalog included. A \
+         virtual-memory limit is lower: lift it (`ulimit -v unlimited`, or raise the \
+         container's or service's address-space limit) and run the command again"
+    )
 }
 
 /// The pool: slots for [`POOL_SLOTS`] memories, tables and component instances, each memory
