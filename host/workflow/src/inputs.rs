@@ -79,7 +79,9 @@ pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
         InputType::Boolean => match t.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(Value::Bool(true)),
             "false" | "no" | "0" => Ok(Value::Bool(false)),
-            _ => Err(format!("expected true or false, got {raw:?}")),
+            _ => Err(format!(
+                "expected true or false (also yes/no or 1/0), got {raw:?}"
+            )),
         },
         InputType::List => match serde_json::from_str::<Value>(t) {
             Ok(v @ Value::Array(_)) => Ok(v),
@@ -343,11 +345,8 @@ mod tests {
                 .any(|(m, _)| m == "input 'count': expected a whole number like 42, got \"abc\""),
             "{msgs:?}"
         );
-        assert!(
-            msgs.iter()
-                .any(|(m, _)| m == "input 'vip': expected true or false, got \"maybe\""),
-            "{msgs:?}"
-        );
+        let vip = "input 'vip': expected true or false (also yes/no or 1/0), got \"maybe\"";
+        assert!(msgs.iter().any(|(m, _)| m == vip), "{msgs:?}");
         let missing = err.iter().find(|d| d.message.contains("required")).unwrap();
         assert_eq!((missing.line, missing.column), (3, 3));
         assert_eq!(
