@@ -113,3 +113,23 @@ fn a_virtual_memory_limit_is_named_with_how_to_lift_it() {
     assert!(stderr.contains("address space (not memory"), "{stderr}");
     assert!(stderr.contains("ulimit -v unlimited"), "{stderr}");
 }
+
+#[test]
+fn a_sandbox_port_in_use_is_said_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    for flag in ["--port", "--connectwise-port"] {
+        let out = psaflow().args(["sandbox", flag, &port]).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.matches("(os error").count(),
+            1,
+            "the cause once: {stderr}"
+        );
+    }
+}

@@ -79,7 +79,8 @@ impl Default for SandboxOptions {
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    // The cause is the source, not in this text: `{:#}` prints the chain, so it would show twice.
+    #[error("cannot listen on 127.0.0.1:{port}")]
     /// The port could not be bound.
     Bind {
         /// The port asked for.

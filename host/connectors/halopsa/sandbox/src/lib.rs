@@ -90,7 +90,8 @@ impl Default for SandboxOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The loopback port could not be bound (already in use, or not permitted).
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    // The cause is the source, not in this text: `{:#}` prints the chain, so it would show twice.
+    #[error("cannot listen on 127.0.0.1:{port}")]
     Bind {
         /// The port asked for.
         port: u16,
