@@ -192,6 +192,12 @@ fn syntax_error(
     kind: &FileKind,
     err: &serde_saphyr::Error,
 ) -> Diagnostic {
+    if let Some(breach) = budget_breach(err) {
+        return Diagnostic::general(file, too_much_yaml(breach)).with_help(
+            "a psaflow file is a few hundred lines; remove the anchors (&name) that are \
+             repeated through aliases (*name), or split the file",
+        );
+    }
     let text = err.without_snippet().to_string();
     // The parser appends "at line N, column M"; we show the position ourselves.
     let message = match text.rfind(" at line ") {
@@ -207,6 +213,31 @@ fn syntax_error(
     let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
     let help = (kind.syntax_help)(line_text, &message);
     Diagnostic::at(file, source, pos, message).with_help_opt(help)
+}
+
+/// The reading limit the parser stopped at, when it stopped at one (a "billion laughs" file
+/// of aliases that expand without end, or one nested or sized beyond any workflow).
+fn budget_breach(err: &serde_saphyr::Error) -> Option<&serde_saphyr::budget::BudgetBreach> {
+    match err {
+        serde_saphyr::Error::Budget { breach, .. } => Some(breach),
+        serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } => budget_breach(error),
+        _ => None,
+    }
+}
+
+/// What a reading limit means, in words (the parser's own text is its internal state).
+fn too_much_yaml(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    let what = match breach {
+        BudgetBreach::Depth { depth } => format!("nests too deeply ({depth} levels)"),
+        BudgetBreach::InputBytes { .. } | BudgetBreach::ScalarBytes { .. } => {
+            "is too large".to_string()
+        }
+        _ => "expands to too much data once its aliases (*name) are expanded, or is too large"
+            .to_string(),
+    };
+    format!("the file {what} to be read; psaflow refuses it rather than exhaust memory")
 }
 
 /// A builder that reads a [`Node`] tree into a model, collecting every shape problem as a
@@ -493,5 +524,19 @@ mod tests {
         assert_eq!(d.line, 4);
         assert!(d.message.starts_with("YAML syntax error"), "{}", d.message);
         assert!(d.help.unwrap().contains("must be quoted"));
+    }
+
+    #[test]
+    fn a_billion_laughs_file_is_refused_in_words() {
+        let mut src = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (name, previous) in "bcdefgh".chars().zip("abcdefg".chars()) {
+            let aliases = vec![format!("*{previous}"); 9].join(", ");
+            src.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+        }
+        let d = parse(&src.into(), "bomb.yaml", &WORKFLOW).unwrap_err();
+        let message = &d.message;
+        assert!(message.contains("expands to too much data"), "{message}");
+        assert!(!message.contains("budget"), "{message}");
+        assert!(d.help.unwrap().contains("anchors"));
     }
 }
