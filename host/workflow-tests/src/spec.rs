@@ -260,6 +260,16 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
         file.problems = b.problems;
         return file;
     };
+    if looks_like_a_workflow(&root) {
+        // One problem, not one per workflow key: the whole file is the wrong kind.
+        b.error(
+            root.first_key_pos(),
+            format!("{display} is a workflow, not a test file"),
+            Some(workflow_given_help(path)),
+        );
+        file.problems = b.problems;
+        return file;
+    }
     b.known_keys(top, &shape::TEST_FILE, "at the top level of the test file");
     match root.get("workflow") {
         Some(v) => file.workflow = b.string(v, "workflow").map(|s| Located::new(s, v.pos)),
@@ -321,6 +331,27 @@ pub fn parse(source: &str, path: &Path) -> TestFile {
     }
     file.problems = b.problems;
     file
+}
+
+/// A workflow's shape (`steps:`, no `cases:`), given where a test file was expected.
+fn looks_like_a_workflow(root: &yaml::Node) -> bool {
+    root.get("steps").is_some() && root.get("cases").is_none()
+}
+
+/// How tests of the workflow at `path` are written and run instead.
+fn workflow_given_help(path: &Path) -> String {
+    let workflow = path
+        .file_name()
+        .map_or("my-workflow.yaml".into(), |n| n.to_string_lossy());
+    let stem = workflow
+        .strip_suffix(".yaml")
+        .or_else(|| workflow.strip_suffix(".yml"));
+    let test_file = format!("{}.test.yaml", stem.unwrap_or(&workflow));
+    format!(
+        "tests live in their own file beside the workflow, e.g. {test_file}:\n  \
+         workflow: {workflow}\n  cases:\n    - name: a first case\nthen run `psaflow test \
+         {test_file}` (`psaflow run {workflow}` runs the workflow itself)"
+    )
 }
 
 struct Builder {
@@ -1049,6 +1080,20 @@ cases:
         let b = &f.cases[1].problems;
         assert_eq!(b.len(), 2, "{b:?}");
         assert!(f.cases[2].problems.is_empty());
+    }
+
+    #[test]
+    fn a_workflow_given_as_a_test_file_is_one_problem_saying_how_to_test_it() {
+        let src = "name: report\ninputs: {}\nsteps:\n  - id: a\n    node: halopsa.client.get\n";
+        let f = parse(src, Path::new("examples/client-report.yaml"));
+        let messages: Vec<_> = f.problems.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["examples/client-report.yaml is a workflow, not a test file"]
+        );
+        let help = f.problems[0].help.as_deref().unwrap();
+        assert!(help.contains("client-report.test.yaml"), "{help}");
+        assert!(help.contains("workflow: client-report.yaml"), "{help}");
     }
 
     #[test]
