@@ -55,6 +55,10 @@ const EXEMPT_FILES: &[(&str, &str)] = &[
         "the request-economy bench's large-list scenarios call concrete list nodes on data it seeds",
     ),
     (
+        "host/core/src/operation_words.rs",
+        "words users type for a missing operation, read only to word a 'did you mean' hint",
+    ),
+    (
         "host/psaflow/src/soak.rs",
         "the soak's workload creates concrete records and checks them in the sandbox",
     ),

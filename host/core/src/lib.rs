@@ -13,6 +13,7 @@ pub mod dates;
 pub mod envelope;
 pub mod invoker;
 pub mod names;
+mod operation_words;
 pub mod retry_policy;
 pub mod secret;
 pub mod transport;

@@ -63,7 +63,7 @@ fn sibling_for<'a>(wanted: &str, siblings: &[(&'a str, &'a str)]) -> Option<&'a 
             .find(|(l, _)| l.eq_ignore_ascii_case(last))
             .map(|&(_, name)| name)
     };
-    let meaning = ALTERNATIVES
+    let meaning = crate::operation_words::ALTERNATIVES
         .iter()
         .filter(|(word, _)| *word == wanted)
         .flat_map(|(_, instead)| instead.iter())
@@ -71,26 +71,6 @@ fn sibling_for<'a>(wanted: &str, siblings: &[(&'a str, &'a str)]) -> Option<&'a 
     meaning.or_else(|| nearest(&wanted, siblings.iter().map(|(last, _)| *last)).and_then(named))
 }
 
-/// Operation words a user may try, and what a resource offers instead, best first: an agent is
-/// deactivated, never deleted; a list is `get-many`.
-const ALTERNATIVES: &[(&str, &[&str])] = &[
-    ("delete", &["deactivate", "archive", "remove"]),
-    ("remove", &["delete", "deactivate", "archive"]),
-    ("deactivate", &["delete", "archive"]),
-    ("disable", &["deactivate", "delete"]),
-    ("archive", &["deactivate", "delete"]),
-    ("list", &["get-many", "search"]),
-    ("search", &["get-many", "list"]),
-    ("find", &["get-many", "get"]),
-    ("add", &["create"]),
-    ("new", &["create"]),
-    ("insert", &["create"]),
-    ("edit", &["update"]),
-    ("modify", &["update"]),
-    ("set", &["update"]),
-    ("read", &["get"]),
-    ("fetch", &["get"]),
-];
 
 /// The candidate nearest to `wanted` in spelling, if close enough to be a likely typo.
 fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
