@@ -407,3 +407,12 @@ pub fn decision_audit(
         detail: Some(json!({"decided_by": d.by, "comment": d.comment})),
     })
 }
+
+/// The report key naming the plan an apply's run made the changes of (`psaflow apply`).
+pub const APPLIED_PLAN: &str = "applied_plan";
+
+/// The plan a recorded run applied, which its stored report names. Such a run is never
+/// resumed: a resume runs the workflow without the plan's limits on what it may change.
+pub fn applied_plan(run: &psaflow_store::RunRecord) -> Option<&str> {
+    run.report.as_ref()?.get(APPLIED_PLAN)?.as_str()
+}

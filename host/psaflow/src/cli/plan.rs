@@ -203,7 +203,7 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
             );
             store.create_run(&run)?;
             // Said from the start, so that a resume refuses this run even if it never ends.
-            let marked = serde_json::json!({ super::run::APPLIED_PLAN: path });
+            let marked = serde_json::json!({ psaflow::durable::APPLIED_PLAN: path });
             store.update_run(&run.id, RunState::Running, Some(&marked), None, now_ms())?;
             let journal = psaflow::durable::StoreJournal::open(store.clone(), &run.id, &user)?;
             options.journal = Some(std::sync::Arc::new(journal));
@@ -232,7 +232,7 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
     );
     if let (Some(store), Some(id)) = (&store, &run_id) {
         let mut stored = report_json.clone();
-        stored[super::run::APPLIED_PLAN] = serde_json::Value::from(path.as_str());
+        stored[psaflow::durable::APPLIED_PLAN] = serde_json::Value::from(path.as_str());
         super::run::record_outcome(store.as_ref(), id, &report, &stored)?;
     }
     eprint!("{}", HumanRenderer::summary(&report));

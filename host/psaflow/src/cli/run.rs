@@ -510,7 +510,7 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
         );
         return Ok(EXIT_USAGE);
     };
-    if let Some(plan) = applied_plan(&run)
+    if let Some(plan) = psaflow::durable::applied_plan(&run)
         && !run.status.is_finished()
     {
         // Resuming would run the workflow without the plan's limits on what it may change.
@@ -723,13 +723,7 @@ pub(super) fn record_outcome(
     Ok(())
 }
 
-/// The plan a recorded run applied (`psaflow apply`), which its stored report names.
-pub(super) fn applied_plan(run: &RunRecord) -> Option<&str> {
-    run.report.as_ref()?.get(APPLIED_PLAN)?.as_str()
-}
 
-/// The report key naming the plan an apply's run made the changes of.
-pub(super) const APPLIED_PLAN: &str = "applied_plan";
 
 #[cfg(test)]
 mod estimate_tests {

@@ -79,6 +79,11 @@ pub async fn decide(
     })
     .await?;
     let run = run.ok_or_else(|| ApiError::not_found(format!("no run with id {id}")))?;
+    if let Some(plan) = psaflow::durable::applied_plan(&run) {
+        return Err(ApiError::conflict(format!(
+            "run {id} applied the plan {plan}; an apply does not continue after a decision (it would not keep to the plan), so none was recorded. Make a new plan"
+        )));
+    }
     let approval = choose(id, &run, &approvals, body.step.as_deref())?;
     if approval.decided.is_none() && run.status.is_finished() {
         return Err(ApiError::conflict(never_runs(
