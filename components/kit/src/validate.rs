@@ -214,18 +214,23 @@ fn parse_datetime(v: &str) -> Option<()> {
 
 /// `AdditionalFields`-style JSON text. Absent, empty or whitespace-only text means "not given"
 /// (`Ok(None)`); anything else must parse as a JSON object, else
-/// `"<name> must be a JSON object, for example {...}"`.
-pub fn json_object(name: &str, text: Option<&str>) -> Result<Option<Map<String, Value>>, Failure> {
+/// `"<name> must be a JSON object, for example <example>"`, with an example of the fields of the
+/// node's own record (a client's fields mean nothing on a ticket).
+pub fn json_object(
+    name: &str,
+    text: Option<&str>,
+    example: &str,
+) -> Result<Option<Map<String, Value>>, Failure> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(_) => Err(Failure::invalid(format!(
-            "{name} must be a JSON object, for example {{\"toplevel_id\": 15, \"taxable\": true}}"
+            "{name} must be a JSON object, for example {example}"
         ))),
         Err(e) => Err(Failure::invalid(format!(
-            "{name} must be a JSON object, for example {{\"toplevel_id\": 15, \"taxable\": true}}; it is not valid JSON ({e})"
+            "{name} must be a JSON object, for example {example}; it is not valid JSON ({e})"
         ))),
     }
 }
@@ -391,20 +396,24 @@ mod tests {
 
     #[test]
     fn json_objects() {
-        assert_eq!(json_object("AdditionalFields", None), Ok(None));
-        assert_eq!(json_object("AdditionalFields", Some("  ")), Ok(None));
+        let example = r#"{"client_id": 12, "impact": 2}"#;
+        assert_eq!(json_object("AdditionalFields", None, example), Ok(None));
+        assert_eq!(json_object("AdditionalFields", Some("  "), example), Ok(None));
         let map = json_object(
             "AdditionalFields",
             Some(r#"{"toplevel_id": 15, "taxable": true}"#),
+            example,
         )
         .unwrap()
         .unwrap();
         assert_eq!(map["toplevel_id"], 15);
         for bad in ["[1,2]", "\"text\"", "15", "null", "{broken", "true"] {
+            let m = msg(json_object("AdditionalFields", Some(bad), example));
             assert!(
-                msg(json_object("AdditionalFields", Some(bad)))
-                    .starts_with("AdditionalFields must be a JSON object"),
-                "{bad}"
+                m.starts_with(&format!(
+                    "AdditionalFields must be a JSON object, for example {example}"
+                )),
+                "{bad}: {m}"
             );
         }
     }
@@ -445,6 +454,7 @@ mod tests {
         let mut fields = json_object(
             "AdditionalFields",
             Some(r#"{"startdate": " 2025-01-15T10:00:00Z ", "TargetDate": "2025-01-17T18:00:00+02:00", "tags": "x", "deadlinedate": "soon"}"#),
+            "{}",
         )
         .unwrap()
         .unwrap();
@@ -459,7 +469,9 @@ mod tests {
             (r#"{"targetdate": null}"#, "targetdate"),
             (r#"{"targetdate": ""}"#, "targetdate"),
         ] {
-            let mut fields = json_object("AdditionalFields", Some(bad)).unwrap().unwrap();
+            let mut fields = json_object("AdditionalFields", Some(bad), "{}")
+                .unwrap()
+                .unwrap();
             let m = msg(datetime_fields("AdditionalFields", &mut fields, &keys));
             assert!(
                 m.starts_with(&format!(

@@ -36,6 +36,36 @@ fn invoke_exits_1_on_validation_and_business_errors() {
 }
 
 #[test]
+fn additional_fields_that_are_not_an_object_get_an_example_of_the_nodes_own_fields() {
+    for (node, required, example) in [
+        (
+            "halopsa.ticket.create",
+            &["Summary=Printer", "Details=Jammed", "TickettypeId=1"][..],
+            r#"{"client_id": 12, "impact": 2, "urgency": 2}"#,
+        ),
+        (
+            "halopsa.client.create",
+            &["Name=Acme"][..],
+            r#"{"toplevel_id": 15, "taxable": true}"#,
+        ),
+    ] {
+        let mut args = vec!["invoke", node, "--with", "AdditionalFields=[1,2]"];
+        for value in required {
+            args.extend(["--with", value]);
+        }
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let envelope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(envelope["StatusCode"], -1);
+        assert_eq!(
+            envelope["ErrorMessage"],
+            format!("AdditionalFields must be a JSON object, for example {example}"),
+            "{node}"
+        );
+    }
+}
+
+#[test]
 fn invoke_exits_2_on_bad_usage_with_a_suggestion() {
     let out = run(&["invoke", "halopsa.client.craete"]);
     assert_eq!(out.status.code(), Some(2));

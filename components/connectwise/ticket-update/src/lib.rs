@@ -43,9 +43,12 @@ impl Guest for Node {
 
 fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
     validate::positive_id("Id", input.id)?;
-    let mut changes =
-        validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
-            .unwrap_or_default();
+    let mut changes = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"summary": "Printer jammed", "closedFlag": true}"#,
+    )?
+    .unwrap_or_default();
     for key in ["id", "_info"] {
         if fields::contains(&changes, key) {
             return Err(Failure::invalid(format!(

@@ -75,7 +75,11 @@ fn build_body(input: &CreateInput) -> Result<(Map<String, Value>, TeamChoice), F
     let name = validate::required_text("Name", &input.name)?;
     let email = agents::email("Email", &input.email)?;
     let team = agents::team_choice(input.team_id, input.team.as_deref())?;
-    let extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"jobtitle": "Service desk", "isdisabled": false}"#,
+    )?
         .unwrap_or_default();
     if fields::contains(&extra, "id") {
         return Err(Failure::invalid(

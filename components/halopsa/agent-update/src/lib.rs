@@ -55,7 +55,11 @@ fn update(input: &UpdateInput) -> Result<Done, Failure> {
 fn build_changes(input: &UpdateInput) -> Result<(i64, Map<String, Value>, TeamChoice), Failure> {
     let id = validate::positive_id("Id", input.id)?;
     let team = agents::team_choice(input.team_id, input.team.as_deref())?;
-    let extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"jobtitle": "Service desk", "isdisabled": false}"#,
+    )?
         .unwrap_or_default();
     if fields::contains(&extra, "id") {
         return Err(Failure::invalid(

@@ -79,7 +79,11 @@ fn build_body(input: &CreateInput) -> Result<Map<String, Value>, Failure> {
     let website = validate::optional_text(input.website.as_deref())
         .map(|w| validate::website("Website", &w))
         .transpose()?;
-    let extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"toplevel_id": 15, "taxable": true}"#,
+    )?
         .unwrap_or_default();
     if extra.keys().any(|k| k.eq_ignore_ascii_case("id")) {
         return Err(Failure::invalid(

@@ -43,7 +43,11 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
 
 fn build_body(input: &CreateInput) -> Result<Map<String, Value>, Failure> {
     let name = validate::required_text("Name", &input.name)?;
-    let extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"department_id": 3, "forrequests": true}"#,
+    )?
         .unwrap_or_default();
     if fields::contains(&extra, "id") {
         return Err(Failure::invalid(

@@ -95,7 +95,11 @@ fn build_body(input: &CreateInput) -> Result<Map<String, Value>, Failure> {
             validate::optional_positive_id("UserId", input.user_id)?,
         ),
     ];
-    let mut extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let mut extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"client_id": 12, "impact": 2, "urgency": 2}"#,
+    )?
         .unwrap_or_default();
     if fields::contains(&extra, "id") {
         return Err(Failure::invalid(

@@ -76,7 +76,11 @@ fn build_body(input: &UpdateInput) -> Result<(i64, Map<String, Value>), Failure>
     };
     let startdate = date("Startdate", &input.startdate)?;
     let targetdate = date("Targetdate", &input.targetdate)?;
-    let mut extra = validate::json_object("AdditionalFields", input.additional_fields.as_deref())?
+    let mut extra = validate::json_object(
+        "AdditionalFields",
+        input.additional_fields.as_deref(),
+        r#"{"client_id": 12, "impact": 2, "urgency": 2}"#,
+    )?
         .unwrap_or_default();
     if fields::contains(&extra, "id") {
         return Err(Failure::invalid(

@@ -90,7 +90,11 @@ pub fn additional_fields(
     text: Option<&str>,
     updating: bool,
 ) -> Result<Map<String, Value>, Failure> {
-    let Some(map) = crate::validate::json_object("AdditionalFields", text)? else {
+    let Some(map) = crate::validate::json_object(
+        "AdditionalFields",
+        text,
+        r#"{"title": "Service desk engineer", "officePhone": "555-0100"}"#,
+    )? else {
         return Ok(Map::new());
     };
     for key in ["id", "_info"] {
