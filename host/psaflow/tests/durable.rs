@@ -594,3 +594,80 @@ fn apply_refuses_a_plan_that_passes_an_approval_before_sending_anything() {
     assert!(tenant.clients("Gated Co renamed").is_empty());
     assert!(newest_run(&tenant, &state).is_none());
 }
+
+/// Renames a client when its name says so; the rename waits for an approval.
+const RENAME_IF_ASKED: &str = "name: rename-if-asked
+inputs:
+  id: { type: integer, required: true }
+steps:
+  - id: current
+    node: halopsa.client.get
+    with:
+      Id: ${{ inputs.id }}
+  - id: rename
+    node: halopsa.client.update
+    if: ${{ steps.current.Client.name == 'Please rename' }}
+    approval:
+      message: Rename?
+    with:
+      Id: ${{ inputs.id }}
+      Name: Renamed
+";
+
+#[test]
+fn an_apply_that_meets_an_approval_the_plan_did_not_is_never_continued() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("rename.yaml");
+    std::fs::write(&wf, RENAME_IF_ASKED).unwrap();
+    let plan = dir.path().join("plan.json");
+    let id = new_client(&tenant, "Left alone");
+    let (wf, plan) = (wf.to_str().unwrap(), plan.to_str().unwrap());
+    let input = format!("id={id}");
+    let out = tenant
+        .0
+        .psaflow()
+        .args(["plan", wf, "--input", &input, "--out", plan])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The record changes after the plan: the apply now reaches the approval step.
+    let out = tenant
+        .0
+        .psaflow()
+        .args([
+            "invoke",
+            "halopsa.client.update",
+            "--with",
+            &format!("Id={id}"),
+        ])
+        .args(["--with", "Name=Please rename"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = tenant.run(&state, &["apply", plan]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let run = newest_run(&tenant, &state).expect("the apply is recorded");
+    let run_id = run["id"].as_str().unwrap();
+
+    for args in [vec!["approve", run_id], vec!["run", "--resume", run_id]] {
+        let out = tenant.run(&state, &args);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(&format!("applied the plan {plan}")), "{said}");
+    }
+    assert!(
+        tenant.clients("Renamed").is_empty(),
+        "nothing beyond the plan was sent"
+    );
+    let out = tenant.run(&state, &["runs", "show", run_id, "--json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        shown["approvals"].as_array().map(Vec::len),
+        Some(1),
+        "{shown}"
+    );
+    assert_eq!(shown["approvals"][0]["decided_by"], Value::Null, "{shown}");
+}

@@ -47,6 +47,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_USAGE);
     };
+    if let Some(plan) = psaflow::durable::applied_plan(&run) {
+        eprintln!(
+            "psaflow: run {} applied the plan {plan}; an apply does not continue after a decision (it would not keep to the plan), so none was recorded. Make a new plan",
+            run.id
+        );
+        return Ok(EXIT_USAGE);
+    }
     let approvals = store.approvals(&run.id)?;
     let chosen = match &args.step {
         Some(step) => approvals.iter().find(|a| &a.request.step_id == step),
