@@ -3,9 +3,9 @@
 //! those changes (see `psaflow_workflow::plan`).
 
 use super::{Cli, EXIT_USAGE};
+use psaflow_store::{RunState, now_ms};
 use psaflow_workflow::plan::{PlanFile, apply_plan, make_plan};
 use psaflow_workflow::{HumanRenderer, RunOptions, RunStatus};
-use psaflow_store::{RunState, now_ms};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -179,36 +179,18 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         env: super::run::declared_env(&workflow),
         secrets: super::credential_values(),
         observer: Some(observer),
-        backend: Some(backend.kind.as_str().to_string()),
         ..RunOptions::default()
     };
-    // Recorded like `psaflow run`: an id in the report, every change journaled before it is
-    // sent and written to the audit trail.
+    super::run::say_backends(&mut options, &backend);
     let run_id = match &store {
-        Some(store) => {
-            let redactor = options.redactor(&workflow);
-            let backend_label = if backend.sandbox.is_some() {
-                "sandbox".to_string()
-            } else {
-                backend.description.clone()
-            };
-            let user = psaflow::durable::os_user(super::env_lookup);
-            let run = super::run::new_run_record(
-                psaflow_store::new_id(),
-                &workflow,
-                plan.workflow.clone(),
-                super::run::stored_inputs(&plan.inputs, &redactor),
-                user.clone(),
-                backend_label,
-            );
-            store.create_run(&run)?;
-            // Said from the start, so that a resume refuses this run even if it never ends.
-            let marked = serde_json::json!({ psaflow::durable::APPLIED_PLAN: path });
-            store.update_run(&run.id, RunState::Running, Some(&marked), None, now_ms())?;
-            let journal = psaflow::durable::StoreJournal::open(store.clone(), &run.id, &user)?;
-            options.journal = Some(std::sync::Arc::new(journal));
-            Some(run.id)
-        }
+        Some(store) => Some(record_start(
+            store,
+            &workflow,
+            &plan,
+            &path,
+            &backend,
+            &mut options,
+        )?),
         None => None,
     };
     let (mut report, skipped) = match apply_plan(&workflow, &plan, &runtime, options).await {
@@ -255,4 +237,33 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         RunStatus::Failed => 1,
         RunStatus::WaitingApproval => super::run::EXIT_WAITING,
     })
+}
+
+/// Records an apply as a run before anything is sent, as `psaflow run` does (so its report has
+/// an id and its changes are journaled and audited), and journals it through `options`. The
+/// stored report names the plan from the start, so that nothing resumes the run even if it
+/// never ends (a resume would not keep to the plan). Returns the run id.
+fn record_start(
+    store: &std::sync::Arc<dyn psaflow_store::RunStore>,
+    workflow: &psaflow_workflow::Workflow,
+    plan: &PlanFile,
+    path: &str,
+    backend: &psaflow::backend::Backend,
+    options: &mut RunOptions,
+) -> anyhow::Result<String> {
+    let user = psaflow::durable::os_user(super::env_lookup);
+    let run = super::run::new_run_record(
+        psaflow_store::new_id(),
+        workflow,
+        plan.workflow.clone(),
+        super::run::stored_inputs(&plan.inputs, &options.redactor(workflow)),
+        user.clone(),
+        backend.run_label(),
+    );
+    store.create_run(&run)?;
+    let marked = serde_json::json!({ psaflow::durable::APPLIED_PLAN: path });
+    store.update_run(&run.id, RunState::Running, Some(&marked), None, now_ms())?;
+    let journal = psaflow::durable::StoreJournal::open(store.clone(), &run.id, &user)?;
+    options.journal = Some(std::sync::Arc::new(journal));
+    Ok(run.id)
 }

@@ -348,13 +348,7 @@ async fn execute(
     }
     redactor.add(backend.secret.expose());
     options.secrets.push(backend.secret.expose().to_string());
-    // "tenant" when any connector the run uses is a tenant; "backends" says which.
-    options.backend = Some(backend.kind.as_str().to_string());
-    options.backends = backend
-        .connections
-        .iter()
-        .map(|c| (c.connector.to_string(), c.kind.as_str().to_string()))
-        .collect();
+    say_backends(&mut options, &backend);
     let backend_label = backend.run_label();
     let user = os_user(super::env_lookup);
 
@@ -703,6 +697,17 @@ fn render_estimate(
         ));
     }
     out
+}
+
+/// What the run report says of where requests went: `"backend"` is "tenant" when any
+/// connector the run uses is a tenant; `"backends"` says which.
+pub(super) fn say_backends(options: &mut RunOptions, backend: &psaflow::backend::Backend) {
+    options.backend = Some(backend.kind.as_str().to_string());
+    options.backends = backend
+        .connections
+        .iter()
+        .map(|c| (c.connector.to_string(), c.kind.as_str().to_string()))
+        .collect();
 }
 
 /// Writes how a recorded run ended to the store: its state, error and `report_json` (its
