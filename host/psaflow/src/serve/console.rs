@@ -582,10 +582,6 @@ async fn nodes_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     .into_response()
 }
 
-/// The run id of an audit row made by a single invocation (`psaflow invoke`, the API's
-/// invoke), not by a run.
-const INVOKE_PREFIX: &str = "invoke-";
-
 async fn audit_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -622,7 +618,7 @@ async fn audit_page(
                             td { (when(e.at)) } td { (e.actor) }
                             td {
                                 // A single invocation's row (`invoke-<id>`) has no run page.
-                                @if e.run_id.starts_with(INVOKE_PREFIX) { code { (e.run_id) } }
+                                @if e.run_id.starts_with(psaflow::invoke_audit::INVOKE_PREFIX) { code { (e.run_id) } }
                                 @else { a href=(format!("/runs/{}", e.run_id)) { code { (e.run_id) } } }
                             }
                             td { (e.step_id) @if let Some(i) = e.item { "[" (i) "]" } }
