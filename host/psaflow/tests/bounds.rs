@@ -82,7 +82,7 @@ fn an_alias_bomb_is_refused() {
         yaml.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
     }
     yaml.push_str("steps: []\n");
-    assert_refused("bomb.yaml", &yaml, "budget");
+    assert_refused("bomb.yaml", &yaml, "expands to too much data once its aliases");
 }
 
 /// `[0] * 1000000000` made the process abort on a 72 GB allocation; now the step fails,
