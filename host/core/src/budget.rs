@@ -287,14 +287,14 @@ impl RequestBudget for WindowBudget {
         let span = self.limit.per + self.margin;
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let start = now.max(st.paused_until);
-        let in_window: Vec<Duration> = st
+        // Send times are oldest first: those still in the window are a suffix, read in place.
+        let left = st
             .sent
             .iter()
-            .copied()
-            .filter(|t| now.saturating_sub(*t) < span)
-            .collect();
+            .take_while(|t| now.saturating_sub(**t) >= span)
+            .count();
         let allowed = u64::from(st.allowed.max(1));
-        let already = in_window.len() as u64;
+        let already = (st.sent.len() - left) as u64;
         // Places in the window's order: the requests already sent are 0..already.
         let last = already.saturating_add(n - 1);
         if last < allowed {
@@ -306,7 +306,7 @@ impl RequestBudget for WindowBudget {
         let behind = last
             .checked_sub(chain.saturating_mul(allowed))
             .and_then(|place| usize::try_from(place).ok())
-            .and_then(|place| in_window.get(place));
+            .and_then(|place| st.sent.get(left + place));
         let first = match behind {
             Some(sent) => start.max(*sent + span),
             None => start,
