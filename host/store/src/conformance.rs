@@ -51,6 +51,10 @@ pub const ALL: &[Check] = &[
         "deciding_an_unknown_approval_fails",
         deciding_an_unknown_approval_fails,
     ),
+    (
+        "deciding_on_a_run_that_is_over_fails",
+        deciding_on_a_run_that_is_over_fails,
+    ),
     ("audit_filters", audit_filters),
     (
         "prune_keeps_audit_and_open_runs",
@@ -551,6 +555,77 @@ fn deciding_an_unknown_approval_fails(s: &dyn RunStore) {
         Err(StoreError::ApprovalNotFound { .. })
     ));
     assert!(s.audit(&AuditFilter::default()).unwrap().is_empty());
+}
+
+fn deciding_on_a_run_that_is_over_fails(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    s.request_approval(&approval("cleanup")).unwrap();
+    s.request_approval(&approval("notify")).unwrap();
+    let audit = audit_row("A1", 20, "approval", None);
+    s.decide(
+        "R1",
+        "notify",
+        &decision(Decision::Approved, "grace"),
+        &audit,
+    )
+    .unwrap();
+    s.update_run("R1", RunState::Failed, None, Some("cancelled by ops"), 30)
+        .unwrap();
+    let late = AuditEntry {
+        id: "A2".into(),
+        ..audit.clone()
+    };
+    match s.decide(
+        "R1",
+        "cleanup",
+        &decision(Decision::Approved, "grace"),
+        &late,
+    ) {
+        Err(err @ StoreError::RunOver { .. }) => assert_eq!(
+            err.to_string(),
+            "run R1 was cancelled by ops: step 'cleanup' will never run, so no decision was recorded"
+        ),
+        other => panic!("expected RunOver, got {other:?}"),
+    }
+    // A decision made before the run ended still answers as made (the same one again).
+    assert!(matches!(
+        s.decide("R1", "notify", &decision(Decision::Approved, "alan"), &late),
+        Ok(DecideOutcome::AlreadyDecided(_))
+    ));
+    // Nothing was written: the step stays undecided, no second audit row.
+    let cleanup = s.approvals("R1").unwrap();
+    assert!(
+        cleanup
+            .iter()
+            .any(|a| a.request.step_id == "cleanup" && a.decided.is_none())
+    );
+    assert_eq!(s.audit(&AuditFilter::default()).unwrap(), vec![audit]);
+
+    // A run that simply failed says so.
+    s.create_run(&new_run("R2", 2)).unwrap();
+    s.request_approval(&ApprovalRequest {
+        run_id: "R2".into(),
+        ..approval("cleanup")
+    })
+    .unwrap();
+    s.update_run(
+        "R2",
+        RunState::Failed,
+        None,
+        Some("step 'client' failed"),
+        30,
+    )
+    .unwrap();
+    let refused = s.decide(
+        "R2",
+        "cleanup",
+        &decision(Decision::Rejected, "grace"),
+        &late,
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "run R2 already failed: step 'cleanup' will never run, so no decision was recorded"
+    );
 }
 
 fn audit_filters(s: &dyn RunStore) {

@@ -12,7 +12,7 @@ use crate::api::{NewToken, Submission, TokenRecord};
 use crate::migrations::{MIGRATIONS, latest};
 use crate::model::*;
 use crate::sqlite::{AUDIT_COLUMNS, RUN_COLUMNS, corrupt, finish_run, glob_to_like, parse_json};
-use crate::store::{RunStore, StoreError, StoreResult};
+use crate::store::{RunStore, StoreError, StoreResult, refuse_if_over};
 use postgres::{Client, GenericClient, NoTls, Row};
 use serde_json::Value;
 use std::sync::Mutex;
@@ -677,6 +677,13 @@ impl RunStore for PostgresStore {
         audit: &AuditEntry,
     ) -> StoreResult<DecideOutcome> {
         self.tx(|tx| {
+            // FOR SHARE on the run first (parent before child, as every other transaction
+            // takes them): a cancel, which updates the run, waits for this decision or this
+            // decision sees the run cancelled.
+            let run = tx.query_opt(
+                "SELECT status, error FROM runs WHERE id = $1 FOR SHARE",
+                &[&run_id],
+            )?;
             // FOR UPDATE: two deciders cannot both see "undecided".
             let existing = approvals_of(tx, run_id, Some(step_id), true)?;
             let Some(current) = existing.into_iter().next() else {
@@ -695,6 +702,9 @@ impl RunStore for PostgresStore {
                         existing: done,
                     })
                 };
+            }
+            if let Some(run) = run {
+                refuse_if_over(run_id, step_id, run.get(0), run.get(1))?;
             }
             tx.execute(
                 "UPDATE approvals SET decision = $3, decided_by = $4, comment = $5, decided_at = $6 \

@@ -8,7 +8,7 @@ use crate::api::{NewToken, Submission, TokenRecord};
 use crate::migrations::{MIGRATIONS, latest};
 use crate::model::*;
 use crate::sqlite_queue as queue;
-use crate::store::{RunStore, StoreError, StoreResult};
+use crate::store::{RunStore, StoreError, StoreResult, refuse_if_over};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -579,6 +579,12 @@ impl RunStore for SqliteStore {
                 })
             };
         }
+        let (status, reason): (String, Option<String>) = tx.query_row(
+            "SELECT status, error FROM runs WHERE id = ?1",
+            params![run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        refuse_if_over(run_id, step_id, &status, reason)?;
         tx.execute(
             "UPDATE approvals SET decision = ?3, decided_by = ?4, comment = ?5, decided_at = ?6 \
              WHERE run_id = ?1 AND step_id = ?2",

@@ -41,6 +41,21 @@ pub enum StoreError {
     )]
     /// The run has no queue row (its inputs are gone), so it cannot be requeued without them.
     NotQueued(String),
+    /// A decision on a step of a run that is over (finished or cancelled) before the step was
+    /// decided: the step will never run, so nothing is recorded (a decision and its audit row
+    /// would tell a story that did not happen). Checked inside the decision's transaction, so
+    /// a cancel landing at the same moment cannot slip a decision in.
+    #[error("run {run_id} {}: step '{step_id}' will never run, so no decision was recorded", how_it_ended(*status, reason.as_deref()))]
+    RunOver {
+        /// The finished run.
+        run_id: String,
+        /// The step the decision was for.
+        step_id: String,
+        /// How the run finished.
+        status: RunState,
+        /// The run's recorded error (a cancel's "cancelled by ..."), when it has one.
+        reason: Option<String>,
+    },
     /// The run is over; only unfinished runs go back into the queue.
     #[error("run {run_id} already {status}; a finished run cannot be queued again")]
     RunFinished {
@@ -78,6 +93,34 @@ pub enum StoreError {
         /// The operation, as a verb phrase for the message.
         what: &'static str,
     },
+}
+
+/// "was cancelled by ..." for a cancelled run (its error says so), "already failed" otherwise.
+fn how_it_ended(status: RunState, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) if reason.starts_with("cancelled") => format!("was {reason}"),
+        _ => format!("already {status}"),
+    }
+}
+
+/// `RunOver` when a run whose stored status is `status` is over, for `decide` (both backends).
+pub(crate) fn refuse_if_over(
+    run_id: &str,
+    step_id: &str,
+    status: &str,
+    reason: Option<String>,
+) -> StoreResult<()> {
+    let status = RunState::parse(status)
+        .ok_or_else(|| StoreError::Corrupt(format!("run {run_id} has status {status:?}")))?;
+    if !status.is_finished() {
+        return Ok(());
+    }
+    Err(StoreError::RunOver {
+        run_id: run_id.to_string(),
+        step_id: step_id.to_string(),
+        status,
+        reason,
+    })
 }
 
 /// The result of every [`RunStore`] operation.
@@ -150,7 +193,8 @@ pub trait RunStore: Send + Sync {
     /// Every approval request of a run, with its decision when made.
     fn approvals(&self, run_id: &str) -> StoreResult<Vec<ApprovalRecord>>;
     /// Records a decision and its audit row. The same decision again is a no-op
-    /// (`AlreadyDecided`); a different one is `ConflictingDecision`.
+    /// (`AlreadyDecided`); a different one is `ConflictingDecision`; an undecided step of a
+    /// run that is over (finished, cancelled) is `RunOver`, with nothing written.
     fn decide(
         &self,
         run_id: &str,

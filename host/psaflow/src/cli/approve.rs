@@ -119,7 +119,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             earlier.decision.as_str(),
             earlier.by
         ),
-        Err(err @ StoreError::ConflictingDecision { .. }) => {
+        Err(err @ (StoreError::ConflictingDecision { .. } | StoreError::RunOver { .. })) => {
             eprintln!("psaflow: {err}");
             return Ok(EXIT_USAGE);
         }

@@ -85,12 +85,6 @@ pub async fn decide(
         )));
     }
     let approval = choose(id, &run, &approvals, body.step.as_deref())?;
-    if approval.decided.is_none() && run.status.is_finished() {
-        return Err(ApiError::conflict(never_runs(
-            &run,
-            &approval.request.step_id,
-        )));
-    }
     let approvers = &approval.request.approvers;
     if !approvers.is_empty() && !approvers.iter().any(|a| a == who) {
         return Err(ApiError::forbidden(format!(
@@ -117,7 +111,8 @@ pub async fn decide(
     let repeated = match outcome {
         Ok(DecideOutcome::Recorded) => false,
         Ok(DecideOutcome::AlreadyDecided(_)) => true,
-        Err(err @ StoreError::ConflictingDecision { .. }) => {
+        // The store checks, in the decision's transaction, that the run is not over.
+        Err(err @ (StoreError::ConflictingDecision { .. } | StoreError::RunOver { .. })) => {
             return Err(ApiError::conflict(err.to_string()));
         }
         Err(err) => return Err(err.into()),
@@ -182,19 +177,6 @@ fn choose<'a>(
             )))
         }
     }
-}
-
-/// Why a decision on a run that is over is refused: its step will never run, so recording
-/// one (and an audit row saying it was approved) would tell a story that did not happen.
-fn never_runs(run: &RunRecord, step: &str) -> String {
-    let how = match run.error.as_deref() {
-        Some(error) if error.starts_with("cancelled") => format!("was {error}"),
-        _ => format!("already {}", run.status),
-    };
-    format!(
-        "run {} {how}: step '{step}' will never run, so no decision was recorded",
-        run.id
-    )
 }
 
 /// Queues a run that waited for approval again. Its queue row was kept (parked) with its
