@@ -1,6 +1,7 @@
 //! HaloPSA and ConnectWise connections are independent: a command reads, requires, starts and
-//! reports only the connectors it uses (invoke: the node's; run: its nodes'), and a connection
-//! setting it cannot use is bad usage (exit 2), never a failed node (exit 1).
+//! reports only the connectors it uses (invoke: the node's; run, plan and apply: the workflow's
+//! nodes'), and a connection setting it cannot use is bad usage (exit 2), never a failed node
+//! (exit 1).
 
 mod common;
 
@@ -70,6 +71,14 @@ fn no_sandbox_refuses_only_the_connectors_a_command_uses_that_have_no_tenant() {
     let wf = connectwise_only_workflow();
     let out = output(with_env(&cw, &no_sandbox), &["run", &wf]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Plan and apply the same job: they too need only its connector.
+    let plan = tmp("connections-cw-only.plan.json").display().to_string();
+    let out = output(with_env(&cw, &no_sandbox), &["plan", &wf, "--out", &plan]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = output(with_env(&cw, &no_sandbox), &["apply", &plan, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["backend"], "tenant", "{report}");
 
     // A HaloPSA node, or a workflow with one, is still refused.
     for args in [&HALO_GET[..], &LEAVER] {

@@ -272,8 +272,8 @@ pub async fn open_backend_with_budget(
     open_backend_for(cli, workflow_connection, Default::default(), budget).await
 }
 
-/// [`open_backend`] for a command that sends only to `connectors` (invoke: the node's; run:
-/// its nodes'): only their settings are read, so a mistake in another connector's variables
+/// [`open_backend`] for a command that sends only to `connectors` (invoke: the node's; run,
+/// plan, apply: its nodes'): only their settings are read, so a mistake in another connector's variables
 /// does not stop it, only their sandboxes start, and `--no-sandbox` refuses only those of them
 /// that have no tenant.
 pub async fn open_backend_for(

@@ -76,7 +76,9 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&d));
         return Ok(EXIT_USAGE);
     }
-    let backend = match super::open_backend(cli, None).await {
+    // Only the connectors the workflow's nodes use are configured and started (as `run`).
+    let connectors = psaflow::backend::Connectors::of_workflow(&workflow, offline.catalog());
+    let backend = match super::open_backend_for(cli, None, connectors, &|_| None).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
@@ -168,7 +170,9 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let backend = match super::open_backend(cli, None).await {
+    let connectors =
+        psaflow::backend::Connectors::of_workflow(&workflow, super::load_nodes(cli)?.catalog());
+    let backend = match super::open_backend_for(cli, None, connectors, &|_| None).await {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
