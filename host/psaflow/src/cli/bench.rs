@@ -436,8 +436,12 @@ async fn for_each(
         // concurrency / latency items per second.
         let bound = if latency_ms > 0 {
             let bound = concurrency as f64 * 1000.0 / latency_ms as f64;
+            // Items start as others finish, so they go in whole rounds of `concurrency`: the
+            // last round is partly empty, and no client can beat rounds x latency.
+            let rounds = items.div_ceil(concurrency.max(1));
+            let in_rounds = items as f64 * 1000.0 / (rounds as f64 * latency_ms as f64);
             format!(
-                ", {:.1}% of the latency bound of {bound:.0}/s",
+                ", {:.1}% of the latency bound of {bound:.0}/s; {rounds} rounds of {latency_ms} ms allow {in_rounds:.0}/s",
                 100.0 * rate / bound
             )
         } else {
