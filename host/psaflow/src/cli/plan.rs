@@ -4,7 +4,7 @@
 
 use super::{Cli, EXIT_USAGE};
 use psaflow_store::{RunState, now_ms};
-use psaflow_workflow::plan::{PlanFile, apply_plan, make_plan};
+use psaflow_workflow::plan::{PlanFile, Skipped as SkippedChange, apply_plan, make_plan};
 use psaflow_workflow::{HumanRenderer, RunOptions, RunStatus};
 use std::path::PathBuf;
 
@@ -54,14 +54,12 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         eprint!("{}", super::render(&d));
         return Ok(EXIT_USAGE);
     }
-    let inputs = match super::run::command_line_inputs(
-        &workflow,
-        &args.inputs,
-        args.inputs_json.as_deref(),
-    ) {
-        Ok(inputs) => inputs,
-        Err(code) => return Ok(code),
-    };
+    let inputs =
+        match super::run::command_line_inputs(&workflow, &args.inputs, args.inputs_json.as_deref())
+        {
+            Ok(inputs) => inputs,
+            Err(code) => return Ok(code),
+        };
     let options = RunOptions {
         inputs,
         env: super::run::declared_env(&workflow),
@@ -69,9 +67,13 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         ..RunOptions::default()
     };
     let known = options.known_inputs(&workflow);
-    if let Err(d) =
-        psaflow_workflow::check_node_inputs(&workflow, &offline, Some(&known), &serde_json::json!({}))
-            .await
+    if let Err(d) = psaflow_workflow::check_node_inputs(
+        &workflow,
+        &offline,
+        Some(&known),
+        &serde_json::json!({}),
+    )
+    .await
     {
         eprint!("{}", super::render(&d));
         return Ok(EXIT_USAGE);
@@ -89,7 +91,11 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
     if let Some(out) = &args.out {
         std::fs::write(out, format!("{text}\n"))
             .map_err(|e| anyhow::anyhow!("writing the plan to {}: {e}", out.display()))?;
-        eprintln!("psaflow: plan written to {}; run `psaflow apply {}`", out.display(), out.display());
+        eprintln!(
+            "psaflow: plan written to {}; run `psaflow apply {}`",
+            out.display(),
+            out.display()
+        );
     }
     if args.json {
         println!("{text}");
@@ -103,69 +109,23 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         );
     }
     // A plan that could not see everything (a read failed) is still printed, but exits 1.
-    Ok(if report.status == RunStatus::Failed { 1 } else { 0 })
+    Ok(if report.status == RunStatus::Failed {
+        1
+    } else {
+        0
+    })
 }
 
 pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
-    let path = args.plan.display().to_string();
-    let text = match std::fs::read_to_string(&args.plan) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("psaflow: cannot read the plan {path}: {e}");
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let plan = match PlanFile::read(&path, &text) {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("psaflow: {e}");
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let workflow = match psaflow_workflow::load(std::path::Path::new(&plan.workflow)) {
-        Ok(wf) => wf,
-        Err(d) => {
-            eprint!("{}", super::render(&d));
-            return Ok(EXIT_USAGE);
-        }
-    };
-    let raw = match super::run::raw_inputs(&args.inputs) {
-        Ok(raw) => raw,
+    let ToApply {
+        path,
+        plan,
+        workflow,
+        inputs,
+    } = match ToApply::read(args) {
+        Ok(to_apply) => to_apply,
         Err(code) => return Ok(code),
     };
-    let inputs = if raw.is_empty() {
-        serde_json::Map::new()
-    } else {
-        match psaflow_workflow::resolve_inputs(&workflow, &raw, None) {
-            Ok(inputs) => inputs,
-            Err(d) => {
-                eprint!("{}", super::render(&d));
-                return Ok(EXIT_USAGE);
-            }
-        }
-    };
-    // Refuse before connecting: a stale plan never reaches the tenant.
-    if let Err(e) = plan.check_matches(workflow.source(), &plan.inputs).and_then(|()| {
-        if inputs.is_empty() {
-            Ok(())
-        } else {
-            plan.check_matches(workflow.source(), &inputs)
-        }
-    }) {
-        eprintln!("psaflow: {e}");
-        return Ok(EXIT_USAGE);
-    }
-    // An apply cannot stop for a decision and be continued later (`psaflow approve` resumes
-    // a run, which would not keep to the plan), so a plan through an approval is refused
-    // before anything is sent rather than left half made.
-    if !plan.approvals.is_empty() {
-        eprintln!(
-            "psaflow: {path} passes the approval step(s) {}; `psaflow apply` cannot wait for a decision. \
-             Run the workflow with `psaflow run` and decide with `psaflow approve`",
-            plan.approvals.join(", ")
-        );
-        return Ok(EXIT_USAGE);
-    }
     let store = match args.state.open_for_recording("this apply", false) {
         Ok(store) => store,
         Err(code) => return Ok(code),
@@ -210,27 +170,13 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
     };
     report.id = run_id.clone();
     let mut report_json = report.to_json();
-    report_json["skipped_changes"] = serde_json::Value::Array(
-        skipped
-            .iter()
-            .map(|s| serde_json::json!({"step": s.step, "target": s.change.as_ref().and_then(|c| c.target.clone()), "reason": s.reason}))
-            .collect(),
-    );
+    report_json["skipped_changes"] = skipped_json(&skipped);
     if let (Some(store), Some(id)) = (&store, &run_id) {
         let mut stored = report_json.clone();
         stored[psaflow::durable::APPLIED_PLAN] = serde_json::Value::from(path.as_str());
         super::run::record_outcome(store.as_ref(), id, &report, &stored)?;
     }
-    eprint!("{}", HumanRenderer::summary(&report));
-    for s in &skipped {
-        let target = s
-            .change
-            .as_ref()
-            .and_then(|c| c.target.as_ref())
-            .map(|t| format!(" #{} {}", t.id, t.name.as_str().unwrap_or("")))
-            .unwrap_or_default();
-        eprintln!("skipped {}{target}: {}", s.step, s.reason);
-    }
+    say_outcome(&report, &skipped);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report_json)?);
     } else {
@@ -241,6 +187,97 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         RunStatus::Failed => 1,
         RunStatus::WaitingApproval => super::run::EXIT_WAITING,
     })
+}
+
+/// A plan file read and checked against its workflow and inputs as they are now, before
+/// anything connects: a stale plan never reaches the tenant.
+struct ToApply {
+    path: String,
+    plan: PlanFile,
+    workflow: psaflow_workflow::Workflow,
+    /// Inputs given again on the command line (secrets the plan masked); empty otherwise.
+    inputs: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ToApply {
+    /// `Err(code)` when the apply must stop (the reason is already on stderr).
+    fn read(args: &ApplyArgs) -> Result<ToApply, u8> {
+        let path = args.plan.display().to_string();
+        let text = std::fs::read_to_string(&args.plan).map_err(|e| {
+            eprintln!("psaflow: cannot read the plan {path}: {e}");
+            EXIT_USAGE
+        })?;
+        let plan = PlanFile::read(&path, &text).map_err(|e| {
+            eprintln!("psaflow: {e}");
+            EXIT_USAGE
+        })?;
+        let workflow =
+            psaflow_workflow::load(std::path::Path::new(&plan.workflow)).map_err(|d| {
+                eprint!("{}", super::render(&d));
+                EXIT_USAGE
+            })?;
+        let raw = super::run::raw_inputs(&args.inputs)?;
+        let inputs = if raw.is_empty() {
+            serde_json::Map::new()
+        } else {
+            psaflow_workflow::resolve_inputs(&workflow, &raw, None).map_err(|d| {
+                eprint!("{}", super::render(&d));
+                EXIT_USAGE
+            })?
+        };
+        let current = plan
+            .check_matches(workflow.source(), &plan.inputs)
+            .and_then(|()| {
+                if inputs.is_empty() {
+                    Ok(())
+                } else {
+                    plan.check_matches(workflow.source(), &inputs)
+                }
+            });
+        if let Err(e) = current {
+            eprintln!("psaflow: {e}");
+            return Err(EXIT_USAGE);
+        }
+        // An apply cannot stop for a decision and be continued later (`psaflow approve`
+        // resumes a run, which would not keep to the plan), so a plan through an approval is
+        // refused before anything is sent rather than left half made.
+        if !plan.approvals.is_empty() {
+            eprintln!(
+                "psaflow: {path} passes the approval step(s) {}; `psaflow apply` cannot wait for a decision. \
+                 Run the workflow with `psaflow run` and decide with `psaflow approve`",
+                plan.approvals.join(", ")
+            );
+            return Err(EXIT_USAGE);
+        }
+        Ok(ToApply {
+            path,
+            plan,
+            workflow,
+            inputs,
+        })
+    }
+}
+
+/// The report's `skipped_changes`: each planned change not made, and why.
+fn skipped_json(skipped: &[SkippedChange]) -> serde_json::Value {
+    skipped
+        .iter()
+        .map(|s| serde_json::json!({"step": s.step, "target": s.change.as_ref().and_then(|c| c.target.clone()), "reason": s.reason}))
+        .collect()
+}
+
+/// The summary on stderr, then a line per planned change that was not made.
+fn say_outcome(report: &psaflow_workflow::RunReport, skipped: &[SkippedChange]) {
+    eprint!("{}", HumanRenderer::summary(report));
+    for s in skipped {
+        let target = s
+            .change
+            .as_ref()
+            .and_then(|c| c.target.as_ref())
+            .map(|t| format!(" #{} {}", t.id, t.name.as_str().unwrap_or("")))
+            .unwrap_or_default();
+        eprintln!("skipped {}{target}: {}", s.step, s.reason);
+    }
 }
 
 /// Records an apply as a run before anything is sent, as `psaflow run` does (so its report has
