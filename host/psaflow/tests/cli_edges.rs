@@ -133,3 +133,17 @@ fn a_sandbox_port_in_use_is_said_once() {
         );
     }
 }
+
+#[test]
+fn a_zero_worker_lease_or_grace_is_refused_as_zero() {
+    for flag in ["--lease", "--grace", "--poll"] {
+        let out = psaflow().args(["worker", flag, "0s"]).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("must be longer than zero"),
+            "{flag}: {stderr}"
+        );
+        assert!(!stderr.contains("is not a duration"), "{flag}: {stderr}");
+    }
+}

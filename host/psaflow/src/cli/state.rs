@@ -119,7 +119,7 @@ pub fn parse_age(flag: &str, text: &str) -> Result<i64, String> {
 }
 
 /// True for `0`, `0d`, `0.0h`...: a zero written with any unit.
-fn is_zero_age(text: &str) -> bool {
+pub fn is_zero_age(text: &str) -> bool {
     let number = text.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic());
     number.trim().parse::<f64>() == Ok(0.0)
 }
