@@ -552,6 +552,21 @@ async fn get_many_tickets_filters() {
     let envelope = h.invoke(node, json!({"Search": "aisle 7"})).await;
     assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), vec![1003]);
 
+    // TeamId is sent as `team`, the ticket list's team-id filter: a `team_id` would be ignored
+    // by HaloPSA (and the sandbox) and list every team's tickets.
+    h.sandbox.clear_requests();
+    let envelope = h.invoke(node, json!({"TeamId": 2})).await;
+    assert_success(&envelope, 200);
+    assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), vec![1006, 1007]);
+    let list = h
+        .sandbox
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.eq_ignore_ascii_case("/api/Tickets"))
+        .expect("a list request");
+    assert!(list.query.contains("team=2"), "{list:?}");
+    assert!(!list.query.contains("team_id"), "{list:?}");
+
     // Both false: an empty list without asking HaloPSA.
     assert_empty_list_without_request(&h, node, "Tickets", "tickets").await;
 

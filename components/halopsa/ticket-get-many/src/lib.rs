@@ -8,8 +8,11 @@
 //!   gives `{"tickets": [], "record_count": 0}` with no request.
 //! - Search (partial match on summary and details) is sent as `search` when not blank.
 //! - AgentId, UserId, ClientId, SiteId, TeamId, StatusId must be positive integers when given and
-//!   are sent as `agent_id`, `user_id`, `client_id`, `site_id`, `team_id`, `status_id`: HaloPSA
-//!   filters, so every matching ticket is found (not just those in the first pages).
+//!   are sent as `agent_id`, `user_id`, `client_id`, `site_id`, `team`, `status_id`: HaloPSA
+//!   filters, so every matching ticket is found (not just those in the first pages). The ticket
+//!   list has no `team_id` parameter (halopsa-api.md §4.3 lists `team` and `team_name`; the
+//!   swagger's `team` is "tickets based on Team ID's in the array", a comma-separated list), and
+//!   HaloPSA silently ignores a name it does not know, so `team_id` would return every ticket.
 //! - Paginate true (default): page PageNo (default 1) of PageSize records, cut at the first Count;
 //!   pages above HaloPSA's 100-record cap are assembled from several requests.
 //! - Paginate false: all matching tickets up to Count.
@@ -58,7 +61,8 @@ fn filters(input: &GetManyInput) -> Result<Query, Failure> {
         ("UserId", "user_id", input.user_id),
         ("ClientId", "client_id", input.client_id),
         ("SiteId", "site_id", input.site_id),
-        ("TeamId", "team_id", input.team_id),
+        // Not `team_id`: HaloPSA's ticket list ignores it (see the module docs).
+        ("TeamId", "team", input.team_id),
         ("StatusId", "status_id", input.status_id),
     ] {
         query.push_opt(key, validate::optional_positive_id(name, value)?);
@@ -127,7 +131,9 @@ mod tests {
             ..input()
         });
         assert_eq!(p.filter.get("agent_id"), Some("4"));
-        assert_eq!(p.filter.get("team_id"), Some("2"));
+        // The documented name; `team_id` is not a ticket-list parameter and would be ignored.
+        assert_eq!(p.filter.get("team"), Some("2"));
+        assert_eq!(p.filter.get("team_id"), None);
         assert_eq!(p.filter.get("user_id"), None);
         let e = Node::run(GetManyInput {
             site_id: Some(0),

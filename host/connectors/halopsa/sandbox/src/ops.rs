@@ -238,9 +238,10 @@ impl Store {
             (q.user_id, ticket_field("user_id")),
             (q.agent_id, ticket_field("agent_id")),
             (q.status_id, ticket_field("status_id")),
+            // Agents filter on `team_id`; tickets on `team` (below), not on `team_id`.
             (
                 q.team_id,
-                matches!(entity, Entity::Ticket | Entity::Agent).then(|| id_of(record, "team_id")),
+                (entity == Entity::Agent).then(|| id_of(record, "team_id")),
             ),
             (
                 q.toplevel_id,
@@ -253,6 +254,12 @@ impl Store {
                 _ => false,
             };
         if filters.iter().any(rejected) {
+            return false;
+        }
+        if is_ticket
+            && !q.teams.is_empty()
+            && !id_of(record, "team_id").is_some_and(|team| q.teams.contains(&team))
+        {
             return false;
         }
         match &q.search {

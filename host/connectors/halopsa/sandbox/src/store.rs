@@ -152,7 +152,11 @@ pub(crate) struct ListQuery {
     pub(crate) user_id: Option<i64>,
     pub(crate) agent_id: Option<i64>,
     pub(crate) status_id: Option<i64>,
+    /// Agents: `team_id` (halopsa-api.md §4.5). The ticket list has no such parameter.
     pub(crate) team_id: Option<i64>,
+    /// Tickets: `team`, a comma-separated list of team ids (halopsa-api.md §4.3; the swagger:
+    /// "tickets based on Team ID's in the array"). Empty means no filter.
+    pub(crate) teams: Vec<i64>,
     /// Actions: the ticket whose actions are listed, and whether private notes are left out.
     pub(crate) ticket_id: Option<i64>,
     pub(crate) exclude_private: bool,
@@ -183,6 +187,7 @@ impl Default for ListQuery {
             agent_id: None,
             status_id: None,
             team_id: None,
+            teams: Vec::new(),
             ticket_id: None,
             exclude_private: false,
             include_enabled: true,
@@ -232,6 +237,7 @@ impl ListQuery {
                 "agent_id" => q.agent_id = parse_id(&key, value)?,
                 "status_id" => q.status_id = parse_id(&key, value)?,
                 "team_id" => q.team_id = parse_id(&key, value)?,
+                "team" => q.teams = parse_id_list(&key, value)?,
                 "ticket_id" => q.ticket_id = parse_id(&key, value)?,
                 "excludeprivate" => q.exclude_private = parse_bool(&key, value)?,
                 "includeenabled" => q.include_enabled = parse_bool(&key, value)?,
@@ -273,6 +279,15 @@ fn parse_id(key: &str, value: &str) -> Result<Option<i64>, Rejection> {
     }
     let id: i64 = value.parse().map_err(|_| invalid(key, value))?;
     Ok((id > 0).then_some(id))
+}
+
+/// A comma-separated list of ids (`team=1,3`); ids of 0 or below are dropped, as in [`parse_id`].
+fn parse_id_list(key: &str, value: &str) -> Result<Vec<i64>, Rejection> {
+    let mut ids = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        ids.extend(parse_id(key, part)?);
+    }
+    Ok(ids)
 }
 
 /// One page of a list, with what the response reports about it.

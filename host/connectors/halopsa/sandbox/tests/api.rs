@@ -433,6 +433,20 @@ async fn list_filters_follow_halo() {
         api.list_ids("/Tickets?search=vpn", "tickets").await,
         vec![1007]
     );
+    // Tickets filter by team id with `team` (a comma-separated list, halopsa-api.md §4.3);
+    // `team_id` is not a ticket-list parameter, so HaloPSA ignores it and lists every ticket.
+    assert_eq!(
+        api.list_ids("/Tickets?team=2", "tickets").await,
+        vec![1006, 1007]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?team=2,3", "tickets").await,
+        vec![1003, 1004, 1006, 1007, 1010]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?team_id=2", "tickets").await.len(),
+        10
+    );
     // A filter the entity does not have is ignored, not applied as "match nothing".
     assert_eq!(
         api.list_ids("/Client?agent_id=2", "clients").await,
