@@ -147,3 +147,28 @@ fn a_zero_worker_lease_or_grace_is_refused_as_zero() {
         assert!(!stderr.contains("is not a duration"), "{flag}: {stderr}");
     }
 }
+
+#[test]
+fn a_duration_flag_without_a_unit_is_refused_and_nothing_is_pruned() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_str().unwrap();
+    let cases: [&[&str]; 6] = [
+        &["runs", "prune", "--older-than", "10", "--state", dir],
+        &["audit", "--since", "10", "--state", dir],
+        &["worker", "--lease", "10", "--state", dir],
+        &["worker", "--grace", "10", "--state", dir],
+        &["worker", "--poll", "1", "--state", dir],
+        &["serve", "--shutdown-grace", "10", "--state", dir],
+    ];
+    for args in cases {
+        let out = psaflow().args(args).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("has no unit; add one"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("d (days)"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("pruned"), "{args:?}: {stderr}");
+    }
+}

@@ -110,12 +110,12 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    let Some(grace) = psaflow_workflow::parse_duration(&args.shutdown_grace) else {
-        eprintln!(
-            "psaflow: --shutdown-grace {:?} is not a duration; write e.g. 30s",
-            args.shutdown_grace
-        );
-        return Ok(EXIT_USAGE);
+    let grace = match super::state::parse_flag_duration(&args.shutdown_grace, "30s, 2m") {
+        Ok(grace) => grace,
+        Err(problem) => {
+            eprintln!("psaflow: --shutdown-grace {problem}");
+            return Ok(EXIT_USAGE);
+        }
     };
     if let Some(dir) = &args.workflows
         && !dir.is_dir()

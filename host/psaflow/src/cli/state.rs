@@ -5,6 +5,7 @@ use super::env_lookup;
 use psaflow_store::{PostgresStore, RunStore, SqliteStore, is_postgres_url};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `--state DIR` for every command that reads or writes runs.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -105,17 +106,32 @@ pub fn open_dir(dir: &Path) -> anyhow::Result<Arc<dyn RunStore>> {
 
 /// `7d`, `12h`, `30m`: a duration for --since and --older-than, as milliseconds.
 pub fn parse_age(flag: &str, text: &str) -> Result<i64, String> {
-    psaflow_workflow::parse_duration(text)
+    parse_flag_duration(text, "7d, 12h, 30m")
         .map(psaflow_store::duration_ms)
-        .ok_or_else(|| {
-            // `0d` is a duration, just not one these flags can use: say so, not "not a duration".
-            let problem = if is_zero_age(text) {
-                "must be longer than zero"
-            } else {
-                "is not a duration"
-            };
-            format!("{flag} {text:?} {problem}; write e.g. 7d, 12h, 30m")
-        })
+        .map_err(|problem| format!("{flag} {problem}"))
+}
+
+/// A duration given on the command line (`--older-than 30d`, `--lease 30s`): a number and a
+/// unit. A bare number is refused, not read as seconds: `--older-than 10` may well mean ten
+/// days, and prune deletes. (Workflow files keep their documented meaning: there a number is
+/// seconds.) The error says what is wrong with `text`, ending in how to write it (`examples`);
+/// the caller adds the flag's name.
+pub fn parse_flag_duration(text: &str, examples: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    // `0d` is a duration, just not one these flags can use: say so, not "not a duration".
+    if is_zero_age(t) {
+        return Err(format!(
+            "{text:?} must be longer than zero; write e.g. {examples}"
+        ));
+    }
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!(
+            "{text:?} has no unit; add one: {t}d (days), {t}h, {t}m, {t}s or {t}ms"
+        ));
+    }
+    psaflow_workflow::parse_duration(t)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a duration; write e.g. {examples}"))
 }
 
 /// True for `0`, `0d`, `0.0h`...: a zero written with any unit.
@@ -177,5 +193,29 @@ mod tests {
         }
         let err = parse_age("--older-than", "soon").unwrap_err();
         assert!(err.contains("is not a duration"), "{err}");
+    }
+
+    #[test]
+    fn a_number_without_a_unit_is_refused_not_read_as_seconds() {
+        for bare in ["10", "1.5", " 30 "] {
+            let err = parse_age("--older-than", bare).unwrap_err();
+            assert!(err.starts_with("--older-than"), "{err}");
+            assert!(err.contains("has no unit; add one"), "{err}");
+            let err = parse_flag_duration(bare, "30s").unwrap_err();
+            assert!(err.contains(&format!("{}d (days)", bare.trim())), "{err}");
+        }
+        assert_eq!(
+            parse_flag_duration("1.5s", "30s"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_flag_duration("10d", "7d"),
+            Ok(Duration::from_secs(864_000))
+        );
+        // The workflow files' reading is unchanged: there a number is seconds.
+        assert_eq!(
+            psaflow_workflow::parse_duration("10"),
+            Some(Duration::from_secs(10))
+        );
     }
 }

@@ -38,17 +38,7 @@ pub struct Args {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    psaflow_workflow::parse_duration(text)
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            // `0s` is a duration, just not one a lease or a grace period can be: say so.
-            let problem = if super::state::is_zero_age(text) {
-                "must be longer than zero"
-            } else {
-                "is not a duration"
-            };
-            format!("{text:?} {problem}; write e.g. 500ms, 30s, 2m")
-        })
+    super::state::parse_flag_duration(text, "500ms, 30s, 2m")
 }
 
 /// The worker's connection: the one `psaflow run` would use (`--connection FILE`, the
