@@ -362,14 +362,32 @@ async fn get_many_clients_pages_across_the_server_cap() {
         all_active[250..].to_vec()
     );
 
-    // Count limits the result, with and without pagination.
+    // Count caps what one call returns, with and without pagination; with it, PageNo and
+    // PageSize still select the page (Count never moves or empties it).
     let envelope = h
-        .invoke(node, json!({"PageSize": 100, "PageNo": 2, "Count": 120}))
+        .invoke(node, json!({"PageSize": 100, "PageNo": 2, "Count": 20}))
         .await;
     assert_eq!(
         ids_of(&envelope["Clients"]["clients"]),
         all_active[100..120].to_vec()
     );
+    let envelope = h
+        .invoke(node, json!({"PageSize": 100, "PageNo": 2, "Count": 120}))
+        .await;
+    assert_eq!(
+        ids_of(&envelope["Clients"]["clients"]),
+        all_active[100..200].to_vec()
+    );
+    // The reported defect: page 2 of 2 with Count 2 was empty while record_count said more.
+    let envelope = h
+        .invoke(node, json!({"PageSize": 2, "PageNo": 2, "Count": 2}))
+        .await;
+    assert_success(&envelope, 200);
+    assert_eq!(
+        ids_of(&envelope["Clients"]["clients"]),
+        all_active[2..4].to_vec()
+    );
+    assert_eq!(envelope["Clients"]["record_count"], 303);
     let envelope = h
         .invoke(node, json!({"Paginate": false, "Count": 280}))
         .await;

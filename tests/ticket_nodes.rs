@@ -653,14 +653,27 @@ async fn get_many_tickets_pages_across_the_server_cap() {
         .await;
     assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), all[250..].to_vec());
 
-    // Count cuts across pages.
+    // Count caps what one call returns from the page PageNo and PageSize select; it never
+    // moves or empties the page (PageNo 2 of 100 with Count 130 used to be tickets 101-130).
     let envelope = h
         .invoke(node, json!({"PageSize": 100, "PageNo": 2, "Count": 130}))
         .await;
     assert_eq!(
         ids_of(&envelope["Tickets"]["tickets"]),
+        all[100..200].to_vec()
+    );
+    let envelope = h
+        .invoke(node, json!({"PageSize": 100, "PageNo": 2, "Count": 30}))
+        .await;
+    assert_eq!(
+        ids_of(&envelope["Tickets"]["tickets"]),
         all[100..130].to_vec()
     );
+    // The default Count (50) with PageSize 50: page 2 is tickets 51-100, not an empty list.
+    let envelope = h.invoke(node, json!({"PageSize": 50, "PageNo": 2})).await;
+    assert_success(&envelope, 200);
+    assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), all[50..100].to_vec());
+    assert_eq!(envelope["Tickets"]["record_count"], open_total);
     let envelope = h
         .invoke(node, json!({"Paginate": false, "Count": 220}))
         .await;

@@ -6,9 +6,13 @@
 //! - IncludeActive and IncludeInactive both false: `{"<plural>": [], "record_count": 0}` with
 //!   StatusCode 200 and no request ([`plan`] returns `None`).
 //! - PageNo, PageSize and Count must be 1 or more when given (else StatusCode -1).
-//! - Paginate true (default): the logical page PageNo (default 1) of PageSize records (default
-//!   100), i.e. records `[(PageNo-1)*PageSize, PageNo*PageSize)`, cut at the first Count records
-//!   when Count is given ([`Mode::Window`]).
+//! - Paginate true (default): PageNo (default 1) and PageSize (default 100) select the page as
+//!   HaloPSA's `page_no`/`page_size` do, i.e. it starts at record `(PageNo-1)*PageSize`; Count,
+//!   when given (or the resource's default), caps how many records this call returns from that
+//!   page: records `[(PageNo-1)*PageSize, (PageNo-1)*PageSize + min(PageSize, Count))`
+//!   ([`Mode::Window`]). So PageNo=2 with PageSize=50 and Count=50 is records 51-100, and a Count
+//!   below PageSize returns the first Count records of the page (seed: Count limits the total
+//!   returned "regardless of pagination"; PageNo=2 with PageSize=100 is records 101-200).
 //! - Paginate false: every matching record, up to Count when given. One request without
 //!   `pageinate` (with `count` when Count is given); if it returns fewer than
 //!   `min(Count, record_count)`, the rest is fetched with paging ([`Mode::All`]).
@@ -159,7 +163,7 @@ pub struct ListParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Records `[start, end)` of the server's order (Paginate true). `start == end` means no
-    /// record is wanted (PageNo beyond Count); one tiny request still learns `record_count`.
+    /// record is wanted ([`plan`] never makes one); one tiny request still learns `record_count`.
     Window { start: u64, end: u64 },
     /// Every record, or the first `count` (Paginate false).
     All { count: Option<u64> },
@@ -194,14 +198,12 @@ pub fn plan(resource: &Resource, params: &ListParams) -> Result<Option<Plan>, Fa
     }
     filter.extend(&params.extra);
     let mode = if params.paginate.unwrap_or(true) {
+        // The page is chosen by PageNo and PageSize alone; Count caps how much of it comes back.
         let start = (page_no - 1).saturating_mul(page_size);
-        let mut end = start.saturating_add(page_size);
-        if let Some(c) = count {
-            end = end.min(c);
-        }
+        let len = count.map_or(page_size, |c| c.min(page_size));
         Mode::Window {
             start,
-            end: end.max(start),
+            end: start.saturating_add(len),
         }
     } else {
         Mode::All { count }
@@ -453,7 +455,7 @@ where
     };
     match *mode {
         Mode::Window { start, end } if start >= end => {
-            // Nothing wanted (e.g. PageNo beyond Count): one tiny page for record_count.
+            // Nothing wanted: one tiny page for record_count.
             f.call(
                 &ServerPage {
                     page_no: 1,
@@ -574,6 +576,7 @@ mod tests {
                 end: 500
             }
         );
+        // Count caps what one call returns; it never moves or empties the page PageNo selects.
         let p = ListParams {
             page_no: Some(2),
             page_size: Some(100),
@@ -584,20 +587,44 @@ mod tests {
             plan_of(&SITES, p).mode,
             Mode::Window {
                 start: 100,
-                end: 150
+                end: 200
             }
         );
         let p = ListParams {
             page_no: Some(3),
             page_size: Some(100),
-            count: Some(150),
+            count: Some(30),
             ..params()
         };
         assert_eq!(
             plan_of(&SITES, p).mode,
             Mode::Window {
                 start: 200,
-                end: 200
+                end: 230
+            }
+        );
+        // The reported defect: PageNo=2 with PageSize=2 and Count=2 is records 3-4, not nothing.
+        let p = ListParams {
+            page_no: Some(2),
+            page_size: Some(2),
+            count: Some(2),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&CLIENTS, p).mode,
+            Mode::Window { start: 2, end: 4 }
+        );
+        // Tickets' default Count of 50 with PageSize 50: page 2 is records 51-100.
+        let p = ListParams {
+            page_no: Some(2),
+            page_size: Some(50),
+            ..params()
+        };
+        assert_eq!(
+            plan_of(&TICKETS, p).mode,
+            Mode::Window {
+                start: 50,
+                end: 100
             }
         );
         // Tickets: Count defaults to 50.
@@ -860,7 +887,7 @@ mod tests {
         let got = server.run(Mode::Window { start: 0, end: 30 });
         assert_eq!(ids_of(&got), (1..=30).collect::<Vec<_>>());
         assert_eq!(got.requests, 1);
-        // PageNo beyond Count: nothing returned, one request for the total.
+        // An empty window: nothing returned, one request for the total.
         let mut server = FakeServer::new(500);
         let got = server.run(Mode::Window {
             start: 200,

@@ -6,8 +6,9 @@
 //!   `includeactive` / `includeinactive`; both false gives `{"sites": [], "record_count": 0}`
 //!   with no request.
 //! - Search is sent as `search` when not blank.
-//! - Paginate true (default): page PageNo (default 1) of PageSize (default 100) records, limited
-//!   to the first Count; pages above HaloPSA's 100-record cap are assembled from several requests.
+//! - Paginate true (default): page PageNo (default 1) of PageSize (default 100) records, of which
+//!   at most Count are returned (Count never moves the page); pages above HaloPSA's 100-record cap
+//!   are assembled from several requests.
 //! - Paginate false: all matching records (up to Count).
 //! - Output `Sites`: `{"sites": [...], "record_count": <server total>}`; `{}` on failure.
 

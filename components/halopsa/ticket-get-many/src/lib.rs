@@ -2,7 +2,7 @@
 //!
 //! Rules (seed "Get Many Tickets"; the algorithm is `psaflow_kit::paging`):
 //! - Count, PageNo, PageSize must be 1 or more when given (else StatusCode -1).
-//! - Count defaults to 50 and limits the total across all pages; PageSize defaults to 100.
+//! - Count defaults to 50 and caps how many tickets one call returns; PageSize defaults to 100.
 //! - IncludeActive (default true) and IncludeInactive (default false): only active sends
 //!   `open_only=true`, only inactive sends `closed_only=true`, both send neither; both false
 //!   gives `{"tickets": [], "record_count": 0}` with no request.
@@ -13,8 +13,9 @@
 //!   list has no `team_id` parameter (halopsa-api.md §4.3 lists `team` and `team_name`; the
 //!   swagger's `team` is "tickets based on Team ID's in the array", a comma-separated list), and
 //!   HaloPSA silently ignores a name it does not know, so `team_id` would return every ticket.
-//! - Paginate true (default): page PageNo (default 1) of PageSize records, cut at the first Count;
-//!   pages above HaloPSA's 100-record cap are assembled from several requests.
+//! - Paginate true (default): page PageNo (default 1) of PageSize records, of which at most Count
+//!   are returned (Count never moves the page: PageNo 2 of 50 is tickets 51-100); pages above
+//!   HaloPSA's 100-record cap are assembled from several requests.
 //! - Paginate false: all matching tickets up to Count.
 //! - Output `Tickets`: `{"tickets": [...], "record_count": <server total>}` with ids as integers;
 //!   `{}` on failure.
