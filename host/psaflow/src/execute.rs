@@ -123,12 +123,7 @@ pub struct Executor {
 
 /// A worker name unique across machines and processes: host, process id and a random part.
 pub fn worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "host".to_string());
+    let host = crate::run_hold::host_name();
     let random = psaflow_store::new_id();
     format!(
         "{host}:{}:{}",

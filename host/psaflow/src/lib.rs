@@ -8,6 +8,7 @@ pub mod execute;
 pub mod invoke_audit;
 pub mod percentile;
 pub mod request_economy;
+pub mod run_hold;
 pub mod shared_budget;
 pub mod soak;
 pub mod worker;

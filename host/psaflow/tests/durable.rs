@@ -203,6 +203,59 @@ fn a_killed_run_resumes_without_making_any_record_twice() {
     );
 }
 
+/// A second process is refused the run while the first still executes it: both would find the
+/// first's calls in flight "in doubt" in the journal and send them again.
+#[test]
+fn a_run_is_not_resumed_while_its_process_still_executes_it() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("create-each.yaml");
+    std::fs::write(&wf, CREATE_EACH).unwrap();
+    let state = dir.path().join("state");
+    let prefix = "Busy";
+    // The budget spreads the 30 creates over more than a second.
+    let mut child = tenant
+        .command(
+            &state,
+            &["run", wf.to_str().unwrap(), "--input", &format!("prefix={prefix}")],
+        )
+        .env("HALOPSA_RATE_LIMIT", "5/200ms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let id = loop {
+        if let Some(run) = newest_run(&tenant, &state) {
+            assert_eq!(run["status"], "running", "the run ended before it could be resumed");
+            break run["id"].as_str().unwrap().to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the run was never recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = tenant.run(&state, &["run", "--resume", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "run {id} is being executed by another psaflow process on this machine (pid {})",
+            child.id()
+        )),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing ran");
+
+    assert!(child.wait().unwrap().success());
+    let mut expected: Vec<String> = (0..30).map(|i| format!("{prefix} {i}")).collect();
+    expected.sort();
+    assert_eq!(tenant.clients(prefix), expected, "every record exactly once");
+    // Once it ended, the hold is gone: a resume is refused only because nothing is left.
+    let out = tenant.run(&state, &["run", "--resume", &id]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("there is nothing to resume"), "{err}");
+}
+
 const CREATE_MEMBERS: &str = "name: create-members
 inputs:
   prefix: { type: string, required: true }

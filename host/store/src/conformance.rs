@@ -55,6 +55,10 @@ pub const ALL: &[Check] = &[
         "deciding_on_a_run_that_is_over_fails",
         deciding_on_a_run_that_is_over_fails,
     ),
+    (
+        "a_run_is_held_by_one_process_at_a_time",
+        a_run_is_held_by_one_process_at_a_time,
+    ),
     ("audit_filters", audit_filters),
     (
         "prune_keeps_audit_and_open_runs",
@@ -626,6 +630,47 @@ fn deciding_on_a_run_that_is_over_fails(s: &dyn RunStore) {
         refused.unwrap_err().to_string(),
         "run R2 already failed: step 'cleanup' will never run, so no decision was recorded"
     );
+}
+
+fn a_run_is_held_by_one_process_at_a_time(s: &dyn RunStore) {
+    s.create_run(&new_run("R1", 1)).unwrap();
+    assert_eq!(s.hold_run("R1", "host:1", 100, 10, None).unwrap(), None);
+    // Renewing is holding again.
+    assert_eq!(s.hold_run("R1", "host:1", 200, 50, None).unwrap(), None);
+    // A second process is told who holds it, until when, and nothing changes.
+    let held = RunHold {
+        holder: "host:1".into(),
+        until: 200,
+    };
+    assert_eq!(
+        s.hold_run("R1", "host:2", 300, 60, None).unwrap(),
+        Some(held.clone())
+    );
+    assert_eq!(
+        s.hold_run("R1", "host:2", 300, 60, Some("host:9")).unwrap(),
+        Some(held.clone()),
+        "taking over from a process that no longer holds it takes nothing"
+    );
+    // It may take over from a holder it knows is gone, or once the hold ran out.
+    assert_eq!(
+        s.hold_run("R1", "host:2", 300, 60, Some("host:1")).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.hold_run("R1", "host:1", 400, 60, None).unwrap(),
+        Some(RunHold {
+            holder: "host:2".into(),
+            until: 300,
+        })
+    );
+    assert_eq!(s.hold_run("R1", "host:3", 500, 300, None).unwrap(), None);
+    // Letting go frees it; letting go of someone else's hold does nothing.
+    s.let_go_of_run("R1", "host:2").unwrap();
+    assert!(s.hold_run("R1", "host:4", 600, 310, None).unwrap().is_some());
+    s.let_go_of_run("R1", "host:3").unwrap();
+    assert_eq!(s.hold_run("R1", "host:4", 600, 310, None).unwrap(), None);
+    s.let_go_of_run("R1", "host:4").unwrap();
+    s.let_go_of_run("R1", "host:4").unwrap();
 }
 
 fn audit_filters(s: &dyn RunStore) {

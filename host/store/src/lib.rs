@@ -14,6 +14,7 @@
 //! The store never redacts: callers hand it values already masked.
 mod api;
 mod budget;
+mod holds;
 pub mod conformance;
 pub mod conformance_api;
 mod ids;
@@ -22,6 +23,7 @@ mod migrations;
 mod model;
 mod pg;
 mod pg_api;
+mod pg_holds;
 mod pg_queue;
 mod sqlite;
 mod sqlite_queue;

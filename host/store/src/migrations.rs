@@ -6,6 +6,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_runs.sql")),
     (2, include_str!("../migrations/0002_queue.sql")),
     (3, include_str!("../migrations/0003_tokens.sql")),
+    (4, include_str!("../migrations/0004_run_holds.sql")),
 ];
 
 /// The newest schema version this build knows.

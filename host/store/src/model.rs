@@ -559,6 +559,15 @@ pub struct RunEnd {
     pub at: i64,
 }
 
+/// A process's claim to be executing a run outside the run queue (see `RunStore::hold_run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunHold {
+    /// Who holds it: the process, as its holder string names it.
+    pub holder: String,
+    /// Until when (ms since the epoch); the holder renews it while it runs.
+    pub until: i64,
+}
+
 /// What `sweep_expired` did with the leases that ran out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sweep {

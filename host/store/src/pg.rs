@@ -760,6 +760,21 @@ impl RunStore for PostgresStore {
         crate::pg_queue::requeue(self, run_id, work, at)
     }
 
+    fn hold_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        until: i64,
+        now: i64,
+        take_over: Option<&str>,
+    ) -> StoreResult<Option<RunHold>> {
+        self.hold(run_id, holder, until, now, take_over)
+    }
+
+    fn let_go_of_run(&self, run_id: &str, holder: &str) -> StoreResult<()> {
+        self.let_go(run_id, holder)
+    }
+
     fn claim(&self, worker: &str, lease_ms: i64, now: i64) -> StoreResult<Option<QueuedWork>> {
         crate::pg_queue::claim(self, worker, lease_ms, now)
     }
@@ -855,6 +870,11 @@ impl RunStore for PostgresStore {
                     &[&before],
                 )?;
             }
+            // A finished run's hold is a leftover of a process that died before letting go.
+            tx.execute(
+                &format!("DELETE FROM run_holds WHERE run_id IN ({old})"),
+                &[&before],
+            )?;
             counts.runs = tx.execute(
                 "DELETE FROM runs WHERE created_at < $1 AND status IN ('succeeded', 'failed')",
                 &[&before],

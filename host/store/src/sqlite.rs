@@ -3,6 +3,7 @@
 //! and a busy timeout so two psaflow processes sharing the file wait for each other instead
 //! of failing.
 mod api;
+mod holds;
 
 use crate::api::{NewToken, Submission, TokenRecord};
 use crate::migrations::{MIGRATIONS, latest};
@@ -642,6 +643,21 @@ impl RunStore for SqliteStore {
         .collect()
     }
 
+    fn hold_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        until: i64,
+        now: i64,
+        take_over: Option<&str>,
+    ) -> StoreResult<Option<RunHold>> {
+        self.hold(run_id, holder, until, now, take_over)
+    }
+
+    fn let_go_of_run(&self, run_id: &str, holder: &str) -> StoreResult<()> {
+        self.let_go(run_id, holder)
+    }
+
     fn enqueue(&self, run: &NewRun, work: &QueuedWork) -> StoreResult<()> {
         queue::enqueue(&mut self.lock(), run, work)
     }
@@ -741,6 +757,11 @@ impl RunStore for SqliteStore {
                 params![before],
             )? as u64;
         }
+        // A finished run's hold is a leftover of a process that died before letting go.
+        tx.execute(
+            &format!("DELETE FROM run_holds WHERE run_id IN ({old})"),
+            params![before],
+        )?;
         counts.runs = tx.execute(
             "DELETE FROM runs WHERE created_at < ?1 AND status IN ('succeeded', 'failed')",
             params![before],

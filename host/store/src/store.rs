@@ -209,6 +209,23 @@ pub trait RunStore: Send + Sync {
     /// Oldest first.
     fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
 
+    // Runs executed outside the queue (`psaflow run`, `run --resume`, `approve`): the process
+    // executing one holds it, so a second process cannot resume it at the same time.
+    /// Claims run `run_id` for `holder` until `until`, or renews `holder`'s claim. `None`:
+    /// held. `Some(hold)`: another holder's claim is still valid at `now` (or was given as
+    /// `take_over` but has changed since), and nothing changed. A claim that ran out, or whose
+    /// holder equals `take_over` (the caller knows that process is gone), is taken over.
+    fn hold_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        until: i64,
+        now: i64,
+        take_over: Option<&str>,
+    ) -> StoreResult<Option<RunHold>>;
+    /// Ends `holder`'s claim on the run; nothing when it holds none.
+    fn let_go_of_run(&self, run_id: &str, holder: &str) -> StoreResult<()>;
+
     // The run queue (`psaflow worker`, `psaflow serve`). A worker claims a run with a lease,
     // renews it while it works (heartbeat), and finishes or releases it; a lease that runs
     // out (the worker died) is put back by `sweep_expired`.

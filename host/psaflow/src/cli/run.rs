@@ -352,8 +352,10 @@ async fn execute(
     let backend_label = backend.run_label();
     let user = os_user(super::env_lookup);
 
-    // Record the run (or check the one being resumed) before anything is sent.
+    // Record the run (or check the one being resumed) before anything is sent, and hold it
+    // for this process until it ends (see run_hold.rs): nobody resumes it meanwhile.
     let mut run_id = None;
+    let mut _held = None;
     if let Some(store) = &store {
         let id = match &existing {
             Some(run) => {
@@ -370,6 +372,23 @@ async fn execute(
                         run.id
                     );
                 }
+                match psaflow::run_hold::hold(store.clone(), &run.id)? {
+                    Ok(held) => _held = Some(held),
+                    Err(refusal) => {
+                        eprintln!("psaflow: {refusal}");
+                        return Ok(EXIT_USAGE);
+                    }
+                }
+                // Read again under the hold: the process that held it may have finished it.
+                if let Some(now) = store.run(&run.id)?
+                    && now.status.is_finished()
+                {
+                    eprintln!(
+                        "psaflow: run {} already {}; there is nothing to resume",
+                        run.id, now.status
+                    );
+                    return Ok(EXIT_USAGE);
+                }
                 store.update_run(&run.id, RunState::Running, None, None, now_ms())?;
                 run.id.clone()
             }
@@ -383,6 +402,11 @@ async fn execute(
                     backend_label.clone(),
                 );
                 store.create_run(&run)?;
+                match psaflow::run_hold::hold(store.clone(), &run.id)? {
+                    Ok(held) => _held = Some(held),
+                    // Nobody else knows the new id yet; a hold refused here is a store fault.
+                    Err(refusal) => anyhow::bail!("{refusal}"),
+                }
                 run.id
             }
         };
