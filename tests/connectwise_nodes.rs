@@ -389,6 +389,18 @@ async fn member_update_patches_only_the_given_fields() {
 
     let node = "connectwise.member.update";
     assert_refused_locally(&h, node, json!({"Id": 2}), "Nothing to update").await;
+    // Deactivating is connectwise.member.deactivate's, whose effect says so; an update that
+    // would deactivate is refused before anything is sent, and the member stays active.
+    for extra in [json!({"inactiveFlag": true}), json!({"inactiveDate": "2025-01-01T00:00:00Z"})] {
+        assert_refused_locally(
+            &h,
+            node,
+            json!({"Id": 2, "AdditionalFields": extra}),
+            "AdditionalFields must not deactivate the member",
+        )
+        .await;
+    }
+    assert_eq!(member_in_sandbox(&h, "jdoe").unwrap()["inactiveFlag"], false);
     assert_refused_locally(
         &h,
         node,

@@ -2,7 +2,9 @@
 //!
 //! - Id must be a positive integer; each given field follows the create rules (names at most
 //!   30 characters, Email an address, LicenseClass F/A/C/X, ids positive); AdditionalFields is a
-//!   JSON object that cannot set `identifier` (fixed after creation), `id` or `_info`. At least
+//!   JSON object that cannot set `identifier` (fixed after creation), `id` or `_info`, nor
+//!   deactivate the member (`inactiveFlag: true`, an `inactiveDate`: that is
+//!   connectwise.member.deactivate, whose effect says so; reactivating is allowed). At least
 //!   one field must be given. Any break: StatusCode -1, nothing sent.
 //! - `PATCH /system/members/{Id}` with one `replace` per field (AdditionalFields under the
 //!   explicit parameters). A 404 is "Member with id {Id} not found"; other refusals carry
@@ -46,6 +48,8 @@ impl Guest for Node {
 fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
     validate::positive_id("Id", input.id)?;
     let mut changes = member::additional_fields(input.additional_fields.as_deref(), true)?;
+    // Deactivating is connectwise.member.deactivate's (effect deactivate), never an update's.
+    member::refuse_deactivation_in(&changes)?;
     let mut set = |key: &str, value: Value| fields::set(&mut changes, key, value);
     if let Some(first) = &input.first_name {
         set("firstName", json!(member::name("FirstName", first)?));
@@ -168,6 +172,18 @@ mod tests {
             (
                 Box::new(|i| i.additional_fields = Some(r#"{"identifier": "new"}"#.into())),
                 "AdditionalFields must not set identifier",
+            ),
+            (
+                Box::new(|i| i.additional_fields = Some(r#"{"inactiveFlag": true}"#.into())),
+                "AdditionalFields must not deactivate the member (inactiveFlag): use connectwise.member.deactivate",
+            ),
+            (
+                Box::new(|i| {
+                    i.first_name = Some("Jo".into());
+                    i.additional_fields =
+                        Some(r#"{"inactiveDate": "2025-01-01T00:00:00Z"}"#.into());
+                }),
+                "AdditionalFields must not deactivate the member (inactiveDate)",
             ),
         ];
         for (change, message) in cases {

@@ -112,6 +112,39 @@ pub fn additional_fields(
     Ok(map)
 }
 
+/// The member fields whose change deactivates a member (connectwise-api.md §3-4: members are
+/// deactivated with `inactiveFlag: true`; `inactiveDate` is the stamp of that deactivation).
+const DEACTIVATING_FIELDS: &[&str] = &["inactiveFlag", "inactiveDate"];
+
+/// AdditionalFields of an update may reactivate a member (`inactiveFlag: false`) but not
+/// deactivate one: deactivation is its own node, marked as such in dry runs, plans and
+/// confirmations, so an update must not do it under the effect `update`. Refused: `inactiveFlag`
+/// true (or "true"), and any `inactiveDate` but null. Keys are matched ignoring case and a
+/// leading `/` (a PATCH path may carry one).
+pub fn refuse_deactivation_in(extra: &Map<String, Value>) -> Result<(), Failure> {
+    for (key, value) in extra {
+        let key = key.trim_start_matches('/');
+        let Some(field) = DEACTIVATING_FIELDS
+            .iter()
+            .find(|f| key.eq_ignore_ascii_case(f))
+        else {
+            continue;
+        };
+        let deactivates = match (*field, value) {
+            ("inactiveFlag", Value::Bool(b)) => *b,
+            ("inactiveFlag", Value::String(s)) => s.trim().eq_ignore_ascii_case("true"),
+            ("inactiveFlag", _) => false,
+            (_, v) => !v.is_null(),
+        };
+        if deactivates {
+            return Err(Failure::invalid(format!(
+                "AdditionalFields must not deactivate the member ({field}): use connectwise.member.deactivate"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +177,34 @@ mod tests {
         assert_eq!(license_class(None).unwrap(), "F");
         assert_eq!(license_class(Some("a")).unwrap(), "A");
         assert!(message(license_class(Some("Z"))).starts_with("LicenseClass must be F"));
+    }
+
+    #[test]
+    fn deactivating_fields_are_refused() {
+        let map = |text: &str| additional_fields(Some(text), true).unwrap();
+        for text in [
+            r#"{"inactiveFlag": true}"#,
+            r#"{"INACTIVEFLAG": "true"}"#,
+            r#"{"/inactiveFlag": true}"#,
+            r#"{"inactiveDate": "2025-01-01T00:00:00Z"}"#,
+        ] {
+            let f = refuse_deactivation_in(&map(text)).unwrap_err();
+            assert!(f.is_validation(), "{text}");
+            assert!(
+                f.message()
+                    .starts_with("AdditionalFields must not deactivate the member")
+                    && f.message().ends_with("use connectwise.member.deactivate"),
+                "{text}: {}",
+                f.message()
+            );
+        }
+        for text in [
+            r#"{"inactiveFlag": false}"#,
+            r#"{"inactiveDate": null}"#,
+            r#"{"title": "Lead"}"#,
+        ] {
+            assert_eq!(refuse_deactivation_in(&map(text)), Ok(()), "{text}");
+        }
     }
 
     #[test]
