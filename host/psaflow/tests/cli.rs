@@ -652,3 +652,56 @@ fn progress_lines_count_the_request_budget_in_the_time_left() {
         "no estimate was longer than the rate so far gives: {stderr}"
     );
 }
+
+#[test]
+fn a_timed_out_approval_cannot_be_approved_and_the_resume_applies_its_on_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("short-wait.yaml");
+    std::fs::write(
+        &wf,
+        "name: short-wait
+steps:
+  - id: check
+    node: halopsa.client.get
+    approval:
+      message: Look client 1 up?
+      timeout: 1s
+    with:
+      Id: 1
+",
+    )
+    .unwrap();
+    let psaflow_in = |args: &[&str]| {
+        psaflow()
+            .args(args)
+            .arg("--state")
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
+    let out = psaflow_in(&["run", wf.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = report["id"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    for args in [&["approve", &id][..], &["approve", &id, "--reject"][..]] {
+        let out = psaflow_in(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("timed out at 20"), "{stderr}");
+        assert!(stderr.contains("on_timeout (reject) applies"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("psaflow runs resume {id}")),
+            "{stderr}"
+        );
+    }
+    // The resume applies the timeout's decision, whoever acted first.
+    let out = psaflow_in(&["runs", "resume", &id, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = psaflow_in(&["runs", "show", &id, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["status"], "failed", "{shown}");
+    assert_eq!(shown["approvals"][0]["decided_by"], "timeout", "{shown}");
+}

@@ -193,3 +193,42 @@ async fn bodies_are_read_after_the_scope_and_wrong_shapes_are_invalid() {
     assert_eq!(r.status().as_u16(), 422);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_approval_refuses_a_persons_decision_and_records_none() {
+    let server = Server::start(&["--allow-inline-workflows"]);
+    let admin = create_token(&server.state, "ops", "admin");
+    let yaml = "name: short-wait
+steps:
+  - id: check
+    node: halopsa.client.get
+    approval:
+      message: Look client 1 up?
+      timeout: 1s
+    with:
+      Id: 1
+";
+    let (status, body) = post(&server, &admin, "/v1/runs", &json!({"workflow_yaml": yaml})).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let (event, data) = follow_until_stop(&server, &admin, &id).await;
+    assert_eq!(event, "waiting", "{data}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for decision in ["approve", "reject"] {
+        let (status, body) = post(
+            &server,
+            &admin,
+            &format!("/v1/runs/{id}/approvals"),
+            &json!({"decision": decision}),
+        )
+        .await;
+        assert_eq!(status, 409, "{decision}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("timed out at 20"), "{message}");
+        assert!(message.contains("on_timeout (reject) applies"), "{message}");
+    }
+    let (_, audit) = get(&server, &admin, &format!("/v1/audit?run={id}")).await;
+    assert_eq!(audit, json!([]), "nothing recorded");
+    let (_, report) = get(&server, &admin, &format!("/v1/runs/{id}")).await;
+    assert_eq!(report["status"], "waiting_approval", "{report}");
+}

@@ -5,7 +5,9 @@ use super::run::{Resume, resume};
 use super::state::StateArgs;
 use super::{Cli, EXIT_USAGE};
 use psaflow::durable::{decision_audit, os_user};
-use psaflow_store::{DecideOutcome, Decision, DecisionRecord, RunState, StoreError, now_ms};
+use psaflow_store::{
+    ApprovalRecord, DecideOutcome, Decision, DecisionRecord, RunState, StoreError, now_ms,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -84,6 +86,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         }
         return Ok(EXIT_USAGE);
     };
+    if let Some(expired) = timed_out(&run.id, approval, now_ms()) {
+        eprintln!(
+            "psaflow: {expired}; `psaflow runs resume {}` continues it",
+            run.id
+        );
+        return Ok(EXIT_USAGE);
+    }
     let user = os_user(super::env_lookup);
     let approvers = &approval.request.approvers;
     if !approvers.is_empty() && !approvers.iter().any(|a| a == &user) {
@@ -158,4 +167,71 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         json: args.json,
     };
     resume(cli, &args.state, &request).await
+}
+
+/// Why a person may no longer decide `approval` at `now`: its timeout passed with no decision,
+/// so its `on_timeout` decision is the one that applies, taken when the run continues. The
+/// outcome must not depend on whether a person or the resume acts first. `None` while it may
+/// be decided (and once decided: repeating that decision stays a no-op). Shared with the API
+/// and the console.
+pub fn timed_out(run_id: &str, approval: &ApprovalRecord, now: i64) -> Option<String> {
+    if approval.decided.is_some() {
+        return None;
+    }
+    let at = approval.request.expires_at.filter(|at| *at <= now)?;
+    let on_timeout = match approval.request.on_timeout {
+        Decision::Approved => "approve",
+        Decision::Rejected => "reject",
+    };
+    Some(format!(
+        "the approval of step '{}' of run {run_id} timed out at {}Z; its on_timeout ({on_timeout}) \
+         applies when the run continues, so no decision was recorded",
+        approval.request.step_id,
+        psaflow_core::dates::format_unix(at.div_euclid(1000))
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_store::ApprovalRequest;
+
+    fn approval(expires_at: Option<i64>, decided: Option<DecisionRecord>) -> ApprovalRecord {
+        ApprovalRecord {
+            request: ApprovalRequest {
+                run_id: "r1".into(),
+                step_id: "remove".into(),
+                message: "go?".into(),
+                approvers: vec![],
+                on_timeout: Decision::Rejected,
+                requested_at: 0,
+                expires_at,
+            },
+            decided,
+        }
+    }
+
+    #[test]
+    fn an_expired_undecided_approval_is_no_longer_a_persons_to_decide() {
+        let at = 1_796_024_304_000;
+        let message = timed_out("r1", &approval(Some(at), None), at + 500).unwrap();
+        assert!(
+            message.contains("timed out at 2026-11-30T07:38:24Z"),
+            "{message}"
+        );
+        assert!(message.contains("on_timeout (reject) applies"), "{message}");
+        // Before the timeout, without one, or once decided, a person's decision goes ahead.
+        assert_eq!(timed_out("r1", &approval(Some(at), None), at - 1), None);
+        assert_eq!(timed_out("r1", &approval(None, None), at), None);
+        let decided = DecisionRecord {
+            decision: Decision::Rejected,
+            by: "timeout".into(),
+            comment: None,
+            at,
+        };
+        assert_eq!(
+            timed_out("r1", &approval(Some(at), Some(decided)), at + 1),
+            None
+        );
+    }
 }

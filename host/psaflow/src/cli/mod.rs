@@ -1,6 +1,6 @@
 //! Command-line parsing and dispatch. One module per subcommand.
 
-mod approve;
+pub mod approve;
 mod audit;
 mod bench;
 mod bench_pacing;

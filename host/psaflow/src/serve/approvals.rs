@@ -1,6 +1,7 @@
 //! Approval decisions (`POST /v1/runs/{id}/approvals`, and the console's buttons): recorded
 //! as the caller, then the run is queued again. A decision is refused, with nothing recorded,
-//! when the run is over and the step will never run (a cancelled run).
+//! when the run is over and the step will never run (a cancelled run), and when the approval
+//! timed out (its `on_timeout` applies when the run continues).
 use super::app::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, JsonBody};
@@ -39,7 +40,7 @@ pub struct ApprovalBody {
               (status = 200, description = "the same decision was already recorded", body = Object),
               (status = 403, body = super::error::ErrorBody, description = "not among the step's approvers, or no approve scope"),
               (status = 404, body = super::error::ErrorBody),
-              (status = 409, body = super::error::ErrorBody, description = "a different decision was recorded, or the run is over (cancelled): nothing is recorded")),
+              (status = 409, body = super::error::ErrorBody, description = "a different decision was recorded, the approval timed out (its on_timeout applies), or the run is over (cancelled): nothing is recorded")),
     security(("bearer" = [])))]
 /// Approves or rejects a waiting step, as the token's name, then resumes the run.
 pub async fn approve(
@@ -85,6 +86,9 @@ pub async fn decide(
         )));
     }
     let approval = choose(id, &run, &approvals, body.step.as_deref())?;
+    if let Some(expired) = crate::cli::approve::timed_out(id, approval, now_ms()) {
+        return Err(ApiError::conflict(expired));
+    }
     let approvers = &approval.request.approvers;
     if !approvers.is_empty() && !approvers.iter().any(|a| a == who) {
         return Err(ApiError::forbidden(format!(
