@@ -44,6 +44,9 @@ async fn create_client_success_with_explicit_email_and_phone_winning() {
     assert_eq!(client["is_vip"], true);
     assert_eq!(client["inactive"], false);
     assert_eq!(client["website"], "https://zenith.example");
+    // The seed's output names, carrying what was written as emailaddress / phonenumber.
+    assert_eq!(client["email"], "contact@zenith.example");
+    assert_eq!(client["phone"], "+1 415 555 0123");
     let stored = client_record(&h, id).expect("stored");
     assert_eq!(stored["emailaddress"], "contact@zenith.example");
     assert_eq!(stored["phonenumber"], "+1 415 555 0123");
@@ -119,6 +122,10 @@ async fn get_client() {
     assert_success(&envelope, 200);
     assert_eq!(envelope["Client"]["id"], 1);
     assert_eq!(envelope["Client"]["name"], "Acme Manufacturing Ltd");
+    // The seed's `email` and `phone`, from the fields psaflow writes (emailaddress, phonenumber).
+    assert_eq!(envelope["Client"]["email"], "it@acme-mfg.example");
+    assert_eq!(envelope["Client"]["emailaddress"], "it@acme-mfg.example");
+    assert_eq!(envelope["Client"]["phone"], "+44 113 496 0100");
 
     // Inactive clients are retrievable.
     let envelope = h.invoke(node, json!({"Id": 4})).await;

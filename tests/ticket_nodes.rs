@@ -240,6 +240,14 @@ async fn get_ticket() {
     assert_eq!(ticket["agent_id"], 2);
     assert_eq!(ticket["tickettype_id"], 1);
     assert!(ticket["user_name"].is_string(), "{ticket}");
+    // The seed's "Get a Ticket" output: `status` is the status name, `priority` {id, name}.
+    assert!(ticket["status_name"].is_string(), "{ticket}");
+    assert_eq!(ticket["status"], ticket["status_name"]);
+    assert_eq!(
+        ticket["priority"],
+        json!({"id": 3, "name": ticket["priority_name"].clone()})
+    );
+    assert!(ticket["priority"]["name"].is_string(), "{ticket}");
 
     // Closed tickets are retrievable too.
     let envelope = h.invoke(node, json!({"Id": 1004})).await;
@@ -302,6 +310,14 @@ async fn update_ticket_changes_only_given_fields() {
     assert_eq!(ticket["status_id"], 2);
     assert_eq!(ticket["priority_id"], 1);
     assert_eq!(ticket["team_id"], 3);
+    // The seed's "Update a Ticket" output: `status` (the name) and `priority` {id, name}, from
+    // HaloPSA's status_name, priority_id and priority_name.
+    assert!(ticket["status"].is_string(), "{ticket}");
+    assert_eq!(ticket["status"], ticket["status_name"]);
+    assert_eq!(
+        ticket["priority"],
+        json!({"id": 1, "name": ticket["priority_name"].clone()})
+    );
 
     // The sandbox: the given fields changed, the rest kept.
     let after = ticket_record(&h, 1001).unwrap();

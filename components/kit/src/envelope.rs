@@ -68,9 +68,13 @@ fn build(
     }
 }
 
-/// Success: StatusCode 200, OriginalStatusCode `original_status`, empty ErrorMessage.
+/// Success: StatusCode 200, OriginalStatusCode `original_status`, empty ErrorMessage. The output
+/// gains the seed-facing fields of its name ([`crate::outputs`]: a ticket's `status` and
+/// `priority`, a client's `email` and `phone`).
 pub fn success(output_name: &str, original_status: u16, output: &Value) -> Envelope {
-    build(200, i32::from(original_status), "", output_name, output)
+    let mut output = output.clone();
+    crate::outputs::add_seed_fields(output_name, &mut output);
+    build(200, i32::from(original_status), "", output_name, &output)
 }
 
 /// Validation failure: StatusCode -1, OriginalStatusCode 0 (nothing was sent).

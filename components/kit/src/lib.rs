@@ -125,6 +125,7 @@ pub mod http;
 pub mod ids;
 pub mod lookups;
 pub mod ops;
+pub mod outputs;
 pub mod paging;
 pub mod recover;
 pub mod validate;

@@ -78,16 +78,16 @@ fn lookups(store: &mut Store) {
 fn customers(store: &mut Store) {
     let clients = [
         json!({"id": 1, "name": "Acme Manufacturing Ltd", "toplevel_id": 1, "inactive": false, "is_vip": true,
-               "website": "https://www.acme-mfg.example", "email": "it@acme-mfg.example", "phonenumber": "+44 113 496 0100",
+               "website": "https://www.acme-mfg.example", "emailaddress": "it@acme-mfg.example", "phonenumber": "+44 113 496 0100",
                "notes": "Managed services, 24x7 cover", "datecreated": "2023-03-14T09:00:00"}),
         json!({"id": 2, "name": "Brightwater Dental Group", "toplevel_id": 1, "inactive": false, "is_vip": false,
-               "website": "https://brightwater-dental.example", "email": "practice@brightwater-dental.example",
+               "website": "https://brightwater-dental.example", "emailaddress": "practice@brightwater-dental.example",
                "phonenumber": "+44 117 496 0200", "notes": "", "datecreated": "2023-08-02T11:30:00"}),
         json!({"id": 3, "name": "Cobalt Logistics", "toplevel_id": 2, "inactive": false, "is_vip": false,
-               "website": "https://cobalt-logistics.example", "email": "ops@cobalt-logistics.example",
+               "website": "https://cobalt-logistics.example", "emailaddress": "ops@cobalt-logistics.example",
                "phonenumber": "+44 1394 496 030", "notes": "Break/fix, pay as you go", "datecreated": "2024-01-22T14:05:00"}),
         json!({"id": 4, "name": "Dunmore Legal LLP", "toplevel_id": 1, "inactive": true, "is_vip": false,
-               "website": "https://dunmore-legal.example", "email": "office@dunmore-legal.example",
+               "website": "https://dunmore-legal.example", "emailaddress": "office@dunmore-legal.example",
                "phonenumber": "+44 20 7946 0400", "notes": "Contract ended 2024-12", "datecreated": "2022-11-10T10:00:00"}),
     ];
     for client in clients {
