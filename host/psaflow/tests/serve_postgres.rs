@@ -101,3 +101,29 @@ async fn serve_queues_on_postgres_and_a_worker_process_executes_and_resumes_afte
     let _ = worker.kill();
     let _ = worker.wait();
 }
+
+#[test]
+fn a_store_that_refuses_the_connection_says_why_in_the_servers_words() {
+    let Some(cluster) = TestCluster::start_or_skip("connection errors") else {
+        return;
+    };
+    // The same server and user, a database that does not exist, and a password in the URL.
+    let url = cluster.fresh_database();
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let server = server.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    let out = psaflow()
+        .args(["worker", "--store", &format!("{server}/nosuchdb")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the run store"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("database \"nosuchdb\" does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -79,6 +79,27 @@ fn describe(config: &postgres::Config) -> String {
     )
 }
 
+/// Why a connection failed, in the server's words when it answered (`database "x" does not
+/// exist`, `password authentication failed for user "u"`), else the underlying cause
+/// (`Connection refused`): the error's own text is only its kind ("db error"). Neither
+/// carries the password, which the server never echoes.
+fn connect_reason(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        source = cause.source();
+    }
+    reason
+}
+
 /// True for URLs this backend opens.
 pub fn is_postgres_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
@@ -113,8 +134,9 @@ impl PostgresStore {
     pub(crate) fn open_client(&self) -> StoreResult<Client> {
         self.config.connect(NoTls).map_err(|e| {
             StoreError::Backend(format!(
-                "cannot connect to the run store at {}: {e}",
-                self.location
+                "cannot connect to the run store at {}: {}",
+                self.location,
+                connect_reason(&e)
             ))
         })
     }
