@@ -688,7 +688,10 @@ async fn get_many_tickets_pages_across_the_server_cap() {
     // The default Count (50) with PageSize 50: page 2 is tickets 51-100, not an empty list.
     let envelope = h.invoke(node, json!({"PageSize": 50, "PageNo": 2})).await;
     assert_success(&envelope, 200);
-    assert_eq!(ids_of(&envelope["Tickets"]["tickets"]), all[50..100].to_vec());
+    assert_eq!(
+        ids_of(&envelope["Tickets"]["tickets"]),
+        all[50..100].to_vec()
+    );
     assert_eq!(envelope["Tickets"]["record_count"], open_total);
     let envelope = h
         .invoke(node, json!({"Paginate": false, "Count": 220}))
