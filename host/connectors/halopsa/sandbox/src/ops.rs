@@ -143,8 +143,8 @@ impl Store {
     }
 
     /// `GET /api/<Entity>`: a wrapped page for clients, sites, tickets and users, a bare array
-    /// for the lookups. Agents are a bare array unless paginated (then `{record_count, agents}`,
-    /// as seed 001 shows); teams are `{"teams": [...]}` (plus `record_count` when paginated).
+    /// for the lookups. Agents and teams are bare arrays (halopsa-api.md §3, §4.5, §4.6, §7)
+    /// unless paginated (then `{record_count, agents|teams}`, as seed 001 shows for agents).
     pub(crate) fn list(&self, entity: Entity, query: &ListQuery) -> Value {
         let matching: Vec<Value> = self
             .rows(entity)
@@ -152,8 +152,7 @@ impl Store {
             .map(|r| rules::decorate(self, entity, r))
             .collect();
         match entity {
-            Entity::Agent if !query.pageinate => return Value::Array(matching),
-            Entity::Team if !query.pageinate => return json!({ "teams": matching }),
+            Entity::Agent | Entity::Team if !query.pageinate => return Value::Array(matching),
             _ => {}
         }
         let Some(key) = entity.list_key() else {

@@ -796,8 +796,15 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
     let active = api.get("/Agent?includeenabled=true&includedisabled=false").await.json;
     assert_eq!(active.as_array().unwrap().len(), 3);
     assert_eq!(api.get("/Agent?team_id=1").await.json.as_array().unwrap().len(), 2);
-    // Teams: `{"teams": [...]}` as seed 001 shows.
-    assert_eq!(api.get("/Team").await.json["teams"].as_array().unwrap().len(), 3);
+    // Teams: a bare array (halopsa-api.md §3, §4.6, §7); `{record_count, teams}` when paging.
+    let teams = api.get("/Team").await.json;
+    assert!(teams.is_array(), "{teams}");
+    assert_eq!(teams.as_array().unwrap().len(), 3);
+    let paged = api.get("/Team?pageinate=true&page_size=2&page_no=1").await.json;
+    assert_eq!(
+        (paged["record_count"].clone(), paged["teams"].as_array().unwrap().len()),
+        (json!(3), 2)
+    );
     let types = api.get("/TicketType").await.json;
     let ids: Vec<i64> = types
         .as_array()
@@ -850,7 +857,7 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
 
     let team = api.post("/Team", json!([{"name": "Security"}])).await;
     assert_eq!(team.status, 201);
-    assert_eq!(api.get("/Team").await.json["teams"].as_array().unwrap().len(), 4);
+    assert_eq!(api.get("/Team").await.json.as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
