@@ -705,3 +705,16 @@ steps:
     assert_eq!(shown["status"], "failed", "{shown}");
     assert_eq!(shown["approvals"][0]["decided_by"], "timeout", "{shown}");
 }
+
+#[test]
+fn runs_list_with_a_status_no_run_has_says_so_not_that_none_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let out = run(&["run", "examples/client-report.yaml", "--state", state]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["runs", "list", "--status", "running", "--state", state]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("has the status running"), "{stdout}");
+    assert!(!stdout.contains("no runs recorded"), "{stdout}");
+}

@@ -140,7 +140,11 @@ fn list(a: &ListArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     if runs.is_empty() {
-        println!("no runs recorded in {}", store.location());
+        match status {
+            // Runs may well be recorded, just none in that state.
+            Some(st) => println!("no run in {} has the status {st}", store.location()),
+            None => println!("no runs recorded in {}", store.location()),
+        }
         return Ok(0);
     }
     println!(
