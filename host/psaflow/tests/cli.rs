@@ -718,3 +718,53 @@ fn runs_list_with_a_status_no_run_has_says_so_not_that_none_are_recorded() {
     assert!(stdout.contains("has the status running"), "{stdout}");
     assert!(!stdout.contains("no runs recorded"), "{stdout}");
 }
+
+#[test]
+fn resuming_with_another_workflow_file_names_the_runs_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let waits = dir.path().join("waits.yaml");
+    std::fs::write(
+        &waits,
+        "name: waits
+steps:
+  - id: check
+    node: halopsa.client.get
+    approval:
+      message: Look client 1 up?
+    with:
+      Id: 1
+",
+    )
+    .unwrap();
+    let waits = waits.to_str().unwrap();
+    let out = run(&["run", waits, "--state", state, "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = report["id"].as_str().unwrap();
+
+    // Another file: the run's own is named, not "changed since".
+    let out = run(&[
+        "run",
+        "examples/client-report.yaml",
+        "--resume",
+        id,
+        "--state",
+        state,
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("run {id} was of {waits} (workflow 'waits')")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("changed since"), "{stderr}");
+
+    // The run's own file, edited since: that is what is said.
+    std::fs::write(waits, "name: waits\nsteps: []\n").unwrap();
+    let out = run(&["run", waits, "--resume", id, "--state", state]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed since run"), "{stderr}");
+}

@@ -571,11 +571,27 @@ pub async fn resume(cli: &Cli, state: &StateArgs, request: &Resume) -> anyhow::R
         let text = std::fs::read_to_string(file)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
         if sha256_hex(&text) != run.workflow_hash {
-            eprintln!(
-                "psaflow: {} changed since run {} started; a resume always runs the workflow the run started with (leave FILE out to do that)",
-                file.display(),
-                run.id
-            );
+            // The run's own file edited since, or another file altogether: say which.
+            let started = std::path::Path::new(&run.workflow_file);
+            let same_file = file.as_path() == started
+                || file
+                    .canonicalize()
+                    .is_ok_and(|a| started.canonicalize().is_ok_and(|b| a == b));
+            if same_file {
+                eprintln!(
+                    "psaflow: {} changed since run {} started; a resume always runs the workflow the run started with (leave FILE out to do that)",
+                    file.display(),
+                    run.id
+                );
+            } else {
+                eprintln!(
+                    "psaflow: run {} was of {} (workflow '{}'), not {}; a resume always runs the workflow the run started with (leave FILE out to do that)",
+                    run.id,
+                    run.workflow_file,
+                    run.workflow,
+                    file.display()
+                );
+            }
             return Ok(EXIT_USAGE);
         }
     }
