@@ -391,7 +391,10 @@ async fn member_update_patches_only_the_given_fields() {
     assert_refused_locally(&h, node, json!({"Id": 2}), "Nothing to update").await;
     // Deactivating is connectwise.member.deactivate's, whose effect says so; an update that
     // would deactivate is refused before anything is sent, and the member stays active.
-    for extra in [json!({"inactiveFlag": true}), json!({"inactiveDate": "2025-01-01T00:00:00Z"})] {
+    for extra in [
+        json!({"inactiveFlag": true}),
+        json!({"inactiveDate": "2025-01-01T00:00:00Z"}),
+    ] {
         assert_refused_locally(
             &h,
             node,
@@ -400,7 +403,10 @@ async fn member_update_patches_only_the_given_fields() {
         )
         .await;
     }
-    assert_eq!(member_in_sandbox(&h, "jdoe").unwrap()["inactiveFlag"], false);
+    assert_eq!(
+        member_in_sandbox(&h, "jdoe").unwrap()["inactiveFlag"],
+        false
+    );
     assert_refused_locally(
         &h,
         node,
@@ -568,6 +574,27 @@ async fn ticket_update_reassigns_and_names_a_refused_owner() {
         envelope["Ticket"]["closedFlag"], true,
         "a closed status closes the ticket"
     );
+
+    // References come back whole, as ConnectWise returns them: moving a ticket to {"id": 2}
+    // keeps the board's name.
+    let envelope = h
+        .invoke(
+            node,
+            json!({"Id": 3, "AdditionalFields": {"board": {"id": 2}}}),
+        )
+        .await;
+    assert_eq!(codes(&envelope), (200, 200, String::new()), "{envelope}");
+    assert_eq!(envelope["Ticket"]["board"]["name"], "Projects");
+    // closedFlag follows the status: it cannot close a ticket whose status is open.
+    let envelope = h
+        .invoke(
+            node,
+            json!({"Id": 3, "AdditionalFields": {"closedFlag": true}}),
+        )
+        .await;
+    let (code, original, text) = codes(&envelope);
+    assert_eq!((code, original), (200, 400), "{envelope}");
+    assert!(text.contains("closedFlag"), "{text}");
 
     let envelope = h.invoke(node, json!({"Id": 1, "OwnerId": 5})).await;
     let (code, original, text) = codes(&envelope);

@@ -46,7 +46,7 @@ fn changes(input: &UpdateInput) -> Result<Map<String, Value>, Failure> {
     let mut changes = validate::json_object(
         "AdditionalFields",
         input.additional_fields.as_deref(),
-        r#"{"summary": "Printer jammed", "closedFlag": true}"#,
+        r#"{"summary": "Printer jammed", "board": {"id": 2}}"#,
     )?
     .unwrap_or_default();
     for key in ["id", "_info"] {

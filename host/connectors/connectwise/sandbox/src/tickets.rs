@@ -1,5 +1,13 @@
 //! `/service/tickets`: listing and PATCH. An owner must be an active member; a status carries
 //! its `closedStatus` into `closedFlag`.
+//!
+//! References are resolved as the real API returns them (connectwise-api.md §3: `{id, name,
+//! _info}`, with `identifier` for companies and members): a PATCH that sends `{"id": 1}` for
+//! `board`, `company` or `owner` stores the whole reference, and one that names no existing
+//! record is a 400 naming the field. `closedFlag` follows the status (§7: statuses carry
+//! `closedStatus`, and a ticket is closed by moving it to such a status): a `closedFlag` that
+//! disagrees with the ticket's status is a 400 naming `closedFlag`, so the sandbox can never hold a
+//! closed ticket in an open status.
 
 use serde_json::{Value, json};
 
@@ -23,6 +31,81 @@ pub(crate) const FIELDS: &[&str] = &[
 ];
 
 const READ_ONLY: &[&str] = &["id", "closedDate", "closedBy", "_info"];
+
+/// The service boards: (id, name).
+const BOARDS: &[(i64, &str)] = &[(1, "Service Desk"), (2, "Projects")];
+
+/// The companies tickets belong to: (id, identifier, name).
+const COMPANIES: &[(i64, &str, &str)] = &[(1, "Contoso", "Contoso Ltd")];
+
+fn board_reference(id: i64, name: &str) -> Value {
+    json!({"id": id, "name": name, "_info": {"href": format!("service/boards/{id}")}})
+}
+
+fn company_reference(id: i64, identifier: &str, name: &str) -> Value {
+    json!({"id": id, "identifier": identifier, "name": name,
+           "_info": {"href": format!("company/companies/{id}")}})
+}
+
+/// Resolves a board given as `{"id": n}`, `{"name": "x"}` or a bare id; a ticket always has one.
+fn board(value: &Value, problems: &mut Vec<FieldError>) -> Value {
+    let name = value.get("name").and_then(Value::as_str);
+    let found = match (reference_id(value), name) {
+        (Some(id), _) => BOARDS.iter().find(|(b, _)| *b == id),
+        (None, Some(name)) => BOARDS
+            .iter()
+            .find(|(_, b)| b.eq_ignore_ascii_case(name.trim())),
+        (None, None) => {
+            problems.push(FieldError::new(
+                "NullValue",
+                "board",
+                "The field board is required and must be a reference such as {\"id\": 1}.",
+            ));
+            return value.clone();
+        }
+    };
+    match found {
+        Some((id, name)) => board_reference(*id, name),
+        None => {
+            problems.push(FieldError::new(
+                "InvalidObject",
+                "board",
+                format!("Board {value} was not found."),
+            ));
+            value.clone()
+        }
+    }
+}
+
+/// Resolves a company given as `{"id": n}`, `{"identifier": "x"}` or a bare id.
+fn company(value: &Value, problems: &mut Vec<FieldError>) -> Value {
+    let identifier = value.get("identifier").and_then(Value::as_str);
+    let found = match (reference_id(value), identifier) {
+        (Some(id), _) => COMPANIES.iter().find(|(c, _, _)| *c == id),
+        (None, Some(identifier)) => COMPANIES
+            .iter()
+            .find(|(_, c, _)| c.eq_ignore_ascii_case(identifier.trim())),
+        (None, None) => {
+            problems.push(FieldError::new(
+                "NullValue",
+                "company",
+                "The field company is required and must be a reference such as {\"id\": 1}.",
+            ));
+            return value.clone();
+        }
+    };
+    match found {
+        Some((id, identifier, name)) => company_reference(*id, identifier, name),
+        None => {
+            problems.push(FieldError::new(
+                "InvalidObject",
+                "company",
+                format!("Company {value} was not found."),
+            ));
+            value.clone()
+        }
+    }
+}
 
 /// Resolves an owner given as `{"id": n}`, `{"identifier": "x"}`, a bare id or null.
 fn owner(store: &Store, value: &Value, problems: &mut Vec<FieldError>) -> Value {
@@ -104,6 +187,22 @@ pub(crate) fn update(
         let resolved = owner(store, &record["owner"].clone(), &mut problems);
         record.insert("owner".into(), resolved);
     }
+    if touched("board") {
+        let resolved = board(
+            &record.get("board").cloned().unwrap_or(Value::Null),
+            &mut problems,
+        );
+        record.insert("board".into(), resolved);
+    }
+    if touched("company") {
+        let resolved = company(
+            &record.get("company").cloned().unwrap_or(Value::Null),
+            &mut problems,
+        );
+        record.insert("company".into(), resolved);
+    }
+    // The closedFlag the request asked for, before the status sets it.
+    let asked_closed = touched("closedFlag").then(|| record.get("closedFlag").cloned());
     if touched("status") {
         match record.get("status").and_then(reference_id) {
             Some(status_id) => match store.get(Entity::TicketStatus, status_id) {
@@ -141,8 +240,32 @@ pub(crate) fn update(
             "The field summary is required.",
         )),
     }
-    match record.get("closedFlag") {
-        Some(Value::Bool(_)) => {}
+    match asked_closed
+        .as_ref()
+        .unwrap_or(&record.get("closedFlag").cloned())
+    {
+        Some(Value::Bool(asked)) => {
+            // closedFlag follows the status: it cannot close a ticket in an open status (or
+            // reopen one in a closed status) by itself.
+            let status_closed = record
+                .get("status")
+                .and_then(reference_id)
+                .and_then(|id| store.get(Entity::TicketStatus, id))
+                .map(|s| s["closedStatus"].as_bool().unwrap_or(false));
+            if let Some(status_closed) = status_closed
+                && *asked != status_closed
+            {
+                let status = record["status"]["name"].as_str().unwrap_or_default();
+                problems.push(FieldError::new(
+                    "InvalidField",
+                    "closedFlag",
+                    format!(
+                        "The field closedFlag must match the status: '{status}' is {} (to close or reopen a ticket, change its status).",
+                        if status_closed { "a closed status" } else { "an open status" }
+                    ),
+                ));
+            }
+        }
         _ => problems.push(FieldError::new(
             "InvalidField",
             "closedFlag",
@@ -190,9 +313,15 @@ pub(crate) fn fixture(store: &Store, mut record: Record, now: &str) -> Record {
     record.entry("closedFlag").or_insert(json!(false));
     record.entry("owner").or_insert(Value::Null);
     record.entry("resources").or_insert(Value::Null);
+    let (board_id, board_name) = BOARDS[0];
     record
         .entry("board")
-        .or_insert(json!({"id": 1, "name": "Service Desk"}));
+        .or_insert(board_reference(board_id, board_name));
+    if let Some(c) = record.get("company").and_then(reference_id)
+        && let Some((id, identifier, name)) = COMPANIES.iter().find(|(i, _, _)| *i == c)
+    {
+        record.insert("company".into(), company_reference(*id, identifier, name));
+    }
     record
         .entry("_info")
         .or_insert(json!({"dateEntered": now, "lastUpdated": now}));
@@ -238,6 +367,87 @@ mod tests {
             let err = update(&mut store, "1", body.as_bytes(), "now").unwrap_err();
             assert_eq!(err.errors[0].field, "owner", "{value}: {err:?}");
         }
+    }
+
+    #[test]
+    fn references_are_resolved_as_the_api_returns_them() {
+        let mut store = store();
+        let ticket = update(
+            &mut store,
+            "1",
+            br#"[{"op":"replace","path":"board","value":{"id":2}},
+                 {"op":"replace","path":"company","value":{"id":1}}]"#,
+            "now",
+        )
+        .unwrap();
+        assert_eq!(ticket["board"]["id"], 2);
+        assert_eq!(ticket["board"]["name"], "Projects", "the name is not lost");
+        assert_eq!(ticket["company"]["identifier"], "Contoso");
+        assert_eq!(ticket["company"]["name"], "Contoso Ltd");
+        let ticket = update(
+            &mut store,
+            "1",
+            br#"[{"op":"replace","path":"board","value":{"id":1}}]"#,
+            "now",
+        )
+        .unwrap();
+        assert_eq!(ticket["board"]["name"], "Service Desk");
+        for (field, value) in [
+            ("board", r#"{"id":99}"#),
+            ("board", "null"),
+            ("company", r#"{"identifier":"Nope"}"#),
+        ] {
+            let body = format!(r#"[{{"op":"replace","path":"{field}","value":{value}}}]"#);
+            let err = update(&mut store, "1", body.as_bytes(), "now").unwrap_err();
+            assert_eq!(err.errors[0].field, field, "{value}: {err:?}");
+        }
+        assert_eq!(
+            store.get(Entity::Ticket, 1).unwrap()["board"]["name"],
+            "Service Desk"
+        );
+    }
+
+    #[test]
+    fn closed_flag_follows_the_status() {
+        let mut store = store();
+        // Ticket 1 is New (open): closedFlag alone cannot close it.
+        let err = update(
+            &mut store,
+            "1",
+            br#"[{"op":"replace","path":"closedFlag","value":true}]"#,
+            "T",
+        )
+        .unwrap_err();
+        assert_eq!(err.errors[0].field, "closedFlag", "{err:?}");
+        assert_eq!(store.get(Entity::Ticket, 1).unwrap()["closedFlag"], false);
+        // Nor can it contradict the status it is sent with.
+        let err = update(
+            &mut store,
+            "1",
+            br#"[{"op":"replace","path":"status","value":{"id":2}},
+                 {"op":"replace","path":"closedFlag","value":true}]"#,
+            "T",
+        )
+        .unwrap_err();
+        assert_eq!(err.errors[0].field, "closedFlag", "{err:?}");
+        // Agreeing with the status is fine, and a closed status closes the ticket.
+        let ticket = update(
+            &mut store,
+            "1",
+            br#"[{"op":"replace","path":"status","value":{"id":4}},
+                 {"op":"replace","path":"closedFlag","value":true}]"#,
+            "T",
+        )
+        .unwrap();
+        assert_eq!(ticket["closedFlag"], true);
+        let ticket = update(
+            &mut store,
+            "2",
+            br#"[{"op":"replace","path":"closedFlag","value":false}]"#,
+            "T",
+        )
+        .unwrap();
+        assert_eq!(ticket["closedFlag"], false);
     }
 
     #[test]
