@@ -148,6 +148,9 @@ pub async fn run_worker(
         while running.try_join_next().is_some() {}
     }
     sweeper.abort();
+    // Runs that ended since the last claim are still in the set until reaped: only what is
+    // left is in progress.
+    while running.try_join_next().is_some() {}
     if !running.is_empty() {
         eprintln!(
             "psaflow: worker {}: stopping; {} run(s) in progress get {:.0} s to finish",

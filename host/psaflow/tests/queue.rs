@@ -439,3 +439,37 @@ async fn creates_left_in_doubt_are_looked_up_before_anything_is_sent_again() {
         .collect();
     assert_eq!(second, [1, 2, 3]);
 }
+
+#[test]
+fn a_stopped_worker_counts_only_the_runs_still_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).unwrap();
+    let id = enqueue(&store, "Idle Stop");
+    let child = common::psaflow()
+        .args(["worker", "--poll", "100ms", "--state"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("psaflow worker starts");
+    let started = std::time::Instant::now();
+    while !store.run(&id).unwrap().unwrap().status.is_finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the worker did not finish run {id}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The run is over (and its task has ended); the worker idles until stopped.
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("run {id}")), "{stderr}");
+    assert!(!stderr.contains("in progress"), "{stderr}");
+}
