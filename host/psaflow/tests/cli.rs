@@ -768,3 +768,38 @@ steps:
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("changed since run"), "{stderr}");
 }
+
+#[test]
+fn runs_list_json_carries_the_reason_a_step_failed_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let wf = dir.path().join("fails.yaml");
+    std::fs::write(
+        &wf,
+        "name: fails
+steps:
+  - id: maybe
+    node: halopsa.client.get
+    continue_on_error: true
+    with:
+      Id: 999998
+  - id: missing
+    node: halopsa.client.get
+    with:
+      Id: 999999
+",
+    )
+    .unwrap();
+    let out = run(&["run", wf.to_str().unwrap(), "--state", state]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = run(&["runs", "list", "--json", "--state", state]);
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = runs[0]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{runs}"));
+    assert!(
+        error.starts_with("step 'missing' failed: Client with ID 999999 not found"),
+        "{error}"
+    );
+}

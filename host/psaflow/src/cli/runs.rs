@@ -107,8 +107,33 @@ fn summary_json(r: &RunRecord) -> Value {
         "backend": r.backend,
         "created_at": r.created_at,
         "finished_at": r.finished_at,
-        "error": r.error,
+        "error": run_error(r),
     })
+}
+
+/// Why a run failed, in one line: the run's own error (a lost lease, a cancel, an invalid
+/// workflow), else the report's, else the step that failed it, as `runs show` lists it
+/// (`step 'get' failed: Client with ID 9 not found ...`). `None` for a run that did not fail.
+pub fn run_error(r: &RunRecord) -> Option<String> {
+    if let Some(error) = &r.error {
+        return Some(error.clone());
+    }
+    if r.status != RunState::Failed {
+        return None;
+    }
+    let report = r.report.as_ref()?;
+    if let Some(error) = report["error"].as_str() {
+        return Some(error.to_string());
+    }
+    // Steps are in workflow order; one failing under continue_on_error did not fail the run.
+    report["steps"]
+        .as_object()?
+        .iter()
+        .find(|(_, s)| s["status"] == "failed" && s["continue_on_error"] != true)
+        .map(|(id, s)| match s["error"].as_str() {
+            Some(error) => format!("step '{id}' failed: {error}"),
+            None => format!("step '{id}' failed"),
+        })
 }
 
 fn list(a: &ListArgs) -> anyhow::Result<u8> {

@@ -516,6 +516,7 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
     let mut page: Vec<RunSummary> = runs
         .into_iter()
         .map(|r| RunSummary {
+            error: crate::cli::runs::run_error(&r),
             id: r.id,
             workflow: r.workflow,
             status: r.status.as_str().to_string(),
@@ -523,7 +524,6 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
             backend: r.backend,
             created_at: r.created_at,
             finished_at: r.finished_at,
-            error: r.error,
         })
         .collect();
     let next = if page.len() > limit as usize {
