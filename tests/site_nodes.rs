@@ -109,6 +109,38 @@ async fn create_site_validation() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn duplicate_check_fields_description_lists_the_allowed_fields() {
+    // `psaflow nodes describe halopsa.site.create` must say which fields are allowed, not only
+    // the refusal: every field the node's own refusal lists is in the parameter's description.
+    let h = harness().await;
+    let envelope = h
+        .invoke(
+            "halopsa.site.create",
+            json!({"Name": "Depot", "SiteClientId": 1, "DuplicateCheckFields": ["colour"]}),
+        )
+        .await;
+    let refusal = envelope["ErrorMessage"].as_str().unwrap();
+    let allowed = refusal
+        .split("allowed fields are: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the refusal lists the allowed fields: {refusal}"));
+    let catalog = psaflow_tests::built_in_nodes();
+    let spec = catalog
+        .catalog()
+        .get("halopsa.site.create")
+        .expect("built in");
+    let description = &spec.param("DuplicateCheckFields").unwrap().description;
+    let fields: Vec<&str> = allowed.split(", ").collect();
+    assert_eq!(fields.len(), 5, "{allowed}");
+    for field in fields {
+        assert!(
+            description.contains(field),
+            "{field} missing from {description:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn create_site_duplicate_is_returned_instead_of_created() {
     let h = harness().await;
     let count = sites(&h).len();
