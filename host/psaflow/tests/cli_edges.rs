@@ -172,3 +172,33 @@ fn a_duration_flag_without_a_unit_is_refused_and_nothing_is_pruned() {
         assert!(!stderr.contains("pruned"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn an_empty_store_url_is_refused_not_replaced_by_the_default_store() {
+    let home = tempfile::tempdir().unwrap();
+    let from_flag = psaflow()
+        .args(["runs", "list", "--store", ""])
+        .env("HOME", home.path())
+        .env_remove("PSAFLOW_STATE_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    let from_env = psaflow()
+        .args(["worker"])
+        .env("PSAFLOW_DATABASE_URL", "")
+        .env("HOME", home.path())
+        .env_remove("PSAFLOW_STATE_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    for out in [from_flag, from_env] {
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--store / PSAFLOW_DATABASE_URL is empty"),
+            "{stderr}"
+        );
+    }
+    // Nothing was opened in the user's data directory.
+    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
+}

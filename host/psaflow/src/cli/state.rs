@@ -39,6 +39,7 @@ impl StateArgs {
     pub fn chosen(&self) -> bool {
         self.state.is_some()
             || self.store.is_some()
+            || std::env::var_os(ENV_DATABASE_URL).is_some()
             || env_lookup(psaflow_store::ENV_STATE_DIR).is_some()
     }
 
@@ -71,9 +72,23 @@ impl StateArgs {
 
     /// Opens (creating when needed) the store.
     pub fn open(&self) -> anyhow::Result<Arc<dyn RunStore>> {
-        match self.store.as_deref().filter(|s| !s.is_empty()) {
-            Some(url) => open_url(url),
+        match self.store_url()? {
+            Some(url) => open_url(&url),
             None => open_dir(&self.dir()?),
+        }
+    }
+
+    /// `--store` / `PSAFLOW_DATABASE_URL`, if given. An empty one is refused: falling back to
+    /// the SQLite store in the user's data directory would record runs (and let workers
+    /// wait) far from the shared store the person meant, without a word.
+    pub fn store_url(&self) -> anyhow::Result<Option<String>> {
+        let from_env = || std::env::var(ENV_DATABASE_URL).ok();
+        match self.store.clone().or_else(from_env) {
+            Some(url) if url.trim().is_empty() => anyhow::bail!(
+                "--store / {ENV_DATABASE_URL} is empty; give a postgres://user:password@host:port/database \
+                 or sqlite:PATH URL, or leave both unset for the SQLite store under --state"
+            ),
+            url => Ok(url),
         }
     }
 }
