@@ -202,3 +202,53 @@ fn an_empty_store_url_is_refused_not_replaced_by_the_default_store() {
     // Nothing was opened in the user's data directory.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn reading_commands_do_not_create_a_run_store_or_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("not-yet");
+    let file = dir.path().join("not-either.db");
+    let sqlite = format!("sqlite:{}", file.display());
+    let state_arg = state.to_str().unwrap();
+    let cases: [(&[&str], Option<i32>, &str); 5] = [
+        (
+            &["runs", "list", "--state", state_arg],
+            Some(0),
+            "no runs recorded: there is no run store at",
+        ),
+        (
+            &["runs", "list", "--store", &sqlite],
+            Some(0),
+            "no runs recorded: there is no run store at",
+        ),
+        (
+            &["runs", "show", "01ABC", "--state", state_arg],
+            Some(2),
+            "there is no run store at",
+        ),
+        (
+            &["audit", "--state", state_arg],
+            Some(0),
+            "no changes recorded (there is no run store at",
+        ),
+        (
+            &["runs", "prune", "--older-than", "30d", "--state", state_arg],
+            Some(0),
+            "pruned 0 run(s): there is no run store at",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let out = psaflow().args(args).output().unwrap();
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), code, "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?}: {said}");
+        assert!(!state.exists(), "{args:?} created {}", state.display());
+        assert!(!file.exists(), "{args:?} created {}", file.display());
+    }
+    let out = psaflow()
+        .args(["runs", "list", "--json", "--state", state_arg])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    assert!(!state.exists());
+}

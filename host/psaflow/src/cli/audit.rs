@@ -1,7 +1,7 @@
 //! `psaflow audit [--since 7d] [--node GLOB] [--target ID] [--json]`: every change psaflow
 //! made (and every approval decision), oldest first, from the append-only audit table.
 use super::EXIT_USAGE;
-use super::state::{StateArgs, parse_age, show_time};
+use super::state::{Existing, StateArgs, parse_age, show_time};
 use psaflow_store::{AuditFilter, now_ms};
 
 #[derive(clap::Args, Debug)]
@@ -35,8 +35,20 @@ pub fn run(args: &Args) -> anyhow::Result<u8> {
             }
         },
     };
-    let store = match args.state.open() {
-        Ok(store) => store,
+    let store = match args.state.open_existing() {
+        Ok(Existing::Store(store)) => store,
+        // Nothing was ever recorded there; reading does not create the store.
+        Ok(Existing::Missing(path)) => {
+            if args.json {
+                println!("[]");
+            } else {
+                println!(
+                    "no changes recorded (there is no run store at {})",
+                    path.display()
+                );
+            }
+            return Ok(0);
+        }
         Err(err) => {
             eprintln!("psaflow: {err:#}");
             return Ok(EXIT_USAGE);

@@ -1,6 +1,6 @@
 //! `psaflow runs list|show|resume|prune`: run history from the run store.
 use super::run::{Resume, resume};
-use super::state::{StateArgs, parse_age, show_time};
+use super::state::{Existing, StateArgs, parse_age, show_time};
 use super::{Cli, EXIT_USAGE};
 use psaflow_store::{RunFilter, RunRecord, RunState, RunStore, now_ms};
 use serde_json::{Value, json};
@@ -88,14 +88,13 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
     }
 }
 
-fn open(state: &StateArgs) -> Option<std::sync::Arc<dyn RunStore>> {
-    match state.open() {
-        Ok(store) => Some(store),
-        Err(err) => {
-            eprintln!("psaflow: {err:#}");
-            None
-        }
-    }
+/// The store these commands read, never created by them ([`Existing::Missing`] when there is
+/// none where it would be: nothing was recorded there); `Err(code)` when it cannot be opened.
+fn open(state: &StateArgs) -> Result<Existing, u8> {
+    state.open_existing().map_err(|err| {
+        eprintln!("psaflow: {err:#}");
+        EXIT_USAGE
+    })
 }
 
 fn summary_json(r: &RunRecord) -> Value {
@@ -151,8 +150,20 @@ fn list(a: &ListArgs) -> anyhow::Result<u8> {
             }
         },
     };
-    let Some(store) = open(&a.state) else {
-        return Ok(EXIT_USAGE);
+    let store = match open(&a.state) {
+        Ok(Existing::Store(store)) => store,
+        Ok(Existing::Missing(path)) => {
+            if a.json {
+                println!("[]");
+            } else {
+                println!(
+                    "no runs recorded: there is no run store at {}",
+                    path.display()
+                );
+            }
+            return Ok(0);
+        }
+        Err(code) => return Ok(code),
     };
     let runs = store.list_runs(&RunFilter {
         status,
@@ -289,8 +300,17 @@ pub fn show_json(store: &dyn RunStore, r: &RunRecord) -> anyhow::Result<Value> {
 }
 
 fn show(a: &ShowArgs) -> anyhow::Result<u8> {
-    let Some(store) = open(&a.state) else {
-        return Ok(EXIT_USAGE);
+    let store = match open(&a.state) {
+        Ok(Existing::Store(store)) => store,
+        Ok(Existing::Missing(path)) => {
+            eprintln!(
+                "psaflow: no run with id {}: there is no run store at {}",
+                a.run_id,
+                path.display()
+            );
+            return Ok(EXIT_USAGE);
+        }
+        Err(code) => return Ok(code),
     };
     let Some(run) = store.run(&a.run_id)? else {
         eprintln!(
@@ -369,8 +389,16 @@ fn prune(a: &PruneArgs) -> anyhow::Result<u8> {
             return Ok(EXIT_USAGE);
         }
     };
-    let Some(store) = open(&a.state) else {
-        return Ok(EXIT_USAGE);
+    let store = match open(&a.state) {
+        Ok(Existing::Store(store)) => store,
+        Ok(Existing::Missing(path)) => {
+            println!(
+                "pruned 0 run(s): there is no run store at {}",
+                path.display()
+            );
+            return Ok(0);
+        }
+        Err(code) => return Ok(code),
     };
     let counts = store.prune(now_ms() - age)?;
     println!(

@@ -20,6 +20,13 @@ pub struct StateArgs {
     pub store: Option<String>,
 }
 
+/// What [`StateArgs::open_existing`] found.
+pub enum Existing {
+    Store(Arc<dyn RunStore>),
+    /// No run store at this path: nothing was ever recorded there.
+    Missing(PathBuf),
+}
+
 /// The variable that names the run store's URL, like `--store`.
 pub const ENV_DATABASE_URL: &str = "PSAFLOW_DATABASE_URL";
 
@@ -76,6 +83,23 @@ impl StateArgs {
             Some(url) => open_url(&url),
             None => open_dir(&self.dir()?),
         }
+    }
+
+    /// The store for a command that only reads (or deletes) what is recorded: like
+    /// [`StateArgs::open`], but a SQLite store whose file does not exist is not created (nor
+    /// its folder): there is nothing recorded there, which the command says.
+    pub fn open_existing(&self) -> anyhow::Result<Existing> {
+        let file = match self.store_url()? {
+            Some(url) => match url.strip_prefix("sqlite:") {
+                Some(path) => PathBuf::from(path.strip_prefix("//").unwrap_or(path)),
+                None => return Ok(Existing::Store(open_url(&url)?)),
+            },
+            None => self.dir()?.join(psaflow_store::DEFAULT_FILE),
+        };
+        if file.as_os_str().is_empty() || file.exists() {
+            return Ok(Existing::Store(self.open()?));
+        }
+        Ok(Existing::Missing(file))
     }
 
     /// `--store` / `PSAFLOW_DATABASE_URL`, if given. An empty one is refused: falling back to
