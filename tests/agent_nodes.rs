@@ -146,10 +146,13 @@ async fn a_token_without_edit_agents_gets_403() {
 #[tokio::test(flavor = "multi_thread")]
 async fn any_create_answered_200_without_an_id_is_a_business_error() {
     let h = harness().await;
-    // The sandbox answers the next call 200 {"message": "OK"}: no record, no id.
+    // The sandbox answers the POST (after the listing of clients with the name) 200
+    // {"message": "OK"}: no record, no id.
+    h.sandbox.faults().fail_next_changes(200, 1, None);
     let envelope = h
-        .invoke_failing(200, 1, "halopsa.client.create", json!({"Name": "Ghost Ltd"}))
+        .invoke("halopsa.client.create", json!({"Name": "Ghost Ltd"}))
         .await;
+    h.sandbox.faults().reset();
     let (status, original, message) = codes(&envelope);
     assert_eq!((status, original), (200, 200), "{envelope}");
     assert_eq!(message, "HaloPSA did not save the client: OK");

@@ -117,14 +117,18 @@ async fn a_user_without_email_is_found_by_name_on_its_site() {
 #[tokio::test]
 async fn a_create_dropped_before_the_server_saw_it_is_retried_once_the_lookup_finds_nothing() {
     let h = harness().await;
-    h.sandbox.faults().drop_next_connections(1);
+    // The create's POST (the listing of clients with its name before it passes).
+    h.sandbox.faults().drop_next_change_connections(1);
     let (report, json) = run_workflow(
         &h,
         "name: dropped\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with: { Name: Never Arrived Ltd }\n    retry: { max_attempts: 3 }\n",
     )
     .await;
     assert_eq!(report.status, RunStatus::Succeeded, "{json:#}");
-    assert_eq!(named(&h, Entity::Client, "name", "Never Arrived Ltd").len(), 1);
+    assert_eq!(
+        named(&h, Entity::Client, "name", "Never Arrived Ltd").len(),
+        1
+    );
     let log = json["steps"]["client"]["attempt_log"].as_array().unwrap();
     assert_eq!(log.len(), 2, "{json:#}");
     assert_eq!(log[0]["outcome"], "unknown");
@@ -140,27 +144,69 @@ async fn a_create_dropped_before_the_server_saw_it_is_retried_once_the_lookup_fi
 }
 
 #[tokio::test]
-async fn a_lost_create_with_several_matches_stops_without_creating_another() {
+async fn a_lost_create_tells_its_record_from_older_ones_with_the_same_name() {
     let h = harness().await;
-    for _ in 0..2 {
-        h.sandbox
-            .insert(Entity::Client, json!({"name": "Twin Ltd"}));
-    }
+    let older: Vec<i64> = (0..2)
+        .map(|_| {
+            h.sandbox
+                .insert(Entity::Client, json!({"name": "Twin Ltd"}))["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
     h.sandbox.faults().drop_next_answers_after_commit(1);
     let (report, json) = run_workflow(
         &h,
         "name: twins\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with: { Name: Twin Ltd }\n    retry: { max_attempts: 3 }\n",
     )
     .await;
-    assert_eq!(report.status, RunStatus::Failed, "{json:#}");
+    assert_eq!(report.status, RunStatus::Succeeded, "{json:#}");
     assert_eq!(named(&h, Entity::Client, "name", "Twin Ltd").len(), 3);
     assert_eq!(posts(&h, "/api/Client"), 1);
-    let env = &json["steps"]["client"]["envelope"];
-    assert_eq!((env["StatusCode"].clone(), env["OriginalStatusCode"].clone()), (json!(200), json!(409)));
+    assert_recovered(&json, "client");
+    let id = json["steps"]["client"]["envelope"]["Client"]["id"]
+        .as_i64()
+        .unwrap();
     assert!(
-        env["ErrorMessage"].as_str().unwrap().contains("3 clients named \"Twin Ltd\" exist"),
-        "{env}"
+        !older.contains(&id),
+        "the record it made, not an older one: {id} in {older:?}"
     );
+}
+
+/// A create that never reached the server must not take a client that already had the name
+/// for the one it made: it says nothing was created, and its retry creates it.
+#[tokio::test]
+async fn a_create_that_never_arrived_does_not_take_an_older_record_for_its_own() {
+    let h = harness().await;
+    let older = h
+        .sandbox
+        .insert(Entity::Client, json!({"name": "Cobalt Freight Ltd"}))["id"]
+        .as_i64()
+        .unwrap();
+    h.sandbox.faults().drop_next_change_connections(1);
+    let (report, json) = run_workflow(
+        &h,
+        "name: cobalt\nsteps:\n  - id: client\n    node: halopsa.client.create\n    with: { Name: Cobalt Freight Ltd }\n    retry: { max_attempts: 3 }\n",
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{json:#}");
+    let log = json["steps"]["client"]["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 2, "{json:#}");
+    let error = log[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "no client named \"Cobalt Freight Ltd\" exists other than the 1 that existed before the create (id {older}), so it was not created"
+        )),
+        "{error}"
+    );
+    assert_eq!(
+        named(&h, Entity::Client, "name", "Cobalt Freight Ltd").len(),
+        2
+    );
+    let id = json["steps"]["client"]["envelope"]["Client"]["id"]
+        .as_i64()
+        .unwrap();
+    assert_ne!(id, older);
 }
 
 #[tokio::test]
@@ -171,12 +217,18 @@ async fn a_ticket_create_whose_answer_is_lost_is_not_repeated_and_says_how_to_ch
     let (report, json) = run_workflow(&h, yaml).await;
     assert_eq!(report.status, RunStatus::Failed, "{json:#}");
     assert_eq!(posts(&h, "/api/Tickets"), 1, "never sent twice");
-    assert_eq!(named(&h, Entity::Ticket, "summary", "Printer on fire").len(), 1);
+    assert_eq!(
+        named(&h, Entity::Ticket, "summary", "Printer on fire").len(),
+        1
+    );
     let step = &json["steps"]["ticket"];
     assert_eq!(step["attempts"], 1, "{step:#}");
     assert_eq!(step["attempt_log"][0]["outcome"], "unknown");
     let error = step["error"].as_str().unwrap();
-    assert!(error.contains("the ticket may or may not have been created"), "{error}");
+    assert!(
+        error.contains("the ticket may or may not have been created"),
+        "{error}"
+    );
     assert!(error.contains("Printer on fire"), "{error}");
     assert!(error.contains("retry_on: [unknown_outcome]"), "{error}");
 }
@@ -195,7 +247,7 @@ async fn a_ticket_create_may_be_repeated_when_the_workflow_opts_in() {
 #[tokio::test]
 async fn a_gateway_timeout_on_a_create_is_an_unknown_outcome_too() {
     let h = harness().await;
-    h.sandbox.faults().fail_next(504, 1, None);
+    h.sandbox.faults().fail_next_changes(504, 1, None);
     let env = h
         .invoke("halopsa.client.create", json!({"Name": "Gateway Ltd"}))
         .await;

@@ -85,7 +85,8 @@ async fn an_unreachable_api_is_a_500_with_original_status_0() {
 #[tokio::test]
 async fn a_dropped_connection_on_create_is_a_system_error_and_not_resent() {
     let h = harness().await;
-    h.sandbox.faults().drop_next_connections(1);
+    // The POST (the create lists the clients with its name first).
+    h.sandbox.faults().drop_next_change_connections(1);
     let env = h
         .invoke("halopsa.client.create", json!({"Name": "Dropped Ltd"}))
         .await;

@@ -8,6 +8,12 @@ use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, Method, Transport, Transp
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Why the change was not sent. Its first words are how the node kit tells this from an answer
+/// lost on the way (`psaflow_kit::recover::WITHHELD_FOR_RESUME`): records the node listed before
+/// this attempt may include the one the earlier attempt made, so they are not ruled out.
+const WITHHELD: &str = "not sent again: an earlier attempt of this call was sent and its answer \
+                        never recorded, so psaflow looks for its record first";
+
 pub(crate) struct LookFirst {
     pub inner: Arc<dyn Transport>,
     pub withheld: AtomicBool,
@@ -16,14 +22,17 @@ pub(crate) struct LookFirst {
 impl Transport for LookFirst {
     fn send(&self, request: ApiRequest) -> BoxFuture<'_, Result<ApiResponse, TransportError>> {
         if request.method != Method::Get && !self.withheld.swap(true, Ordering::SeqCst) {
-            return Box::pin(async {
-                Err(TransportError::UnknownOutcome(
-                    "not sent again: an earlier attempt of this call was sent and its answer never \
-                     recorded, so psaflow looks for its record first"
-                        .into(),
-                ))
-            });
+            return Box::pin(async { Err(TransportError::UnknownOutcome(WITHHELD.into())) });
         }
         self.inner.send(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_node_kit_recognises_a_withheld_change() {
+        // components/kit/src/recover.rs, WITHHELD_FOR_RESUME.
+        assert!(super::WITHHELD.starts_with("not sent again:"));
     }
 }

@@ -96,10 +96,13 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
                 what: "member",
                 key: &key,
             };
+            // Identifiers are unique in ConnectWise (a second create is refused), so a member
+            // with it after the loss is this create's: no listing before the create is needed.
             recover::recover_in(
                 "ConnectWise",
                 &lost,
                 subject,
+                &[],
                 find_by_identifier(identifier),
             )
         }

@@ -11,9 +11,11 @@
 //! - `POST /Agent` with a one-element array. A 2xx answer without the new agent's id, or with an
 //!   error in the body (a failed licence-seat check answers 200), is a business error quoting
 //!   HaloPSA.
-//! - When the answer is lost (the outcome is unknown), the agent is looked for by its email (the
-//!   natural key: HaloPSA refuses a second agent with the same email) instead of being created
-//!   again ([`psaflow_kit::recover`]).
+//! - The agents with the email (the natural key: HaloPSA refuses a second agent with the same
+//!   email) are listed before the POST. When its answer is lost (the outcome is unknown), an
+//!   agent with the email that was not listed is the created one; only the one listed before
+//!   means the create did not happen (a 500, safe to retry: HaloPSA then refuses the duplicate
+//!   itself) ([`psaflow_kit::recover`]).
 //! - Output `Agent`: the created record with ids as integers; `{}` on any failure.
 
 #![cfg_attr(not(test), no_std)]
@@ -40,7 +42,7 @@ impl Guest for Node {
             .natural_key(&["Email"])
             .calls("POST", "/Agent")
             .calls("GET", "/Team") // the team, by ID or by name
-            .calls("GET", "/Agent") // its own record, after an answer was lost
+            .calls("GET", "/Agent") // the agents with the email, before and after a lost answer
             .into()
     }
 

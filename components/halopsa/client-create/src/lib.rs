@@ -10,9 +10,11 @@
 //! - Inactive and IsVip default to false, unless AdditionalFields sets them and the parameter is
 //!   not given.
 //! - `POST /Client` with a one-element JSON array; the answer (object or array) is the Client.
-//! - When the answer is lost (the outcome is unknown), the client is looked up by its natural
-//!   key, the name (trimmed, ignoring case): one match is the created client; none means nothing
-//!   was created (a 500, safe to retry); several stop with their ids ([`psaflow_kit::recover`]).
+//! - The clients with the name (its natural key, trimmed, ignoring case; names are not unique)
+//!   are listed before the POST. When its answer is lost (the outcome is unknown), they are
+//!   listed again: one client that was not there before is the created client; none means
+//!   nothing was created (a 500, safe to retry); several stop with their ids
+//!   ([`psaflow_kit::recover`]).
 //! - Output `Client`: the created record with ids as integers; `{}` on any failure.
 
 #![cfg_attr(not(test), no_std)]
@@ -48,7 +50,7 @@ impl Guest for Node {
         describe::node(OUTPUT, Effect::Create)
             .natural_key(&["Name"])
             .calls("POST", "/Client")
-            .calls("GET", "/Client") // finding the record after an unknown outcome
+            .calls("GET", "/Client") // the clients with the name, before and after a lost answer
             .into()
     }
 

@@ -12,9 +12,11 @@
 //!   equal 21). A match is returned as the Site with StatusCode 200 and an empty ErrorMessage,
 //!   and nothing is created. With BlockIfDuplicate false the site is created without a check.
 //! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
-//! - When the answer is lost (the outcome is unknown), the site is looked up by its natural key,
-//!   name (trimmed, ignoring case) and client: one match is the created site; none means nothing
-//!   was created (a 500, safe to retry); several stop with their ids ([`psaflow_kit::recover`]).
+//! - The sites with its natural key, name (trimmed, ignoring case) and client, are known before
+//!   the POST (from the duplicate check's listing, or a listing of their own without it). When
+//!   its answer is lost (the outcome is unknown), one such site that was not there before is the
+//!   created site; none means nothing was created (a 500, safe to retry); several stop with
+//!   their ids ([`psaflow_kit::recover`]).
 //! - Output `Site`: the created (or existing) record with ids as integers; `{}` on any failure.
 
 #![cfg_attr(not(test), no_std)]
@@ -51,7 +53,7 @@ impl Guest for Node {
         describe::node(OUTPUT, Effect::Create)
             .natural_key(&["Name", "SiteClientId"])
             .calls("POST", "/Site")
-            .calls("GET", "/Site") // the duplicate check
+            .calls("GET", "/Site") // the duplicate check, and the sites with the key
             .into()
     }
 
@@ -71,11 +73,6 @@ struct Plan {
 
 fn create(input: &CreateInput) -> Result<Done, Failure> {
     let plan = build_plan(input)?;
-    if !plan.check_fields.is_empty()
-        && let Some((status, existing)) = find_duplicate(&plan)?
-    {
-        return Ok(Done::record(status, existing));
-    }
     let name = plan
         .body
         .get("name")
@@ -86,17 +83,46 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
         what: "site",
         key: &key,
     };
-    let (status, record) = recover::create_or_find("/Site", &plan.body, subject, || {
+    // The recovery key: a site found after a lost answer is this create's only if it has it.
+    let has_key = |s: &Value| {
+        recover::text_matches(s, "name", name)
+            && recover::id_matches(s, "client_id", plan.client_id)
+    };
+    let find = || {
         let filter = Query::new().with("client_id", plan.client_id);
-        recover::list_matching(&paging::SITES, filter, name, |s| {
-            recover::text_matches(s, "name", name) && recover::id_matches(s, "client_id", plan.client_id)
-        })
-    })?;
+        recover::list_matching(&paging::SITES, filter, name, has_key)
+    };
+    let (status, record) = if plan.check_fields.is_empty() {
+        recover::create_or_find("/Site", &plan.body, subject, find)?
+    } else {
+        // The duplicate check lists the candidates anyway: those with the key are what
+        // existed before the create.
+        let candidates = match find_duplicate(&plan)? {
+            Listed::Duplicate(status, existing) => return Ok(Done::record(status, existing)),
+            Listed::None(candidates) => candidates,
+        };
+        let existing: Vec<Value> = candidates.into_iter().filter(|s| has_key(s)).collect();
+        recover::create_known_new(
+            "/Site",
+            &plan.body,
+            subject,
+            &recover::ids_of(&existing),
+            find,
+        )?
+    };
     Ok(Done::record(status, record))
 }
 
+/// What the duplicate check found.
+enum Listed {
+    /// The first duplicate, and the status of the listing.
+    Duplicate(u16, Value),
+    /// No duplicate; every candidate site listed.
+    None(Vec<Value>),
+}
+
 /// Lists the candidate sites (every page, active and inactive) and returns the first duplicate.
-fn find_duplicate(plan: &Plan) -> Result<Option<(u16, Value)>, Failure> {
+fn find_duplicate(plan: &Plan) -> Result<Listed, Failure> {
     let mut filter = Query::new();
     if plan.check_fields.contains(&"client_id") {
         filter.push("client_id", plan.client_id);
@@ -105,11 +131,16 @@ fn find_duplicate(plan: &Plan) -> Result<Option<(u16, Value)>, Failure> {
     filter.push("includeinactive", true);
     let sites = paging::fetch(&paging::SITES, &Mode::All { count: None }, &filter)?;
     let status = sites.last_status;
-    Ok(sites
-        .items
-        .into_iter()
-        .find(|site| is_duplicate(&plan.body, site, &plan.check_fields))
-        .map(|s| (status, s)))
+    Ok(
+        match sites
+            .items
+            .iter()
+            .position(|site| is_duplicate(&plan.body, site, &plan.check_fields))
+        {
+            Some(at) => Listed::Duplicate(status, sites.items.into_iter().nth(at).expect("found")),
+            None => Listed::None(sites.items),
+        },
+    )
 }
 
 /// Validates the input and builds the plan. Sends nothing.

@@ -11,10 +11,11 @@
 //! - Inactive defaults to false and is always sent.
 //! - Emailaddress, Surname, Notes are optional (sent trimmed when not blank).
 //! - `POST /Users` with a one-element JSON array; the answer is the User.
-//! - When the answer is lost (the outcome is unknown), the user is looked up by its natural key:
-//!   the email address when given, else the name on the site (both trimmed, ignoring case). One
-//!   match is the created user; none means nothing was created (a 500, safe to retry); several
-//!   stop with their ids ([`psaflow_kit::recover`]).
+//! - The users with its natural key (the email address when given, else the name on the site,
+//!   both trimmed, ignoring case) are listed before the POST. When its answer is lost (the
+//!   outcome is unknown), one such user that was not there before is the created user; none
+//!   means nothing was created (a 500, safe to retry); several stop with their ids
+//!   ([`psaflow_kit::recover`]).
 //! - Output `User`: the created record with ids as integers (HaloPSA writes `site_id` as a
 //!   decimal) and without password fields; `{}` on any failure.
 
@@ -46,7 +47,7 @@ impl Guest for Node {
         describe::node(OUTPUT, Effect::Create)
             .natural_key(&["Emailaddress", "Name", "SiteId"])
             .calls("POST", "/Users")
-            .calls("GET", "/Users") // finding the record after an unknown outcome
+            .calls("GET", "/Users") // the users with the key, before and after a lost answer
             .into()
     }
 

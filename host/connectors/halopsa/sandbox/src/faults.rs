@@ -80,7 +80,11 @@ struct State {
     fail_status: u16,
     fail_times: u32,
     fail_retry_after: Option<u64>,
+    /// The forced status strikes only calls that change data (see `fail_next_changes`).
+    fail_changes_only: bool,
     drops: u32,
+    /// Dropped connections pending for calls that change data only.
+    change_drops: u32,
     drops_after_commit: u32,
     user_delete: UserDeleteQuirk,
     agent: AgentQuirk,
@@ -138,6 +142,21 @@ impl Faults {
         state.fail_status = status;
         state.fail_times = times;
         state.fail_retry_after = retry_after;
+        state.fail_changes_only = false;
+    }
+
+    /// As [`Faults::fail_next`], for the next `times` calls that change data (any method but
+    /// GET); reads pass untouched. A create that lists the records with its key first (to tell
+    /// its own record from older ones after a lost answer) is failed at its POST this way.
+    pub fn fail_next_changes(&self, status: u16, times: u32, retry_after: Option<u64>) {
+        self.fail_next(status, times, retry_after);
+        lock(&self.state).fail_changes_only = true;
+    }
+
+    /// As [`Faults::drop_next_connections`], for the next `n` calls that change data.
+    pub fn drop_next_change_connections(&self, n: u32) {
+        let mut state = lock(&self.state);
+        state.change_drops = state.change_drops.saturating_add(n);
     }
 
     /// Invalidates every access token issued so far: the next resource call made with one gets
@@ -230,7 +249,10 @@ impl Faults {
             return None;
         }
         self.throttled.fetch_add(1, Ordering::SeqCst);
-        let oldest = *throttle.arrivals.front().expect("a full window is not empty");
+        let oldest = *throttle
+            .arrivals
+            .front()
+            .expect("a full window is not empty");
         let wait = throttle.per.saturating_sub(now.duration_since(oldest));
         Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     }
@@ -239,10 +261,14 @@ impl Faults {
         lock(&self.state).latency
     }
 
-    /// Consumes one pending dropped connection, if any, or draws a random one.
-    pub(crate) fn take_drop(&self) -> bool {
+    /// Consumes one pending dropped connection, if any, or draws a random one; `change` says
+    /// whether the call changes data.
+    pub(crate) fn take_drop(&self, change: bool) -> bool {
         let mut state = lock(&self.state);
-        if state.drops > 0 {
+        if change && state.change_drops > 0 {
+            state.change_drops -= 1;
+            true
+        } else if state.drops > 0 {
             state.drops -= 1;
             true
         } else {
@@ -264,10 +290,11 @@ impl Faults {
         }
     }
 
-    /// Consumes one pending forced status, if any, or draws a random busy answer.
-    pub(crate) fn take_forced_status(&self) -> Option<ForcedStatus> {
+    /// Consumes one pending forced status, if any (and if it strikes this call: `change` says
+    /// whether it changes data), or draws a random busy answer.
+    pub(crate) fn take_forced_status(&self, change: bool) -> Option<ForcedStatus> {
         let mut state = lock(&self.state);
-        if state.fail_times == 0 {
+        if state.fail_times == 0 || (state.fail_changes_only && !change) {
             let p = state.random.busy;
             if !state.chance(p) {
                 return None;
@@ -320,6 +347,24 @@ mod tests {
     }
 
     #[test]
+    fn faults_for_changes_let_reads_pass() {
+        let faults = Faults::default();
+        faults.fail_next_changes(502, 1, None);
+        faults.drop_next_change_connections(1);
+        assert_eq!(faults.take_forced_status(false), None, "a read passes");
+        assert!(!faults.take_drop(false));
+        assert!(faults.take_drop(true), "the change is dropped");
+        assert_eq!(faults.take_forced_status(true).map(|f| f.status), Some(502));
+        assert_eq!(faults.take_forced_status(true), None);
+        // A plain fail_next strikes reads again.
+        faults.fail_next(503, 1, None);
+        assert_eq!(
+            faults.take_forced_status(false).map(|f| f.status),
+            Some(503)
+        );
+    }
+
+    #[test]
     fn forced_status_counts_down() {
         let faults = Faults::default();
         faults.fail_next(429, 2, Some(7));
@@ -327,9 +372,9 @@ mod tests {
             status: 429,
             retry_after: Some(7),
         });
-        assert_eq!(faults.take_forced_status(), expected);
-        assert_eq!(faults.take_forced_status(), expected);
-        assert_eq!(faults.take_forced_status(), None);
+        assert_eq!(faults.take_forced_status(true), expected);
+        assert_eq!(faults.take_forced_status(true), expected);
+        assert_eq!(faults.take_forced_status(true), None);
     }
 
     #[test]
@@ -340,10 +385,10 @@ mod tests {
         faults.set_latency(Duration::from_millis(5));
         faults.user_delete_quirk(UserDeleteQuirk::Error500EmptyBodyNotDeleted);
         faults.fail_next(500, 3, None);
-        assert!(faults.take_drop());
+        assert!(faults.take_drop(true));
         faults.reset();
-        assert!(!faults.take_drop());
-        assert_eq!(faults.take_forced_status(), None);
+        assert!(!faults.take_drop(true));
+        assert_eq!(faults.take_forced_status(true), None);
         assert_eq!(faults.latency(), Duration::ZERO);
         assert_eq!(faults.user_delete(), UserDeleteQuirk::Off);
     }
@@ -368,7 +413,7 @@ mod tests {
                 seed,
             });
             (0..10_000)
-                .map(|_| faults.take_forced_status().is_some())
+                .map(|_| faults.take_forced_status(true).is_some())
                 .collect::<Vec<_>>()
         };
         let hits = draw(7).iter().filter(|h| **h).count();
@@ -376,7 +421,7 @@ mod tests {
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let off = Faults::default();
-        assert!((0..1000).all(|_| off.take_forced_status().is_none() && !off.take_drop()));
+        assert!((0..1000).all(|_| off.take_forced_status(true).is_none() && !off.take_drop(true)));
     }
 
     #[test]

@@ -15,9 +15,10 @@
 //! | `get-many`, Paginate false, or an agent Email search, or teams | 1 `GET` (a list without `pageinate` is answered whole; `count` cuts it) |
 //! | `get-many`, Paginate true | the fewest pages of at most 100 records covering the records delivered, `[(PageNo-1)*PageSize, +delivered)`, at least 1 ([`fewest_pages`]) |
 //! | status, ticket type, priority lists | 1 `GET` (bare arrays of every record) |
-//! | create, update, delete, add-note, deactivate | 1 (`POST` or `DELETE`; the answer shows the result) |
-//! | agent create/update with Team or TeamId | 1 `GET` to resolve the team, plus the `POST` only when the team exists (in the data before the call) |
-//! | site create with the duplicate check on (the default) | 1 `GET` listing the sites, plus the `POST` only when no site matches on the check fields (in the data before the call) |
+//! | update, delete, add-note, deactivate; ticket and team create | 1 (`POST` or `DELETE`; the answer shows the result) |
+//! | client, user, agent create | 2: 1 `GET` listing the records with the create's natural key (name, email), then the `POST`: after a lost answer only a record not in that list can be the one it made, so it is never mistaken for an older record with the same name |
+//! | agent create/update with Team or TeamId | 1 `GET` to resolve the team first, plus the above only when the team exists (in the data before the call) |
+//! | site create | 1 `GET` listing the sites (the duplicate check, or without it the natural-key listing above), plus the `POST` only when no site matches on the check fields (in the data before the call) |
 //!
 //! Token requests are not in these numbers: one per run per connection is the minimum (the
 //! bench counts them apart). The records a listing delivered are taken from the step's output:
@@ -187,13 +188,22 @@ impl Sandbox {
             ("agent", "create" | "update") => {
                 let team = self.team_need(params);
                 match (operation, team) {
-                    (_, None) => fixed(1, "one POST"),
-                    (_, Some(true)) => fixed(2, "one GET resolving the team, one POST"),
                     (_, Some(false)) => fixed(1, "one GET finding the team does not exist"),
+                    ("update", None) => fixed(1, "one POST"),
+                    ("update", Some(true)) => fixed(2, "one GET resolving the team, one POST"),
+                    (_, None) => fixed(2, "one GET listing agents with the email, one POST"),
+                    (_, Some(true)) => fixed(
+                        3,
+                        "one GET resolving the team, one listing agents with the email, one POST",
+                    ),
                 }
             }
             ("site", "create") => Some(Pending(self.site_create(params))),
-            ("client" | "user" | "ticket" | "team", "create")
+            ("client" | "user", "create") => fixed(
+                2,
+                "one GET listing the records with the create's key, one POST",
+            ),
+            ("ticket" | "team", "create")
             | ("client" | "site" | "user" | "ticket", "update")
             | ("ticket", "add-note")
             | ("agent", "deactivate") => fixed(1, "one POST"),
@@ -222,7 +232,10 @@ impl Sandbox {
             _ => vec!["name".into(), "client_id".into()],
         };
         if !flag(params, "BlockIfDuplicate", true) || check_fields.is_empty() {
-            return Need::Fixed(1, "one POST (no duplicate check asked)".into());
+            return Need::Fixed(
+                2,
+                "one GET listing the client's sites with the name (no duplicate check asked), one POST".into(),
+            );
         }
         let wanted = |field: &str| -> Option<Value> {
             let p = match field {
@@ -380,6 +393,19 @@ mod tests {
                 200,
                 json!({})
             ),
+            3
+        );
+        assert_eq!(
+            finish(m("halopsa.agent.create", json!({})), 200, json!({})),
+            2,
+            "the listing of agents with the email, the POST"
+        );
+        assert_eq!(
+            finish(
+                m("halopsa.client.create", json!({"Name": "x"})),
+                200,
+                json!({})
+            ),
             2
         );
         assert_eq!(
@@ -411,7 +437,7 @@ mod tests {
         unchecked["BlockIfDuplicate"] = json!(false);
         assert_eq!(
             finish(m("halopsa.site.create", unchecked), 200, json!({})),
-            1
+            2
         );
         assert!(m("halopsa.widget.get", json!({})).is_none());
         assert!(m("connectwise.member.get", json!({})).is_none());

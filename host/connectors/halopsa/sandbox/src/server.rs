@@ -110,7 +110,7 @@ async fn handle(
             if !latency.is_zero() {
                 shared.latency_clock.wait(latency).await;
             }
-            if shared.faults.take_drop() {
+            if shared.faults.take_drop(method != Method::GET) {
                 shared.record(recorded);
                 drop_connection();
             }
@@ -123,7 +123,7 @@ async fn handle(
             };
             if let Some(retry_after) = shared.faults.take_throttle() {
                 forced_response(429, Some(retry_after))
-            } else if let Some(forced) = shared.faults.take_forced_status() {
+            } else if let Some(forced) = shared.faults.take_forced_status(method != Method::GET) {
                 forced_response(forced.status, forced.retry_after)
             } else if scope.is_none() {
                 unauthorized()
