@@ -109,10 +109,11 @@ pub async fn run_worker(
             let _permit = permit;
             let started = now_ms();
             let id = work.run_id.clone();
-            // Claim and end times (ms since the epoch) let logs show who had a run when.
+            // Claim and end times let logs show who had a run when (to the millisecond).
             eprintln!(
-                "psaflow: worker {}: run {id} claimed at {started}",
-                executor.worker
+                "psaflow: worker {}: run {id} claimed at {}",
+                executor.worker,
+                log_time(started)
             );
             let outcome = executor.execute(work, &abort).await;
             let took = (now_ms() - started) as f64 / 1000.0;
@@ -122,7 +123,7 @@ pub async fn run_worker(
                     eprintln!(
                         "psaflow: worker {}: run {id} {state} at {} ({took:.1} s)",
                         executor.worker,
-                        now_ms()
+                        log_time(now_ms())
                     );
                 }
                 Ok(Executed::Released) => {
@@ -130,7 +131,7 @@ pub async fn run_worker(
                     eprintln!(
                         "psaflow: worker {}: run {id} given back to the queue at {}",
                         executor.worker,
-                        now_ms()
+                        log_time(now_ms())
                     );
                 }
                 Ok(Executed::LeaseLost) => {
@@ -138,7 +139,7 @@ pub async fn run_worker(
                     eprintln!(
                         "psaflow: worker {}: run {id} lease lost at {}; stopped working on it",
                         executor.worker,
-                        now_ms()
+                        log_time(now_ms())
                     );
                 }
                 Err(err) => eprintln!("psaflow: worker {}: run {id}: {err:#}", executor.worker),
@@ -170,6 +171,39 @@ pub async fn run_worker(
     Ok(stats)
 }
 
+/// Milliseconds since the epoch as the worker's log shows them: RFC 3339 in UTC, to the
+/// millisecond (`2026-11-30T07:38:24.521Z`).
+pub fn log_time(ms: i64) -> String {
+    format!(
+        "{}.{:03}Z",
+        psaflow_core::dates::format_unix(ms.div_euclid(1000)),
+        ms.rem_euclid(1000)
+    )
+}
+
+/// A time as [`log_time`] writes it, back as milliseconds since the epoch (for tools that
+/// read worker logs); `None` for anything else.
+pub fn parse_log_time(text: &str) -> Option<i64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (hms, millis) = time.split_once('.').unwrap_or((time, "0"));
+    let mut parts = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    let millis: i64 = millis.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    // Days since the epoch of a proleptic Gregorian date (the inverse of civil_from_days).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1000) + millis)
+}
+
 async fn sweep_loop(
     store: Arc<dyn RunStore>,
     options: WorkerOptions,
@@ -199,5 +233,20 @@ async fn sweep_loop(
             Ok(Err(err)) => eprintln!("psaflow: sweeping expired leases: {err}"),
             Err(err) => eprintln!("psaflow: sweeping expired leases: {err}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_times_are_rfc3339_utc_and_read_back() {
+        assert_eq!(log_time(1_796_179_906_521), "2026-12-02T02:51:46.521Z");
+        assert_eq!(log_time(0), "1970-01-01T00:00:00.000Z");
+        for ms in [0, 1_796_179_906_521, 951_782_400_007, 4_102_444_800_000] {
+            assert_eq!(parse_log_time(&log_time(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(parse_log_time("1796179906521"), None);
     }
 }

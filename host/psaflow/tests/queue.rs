@@ -472,4 +472,18 @@ fn a_stopped_worker_counts_only_the_runs_still_in_progress() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains(&format!("run {id}")), "{stderr}");
     assert!(!stderr.contains("in progress"), "{stderr}");
+    // Its log shows readable times (RFC 3339, UTC), not milliseconds since the epoch.
+    let claimed = stderr
+        .lines()
+        .find_map(|l| l.split_once(&format!("run {id} claimed at ")))
+        .map(|(_, at)| at.trim().to_string())
+        .unwrap_or_else(|| panic!("no claim line: {stderr}"));
+    assert!(
+        psaflow::worker::parse_log_time(&claimed).is_some(),
+        "claimed at {claimed:?}"
+    );
+    assert!(
+        claimed.starts_with("20") && claimed.ends_with('Z'),
+        "{claimed}"
+    );
 }

@@ -155,7 +155,7 @@ fn holdings(
                 .split(" at ")
                 .nth(1)
                 .and_then(|t| t.split_whitespace().next())
-                .and_then(|t| t.trim_end_matches(';').parse::<i64>().ok());
+                .and_then(|t| psaflow::worker::parse_log_time(t.trim_end_matches(';')));
             match (what, at) {
                 ("claimed", Some(at)) => {
                     open.insert(run.to_string(), at);

@@ -232,3 +232,11 @@ steps:
     let (_, report) = get(&server, &admin, &format!("/v1/runs/{id}")).await;
     assert_eq!(report["status"], "waiting_approval", "{report}");
 }
+
+#[test]
+fn serve_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let server = Server::start(&[]);
+    let (_, log) = server.stop();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}

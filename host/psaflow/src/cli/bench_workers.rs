@@ -79,7 +79,7 @@ impl Worker {
                 .split(" at ")
                 .nth(1)
                 .and_then(|t| t.split_whitespace().next())
-                .and_then(|t| t.trim_end_matches(';').parse::<i64>().ok())
+                .and_then(|t| psaflow::worker::parse_log_time(t.trim_end_matches(';')))
             else {
                 continue;
             };
