@@ -156,16 +156,25 @@ async fn create_site_duplicate_is_returned_instead_of_created() {
     assert_eq!(envelope["Site"]["name"], "Head Office");
     assert_eq!(sites(&h).len(), count, "nothing created");
 
-    // Inactive sites count too (site 4 of client 2 is inactive).
+    // An inactive (archived) site is not a duplicate: handing it back as "the existing site"
+    // would attach a workflow's users to an archived site. Site 4 "Harbour Street Clinic" of
+    // client 2 is inactive, so a new active site is created beside it.
     let envelope = h
         .invoke(
             "halopsa.site.create",
             json!({"Name": "Harbour Street Clinic", "SiteClientId": 2}),
         )
         .await;
-    assert_eq!(codes(&envelope).0, 200);
-    assert_eq!(envelope["Site"]["id"], 4);
-    assert_eq!(sites(&h).len(), count);
+    assert_success(&envelope, 201);
+    assert_ne!(envelope["Site"]["id"], 4, "{envelope}");
+    assert_ne!(envelope["Site"]["inactive"], true, "{envelope}");
+    assert_eq!(
+        site_record(&h, 4).unwrap()["inactive"],
+        true,
+        "site 4 untouched"
+    );
+    assert_eq!(sites(&h).len(), count + 1);
+    let count = count + 1;
 
     // The same name under another client is not a duplicate with the default fields.
     let envelope = h

@@ -9,8 +9,11 @@
 //! - BlockIfDuplicate (default true): before creating, the existing sites are listed (active and
 //!   inactive, every page; only the client's sites when `client_id` is a check field) and compared
 //!   on the check fields: text trimmed and case-insensitive, ids as numbers (so `21.0` and `"21"`
-//!   equal 21). A match is returned as the Site with StatusCode 200 and an empty ErrorMessage,
-//!   and nothing is created. With BlockIfDuplicate false the site is created without a check.
+//!   equal 21). Only an active site is a duplicate: an inactive (archived) one with the same
+//!   name is not returned as the site to use (workflows would attach users to an archived site),
+//!   so the new site is created beside it. A match is returned as the Site with StatusCode 200
+//!   and an empty ErrorMessage, and nothing is created. With BlockIfDuplicate false the site is
+//!   created without a check.
 //! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
 //! - The sites with its natural key, name (trimmed, ignoring case) and client, are known before
 //!   the POST (from the duplicate check's listing, or a listing of their own without it). When
@@ -121,7 +124,8 @@ enum Listed {
     None(Vec<Value>),
 }
 
-/// Lists the candidate sites (every page, active and inactive) and returns the first duplicate.
+/// Lists the candidate sites (every page, active and inactive: the inactive ones are candidates
+/// for recovery, though never duplicates) and returns the first duplicate.
 fn find_duplicate(plan: &Plan) -> Result<Listed, Failure> {
     let mut filter = Query::new();
     if plan.check_fields.contains(&"client_id") {
@@ -215,12 +219,27 @@ fn key_of(record: &Value, field: &str) -> Key {
     Key::Text(text)
 }
 
-/// True when `existing` equals the new site on every check field.
+/// True when `existing` is active and equals the new site on every check field. An inactive
+/// (archived) site is never the duplicate to hand back: a workflow would attach users to it.
 fn is_duplicate(new_site: &Map<String, Value>, existing: &Value, fields: &[&str]) -> bool {
+    if is_inactive(existing) {
+        return false;
+    }
     let new_site = Value::Object(new_site.clone());
     fields
         .iter()
         .all(|f| key_of(&new_site, f) == key_of(existing, f))
+}
+
+/// Whether the site record says it is inactive (`inactive: true`; HaloPSA also writes
+/// `"True"`/`1` on some installs).
+fn is_inactive(site: &Value) -> bool {
+    match site.get("inactive") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("true"),
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        _ => false,
+    }
 }
 
 export!(Node);
@@ -343,6 +362,24 @@ mod tests {
             &new_site,
             &json!({"name": "Head Office", "notes": "x"}),
             &["name", "notes"]
+        ));
+    }
+
+    #[test]
+    fn an_inactive_site_is_never_the_duplicate() {
+        let new_site = build_plan(&input("Harbour Street Clinic", 2)).unwrap().body;
+        let fields = ["name", "client_id"];
+        for archived in [json!(true), json!("True"), json!(1)] {
+            assert!(!is_duplicate(
+                &new_site,
+                &json!({"id": 4, "name": "Harbour Street Clinic", "client_id": 2, "inactive": archived}),
+                &fields
+            ));
+        }
+        assert!(is_duplicate(
+            &new_site,
+            &json!({"id": 5, "name": "Harbour Street Clinic", "client_id": 2, "inactive": false}),
+            &fields
         ));
     }
 }
