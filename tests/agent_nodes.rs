@@ -270,6 +270,31 @@ async fn get_many_agents_by_email_team_and_status() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_team_name_several_teams_have_is_refused_naming_their_ids() {
+    let h = harness().await;
+    // Team names are not unique in HaloPSA: a second "Service Desk" beside team 1.
+    let second = h.invoke("halopsa.team.create", json!({"Name": "Service Desk"})).await;
+    assert_success(&second, 201);
+    let second_id = second["Team"]["id"].as_i64().expect("team id");
+    assert_ne!(second_id, 1);
+    let agents_before = h.sandbox.records(Entity::Agent);
+    let expected = format!("2 HaloPSA teams are called \"Service Desk\" (IDs 1, {second_id}): give TeamId to say which one");
+    let created = h
+        .invoke("halopsa.agent.create", json!({"Name": "A", "Email": "a@msp.example", "Team": "Service Desk"}))
+        .await;
+    assert_eq!(codes(&created), (200, 200, expected.clone()), "{created}");
+    assert_eq!(created["Agent"], json!({}));
+    let updated = h.invoke("halopsa.agent.update", json!({"Id": 4, "Team": "service desk"})).await;
+    assert_eq!(codes(&updated), (200, 200, expected), "{updated}");
+    assert_eq!(requests_to(&h, "POST", "/api/agent"), 0, "nothing sent to the agents");
+    assert_eq!(h.sandbox.records(Entity::Agent), agents_before);
+    // TeamId picks one of them.
+    let by_id = h.invoke("halopsa.agent.update", json!({"Id": 4, "TeamId": second_id})).await;
+    assert_success(&by_id, 200);
+    assert_eq!(agent(&h, 4)["team_id"], second_id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn update_agent_moves_team_and_changes_only_what_is_given() {
     let h = harness().await;
     let envelope = h

@@ -80,7 +80,8 @@ pub fn team_choice(team_id: Option<i64>, team: Option<&str>) -> Result<TeamChoic
 
 /// Resolves the team against HaloPSA and sets both `team_id` and `team` (the name) in `body`, so
 /// installs that take either field place the agent. A team that does not exist is a business
-/// error (StatusCode 200) naming the teams that do.
+/// error (StatusCode 200) naming the teams that do; a name several teams have is one naming
+/// their ids (see [`team_by_name`]).
 pub fn apply_team(body: &mut Map<String, Value>, choice: &TeamChoice) -> Result<(), Failure> {
     let (id, name) = match choice {
         TeamChoice::None => return Ok(()),
@@ -95,27 +96,7 @@ pub fn apply_team(body: &mut Map<String, Value>, choice: &TeamChoice) -> Result<
         }
         TeamChoice::Name(wanted) => {
             let (status, teams) = all_teams()?;
-            let found = teams.iter().find(|t| {
-                t.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
-            });
-            match found.and_then(|t| t.get("id").and_then(crate::ids::read_id)) {
-                Some(id) => (id, found.and_then(|t| t["name"].as_str()).map(str::to_owned)),
-                None => {
-                    let names: Vec<&str> = teams
-                        .iter()
-                        .filter_map(|t| t.get("name").and_then(Value::as_str))
-                        .collect();
-                    return Err(Failure::Api {
-                        status,
-                        message: format!(
-                            "No HaloPSA team is called {wanted:?} (teams: {})",
-                            if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                        ),
-                    });
-                }
-            }
+            team_by_name(&teams, wanted).map_err(|message| Failure::Api { status, message })?
         }
     };
     crate::fields::set(body, "team_id", Value::from(id));
@@ -123,6 +104,53 @@ pub fn apply_team(body: &mut Map<String, Value>, choice: &TeamChoice) -> Result<
         crate::fields::set(body, "team", Value::String(name));
     }
     Ok(())
+}
+
+/// The one team called `wanted` (trimmed, ignoring case): its id and name. Team names are not
+/// unique in HaloPSA, so several teams with the name are refused naming their ids (picking the
+/// first would place the agent in a team nobody chose); none is refused naming the teams that
+/// exist. The error is the message of a business error.
+pub fn team_by_name(teams: &[Value], wanted: &str) -> Result<(i64, Option<String>), String> {
+    let named: Vec<&Value> = teams
+        .iter()
+        .filter(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
+        })
+        .collect();
+    let ids: Vec<i64> = named
+        .iter()
+        .filter_map(|t| t.get("id").and_then(crate::ids::read_id))
+        .collect();
+    match ids.as_slice() {
+        [id] => {
+            let name = named
+                .iter()
+                .find(|t| t.get("id").and_then(crate::ids::read_id) == Some(*id))
+                .and_then(|t| t["name"].as_str())
+                .map(str::to_owned);
+            Ok((*id, name))
+        }
+        [] => {
+            let names: Vec<&str> = teams
+                .iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str))
+                .collect();
+            Err(format!(
+                "No HaloPSA team is called {wanted:?} (teams: {})",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            ))
+        }
+        several => {
+            let ids: Vec<String> = several.iter().map(i64::to_string).collect();
+            Err(format!(
+                "{} HaloPSA teams are called {wanted:?} (IDs {}): give TeamId to say which one",
+                several.len(),
+                ids.join(", ")
+            ))
+        }
+    }
 }
 
 /// Every team (one request; HaloPSA answers a bare array or `{teams}`), with the status.
@@ -193,6 +221,25 @@ mod tests {
         assert_eq!(team_choice(None, Some(" Projects ")), Ok(TeamChoice::Name("Projects".into())));
         assert!(team_choice(Some(3), Some("Projects")).unwrap_err().message().starts_with("Give TeamId or Team"));
         assert_eq!(team_choice(Some(0), None).unwrap_err().message(), "TeamId must be a positive integer");
+    }
+
+    #[test]
+    fn teams_by_name_must_be_unambiguous() {
+        let teams = [
+            json!({"id": 1, "name": "Service Desk"}),
+            json!({"id": 2, "name": "Projects"}),
+            json!({"id": 7, "name": " service desk "}),
+        ];
+        assert_eq!(team_by_name(&teams, "Projects"), Ok((2, Some("Projects".into()))));
+        assert_eq!(
+            team_by_name(&teams, "Service Desk").unwrap_err(),
+            "2 HaloPSA teams are called \"Service Desk\" (IDs 1, 7): give TeamId to say which one"
+        );
+        assert_eq!(
+            team_by_name(&teams, "Sales").unwrap_err(),
+            "No HaloPSA team is called \"Sales\" (teams: Service Desk, Projects,  service desk )"
+        );
+        assert!(team_by_name(&[], "Sales").unwrap_err().ends_with("(teams: none)"));
     }
 
     #[test]
