@@ -115,6 +115,10 @@ async fn create_user_validation() {
         ),
         (json!({"SiteId": 1}), "Name"),
         (json!({"Name": "Mia"}), "SiteId"),
+        (
+            json!({"Name": "Mia", "SiteId": 1, "Emailaddress": "notanemail"}),
+            "Emailaddress must be an email address like jane.smith@msp.example, got \"notanemail\"",
+        ),
     ];
     for (params, message) in cases {
         assert_invalid(&h, node, params, message, "User", json!({})).await;
@@ -309,6 +313,10 @@ async fn update_user_validation_and_errors() {
         (
             json!({"Id": 2, "SiteId": -1}),
             "SiteId must be a positive integer",
+        ),
+        (
+            json!({"Id": 2, "Emailaddress": "notanemail"}),
+            "Emailaddress must be an email address like jane.smith@msp.example, got \"notanemail\"",
         ),
     ];
     for (params, message) in cases {

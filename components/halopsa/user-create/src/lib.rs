@@ -9,7 +9,8 @@
 //!   rule messages do not quote it, HaloPSA's error messages are scrubbed of it, and password
 //!   fields are removed from the returned User.
 //! - Inactive defaults to false and is always sent.
-//! - Emailaddress, Surname, Notes are optional (sent trimmed when not blank).
+//! - Emailaddress, Surname, Notes are optional (sent trimmed when not blank); Emailaddress,
+//!   when given, must be an email address (the agents' rule, [`psaflow_kit::agents::email`]).
 //! - `POST /Users` with a one-element JSON array; the answer is the User.
 //! - The users with its natural key (the email address when given, else the name on the site,
 //!   both trimmed, ignoring case) are listed before the POST. When its answer is lost (the
@@ -32,7 +33,7 @@ use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::Query;
 use psaflow_kit::recover::{self, Subject};
-use psaflow_kit::{Failure, fields, paging, validate};
+use psaflow_kit::{Failure, agents, fields, paging, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "User";
@@ -99,11 +100,13 @@ fn build_body(input: &CreateInput) -> Result<Map<String, Value>, Failure> {
     let mut body = Map::new();
     body.insert("name".into(), Value::String(name));
     body.insert("site_id".into(), Value::from(site_id));
-    let texts = [
-        ("emailaddress", &input.emailaddress),
-        ("surname", &input.surname),
-        ("notes", &input.notes),
-    ];
+    if let Some(email) = validate::optional_text(input.emailaddress.as_deref()) {
+        body.insert(
+            "emailaddress".into(),
+            Value::String(agents::email("Emailaddress", &email)?),
+        );
+    }
+    let texts = [("surname", &input.surname), ("notes", &input.notes)];
     for (key, value) in texts {
         if let Some(text) = validate::optional_text(value.as_deref()) {
             body.insert(key.into(), Value::String(text));
@@ -181,6 +184,25 @@ mod tests {
         assert!(
             !build_body(&i).unwrap().contains_key("password"),
             "empty = not given"
+        );
+    }
+
+    #[test]
+    fn email_addresses_follow_the_agents_rule() {
+        for bad in ["notanemail", "a@b", "a b@msp.example", "@msp.example"] {
+            let mut i = input("John", 3);
+            i.emailaddress = Some(bad.into());
+            let m = invalid(i);
+            assert!(
+                m.starts_with("Emailaddress must be an email address"),
+                "{bad}: {m}"
+            );
+        }
+        let mut i = input("John", 3);
+        i.emailaddress = Some("  ".into());
+        assert!(
+            !build_body(&i).unwrap().contains_key("emailaddress"),
+            "blank = not given"
         );
     }
 

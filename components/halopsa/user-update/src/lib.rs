@@ -3,7 +3,8 @@
 //! Rules (seed "Update a User"):
 //! - Id must be a positive integer.
 //! - Name, Surname, Emailaddress, Notes are sent (trimmed) only when not blank; empty keeps the
-//!   current value.
+//!   current value. Emailaddress, when given, must be an email address (the agents' rule,
+//!   [`psaflow_kit::agents::email`]).
 //! - SiteId is sent (as `site_id`) only when positive; 0 or absent keeps the current site; a
 //!   negative value is a validation error.
 //! - Password: empty keeps the current password; otherwise the rules of Create a User apply
@@ -27,7 +28,7 @@ psaflow_kit::bind_node!("user-update");
 
 use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
-use psaflow_kit::{Failure, fields, http, validate};
+use psaflow_kit::{Failure, agents, fields, http, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "User";
@@ -71,13 +72,18 @@ fn build_body(input: &UpdateInput) -> Result<(i64, Map<String, Value>), Failure>
     let texts = [
         ("name", &input.name),
         ("surname", &input.surname),
-        ("emailaddress", &input.emailaddress),
         ("notes", &input.notes),
     ];
     for (key, value) in texts {
         if let Some(text) = validate::optional_text(value.as_deref()) {
             changes.insert(key.into(), Value::String(text));
         }
+    }
+    if let Some(email) = validate::optional_text(input.emailaddress.as_deref()) {
+        changes.insert(
+            "emailaddress".into(),
+            Value::String(agents::email("Emailaddress", &email)?),
+        );
     }
     if let Some(site_id) = site_id {
         changes.insert("site_id".into(), Value::from(site_id));
@@ -156,6 +162,22 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains("weakpass"));
+    }
+
+    #[test]
+    fn email_addresses_follow_the_agents_rule() {
+        for bad in ["notanemail", "a@b", "a b@msp.example", "@msp.example"] {
+            let mut i = input(4);
+            i.emailaddress = Some(bad.into());
+            let m = invalid(i);
+            assert!(
+                m.starts_with("Emailaddress must be an email address"),
+                "{bad}: {m}"
+            );
+        }
+        let mut i = input(4);
+        i.emailaddress = Some(" Ada@MSP.example ".into());
+        assert_eq!(body(i), json!({"id": 4, "emailaddress": "Ada@MSP.example"}));
     }
 
     #[test]
