@@ -336,8 +336,61 @@ async fn member_get_many_pages_past_the_1000_cap() {
             json!({"Count": 1500, "PageSize": 500}),
         )
         .await;
-    assert_eq!(envelope["Members"]["record_count"], 1500);
-    assert_eq!(h.requests().len(), 3, "three pages of 500");
+    assert_eq!(
+        envelope["Members"]["members"].as_array().unwrap().len(),
+        1500
+    );
+    assert_eq!(
+        envelope["Members"]["record_count"], 2349,
+        "record_count is every member matching, not the 1500 Count let through"
+    );
+    let requests = h.requests();
+    assert_eq!(
+        requests.len(),
+        4,
+        "three pages of 500 and the count: {requests:?}"
+    );
+    assert!(
+        requests[3].path.ends_with("/system/members/count"),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn member_record_count_is_the_total_matching_whatever_count_returns() {
+    let h = cw_harness().await;
+    let node = "connectwise.member.get-many";
+    let all = h.invoke(node, json!({"IncludeInactive": true})).await;
+    let total = all["Members"]["members"].as_array().unwrap().len();
+    assert!(total > 2, "{all}");
+    assert_eq!(all["Members"]["record_count"], total);
+
+    // Count cuts the list, but the one page read held every match: no count request.
+    h.sandbox.clear_requests();
+    let envelope = h
+        .invoke(node, json!({"IncludeInactive": true, "Count": 2}))
+        .await;
+    assert_eq!(status(&envelope), (200, 200));
+    assert_eq!(envelope["Members"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(envelope["Members"]["record_count"], total, "{envelope}");
+    assert_eq!(h.requests().len(), 1, "{:?}", h.requests());
+
+    // Count stops on a page with a successor: the total is asked with the same conditions.
+    h.sandbox.clear_requests();
+    let envelope = h.invoke(node, json!({"Count": 2, "PageSize": 2})).await;
+    let active = total - 1; // member 5 is inactive
+    assert_eq!(envelope["Members"]["record_count"], active, "{envelope}");
+    let requests = h.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests[1].path.ends_with("/system/members/count"),
+        "{requests:?}"
+    );
+    assert!(
+        requests[1].query.contains("conditions=inactiveFlag"),
+        "{requests:?}"
+    );
+    assert!(!requests[1].query.contains("page"), "{requests:?}");
 }
 
 #[tokio::test]
@@ -527,6 +580,10 @@ async fn ticket_get_many_by_owner_and_open_state() {
     assert_eq!(ticket_ids(&envelope), [1]);
     let envelope = h.invoke(node, json!({"Count": 2})).await;
     assert_eq!(ticket_ids(&envelope), [1, 2]);
+    assert_eq!(
+        envelope["Tickets"]["record_count"], 8,
+        "every ticket matching, not the 2 returned"
+    );
 
     assert_refused_locally(
         &h,

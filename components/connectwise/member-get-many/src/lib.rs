@@ -8,7 +8,11 @@
 //!   clause) and (inactiveFlag = false)`; the search clause matches identifier, firstName,
 //!   lastName and officeEmail with `contains` (the text quoted and escaped); IncludeInactive
 //!   drops the last clause.
-//! - Output `Members`: `{"members": [...], "record_count": <members returned>}`; `{}` on failure.
+//! - Output `Members`: `{"members": [...], "record_count": <members matching>}`:
+//!   record_count is how many match in all (the seed's "Total number of records matching the
+//!   filter", as HaloPSA's nodes report it), not how many Count let through. When Count cut the
+//!   list before its last page, `GET /system/members/count` with the same conditions tells it
+//!   (one more request, only then); `{}` on failure.
 //!   A bad Conditions expression is refused by ConnectWise naming `conditions`.
 
 #![cfg_attr(not(test), no_std)]
@@ -91,10 +95,10 @@ fn request(input: &GetManyInput) -> Result<ListRequest, Failure> {
 }
 
 fn list(input: &GetManyInput) -> Result<Done, Failure> {
-    let (status, members) = paging::list_all(&request(input)?)?;
+    let listed = paging::list_counted(&request(input)?)?;
     Ok(Done {
-        original_status: status,
-        output: json!({"record_count": members.len(), "members": members}),
+        original_status: listed.status,
+        output: json!({"record_count": listed.total, "members": listed.records}),
     })
 }
 

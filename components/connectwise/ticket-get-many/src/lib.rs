@@ -5,7 +5,11 @@
 //! - `GET /service/tickets?conditions=(Conditions) and (owner/identifier = "x" | owner/id = n)
 //!   and (closedFlag = false)` (the last with OpenOnly), 1000 per page, until a short page or
 //!   Count tickets.
-//! - Output `Tickets`: `{"tickets": [...], "record_count": <tickets returned>}`; `{}` on failure.
+//! - Output `Tickets`: `{"tickets": [...], "record_count": <tickets matching>}`:
+//!   record_count is how many match in all (the seed's "Total number of records matching the
+//!   filter", as HaloPSA's nodes report it), not how many Count let through. When Count cut the
+//!   list before its last page, `GET /service/tickets/count` with the same conditions tells it
+//!   (one more request, only then); `{}` on failure.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -82,10 +86,10 @@ fn request(input: &GetManyInput) -> Result<ListRequest, Failure> {
 }
 
 fn list(input: &GetManyInput) -> Result<Done, Failure> {
-    let (status, tickets) = paging::list_all(&request(input)?)?;
+    let listed = paging::list_counted(&request(input)?)?;
     Ok(Done {
-        original_status: status,
-        output: json!({"record_count": tickets.len(), "tickets": tickets}),
+        original_status: listed.status,
+        output: json!({"record_count": listed.total, "tickets": listed.records}),
     })
 }
 

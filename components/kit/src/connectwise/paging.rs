@@ -43,6 +43,65 @@ pub fn page_query(list: &ListRequest, page: u32) -> Vec<(String, String)> {
 
 /// Every record of the list (up to `count`), and the status of the last answer.
 pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
+    let (status, records, _) = read_pages(list)?;
+    Ok((status, records))
+}
+
+/// A listing with the number of records matching its conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    /// The status of the last answer.
+    pub status: u16,
+    /// The records returned (at most `count`).
+    pub records: Vec<Value>,
+    /// How many records match the conditions in all: the seed's `record_count` ("Total number
+    /// of records matching the filter"), which HaloPSA's nodes report too.
+    pub total: u64,
+}
+
+/// [`list_all`] with the total matching the conditions. The total is known from the pages read
+/// when the last one read was the list's last; when `count` cut the list before its end it is
+/// asked with `GET <path>/count` and the same conditions: one more request, only then.
+pub fn list_counted(list: &ListRequest) -> Result<Counted, Failure> {
+    let (status, records, known) = read_pages(list)?;
+    let total = match known {
+        Some(total) => total,
+        None => count_matching(list)?,
+    };
+    Ok(Counted {
+        status,
+        records,
+        total,
+    })
+}
+
+/// `GET <path>/count` with the list's conditions: ConnectWise answers `{"count": n}`.
+pub fn count_matching(list: &ListRequest) -> Result<u64, Failure> {
+    let path = format!("{}/count", list.path);
+    let (status, value) = http::send_json(Method::Get, &path, &count_query(list), None)?;
+    value
+        .get("count")
+        .and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        })
+        .ok_or_else(|| Failure::Unexpected {
+            status,
+            message: format!("ConnectWise answered {path} without a count"),
+        })
+}
+
+/// The query of `<path>/count`: the conditions alone (no paging, no order).
+pub fn count_query(list: &ListRequest) -> Vec<(String, String)> {
+    list.conditions
+        .iter()
+        .map(|c| ("conditions".to_owned(), c.clone()))
+        .collect()
+}
+
+/// The pages of the list up to `count` records: the status of the last answer, the records and,
+/// when the last page read was the list's last, how many records the list has in all.
+fn read_pages(list: &ListRequest) -> Result<(u16, Vec<Value>, Option<u64>), Failure> {
     let mut records = Vec::new();
     let mut status = 200;
     for page in 1.. {
@@ -63,14 +122,16 @@ pub fn list_all(list: &ListRequest) -> Result<(u16, Vec<Value>), Failure> {
         if let Some(count) = list.count
             && records.len() >= count as usize
         {
+            let total = (!more).then_some(records.len() as u64);
             records.truncate(count as usize);
-            break;
+            return Ok((status, records, total));
         }
         if !more {
             break;
         }
     }
-    Ok((status, records))
+    let total = records.len() as u64;
+    Ok((status, records, Some(total)))
 }
 
 /// Whether another page follows one of `items` records asked in pages of `page_size`: the
@@ -131,6 +192,22 @@ mod tests {
         assert!(has_next_page(None, 2, 2));
         assert!(!has_next_page(None, 1, 2));
         assert!(!has_next_page(None, 0, 2));
+    }
+
+    #[test]
+    fn count_queries_carry_only_the_conditions() {
+        let mut list = ListRequest {
+            path: "/system/members".into(),
+            conditions: Some("inactiveFlag = false".into()),
+            page_size: 2,
+            count: Some(2),
+        };
+        assert_eq!(
+            count_query(&list),
+            [("conditions".to_owned(), "inactiveFlag = false".to_owned())]
+        );
+        list.conditions = None;
+        assert!(count_query(&list).is_empty());
     }
 
     #[test]

@@ -9,12 +9,21 @@
 //! |---|---|
 //! | any parameter refused (StatusCode -1) | 0 |
 //! | member `get` by Id | 1 `GET` |
-//! | member or ticket `get-many` | `ceil(delivered / page size)` pages, at least 1: pages of PageSize (default and cap [`MAX_PAGE_SIZE`]) for members, of the cap for tickets; the `Link` header says whether another page exists, so a full last page needs no empty page after it |
+//! | member or ticket `get-many` | `ceil(delivered / page size)` pages, at least 1: pages of PageSize (default and cap [`MAX_PAGE_SIZE`]) for members, of the cap for tickets; the `Link` header says whether another page exists, so a full last page needs no empty page after it; plus 1 `GET .../count` when more records match (`record_count`) than those pages hold |
 //! | member create, update, deactivate; ticket update | 1 (`POST` or `PATCH`; the answer shows the result) |
 //!
 //! ConnectWise authenticates every request with Basic credentials: no token requests. The
-//! records a listing delivered are taken from the step's output (their number is fixed by the
-//! data and the parameters; only the requests spent getting them are judged).
+//! records a listing delivered, and how many match in all (`record_count`), are taken from the
+//! step's output (both are fixed by the data and the parameters; only the requests spent getting
+//! them are judged).
+//!
+//! Why a listing may need the count request: `record_count` is the number of records matching
+//! the conditions (the seed's "Total number of records matching the filter", as for HaloPSA),
+//! not the number Count let through. When Count stops the listing on a page that has a
+//! successor, the pages read cannot tell how many follow; ConnectWise's answer to that is
+//! `GET <list>/count` with the same conditions (`{"count": n}`), one request, cheaper than
+//! reading the remaining pages. When the pages read reach the list's end, they tell the total
+//! and no count request is needed.
 
 use serde_json::{Map, Value};
 
@@ -60,9 +69,23 @@ impl Pending {
                     .as_object()
                     .and_then(|o| o.values().find_map(Value::as_array))
                     .map_or(0, |a| a.len() as u64);
-                Minimum {
-                    requests: delivered.div_ceil(*page_size).max(1),
-                    why: format!("{delivered} records in pages of {page_size}"),
+                let pages = delivered.div_ceil(*page_size).max(1);
+                let matching = output
+                    .get("record_count")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(delivered);
+                if matching > pages * page_size {
+                    Minimum {
+                        requests: pages + 1,
+                        why: format!(
+                            "{delivered} records in pages of {page_size}, and a count request for the {matching} matching"
+                        ),
+                    }
+                } else {
+                    Minimum {
+                        requests: pages,
+                        why: format!("{delivered} records in pages of {page_size}"),
+                    }
                 }
             }
         }
@@ -129,6 +152,19 @@ mod tests {
             ),
             3
         );
+        // Count cut the list on a page with a successor: the total takes a count request.
+        let cut = json!({"members": vec![json!({"id": 1}); 2], "record_count": 6});
+        assert_eq!(
+            need(
+                "connectwise.member.get-many",
+                json!({"PageSize": 2}),
+                200,
+                cut.clone()
+            ),
+            2
+        );
+        // The one page read held all six: its records tell the total.
+        assert_eq!(need("connectwise.member.get-many", json!({}), 200, cut), 1);
         let tickets = json!({"tickets": vec![json!({"id": 1}); 2500]});
         assert_eq!(
             need("connectwise.ticket.get-many", json!({}), 200, tickets),
