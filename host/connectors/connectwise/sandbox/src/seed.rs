@@ -63,7 +63,17 @@ pub(crate) fn load(store: &mut Store, demo: bool) {
             object(json!({"id": id, "name": name, "closedStatus": closed})),
         );
     }
-    member(store, 1, "apiadmin", "API", "Admin", "A", 1, false);
+    // The API member the sandbox's keys belong to; deactivated, the keys stop authenticating.
+    member(
+        store,
+        crate::server::API_MEMBER_ID,
+        "apiadmin",
+        "API",
+        "Admin",
+        "A",
+        1,
+        false,
+    );
     if !demo {
         return;
     }

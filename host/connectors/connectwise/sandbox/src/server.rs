@@ -139,6 +139,13 @@ async fn handle(
             "Unauthorized",
             "The supplied authentication is incorrect: expected Basic companyId+publicKey:privateKey.",
         ))
+    } else if api_member_inactive(&shared) {
+        // Seed 003: API member tokens of a deactivated member cease to authenticate.
+        error(&ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The supplied authentication is incorrect: the API member these keys belong to is inactive.",
+        ))
     } else if recorded.client_id.as_deref() != Some(shared.client_id.as_str()) {
         error(&ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -163,6 +170,19 @@ async fn handle(
         drop_connection();
     }
     response
+}
+
+/// The member the sandbox's API keys belong to: the seeded API member (licenseClass A).
+pub(crate) const API_MEMBER_ID: i64 = 1;
+
+/// Whether the keys' API member has been deactivated (`inactiveFlag`). A store without it is not
+/// locked out.
+fn api_member_inactive(shared: &Shared) -> bool {
+    lock(&shared.store)
+        .get(Entity::Member, API_MEMBER_ID)
+        .and_then(|m| m.get("inactiveFlag"))
+        .and_then(Value::as_bool)
+        == Some(true)
 }
 
 fn credentials_match(shared: &Shared, authorization: Option<&str>) -> bool {

@@ -177,6 +177,43 @@ async fn credentials_and_client_id_are_checked_on_every_call() {
 }
 
 #[tokio::test]
+async fn deactivating_the_api_member_stops_its_keys() {
+    // Seed 003: API member tokens of a deactivated member cease to authenticate. The keys belong
+    // to member 1, the API member (licenseClass A).
+    let api = start(true).await;
+    let me = api.get("/system/members/1").await;
+    assert_eq!(me.json["licenseClass"], "A", "{}", me.json);
+    let patch = |value: bool| json!([{"op": "replace", "path": "inactiveFlag", "value": value}]);
+    let other = api
+        .send(Method::PATCH, "/system/members/2", Some(patch(true)))
+        .await;
+    assert_eq!(other.status, 200, "{}", other.json);
+    assert_eq!(
+        api.get("/system/members").await.status,
+        200,
+        "another member changes nothing"
+    );
+
+    let off = api
+        .send(Method::PATCH, "/system/members/1", Some(patch(true)))
+        .await;
+    assert_eq!(
+        off.status, 200,
+        "the deactivation itself is accepted: {}",
+        off.json
+    );
+    for path in ["/system/members", "/system/members/1", "/service/tickets"] {
+        let refused = api.get(path).await;
+        assert_eq!(refused.status, 401, "{path}: {}", refused.json);
+        assert_eq!(refused.json["code"], "Unauthorized");
+    }
+    let back = api
+        .send(Method::PATCH, "/system/members/1", Some(patch(false)))
+        .await;
+    assert_eq!(back.status, 401, "nothing more is accepted with the keys");
+}
+
+#[tokio::test]
 async fn conditions_filter_members_with_nested_fields_and_connectives() {
     let api = start(true).await;
     let q = |c: &str| format!("/system/members?conditions={}", urlencode(c));

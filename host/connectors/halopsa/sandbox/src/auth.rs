@@ -143,6 +143,17 @@ pub(crate) fn token(shared: &Shared, req: TokenRequest<'_>) -> (StatusCode, Valu
         );
     }
 
+    // The application logs in as the API agent: deactivated, its credentials stop working
+    // (seed 000), answered as any client Halo no longer accepts (the reference's 401
+    // `invalid_client`).
+    if crate::rules::api_agent_disabled(&crate::lock(&shared.store)) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: the agent this API application logs in as is inactive.",
+        );
+    }
+
     let epoch = shared.faults.token_epoch();
     let scope = field("scope").unwrap_or("all");
     let access_token = crate::lock(&shared.tokens).issue_scoped(shared.token_ttl, epoch, scope);

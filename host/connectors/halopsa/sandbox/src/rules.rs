@@ -847,3 +847,16 @@ mod tests {
         assert!(search_matches(Entity::Ticket, &ticket, "1004"));
     }
 }
+
+/// The agent every API application logs in as (`/api/Agent/me`, `is_api_agent`).
+pub(crate) const API_AGENT_ID: i64 = 1;
+
+/// Whether the API agent has been deactivated. Seed 000: API tokens and integration credentials
+/// tied to a deactivated agent stop functioning (its login is disabled at once), so the sandbox
+/// then refuses the token request and every resource call. A store without the agent (an
+/// older state file) is not locked out.
+pub(crate) fn api_agent_disabled(store: &Store) -> bool {
+    store
+        .get(Entity::Agent, API_AGENT_ID)
+        .is_some_and(|agent| !agent_is_active(agent))
+}

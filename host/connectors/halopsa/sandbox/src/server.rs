@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::faults::{AgentQuirk, UserDeleteQuirk};
 use crate::model::{Entity, Rejection};
 use crate::store::ListQuery;
-use crate::{RecordedRequest, Shared, auth, clock, lock};
+use crate::{RecordedRequest, Shared, auth, clock, lock, rules};
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -127,6 +127,11 @@ async fn handle(
                 forced_response(forced.status, forced.retry_after)
             } else if scope.is_none() {
                 unauthorized()
+            } else if rules::api_agent_disabled(&lock(&shared.store)) {
+                // Tokens issued before the API agent was deactivated stop working with it.
+                unauthorized_because(
+                    "The access token belongs to an API application whose agent is inactive.",
+                )
             } else if let Some(needed) = missing {
                 message(
                     StatusCode::FORBIDDEN,
@@ -233,11 +238,16 @@ fn token_scope(shared: &Shared, authorization: Option<&str>) -> Option<String> {
 }
 
 fn unauthorized() -> Response {
+    unauthorized_because("The access token is missing, invalid or expired.")
+}
+
+/// A 401 `invalid_token` with `description`.
+fn unauthorized_because(description: &str) -> Response {
     let mut response = json_response(
         StatusCode::UNAUTHORIZED,
         json!({
             "error": "invalid_token",
-            "error_description": "The access token is missing, invalid or expired.",
+            "error_description": description,
         }),
     );
     response.headers_mut().insert(
@@ -294,7 +304,7 @@ fn resource(
 /// `/api/Agent/me` is the agent the token acts as: the API agent.
 fn parse_id(entity: Entity, id: &str) -> Option<i64> {
     if entity == Entity::Agent && id == "me" {
-        return Some(1);
+        return Some(rules::API_AGENT_ID);
     }
     id.parse().ok()
 }

@@ -212,6 +212,50 @@ async fn api_requires_a_valid_bearer_token() {
 }
 
 #[tokio::test]
+async fn deactivating_the_api_agent_stops_its_credentials() {
+    // Seed 000: API tokens and credentials tied to a deactivated agent stop functioning. The
+    // application logs in as the API agent (`/api/Agent/me`), so once it is deactivated the
+    // token already issued is refused (401 invalid_token) and no new one is issued (401
+    // invalid_client, the reference's answer for a client Halo does not accept).
+    let api = start_seeded().await;
+    let me = api.get("/Agent/me").await;
+    assert_eq!(
+        (me.status, me.json["is_api_agent"].clone()),
+        (200, json!(true))
+    );
+    let other = api
+        .post("/Agent", json!([{"id": 2, "isactive": false}]))
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert_eq!(
+        api.get("/Client").await.status,
+        200,
+        "another agent's deactivation changes nothing"
+    );
+
+    let off = api
+        .post("/Agent", json!([{"id": me.json["id"], "isactive": false}]))
+        .await;
+    assert_eq!(
+        off.status, 200,
+        "the deactivation itself is accepted: {}",
+        off.text
+    );
+    let refused = api.get("/Client").await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(refused.json["error"], "invalid_token");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", api.sandbox.client_id()),
+        ("client_secret", api.sandbox.client_secret()),
+    ];
+    let token = token_reply(&api.sandbox, "/auth/token", &form).await;
+    assert_eq!(token.status, 401, "{}", token.text);
+    assert_eq!(token.json["error"], "invalid_client");
+    assert!(token.json.get("access_token").is_none());
+}
+
+#[tokio::test]
 async fn expired_tokens_are_refused() {
     let api = start(SandboxOptions {
         token_ttl: Duration::ZERO,
@@ -790,19 +834,39 @@ async fn lookups_are_bare_arrays_and_agents_can_be_managed() {
     let with_api = api.get("/Agent?includeapiagents=true").await.json;
     assert_eq!(with_api[0]["name"], "API User");
     assert_eq!(api.get("/Agent/me").await.json["id"], 1);
-    let paged = api.get("/Agent?pageinate=true&page_size=2&page_no=1").await.json;
+    let paged = api
+        .get("/Agent?pageinate=true&page_size=2&page_no=1")
+        .await
+        .json;
     assert_eq!(paged["record_count"], 4);
     assert_eq!(paged["agents"].as_array().unwrap().len(), 2);
-    let active = api.get("/Agent?includeenabled=true&includedisabled=false").await.json;
+    let active = api
+        .get("/Agent?includeenabled=true&includedisabled=false")
+        .await
+        .json;
     assert_eq!(active.as_array().unwrap().len(), 3);
-    assert_eq!(api.get("/Agent?team_id=1").await.json.as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.get("/Agent?team_id=1")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // Teams: a bare array (halopsa-api.md §3, §4.6, §7); `{record_count, teams}` when paging.
     let teams = api.get("/Team").await.json;
     assert!(teams.is_array(), "{teams}");
     assert_eq!(teams.as_array().unwrap().len(), 3);
-    let paged = api.get("/Team?pageinate=true&page_size=2&page_no=1").await.json;
+    let paged = api
+        .get("/Team?pageinate=true&page_size=2&page_no=1")
+        .await
+        .json;
     assert_eq!(
-        (paged["record_count"].clone(), paged["teams"].as_array().unwrap().len()),
+        (
+            paged["record_count"].clone(),
+            paged["teams"].as_array().unwrap().len()
+        ),
         (json!(3), 2)
     );
     let types = api.get("/TicketType").await.json;
@@ -1004,19 +1068,40 @@ async fn agents_carry_their_status_team_and_seat_and_are_never_deleted_with_hist
     assert_eq!(made.json["team"], "Field Engineers");
     assert_eq!(made.json["isactive"], true);
     let id = made.json["id"].as_i64().unwrap();
-    let off = api.post("/Agent", json!([{"id": id, "isdisabled": true}])).await;
-    assert_eq!((off.json["isactive"].clone(), off.json["isdisabled"].clone()), (json!(false), json!(true)));
-    let on = api.post("/Agent", json!([{"id": id, "isactive": true}])).await;
+    let off = api
+        .post("/Agent", json!([{"id": id, "isdisabled": true}]))
+        .await;
+    assert_eq!(
+        (off.json["isactive"].clone(), off.json["isdisabled"].clone()),
+        (json!(false), json!(true))
+    );
+    let on = api
+        .post("/Agent", json!([{"id": id, "isactive": true}]))
+        .await;
     assert_eq!(on.json["isdisabled"], false);
     // Same email twice is refused; an unknown team name too.
-    let dup = api.post("/Agent", json!([{"name": "Other", "email": "ADA@msp.example"}])).await;
+    let dup = api
+        .post(
+            "/Agent",
+            json!([{"name": "Other", "email": "ADA@msp.example"}]),
+        )
+        .await;
     assert_eq!(dup.status, 400, "{}", dup.text);
-    let bad = api.post("/Agent", json!([{"name": "X", "email": "x@msp.example", "team": "Nope"}])).await;
+    let bad = api
+        .post(
+            "/Agent",
+            json!([{"name": "X", "email": "x@msp.example", "team": "Nope"}]),
+        )
+        .await;
     assert_eq!(bad.status, 400);
     // Agents with tickets cannot be deleted.
     let refused = api.delete("/Agent/2").await;
     assert_eq!(refused.status, 400, "{}", refused.text);
-    assert!(refused.text.contains("deactivate the agent instead"), "{}", refused.text);
+    assert!(
+        refused.text.contains("deactivate the agent instead"),
+        "{}",
+        refused.text
+    );
 }
 
 #[tokio::test]
@@ -1025,21 +1110,44 @@ async fn a_full_licence_pool_refuses_in_a_200_body() {
     // The demo has 10 seats and 3 active agents.
     for n in 0..7 {
         let ok = api
-            .post("/Agent", json!([{"name": format!("Temp {n}"), "email": format!("t{n}@msp.example")}]))
+            .post(
+                "/Agent",
+                json!([{"name": format!("Temp {n}"), "email": format!("t{n}@msp.example")}]),
+            )
             .await;
         assert_eq!(ok.status, 201, "{}", ok.text);
     }
-    let full = api.post("/Agent", json!([{"name": "One Too Many", "email": "more@msp.example"}])).await;
+    let full = api
+        .post(
+            "/Agent",
+            json!([{"name": "One Too Many", "email": "more@msp.example"}]),
+        )
+        .await;
     assert_eq!(full.status, 200, "the seat check answers 200");
-    assert!(full.json["errorMessage"].as_str().unwrap().contains("licences are in use"), "{}", full.text);
+    assert!(
+        full.json["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("licences are in use"),
+        "{}",
+        full.text
+    );
     assert_eq!(full.json["id"], 0);
     // Reactivating Lena (inactive) needs a seat too.
-    let back = api.post("/Agent", json!([{"id": 5, "isactive": true}])).await;
+    let back = api
+        .post("/Agent", json!([{"id": 5, "isactive": true}]))
+        .await;
     assert_eq!(back.status, 200);
     assert!(back.json["errorMessage"].is_string(), "{}", back.text);
     // Deactivating frees one.
-    api.post("/Agent", json!([{"id": 4, "isactive": false}])).await;
-    let now = api.post("/Agent", json!([{"name": "One Too Many", "email": "more@msp.example"}])).await;
+    api.post("/Agent", json!([{"id": 4, "isactive": false}]))
+        .await;
+    let now = api
+        .post(
+            "/Agent",
+            json!([{"name": "One Too Many", "email": "more@msp.example"}]),
+        )
+        .await;
     assert_eq!(now.status, 201, "{}", now.text);
 }
 
@@ -1078,37 +1186,66 @@ async fn actions_are_notes_on_existing_tickets_listed_per_ticket() {
     let public = api.get("/Actions?ticket_id=1001&excludeprivate=true").await;
     assert_eq!(public.json["record_count"], 1);
     assert_eq!(public.json["actions"][0]["note"], "Back online.");
-    assert_eq!(api.get("/Actions?ticket_id=1002").await.json["record_count"], 0);
+    assert_eq!(
+        api.get("/Actions?ticket_id=1002").await.json["record_count"],
+        0
+    );
     let unfiltered = api.get("/Actions").await;
     assert_eq!(unfiltered.status, 400);
-    assert_eq!(unfiltered.json["ticket_id"], "The ticket_id field is required.");
-    assert_eq!(api.get(&format!("/Actions/{id}")).await.json["note"], "Rebooted the printer.");
+    assert_eq!(
+        unfiltered.json["ticket_id"],
+        "The ticket_id field is required."
+    );
+    assert_eq!(
+        api.get(&format!("/Actions/{id}")).await.json["note"],
+        "Rebooted the printer."
+    );
     assert_eq!(api.get("/Actions/9999").await.status, 404);
 
     // HaloAPI's E2E refusals: no ticket, no outcome; and a ticket that does not exist (or was
     // deleted) is named.
-    let no_ticket = api.post("/Actions", json!([{"outcome": "Note", "note": "x"}])).await;
+    let no_ticket = api
+        .post("/Actions", json!([{"outcome": "Note", "note": "x"}]))
+        .await;
     assert_eq!(no_ticket.status, 400);
-    assert_eq!(no_ticket.json["ticket_id"], "The ticket_id field is required.");
-    let no_outcome = api.post("/Actions", json!([{"ticket_id": 1001, "note": "x"}])).await;
+    assert_eq!(
+        no_ticket.json["ticket_id"],
+        "The ticket_id field is required."
+    );
+    let no_outcome = api
+        .post("/Actions", json!([{"ticket_id": 1001, "note": "x"}]))
+        .await;
     assert_eq!(no_outcome.status, 400);
     assert_eq!(no_outcome.json["outcome"], "The outcome field is required.");
     let missing = api
-        .post("/Actions", json!([{"ticket_id": 4242, "outcome": "Note", "note": "x"}]))
+        .post(
+            "/Actions",
+            json!([{"ticket_id": 4242, "outcome": "Note", "note": "x"}]),
+        )
         .await;
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json["ticket_id"], "Ticket 4242 does not exist.");
     assert_eq!(api.delete("/Tickets/1003").await.status, 200);
     let deleted = api
-        .post("/Actions", json!([{"ticket_id": 1003, "outcome": "Note", "note": "x"}]))
+        .post(
+            "/Actions",
+            json!([{"ticket_id": 1003, "outcome": "Note", "note": "x"}]),
+        )
         .await;
     assert_eq!(deleted.json["ticket_id"], "Ticket 1003 does not exist.");
     let negative = api
-        .post("/Actions", json!([{"ticket_id": 1001, "outcome": "Note", "timetaken": -1}]))
+        .post(
+            "/Actions",
+            json!([{"ticket_id": 1001, "outcome": "Note", "timetaken": -1}]),
+        )
         .await;
     assert_eq!(negative.status, 400);
     assert!(negative.json["timetaken"].is_string(), "{}", negative.text);
-    assert_eq!(api.get("/Actions?ticket_id=1001").await.json["record_count"], 2, "refusals add nothing");
+    assert_eq!(
+        api.get("/Actions?ticket_id=1001").await.json["record_count"],
+        2,
+        "refusals add nothing"
+    );
 }
 
 #[tokio::test]
