@@ -109,6 +109,61 @@ pub struct ParamSpec {
     pub description: String,
 }
 
+impl ParamSpec {
+    /// The default the node declares for the parameter, as a JSON value of the parameter's type:
+    /// the WIT doc comment's `Default <value>` (`Default true.`, `Default 1000;`,
+    /// `Default ["name", "client_id"];`, `Default "Note".`), the convention every built-in node
+    /// follows. `None` when the description declares none, or only in words (`Default: no cap.`),
+    /// or a value that is not of the parameter's type.
+    pub fn declared_default(&self) -> Option<serde_json::Value> {
+        declared_default(&self.description, &self.ty)
+    }
+}
+
+/// See [`ParamSpec::declared_default`].
+fn declared_default(description: &str, ty: &ParamType) -> Option<serde_json::Value> {
+    use serde::Deserialize;
+    let mut rest = description;
+    while let Some(at) = rest.find("Default ") {
+        let starts_sentence = rest[..at]
+            .trim_end()
+            .chars()
+            .last()
+            .is_none_or(|c| matches!(c, '.' | ';' | '(' | ','));
+        let after = &rest[at + "Default ".len()..];
+        rest = after;
+        if !starts_sentence {
+            continue;
+        }
+        let after = after.trim_start();
+        let mut parser = serde_json::Deserializer::from_str(after);
+        let value = serde_json::Value::deserialize(&mut parser)
+            .ok()
+            .or_else(|| {
+                // `Default 25.`: the sentence's full stop reads as a broken decimal.
+                let word = after.split_whitespace().next()?;
+                serde_json::from_str(word.trim_end_matches(['.', ';', ','])).ok()
+            })?;
+        return fits(&value, ty).then_some(value);
+    }
+    None
+}
+
+/// Whether `value` is a value of type `ty`.
+fn fits(value: &serde_json::Value, ty: &ParamType) -> bool {
+    use serde_json::Value;
+    match (ty, value) {
+        (ParamType::String, Value::String(_))
+        | (ParamType::Bool, Value::Bool(_))
+        | (ParamType::Float, Value::Number(_))
+        | (ParamType::Json, _) => true,
+        (ParamType::Integer { .. }, Value::Number(n)) => n.is_i64() || n.is_u64(),
+        (ParamType::List { item }, Value::Array(items)) => items.iter().all(|v| fits(v, item)),
+        (ParamType::Enum { cases }, Value::String(s)) => cases.contains(s),
+        _ => false,
+    }
+}
+
 /// One node of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NodeSpec {
@@ -219,5 +274,80 @@ impl Catalog {
     /// True when no node is loaded.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod declared_default_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn param(description: &str, ty: ParamType) -> ParamSpec {
+        ParamSpec {
+            name: "P".into(),
+            wit_name: "p".into(),
+            ty,
+            required: false,
+            description: description.into(),
+        }
+    }
+
+    fn int() -> ParamType {
+        ParamType::Integer {
+            signed: true,
+            bits: 32,
+        }
+    }
+
+    #[test]
+    fn defaults_are_read_from_the_description_by_type() {
+        let list = ParamType::List {
+            item: Box::new(ParamType::String),
+        };
+        let cases = [
+            (
+                "Include inactive members. Default false.",
+                ParamType::Bool,
+                Some(json!(false)),
+            ),
+            (
+                "Whether VIP. Default true; false hides it.",
+                ParamType::Bool,
+                Some(json!(true)),
+            ),
+            (
+                "Members per request. Default 1000; results span pages.",
+                int(),
+                Some(json!(1000)),
+            ),
+            (
+                "Most tickets. Default 50, so a page returns 50.",
+                int(),
+                Some(json!(50)),
+            ),
+            ("Page size. Default 25.", int(), Some(json!(25))),
+            (
+                "The outcome. Default \"Note\".",
+                ParamType::String,
+                Some(json!("Note")),
+            ),
+            (
+                "Fields compared. Default [\"name\", \"client_id\"]; [] disables the check.",
+                list,
+                Some(json!(["name", "client_id"])),
+            ),
+            ("Most clients. Default: no cap.", int(), None),
+            ("Member id; a positive integer.", int(), None),
+            ("A flag. Default yes.", ParamType::Bool, None),
+            ("Wrong type. Default true.", int(), None),
+            ("Unrelated Default 3 mid-sentence.", int(), None),
+        ];
+        for (description, ty, expected) in cases {
+            assert_eq!(
+                param(description, ty).declared_default(),
+                expected,
+                "{description}"
+            );
+        }
     }
 }

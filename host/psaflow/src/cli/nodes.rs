@@ -67,10 +67,19 @@ fn first_sentence(text: &str) -> &str {
     text.split_inclusive(". ").next().unwrap_or(text).trim()
 }
 
-/// A node as `nodes --json` shows it: the spec, with `destructive` spelled out.
+/// A node as `nodes --json` shows it: the spec, with `destructive` spelled out and, on each
+/// parameter whose node declares a default, that `default` as a JSON value of its type (absent
+/// when none is declared; the description still says it in words).
 fn spec_json(spec: &NodeSpec) -> serde_json::Value {
     let mut value = serde_json::to_value(spec).expect("a node spec is JSON");
     value["destructive"] = spec.is_destructive().into();
+    if let Some(params) = value["params"].as_array_mut() {
+        for (json, param) in params.iter_mut().zip(&spec.params) {
+            if let Some(default) = param.declared_default() {
+                json["default"] = default;
+            }
+        }
+    }
     value
 }
 
@@ -137,4 +146,58 @@ pub fn describe(spec: &NodeSpec) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_core::{ParamSpec, ParamType};
+    use serde_json::json;
+
+    fn param(name: &str, ty: ParamType, description: &str) -> ParamSpec {
+        ParamSpec {
+            name: name.into(),
+            wit_name: name.to_lowercase(),
+            ty,
+            required: false,
+            description: description.into(),
+        }
+    }
+
+    #[test]
+    fn json_params_carry_the_declared_default_and_keep_every_field() {
+        let spec = NodeSpec {
+            id: "halopsa.site.create".into(),
+            params: vec![
+                param(
+                    "BlockIfDuplicate",
+                    ParamType::Bool,
+                    "Return the existing site. Default true.",
+                ),
+                param(
+                    "DuplicateCheckFields",
+                    ParamType::List {
+                        item: Box::new(ParamType::String),
+                    },
+                    "Fields compared. Default [\"name\", \"client_id\"]; [] disables the check.",
+                ),
+                param("Notes", ParamType::String, "Notes for the site."),
+            ],
+            ..NodeSpec::default()
+        };
+        let value = spec_json(&spec);
+        let params = value["params"].as_array().unwrap();
+        assert_eq!(params[0]["default"], json!(true));
+        assert_eq!(params[1]["default"], json!(["name", "client_id"]));
+        assert!(
+            params[2].get("default").is_none(),
+            "no default declared: no field"
+        );
+        for p in params {
+            for field in ["name", "wit_name", "type", "required", "description"] {
+                assert!(p.get(field).is_some(), "{field} kept: {p}");
+            }
+        }
+        assert_eq!(value["destructive"], false);
+    }
 }
