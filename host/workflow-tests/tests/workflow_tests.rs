@@ -570,3 +570,51 @@ fn the_schema_accepts_what_psaflow_accepts_and_flags_mistakes() {
         assert!(!errors(&doc).is_empty(), "the schema misses {mistake}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_worded_for_a_test_file() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("worded-for-a-test-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("waits.yaml"),
+        "name: waits
+inputs:
+  client_name: { type: string, required: true }
+steps:
+  - id: lookup
+    node: halopsa.client.get
+    approval:
+      message: Look ${{ inputs.client_name }} up?
+    with:
+      Id: 7
+",
+    )
+    .unwrap();
+    let file = dir.join("waits.test.yaml");
+    std::fs::write(
+        &file,
+        "workflow: waits.yaml
+cases:
+  - name: no input
+  - name: not decided
+    inputs: { client_name: Contoso }
+    mocks:
+      lookup:
+        - { StatusCode: 200, Client: { id: 7, name: Contoso } }
+",
+    )
+    .unwrap();
+    let report = run(&[file]).await;
+    let text = failure_text(case(&report, "no input"));
+    assert!(text.contains("input 'client_name' is required"), "{text}");
+    assert!(
+        text.contains("give it in the case's inputs, e.g. `inputs: {client_name: ...}`"),
+        "{text}"
+    );
+    assert!(!text.contains("--input"), "{text}");
+    let text = failure_text(case(&report, "not decided"));
+    assert!(
+        text.contains("the run is waiting for approval, expected it to have succeeded"),
+        "{text}"
+    );
+}

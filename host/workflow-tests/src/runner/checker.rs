@@ -118,7 +118,7 @@ impl Checker<'_> {
             body.extend(self.run_errors());
             out.push(self.fail(
                 pos,
-                format!("the run {got}, expected it to have {want}"),
+                format!("the run {}, expected it to {}", ended(got), expected(want)),
                 body,
             ));
         }
@@ -686,5 +686,21 @@ outputs:
         assert!(f.detail.contains("expected: failed"), "{}", f.detail);
         assert!(f.detail.contains("actual: succeeded"), "{}", f.detail);
         assert_eq!(f.kind, FailureKind::Assertion);
+    }
+}
+
+/// How a run ended, after "the run ": `failed`, `is waiting for approval`.
+fn ended(status: &str) -> String {
+    match status {
+        "waiting_approval" => "is waiting for approval".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What a case expected, after "expected it to ": `have succeeded`, `wait for approval`.
+fn expected(status: &str) -> String {
+    match status {
+        "waiting_approval" => "wait for approval".to_string(),
+        other => format!("have {other}"),
     }
 }

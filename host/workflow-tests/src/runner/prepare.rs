@@ -95,7 +95,7 @@ pub(super) fn prepare_file(
                     FailureKind::Error,
                     case.inputs_pos,
                     "the inputs do not fit the workflow",
-                    vec![diags.render(false).trim_end().to_string()],
+                    vec![in_case_terms(&diags).render(false).trim_end().to_string()],
                 ));
                 Map::new()
             }
@@ -184,4 +184,25 @@ pub(super) fn redact_failure(mut f: Failure, r: &Redactor) -> Failure {
     f.message = matching::shorten_lines(&r.text(&f.message));
     f.detail = matching::shorten_lines(&r.text(&f.detail));
     f
+}
+
+/// Input problems as a test file fixes them: a missing input goes in the case's `inputs:`,
+/// not on a command line (`pass --input client_name=text`).
+fn in_case_terms(diags: &psaflow_workflow::Diagnostics) -> psaflow_workflow::Diagnostics {
+    let mut out = psaflow_workflow::Diagnostics::new();
+    for d in diags.iter() {
+        let mut d = d.clone();
+        if let Some(rest) = d
+            .help
+            .as_deref()
+            .and_then(|h| h.strip_prefix("pass --input "))
+            && let Some((name, _)) = rest.split_once('=')
+        {
+            d.help = Some(format!(
+                "give it in the case's inputs, e.g. `inputs: {{{name}: ...}}`"
+            ));
+        }
+        out.push(d);
+    }
+    out
 }
