@@ -485,6 +485,22 @@ impl Checker<'_> {
     }
 }
 
+/// How a run ended, after "the run ": `failed`, `is waiting for approval`.
+fn ended(status: &str) -> String {
+    match status {
+        "waiting_approval" => "is waiting for approval".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What a case expected, after "expected it to ": `have succeeded`, `wait for approval`.
+fn expected(status: &str) -> String {
+    match status {
+        "waiting_approval" => "wait for approval".to_string(),
+        other => format!("have {other}"),
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     //! The checker against real runs of a two-step workflow through a canned invoker (no
@@ -689,18 +705,3 @@ outputs:
     }
 }
 
-/// How a run ended, after "the run ": `failed`, `is waiting for approval`.
-fn ended(status: &str) -> String {
-    match status {
-        "waiting_approval" => "is waiting for approval".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// What a case expected, after "expected it to ": `have succeeded`, `wait for approval`.
-fn expected(status: &str) -> String {
-    match status {
-        "waiting_approval" => "wait for approval".to_string(),
-        other => format!("have {other}"),
-    }
-}
