@@ -235,12 +235,13 @@ async fn create_site_duplicate_check_pages_through_every_site_of_the_client() {
     let count = sites(&h).len();
     let existing = sites(&h)
         .into_iter()
-        .find(|s| s["name"] == "Depot 251")
+        .find(|s| s["name"] == "Depot 250")
         .unwrap();
+    // Depot 250 is active (odd ones are inactive, and never duplicates) and on the third page.
     let envelope = h
         .invoke(
             "halopsa.site.create",
-            json!({"Name": "depot 251", "SiteClientId": 3}),
+            json!({"Name": "depot 250", "SiteClientId": 3}),
         )
         .await;
     assert_eq!(codes(&envelope), (200, 200, String::new()), "{envelope}");
