@@ -169,6 +169,19 @@ pub(crate) fn agent_is_active(record: &Record) -> bool {
         .unwrap_or(true)
 }
 
+/// The agent every API application logs in as (`/api/Agent/me`, `is_api_agent`).
+pub(crate) const API_AGENT_ID: i64 = 1;
+
+/// Whether the API agent has been deactivated. Seed 000: API tokens and integration credentials
+/// tied to a deactivated agent stop functioning (its login is disabled at once), so the sandbox
+/// then refuses the token request and every resource call. A store without the agent (an
+/// older state file) is not locked out.
+pub(crate) fn api_agent_disabled(store: &Store) -> bool {
+    store
+        .get(Entity::Agent, API_AGENT_ID)
+        .is_some_and(|agent| !agent_is_active(agent))
+}
+
 /// Halo sets an agent's team by name as well as by id (HaloAPI's E2E tests send `team: "Sales"`):
 /// a `team` name without a `team_id` is resolved here; an unknown name is a 400.
 pub(crate) fn resolve_names(
@@ -848,15 +861,3 @@ mod tests {
     }
 }
 
-/// The agent every API application logs in as (`/api/Agent/me`, `is_api_agent`).
-pub(crate) const API_AGENT_ID: i64 = 1;
-
-/// Whether the API agent has been deactivated. Seed 000: API tokens and integration credentials
-/// tied to a deactivated agent stop functioning (its login is disabled at once), so the sandbox
-/// then refuses the token request and every resource call. A store without the agent (an
-/// older state file) is not locked out.
-pub(crate) fn api_agent_disabled(store: &Store) -> bool {
-    store
-        .get(Entity::Agent, API_AGENT_ID)
-        .is_some_and(|agent| !agent_is_active(agent))
-}
