@@ -78,6 +78,25 @@ fn in_doubt(intent: &Intent) -> InDoubt {
     }
 }
 
+/// What a stored attempt did, as the run report's `attempt_log` shows it. An attempt with no
+/// result was in flight when its process stopped (the resume records it so, as unknown).
+fn logged(attempt: &psaflow_store::AttemptRecord) -> psaflow_workflow::AttemptRecord {
+    match &attempt.result {
+        Some(r) => psaflow_workflow::AttemptRecord {
+            succeeded: r.outcome == Outcome::Succeeded,
+            outcome_unknown: r.outcome == Outcome::Unknown,
+            recovered: r.recovered,
+            error: r.error.clone(),
+        },
+        None => psaflow_workflow::AttemptRecord {
+            succeeded: false,
+            outcome_unknown: true,
+            recovered: false,
+            error: Some(psaflow_workflow::journal::STOPPED_IN_FLIGHT.to_string()),
+        },
+    }
+}
+
 impl StoreJournal {
     /// A journal for `run_id`, loaded with what the store already holds for it.
     pub fn open(
@@ -93,6 +112,7 @@ impl StoreJournal {
         for attempt in store.attempts(run_id)? {
             let h = history.entry(key_of(&attempt.intent.key)).or_default();
             h.attempts_made = h.attempts_made.max(attempt.intent.attempt);
+            h.earlier.push(logged(&attempt));
             // Attempts come in order, so the last one decides where the call stands.
             let changes = attempt.intent.effect != Effect::Read;
             h.in_doubt = None;
@@ -176,13 +196,15 @@ impl StoreJournal {
     }
 
     fn intent_row(&self, note: &AttemptNote) -> Intent {
+        let took = i64::try_from(note.started.elapsed().as_millis()).unwrap_or(i64::MAX);
         Intent {
             key: to_store_key(&self.run_id, &note.call),
             attempt: note.attempt,
             node: note.node.clone(),
             effect: Effect::parse(&note.effect).unwrap_or(Effect::Create),
             params: note.params.clone(),
-            at: now_ms(),
+            // When the attempt began: a read's whole attempt is written after it ended.
+            at: now_ms().saturating_sub(took),
         }
     }
 }
@@ -275,11 +297,20 @@ impl RunJournal for StoreJournal {
         Box::pin(blocking(move || {
             let now = now_ms();
             let status = StepState::parse(note.status).unwrap_or(StepState::Running);
-            let started_at = store
+            let earlier = store
                 .steps(&run_id)?
                 .into_iter()
-                .find(|s| s.step_id == note.step)
-                .map_or(now, |s| s.started_at);
+                .find(|s| s.step_id == note.step);
+            // A step an earlier process finished is replayed from the journal when the run is
+            // resumed: its record keeps the time it really took, unless it now ends otherwise
+            // (a failed step tried again).
+            if let Some(done) = &earlier
+                && done.finished_at.is_some()
+                && (status == StepState::Running || status == done.status)
+            {
+                return Ok(());
+            }
+            let started_at = earlier.map_or(now, |s| s.started_at);
             let finished = !matches!(status, StepState::Running | StepState::WaitingApproval);
             store.record_step(&StepRecord {
                 run_id,

@@ -182,6 +182,7 @@ fn a_killed_run_resumes_without_making_any_record_twice() {
                 let report: Value = serde_json::from_slice(&out.stdout).unwrap();
                 assert_eq!(report["id"], id.as_str());
                 assert_eq!(report["status"], "succeeded");
+                assert_attempt_logs_complete(&report["steps"]["clients"]);
             }
             Some(1) => {
                 // The kill fell between a create's intent and its result: psaflow cannot tell
@@ -254,6 +255,55 @@ fn a_run_is_not_resumed_while_its_process_still_executes_it() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("there is nothing to resume"), "{err}");
+}
+
+/// A read's attempt is journaled whole once it ended; its record still says how long it
+/// took (from when it began), as a change's does.
+#[test]
+fn a_read_attempt_records_the_time_it_took() {
+    let tenant = Tenant(SandboxProcess::start(&["--latency-ms", "40"]));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("read.yaml");
+    std::fs::write(
+        &wf,
+        "name: read\nsteps:\n  - id: client\n    node: halopsa.client.get\n    with: { Id: 1 }\n",
+    )
+    .unwrap();
+    let out = tenant.run(&state, &["run", wf.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let show = tenant.run(&state, &["runs", "show", &id, "--json"]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    let read = &shown["attempt_log"][0];
+    assert_eq!(read["effect"], "read", "{shown:#}");
+    // The sandbox answers no sooner than its latency: the attempt took at least that.
+    assert!(read["duration_ms"].as_i64().unwrap() >= 40, "{read}");
+}
+
+/// Every item's `attempt_log` has one entry per attempt it counts, numbered from 1, the
+/// attempts of the killed process included (they come from the journal).
+fn assert_attempt_logs_complete(step: &Value) {
+    let attempts = step["attempts"].as_array().expect("attempts per item");
+    let logs = step["attempt_log"].as_array().expect("attempt_log per item");
+    assert_eq!(attempts.len(), logs.len());
+    for (item, (count, log)) in attempts.iter().zip(logs).enumerate() {
+        let log = log.as_array().unwrap();
+        assert_eq!(
+            Some(log.len() as u64),
+            count.as_u64(),
+            "item {item}: {count} attempts, log {log:?}"
+        );
+        for (i, entry) in log.iter().enumerate() {
+            assert_eq!(entry["attempt"], i + 1, "item {item}: {log:?}");
+        }
+        if let Some(last) = log.last() {
+            assert_eq!(last["status"], "succeeded", "item {item}: {log:?}");
+        }
+    }
 }
 
 const CREATE_MEMBERS: &str = "name: create-members
@@ -387,6 +437,19 @@ fn an_approval_waits_exit_4_then_approve_completes_it_and_the_audit_names_the_ap
     let waiting: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0]["id"], id.as_str());
+    let timing = |step: &str| -> Value {
+        let show = tenant.run(&state, &["runs", "show", &id, "--json"]);
+        let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+        shown["step_timings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == step)
+            .cloned()
+            .unwrap_or_else(|| panic!("no timing of {step}: {shown:#}"))
+    };
+    let client_before = timing("client");
+    assert_eq!(client_before["status"], "succeeded");
 
     // grace approves; the run resumes in the same command and finishes.
     let out = tenant
@@ -396,6 +459,8 @@ fn an_approval_waits_exit_4_then_approve_completes_it_and_the_audit_names_the_ap
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(tenant.clients("Approved Co renamed").len(), 1);
+    // The step that ran before the wait keeps the time it took: the resume replays it.
+    assert_eq!(timing("client"), client_before);
 
     // The same decision again changes nothing; the opposite one is refused.
     let again = tenant

@@ -10,6 +10,11 @@ use psaflow_core::{BoxFuture, Envelope};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
+/// Why an attempt that was in flight when its process stopped has no answer: what the resume
+/// records for it, and what its report says.
+pub const STOPPED_IN_FLIGHT: &str =
+    "psaflow stopped after sending this request and before recording its answer";
+
 /// One call: a step without for_each (`item: None`) or one for_each item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallKey {
@@ -49,6 +54,9 @@ pub struct CallHistory {
     pub in_doubt: Option<InDoubt>,
     /// Attempts already journaled (new attempts are numbered after them).
     pub attempts_made: u32,
+    /// What each of those attempts did, in order: the start of the call's `attempt_log` in
+    /// the report of the process that resumes it.
+    pub earlier: Vec<crate::report::AttemptRecord>,
 }
 
 /// A call that ended, as a resume replays it.
@@ -88,6 +96,9 @@ pub struct AttemptNote {
     pub effect: String,
     /// The parameters about to be sent (redacted).
     pub params: Value,
+    /// When the attempt began (a read's attempt is journaled whole once it ended, with the
+    /// time it took).
+    pub started: std::time::Instant,
 }
 
 /// How an attempt ended.

@@ -69,6 +69,7 @@ pub use redact::Redactor;
 pub use render::HumanRenderer;
 pub use spill::SPILL_AFTER_BYTES;
 pub use report::{
-    ItemReport, RunReport, RunStatus, StepReport, StepStatus, StoredEnvelope, WaitingApproval,
+    AttemptRecord, ItemReport, RunReport, RunStatus, StepReport, StepStatus, StoredEnvelope,
+    WaitingApproval,
 };
 pub use validate::validate;

@@ -62,6 +62,7 @@ impl StepStatus {
 /// One attempt at a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
+    /// The attempt's envelope was a success.
     pub succeeded: bool,
     /// A request of this attempt may have changed HaloPSA without an answer coming back.
     pub outcome_unknown: bool,

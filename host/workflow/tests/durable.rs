@@ -8,7 +8,7 @@ use psaflow_workflow::journal::{
     ApprovalAnswer, ApprovalAsk, AttemptEnd, AttemptNote, CallHistory, CallKey, FinishedCall,
     InDoubt, JournalResult, RunJournal, StepNote,
 };
-use psaflow_workflow::{RunOptions, RunStatus, StepStatus};
+use psaflow_workflow::{AttemptRecord, RunOptions, RunStatus, StepStatus};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -184,6 +184,20 @@ async fn calls_an_earlier_process_finished_are_replayed_not_sent_again() {
             }),
             in_doubt: None,
             attempts_made: 2,
+            earlier: vec![
+                AttemptRecord {
+                    succeeded: false,
+                    outcome_unknown: false,
+                    recovered: false,
+                    error: Some("HaloPSA answered 503".into()),
+                },
+                AttemptRecord {
+                    succeeded: true,
+                    outcome_unknown: false,
+                    recovered: false,
+                    error: None,
+                },
+            ],
         },
     );
     let opts = journaled(journal, json!({"names": ["a", "bb"]}));
@@ -199,6 +213,9 @@ async fn calls_an_earlier_process_finished_are_replayed_not_sent_again() {
     assert_eq!(report.outputs["ids"], json!([77, 1002]));
     let items = report.step("clients").unwrap().items.clone().unwrap();
     assert_eq!(items[0].attempts, 2);
+    // Its report shows what those attempts did, from the journal.
+    assert_eq!(items[0].attempt_log.len(), 2);
+    assert!(!items[0].attempt_log[0].succeeded && items[0].attempt_log[1].succeeded);
 }
 
 #[tokio::test]
@@ -215,6 +232,7 @@ async fn a_create_left_in_doubt_stops_the_run_and_names_the_record() {
                 params: json!({"Name": "a"}),
             }),
             attempts_made: 1,
+            earlier: Vec::new(),
         },
     );
     let journal = Arc::new(journal);

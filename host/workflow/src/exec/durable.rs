@@ -6,7 +6,7 @@ use super::Ctx;
 use super::step::CallOutcome;
 use crate::journal::{AttemptEnd, AttemptNote, CallKey, FinishedCall, InDoubt, StepNote};
 use crate::model::Step;
-use crate::report::{ItemReport, StepReport, StepStatus};
+use crate::report::{AttemptRecord, ItemReport, StepReport, StepStatus};
 use psaflow_core::{Effect, Envelope, NodeSpec};
 use serde_json::{Map, Value};
 
@@ -61,6 +61,7 @@ pub(crate) fn note(
         node: step.node().to_string(),
         effect: traits(ctx.catalog.get(step.node())).effect.to_string(),
         params: Value::Object(ctx.redactor.map(params)),
+        started: std::time::Instant::now(),
     }
 }
 
@@ -120,8 +121,14 @@ pub(crate) async fn call_finished(ctx: &Ctx<'_>, key: &CallKey, outcome: &CallOu
     let _ = journal.call_finished(key.clone(), result).await;
 }
 
-/// A call an earlier process finished, rebuilt from the journal without calling the node.
-pub(crate) fn replayed(spec: Option<&NodeSpec>, index: usize, done: FinishedCall) -> CallOutcome {
+/// A call an earlier process finished, rebuilt from the journal without calling the node;
+/// `attempt_log` is what its attempts did, as journaled.
+pub(crate) fn replayed(
+    spec: Option<&NodeSpec>,
+    index: usize,
+    done: FinishedCall,
+    attempt_log: Vec<AttemptRecord>,
+) -> CallOutcome {
     let ok = done.succeeded;
     let (deleted, deactivated) = super::step::removals(spec, ok);
     CallOutcome {
@@ -134,8 +141,7 @@ pub(crate) fn replayed(spec: Option<&NodeSpec>, index: usize, done: FinishedCall
             },
             stored: done.envelope.map(Into::into),
             attempts: done.attempts,
-            // The journal keeps each attempt's outcome, not a per-attempt log for the report.
-            attempt_log: Vec::new(),
+            attempt_log,
             error: done.error,
             values: None,
         },
@@ -178,12 +184,10 @@ pub(crate) async fn reconcile(
         node: step.node().to_string(),
         effect: t.effect.to_string(),
         params: doubt.params.clone(),
+        started: std::time::Instant::now(),
     };
     let output = super::step::output_name(spec);
-    let lost_env = Envelope::system(
-        &output,
-        "psaflow stopped after sending this request and before recording its answer",
-    );
+    let lost_env = Envelope::system(&output, crate::journal::STOPPED_IN_FLIGHT);
     after_attempt(ctx, lost, &lost_env, params, true, false).await;
     if t.idempotent {
         return Reconciled::SendAgain {

@@ -107,7 +107,7 @@ pub(crate) async fn call(
         .map(|j| j.history(&key))
         .unwrap_or_default();
     if let Some(done) = history.finished {
-        return durable::replayed(ctx.catalog.get(step.node()), index, done);
+        return durable::replayed(ctx.catalog.get(step.node()), index, done, history.earlier);
     }
     let outcome = call_node(ctx, step, scope, index, &key, history).await;
     durable::call_finished(ctx, &key, &outcome).await;
@@ -209,7 +209,7 @@ async fn call_node(
                         stored: Some(Envelope::system(&output, message).into()),
                         attempts: history.attempts_made,
                         values: None,
-                        attempt_log: Vec::new(),
+                        attempt_log: history.earlier.clone(),
                     },
                     params: Some(ctx.redactor.map(&params)),
                     deleted: 0,
@@ -225,9 +225,12 @@ async fn call_node(
         number: first_attempt,
         look_first,
     };
-    let (env, attempt_log, calls) =
+    let (env, new_attempts, calls) =
         retry::call(ctx, step, &output, &params, item_index, key, start).await;
-    let attempts = first_attempt - 1 + u32::try_from(attempt_log.len()).unwrap_or(u32::MAX);
+    let attempts = first_attempt - 1 + u32::try_from(new_attempts.len()).unwrap_or(u32::MAX);
+    // The log numbers attempts by position: an earlier process's attempts come first.
+    let mut attempt_log = history.earlier;
+    attempt_log.extend(new_attempts);
     let ok = env.is_success();
     let error = (!ok).then(|| {
         attempt_log
