@@ -447,3 +447,93 @@ pub const APPLIED_PLAN: &str = "applied_plan";
 pub fn applied_plan(run: &psaflow_store::RunRecord) -> Option<&str> {
     run.report.as_ref()?.get(APPLIED_PLAN)?.as_str()
 }
+
+/// Queues again every parked run (waiting for an approval in the run queue) whose approval
+/// has timed out undecided, so a worker continues it and its `on_timeout` decides; without
+/// this, a run started through the queue would wait for ever once nobody decided in time.
+/// Called by the sweepers of `psaflow worker` and `psaflow serve`. Returns the runs queued.
+pub fn requeue_timed_out_approvals(
+    store: &dyn RunStore,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut queued = Vec::new();
+    for entry in store.queue_entries()?.into_iter().filter(|e| e.parked) {
+        let run_id = entry.work.run_id;
+        let timed_out = store.approvals(&run_id)?.iter().any(|a| {
+            a.decided.is_none() && a.request.expires_at.is_some_and(|at| at <= now)
+        });
+        if timed_out {
+            store.requeue(&run_id, None, now)?;
+            queued.push(run_id);
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psaflow_store::{NewRun, QueuedWork, RunEnd, RunState, SqliteStore};
+
+    fn parked_run(store: &dyn RunStore, id: &str, expires_at: Option<i64>) {
+        let run = NewRun {
+            id: id.into(),
+            workflow: "w".into(),
+            workflow_file: "w.yaml".into(),
+            workflow_hash: "h".into(),
+            workflow_source: "name: w\nsteps: []\n".into(),
+            inputs: json!({}),
+            redacted_inputs: Vec::new(),
+            started_by: "ada".into(),
+            backend: "sandbox".into(),
+            created_at: 1,
+        };
+        let work = QueuedWork {
+            run_id: id.into(),
+            inputs: json!({}),
+            connection: None,
+            dry_run: false,
+            lost_leases: 0,
+            enqueued_at: 1,
+        };
+        store.enqueue(&run, &work).unwrap();
+        assert!(store.claim("w1", 60_000, 2).unwrap().is_some());
+        store
+            .request_approval(&ApprovalRequest {
+                run_id: id.into(),
+                step_id: "go".into(),
+                message: "go?".into(),
+                approvers: Vec::new(),
+                on_timeout: Decision::Rejected,
+                requested_at: 3,
+                expires_at,
+            })
+            .unwrap();
+        let end = RunEnd {
+            status: RunState::WaitingApproval,
+            report: None,
+            error: None,
+            at: 4,
+        };
+        assert!(store.finish(id, "w1", &end).unwrap());
+    }
+
+    #[test]
+    fn only_runs_whose_approval_timed_out_are_queued_again() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        parked_run(&store, "late", Some(100));
+        parked_run(&store, "later", Some(10_000));
+        parked_run(&store, "never", None);
+        assert_eq!(requeue_timed_out_approvals(&store, 50).unwrap(), Vec::<String>::new());
+        assert_eq!(requeue_timed_out_approvals(&store, 100).unwrap(), vec!["late".to_string()]);
+        let parked: Vec<(String, bool)> = store
+            .queue_entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.work.run_id, e.parked))
+            .collect();
+        assert!(parked.contains(&("late".into(), false)), "{parked:?}");
+        assert!(parked.contains(&("later".into(), true)), "{parked:?}");
+        assert!(parked.contains(&("never".into(), true)), "{parked:?}");
+    }
+}

@@ -233,6 +233,20 @@ async fn sweep_loop(
             Ok(Err(err)) => eprintln!("psaflow: sweeping expired leases: {err}"),
             Err(err) => eprintln!("psaflow: sweeping expired leases: {err}"),
         }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || {
+            crate::durable::requeue_timed_out_approvals(s.as_ref(), now_ms())
+        })
+        .await
+        {
+            Ok(Ok(queued)) => {
+                for id in &queued {
+                    eprintln!("psaflow: run {id}: its approval timed out; queued again so on_timeout decides");
+                }
+            }
+            Ok(Err(err)) => eprintln!("psaflow: queueing runs whose approval timed out: {err}"),
+            Err(err) => eprintln!("psaflow: queueing runs whose approval timed out: {err}"),
+        }
     }
 }
 

@@ -220,6 +220,23 @@ async fn sweep_loop(state: Arc<AppState>, shutdown: Stop) {
             Ok(Err(err)) => tracing::error!(error = %err, "sweeping expired leases failed"),
             Err(err) => tracing::error!(error = %err, "sweeping expired leases did not finish"),
         }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || {
+            psaflow::durable::requeue_timed_out_approvals(store.as_ref(), now_ms())
+        })
+        .await
+        {
+            Ok(Ok(queued)) => {
+                for id in &queued {
+                    tracing::info!(run_id = %id, "its approval timed out; queued again so on_timeout decides");
+                }
+                if !queued.is_empty() {
+                    state.executor.wake();
+                }
+            }
+            Ok(Err(err)) => tracing::error!(error = %err, "queueing runs whose approval timed out failed"),
+            Err(err) => tracing::error!(error = %err, "queueing runs whose approval timed out did not finish"),
+        }
     }
 }
 
