@@ -69,13 +69,37 @@ pub fn load(path: &Path) -> Result<Workflow, Diagnostics> {
     {
         return Err(too_large(&file, meta.len()));
     }
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics::from(Diagnostic::general(
             &file,
             format!("cannot read the workflow file: {e}"),
         ))
     })?;
+    let source = String::from_utf8(bytes)
+        .map_err(|e| not_utf8(&file, e.as_bytes(), e.utf8_error().valid_up_to()))?;
     parse(&source, &file)
+}
+
+/// A workflow file that is not UTF-8 (often Windows-1252 from an old editor): the line and
+/// column of the first byte that is not, and what to do.
+fn not_utf8(file_name: &str, bytes: &[u8], bad: usize) -> Diagnostics {
+    // The valid text before the bad byte decides the position; the snippet shows the file
+    // with bad bytes replaced.
+    let before = String::from_utf8_lossy(&bytes[..bad]);
+    let source: Arc<str> = String::from_utf8_lossy(bytes).into();
+    let pos = Pos::at(&source, before.len(), 1);
+    Diagnostics::from(
+        Diagnostic::at(
+            file_name,
+            &source,
+            pos,
+            format!(
+                "the workflow file is not UTF-8 text: byte 0x{:02X} at line {}, column {} is not UTF-8",
+                bytes[bad], pos.line, pos.column
+            ),
+        )
+        .with_help("save the file as UTF-8 (most editors offer the encoding in \"Save as\")"),
+    )
 }
 
 /// The largest workflow psaflow reads. Real workflows are a few kilobytes; a huge file is a
@@ -938,6 +962,17 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_the_first_bad_byte_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.yaml");
+        std::fs::write(&path, b"name: t\nsteps:\n  - id: c # caf\xe9\n").unwrap();
+        let d = load(&path).unwrap_err().0.remove(0);
+        assert_eq!((d.line, d.column), (3, 16), "{}", d.message);
+        assert!(d.message.contains("0xE9"), "{}", d.message);
+        assert!(d.help.unwrap().contains("save the file as UTF-8"));
+    }
 
     #[test]
     fn the_suggested_identifier_is_itself_valid() {

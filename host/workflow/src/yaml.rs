@@ -150,7 +150,7 @@ pub(crate) const WORKFLOW: FileKind = FileKind {
     syntax_help: workflow_syntax_help,
 };
 
-fn workflow_syntax_help(line: &str, message: &str) -> Option<String> {
+fn workflow_syntax_help(line: &str, _message: &str) -> Option<String> {
     if line.contains("${{") && line.contains('{') {
         Some("an expression inside `{ ... }` or `[ ... ]` must be quoted: Name: \"${{ inputs.name }}\"".to_string())
     } else if line.trim_start().starts_with("${{") || line.contains(": ${{") && line.contains(": ")
@@ -159,8 +159,6 @@ fn workflow_syntax_help(line: &str, message: &str) -> Option<String> {
             "if the value contains `: ` or starts with a special character, put it in quotes"
                 .to_string(),
         )
-    } else if message.contains("duplicate mapping key") {
-        Some("each key may appear only once in a mapping".to_string())
     } else {
         None
     }
@@ -198,6 +196,9 @@ fn syntax_error(
              repeated through aliases (*name), or split the file",
         );
     }
+    if let serde_saphyr::Error::DuplicateMappingKey { key, location } = err.without_snippet() {
+        return duplicate_key(source, file, key.as_deref(), location);
+    }
     let text = err.without_snippet().to_string();
     // The parser appends "at line N, column M"; we show the position ourselves.
     let message = match text.rfind(" at line ") {
@@ -210,9 +211,89 @@ fn syntax_error(
     };
     let mut pos = pos_of(source, &loc);
     pos.len = pos.len.max(1);
+    // The parser notices a tab only where it ends a scalar (often the line before the tab);
+    // point at the tab itself and say why.
+    if message.contains("tab")
+        && let Some(tab) = indenting_tab(source, pos.line)
+    {
+        return Diagnostic::at(
+            file,
+            source,
+            tab,
+            "YAML syntax error: a tab indents this line".to_string(),
+        )
+        .with_help("YAML indents with spaces, never tabs: replace the tab with spaces");
+    }
     let line_text = source.lines().nth(pos.line.saturating_sub(1)).unwrap_or("");
     let help = (kind.syntax_help)(line_text, &message);
     Diagnostic::at(file, source, pos, message).with_help_opt(help)
+}
+
+/// The first tab in a line's indentation, from line `from` (1-based) on.
+fn indenting_tab(source: &str, from: usize) -> Option<Pos> {
+    let mut offset = 0;
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        if i + 1 >= from {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            if let Some(at) = line[..indent].find('\t') {
+                return Some(Pos::at(source, offset + at, 1));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// A key written twice in one mapping: where, and where it was first (found by reading the
+/// file again with duplicates passed through, which only this error path pays for).
+fn duplicate_key(
+    source: &Arc<str>,
+    file: &str,
+    key: Option<&str>,
+    location: &Location,
+) -> Diagnostic {
+    let mut pos = pos_of(source, location);
+    let name = key.map_or_else(|| "this key".to_string(), |k| format!("key '{k}'"));
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+    };
+    let first = serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options)
+        .ok()
+        .and_then(|raw| first_of_duplicate(&convert(source, raw), pos.offset));
+    let message = match first {
+        Some(first) => format!(
+            "{name} appears twice in this mapping (first at line {})",
+            first.line
+        ),
+        None => format!("{name} appears twice in this mapping"),
+    };
+    if let Some(k) = key {
+        pos.len = pos.len.max(k.len());
+    }
+    pos.len = pos.len.max(1);
+    Diagnostic::at(file, source, pos, message)
+        .with_help("each key may appear only once in a mapping: remove or rename one of them")
+}
+
+/// Where the first of two equal keys is, given the offset of the second.
+fn first_of_duplicate(node: &Node, second: usize) -> Option<Pos> {
+    match &node.kind {
+        Kind::Map(entries) => {
+            if let Some(i) = entries.iter().position(|(k, _)| k.pos.offset == second) {
+                let name = &entries[i].0.name;
+                if let Some((k, _)) = entries[..i].iter().find(|(k, _)| &k.name == name) {
+                    return Some(k.pos);
+                }
+            }
+            entries
+                .iter()
+                .find_map(|(_, v)| first_of_duplicate(v, second))
+        }
+        Kind::Seq(items) => items.iter().find_map(|v| first_of_duplicate(v, second)),
+        _ => None,
+    }
 }
 
 /// The reading limit the parser stopped at, when it stopped at one (a "billion laughs" file
@@ -524,6 +605,26 @@ mod tests {
         assert_eq!(d.line, 4);
         assert!(d.message.starts_with("YAML syntax error"), "{}", d.message);
         assert!(d.help.unwrap().contains("must be quoted"));
+    }
+
+    #[test]
+    fn a_tab_is_reported_where_it_is_with_a_hint() {
+        let src: Arc<str> = "name: t\nsteps:\n  - id: c\n\tnode: x\n".into();
+        let d = parse(&src, "f.yaml", &WORKFLOW).unwrap_err();
+        assert_eq!((d.line, d.column), (4, 1), "{}", d.message);
+        assert!(d.help.unwrap().contains("spaces"));
+    }
+
+    #[test]
+    fn a_duplicate_key_names_its_first_place_without_library_advice() {
+        let src: Arc<str> = "name: t\nsteps:\n  - id: a\n    node: x\n    id: b\n".into();
+        let d = parse(&src, "f.yaml", &WORKFLOW).unwrap_err();
+        assert_eq!(
+            d.message,
+            "key 'id' appears twice in this mapping (first at line 3)"
+        );
+        assert_eq!((d.line, d.column), (5, 5));
+        assert!(!format!("{d:?}").contains("DuplicateKeyPolicy"));
     }
 
     #[test]
