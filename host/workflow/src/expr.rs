@@ -456,9 +456,13 @@ fn environment() -> Environment<'static> {
     env.add_function("days_ago", crate::dates::days_ago);
     // `fail("no agent has that email")`: stops the step with the workflow author's own words,
     // e.g. `x if found else fail("...")`.
-    env.add_function("fail", |message: String| -> Result<MjValue, minijinja::Error> {
-        Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
-    });
+    env.add_function(
+        "fail",
+        |message: String| -> Result<MjValue, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message)
+                .with_source(AuthorsFailure))
+        },
+    );
     env
 }
 
@@ -484,7 +488,7 @@ pub(crate) enum Unknown {
 }
 
 /// Filters and tests users reach for, for "did you mean" (existence is asked of minijinja).
-const KNOWN_FILTERS: &[&str] = &[
+pub(crate) const KNOWN_FILTERS: &[&str] = &[
     "abs", "attr", "batch", "bool", "capitalize", "count", "default", "dictsort", "escape",
     "first", "float", "fromjson", "groupby", "indent", "int", "items", "join", "last", "length",
     "lines", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
@@ -611,8 +615,24 @@ pub(crate) fn roots(body: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Marks the error of `fail("...")`: its message is the workflow author's, shown as written.
+#[derive(Debug)]
+struct AuthorsFailure;
+
+impl std::fmt::Display for AuthorsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fail() was called")
+    }
+}
+
+impl std::error::Error for AuthorsFailure {}
+
 /// A minijinja error as one readable line, without its internal location suffix.
 pub(crate) fn error_text(err: &minijinja::Error) -> String {
+    let authors = std::error::Error::source(err).is_some_and(|s| s.is::<AuthorsFailure>());
+    if authors && let Some(detail) = err.detail() {
+        return detail.to_string();
+    }
     if err.kind() == ErrorKind::OutOfFuel {
         return format!(
             "the expression does too much work (more than {EXPRESSION_FUEL} steps, psaflow's limit for one expression)"
@@ -1143,6 +1163,7 @@ mod tests {
         let (t, _) = tpl("${{ inputs.name if inputs.count > 5 else fail('too few: ' ~ inputs.count) }}");
         let err = eval(&t, &s, Mode::Full).unwrap_err();
         assert!(err.message.contains("too few: 3"), "{}", err.message);
+        assert!(!err.message.contains("invalid operation"), "{}", err.message);
         assert!(!err.message.contains("unknown name"), "{}", err.message);
         let (t, _) = tpl("${{ days_ago(1) < days_ago(0) }}");
         assert_eq!(eval(&t, &s, Mode::Full).unwrap(), json!(true));

@@ -400,6 +400,25 @@ impl Validator<'_> {
                 // What `on_failure`/`finally` steps (and outputs) can read about the run.
                 "run" if self.reads_run_ok(step_index) => {}
                 r if BUILTIN_GLOBALS.contains(&r) => {}
+                other if is_called(&e.body, other) => {
+                    // `dayz_ago(3)`: a function; suggest the nearest function, else a filter
+                    // of that spelling (`lenght(x)` is written `x | length`).
+                    let message = match (
+                        suggest(other, BUILTIN_GLOBALS.iter().copied()),
+                        suggest(other, expr::KNOWN_FILTERS.iter().copied()),
+                    ) {
+                        (Some(f), _) => format!("unknown function '{other}' (did you mean '{f}'?)"),
+                        (None, Some(f)) => format!(
+                            "unknown function '{other}' (did you mean the filter '{f}': value | {f}?)"
+                        ),
+                        (None, None) => format!("unknown function '{other}'"),
+                    };
+                    self.error(
+                        e.pos,
+                        message,
+                        Some(format!("functions: {}", BUILTIN_GLOBALS.join(", "))),
+                    );
+                }
                 other => {
                     let roots = ["inputs", "steps", "env", "item", "index"];
                     let message = match suggest(other, roots) {
@@ -415,6 +434,15 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// Whether `body` calls `name` as a function (`name(`), outside a longer name or a field.
+fn is_called(body: &str, name: &str) -> bool {
+    body.match_indices(name).any(|(at, _)| {
+        let before = body[..at].chars().next_back();
+        let starts = !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        starts && body[at + name.len()..].trim_start().starts_with('(')
+    })
 }
 
 /// The status fields every envelope has, beside the node's output key.

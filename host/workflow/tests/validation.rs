@@ -637,3 +637,28 @@ fn env_cannot_list_the_variable_the_connection_reads_its_secret_from() {
         None,
     );
 }
+
+#[test]
+fn an_unknown_function_suggests_the_nearest_function_or_filter() {
+    let yaml = format!(
+        "{HEAD}  - id: s\n    set:\n      a: ${{{{ dayz_ago(3) }}}}\n      b: ${{{{ lenght(inputs.client_name) }}}}\n      c: ${{{{ frobnicate(1) }}}}\n"
+    );
+    let errs = errors(&yaml);
+    let messages: Vec<&str> = errs.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages.contains(&"unknown function 'dayz_ago' (did you mean 'days_ago'?)"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(
+            &"unknown function 'lenght' (did you mean the filter 'length': value | length?)"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"unknown function 'frobnicate'"),
+        "{messages:?}"
+    );
+    let help = errs[0].help.as_deref().unwrap_or("");
+    assert!(help.contains("days_ago"), "{help}");
+}
