@@ -56,7 +56,7 @@ async fn the_plan_lists_exactly_who_apply_deactivates_and_drift_is_skipped() {
         ..RunOptions::default()
     };
     let writes_before = h.sandbox.requests().iter().filter(|r| r.method != "GET" && !r.path.contains("token")).count();
-    let (plan, report) = make_plan(&wf, &file, &h.runtime, opts, "sandbox").await;
+    let (plan, report) = make_plan(&wf, &file, &h.runtime, opts, "sandbox", "sandbox").await;
     assert!(report.succeeded(), "{}", report.to_json());
     assert!(plan.problems.is_empty(), "{:?}", plan.problems);
     let named: Vec<&str> = plan
@@ -125,7 +125,7 @@ async fn apply_refuses_a_changed_workflow_or_other_inputs() {
         inputs: inputs(json!({"site_id": site_id})),
         ..RunOptions::default()
     };
-    let (plan, _) = make_plan(&wf, &file, &h.runtime, opts, "sandbox").await;
+    let (plan, _) = make_plan(&wf, &file, &h.runtime, opts, "sandbox", "sandbox").await;
     let edited = psaflow_workflow::parse(&wf.source().replace("Count: 5000", "Count: 10"), &file).unwrap();
     let err = apply_plan(&edited, &plan, &h.runtime, RunOptions::default()).await.unwrap_err();
     assert!(matches!(err, PlanError::WorkflowChanged { .. }), "{err}");

@@ -667,6 +667,94 @@ fn apply_is_recorded_as_a_run_and_its_changes_are_audited() {
     assert_eq!(audit[0]["target"], id.as_str());
 }
 
+/// A plan reviewed against one tenant is never applied to another: apply refuses before
+/// sending anything, whatever the records there look like.
+#[test]
+fn apply_refuses_a_plan_made_against_another_tenant() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let wf = dir.path().join("rename.yaml");
+    std::fs::write(&wf, RENAME).unwrap();
+    let plan = dir.path().join("plan.json");
+    let (wf, plan) = (wf.to_str().unwrap(), plan.to_str().unwrap());
+    let out = tenant
+        .0
+        .psaflow()
+        .args(["plan", wf, "--input", "id=1", "--input", "name=Elsewhere", "--out", plan])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
+    assert!(
+        Path::new(saved["workflow"].as_str().unwrap()).is_absolute(),
+        "applied from any folder: {saved}"
+    );
+    // The same plan on the embedded sandbox (no HALOPSA_* variables).
+    let out = common::psaflow()
+        .args(["apply", plan, "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the plan was made against HaloPSA at"), "{err}");
+    assert!(err.contains("this apply would send its changes to sandbox"), "{err}");
+    assert!(tenant.clients("Elsewhere").is_empty());
+}
+
+/// An apply that fails runs the workflow's on_failure steps, as a failed run does: they are
+/// not in the plan (planning does not fail), but the plan says they may run.
+#[test]
+fn a_failed_apply_runs_its_on_failure_steps() {
+    let tenant = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let id = new_client(&tenant, "Rollback Co");
+    let wf = dir.path().join("compensate.yaml");
+    std::fs::write(
+        &wf,
+        format!(
+            "name: compensate
+steps:
+  - id: mark
+    node: halopsa.client.update
+    with: {{ Id: {id}, Notes: changed }}
+  - id: gone
+    node: halopsa.client.get
+    with: {{ Id: 999999 }}
+on_failure:
+  - id: undo
+    node: halopsa.client.update
+    with: {{ Id: {id}, Notes: rolled back }}
+"
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.json");
+    let (wf, plan) = (wf.to_str().unwrap(), plan.to_str().unwrap());
+    let out = tenant.0.psaflow().args(["plan", wf, "--out", plan]).output().unwrap();
+    // The read of a missing client fails while planning too: the plan says so, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("If the apply fails, its on_failure step(s) run and may change records: undo (halopsa.client.update)"),
+        "{shown}"
+    );
+    let out = tenant.run(&state, &["apply", plan, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["steps"]["undo"]["status"], "succeeded", "{report:#}");
+    let env = tenant
+        .0
+        .psaflow()
+        .args(["invoke", "halopsa.client.get", "--with", &format!("Id={id}")])
+        .output()
+        .unwrap();
+    let env: Value = serde_json::from_slice(&env.stdout).unwrap();
+    assert_eq!(env["Client"]["notes"], "rolled back", "{env}");
+}
+
 #[test]
 fn apply_refuses_a_plan_that_passes_an_approval_before_sending_anything() {
     let tenant = Tenant::start();

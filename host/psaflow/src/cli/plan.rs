@@ -85,8 +85,21 @@ pub async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let runtime = super::build_runtime(cli, &backend)?;
-    let file = args.file.display().to_string();
-    let (plan, report) = make_plan(&workflow, &file, &runtime, options, &backend.description).await;
+    // Absolute, so the plan can be applied from any folder.
+    let file = std::fs::canonicalize(&args.file)
+        .unwrap_or_else(|_| args.file.clone())
+        .display()
+        .to_string();
+    let tenant = backend.run_label();
+    let (plan, report) = make_plan(
+        &workflow,
+        &file,
+        &runtime,
+        options,
+        &backend.description,
+        &tenant,
+    )
+    .await;
     let text = serde_json::to_string_pretty(&plan)?;
     if let Some(out) = &args.out {
         std::fs::write(out, format!("{text}\n"))
@@ -136,6 +149,11 @@ pub async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<u8> {
         Ok(backend) => backend,
         Err(code) => return Ok(code),
     };
+    // Before anything is sent: a plan reviewed against one tenant never changes another.
+    if let Err(e) = plan.check_tenant(&backend.run_label()) {
+        eprintln!("psaflow: {e}");
+        return Ok(EXIT_USAGE);
+    }
     let runtime = super::build_runtime(cli, &backend)?;
     let observer = super::run::progress_renderer(runtime.catalog(), &backend);
     let mut options = RunOptions {

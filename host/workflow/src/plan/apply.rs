@@ -25,14 +25,18 @@ pub struct ApplyGate {
     /// Each planned change and whether apply has used it.
     changes: Mutex<Vec<(Change, bool)>>,
     skipped: Mutex<Vec<Skipped>>,
+    /// The workflow's `on_failure` steps: they run only when the apply failed, to undo what it
+    /// made (the plan lists them), so their writes go through unplanned.
+    rollback: Vec<String>,
 }
 
 impl ApplyGate {
-    /// A gate that lets exactly `changes` through.
-    pub fn new(changes: Vec<Change>) -> Self {
+    /// A gate that lets exactly `changes` through, and the writes of the `rollback` steps.
+    pub fn new(changes: Vec<Change>, rollback: Vec<String>) -> Self {
         ApplyGate {
             changes: Mutex::new(changes.into_iter().map(|c| (c, false)).collect()),
             skipped: Mutex::new(Vec::new()),
+            rollback,
         }
     }
 
@@ -69,6 +73,9 @@ impl ApplyGate {
         params: &Map<String, Value>,
         item: Option<usize>,
     ) -> Gate {
+        if self.rollback.iter().any(|id| id == step.id()) {
+            return Gate::Send;
+        }
         let reader = reader_for(invoker.catalog(), spec);
         let target_id = reader.and_then(|(_, p)| params.get(p));
         let found = {

@@ -26,6 +26,15 @@ pub struct PlanFile {
     pub inputs_sha256: String,
     /// Where the reads went, in words.
     pub backend: String,
+    /// Which tenant(s) the plan was made against (`sandbox`, or each tenant connection's
+    /// description): apply refuses to send the plan's changes anywhere else. A plan without it
+    /// (made by an older psaflow) is refused too: nothing would say where it belongs.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The `on_failure` steps that change records: not planned (they run only when the run
+    /// fails), yet apply lets them run then, so a failed apply is rolled back as a failed run is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_failure: Vec<FailureStep>,
     /// The changes, in the order the run would make them.
     pub changes: Vec<Change>,
     /// Steps with `approval:` that the plan reaches.
@@ -35,6 +44,15 @@ pub struct PlanFile {
     /// Problems met while planning (a read step failed, a list could not be resolved).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+}
+
+/// An `on_failure` step that changes records (see [`PlanFile::on_failure`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureStep {
+    /// The step's id.
+    pub step: String,
+    /// The node it runs.
+    pub node: String,
 }
 
 /// How many API requests planning made and applying would make.
@@ -64,6 +82,14 @@ pub enum PlanError {
         /// Its SHA-256 when planned.
         planned: String,
     },
+    #[error("{}", other_tenant(planned.as_deref(), now))]
+    /// Apply would send the changes to another tenant than the plan was made against.
+    OtherTenant {
+        /// Where the plan was made (`None`: the plan does not say).
+        planned: Option<String>,
+        /// Where apply would send.
+        now: String,
+    },
     #[error("the inputs differ from the plan's (sha256 {now}, plan has {planned}); run psaflow plan again with these inputs")]
     /// The inputs given to apply are not the inputs planned.
     InputsChanged {
@@ -72,6 +98,17 @@ pub enum PlanError {
         /// Their SHA-256 when planned.
         planned: String,
     },
+}
+
+fn other_tenant(planned: Option<&str>, now: &str) -> String {
+    match planned {
+        Some(planned) => format!(
+            "the plan was made against {planned}; this apply would send its changes to {now}. Point psaflow at the same tenant, or make a new plan against this one"
+        ),
+        None => format!(
+            "the plan does not say which tenant it was made against (an older psaflow made it); make it again before applying it to {now}"
+        ),
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -190,10 +227,34 @@ impl PlanFile {
                 self.approvals.join(", ")
             ));
         }
+        if !self.on_failure.is_empty() {
+            let steps: Vec<String> = self
+                .on_failure
+                .iter()
+                .map(|f| format!("{} ({})", f.step, f.node))
+                .collect();
+            out.push_str(&format!(
+                "If the apply fails, its on_failure step(s) run and may change records: {}\n",
+                steps.join(", ")
+            ));
+        }
         for p in &self.problems {
             out.push_str(&format!("problem: {p}\n"));
         }
         out
+    }
+
+    /// Refuses to apply the plan to another tenant than it was made against (`tenant`: the
+    /// run label of the connections apply would use). Plans made on the embedded sandbox may
+    /// be applied to another embedded sandbox (the caller says its records are not the same).
+    pub fn check_tenant(&self, tenant: &str) -> Result<(), PlanError> {
+        match &self.tenant {
+            Some(planned) if planned == tenant => Ok(()),
+            planned => Err(PlanError::OtherTenant {
+                planned: planned.clone(),
+                now: tenant.to_string(),
+            }),
+        }
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn make_plan(
     invoker: &dyn NodeInvoker,
     mut opts: RunOptions,
     backend: &str,
+    tenant: &str,
 ) -> (PlanFile, RunReport) {
     let gate = Arc::new(PlanGate::new());
     opts.gate = Some(gate.clone());
@@ -128,6 +129,16 @@ pub async fn make_plan(
         inputs_sha256: file::inputs_sha256(&inputs),
         inputs,
         backend: backend.to_string(),
+        tenant: Some(tenant.to_string()),
+        on_failure: wf
+            .on_failure()
+            .iter()
+            .filter(|s| catalog.get(s.node()).is_some_and(|spec| !semantics::is_read(spec)))
+            .map(|s| file::FailureStep {
+                step: s.id().to_string(),
+                node: s.node().to_string(),
+            })
+            .collect(),
         requests: file::Requests {
             reads_made: step_reads + gate.target_reads(),
             writes_planned: changes.len() as u64,
@@ -154,7 +165,8 @@ pub async fn apply_plan(
         plan.check_matches(wf.source(), &opts.inputs)?;
     }
     opts.inputs = plan.inputs.clone();
-    let gate = Arc::new(ApplyGate::new(plan.changes.clone()));
+    let rollback = wf.on_failure().iter().map(|s| s.id().to_string()).collect();
+    let gate = Arc::new(ApplyGate::new(plan.changes.clone(), rollback));
     opts.gate = Some(gate.clone());
     let report = crate::exec::run(wf, invoker, opts).await;
     Ok((report, gate.skipped()))
