@@ -734,6 +734,31 @@ async fn on_failure_is_skipped_on_success_and_finally_always_runs() {
     );
 }
 
+/// Cleanup steps are independent: one that fails fails the run, and the next still runs.
+#[tokio::test]
+async fn a_failing_finally_step_does_not_skip_the_next() {
+    let yaml = r#"name: t
+steps:
+  - id: client
+    node: halopsa.client.get
+    with: { Id: 1 }
+finally:
+  - id: release
+    node: halopsa.client.update
+    with: { Id: 1, Name: released }
+  - id: note
+    set:
+      outcome: "${{ run.status }}"
+"#;
+    let fake = Fake::new().script("halopsa.client.update", vec![business_error("locked")]);
+    let (report, _) = run(yaml, &fake, json!({})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.step("release").unwrap().status, StepStatus::Failed, "{}", report.to_json());
+    let note = report.step("note").unwrap();
+    assert_eq!(note.status, StepStatus::Succeeded, "{}", report.to_json());
+    assert!(report.error.as_deref().is_some_and(|e| e.contains("locked")), "{:?}", report.error);
+}
+
 #[tokio::test]
 async fn a_missing_item_field_fails_with_the_default_hint() {
     let yaml = r#"name: t

@@ -51,6 +51,9 @@ struct Walk<'w, 'c> {
     decisions: &'w BTreeMap<String, ApprovalAnswer>,
     /// `run` as `on_failure`/`finally` steps see it.
     run_info: Option<Value>,
+    /// Each step runs whatever the ones before it did (`finally:`, cleanup): a failure fails
+    /// the run but skips nothing after it.
+    independent: bool,
 }
 
 impl Walk<'_, '_> {
@@ -190,7 +193,13 @@ impl Walk<'_, '_> {
                     ));
                 } else {
                     self.report.status = RunStatus::Failed;
-                    self.stopped_by = Some(id.clone());
+                    if self.independent {
+                        if self.report.error.is_none() {
+                            self.report.error = r.error.clone();
+                        }
+                    } else {
+                        self.stopped_by = Some(id.clone());
+                    }
                 }
             }
             for w in &r.warnings {
@@ -287,6 +296,7 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, mut opts: RunOptions)
         stop_reason: None,
         decisions: &opts.decisions,
         run_info: None,
+        independent: false,
     };
     walk.steps(wf.steps()).await;
     // A run waiting for approval is not over: on_failure, finally and outputs come when it
@@ -317,6 +327,9 @@ pub async fn run(wf: &Workflow, invoker: &dyn NodeInvoker, mut opts: RunOptions)
     }
     walk.stopped_by = None;
     walk.stop_reason = None;
+    // Cleanup steps each get their turn, as `if: always()` steps do in CI systems: one that
+    // fails does not leave the others undone.
+    walk.independent = true;
     walk.steps(wf.finally()).await;
     // Outputs: on a failed run, whatever can still be computed.
     let mut scope = Scope::with_steps(&inputs, &env, &seen.0);
