@@ -78,7 +78,12 @@ fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> O
     candidates
         .into_iter()
         .map(|c| (edit_distance(&wanted_lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(wanted.len()) / 3).max(2))
+        // Within a third of the length (at least 2 edits), and never a whole rewrite: `zz`
+        // is 2 edits from `n` but shares nothing with it.
+        .filter(|(d, c)| {
+            let longer = c.len().max(wanted.len());
+            *d <= (longer / 3).max(2) && *d < longer
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -124,6 +129,14 @@ mod tests {
             assert_eq!(kebab_to_pascal(kebab), pascal);
             assert_eq!(pascal_to_kebab(pascal), kebab);
         }
+    }
+
+    #[test]
+    fn a_short_name_is_not_near_one_it_shares_nothing_with() {
+        assert_eq!(suggest("zz", ["n"]), None);
+        assert_eq!(suggest("x", ["n"]), None);
+        assert_eq!(suggest("nn", ["n"]), Some("n"));
+        assert_eq!(suggest("id", ["ids"]), Some("ids"));
     }
 
     #[test]

@@ -252,3 +252,43 @@ fn reading_commands_do_not_create_a_run_store_or_its_folder() {
     assert_eq!(text(&out.stdout).trim(), "[]");
     assert!(!state.exists());
 }
+
+/// `--input` is checked before anything runs: a name far from every input lists the inputs
+/// (no far-fetched "did you mean"), an input given twice and a JSON object naming a key twice
+/// are refused instead of keeping the last value silently.
+#[test]
+fn inputs_given_twice_or_far_from_any_name_are_refused_plainly() {
+    let dir = common::tmp("inputs-given-twice");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wf = dir.join("wf.yaml");
+    std::fs::write(
+        &wf,
+        "name: t\ninputs:\n  n: { type: integer, default: 1 }\n  j: { type: json, required: false }\nsteps:\n  - id: s\n    set:\n      a: ${{ inputs.n }}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("dup.json"), "{\"a\": 1,\n \"a\": 2}").unwrap();
+    let wf = wf.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let out = psaflow()
+            .args(["run", wf, "--dry-run"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, err) = run(&["--input", "zz=1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+    assert!(err.contains("declared inputs: n, j"), "{err}");
+    let (code, err) = run(&["--input", "n=1", "--input", "n=2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--input n is given twice"), "{err}");
+    let json = format!("j=@{}", dir.join("dup.json").display());
+    let (code, err) = run(&["--input", &json]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("key 'a' appears twice"), "{err}");
+    assert!(err.contains(":2:"), "the line of the second key: {err}");
+    let (code, err) = run(&["--input", "j={\"a\":1,\"a\":2}"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("key 'a' appears twice"), "{err}");
+}

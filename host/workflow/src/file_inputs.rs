@@ -181,8 +181,73 @@ fn csv_error(err: csv::Error) -> TextError {
 
 /// Parses JSON text; an error names its line.
 pub(crate) fn parse_json(text: &str) -> Result<Value, TextError> {
-    serde_json::from_str(text.trim_start_matches('\u{feff}'))
+    json_without_duplicate_keys(text.trim_start_matches('\u{feff}'))
         .map_err(|e| TextError::at(e.line(), format!("not valid JSON: {e}")))
+}
+
+/// Parses JSON, refusing an object that names a key twice (serde_json would keep the last
+/// silently, so `{"a": 1, "a": 2}` lost a value without a word); the error says where.
+pub(crate) fn json_without_duplicate_keys(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str::<Unique>(text).map(|u| u.0)
+}
+
+/// A JSON value read with duplicate keys refused.
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = a.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = a.next_key::<String>()? {
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "key '{key}' appears twice in one object; a key may appear only once"
+                )));
+            }
+            let Unique(value) = a.next_value()?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +264,18 @@ mod tests {
                 {"name": "Carter, Sam", "email": "sam@msp.example", "team": "Service Desk"},
                 {"name": "Ada", "email": "", "team": "Field \"A\" Engineers"}
             ])
+        );
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_refused_at_its_place() {
+        let err = parse_json("{\n  \"a\": 1,\n  \"a\": 2\n}").unwrap_err();
+        assert_eq!(err.line, 3, "{}", err.message);
+        let message = &err.message;
+        assert!(message.contains("key 'a' appears twice"), "{message}");
+        assert_eq!(
+            parse_json("{\"a\": [1, 2.5, {\"b\": null}], \"c\": true}").unwrap(),
+            json!({"a": [1, 2.5, {"b": null}], "c": true})
         );
     }
 

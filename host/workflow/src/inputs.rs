@@ -103,7 +103,7 @@ pub(crate) fn convert(raw: &str, ty: InputType) -> Result<Value, String> {
                 line => format!("CSV line {line}: {}", e.message),
             }),
         },
-        InputType::Json => serde_json::from_str::<Value>(t)
+        InputType::Json => file_inputs::json_without_duplicate_keys(t)
             .map_err(|e| format!("expected JSON, got {raw:?} ({e})")),
     }
 }

@@ -58,7 +58,13 @@ pub(super) fn raw_inputs(pairs: &[String]) -> Result<Vec<(String, String)>, u8> 
             eprintln!("psaflow: --input {pair:?} must look like name=value");
             return Err(EXIT_USAGE);
         };
-        raw.push((name.trim().to_string(), value.to_string()));
+        let name = name.trim().to_string();
+        // Keeping the last silently would run with a value the caller may not have meant.
+        if raw.iter().any(|(given, _)| *given == name) {
+            eprintln!("psaflow: --input {name} is given twice; give each input once");
+            return Err(EXIT_USAGE);
+        }
+        raw.push((name, value.to_string()));
     }
     Ok(raw)
 }
