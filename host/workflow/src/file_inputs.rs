@@ -106,6 +106,16 @@ pub(crate) fn parse_csv(text: &str) -> Result<Value, TextError> {
             "the CSV is empty; it needs a header row such as name,email,team",
         ));
     }
+    // The csv reader takes an unclosed quote's cell to the end of the file, and the error
+    // became a cell count; say what is wrong, where the quote opened.
+    if let Some((line, column)) = unclosed_quote(text) {
+        return Err(TextError::at(
+            line,
+            format!(
+                "the quote opened at line {line}, column {column} is never closed; close it, or write a quote inside a quoted cell as \"\""
+            ),
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -163,6 +173,36 @@ pub(crate) fn parse_csv(text: &str) -> Result<Value, TextError> {
         rows.push(Value::Object(row));
     }
     Ok(Value::Array(rows))
+}
+
+/// Where (line, column, 1-based) a quoted cell opens that the text never closes. A quote opens
+/// a cell only as its first character (as the csv reader reads it); `""` inside is a quote.
+fn unclosed_quote(text: &str) -> Option<(usize, usize)> {
+    let (mut line, mut column) = (1, 0);
+    let mut opened: Option<(usize, usize)> = None;
+    let mut cell_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        column += 1;
+        if opened.is_some() {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    column += 1;
+                } else {
+                    opened = None;
+                }
+            }
+        } else if c == '"' && cell_start {
+            opened = Some((line, column));
+        }
+        cell_start = matches!(c, ',' | '\n' | '\r') && opened.is_none();
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        }
+    }
+    opened
 }
 
 /// A CSV line number (u64) as the usize diagnostics use; saturates on 32-bit targets.
@@ -277,6 +317,20 @@ mod tests {
             parse_json("{\"a\": [1, 2.5, {\"b\": null}], \"c\": true}").unwrap(),
             json!({"a": [1, 2.5, {"b": null}], "c": true})
         );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_named_where_it_opens() {
+        let err = parse_csv("a,b\nx,\"1\ny,2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(
+            err.message
+                .starts_with("the quote opened at line 2, column 3 is never closed"),
+            "{}",
+            err.message
+        );
+        // Closed quotes, escaped quotes and quotes inside a cell are fine.
+        assert!(parse_csv("a,b\n\"x \"\"y\"\"\",1\nsa\"m,2\n").is_ok());
     }
 
     #[test]
