@@ -1,7 +1,7 @@
 //! Everything that can be checked before a workflow runs: structure (found while parsing),
 //! nodes and parameters against the catalog, literal types, and what each expression
 //! refers to. All problems are collected and returned in source order.
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostics, Pos};
 use crate::expr::{self, Expr, Template};
 use crate::model::{Step, Workflow};
 use psaflow_core::names::suggest;
@@ -178,6 +178,19 @@ impl Validator<'_> {
                         *pos,
                         format!("parameter '{}' of {} {msg}", param.name, spec.id),
                         Some(format!("{}: {}", param.name, type_hint(&param.ty))),
+                    );
+                } else if param.ty == ParamType::String
+                    && let Some(message) =
+                        reread_as_text(&param.name, value, self.wf.source(), *pos)
+                {
+                    self.error(
+                        *pos,
+                        message,
+                        Some(format!(
+                            "YAML reads an unquoted number or true/false as a number or boolean; \
+                             {} takes text, so write it in quotes",
+                            param.name
+                        )),
                     );
                 }
             }
@@ -434,6 +447,36 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+/// When a text parameter is given a YAML number or boolean whose text as the node would get
+/// it differs from what was written (`Name: 1.10` became "1.1", `0x1F` "31", `1e3` "1000.0"),
+/// the message saying so; `None` when the written text is kept (`Name: 5`).
+fn reread_as_text(name: &str, value: &Value, source: &str, pos: Pos) -> Option<String> {
+    let (kind, canonical) = match value {
+        Value::Number(n) => ("number", n.to_string()),
+        Value::Bool(b) => ("boolean", b.to_string()),
+        _ => return None,
+    };
+    let rest = source.get(pos.offset..)?;
+    let written = match rest.get(..pos.len) {
+        Some(text) if pos.len > 0 => text,
+        // The scalar ends at the line's end, a comment, or a flow delimiter.
+        _ => rest
+            .split(['\n', '\r', ',', '}', ']'])
+            .next()
+            .unwrap_or("")
+            .split(" #")
+            .next()
+            .unwrap_or(""),
+    }
+    .trim();
+    if written.is_empty() || written == canonical {
+        return None;
+    }
+    Some(format!(
+        "{name} is text; {written} is read as the {kind} {canonical} — quote it: \"{written}\""
+    ))
 }
 
 /// Whether `body` calls `name` as a function (`name(`), outside a longer name or a field.

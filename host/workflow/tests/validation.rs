@@ -662,3 +662,37 @@ fn an_unknown_function_suggests_the_nearest_function_or_filter() {
     let help = errs[0].help.as_deref().unwrap_or("");
     assert!(help.contains("days_ago"), "{help}");
 }
+
+#[test]
+fn a_text_parameter_given_a_number_yaml_rewrites_is_an_error() {
+    for (written, read) in [
+        ("1.10", "the number 1.1"),
+        ("0x1F", "the number 31"),
+        ("1e3", "the number 1000.0"),
+        ("TRUE", "the boolean true"),
+    ] {
+        let yaml = format!(
+            "{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: {written}   # a comment\n"
+        );
+        expect(
+            &errors(&yaml),
+            8,
+            13,
+            &format!("Name is text; {written} is read as {read} — quote it: \"{written}\""),
+            Some(
+                "YAML reads an unquoted number or true/false as a number or boolean; Name takes text, so write it in quotes",
+            ),
+        );
+    }
+    // The text is kept: a number written as it reads, a quoted value, an expression.
+    for ok in ["5", "\"1.10\"", "${{ inputs.client_name }}", "{ a: 1 }"] {
+        let yaml = format!(
+            "{HEAD}  - id: a\n    node: halopsa.client.create\n    with:\n      Name: {ok}\n"
+        );
+        let errs = errors(&yaml);
+        assert!(
+            !errs.iter().any(|d| d.message.contains("is text;")),
+            "{ok}: {errs:?}"
+        );
+    }
+}
