@@ -230,7 +230,7 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                 "required": ["id"],
                 "oneOf": [
                     {"required": ["node"], "not": {"required": ["set"]}},
-                    {"required": ["set"], "not": {"required": ["node"]}}
+                    {"required": ["set"], "not": {"anyOf": [{"required": ["node"]}, {"required": ["with"]}]}}
                 ],
                 "additionalProperties": false,
                 "properties": {
@@ -239,6 +239,7 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
                     "node": {"description": "The node to run.", "oneOf": nodes},
                     "set": {
                         "type": "object",
+                        "minProperties": 1,
                         "description": "Named values computed from expressions, without a node; read as ${{ steps.<id>.<name> }}.",
                         "propertyNames": {"pattern": identifier}
                     },
@@ -495,6 +496,18 @@ mod tests {
             with["properties"]["Name"]["description"],
             "The site's name. (string)"
         );
+    }
+
+    #[test]
+    fn a_set_step_names_a_value_and_takes_no_with_as_validate_says() {
+        let validator = jsonschema::validator_for(&workflow_schema(&catalog())).unwrap();
+        let file = |step: Value| json!({"name": "t", "steps": [step]});
+        assert!(validator.is_valid(&file(json!({"id": "s", "set": {"a": 1}}))));
+        assert!(!validator.is_valid(&file(json!({"id": "s", "set": {}}))));
+        assert!(!validator.is_valid(&file(json!({"id": "s", "set": {"a": 1}, "with": {"b": 2}}))));
+        assert!(!validator.is_valid(&file(
+            json!({"id": "s", "set": {"a": 1}, "node": "halopsa.site.create"})
+        )));
     }
 
     #[test]
