@@ -1,7 +1,8 @@
-//! The one calendar conversion psaflow needs: seconds since the Unix epoch to a UTC civil date
-//! and time, for the timestamps the sandboxes write and `days_ago()` in expressions. A calendar
-//! crate would be a dependency for one output format, so the civil date is computed with the
-//! inverse of Howard Hinnant's days-from-civil algorithm.
+//! The calendar conversions psaflow needs: seconds since the Unix epoch to a UTC civil date and
+//! time, for the timestamps the sandboxes write and `days_ago()` in expressions, and
+//! milliseconds to RFC 3339 UTC text and back, for the times psaflow shows people (hold and
+//! approval expiries, worker logs). A calendar crate would be a dependency for two formats, so
+//! the civil date is computed with Howard Hinnant's days-from-civil algorithm and its inverse.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +40,54 @@ pub fn format_unix(secs: i64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of the proleptic Gregorian `year`-`month`-`day` (the inverse of
+/// [`civil_from_days`]).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `ms` since the Unix epoch as RFC 3339 UTC text to the second (`2026-12-02T02:51:46Z`), the
+/// way messages name a moment.
+pub fn utc_seconds_text(ms: i64) -> String {
+    format!("{}Z", format_unix(ms.div_euclid(1000)))
+}
+
+/// `ms` since the Unix epoch as RFC 3339 UTC text to the millisecond
+/// (`2026-12-02T02:51:46.521Z`), the way logs stamp lines.
+pub fn utc_millis_text(ms: i64) -> String {
+    format!(
+        "{}.{:03}Z",
+        format_unix(ms.div_euclid(1000)),
+        ms.rem_euclid(1000)
+    )
+}
+
+/// RFC 3339 UTC text as [`utc_seconds_text`] or [`utc_millis_text`] write it, back as
+/// milliseconds since the epoch; `None` for anything else.
+pub fn parse_utc_text(text: &str) -> Option<i64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let (hms, millis) = time.split_once('.').unwrap_or((time, "000"));
+    let mut parts = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    // Exactly three digits: `.5` is not 5 ms, and nothing here writes other widths.
+    if millis.len() != 3 || !millis.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: i64 = millis.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1000) + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +107,30 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         assert_eq!(civil_from_days(19_783), (2024, 3, 1));
+    }
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-800_000, -1, 0, 19_782, 19_783, 20_424, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+    }
+
+    #[test]
+    fn utc_text_to_the_second_and_millisecond_reads_back() {
+        assert_eq!(utc_millis_text(1_796_179_906_521), "2026-12-02T02:51:46.521Z");
+        assert_eq!(utc_seconds_text(1_796_179_906_521), "2026-12-02T02:51:46Z");
+        assert_eq!(utc_millis_text(0), "1970-01-01T00:00:00.000Z");
+        for ms in [0, 1_796_179_906_521, 951_782_400_007, 4_102_444_800_000] {
+            assert_eq!(parse_utc_text(&utc_millis_text(ms)), Some(ms), "{ms}");
+        }
+        assert_eq!(
+            parse_utc_text(&utc_seconds_text(1_796_179_906_521)),
+            Some(1_796_179_906_000)
+        );
+        for bad in ["1796179906521", "2026-13-02T02:51:46Z", "2026-12-02T02:51:46.5Z", "2026-12-02 02:51:46Z"] {
+            assert_eq!(parse_utc_text(bad), None, "{bad}");
+        }
     }
 }

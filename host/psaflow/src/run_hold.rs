@@ -145,10 +145,7 @@ async fn renew(store: Arc<dyn RunStore>, run_id: String, holder: String) {
 
 /// Why the run cannot be executed here now, in words.
 fn refusal(run_id: &str, other: &RunHold) -> String {
-    let until = format!(
-        "{}Z",
-        psaflow_core::dates::format_unix(other.until.div_euclid(1000))
-    );
+    let until = psaflow_core::dates::utc_seconds_text(other.until);
     let who = match parse_holder(&other.holder) {
         Some((host, pid, _)) if host == host_name() => {
             format!("another psaflow process on this machine (pid {pid})")

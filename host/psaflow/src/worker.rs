@@ -174,34 +174,13 @@ pub async fn run_worker(
 /// Milliseconds since the epoch as the worker's log shows them: RFC 3339 in UTC, to the
 /// millisecond (`2026-11-30T07:38:24.521Z`).
 pub fn log_time(ms: i64) -> String {
-    format!(
-        "{}.{:03}Z",
-        psaflow_core::dates::format_unix(ms.div_euclid(1000)),
-        ms.rem_euclid(1000)
-    )
+    psaflow_core::dates::utc_millis_text(ms)
 }
 
 /// A time as [`log_time`] writes it, back as milliseconds since the epoch (for tools that
 /// read worker logs); `None` for anything else.
 pub fn parse_log_time(text: &str) -> Option<i64> {
-    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
-    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
-    let (hms, millis) = time.split_once('.').unwrap_or((time, "0"));
-    let mut parts = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
-    let millis: i64 = millis.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    // Days since the epoch of a proleptic Gregorian date (the inverse of civil_from_days).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1000) + millis)
+    psaflow_core::dates::parse_utc_text(text)
 }
 
 async fn sweep_loop(

@@ -184,10 +184,10 @@ pub fn timed_out(run_id: &str, approval: &ApprovalRecord, now: i64) -> Option<St
         Decision::Rejected => "reject",
     };
     Some(format!(
-        "the approval of step '{}' of run {run_id} timed out at {}Z; its on_timeout ({on_timeout}) \
+        "the approval of step '{}' of run {run_id} timed out at {}; its on_timeout ({on_timeout}) \
          applies when the run continues, so no decision was recorded",
         approval.request.step_id,
-        psaflow_core::dates::format_unix(at.div_euclid(1000))
+        psaflow_core::dates::utc_seconds_text(at)
     ))
 }
 
