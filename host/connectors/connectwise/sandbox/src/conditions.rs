@@ -6,9 +6,9 @@
 //! or         := and ("or" and)*
 //! and        := unary ("and" unary)*
 //! unary      := "not" unary | "(" expr ")" | comparison
-//! comparison := field op value | field "in" "(" value ("," value)* ")"
+//! comparison := field op value | field ["not"] "in" "(" value ("," value)* ")"
 //! field      := name ("/" name)*            e.g. owner/identifier
-//! op         := = | != | < | <= | > | >= | like | not like | contains
+//! op         := = | != | < | <= | > | >= | like | not like | contains | not contains
 //! value      := "quoted \"string\"" | number | true | false | null | [2025-01-15T10:00:00Z]
 //! ```
 //!
@@ -68,6 +68,8 @@ pub enum Op {
     NotLike,
     /// `contains`: the text holds the value.
     Contains,
+    /// `not contains`: the text does not hold the value.
+    NotContains,
 }
 
 /// A value written in a condition.
@@ -323,11 +325,21 @@ impl Parser {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("like") => Op::Like,
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("contains") => Op::Contains,
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("not") => {
-                if !self.at_keyword("like") {
-                    return self.error("expected 'like' after 'not'");
+                if self.at_keyword("like") {
+                    self.bump();
+                    Op::NotLike
+                } else if self.at_keyword("contains") {
+                    self.bump();
+                    Op::NotContains
+                } else if self.at_keyword("in") {
+                    self.bump();
+                    return Ok(Condition::Not(Box::new(Condition::In {
+                        field,
+                        values: self.value_list()?,
+                    })));
+                } else {
+                    return self.error("expected 'like', 'contains' or 'in' after 'not'");
                 }
-                self.bump();
-                Op::NotLike
             }
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("in") => {
                 return Ok(Condition::In {
@@ -344,7 +356,8 @@ impl Parser {
             }
         };
         let value = self.value()?;
-        if matches!(op, Op::Like | Op::NotLike | Op::Contains) && !matches!(value, Literal::Text(_))
+        if matches!(op, Op::Like | Op::NotLike | Op::Contains | Op::NotContains)
+            && !matches!(value, Literal::Text(_))
         {
             return Err(ParseError {
                 position: self.tokens[self.next - 1].0,
@@ -472,12 +485,9 @@ fn compare(actual: &Value, op: Op, expected: &Literal) -> bool {
     match op {
         Op::Like => like(actual, expected),
         Op::NotLike => !actual.is_null() && !like(actual, expected),
-        Op::Contains => match (text_of(actual), expected) {
-            (Some(actual), Literal::Text(needle)) => actual
-                .to_lowercase()
-                .contains(needle.to_lowercase().as_str()),
-            _ => false,
-        },
+        Op::Contains => contains(actual, expected),
+        // SQL: NOT LIKE / NOT CONTAINS on null is never true, as `not like` is.
+        Op::NotContains => !actual.is_null() && !contains(actual, expected),
         _ => {
             // SQL semantics: null only equals null; ordering with null is never true.
             let ordering = match order(actual, expected) {
@@ -497,9 +507,20 @@ fn compare(actual: &Value, op: Op, expected: &Literal) -> bool {
                 Op::Le => ordering != Ordering::Greater,
                 Op::Gt => ordering == Ordering::Greater,
                 Op::Ge => ordering != Ordering::Less,
-                Op::Like | Op::NotLike | Op::Contains => unreachable!("handled above"),
+                Op::Like | Op::NotLike | Op::Contains | Op::NotContains => {
+                    unreachable!("handled above")
+                }
             }
         }
+    }
+}
+
+fn contains(actual: &Value, expected: &Literal) -> bool {
+    match (text_of(actual), expected) {
+        (Some(actual), Literal::Text(needle)) => actual
+            .to_lowercase()
+            .contains(needle.to_lowercase().as_str()),
+        _ => false,
     }
 }
 
@@ -607,6 +628,34 @@ mod tests {
         assert!(eval(r#"officeEmail contains "@EXAMPLE""#));
         assert!(!eval(r#"officeEmail contains "nope""#));
         assert!(eval("id in (1, 12, 30)") && !eval("id in (1, 2)"));
+    }
+
+    #[test]
+    fn not_negates_in_and_contains_as_well_as_like() {
+        assert!(eval("id not in (2, 3)") && !eval("id NOT IN (2, 12)"));
+        assert_eq!(
+            parse("id not in (2,3)").unwrap(),
+            parse("not (id in (2,3))").unwrap()
+        );
+        assert!(eval(r#"identifier not contains "x""#));
+        assert!(!eval(r#"identifier not contains "J""#));
+        assert!(
+            !eval(r#"title not contains "x""#),
+            "like not like, not contains never holds for null"
+        );
+        let err = parse("id not = 1").unwrap_err();
+        assert!(
+            err.message
+                .contains("'like', 'contains' or 'in' after 'not'"),
+            "{err}"
+        );
+        assert_eq!(err.position + 1, 8);
+        assert!(
+            parse("id not contains 5")
+                .unwrap_err()
+                .message
+                .contains("quoted string")
+        );
     }
 
     #[test]
