@@ -81,17 +81,31 @@ pub(crate) fn load(store: &mut Store, demo: bool) {
     member(store, 3, "asmith", "Alex", "Smith", "F", 2, false);
     member(store, 4, "mgarcia", "Maria", "Garcia", "F", 3, false);
     member(store, 5, "former", "Fred", "Former", "F", 2, true);
+    // The last column is when a ticket in a closed status was closed (after SEEDED_AT, when
+    // every seeded ticket was entered); its owner closed it.
     let tickets = [
-        (1, "Printer offline in accounts", 2, 1),
-        (2, "New starter laptop", 2, 2),
-        (3, "VPN drops every hour", 2, 3),
-        (4, "Password reset", 2, 4),
-        (5, "Server disk space warning", 3, 1),
-        (6, "Email signature update", 3, 4),
-        (7, "Firewall firmware", 4, 2),
-        (8, "Old ticket of a leaver", 5, 5),
+        (1, "Printer offline in accounts", 2, 1, None),
+        (2, "New starter laptop", 2, 2, None),
+        (3, "VPN drops every hour", 2, 3, None),
+        (4, "Password reset", 2, 4, Some("2025-01-06T09:40:00Z")),
+        (5, "Server disk space warning", 3, 1, None),
+        (
+            6,
+            "Email signature update",
+            3,
+            4,
+            Some("2025-01-08T14:15:00Z"),
+        ),
+        (7, "Firewall firmware", 4, 2, None),
+        (
+            8,
+            "Old ticket of a leaver",
+            5,
+            5,
+            Some("2025-01-10T16:30:00Z"),
+        ),
     ];
-    for (id, summary, owner, status) in tickets {
+    for (id, summary, owner, status, closed_at) in tickets {
         let record = object(json!({
             "id": id,
             "summary": summary,
@@ -100,7 +114,16 @@ pub(crate) fn load(store: &mut Store, demo: bool) {
             "company": {"id": 1, "identifier": "Contoso", "name": "Contoso Ltd"},
             "resources": null,
         }));
-        let record = crate::tickets::fixture(store, record, SEEDED_AT);
+        let mut record = crate::tickets::fixture(store, record, SEEDED_AT);
+        // A closed ticket carries when and by whom it was closed, as a PATCH to a closed
+        // status stamps them; without them `closedDate = null` found closed tickets.
+        let closed = record.get("closedFlag") == Some(&json!(true));
+        let (closed_date, closed_by) = match (closed, closed_at) {
+            (true, Some(at)) => (json!(at), record["owner"]["identifier"].clone()),
+            _ => (Value::Null, Value::Null),
+        };
+        record.insert("closedDate".into(), closed_date);
+        record.insert("closedBy".into(), closed_by);
         store.put(Entity::Ticket, record);
     }
 }
@@ -135,4 +158,51 @@ fn member(
         record.insert("inactiveDate".into(), json!(SEEDED_AT));
     }
     store.put(Entity::Member, record);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conditions;
+
+    fn matching(store: &Store, condition: &str) -> Vec<i64> {
+        let condition = conditions::parse(condition).unwrap();
+        store
+            .all(Entity::Ticket)
+            .into_iter()
+            .filter(|t| condition.matches(t))
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn closed_tickets_say_when_and_by_whom_after_they_were_entered() {
+        let mut store = Store::default();
+        load(&mut store, true);
+        let closed = matching(&store, "closedFlag = true");
+        assert_eq!(closed, [4, 6, 8]);
+        for ticket in store.all(Entity::Ticket) {
+            let is_closed = ticket["closedFlag"] == json!(true);
+            if is_closed {
+                let date = ticket["closedDate"].as_str().expect("closedDate");
+                assert!(
+                    date > ticket["_info"]["dateEntered"].as_str().unwrap(),
+                    "{ticket}"
+                );
+                assert!(ticket["closedBy"].as_str().is_some_and(|b| !b.is_empty()));
+            } else {
+                assert_eq!(ticket["closedDate"], Value::Null, "{ticket}");
+                assert_eq!(ticket["closedBy"], Value::Null, "{ticket}");
+            }
+        }
+        assert_eq!(matching(&store, "closedDate != null"), closed);
+        assert_eq!(
+            matching(&store, "closedDate = null"),
+            matching(&store, "closedFlag = false")
+        );
+        assert_eq!(
+            matching(&store, "closedDate >= [2025-01-08T00:00:00Z]"),
+            [6, 8]
+        );
+    }
 }
