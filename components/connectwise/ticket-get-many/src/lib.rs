@@ -63,6 +63,12 @@ fn request(input: &GetManyInput) -> Result<ListRequest, Failure> {
             ));
         }
         (Some(identifier), None) => {
+            // Optional: blank is a mistake to point at, not a missing required value.
+            if identifier.trim().is_empty() {
+                return Err(Failure::invalid(
+                    "OwnerIdentifier is empty; leave it out or give a value",
+                ));
+            }
             let identifier = validate::required_text("OwnerIdentifier", identifier)?;
             if identifier.chars().count() > MAX_IDENTIFIER {
                 return Err(Failure::invalid(format!(
@@ -161,7 +167,14 @@ mod tests {
                     owner_identifier: Some(" ".into()),
                     ..input()
                 },
-                "OwnerIdentifier is required",
+                "OwnerIdentifier is empty; leave it out or give a value",
+            ),
+            (
+                GetManyInput {
+                    owner_identifier: Some("".into()),
+                    ..input()
+                },
+                "OwnerIdentifier is empty; leave it out or give a value",
             ),
             (
                 GetManyInput {
