@@ -12,8 +12,67 @@ pub(crate) fn format_unix(secs: i64) -> String {
     format!("{}Z", psaflow_core::dates::format_unix(secs))
 }
 
+/// Whether `text` is a date and time as ConnectWise writes them, `2024-03-01T00:00:00Z`: UTC
+/// with a `Z`, to the second, naming a day that exists. Only this form is stored, because
+/// conditions compare dates as text and it sorts chronologically.
+pub(crate) fn is_datetime(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    const SHAPE: &[u8; 20] = b"0000-00-00T00:00:00Z";
+    if bytes.len() != SHAPE.len()
+        || !bytes.iter().zip(SHAPE).all(|(&c, &shape)| {
+            if shape == b'0' {
+                c.is_ascii_digit()
+            } else {
+                c == shape
+            }
+        })
+    {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap_or(-1);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
+    (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 59
+        // 2024-02-30 comes back from the day count as another date.
+        && psaflow_core::dates::civil_from_days(psaflow_core::dates::days_from_civil(
+            year, month, day,
+        )) == (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn datetimes_as_connectwise_writes_them() {
+        for good in [
+            "2024-03-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "1999-12-31T12:30:00Z",
+        ] {
+            assert!(super::is_datetime(good), "{good}");
+        }
+        for bad in [
+            "notadate",
+            "",
+            "2024-03-01",
+            "2024-03-01T00:00:00",
+            "2024-3-01T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-03-01T24:00:00Z",
+            "2024-03-01T00:60:00Z",
+            "2024-03-01 00:00:00Z",
+            "2024-03-01T00:00:00z1",
+            "２024-03-01T00:00:00Z",
+        ] {
+            assert!(!super::is_datetime(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn formats_known_instants() {
         assert_eq!(super::format_unix(0), "1970-01-01T00:00:00Z");

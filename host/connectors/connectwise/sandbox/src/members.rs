@@ -66,6 +66,10 @@ const MAX_LENGTHS: &[(&str, usize)] = &[
 
 const LICENSE_CLASSES: &[&str] = &["F", "A", "C", "X"];
 
+/// Date fields a client may write (`inactiveDate` is read-only): ConnectWise refuses a value
+/// that is not a date with a 400 naming the field, so none is stored that conditions would miss.
+const DATE_FIELDS: &[&str] = &["hireDate"];
+
 /// Reference fields and the table each points into.
 const REFERENCES: &[(&str, Entity)] = &[
     ("securityRole", Entity::SecurityRole),
@@ -160,6 +164,19 @@ fn check(store: &Store, mut record: Record, own_id: Option<i64>) -> Result<Recor
                 flag,
                 format!("The field {flag} must be true or false."),
             ));
+        }
+    }
+    for field in DATE_FIELDS {
+        match record.get(*field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(text)) if crate::clock::is_datetime(text) => {}
+            Some(other) => problems.push(FieldError::new(
+                "InvalidField",
+                field,
+                format!(
+                    "The field {field} must be a date and time such as 2024-03-01T00:00:00Z, not {other}."
+                ),
+            )),
         }
     }
     // defaultEmail points at officeEmail / mobileEmail / homeEmail, which must then be set.
@@ -506,6 +523,48 @@ mod tests {
         let on = json!([{"op": "replace", "path": "/inactiveFlag", "value": false}]);
         let member = update(&mut store, "2", on.to_string().as_bytes(), "T3").unwrap();
         assert_eq!(member["inactiveDate"], Value::Null);
+    }
+
+    #[test]
+    fn a_hire_date_that_is_not_a_date_is_refused_naming_the_field() {
+        let mut store = store();
+        for bad in [
+            json!("notadate"),
+            json!("2024-02-30T00:00:00Z"),
+            json!(20240301),
+        ] {
+            let mut body = valid();
+            body["hireDate"] = bad.clone();
+            let err = create(&mut store, body.to_string().as_bytes(), "now").unwrap_err();
+            assert_eq!((err.status.as_u16(), fields(&err)), (400, vec!["hireDate"]));
+            assert!(
+                err.errors[0].message.contains("2024-03-01T00:00:00Z"),
+                "{err:?}"
+            );
+            let patch = json!([{"op": "replace", "path": "hireDate", "value": bad}]);
+            let err = update(&mut store, "2", patch.to_string().as_bytes(), "now").unwrap_err();
+            assert_eq!(fields(&err), ["hireDate"], "{bad}");
+            let mut whole = store
+                .get(Entity::Member, 2)
+                .cloned()
+                .map(Value::Object)
+                .unwrap();
+            whole["hireDate"] = bad.clone();
+            let err = replace(&mut store, "2", whole.to_string().as_bytes(), "now").unwrap_err();
+            assert_eq!(fields(&err), ["hireDate"], "{bad}");
+        }
+        assert_eq!(
+            store.get(Entity::Member, 2).unwrap()["hireDate"],
+            "2023-04-03T00:00:00Z",
+            "nothing was stored"
+        );
+        let mut body = valid();
+        body["hireDate"] = json!("2024-03-01T00:00:00Z");
+        let member = create(&mut store, body.to_string().as_bytes(), "now").unwrap();
+        assert_eq!(member["hireDate"], "2024-03-01T00:00:00Z");
+        let patch = json!([{"op": "replace", "path": "hireDate", "value": "2024-02-29T08:00:00Z"}]);
+        let member = update(&mut store, "2", patch.to_string().as_bytes(), "now").unwrap();
+        assert_eq!(member["hireDate"], "2024-02-29T08:00:00Z");
     }
 
     #[test]
