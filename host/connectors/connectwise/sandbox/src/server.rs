@@ -158,7 +158,7 @@ async fn handle(
             },
         ))
     } else {
-        route_api(&shared, route, &method, &uri, &body)
+        route_api(&shared, route, &method, &uri, &headers, &body)
     };
     recorded.status = response.status().as_u16();
     let drop_after = shared.faults.take_drop_after();
@@ -209,11 +209,18 @@ fn credentials_match(shared: &Shared, authorization: Option<&str>) -> bool {
     }
 }
 
-fn route_api(shared: &Shared, route: Route, method: &Method, uri: &Uri, body: &[u8]) -> Response {
+fn route_api(
+    shared: &Shared,
+    route: Route,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let query = uri.query().unwrap_or_default();
     let now = clock::now();
     let result = match (route, method.clone()) {
-        (Route::List(entity), Method::GET) => return list(shared, entity, uri),
+        (Route::List(entity), Method::GET) => return list(shared, entity, uri, headers),
         (Route::List(Entity::Member), Method::POST) => {
             members::create(&mut lock(&shared.store), body, &now).map(|m| (StatusCode::CREATED, m))
         }
@@ -258,20 +265,44 @@ fn parse_query(entity: Entity, query: &str) -> Result<ListQuery, ApiError> {
     ListQuery::parse(entity, &pairs(query))
 }
 
-fn list(shared: &Shared, entity: Entity, uri: &Uri) -> Response {
+fn list(shared: &Shared, entity: Entity, uri: &Uri, headers: &HeaderMap) -> Response {
     let query = uri.query().unwrap_or_default();
-    let parsed = match parse_query(entity, query) {
+    let mut parsed = match parse_query(entity, query) {
         Ok(q) => q,
         Err(err) => return error(&err),
     };
-    let (page, total) = lock(&shared.store).list(entity, &parsed);
+    parsed.forward_only = headers
+        .get("pagination-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("forward-only"));
+    let (page, total, last_id) = lock(&shared.store).list_page(entity, &parsed);
+    let link = if parsed.forward_only {
+        // More records after this page: continue after its last id.
+        last_id
+            .filter(|_| total > page.len())
+            .map(|last| forward_link(&shared.base_url, uri.path(), query, last))
+    } else {
+        link_header(&shared.base_url, uri.path(), query, &parsed, total)
+    };
     let mut response = json_response(StatusCode::OK, Value::Array(page));
-    if let Some(link) = link_header(&shared.base_url, uri.path(), query, &parsed, total)
+    if let Some(link) = link
         && let Ok(value) = HeaderValue::from_str(&link)
     {
         response.headers_mut().insert(header::LINK, value);
     }
     response
+}
+
+/// Forward-only paging (connectwise-api.md §5): only `<url>; rel="next"`, the request's own
+/// URL with `pageId` set to the last id of this page (and no `page`).
+fn forward_link(base: &str, path: &str, query: &str, last_id: i64) -> String {
+    let mut params: Vec<(String, String)> = pairs(query)
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("page") && !k.eq_ignore_ascii_case("pageId"))
+        .collect();
+    params.push(("pageId".into(), last_id.to_string()));
+    let encoded = serde_urlencoded::to_string(&params).unwrap_or_default();
+    format!("<{base}{path}?{encoded}>; rel=\"next\"")
 }
 
 /// `<url>; rel="next", <url>; rel="last"` (and `first`/`prev` past page 1), each URL the

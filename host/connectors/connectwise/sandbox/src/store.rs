@@ -174,8 +174,25 @@ impl Store {
 
     /// The records matching `query`, sorted and cut to one page, and the total before paging.
     pub(crate) fn list(&self, entity: Entity, query: &ListQuery) -> (Vec<Value>, usize) {
+        let (page, total, _) = self.list_page(entity, query);
+        (page, total)
+    }
+
+    /// As [`Store::list`], with the id of the page's last record (what a forward-only `Link`
+    /// continues after, even when `fields` leaves `id` out).
+    pub(crate) fn list_page(
+        &self,
+        entity: Entity,
+        query: &ListQuery,
+    ) -> (Vec<Value>, usize, Option<i64>) {
         let mut rows: Vec<&Record> = self
             .rows(entity)
+            // pageId: the records after that id (connectwise-api.md §5: `id > pageId`).
+            .filter(|record| {
+                query
+                    .page_id
+                    .is_none_or(|after| record.get("id").and_then(Value::as_i64) > Some(after))
+            })
             .filter(|record| {
                 query.conditions.as_ref().is_none_or(|c| {
                     // Conditions read nested values, so they see the record as JSON.
@@ -183,7 +200,9 @@ impl Store {
                 })
             })
             .collect();
-        if !query.order_by.is_empty() {
+        // Forward-only pages follow ids (the table's own order); page numbers are not used.
+        let page_number = if query.forward_only { 1 } else { query.page };
+        if !query.forward_only && !query.order_by.is_empty() {
             rows.sort_by(|a, b| {
                 for (field, descending) in &query.order_by {
                     let ordering = compare_values(a.get(*field), b.get(*field));
@@ -200,13 +219,20 @@ impl Store {
             });
         }
         let total = rows.len();
-        let page: Vec<Value> = rows
+        let rows: Vec<&Record> = rows
             .into_iter()
-            .skip((query.page - 1).saturating_mul(query.page_size))
+            .skip((page_number - 1).saturating_mul(query.page_size))
             .take(query.page_size)
+            .collect();
+        let last_id = rows
+            .last()
+            .and_then(|record| record.get("id"))
+            .and_then(Value::as_i64);
+        let page = rows
+            .into_iter()
             .map(|record| query.project(record))
             .collect();
-        (page, total)
+        (page, total, last_id)
     }
 
     pub(crate) fn count(&self, entity: Entity, query: &ListQuery) -> usize {
@@ -252,6 +278,10 @@ pub(crate) struct ListQuery {
     pub(crate) fields: Option<Vec<&'static str>>,
     pub(crate) page: usize,
     pub(crate) page_size: usize,
+    /// `pageId=N`: only records with an id above N.
+    pub(crate) page_id: Option<i64>,
+    /// The `pagination-type: forward-only` header: pages in id order, continued by `pageId`.
+    pub(crate) forward_only: bool,
 }
 
 impl ListQuery {
@@ -274,6 +304,8 @@ impl ListQuery {
             fields: None,
             page: 1,
             page_size: DEFAULT_PAGE_SIZE,
+            page_id: None,
+            forward_only: false,
         };
         if let Some(text) = param("conditions").filter(|t| !t.trim().is_empty()) {
             let condition = conditions::parse(text).map_err(|e| {
@@ -363,6 +395,20 @@ impl ListQuery {
                 }
             };
         }
+        if let Some(text) = param("pageId") {
+            query.page_id = match text.trim().parse::<i64>() {
+                Ok(id) if id >= 0 => Some(id),
+                _ => {
+                    return Err(invalid(
+                        "pageId",
+                        "OutOfRange",
+                        format!(
+                            "The field pageId must be a whole number of at least 0 (the id of the last record of the previous page), not '{text}'."
+                        ),
+                    ));
+                }
+            };
+        }
         Ok(query)
     }
 
@@ -445,5 +491,47 @@ mod tests {
         let (page, total) = store.list(Entity::Location, &q);
         assert_eq!(total, 3);
         assert_eq!(page, vec![json!({"id": 1, "name": "L1"})]);
+    }
+
+    #[test]
+    fn forward_only_pages_follow_ids_after_page_id() {
+        let mut store = Store::default();
+        for n in [5, 1, 9, 3, 7] {
+            store.put(
+                Entity::Location,
+                json!({"id": n, "name": format!("L{n}")})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            );
+        }
+        let ids = |page: Vec<Value>| -> Vec<i64> {
+            page.iter().map(|r| r["id"].as_i64().unwrap()).collect()
+        };
+        let mut q = ListQuery::parse(
+            Entity::Location,
+            &pairs(&[
+                ("orderBy", "name desc"),
+                ("pageSize", "2"),
+                ("page", "3"),
+                ("pageId", "3"),
+                ("fields", "name"),
+            ]),
+        )
+        .unwrap();
+        q.forward_only = true;
+        let (page, total, last) = store.list_page(Entity::Location, &q);
+        assert_eq!(page, vec![json!({"name": "L5"}), json!({"name": "L7"})]);
+        assert_eq!(
+            (total, last),
+            (3, Some(7)),
+            "records after id 3; the last id"
+        );
+        q.fields = None;
+        q.page_id = Some(7);
+        let (page, total, last) = store.list_page(Entity::Location, &q);
+        assert_eq!((ids(page), total, last), (vec![9], 1, Some(9)));
+        let err = ListQuery::parse(Entity::Location, &pairs(&[("pageId", "x")])).unwrap_err();
+        assert_eq!(err.errors[0].field, "pageId");
     }
 }

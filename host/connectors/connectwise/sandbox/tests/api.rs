@@ -332,6 +332,68 @@ async fn paging_caps_at_1000_and_links_every_page() {
 }
 
 #[tokio::test]
+async fn forward_only_paging_follows_next_links_by_page_id_until_absent() {
+    let api = start(true).await;
+    let client_id = api.sandbox.client_id().to_owned();
+    let forward = |url: String| {
+        let request = api
+            .http
+            .get(url)
+            .header("Authorization", api.auth())
+            .header("clientId", &client_id)
+            .header("pagination-type", "forward-only");
+        async move { request.send().await.expect("request") }
+    };
+    // orderBy is not followed: forward-only pages go by id.
+    let mut url = format!(
+        "{}/system/members?pageSize=2&orderBy=identifier%20desc&fields=identifier",
+        api.sandbox.api_url()
+    );
+    let mut identifiers_seen = Vec::new();
+    let mut links = Vec::new();
+    loop {
+        let response = forward(url.clone()).await;
+        assert_eq!(response.status(), 200);
+        let link = response
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let page: Value = response.json().await.unwrap();
+        for member in page.as_array().unwrap() {
+            identifiers_seen.push(member["identifier"].as_str().unwrap().to_owned());
+        }
+        let Some(link) = link else { break };
+        assert!(link.ends_with(">; rel=\"next\""), "only next: {link}");
+        assert!(!link.contains("page="), "{link}");
+        url = link[1..link.find('>').unwrap()].to_owned();
+        links.push(url.clone());
+        assert!(links.len() < 10, "{links:?}");
+    }
+    assert_eq!(
+        identifiers_seen,
+        ["apiadmin", "jdoe", "asmith", "mgarcia", "former"],
+        "every member once, in id order"
+    );
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert!(links[0].ends_with("pageId=2"), "{links:?}");
+    assert!(links[1].ends_with("pageId=4"), "{links:?}");
+
+    // pageId alone is `id > pageId`; page-number paging keeps its links.
+    let reply = api.get("/system/members?pageId=3&pageSize=1").await;
+    assert_eq!(identifiers(&reply), ["mgarcia"]);
+    let link = reply.headers["link"].to_str().unwrap();
+    assert!(
+        link.contains("page=2") && link.contains("rel=\"last\""),
+        "{link}"
+    );
+    let reply = api.get("/system/members?pageId=-1").await;
+    assert_eq!(
+        (reply.status, error_fields(&reply)),
+        (400, vec!["pageId".to_owned()])
+    );
+}
+
+#[tokio::test]
 async fn create_requires_fields_refuses_duplicates_and_answers_201() {
     let api = start(true).await;
     let reply = api
