@@ -451,21 +451,16 @@ pub fn applied_plan(run: &psaflow_store::RunRecord) -> Option<&str> {
 /// Queues again every parked run (waiting for an approval in the run queue) whose approval
 /// has timed out undecided, so a worker continues it and its `on_timeout` decides; without
 /// this, a run started through the queue would wait for ever once nobody decided in time.
-/// Called by the sweepers of `psaflow worker` and `psaflow serve`. Returns the runs queued.
+/// Called by the sweepers of `psaflow worker` and `psaflow serve` every few seconds, so the
+/// store finds those runs in one query instead of this reading the whole queue and every
+/// parked run's approvals. Returns the runs queued.
 pub fn requeue_timed_out_approvals(
     store: &dyn RunStore,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let mut queued = Vec::new();
-    for entry in store.queue_entries()?.into_iter().filter(|e| e.parked) {
-        let run_id = entry.work.run_id;
-        let timed_out = store.approvals(&run_id)?.iter().any(|a| {
-            a.decided.is_none() && a.request.expires_at.is_some_and(|at| at <= now)
-        });
-        if timed_out {
-            store.requeue(&run_id, None, now)?;
-            queued.push(run_id);
-        }
+    let queued = store.parked_runs_with_expired_approvals(now)?;
+    for run_id in &queued {
+        store.requeue(run_id, None, now)?;
     }
     Ok(queued)
 }

@@ -90,6 +90,10 @@ pub const ALL: &[Check] = &[
         "approval_parks_then_requeue_continues",
         approval_parks_then_requeue_continues,
     ),
+    (
+        "parked_runs_with_expired_approvals_are_found",
+        parked_runs_with_expired_approvals_are_found,
+    ),
     ("requeue_rules", requeue_rules),
     (
         "concurrent_claims_never_share_a_run",
@@ -975,6 +979,89 @@ fn approval_parks_then_requeue_continues(s: &dyn RunStore) {
         again.inputs,
         work("Q1", 1).inputs,
         "inputs kept while parked"
+    );
+}
+
+/// Enqueues run `id` at `at`, has a worker claim it and ask for approval at step `go`
+/// (expiring at `expires_at`), and, with `park`, stop there as a waiting run does.
+fn run_waiting_for_approval(
+    s: &dyn RunStore,
+    id: &str,
+    at: i64,
+    expires_at: Option<i64>,
+    park: bool,
+) {
+    s.enqueue(&new_run(id, at), &work(id, at)).unwrap();
+    let claimed = s.claim("w1", 1_000_000, at).unwrap().expect("claimable");
+    assert_eq!(claimed.run_id, id);
+    s.request_approval(&ApprovalRequest {
+        run_id: id.into(),
+        step_id: "go".into(),
+        expires_at,
+        ..approval("go")
+    })
+    .unwrap();
+    if park {
+        assert!(
+            s.finish(id, "w1", &end(RunState::WaitingApproval, at))
+                .unwrap()
+        );
+    }
+}
+
+fn parked_runs_with_expired_approvals_are_found(s: &dyn RunStore) {
+    run_waiting_for_approval(s, "LATE2", 2, Some(90), true);
+    run_waiting_for_approval(s, "LATE1", 1, Some(100), true);
+    run_waiting_for_approval(s, "DECIDED", 3, Some(50), true);
+    run_waiting_for_approval(s, "NOTYET", 4, Some(101), true);
+    run_waiting_for_approval(s, "NOEXPIRY", 5, None, true);
+    // Executing (leased, not parked): its worker handles the timeout itself.
+    run_waiting_for_approval(s, "RUNNING", 6, Some(50), false);
+    // Started outside the queue (psaflow run): no queue row at all.
+    s.create_run(&new_run("UNQUEUED", 7)).unwrap();
+    s.request_approval(&ApprovalRequest {
+        run_id: "UNQUEUED".into(),
+        expires_at: Some(50),
+        ..approval("go")
+    })
+    .unwrap();
+    let audit = AuditEntry {
+        run_id: "DECIDED".into(),
+        step_id: "go".into(),
+        effect: "approve".into(),
+        ..audit_row("A1", 20, "approval", None)
+    };
+    s.decide(
+        "DECIDED",
+        "go",
+        &decision(Decision::Approved, "grace"),
+        &audit,
+    )
+    .unwrap();
+    assert_eq!(
+        s.queue_entries()
+            .unwrap()
+            .iter()
+            .filter(|e| e.parked)
+            .count(),
+        5
+    );
+
+    assert!(s.parked_runs_with_expired_approvals(89).unwrap().is_empty());
+    // Expiring at `now` counts as expired; oldest queue row first.
+    assert_eq!(
+        s.parked_runs_with_expired_approvals(100).unwrap(),
+        ["LATE1", "LATE2"]
+    );
+    assert_eq!(
+        s.parked_runs_with_expired_approvals(i64::MAX - 1).unwrap(),
+        ["LATE1", "LATE2", "NOTYET"]
+    );
+    // A requeued run is no longer parked.
+    s.requeue("LATE1", None, 200).unwrap();
+    assert_eq!(
+        s.parked_runs_with_expired_approvals(200).unwrap(),
+        ["LATE2", "NOTYET"]
     );
 }
 

@@ -821,6 +821,10 @@ impl RunStore for PostgresStore {
         crate::pg_queue::queue_entries(self)
     }
 
+    fn parked_runs_with_expired_approvals(&self, now: i64) -> StoreResult<Vec<String>> {
+        crate::pg_queue::parked_runs_with_expired_approvals(self, now)
+    }
+
     fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
         crate::pg_queue::wait_for_work(self, timeout)
     }

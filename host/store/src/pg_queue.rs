@@ -281,6 +281,22 @@ pub(crate) fn queue_entries(s: &PostgresStore) -> StoreResult<Vec<QueueEntry>> {
     rows.iter().map(entry_from_row).collect()
 }
 
+pub(crate) fn parked_runs_with_expired_approvals(
+    s: &PostgresStore,
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    let rows = s.with(|c| {
+        Ok(c.query(
+            "SELECT q.run_id FROM run_queue q WHERE q.parked = 1 AND EXISTS ( \
+               SELECT 1 FROM approvals a WHERE a.run_id = q.run_id \
+               AND a.decision IS NULL AND a.expires_at <= $1) \
+             ORDER BY q.enqueued_at, q.run_id",
+            &[&now],
+        )?)
+    })?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Waits on the LISTEN connection for an announcement, at most `timeout`. A listener that
 /// fails is dropped (and the wait becomes a plain poll interval); the next wait reconnects.
 pub(crate) fn wait_for_work(s: &PostgresStore, timeout: Duration) -> StoreResult<()> {

@@ -690,6 +690,10 @@ impl RunStore for SqliteStore {
         queue::queue_entries(&self.lock())
     }
 
+    fn parked_runs_with_expired_approvals(&self, now: i64) -> StoreResult<Vec<String>> {
+        queue::parked_runs_with_expired_approvals(&self.lock(), now)
+    }
+
     fn create_token(&self, token: &NewToken) -> StoreResult<()> {
         self.insert_token(token)
     }

@@ -284,6 +284,20 @@ pub(crate) fn queue_entries(conn: &Connection) -> StoreResult<Vec<QueueEntry>> {
     rows.map(|r| with_inputs(r?)).collect()
 }
 
+pub(crate) fn parked_runs_with_expired_approvals(
+    conn: &Connection,
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT q.run_id FROM run_queue q WHERE q.parked = 1 AND EXISTS ( \
+           SELECT 1 FROM approvals a WHERE a.run_id = q.run_id \
+           AND a.decision IS NULL AND a.expires_at <= ?1) \
+         ORDER BY q.enqueued_at, q.run_id",
+    )?;
+    let rows = stmt.query_map(params![now], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Loads (creating) the connection's budget row, lets `f` change it at the process clock's
 /// now, and saves it, all under SQLite's write lock.
 pub(crate) fn with_budget<T>(

@@ -255,6 +255,11 @@ pub trait RunStore: Send + Sync {
     fn sweep_expired(&self, now: i64, max_lost_leases: u32) -> StoreResult<Sweep>;
     /// Every queue row, oldest first.
     fn queue_entries(&self) -> StoreResult<Vec<QueueEntry>>;
+    /// The parked runs (waiting in the queue for an approval) with an approval still
+    /// undecided whose `expires_at` is at or before `now`, oldest queue row first: the runs
+    /// the sweeper queues again so their `on_timeout` decides. One query, however long the
+    /// queue is.
+    fn parked_runs_with_expired_approvals(&self, now: i64) -> StoreResult<Vec<String>>;
     /// Waits up to `timeout` for the store to announce claimable work (PostgreSQL:
     /// LISTEN/NOTIFY). Backends without announcements just wait: the caller polls.
     fn wait_for_work(&self, timeout: std::time::Duration) -> StoreResult<()> {
