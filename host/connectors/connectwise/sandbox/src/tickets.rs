@@ -47,64 +47,75 @@ fn company_reference(id: i64, identifier: &str, name: &str) -> Value {
            "_info": {"href": format!("company/companies/{id}")}})
 }
 
-/// Resolves a board given as `{"id": n}`, `{"name": "x"}` or a bare id; a ticket always has one.
-fn board(value: &Value, problems: &mut Vec<FieldError>) -> Value {
-    let name = value.get("name").and_then(Value::as_str);
-    let found = match (reference_id(value), name) {
-        (Some(id), _) => BOARDS.iter().find(|(b, _)| *b == id),
-        (None, Some(name)) => BOARDS
+/// What a reference field's errors call it: the field, the key beside `id` that can name a
+/// record (`{"name": "x"}`), and the record's noun ("Board {value} was not found.").
+struct ReferenceWords {
+    field: &'static str,
+    key: &'static str,
+    noun: &'static str,
+}
+
+/// Finds the row of `table` a reference names: by id (`{"id": n}` or a bare id), else by its
+/// key field (`id_and_key` gives a row's both), compared trimmed and ignoring ASCII case. A
+/// value naming neither is a `NullValue` error, one naming no row an `InvalidObject` error.
+fn find_reference<'t, T>(
+    value: &Value,
+    table: &'t [T],
+    id_and_key: impl Fn(&'t T) -> (i64, &'t str),
+    words: &ReferenceWords,
+    problems: &mut Vec<FieldError>,
+) -> Option<&'t T> {
+    let key = value.get(words.key).and_then(Value::as_str);
+    let found = match (reference_id(value), key) {
+        (Some(id), _) => table.iter().find(|row| id_and_key(row).0 == id),
+        (None, Some(key)) => table
             .iter()
-            .find(|(_, b)| b.eq_ignore_ascii_case(name.trim())),
+            .find(|row| id_and_key(row).1.eq_ignore_ascii_case(key.trim())),
         (None, None) => {
             problems.push(FieldError::new(
                 "NullValue",
-                "board",
-                "The field board is required and must be a reference such as {\"id\": 1}.",
+                words.field,
+                format!(
+                    "The field {} is required and must be a reference such as {{\"id\": 1}}.",
+                    words.field
+                ),
             ));
-            return value.clone();
+            return None;
         }
     };
-    match found {
-        Some((id, name)) => board_reference(*id, name),
-        None => {
-            problems.push(FieldError::new(
-                "InvalidObject",
-                "board",
-                format!("Board {value} was not found."),
-            ));
-            value.clone()
-        }
+    if found.is_none() {
+        problems.push(FieldError::new(
+            "InvalidObject",
+            words.field,
+            format!("{} {value} was not found.", words.noun),
+        ));
     }
+    found
+}
+
+/// Resolves a board given as `{"id": n}`, `{"name": "x"}` or a bare id; a ticket always has one.
+fn board(value: &Value, problems: &mut Vec<FieldError>) -> Value {
+    let words = ReferenceWords {
+        field: "board",
+        key: "name",
+        noun: "Board",
+    };
+    find_reference(value, BOARDS, |(id, name)| (*id, *name), &words, problems)
+        .map_or_else(|| value.clone(), |(id, name)| board_reference(*id, name))
 }
 
 /// Resolves a company given as `{"id": n}`, `{"identifier": "x"}` or a bare id.
 fn company(value: &Value, problems: &mut Vec<FieldError>) -> Value {
-    let identifier = value.get("identifier").and_then(Value::as_str);
-    let found = match (reference_id(value), identifier) {
-        (Some(id), _) => COMPANIES.iter().find(|(c, _, _)| *c == id),
-        (None, Some(identifier)) => COMPANIES
-            .iter()
-            .find(|(_, c, _)| c.eq_ignore_ascii_case(identifier.trim())),
-        (None, None) => {
-            problems.push(FieldError::new(
-                "NullValue",
-                "company",
-                "The field company is required and must be a reference such as {\"id\": 1}.",
-            ));
-            return value.clone();
-        }
+    let words = ReferenceWords {
+        field: "company",
+        key: "identifier",
+        noun: "Company",
     };
-    match found {
-        Some((id, identifier, name)) => company_reference(*id, identifier, name),
-        None => {
-            problems.push(FieldError::new(
-                "InvalidObject",
-                "company",
-                format!("Company {value} was not found."),
-            ));
-            value.clone()
-        }
-    }
+    let key = |(id, identifier, _): &_| (*id, *identifier);
+    find_reference(value, COMPANIES, key, &words, problems).map_or_else(
+        || value.clone(),
+        |(id, identifier, name)| company_reference(*id, identifier, name),
+    )
 }
 
 /// Resolves an owner given as `{"id": n}`, `{"identifier": "x"}`, a bare id or null.
@@ -392,14 +403,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ticket["board"]["name"], "Service Desk");
-        for (field, value) in [
-            ("board", r#"{"id":99}"#),
-            ("board", "null"),
-            ("company", r#"{"identifier":"Nope"}"#),
+        for (field, value, code, message) in [
+            (
+                "board",
+                r#"{"id":99}"#,
+                "InvalidObject",
+                r#"Board {"id":99} was not found."#,
+            ),
+            (
+                "board",
+                "null",
+                "NullValue",
+                r#"The field board is required and must be a reference such as {"id": 1}."#,
+            ),
+            (
+                "company",
+                r#"{"identifier":"Nope"}"#,
+                "InvalidObject",
+                r#"Company {"identifier":"Nope"} was not found."#,
+            ),
+            (
+                "company",
+                "null",
+                "NullValue",
+                r#"The field company is required and must be a reference such as {"id": 1}."#,
+            ),
         ] {
             let body = format!(r#"[{{"op":"replace","path":"{field}","value":{value}}}]"#);
             let err = update(&mut store, "1", body.as_bytes(), "now").unwrap_err();
-            assert_eq!(err.errors[0].field, field, "{value}: {err:?}");
+            assert_eq!(
+                err.errors,
+                [FieldError::new(code, field, message)],
+                "{value}"
+            );
         }
         assert_eq!(
             store.get(Entity::Ticket, 1).unwrap()["board"]["name"],
