@@ -63,6 +63,13 @@ pub(crate) fn load(store: &mut Store, demo: bool) {
             object(json!({"id": id, "name": name, "closedStatus": closed})),
         );
     }
+    for (id, name) in [(1, "Employee"), (2, "Contractor"), (3, "Subcontractor")] {
+        let href = format!("{}/{id}", Entity::MemberType.path());
+        store.put(
+            Entity::MemberType,
+            object(json!({"id": id, "name": name, "inactiveFlag": false, "_info": {"href": href}})),
+        );
+    }
     // The API member the sandbox's keys belong to; deactivated, the keys stop authenticating.
     member(
         store,

@@ -46,17 +46,14 @@ impl Route {
         let Some(rest) = segments.strip_prefix(base.as_slice()) else {
             return Route::Unknown;
         };
-        match rest {
-            [module, resource, tail @ ..] => match Entity::from_path(module, resource) {
-                None => Route::UnknownApi,
-                Some(entity) => match tail {
-                    [] => Route::List(entity),
-                    ["count"] => Route::Count(entity),
-                    [id] => Route::Item(entity, (*id).to_owned()),
-                    _ => Route::UnknownApi,
-                },
+        match Entity::from_segments(rest) {
+            None => Route::UnknownApi,
+            Some((entity, tail)) => match tail {
+                [] => Route::List(entity),
+                ["count"] => Route::Count(entity),
+                [id] => Route::Item(entity, (*id).to_owned()),
+                _ => Route::UnknownApi,
             },
-            _ => Route::UnknownApi,
         }
     }
 }
@@ -394,6 +391,18 @@ mod tests {
         assert_eq!(
             Route::parse("/v4_6_release/apis/3.0/finance/invoices"),
             Route::UnknownApi
+        );
+        assert_eq!(
+            Route::parse("/v4_6_release/apis/3.0/system/members/Types"),
+            Route::List(Entity::MemberType)
+        );
+        assert_eq!(
+            Route::parse("/v4_6_release/apis/3.0/system/members/types/2"),
+            Route::Item(Entity::MemberType, "2".into())
+        );
+        assert_eq!(
+            Route::parse("/v4_6_release/apis/3.0/system/members/typesx"),
+            Route::Item(Entity::Member, "typesx".into())
         );
         assert_eq!(Route::parse("/login/companyinfo/acme"), Route::CompanyInfo);
         assert_eq!(Route::parse("/favicon.ico"), Route::Unknown);

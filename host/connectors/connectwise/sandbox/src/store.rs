@@ -26,11 +26,13 @@ pub enum Entity {
     TimeZone,
     /// A lookup a ticket refers to (`status`).
     TicketStatus,
+    /// `/system/members/types`: the member types (connectwise-api.md §3, §8).
+    MemberType,
 }
 
 impl Entity {
     /// Every resource, in a fixed order (for state files and listings).
-    pub const ALL: [Entity; 7] = [
+    pub const ALL: [Entity; 8] = [
         Entity::Member,
         Entity::Ticket,
         Entity::SecurityRole,
@@ -38,6 +40,7 @@ impl Entity {
         Entity::Department,
         Entity::TimeZone,
         Entity::TicketStatus,
+        Entity::MemberType,
     ];
 
     /// The path below `/apis/3.0`, lower case (routes are matched case-insensitively).
@@ -50,12 +53,25 @@ impl Entity {
             Entity::Department => "/system/departments",
             Entity::TimeZone => "/system/timezonesetups",
             Entity::TicketStatus => "/service/statuses",
+            Entity::MemberType => "/system/members/types",
         }
     }
 
-    pub(crate) fn from_path(module: &str, resource: &str) -> Option<Entity> {
-        let path = format!("/{module}/{resource}");
-        Entity::ALL.into_iter().find(|e| e.path() == path)
+    /// The resource a lower-case path below `/apis/3.0` names, and the segments after it
+    /// (`["12"]`, `["count"]`, `[]`). The longest match wins: `system/members/types` is the
+    /// member types, not the member with id `types`.
+    pub(crate) fn from_segments<'a, 'b>(
+        segments: &'a [&'b str],
+    ) -> Option<(Entity, &'a [&'b str])> {
+        Entity::ALL
+            .into_iter()
+            .filter_map(|entity| {
+                let own: Vec<&str> = entity.path().split('/').filter(|s| !s.is_empty()).collect();
+                let tail = segments.strip_prefix(own.as_slice())?;
+                Some((own.len(), entity, tail))
+            })
+            .max_by_key(|(length, _, _)| *length)
+            .map(|(_, entity, tail)| (entity, tail))
     }
 
     /// The `resource` name in error bodies.
@@ -68,6 +84,7 @@ impl Entity {
             Entity::Department => "department",
             Entity::TimeZone => "timeZoneSetup",
             Entity::TicketStatus => "status",
+            Entity::MemberType => "memberType",
         }
     }
 
@@ -81,6 +98,7 @@ impl Entity {
             Entity::Department => "Department",
             Entity::TimeZone => "Time zone",
             Entity::TicketStatus => "Status",
+            Entity::MemberType => "Member type",
         }
     }
 
@@ -94,6 +112,7 @@ impl Entity {
             Entity::Department => &["id", "identifier", "name", "_info"],
             Entity::TimeZone => &["id", "name", "offset", "_info"],
             Entity::TicketStatus => &["id", "name", "closedStatus", "_info"],
+            Entity::MemberType => &["id", "name", "inactiveFlag", "_info"],
         }
     }
 

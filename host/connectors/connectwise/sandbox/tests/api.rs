@@ -536,6 +536,35 @@ async fn tickets_are_reassigned_by_patch_and_lookups_list() {
 }
 
 #[tokio::test]
+async fn member_types_list_like_the_other_lookups() {
+    let api = start(false).await;
+    let reply = api.get("/system/members/types").await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let types = reply.json.as_array().unwrap();
+    assert_eq!(types[0]["id"], 1);
+    assert_eq!(types[0]["name"], "Employee");
+    assert_eq!(types[0]["_info"]["href"], "/system/members/types/1");
+    assert!(types.len() >= 2, "{types:?}");
+    let reply = api
+        .get("/system/members/types?conditions=name%3D%22contractor%22&fields=id")
+        .await;
+    assert_eq!(reply.json, json!([{"id": 2}]));
+    assert_eq!(
+        api.get("/system/members/types/count").await.json["count"],
+        types.len()
+    );
+    assert_eq!(
+        api.get("/system/members/types/1").await.json["name"],
+        "Employee"
+    );
+    // Members are still found by id beside the types.
+    assert_eq!(
+        api.get("/system/members/1").await.json["identifier"],
+        "apiadmin"
+    );
+}
+
+#[tokio::test]
 async fn faults_429_latency_and_dropped_connections() {
     let api = start(true).await;
     api.sandbox.faults().fail_next(429, 2, Some(3));
