@@ -403,6 +403,40 @@ pub(crate) fn replace(
     ))
 }
 
+/// `POST /system/members/{id}/deactivate` (connectwise-api.md §3): the body is a
+/// `MemberDeactivation` (what to reassign the member's roles and records to), answered with 200
+/// and that body. The member becomes inactive as `PATCH inactiveFlag=true` makes it: `inactiveDate`
+/// stamped on the first deactivation and kept after. The sandbox holds none of the records the
+/// body reassigns, so it only checks that the body is an object.
+pub(crate) fn deactivate(
+    store: &mut Store,
+    id: &str,
+    body: &[u8],
+    now: &str,
+) -> Result<Value, ApiError> {
+    let (_, previous) = existing(store, id)?;
+    let deactivation: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            crate::store::bad_body(
+                "memberDeactivation",
+                format!("The request body is not valid JSON: {e}."),
+            )
+        })?
+    };
+    if !deactivation.is_object() {
+        return Err(crate::store::bad_body(
+            "memberDeactivation",
+            "The request body must be a member deactivation object.",
+        ));
+    }
+    let mut record = previous.clone();
+    record.insert("inactiveFlag".into(), json!(true));
+    store.put(Entity::Member, finish(record, Some(&previous), now));
+    Ok(deactivation)
+}
+
 /// A member stored directly by a test or the seed, with references expanded where they resolve.
 pub(crate) fn fixture(store: &Store, mut record: Record, now: &str) -> Record {
     for (field, entity) in REFERENCES {
@@ -565,6 +599,36 @@ mod tests {
         let patch = json!([{"op": "replace", "path": "hireDate", "value": "2024-02-29T08:00:00Z"}]);
         let member = update(&mut store, "2", patch.to_string().as_bytes(), "now").unwrap();
         assert_eq!(member["hireDate"], "2024-02-29T08:00:00Z");
+    }
+
+    #[test]
+    fn deactivate_endpoint_deactivates_as_patch_does_and_echoes_the_body() {
+        let mut store = store();
+        let body = json!({"activity": {"count": 0, "reAssignToMember": {"id": 3}},
+                          "deleteOpenTimeSheetsFlag": false});
+        let answer = deactivate(&mut store, "2", body.to_string().as_bytes(), "T1").unwrap();
+        assert_eq!(answer, body);
+        let member = store.get(Entity::Member, 2).unwrap();
+        assert_eq!(
+            (
+                member["inactiveFlag"].clone(),
+                member["inactiveDate"].clone()
+            ),
+            (json!(true), json!("T1"))
+        );
+        assert_eq!(member["identifier"], "jdoe", "the rest is kept");
+        deactivate(&mut store, "2", b"", "T2").unwrap();
+        assert_eq!(
+            store.get(Entity::Member, 2).unwrap()["inactiveDate"],
+            "T1",
+            "a second deactivation keeps the first date"
+        );
+        let err = deactivate(&mut store, "999", b"{}", "T").unwrap_err();
+        assert_eq!(err.status.as_u16(), 404);
+        assert!(err.message.contains("Member with id 999"), "{err:?}");
+        let err = deactivate(&mut store, "3", b"[1]", "T").unwrap_err();
+        assert_eq!(err.status.as_u16(), 400);
+        assert_eq!(store.get(Entity::Member, 3).unwrap()["inactiveFlag"], false);
     }
 
     #[test]

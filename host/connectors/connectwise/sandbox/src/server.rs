@@ -31,6 +31,8 @@ enum Route {
     List(Entity),
     Count(Entity),
     Item(Entity, String),
+    /// `POST /system/members/{id}/deactivate`.
+    Deactivate(String),
     UnknownApi,
     Unknown,
 }
@@ -52,6 +54,9 @@ impl Route {
                 [] => Route::List(entity),
                 ["count"] => Route::Count(entity),
                 [id] => Route::Item(entity, (*id).to_owned()),
+                [id, "deactivate"] if entity == Entity::Member => {
+                    Route::Deactivate((*id).to_owned())
+                }
                 _ => Route::UnknownApi,
             },
         }
@@ -234,6 +239,10 @@ fn route_api(
         (Route::Item(Entity::Member, id), Method::PUT) => {
             members::replace(&mut lock(&shared.store), &id, body, &now).map(|m| (StatusCode::OK, m))
         }
+        (Route::Deactivate(id), Method::POST) => {
+            members::deactivate(&mut lock(&shared.store), &id, body, &now)
+                .map(|d| (StatusCode::OK, d))
+        }
         (Route::Item(Entity::Ticket, id), Method::PATCH) => {
             tickets::update(&mut lock(&shared.store), &id, body, &now).map(|t| (StatusCode::OK, t))
         }
@@ -386,6 +395,14 @@ mod tests {
         );
         assert_eq!(
             Route::parse("/v4_6_release/apis/3.0/system/members/1/deactivate/x"),
+            Route::UnknownApi
+        );
+        assert_eq!(
+            Route::parse("/v4_6_release/apis/3.0/system/Members/7/Deactivate"),
+            Route::Deactivate("7".into())
+        );
+        assert_eq!(
+            Route::parse("/v4_6_release/apis/3.0/service/tickets/7/deactivate"),
             Route::UnknownApi
         );
         assert_eq!(

@@ -536,6 +536,39 @@ async fn tickets_are_reassigned_by_patch_and_lookups_list() {
 }
 
 #[tokio::test]
+async fn deactivate_endpoint_deactivates_the_member_and_echoes_the_body() {
+    let api = start(true).await;
+    let body = json!({"activity": {"count": 2, "reAssignToMember": {"id": 3}},
+                      "deleteOpenTimeSheetsFlag": true});
+    let reply = api
+        .send(
+            Method::POST,
+            "/system/members/2/deactivate",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!((reply.status, reply.json), (200, body));
+    let member = api.get("/system/members/2").await.json;
+    assert_eq!(member["inactiveFlag"], true);
+    assert!(member["inactiveDate"].is_string(), "{member}");
+    let reply = api
+        .get("/system/members/count?conditions=inactiveFlag%3Dtrue")
+        .await;
+    assert_eq!(reply.json["count"], 2, "jdoe and the seeded former member");
+    let reply = api
+        .send(
+            Method::POST,
+            "/system/members/99/deactivate",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json["message"], "Member with id 99 was not found.");
+    let reply = api.get("/system/members/2/deactivate").await;
+    assert_eq!(reply.status, 405);
+}
+
+#[tokio::test]
 async fn member_types_list_like_the_other_lookups() {
     let api = start(false).await;
     let reply = api.get("/system/members/types").await;
