@@ -221,6 +221,9 @@ async fn bulk_deactivate_users_deactivates_the_list_and_reports_the_missing_one(
         3
     );
     assert_eq!(report.outputs["deactivated"], json!(2));
+    // user.update declares Inactive: true a deactivation, so the run counts both as such.
+    assert_eq!(json["deactivated"], json!(2));
+    assert_eq!(json["steps"]["deactivate"]["deactivated"], json!(2));
     let users = h.sandbox.records(Entity::User);
     for uid in [4, 5] {
         let u = users.iter().find(|u| id(&u["id"]) == uid).unwrap();

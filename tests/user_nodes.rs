@@ -556,3 +556,28 @@ async fn get_many_users_pages_across_the_server_cap() {
     let envelope = h.invoke(node, json!({"PageSize": 150})).await;
     assert_eq!(ids_of(&envelope["Users"]["users"]), all[..150].to_vec());
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the user nodes declare
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_declares_inactive_true_a_deactivation() {
+    let h = harness().await;
+    let spec = h.runtime.catalog().get("halopsa.user.update").expect("loaded");
+    assert_eq!(spec.effect, psaflow_core::Effect::Update);
+    assert!(!spec.is_destructive());
+    let given = |v: Value| v.as_object().cloned().expect("object");
+    assert_eq!(
+        spec.effect_of(&given(json!({"Id": 2, "Inactive": true}))),
+        psaflow_core::Effect::Deactivate
+    );
+    assert_eq!(
+        spec.effect_of(&given(json!({"Id": 2, "Inactive": false, "Notes": "x"}))),
+        psaflow_core::Effect::Update
+    );
+    let client = h.runtime.catalog().get("halopsa.client.update").expect("loaded");
+    assert!(client.may_be_destructive());
+    // Creating a user disabled is not a deactivation: create declares no such value.
+    let create = h.runtime.catalog().get("halopsa.user.create").expect("loaded");
+    assert!(create.param_effects.is_empty());
+}

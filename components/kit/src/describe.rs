@@ -13,7 +13,7 @@
 //! ```
 
 use crate::prelude::*;
-pub use crate::types::{Capability, Effect, NodeInfo};
+pub use crate::types::{Capability, Effect, NodeInfo, ParamEffect};
 
 /// Starts a declaration: the envelope's output key and what the node changes. Idempotent
 /// follows the effect (everything but a create); say otherwise with [`Declaration::idempotent`].
@@ -24,6 +24,7 @@ pub fn node(output_key: &str, effect: Effect) -> Declaration {
         idempotent: !matches!(effect, Effect::Create),
         natural_key: Vec::new(),
         capabilities: Vec::new(),
+        param_effects: Vec::new(),
     })
 }
 
@@ -41,6 +42,18 @@ impl Declaration {
     /// For creates: the parameters (as users write them) that identify the record made.
     pub fn natural_key(mut self, params: &[&str]) -> Self {
         self.0.natural_key = params.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
+    /// A parameter value that makes one call do more than the node's effect: `("Inactive",
+    /// "true", Effect::Deactivate)` on an update that deactivates when given `Inactive: true`.
+    /// `equals` is JSON text.
+    pub fn when(mut self, param: &str, equals: &str, effect: Effect) -> Self {
+        self.0.param_effects.push(ParamEffect {
+            param: param.to_string(),
+            equals: equals.to_string(),
+            effect,
+        });
         self
     }
 
@@ -89,5 +102,18 @@ mod tests {
             .map(|c| (c.method.as_str(), c.path_prefix.as_str()))
             .collect();
         assert_eq!(calls, [("POST", "/Site"), ("GET", "/Site")]);
+        assert!(info.param_effects.is_empty());
+    }
+
+    #[test]
+    fn param_effects_are_declared_in_order() {
+        let info: NodeInfo = node("User", Effect::Update)
+            .when("Inactive", "true", Effect::Deactivate)
+            .into();
+        assert_eq!(info.effect, Effect::Update);
+        assert_eq!(info.param_effects.len(), 1);
+        assert_eq!(info.param_effects[0].param, "Inactive");
+        assert_eq!(info.param_effects[0].equals, "true");
+        assert_eq!(info.param_effects[0].effect, Effect::Deactivate);
     }
 }

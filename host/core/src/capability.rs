@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// What running a node changes in the PSA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// What running a node changes in the PSA, ordered by how far it reaches (a call given a
+/// parameter value with a further-reaching effect has that effect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     /// Changes nothing.
@@ -53,6 +54,27 @@ impl Effect {
 impl fmt::Display for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A parameter value that makes one call do more than the node's declared effect:
+/// `halopsa.user.update` given `Inactive: true` deactivates the user. The node declares it beside
+/// its effect (WIT `param-effect`), so a deactivation through an update is confirmed, counted
+/// and audited as one, never guessed from parameter names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamEffect {
+    /// The parameter, as users write it (`Inactive`).
+    pub param: String,
+    /// The value that has the effect (`true`).
+    pub equals: serde_json::Value,
+    /// What the call does then.
+    pub effect: Effect,
+}
+
+impl ParamEffect {
+    /// `Inactive: true`, as messages and `psaflow nodes` show the condition.
+    pub fn condition(&self) -> String {
+        format!("{}: {}", self.param, self.equals)
     }
 }
 

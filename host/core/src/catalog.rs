@@ -2,7 +2,7 @@
 //! Built by the runtime from each component's exported input record and WIT docs;
 //! read by the CLI (`psaflow nodes`), the workflow validator and the schema generator.
 
-use crate::capability::{Capability, Effect};
+use crate::capability::{Capability, Effect, ParamEffect};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,6 +118,11 @@ impl ParamSpec {
     pub fn declared_default(&self) -> Option<serde_json::Value> {
         declared_default(&self.description, &self.ty)
     }
+
+    /// Whether `value` is a value of this parameter's type.
+    pub fn accepts(&self, value: &serde_json::Value) -> bool {
+        fits(value, &self.ty)
+    }
 }
 
 /// See [`ParamSpec::declared_default`].
@@ -188,6 +193,10 @@ pub struct NodeSpec {
     pub output_key: String,
     /// What the node changes, as it declared it; decides destructive marking and confirmation.
     pub effect: Effect,
+    /// Parameter values that make a call do more than `effect` (`Inactive: true` on an update
+    /// deactivates); empty for most nodes and for nodes built before nodes could declare it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub param_effects: Vec<ParamEffect>,
     /// Repeating the call with the same input changes nothing more.
     pub idempotent: bool,
     /// For creates: the parameters that identify the record made (may be empty).
@@ -201,6 +210,27 @@ impl NodeSpec {
     /// call (whatever it calls itself).
     pub fn is_destructive(&self) -> bool {
         self.effect.is_destructive() || self.capabilities.iter().any(|c| c.method == "DELETE")
+    }
+
+    /// Whether some parameter value makes a call of this node delete or deactivate, though its
+    /// effect alone does not (`user.update` with `Inactive: true`).
+    pub fn may_be_destructive(&self) -> bool {
+        self.is_destructive() || self.param_effects.iter().any(|p| p.effect.is_destructive())
+    }
+
+    /// What one call with `params` does: the node's effect, or the effect of a declared
+    /// parameter value the call is given (the most far-reaching when several are).
+    pub fn effect_of(&self, params: &serde_json::Map<String, serde_json::Value>) -> Effect {
+        self.param_effects
+            .iter()
+            .filter(|p| params.get(&p.param) == Some(&p.equals))
+            .map(|p| p.effect)
+            .fold(self.effect, Ord::max)
+    }
+
+    /// Whether one call with `params` deletes or deactivates records (see [`Self::effect_of`]).
+    pub fn is_destructive_with(&self, params: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.is_destructive() || self.effect_of(params).is_destructive()
     }
 
     /// The declared capability that allows `method` on `path`, if any.
@@ -349,5 +379,64 @@ mod declared_default_tests {
                 "{description}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod param_effect_tests {
+    use super::*;
+    use serde_json::{Map, Value, json};
+
+    fn update_with_inactive() -> NodeSpec {
+        NodeSpec {
+            id: "halopsa.user.update".into(),
+            effect: Effect::Update,
+            param_effects: vec![
+                ParamEffect {
+                    param: "Inactive".into(),
+                    equals: json!(true),
+                    effect: Effect::Deactivate,
+                },
+                ParamEffect {
+                    param: "Purge".into(),
+                    equals: json!("yes"),
+                    effect: Effect::Delete,
+                },
+            ],
+            ..NodeSpec::default()
+        }
+    }
+
+    fn params(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().expect("an object")
+    }
+
+    #[test]
+    fn a_declared_value_gives_the_call_its_effect() {
+        let spec = update_with_inactive();
+        assert!(!spec.is_destructive());
+        assert!(spec.may_be_destructive());
+        assert_eq!(spec.effect_of(&params(json!({"Id": 4}))), Effect::Update);
+        assert_eq!(spec.effect_of(&params(json!({"Id": 4, "Inactive": false}))), Effect::Update);
+        // Only the declared value: the text "true" is another value.
+        assert_eq!(spec.effect_of(&params(json!({"Inactive": "true"}))), Effect::Update);
+        let deactivating = params(json!({"Id": 4, "Inactive": true}));
+        assert_eq!(spec.effect_of(&deactivating), Effect::Deactivate);
+        assert!(spec.is_destructive_with(&deactivating));
+        // Several match: the most far-reaching wins, whatever the declaration order.
+        let both = params(json!({"Inactive": true, "Purge": "yes"}));
+        assert_eq!(spec.effect_of(&both), Effect::Delete);
+    }
+
+    #[test]
+    fn nodes_without_param_effects_keep_their_effect() {
+        let spec = NodeSpec {
+            effect: Effect::Deactivate,
+            ..NodeSpec::default()
+        };
+        assert!(spec.may_be_destructive());
+        assert_eq!(spec.effect_of(&Map::new()), Effect::Deactivate);
+        let read = NodeSpec::default();
+        assert!(!read.may_be_destructive());
     }
 }

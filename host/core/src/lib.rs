@@ -21,7 +21,7 @@ pub mod values;
 
 pub use budget::{RateLimit, RateLimitError, RequestBudget, WindowBudget};
 pub use calls::{Ambiguity, CallLog, CallOutcome, CallRecord};
-pub use capability::{Capability, Effect};
+pub use capability::{Capability, Effect, ParamEffect};
 pub use catalog::{Catalog, NodeSpec, ParamSpec, ParamType};
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use envelope::Envelope;

@@ -34,7 +34,11 @@ pub fn entry(
         step_id: "invoke".into(),
         item: None,
         node: spec.id.clone(),
-        effect: spec.effect.to_string(),
+        // `Inactive: true` on an update is audited as the deactivation it is.
+        effect: params
+            .as_object()
+            .map_or(spec.effect, |given| spec.effect_of(given))
+            .to_string(),
         target: target_of(shown, &spec.output_key),
         outcome: if envelope.is_success() {
             "succeeded"

@@ -2,7 +2,7 @@
 //! field and case names, so a third-party package with its own copy of the types works too.
 
 use anyhow::{anyhow, bail};
-use psaflow_core::{Capability, Effect, NodeSpec};
+use psaflow_core::{Capability, Effect, NodeSpec, ParamEffect};
 use wasmtime::component::Val;
 
 /// Fills the declared part of `spec` from a `node-info` value, checking every declaration.
@@ -61,15 +61,67 @@ pub fn fill(spec: &mut NodeSpec, info: &Val) -> anyhow::Result<()> {
         capability.check().map_err(|e| anyhow!("node-info: {e}"))?;
         capabilities.push(capability);
     }
+    // Optional: nodes built against the node-info of before param-effects still load.
+    let param_effects = match fields.iter().find(|(n, _)| n == "param-effects") {
+        Some((_, value)) => param_effects(spec, value)?,
+        None => Vec::new(),
+    };
     if spec.connector.is_none() && !capabilities.is_empty() {
         bail!("node-info declares API calls but the component imports no psaflow transport");
     }
     spec.output_key = output_key;
     spec.effect = effect;
+    spec.param_effects = param_effects;
     spec.idempotent = idempotent;
     spec.natural_key = natural_key;
     spec.capabilities = capabilities;
     Ok(())
+}
+
+/// The declared `param-effects`: each names a parameter of the node and a JSON value of its
+/// type.
+fn param_effects(spec: &NodeSpec, value: &Val) -> anyhow::Result<Vec<ParamEffect>> {
+    let mut declared = Vec::new();
+    for item in list(value, "param-effects")? {
+        let Val::Record(fields) = item else {
+            bail!("node-info param-effects must be param-effect records");
+        };
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .ok_or_else(|| anyhow!("param-effect has no field `{name}`"))
+        };
+        let param = text(get("param")?, "param-effect param")?;
+        let Some(param_spec) = spec.param(&param) else {
+            bail!("node-info param-effects names {param}, which is not a parameter of the node");
+        };
+        let written = text(get("equals")?, "param-effect equals")?;
+        let equals: serde_json::Value = serde_json::from_str(&written).map_err(|e| {
+            anyhow!("node-info param-effects: the value for {param} ({written:?}) is not JSON: {e}")
+        })?;
+        if !param_spec.accepts(&equals) {
+            bail!(
+                "node-info param-effects: {param} can never be {written}, which is not a value of its type"
+            );
+        }
+        let effect = match get("effect")? {
+            Val::Enum(case) => Effect::from_name(case).ok_or_else(|| {
+                anyhow!(
+                    "node-info param-effect effect `{case}` is not one of {}",
+                    Effect::NAMES.join(", ")
+                )
+            })?,
+            _ => bail!("node-info param-effect effect must be the effect enum"),
+        };
+        declared.push(ParamEffect {
+            param,
+            equals,
+            effect,
+        });
+    }
+    Ok(declared)
 }
 
 fn text(value: &Val, what: &str) -> anyhow::Result<String> {
@@ -141,6 +193,43 @@ mod tests {
         assert_eq!(s.natural_key, ["Name"]);
         assert_eq!(s.capabilities.len(), 2);
         assert!(s.allowed_by("GET", "/Site/4").is_some());
+    }
+
+    fn with_param_effect(param: &str, equals: &str, effect: &str) -> Val {
+        let Val::Record(mut fields) = info("update", &[], &[("POST", "/Site")]) else {
+            unreachable!()
+        };
+        fields.push((
+            "param-effects".into(),
+            Val::List(vec![Val::Record(vec![
+                ("param".into(), Val::String(param.into())),
+                ("equals".into(), Val::String(equals.into())),
+                ("effect".into(), Val::Enum(effect.into())),
+            ])]),
+        ));
+        Val::Record(fields)
+    }
+
+    #[test]
+    fn param_effects_are_read_when_declared_and_checked() {
+        let mut s = spec();
+        fill(&mut s, &info("update", &[], &[("POST", "/Site")])).unwrap();
+        assert!(s.param_effects.is_empty(), "an older node-info has none");
+        let mut s = spec();
+        fill(&mut s, &with_param_effect("Name", "\"gone\"", "deactivate")).unwrap();
+        assert_eq!(
+            s.param_effects,
+            [ParamEffect {
+                param: "Name".into(),
+                equals: serde_json::json!("gone"),
+                effect: Effect::Deactivate,
+            }]
+        );
+        let err = |v: Val| fill(&mut spec(), &v).unwrap_err().to_string();
+        assert!(err(with_param_effect("Inactive", "true", "deactivate")).contains("Inactive, which is not a parameter"));
+        assert!(err(with_param_effect("Name", "yes", "deactivate")).contains("not JSON"));
+        assert!(err(with_param_effect("Name", "true", "deactivate")).contains("not a value of its type"));
+        assert!(err(with_param_effect("Name", "\"x\"", "erase")).contains("`erase`"));
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub fn workflow_schema(catalog: &Catalog) -> Value {
             if n.is_destructive() {
                 d.push_str(&format!(" DESTRUCTIVE: {}s records.", n.effect));
             }
+            for p in n.param_effects.iter().filter(|p| p.effect.is_destructive()) {
+                d.push_str(&format!(" DESTRUCTIVE with {}: {}s records.", p.condition(), p.effect));
+            }
             json!({"const": n.id, "description": d.trim()})
         })
         .collect();

@@ -6,7 +6,7 @@ use crate::expr::{self, Mode, Scope};
 use crate::model::{Backoff, Workflow};
 use crate::duration::format_duration;
 use crate::redact::Redactor;
-use psaflow_core::{Catalog, Effect};
+use psaflow_core::{Catalog, Effect, NodeSpec};
 use serde_json::{Map, Value, json};
 
 /// One step as it would run.
@@ -225,6 +225,18 @@ impl Plan {
     }
 }
 
+/// What a step's calls do, as far as a plan can tell: the node's effect, or that of a declared
+/// parameter value (`Inactive: true` on an update deactivates). A parameter known only when
+/// the run reads it (`<item>`) may be that value, so it counts as the stronger effect.
+fn planned_effect(spec: &NodeSpec, params: &Map<String, Value>) -> Effect {
+    let unknown = |v: &Value| matches!(v, Value::String(s) if s.starts_with('<'));
+    spec.param_effects
+        .iter()
+        .filter(|p| params.get(&p.param).is_some_and(|v| *v == p.equals || unknown(v)))
+        .map(|p| p.effect)
+        .fold(spec.effect, Ord::max)
+}
+
 /// Plans a (valid) workflow without calling anything.
 pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
     let redactor = opts.redactor(wf);
@@ -319,8 +331,8 @@ pub fn plan(wf: &Workflow, catalog: &Catalog, opts: &RunOptions) -> Plan {
             id: step.id().to_string(),
             name: step.name.clone(),
             node: step.node().to_string(),
-            destructive: spec.is_some_and(|s| s.effect == Effect::Delete),
-            deactivates: spec.is_some_and(|s| s.effect == Effect::Deactivate),
+            destructive: spec.is_some_and(|s| planned_effect(s, &params) == Effect::Delete),
+            deactivates: spec.is_some_and(|s| planned_effect(s, &params) == Effect::Deactivate),
             params,
             for_each,
             items,

@@ -261,6 +261,30 @@ impl Step {
             .find(|(k, _)| k.value == name)
             .map(|(_, t)| t)
     }
+
+    /// The declared parameter value through which this step's calls may delete or deactivate
+    /// though `spec`'s effect alone does not (`Inactive: true` on an update): written as that
+    /// value, or as an expression that may give it. `None` when no call of the step can.
+    pub fn destructive_param<'a>(
+        &self,
+        spec: &'a psaflow_core::NodeSpec,
+    ) -> Option<&'a psaflow_core::ParamEffect> {
+        spec.param_effects
+            .iter()
+            .filter(|p| p.effect.is_destructive())
+            .find(|p| match self.param(&p.param) {
+                None => false,
+                Some(Template::Literal { value, .. }) => *value == p.equals,
+                // Known only when the step runs.
+                Some(_) => true,
+            })
+    }
+
+    /// Whether calls of this step may delete or deactivate records: its node's effect says so,
+    /// or a parameter value it is given (see [`Self::destructive_param`]).
+    pub fn may_destroy(&self, spec: &psaflow_core::NodeSpec) -> bool {
+        spec.is_destructive() || self.destructive_param(spec).is_some()
+    }
 }
 
 /// How the wait between retries grows.

@@ -126,12 +126,21 @@ impl Validator<'_> {
             return;
         };
         self.params(step, spec);
-        if spec.is_destructive() && in_loop && !step.confirm {
+        if in_loop && !step.confirm && step.may_destroy(spec) {
+            let what = match step.destructive_param(spec).filter(|_| !spec.is_destructive()) {
+                Some(p) => format!(
+                    "{} with {} (it {}s records)",
+                    spec.id,
+                    p.condition(),
+                    p.effect
+                ),
+                None => format!("{} (it {}s records)", spec.id, spec.effect),
+            };
             self.error(
                 step.node.pos,
                 format!(
-                    "step '{}' runs {} (it {}s records) once per for_each item; this needs `confirm: true`",
-                    step.id.value, spec.id, spec.effect
+                    "step '{}' runs {what} once per for_each item; this needs `confirm: true`",
+                    step.id.value
                 ),
                 Some("add `confirm: true` to the step after checking the list with `psaflow run --dry-run`".into()),
             );

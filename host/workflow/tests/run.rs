@@ -496,9 +496,15 @@ steps:
   - id: off
     node: connectwise.member.deactivate
     with: { Id: 9 }
-  - id: not_a_deactivation
+  - id: declared_for_the_value
     node: halopsa.client.update
     with: { Id: 9, Inactive: true }
+  - id: another_value
+    node: halopsa.client.update
+    with: { Id: 9, Inactive: false }
+  - id: not_a_deactivation
+    node: halopsa.ticket.update
+    with: { Id: 9, AgentId: 1 }
 "#;
     let fake = Fake::new();
     let (report, _) = run(yaml, &fake, json!({})).await;
@@ -508,16 +514,24 @@ steps:
         report.error,
         HumanRenderer::summary(&report)
     );
-    assert_eq!((report.deleted, report.deactivated), (3, 1));
+    assert_eq!((report.deleted, report.deactivated), (3, 2));
     assert_eq!(report.step("purge").unwrap().deleted, 3);
+    // The update given the declared value is a deactivation, and marked as such; with
+    // another value it is an update.
+    let declared = report.step("declared_for_the_value").unwrap();
+    assert_eq!(declared.deactivated, 1);
+    assert!(declared.destructive);
+    let other = report.step("another_value").unwrap();
+    assert_eq!(other.deactivated, 0);
+    assert!(!other.destructive);
     let j = report.to_json();
     assert_eq!(
         (j["deleted"].clone(), j["deactivated"].clone()),
-        (json!(3), json!(1))
+        (json!(3), json!(2))
     );
     let summary = HumanRenderer::summary(&report);
     assert!(
-        summary.contains("records deleted: 3, deactivated: 1"),
+        summary.contains("records deleted: 3, deactivated: 2"),
         "{summary}"
     );
 }

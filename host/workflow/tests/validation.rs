@@ -429,6 +429,32 @@ fn destructive_step_in_for_each_needs_confirm() {
 }
 
 #[test]
+fn an_update_given_its_deactivating_value_in_for_each_needs_confirm() {
+    let step = |inactive: &str| {
+        format!(
+            "name: t\ninputs:\n  ids: {{ type: list, default: [] }}\n  off: {{ type: boolean, default: false }}\nsteps:\n  - id: close\n    node: halopsa.client.update\n    for_each: ${{{{ inputs.ids }}}}\n    with: {{ Id: \"${{{{ item }}}}\", Inactive: {inactive} }}\n"
+        )
+    };
+    let yaml = step("true");
+    let errs = errors(&yaml);
+    expect(
+        &errs,
+        7,
+        11,
+        "step 'close' runs halopsa.client.update with Inactive: true (it deactivates records) once per for_each item; this needs `confirm: true`",
+        Some(
+            "add `confirm: true` to the step after checking the list with `psaflow run --dry-run`",
+        ),
+    );
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errors(&format!("{yaml}    confirm: true\n")), vec![]);
+    // Another value is an update; a value known only at run time may be the deactivating one.
+    assert_eq!(errors(&step("false")), vec![]);
+    assert_eq!(errors(&step("\"${{ inputs.off }}\"")).len(), 1);
+    assert_eq!(errors(&step("\"${{ inputs.off }}\"").replace("    with:", "    confirm: true\n    with:")), vec![]);
+}
+
+#[test]
 fn for_each_without_expression_delimiters_suggests_them() {
     let errs = errors(
         "name: t\nsteps:\n  - id: a\n    node: halopsa.client.get\n    for_each: steps.x.list\n    with: { Id: 1 }\n",

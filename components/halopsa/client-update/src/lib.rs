@@ -31,6 +31,8 @@ struct Node;
 impl Guest for Node {
     fn describe() -> NodeInfo {
         describe::node(OUTPUT, Effect::Update)
+            // Marking the client inactive is a deactivation, confirmed and counted as one.
+            .when("Inactive", "true", Effect::Deactivate)
             .calls("POST", "/Client")
             .into()
     }

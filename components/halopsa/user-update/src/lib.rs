@@ -41,6 +41,8 @@ struct Node;
 impl Guest for Node {
     fn describe() -> NodeInfo {
         describe::node(OUTPUT, Effect::Update)
+            // Marking the user inactive is a deactivation, confirmed and counted as one.
+            .when("Inactive", "true", Effect::Deactivate)
             .calls("POST", "/Users")
             .into()
     }

@@ -25,5 +25,6 @@ pub fn node_info(
         idempotent: !matches!(effect, Effect::Create),
         natural_key: natural_key.iter().map(|k| (*k).to_owned()).collect(),
         capabilities,
+        param_effects: Vec::new(),
     }
 }

@@ -49,11 +49,11 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let runtime = super::build_runtime(cli, &backend)?;
-    if needs_confirmation(spec, args.yes, std::io::stdin().is_terminal()) {
+    if needs_confirmation(spec, &params, args.yes, std::io::stdin().is_terminal()) {
         let question = format!(
             "{} will {} on {} with {}. Continue? [y/N] ",
             args.node,
-            spec.effect.name(),
+            spec.effect_of(&params).name(),
             backend.description,
             Value::Object(params.clone())
         );
@@ -109,10 +109,16 @@ fn redactor(backend: &psaflow::backend::Backend) -> psaflow_workflow::Redactor {
     redactor
 }
 
-/// A node that deletes or deactivates asks first, unless `--yes` was given or nobody is at
-/// a terminal to answer (a script must never hang on a question).
-fn needs_confirmation(spec: &NodeSpec, yes: bool, stdin_is_terminal: bool) -> bool {
-    spec.is_destructive() && !yes && stdin_is_terminal
+/// A call that deletes or deactivates (by the node's effect, or a parameter value such as
+/// `Inactive: true`) asks first, unless `--yes` was given or nobody is at a terminal to answer
+/// (a script must never hang on a question).
+fn needs_confirmation(
+    spec: &NodeSpec,
+    params: &Map<String, Value>,
+    yes: bool,
+    stdin_is_terminal: bool,
+) -> bool {
+    spec.is_destructive_with(params) && !yes && stdin_is_terminal
 }
 
 /// Asks `question` on `out` and reads one line from `answers`: only `y` or `yes` (any case)
@@ -182,12 +188,12 @@ mod tests {
 
     #[test]
     fn only_destructive_nodes_at_a_terminal_without_yes_ask() {
-        assert!(needs_confirmation(&spec(Effect::Delete), false, true));
-        assert!(needs_confirmation(&spec(Effect::Deactivate), false, true));
-        assert!(!needs_confirmation(&spec(Effect::Delete), true, true), "--yes");
-        assert!(!needs_confirmation(&spec(Effect::Delete), false, false), "a script");
+        assert!(needs_confirmation(&spec(Effect::Delete), &Map::new(), false, true));
+        assert!(needs_confirmation(&spec(Effect::Deactivate), &Map::new(), false, true));
+        assert!(!needs_confirmation(&spec(Effect::Delete), &Map::new(), true, true), "--yes");
+        assert!(!needs_confirmation(&spec(Effect::Delete), &Map::new(), false, false), "a script");
         for effect in [Effect::Read, Effect::Create, Effect::Update] {
-            assert!(!needs_confirmation(&spec(effect), false, true), "{effect:?}");
+            assert!(!needs_confirmation(&spec(effect), &Map::new(), false, true), "{effect:?}");
         }
     }
 

@@ -37,6 +37,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
             for spec in catalog.iter() {
                 let mark = if spec.is_destructive() {
                     format!(" [{}]", spec.effect)
+                } else if let Some(p) = spec.param_effects.iter().find(|p| p.effect.is_destructive()) {
+                    format!(" [{} with {}]", p.effect, p.condition())
                 } else {
                     String::new()
                 };
@@ -115,14 +117,24 @@ pub fn describe(spec: &NodeSpec) -> String {
             spec.effect
         ));
     }
+    for p in spec.param_effects.iter().filter(|p| p.effect.is_destructive()) {
+        out.push_str(&format!(
+            "  DESTRUCTIVE with {}: {}s records (declared for that value).\n",
+            p.condition(),
+            p.effect
+        ));
+    }
     out.push_str(&format!("  source: {}\n", spec.source));
     if let Some(connector) = &spec.connector {
         out.push_str(&format!("  connector: {connector}\n"));
     }
+    let mut effect = spec.effect.to_string();
+    for p in &spec.param_effects {
+        effect.push_str(&format!("; {} with {}", p.effect, p.condition()));
+    }
     out.push_str(&format!(
-        "  output: {}\n  effect: {}\n  idempotent: {}\n",
+        "  output: {}\n  effect: {effect}\n  idempotent: {}\n",
         spec.output_key,
-        spec.effect,
         if spec.idempotent { "yes" } else { "no" }
     ));
     if !spec.natural_key.is_empty() {

@@ -570,7 +570,12 @@ async fn nodes_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
                     @for spec in state.runtime.catalog().iter() {
                         tr {
                             td { code { (spec.id) } }
-                            td { (spec.effect.to_string()) @if spec.is_destructive() { " ⚠" } }
+                            td {
+                                (spec.effect.to_string()) @if spec.is_destructive() { " ⚠" }
+                                @for p in spec.param_effects.iter().filter(|p| p.effect.is_destructive()) {
+                                    br; small { (p.effect.to_string()) " with " code { (p.condition()) } " ⚠" }
+                                }
+                            }
                             td { @for p in &spec.params { code { (p.name) } @if p.required { "*" } " " } }
                             td { (spec.description) }
                         }

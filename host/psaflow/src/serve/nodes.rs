@@ -164,10 +164,22 @@ pub async fn invoke(
     };
     // A parameter the node does not have is the node's answer, as for `psaflow invoke
     // --input`: an envelope with StatusCode -1 naming it (nothing is sent).
-    if spec.is_destructive() && query.confirm != Some(true) {
+    if spec.is_destructive_with(&params) && query.confirm != Some(true) {
+        let effect = spec.effect_of(&params);
+        let why = if effect == spec.effect {
+            "its declared effect".to_string()
+        } else {
+            let given = spec
+                .param_effects
+                .iter()
+                .filter(|p| p.effect == effect && params.get(&p.param) == Some(&p.equals))
+                .map(|p| p.condition())
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("as the node declares for {given}")
+        };
         return Err(ApiError::conflict(format!(
-            "{node} {}s records (its declared effect); repeat with ?confirm=true to do it",
-            spec.effect
+            "{node} {effect}s records ({why}); repeat with ?confirm=true to do it"
         )));
     }
     let connection = state

@@ -19,10 +19,11 @@ pub(crate) struct Traits {
 
 /// What the node declared (`describe`). A node the catalog does not know is treated as the
 /// least safe kind: a change that is journaled before it is sent and never repeated blindly.
-pub(crate) fn traits(spec: Option<&NodeSpec>) -> Traits {
+pub(crate) fn traits(spec: Option<&NodeSpec>, params: &Map<String, Value>) -> Traits {
     match spec {
         Some(spec) => Traits {
-            effect: spec.effect.name(),
+            // `Inactive: true` on an update is journaled and audited as the deactivation it is.
+            effect: spec.effect_of(params).name(),
             idempotent: spec.idempotent,
             natural_key: spec.natural_key.clone(),
         },
@@ -59,7 +60,7 @@ pub(crate) fn note(
         call: key.clone(),
         attempt,
         node: step.node().to_string(),
-        effect: traits(ctx.catalog.get(step.node())).effect.to_string(),
+        effect: traits(ctx.catalog.get(step.node()), params).effect.to_string(),
         params: Value::Object(ctx.redactor.map(params)),
         started: std::time::Instant::now(),
     }
@@ -130,7 +131,8 @@ pub(crate) fn replayed(
     attempt_log: Vec<AttemptRecord>,
 ) -> CallOutcome {
     let ok = done.succeeded;
-    let (deleted, deactivated) = super::step::removals(spec, ok);
+    let params = done.params.clone().unwrap_or_default();
+    let (deleted, deactivated) = super::step::removals(spec, &params, ok);
     CallOutcome {
         item: ItemReport {
             index,
@@ -176,7 +178,7 @@ pub(crate) async fn reconcile(
     params: &Map<String, Value>,
 ) -> Reconciled {
     let spec = ctx.catalog.get(step.node());
-    let t = traits(spec);
+    let t = traits(spec, params);
     // The lost attempt's answer will never come: say so in the journal.
     let lost = AttemptNote {
         call: key.clone(),

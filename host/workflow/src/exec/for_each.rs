@@ -9,7 +9,6 @@ use crate::model::Step;
 use crate::report::{ItemReport, StepReport, StepStatus};
 use crate::spill::Spill;
 use super::in_flight::InFlight;
-use psaflow_core::NodeSpec;
 use serde_json::Value;
 
 fn not_run(index: usize, reason: &str) -> ItemReport {
@@ -29,7 +28,7 @@ pub(crate) async fn run_for_each(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> S
     let mut report = StepReport::skipped(&step.id.value, &step.node.value, "", true);
     report.skip_reason = None;
     report.name = step.name.clone();
-    report.destructive = spec.is_some_and(NodeSpec::is_destructive);
+    report.destructive = spec.is_some_and(|spec| step.may_destroy(spec));
     report.continue_on_error = step.continue_on_error;
     report.set = step.is_set();
     let list_template = step.for_each.as_ref().expect("for_each step");

@@ -13,7 +13,7 @@ use crate::model::Workflow;
 use crate::options::RunOptions;
 use crate::report::{RunReport, RunStatus, StepReport, StepStatus};
 use crate::validate::validate;
-use psaflow_core::{NodeInvoker, NodeSpec};
+use psaflow_core::NodeInvoker;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -162,7 +162,7 @@ impl Walk<'_, '_> {
                     name: step.display_name().to_string(),
                     node: step.node().to_string(),
                     items: None,
-                    destructive: ctx.catalog.get(step.node()).is_some_and(NodeSpec::is_destructive),
+                    destructive: ctx.catalog.get(step.node()).is_some_and(|spec| step.may_destroy(spec)),
                 });
                 durable::step_note(ctx, step, "running", None, None).await;
                 run_single(ctx, step, &scope).await

@@ -67,9 +67,10 @@ pub(crate) fn params(
     Ok(out)
 }
 
-/// Records a successful call removed and deactivated, as the node declares its effect.
-pub(crate) fn removals(spec: Option<&NodeSpec>, ok: bool) -> (u64, u64) {
-    let effect = spec.map(|s| s.effect);
+/// Records a successful call with `params` removed and deactivated, as the node declares its
+/// effect (and the effect of the parameter values it was given).
+pub(crate) fn removals(spec: Option<&NodeSpec>, params: &Map<String, Value>, ok: bool) -> (u64, u64) {
+    let effect = spec.map(|s| s.effect_of(params));
     (
         u64::from(ok && effect == Some(Effect::Delete)),
         u64::from(ok && effect == Some(Effect::Deactivate)),
@@ -238,7 +239,7 @@ async fn call_node(
             .and_then(|a| a.error.clone())
             .unwrap_or_else(|| retry::failure_text(&env))
     });
-    let (deleted, deactivated) = removals(spec, ok);
+    let (deleted, deactivated) = removals(spec, &params, ok);
     CallOutcome {
         item: ItemReport {
             index,
@@ -323,7 +324,7 @@ pub(crate) async fn run_single(ctx: &Ctx<'_>, step: &Step, scope: &Scope) -> Ste
     let mut report = StepReport::skipped(&step.id.value, &step.node.value, "", false);
     report.skip_reason = None;
     report.name = step.name.clone();
-    report.destructive = spec.is_some_and(NodeSpec::is_destructive);
+    report.destructive = spec.is_some_and(|spec| step.may_destroy(spec));
     report.continue_on_error = step.continue_on_error;
     if let Some(cond) = &step.if_ {
         match condition(cond, scope) {

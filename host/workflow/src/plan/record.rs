@@ -96,7 +96,7 @@ impl PlanGate {
             step: step.id().to_string(),
             item,
             node: spec.id.clone(),
-            operation: spec.effect.name().to_string(),
+            operation: spec.effect_of(params).name().to_string(),
             target: None,
             params: params.clone(),
             before: Map::new(),

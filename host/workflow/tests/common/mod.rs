@@ -62,7 +62,8 @@ pub fn catalog() -> Catalog {
         "Client",
         vec![param("Id", int(), true)],
     ));
-    c.insert(node(
+    // An update that deactivates when given Inactive: true, as it declares.
+    let mut client_update = node(
         "halopsa.client.update",
         Effect::Update,
         "Client",
@@ -71,7 +72,13 @@ pub fn catalog() -> Catalog {
             param("Name", ParamType::String, false),
             param("Inactive", ParamType::Bool, false),
         ],
-    ));
+    );
+    client_update.param_effects = vec![psaflow_core::ParamEffect {
+        param: "Inactive".into(),
+        equals: Value::Bool(true),
+        effect: Effect::Deactivate,
+    }];
+    c.insert(client_update);
     c.insert(node(
         "halopsa.site.create",
         Effect::Create,
