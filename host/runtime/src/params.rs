@@ -208,7 +208,8 @@ fn json_text(value: &Value, path: &str) -> Result<String, String> {
         Value::String(s) => match serde_json::from_str::<Value>(s) {
             Ok(_) => Ok(s.clone()),
             Err(e) => Err(format!(
-                "{path} must be JSON, for example {{\"site_id\": 15}}; the text given is not JSON ({e})"
+                // The host serves every connector: the example names no connector's fields.
+                "{path} must be JSON, such as {{\"field\": \"value\"}} with the record's own field names; the text given is not JSON ({e})"
             )),
         },
         other => Ok(other.to_string()),
@@ -272,6 +273,8 @@ mod tests {
         );
         let err = json_text(&json!("{not json"), "AdditionalFields").unwrap_err();
         assert!(err.starts_with("AdditionalFields must be JSON"), "{err}");
+        // Not a HaloPSA field in a message ConnectWise nodes give too.
+        assert!(!err.contains("site_id"), "{err}");
     }
 
     #[test]
