@@ -322,6 +322,20 @@ pub(crate) fn fixture(store: &Store, mut record: Record, now: &str) -> Record {
         );
     }
     record.entry("closedFlag").or_insert(json!(false));
+    // A closed ticket says when and by whom, as a PATCH to a closed status stamps them; an
+    // open one has neither (else `closedDate = null` would find closed tickets).
+    if record.get("closedFlag") == Some(&json!(true)) {
+        let by = record
+            .get("owner")
+            .and_then(|o| o.get("identifier"))
+            .cloned()
+            .unwrap_or_else(|| json!("psaflow-sandbox"));
+        record.entry("closedDate").or_insert(json!(now));
+        record.entry("closedBy").or_insert(by);
+    } else {
+        record.insert("closedDate".into(), Value::Null);
+        record.insert("closedBy".into(), Value::Null);
+    }
     record.entry("owner").or_insert(Value::Null);
     record.entry("resources").or_insert(Value::Null);
     let (board_id, board_name) = BOARDS[0];
@@ -347,6 +361,30 @@ mod tests {
         let mut store = Store::default();
         crate::seed::load(&mut store, true);
         store
+    }
+
+    #[test]
+    fn an_inserted_closed_ticket_says_when_and_by_whom() {
+        let store = store();
+        let record = |value: Value| value.as_object().cloned().expect("object");
+        // Status 4 is a closed status in the seed.
+        let closed = fixture(
+            &store,
+            record(json!({"id": 50, "summary": "s", "owner": {"id": 2}, "status": {"id": 4}})),
+            "2026-01-02T03:04:05Z",
+        );
+        assert_eq!(closed["closedFlag"], true, "{closed:?}");
+        assert_eq!(closed["closedDate"], "2026-01-02T03:04:05Z");
+        assert_eq!(closed["closedBy"], closed["owner"]["identifier"]);
+        let given = fixture(
+            &store,
+            record(json!({"id": 51, "summary": "s", "closedFlag": true, "closedDate": "2025-05-05T00:00:00Z"})),
+            "2026-01-02T03:04:05Z",
+        );
+        assert_eq!(given["closedDate"], "2025-05-05T00:00:00Z");
+        assert_eq!(given["closedBy"], "psaflow-sandbox");
+        let open = fixture(&store, record(json!({"id": 52, "summary": "s", "status": {"id": 1}})), "now");
+        assert_eq!((open["closedDate"].clone(), open["closedBy"].clone()), (Value::Null, Value::Null));
     }
 
     #[test]
