@@ -16,6 +16,8 @@
 //!   A bad Conditions expression is refused by ConnectWise naming `conditions`.
 
 #![cfg_attr(not(test), no_std)]
+// The generated export glue takes one argument per input field.
+#![allow(clippy::too_many_arguments)]
 
 use psaflow_kit::prelude::*;
 

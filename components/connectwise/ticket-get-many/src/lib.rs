@@ -12,6 +12,8 @@
 //!   (one more request, only then); `{}` on failure.
 
 #![cfg_attr(not(test), no_std)]
+// The generated export glue takes one argument per input field.
+#![allow(clippy::too_many_arguments)]
 
 use psaflow_kit::prelude::*;
 

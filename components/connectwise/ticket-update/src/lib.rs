@@ -8,6 +8,8 @@
 //!   inactive or unknown owner is refused by ConnectWise naming `owner`. Output `Ticket`.
 
 #![cfg_attr(not(test), no_std)]
+// The generated export glue takes one argument per input field.
+#![allow(clippy::too_many_arguments)]
 
 use psaflow_kit::prelude::*;
 
