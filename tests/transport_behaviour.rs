@@ -184,3 +184,33 @@ async fn a_get_many_with_a_one_second_token_survives_three_busy_answers_in_a_row
     let stats = client.stats();
     assert!(stats.token_fetches >= 4, "{stats:?}");
 }
+
+/// A wrong auth URL (its token endpoint answers 404) is said to be one by every node, never
+/// reported as the record missing: a "missing means gone" workflow would take that as done.
+#[tokio::test]
+async fn a_wrong_auth_url_is_not_a_missing_record() {
+    let h = harness().await;
+    let mut config = psaflow_tests::connection(
+        &h.sandbox.base_url(),
+        h.sandbox.client_id(),
+        h.sandbox.client_secret(),
+    );
+    config.auth_url = format!("{}/nope", h.sandbox.base_url()).parse().unwrap();
+    let client = psaflow_halopsa::HaloClient::new(config, psaflow_halopsa::ClientOptions::default())
+        .expect("client config is valid");
+    let runtime = psaflow_tests::runtime_for(std::sync::Arc::new(client));
+    for (node, params) in [
+        ("halopsa.client.get", json!({"Id": 1})),
+        ("halopsa.ticket.delete", json!({"Id": 1003})),
+        ("halopsa.agent.deactivate", json!({"Id": 3})),
+        ("halopsa.user.delete", json!({"Id": 2})),
+    ] {
+        let envelope = runtime
+            .invoke(node, params.as_object().cloned().expect("an object"))
+            .await
+            .to_json();
+        let message = envelope["ErrorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains("check HALOPSA_AUTH_URL"), "{node}: {envelope}");
+        assert!(!message.contains("not found"), "{node}: {envelope}");
+    }
+}

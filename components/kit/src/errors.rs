@@ -171,6 +171,8 @@ pub fn status_text(status: u16) -> String {
 /// status. 401 and 403 always say what they mean (credentials, permissions) and add the body's text.
 pub fn from_response(status: u16, body: &str, not_found: Option<&str>) -> Failure {
     let from_body = body_message(body);
+    // The token endpoint's 404 is a wrong auth URL: the record was never asked about.
+    let not_found = not_found.filter(|_| !from_token_endpoint(body));
     let message = match (status, not_found, from_body) {
         (404, Some(phrase), _) => phrase.to_string(),
         (401, _, detail) => with_detail(
@@ -197,6 +199,16 @@ pub fn from_response(status: u16, body: &str, not_found: Option<&str>) -> Failur
         (s, _, None) => format!("HaloPSA rejected the request ({})", status_text(s)),
     };
     Failure::Api { status, message }
+}
+
+/// Whether an answer is the host's account of HaloPSA's token endpoint refusing a token
+/// (`"source": "token_endpoint"`), not an answer of the API: nothing reached the API, so a
+/// 404 in it says nothing about the record.
+pub fn from_token_endpoint(body: &str) -> bool {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("source").and_then(|s| s.as_str().map(|s| s == "token_endpoint")))
+        .unwrap_or(false)
 }
 
 fn with_detail(lead: &str, detail: Option<String>) -> String {
@@ -641,6 +653,17 @@ mod tests {
             "HaloPSA server error (503 Service Unavailable)"
         );
         assert!(api(429, "").message().contains("rate limit"));
+    }
+
+    #[test]
+    fn a_token_endpoint_404_is_never_a_missing_record() {
+        let body = r#"{"error":"token_endpoint_not_found","message":"HaloPSA's token endpoint http://h/nope/token answered 404 (check HALOPSA_AUTH_URL and HALOPSA_TENANT)","source":"token_endpoint"}"#;
+        let f = from_response(404, body, Some("Client with ID 1 not found"));
+        assert!(f.message().contains("check HALOPSA_AUTH_URL"), "{f}");
+        assert!(!f.message().contains("Client with ID 1"), "{f}");
+        assert!(from_token_endpoint(body));
+        assert!(!from_token_endpoint(r#"{"message":"Not found"}"#));
+        assert!(!from_token_endpoint("not json"));
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn exists(path: &str) -> Result<(u16, bool), Failure> {
 pub fn presence(response: &Response) -> Result<bool, Failure> {
     match response.status {
         s if is_success(s) => Ok(true),
-        404 => Ok(false),
+        404 if !errors::from_token_endpoint(&response.body) => Ok(false),
         s => Err(errors::from_response(s, &response.body, None)),
     }
 }
@@ -277,6 +277,9 @@ mod tests {
         assert_eq!(presence(&answer(200, r#"{"id": 4}"#)), Ok(true));
         assert_eq!(presence(&answer(200, "")), Ok(true));
         assert_eq!(presence(&answer(404, "")), Ok(false));
+        // A wrong auth URL's 404 does not mean the record is gone.
+        let token = presence(&answer(404, r#"{"error":"token_endpoint_not_found","message":"m","source":"token_endpoint"}"#));
+        assert!(token.is_err(), "{token:?}");
         let f = presence(&answer(500, "")).unwrap_err();
         assert_eq!((f.status_code(), f.original_status_code()), (500, 500));
         let f = presence(&answer(403, "")).unwrap_err();

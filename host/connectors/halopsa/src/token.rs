@@ -25,6 +25,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use url::Url;
 
+/// The `source` of the answers a node gets when the token endpoint gave no token (see
+/// [`TokenFailure::Rejected`]); the node kit reads it.
+pub const TOKEN_ENDPOINT_SOURCE: &str = "token_endpoint";
+
 /// A token ready to use: the whole `Authorization` header value.
 #[derive(Debug)]
 pub(crate) struct AccessToken {
@@ -246,6 +250,7 @@ impl TokenSource {
                 status: 502,
                 link: None,
                 body: json!({
+                    "source": TOKEN_ENDPOINT_SOURCE,
                     "error": "invalid_token_response",
                     "message": format!(
                         "HaloPSA's token endpoint answered {} {what}; no request was sent to the API",
@@ -332,7 +337,9 @@ impl TokenSource {
                 ),
             ),
         };
-        let mut body = json!({ "error": error, "message": message });
+        // `source` tells nodes the answer is the token endpoint's, not the API's: its 404 means
+        // a wrong auth URL, never a missing record.
+        let mut body = json!({ "error": error, "message": message, "source": TOKEN_ENDPOINT_SOURCE });
         if let Some(d) = description {
             body["error_description"] = Value::String(d);
         }
