@@ -212,6 +212,9 @@ impl Store {
             if (q.open_only && closed) || (q.closed_only && !closed) {
                 return false;
             }
+            if !self.ticket_matches(record, q) {
+                return false;
+            }
         }
         // A filter the entity does not have is ignored, as Halo ignores unknown parameters.
         let is_ticket = entity == Entity::Ticket;
@@ -265,6 +268,69 @@ impl Store {
             Some(term) => rules::search_matches(entity, record, term),
             None => true,
         }
+    }
+
+    /// The ticket-only filters: id lists, the one-field searches and the date range.
+    fn ticket_matches(&self, record: &Record, q: &ListQuery) -> bool {
+        let listed = |ids: &[i64], key: &str| {
+            ids.is_empty() || id_of(record, key).is_some_and(|id| ids.contains(&id))
+        };
+        let id_lists = [
+            (&q.agents, "agent_id"),
+            (&q.statuses, "status_id"),
+            (&q.priorities, "priority_id"),
+            (&q.request_types, "tickettype_id"),
+            (&q.slas, "sla_id"),
+            (&q.client_ids, "client_id"),
+            (&q.ticket_ids, "id"),
+        ];
+        if !id_lists.iter().all(|(ids, key)| listed(ids, key)) {
+            return false;
+        }
+        if id_of(record, "id").is_some_and(|id| q.exclude_ids.contains(&id)) {
+            return false;
+        }
+        if q.request_type_id.is_some() && id_of(record, "tickettype_id") != q.request_type_id {
+            return false;
+        }
+        let contains = |text: Option<&str>, term: &Option<String>| match term {
+            Some(term) => {
+                text.is_some_and(|t| t.to_lowercase().contains(&term.trim().to_lowercase()))
+            }
+            None => true,
+        };
+        let user_name = id_of(record, "user_id").and_then(|u| self.name_of(Entity::User, u));
+        if !contains(
+            record.get("summary").and_then(Value::as_str),
+            &q.search_summary,
+        ) || !contains(
+            record.get("details").and_then(Value::as_str),
+            &q.search_details,
+        ) || !contains(user_name, &q.search_user_name)
+        {
+            return false;
+        }
+        if let Some(field) = &q.date_search {
+            let field = field.to_ascii_lowercase();
+            // Halo spells the parameter value `dateoccured`; the field is `dateoccurred`.
+            let field = if field == "dateoccured" {
+                "dateoccurred".to_owned()
+            } else {
+                field
+            };
+            if q.start_date.is_some() || q.end_date.is_some() {
+                let Some(date) = record.get(&field).and_then(Value::as_str) else {
+                    return false;
+                };
+                let date = date.get(..19).unwrap_or(date);
+                if q.start_date.as_deref().is_some_and(|s| date < s)
+                    || q.end_date.as_deref().is_some_and(|e| date > e)
+                {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     fn site_of(&self, entity: Entity, record: &Record) -> Option<i64> {

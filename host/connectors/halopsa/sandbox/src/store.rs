@@ -168,6 +168,30 @@ pub(crate) struct ListQuery {
     pub(crate) open_only: bool,
     pub(crate) closed_only: bool,
     pub(crate) deleted: bool,
+    /// Tickets, comma-separated id lists (halopsa-api.md §4.3; HaloAPI Get-HaloTicket: "array
+    /// of ... IDs"): `agent`, `status`, `priority`, `requesttype` (ticket type ids), `sla`,
+    /// `client_ids` and `ticketids` keep the tickets whose id is listed; `excludethese` drops the
+    /// listed tickets. Empty means no filter.
+    pub(crate) agents: Vec<i64>,
+    pub(crate) statuses: Vec<i64>,
+    pub(crate) priorities: Vec<i64>,
+    pub(crate) request_types: Vec<i64>,
+    pub(crate) slas: Vec<i64>,
+    pub(crate) client_ids: Vec<i64>,
+    pub(crate) ticket_ids: Vec<i64>,
+    pub(crate) exclude_ids: Vec<i64>,
+    /// Tickets: `requesttype_id`, one ticket type id.
+    pub(crate) request_type_id: Option<i64>,
+    /// Tickets: `search_summary`, `search_details`, `search_user_name`: "contains", ignoring
+    /// case, in that one field.
+    pub(crate) search_summary: Option<String>,
+    pub(crate) search_details: Option<String>,
+    pub(crate) search_user_name: Option<String>,
+    /// Tickets: `datesearch` names the date field `startdate`/`enddate` bound (inclusive);
+    /// `dateoccured` (Halo's spelling) is `dateoccurred`.
+    pub(crate) date_search: Option<String>,
+    pub(crate) start_date: Option<String>,
+    pub(crate) end_date: Option<String>,
 }
 
 impl Default for ListQuery {
@@ -196,6 +220,21 @@ impl Default for ListQuery {
             open_only: false,
             closed_only: false,
             deleted: false,
+            agents: Vec::new(),
+            statuses: Vec::new(),
+            priorities: Vec::new(),
+            request_types: Vec::new(),
+            slas: Vec::new(),
+            client_ids: Vec::new(),
+            ticket_ids: Vec::new(),
+            exclude_ids: Vec::new(),
+            request_type_id: None,
+            search_summary: None,
+            search_details: None,
+            search_user_name: None,
+            date_search: None,
+            start_date: None,
+            end_date: None,
         }
     }
 }
@@ -246,6 +285,21 @@ impl ListQuery {
                 "open_only" => q.open_only = parse_bool(&key, value)?,
                 "closed_only" => q.closed_only = parse_bool(&key, value)?,
                 "deleted" => q.deleted = parse_bool(&key, value)?,
+                "agent" => q.agents = parse_id_list(&key, value)?,
+                "status" => q.statuses = parse_id_list(&key, value)?,
+                "priority" => q.priorities = parse_id_list(&key, value)?,
+                "requesttype" => q.request_types = parse_id_list(&key, value)?,
+                "sla" => q.slas = parse_id_list(&key, value)?,
+                "client_ids" => q.client_ids = parse_id_list(&key, value)?,
+                "ticketids" => q.ticket_ids = parse_id_list(&key, value)?,
+                "excludethese" => q.exclude_ids = parse_id_list(&key, value)?,
+                "requesttype_id" => q.request_type_id = parse_id(&key, value)?,
+                "search_summary" => q.search_summary = parse_text(value),
+                "search_details" => q.search_details = parse_text(value),
+                "search_user_name" => q.search_user_name = parse_text(value),
+                "datesearch" => q.date_search = parse_text(value),
+                "startdate" => q.start_date = parse_date(&key, value, "00:00:00")?,
+                "enddate" => q.end_date = parse_date(&key, value, "23:59:59")?,
                 _ => {}
             }
         }
@@ -288,6 +342,31 @@ fn parse_id_list(key: &str, value: &str) -> Result<Vec<i64>, Rejection> {
         ids.extend(parse_id(key, part)?);
     }
     Ok(ids)
+}
+
+fn parse_text(value: &str) -> Option<String> {
+    Some(value.to_owned()).filter(|s| !s.is_empty())
+}
+
+/// A date bound, `yyyy-MM-dd` or `yyyy-MM-ddTHH:mm:ss` (halopsa-api.md §4.3), kept as
+/// `yyyy-MM-ddTHH:mm:ss` so that it compares as text with the records' dates. A bare date
+/// takes `day_time` (the start of the day for `startdate`, its end for `enddate`).
+fn parse_date(key: &str, value: &str, day_time: &str) -> Result<Option<String>, Rejection> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (date, time) = value.split_once(['T', ' ']).unwrap_or((value, day_time));
+    let date_ok = matches!(date.split('-').collect::<Vec<_>>().as_slice(),
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 && digits(y) && digits(m) && digits(d));
+    let time = time.trim_end_matches('Z');
+    let time = time.split_once('.').map_or(time, |(t, _)| t);
+    let time_ok = matches!(time.split(':').collect::<Vec<_>>().as_slice(),
+        [h, m, s] if [h, m, s].iter().all(|p| p.len() == 2 && digits(p)));
+    if !date_ok || !time_ok {
+        return Err(invalid(key, value));
+    }
+    Ok(Some(format!("{date}T{time}")))
 }
 
 /// One page of a list, with what the response reports about it.

@@ -1264,3 +1264,89 @@ async fn priorities_have_a_guid_id_and_a_priorityid() {
     // Tickets use the number.
     assert_eq!(api.get("/Tickets/1003").await.json["priority_name"], "High");
 }
+
+/// The ticket list's documented filters (halopsa-api.md §4.3): each narrows the list, and
+/// `record_count` is the filtered total. Without them the sandbox listed every ticket.
+#[tokio::test]
+async fn ticket_list_filters_by_id_lists_searches_and_dates() {
+    let api = start_seeded().await;
+    let ids = |query: &'static str| {
+        let api = &api;
+        async move { api.list_ids(&format!("/Tickets?{query}"), "tickets").await }
+    };
+    assert_eq!(ids("priority=2").await, vec![1003, 1007]);
+    assert_eq!(ids("priority=2,1").await, vec![1003, 1007, 1009]);
+    assert_eq!(ids("requesttype_id=1").await, vec![1001, 1003, 1004, 1009]);
+    assert_eq!(ids("requesttype=3,4").await, vec![1007, 1008, 1010]);
+    assert_eq!(ids("status=1,2").await, vec![1001, 1002, 1006, 1007, 1008]);
+    assert_eq!(
+        ids("agent=2,4").await,
+        vec![1001, 1002, 1005, 1006, 1007, 1009]
+    );
+    assert_eq!(ids("client_ids=3,4").await, vec![1006, 1007, 1010]);
+    assert_eq!(ids("ticketids=1001,1003").await, vec![1001, 1003]);
+    assert_eq!(
+        ids("excludethese=1001").await,
+        vec![1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010]
+    );
+    assert_eq!(
+        ids("excludethese=1001,1002&ticketids=1001,1003").await,
+        vec![1003]
+    );
+    assert_eq!(ids("search_summary=vpn").await, vec![1007]);
+    // "depot" is in the details of 1006 and 1007, not in their summaries.
+    assert!(ids("search_summary=depot").await.is_empty());
+    assert_eq!(ids("search_details=DEPOT").await, vec![1006, 1007]);
+    assert_eq!(ids("search_user_name=sofia").await, vec![1006, 1007]);
+    assert!(ids("sla=1").await.is_empty(), "no seed ticket has an SLA");
+    assert_eq!(
+        ids("datesearch=dateoccured&startdate=2025-01-08&enddate=2025-01-10").await,
+        vec![1003, 1006, 1007]
+    );
+    assert_eq!(
+        ids("datesearch=dateoccured&startdate=2025-01-08T08:00:00&enddate=2025-01-10T11:00:00")
+            .await,
+        vec![1006]
+    );
+    // Filters combine, and an empty value is no filter.
+    assert_eq!(ids("status=1,2&agent=2").await, vec![1001, 1002]);
+    assert_eq!(ids("priority=").await.len(), 10);
+
+    let sla = api.sandbox.insert(
+        Entity::Ticket,
+        json!({"summary": "SLA ticket", "tickettype_id": 1, "status_id": 1, "sla_id": 1, "deleted": false}),
+    );
+    assert_eq!(ids("sla=1,2").await, vec![sla["id"].as_i64().unwrap()]);
+
+    let page = api
+        .get("/Tickets?status=1,2&pageinate=true&page_size=2&page_no=1")
+        .await;
+    assert_eq!(page.json["record_count"], 6, "{}", page.text);
+    assert_eq!(page.json["tickets"].as_array().unwrap().len(), 2);
+    let counted = api.get("/Tickets?agent=2,4&count=1").await;
+    assert_eq!(counted.json["record_count"], 6, "{}", counted.text);
+
+    // A value that is not a number (or a date) is a 400 naming the parameter, like client_id.
+    for (query, key) in [
+        ("priority=abc", "priority"),
+        ("status=1,x", "status"),
+        ("agent=two", "agent"),
+        ("requesttype=a", "requesttype"),
+        ("requesttype_id=a", "requesttype_id"),
+        ("sla=high", "sla"),
+        ("client_ids=3;4", "client_ids"),
+        ("ticketids=10o1", "ticketids"),
+        ("excludethese=all", "excludethese"),
+        ("datesearch=dateoccured&startdate=yesterday", "startdate"),
+        ("datesearch=dateoccured&enddate=2025-13", "enddate"),
+    ] {
+        let reply = api.get(&format!("/Tickets?{query}")).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.text);
+        assert!(reply.json[key].is_string(), "{query}: {}", reply.text);
+    }
+    let client = api.get("/Tickets?client_id=abc").await;
+    assert_eq!(
+        (client.status, client.json["client_id"].is_string()),
+        (400, true)
+    );
+}
