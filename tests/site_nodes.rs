@@ -5,7 +5,7 @@
 
 use psaflow_tests::{
     Entity, Harness, assert_empty_list_without_request, assert_invalid, assert_network_error,
-    assert_success, codes, harness, ids_of,
+    assert_success, codes, harness, ids_of, status,
 };
 use serde_json::{Value, json};
 
@@ -221,6 +221,34 @@ async fn create_site_duplicate_allowed_or_unchecked() {
         .await;
     assert_success(&envelope, 201);
     assert_eq!(sites(&h).len(), count + 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_of_another_client_is_refused_not_handed_back() {
+    let h = harness().await;
+    let count = sites(&h).len();
+    // Client 1 has "Head Office"; client 2 has none. Checking on the name alone compares every
+    // client's sites: client 1's site is a duplicate, but not client 2's site to return.
+    let envelope = h
+        .invoke(
+            "halopsa.site.create",
+            json!({"Name": "Head Office", "SiteClientId": 2, "DuplicateCheckFields": ["name"]}),
+        )
+        .await;
+    assert_eq!(status(&envelope), (200, 200), "{envelope}");
+    let message = envelope["ErrorMessage"].as_str().unwrap();
+    assert!(message.starts_with("site 1 of client 1 matches"), "{message}");
+    assert_eq!(envelope["Site"], json!({}));
+    assert_eq!(sites(&h).len(), count, "nothing created");
+    // With client_id among the fields, client 2's sites are compared: created.
+    let envelope = h
+        .invoke(
+            "halopsa.site.create",
+            json!({"Name": "Head Office", "SiteClientId": 2, "DuplicateCheckFields": ["name", "client_id"]}),
+        )
+        .await;
+    assert_success(&envelope, 201);
+    assert_eq!(envelope["Site"]["client_id"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,9 @@
 //!   name is not returned as the site to use (workflows would attach users to an archived site),
 //!   so the new site is created beside it. A match is returned as the Site with StatusCode 200
 //!   and an empty ErrorMessage, and nothing is created. With BlockIfDuplicate false the site is
-//!   created without a check.
+//!   created without a check. Check fields without `client_id` compare every client's sites; a
+//!   match of another client is not this client's site to hand back: StatusCode 200 with an
+//!   ErrorMessage naming it, nothing created.
 //! - `POST /Site` with `[{"name", "client_id", ...}]`; the answer is the Site.
 //! - The sites with its natural key, name (trimmed, ignoring case) and client, are known before
 //!   the POST (from the duplicate check's listing, or a listing of their own without it). When
@@ -101,7 +103,10 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
         // The duplicate check lists the candidates anyway: those with the key are what
         // existed before the create.
         let candidates = match find_duplicate(&plan)? {
-            Listed::Duplicate(status, existing) => return Ok(Done::record(status, existing)),
+            Listed::Duplicate(status, existing) => {
+                return other_clients(&existing, plan.client_id, status)
+                    .map(|()| Done::record(status, existing));
+            }
             Listed::None(candidates) => candidates,
         };
         let existing: Vec<Value> = candidates.into_iter().filter(|s| has_key(s)).collect();
@@ -114,6 +119,28 @@ fn create(input: &CreateInput) -> Result<Done, Failure> {
         )?
     };
     Ok(Done::record(status, record))
+}
+
+/// A duplicate found by fields without `client_id` may be another client's site: handing it
+/// back as the site of `client_id` would have the workflow attach users or tickets to the wrong
+/// customer, and creating one would break the check the caller asked for. Such a match is a
+/// business error naming that site; nothing is created.
+fn other_clients(existing: &Value, client_id: i64, status: u16) -> Result<(), Failure> {
+    let owner = existing.get("client_id").and_then(ids::read_id);
+    if owner == Some(client_id) {
+        return Ok(());
+    }
+    let site = existing.get("id").and_then(ids::read_id).unwrap_or_default();
+    let owner = owner.map_or_else(|| "another client".to_string(), |c| format!("client {c}"));
+    Err(Failure::Api {
+        status,
+        message: format!(
+            "site {site} of {owner} matches on DuplicateCheckFields, which do not include client_id, \
+             so it counts as a duplicate across clients; it is not client {client_id}'s site, so \
+             nothing was created. Add client_id to DuplicateCheckFields to check only client \
+             {client_id}'s sites"
+        ),
+    })
 }
 
 /// What the duplicate check found.
@@ -247,6 +274,17 @@ export!(Node);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_clients_duplicate_is_never_handed_back() {
+        let mine = json!({"id": 4, "name": "Head Office", "client_id": 5});
+        assert!(other_clients(&mine, 5, 200).is_ok());
+        let theirs = json!({"id": 1, "name": "Head Office", "client_id": "1"});
+        let f = other_clients(&theirs, 5, 200).unwrap_err();
+        assert_eq!((f.status_code(), f.original_status_code()), (200, 200));
+        assert!(f.message().starts_with("site 1 of client 1 matches"), "{}", f.message());
+        assert!(f.message().contains("Add client_id to DuplicateCheckFields"));
+    }
     use serde_json::json;
 
     fn input(name: &str, client: i64) -> CreateInput {
