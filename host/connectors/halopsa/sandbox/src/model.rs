@@ -146,6 +146,15 @@ impl Entity {
         }
     }
 
+    /// Whether lists take `order` ... `order5` and `orderdesc` (halopsa-api.md §3: clients,
+    /// sites, users, tickets).
+    pub(crate) fn has_order(self) -> bool {
+        matches!(
+            self,
+            Entity::Client | Entity::Site | Entity::User | Entity::Ticket
+        )
+    }
+
     /// Whether lists hide inactive records unless asked (`includeinactive`).
     pub(crate) fn has_active_filter(self) -> bool {
         matches!(self, Entity::Client | Entity::Site | Entity::User)

@@ -1,12 +1,73 @@
 //! The store operations the API calls: fetch, list with Halo's filters, create/update (all or
 //! nothing), delete. They apply the per-entity rules (`rules.rs`) to the tables (`store.rs`).
 
+use std::cmp::Ordering;
+
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::model::{Entity, Record, Rejection, id_of, id_value, is_deleted};
 use crate::rules;
 use crate::store::{ListQuery, Store, paginate};
+
+/// Sorts a list (in id order) by `order` ... `order5`, each reversed by its `orderdesc`; ties keep
+/// id order. `orderdesc` without `order` reverses the default (id) order. A field a record lacks
+/// (or null) sorts before any value, as SQL Server sorts NULL.
+fn sort_by_order(items: &mut [Value], q: &ListQuery) {
+    let mut keys: Vec<(&str, bool)> = q
+        .order
+        .iter()
+        .zip(q.order_desc)
+        .filter_map(|(field, desc)| Some((field.as_deref()?, desc)))
+        .collect();
+    if keys.is_empty() && q.order_desc[0] {
+        keys.push(("id", true));
+    }
+    if keys.is_empty() {
+        return;
+    }
+    items.sort_by(|a, b| {
+        keys.iter()
+            .map(|(field, desc)| {
+                let ordering = compare_values(field_of(a, field), field_of(b, field));
+                if *desc { ordering.reverse() } else { ordering }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+}
+
+/// A field looked up ignoring case, as Halo's column names are.
+fn field_of<'a>(record: &'a Value, field: &str) -> Option<&'a Value> {
+    let map = record.as_object()?;
+    map.get(field)
+        .or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(field))
+                .map(|(_, v)| v)
+        })
+        .filter(|v| !v.is_null())
+}
+
+/// Numbers by value, text ignoring case, false before true; values of different kinds by kind.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    let rank = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => 0,
+        Some(Value::Bool(_)) => 1,
+        Some(Value::Number(_)) => 2,
+        Some(Value::String(_)) => 3,
+        Some(_) => 4,
+    };
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Some(Value::String(x)), Some(Value::String(y))) => x.to_lowercase().cmp(&y.to_lowercase()),
+        (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
 
 impl Store {
     /// Every record as the API shows it, soft-deleted tickets included.
@@ -146,11 +207,14 @@ impl Store {
     /// for the lookups. Agents and teams are bare arrays (halopsa-api.md §3, §4.5, §4.6, §7)
     /// unless paginated (then `{record_count, agents|teams}`, as seed 001 shows for agents).
     pub(crate) fn list(&self, entity: Entity, query: &ListQuery) -> Value {
-        let matching: Vec<Value> = self
+        let mut matching: Vec<Value> = self
             .rows(entity)
             .filter(|r| self.matches(entity, r, query))
             .map(|r| rules::decorate(self, entity, r))
             .collect();
+        if entity.has_order() {
+            sort_by_order(&mut matching, query);
+        }
         match entity {
             Entity::Agent | Entity::Team if !query.pageinate => return Value::Array(matching),
             _ => {}
@@ -265,6 +329,10 @@ impl Store {
             return false;
         }
         match &q.search {
+            Some(term) if entity == Entity::Client && q.search_name_only => record
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|name| name.to_lowercase().contains(&term.trim().to_lowercase())),
             Some(term) => rules::search_matches(entity, record, term),
             None => true,
         }

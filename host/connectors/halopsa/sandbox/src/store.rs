@@ -192,7 +192,16 @@ pub(crate) struct ListQuery {
     pub(crate) date_search: Option<String>,
     pub(crate) start_date: Option<String>,
     pub(crate) end_date: Option<String>,
+    /// Clients: `search_name_only`: `search` looks at the name alone.
+    pub(crate) search_name_only: bool,
+    /// Clients, sites, users, tickets: `order` ... `order5` name the fields to sort by, in that
+    /// precedence; `orderdesc` ... `orderdesc5` reverse the matching key (halopsa-api.md §3).
+    pub(crate) order: [Option<String>; ORDER_KEYS],
+    pub(crate) order_desc: [bool; ORDER_KEYS],
 }
+
+/// `order`, `order2` ... `order5`.
+pub(crate) const ORDER_KEYS: usize = 5;
 
 impl Default for ListQuery {
     fn default() -> Self {
@@ -235,6 +244,9 @@ impl Default for ListQuery {
             date_search: None,
             start_date: None,
             end_date: None,
+            search_name_only: false,
+            order: Default::default(),
+            order_desc: [false; ORDER_KEYS],
         }
     }
 }
@@ -300,7 +312,14 @@ impl ListQuery {
                 "datesearch" => q.date_search = parse_text(value),
                 "startdate" => q.start_date = parse_date(&key, value, "00:00:00")?,
                 "enddate" => q.end_date = parse_date(&key, value, "23:59:59")?,
-                _ => {}
+                "search_name_only" => q.search_name_only = parse_bool(&key, value)?,
+                _ => {
+                    if let Some(n) = key.strip_prefix("orderdesc").and_then(order_index) {
+                        q.order_desc[n] = parse_bool(&key, value)?;
+                    } else if let Some(n) = key.strip_prefix("order").and_then(order_index) {
+                        q.order[n] = parse_text(value);
+                    }
+                }
             }
         }
         Ok(q)
@@ -344,6 +363,18 @@ fn parse_id_list(key: &str, value: &str) -> Result<Vec<i64>, Rejection> {
     Ok(ids)
 }
 
+/// The position of an `order`/`orderdesc` key from its suffix: "" is 0, "2" ... "5" are 1 ... 4.
+fn order_index(suffix: &str) -> Option<usize> {
+    match suffix {
+        "" => Some(0),
+        _ => suffix
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (2..=ORDER_KEYS).contains(n))
+            .map(|n| n - 1),
+    }
+}
+
 fn parse_text(value: &str) -> Option<String> {
     Some(value.to_owned()).filter(|s| !s.is_empty())
 }
@@ -379,7 +410,8 @@ pub(crate) struct Page {
     pub(crate) page_size: Option<usize>,
 }
 
-/// Applies Halo's paging rules to the matching records (already in id order).
+/// Applies Halo's paging rules to the matching records (already in list order: by id, or as
+/// `order`/`orderdesc` ask).
 ///
 /// `record_count` is always the number of matching records, so paging through with the number of
 /// items actually received always reaches it. With `pageinate=true` a page holds at most

@@ -1350,3 +1350,107 @@ async fn ticket_list_filters_by_id_lists_searches_and_dates() {
         (400, true)
     );
 }
+
+/// `search_name_only` (clients) and `order`/`orderdesc` (clients, sites, users, tickets;
+/// halopsa-api.md §3, §4.1): before, the search still matched emails and the order never moved.
+#[tokio::test]
+async fn client_search_by_name_only_and_lists_ordered_by_a_field() {
+    let api = start_seeded().await;
+    assert_eq!(
+        api.list_ids("/Client?search=it@acme", "clients").await,
+        vec![1]
+    );
+    assert!(
+        api.list_ids("/Client?search_name_only=true&search=it@acme", "clients")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        api.list_ids("/Client?search_name_only=true&search=ACME", "clients")
+            .await,
+        vec![1]
+    );
+    assert_eq!(
+        api.list_ids("/Client?search_name_only=false&search=it@acme", "clients")
+            .await,
+        vec![1]
+    );
+
+    assert_eq!(
+        api.list_ids("/Client?order=name&orderdesc=true", "clients")
+            .await,
+        vec![3, 2, 1]
+    );
+    assert_eq!(
+        api.list_ids("/Client?order=NAME&orderdesc=false", "clients")
+            .await,
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        api.list_ids("/Site?order=name", "sites").await,
+        vec![6, 5, 1, 2, 3]
+    );
+    assert_eq!(
+        api.list_ids("/Users?order=surname", "users").await,
+        vec![4, 3, 8, 5, 2, 6, 1]
+    );
+    assert_eq!(
+        api.list_ids("/Tickets?order=dateoccurred", "tickets").await,
+        vec![1009, 1010, 1004, 1005, 1001, 1002, 1003, 1006, 1007, 1008]
+    );
+    // A second key breaks ties, each key with its own direction.
+    assert_eq!(
+        api.list_ids(
+            "/Tickets?order=priority_id&order2=dateoccurred&orderdesc2=true",
+            "tickets"
+        )
+        .await,
+        vec![1009, 1007, 1003, 1006, 1002, 1001, 1004, 1008, 1005, 1010]
+    );
+    // orderdesc alone reverses the default (id) order.
+    assert_eq!(
+        api.list_ids("/Tickets?orderdesc=true&status=1", "tickets")
+            .await,
+        vec![1008, 1002]
+    );
+
+    // Paging and record_count follow the ordered set.
+    let first = api
+        .get("/Client?order=name&orderdesc=true&pageinate=true&page_size=2&page_no=1")
+        .await;
+    assert_eq!(first.json["record_count"], 3, "{}", first.text);
+    assert_eq!(
+        api.list_ids(
+            "/Client?order=name&orderdesc=true&pageinate=true&page_size=2&page_no=2",
+            "clients"
+        )
+        .await,
+        vec![1]
+    );
+    assert_eq!(
+        first.json["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+    assert_eq!(
+        api.list_ids("/Users?order=surname&count=2", "users").await,
+        vec![4, 3]
+    );
+
+    for (query, key) in [
+        (
+            "/Client?search_name_only=maybe&search=x",
+            "search_name_only",
+        ),
+        ("/Client?order=name&orderdesc=backwards", "orderdesc"),
+        ("/Tickets?order2=id&orderdesc2=2", "orderdesc2"),
+    ] {
+        let reply = api.get(query).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.text);
+        assert!(reply.json[key].is_string(), "{query}: {}", reply.text);
+    }
+}
