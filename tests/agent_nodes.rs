@@ -189,7 +189,7 @@ async fn deactivation_is_confirmed_from_isactive_or_isdisabled() {
     let body = h.last_post_body();
     assert_eq!(body, json!([{"id": 3, "isactive": false, "isdisabled": true}]));
     assert_eq!(agent(&h, 3)["isactive"], false);
-    assert_eq!(requests_to(&h, "GET", "/api/agent/"), 0, "the answer was enough");
+    assert_eq!(requests_to(&h, "GET", "/api/agent/3"), 0, "the answer was enough");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -211,6 +211,21 @@ async fn a_deactivation_the_server_ignores_is_not_confirmed() {
     assert_eq!((status, original), (200, 200), "{envelope}");
     assert!(message.starts_with("deactivation not confirmed: HaloPSA still reports agent 2 as active"), "{message}");
     assert_eq!(envelope["Agent"], json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connections_own_agent_is_never_deactivated() {
+    let h = harness().await;
+    // Agent 1 is the API agent the sandbox's application logs in as (GET /Agent/me).
+    let envelope = deactivate(&h, 1).await;
+    let (status, original, message) = codes(&envelope);
+    assert_eq!((status, original), (200, 200), "{envelope}");
+    assert!(message.starts_with("agent 1 is the agent this connection's API application acts as"), "{message}");
+    assert_eq!(envelope["Agent"], json!({}));
+    assert_eq!(requests_to(&h, "POST", "/api/agent"), 0, "nothing sent");
+    // The connection still works, and another agent is deactivated as before.
+    assert_success(&deactivate(&h, 4).await, 200);
+    assert_eq!(requests_to(&h, "GET", "/api/agent/me"), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

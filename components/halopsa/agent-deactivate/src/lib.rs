@@ -11,6 +11,11 @@
 //!   ErrorMessage "deactivation not confirmed: ..." (the request went through; the outcome did
 //!   not show).
 //! - Deactivating an agent that is already inactive succeeds (idempotent).
+//! - Never the connection's own agent: `GET /Agent/me` first (the agent the token acts as);
+//!   when it is Id, nothing is sent and the result is StatusCode 200 with an ErrorMessage saying
+//!   so. HaloPSA stops every token of a deactivated agent at once (seed 000), so deactivating it
+//!   would lock psaflow, and every integration of that API application, out of the tenant, with
+//!   no API call able to undo it. A tenant without `/Agent/me` (404) is not checked.
 //! - Output `Agent`: the agent as HaloPSA last reported it; `{}` on any failure.
 
 #![cfg_attr(not(test), no_std)]
@@ -22,7 +27,7 @@ psaflow_kit::bind_node!("agent-deactivate");
 use psaflow_kit::describe::{self, Effect};
 use psaflow_kit::envelope::{self, Done};
 use psaflow_kit::http::{self, Query};
-use psaflow_kit::{Failure, agents, validate};
+use psaflow_kit::{Failure, agents, errors, ids, validate};
 use serde_json::{Map, Value};
 
 const OUTPUT: &str = "Agent";
@@ -44,6 +49,7 @@ impl Guest for Node {
 
 fn deactivate(input: &DeactivateInput) -> Result<Done, Failure> {
     let id = validate::positive_id("Id", input.id)?;
+    refuse_own_agent(id)?;
     let not_found = format!("Agent with ID {id} not found");
     let mut body = Map::new();
     body.insert("id".into(), Value::from(id));
@@ -54,6 +60,30 @@ fn deactivate(input: &DeactivateInput) -> Result<Done, Failure> {
         None => http::get_json(&format!("/Agent/{id}"), &Query::new(), Some(&not_found))?.1,
     };
     confirm(id, status, record)
+}
+
+/// Stops before the deactivation when `id` is the agent the connection acts as (see the rules).
+fn refuse_own_agent(id: i64) -> Result<(), Failure> {
+    let response = http::get("/Agent/me", &Query::new())?;
+    if response.status == 404 && !errors::from_token_endpoint(&response.body) {
+        return Ok(());
+    }
+    let (status, me) = http::json_answer(&response, None)?;
+    own_agent_check(id, status, &me)
+}
+
+fn own_agent_check(id: i64, status: u16, me: &Value) -> Result<(), Failure> {
+    if ids::field_id(me, "id") != Some(id) {
+        return Ok(());
+    }
+    Err(Failure::Api {
+        status,
+        message: format!(
+            "agent {id} is the agent this connection's API application acts as (GET /Agent/me); \
+             deactivating it would stop every token of the application at once and lock psaflow \
+             out of HaloPSA, so nothing was sent. Deactivate it in HaloPSA itself if that is meant"
+        ),
+    })
 }
 
 /// Success when `record` shows the agent inactive; otherwise the "not confirmed" business error.
@@ -100,6 +130,15 @@ mod tests {
         );
         let f = confirm(4, 200, json!({"id": 4})).unwrap_err();
         assert!(f.message().contains("carry neither isactive nor isdisabled"));
+    }
+
+    #[test]
+    fn the_connections_own_agent_is_refused() {
+        assert!(own_agent_check(4, 200, &json!({"id": 1, "name": "API User"})).is_ok());
+        let f = own_agent_check(1, 200, &json!({"id": "1", "name": "API User"})).unwrap_err();
+        assert_eq!((f.status_code(), f.original_status_code()), (200, 200));
+        assert!(f.message().starts_with("agent 1 is the agent this connection's API application acts as"));
+        assert!(own_agent_check(1, 200, &json!(null)).is_ok(), "an answer without an id says nothing");
     }
 
     #[test]

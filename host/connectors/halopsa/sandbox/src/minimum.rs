@@ -15,7 +15,8 @@
 //! | `get-many`, Paginate false, or an agent Email search, or teams | 1 `GET` (a list without `pageinate` is answered whole; `count` cuts it) |
 //! | `get-many`, Paginate true | the fewest pages of at most 100 records covering the records delivered, `[(PageNo-1)*PageSize, +delivered)`, at least 1 ([`fewest_pages`]) |
 //! | status, ticket type, priority lists | 1 `GET` (bare arrays of every record) |
-//! | update, delete, add-note, deactivate; ticket and team create | 1 (`POST` or `DELETE`; the answer shows the result) |
+//! | update, delete, add-note; ticket and team create | 1 (`POST` or `DELETE`; the answer shows the result) |
+//! | agent deactivate | 2: `GET /Agent/me`, then the `POST`: deactivating the agent the token acts as would lock the application out, so the node learns who that is first |
 //! | client, user, agent create | 2: 1 `GET` listing the records with the create's natural key (name, email), then the `POST`: after a lost answer only a record not in that list can be the one it made, so it is never mistaken for an older record with the same name |
 //! | agent create/update with Team or TeamId | 1 `GET` to resolve the team first, plus the above only when the team exists (in the data before the call) |
 //! | site create | 1 `GET` listing the sites (the duplicate check, or without it the natural-key listing above), plus the `POST` only when no site matches on the check fields (in the data before the call) |
@@ -205,8 +206,11 @@ impl Sandbox {
             ),
             ("ticket" | "team", "create")
             | ("client" | "site" | "user" | "ticket", "update")
-            | ("ticket", "add-note")
-            | ("agent", "deactivate") => fixed(1, "one POST"),
+            | ("ticket", "add-note") => fixed(1, "one POST"),
+            ("agent", "deactivate") => fixed(
+                2,
+                "one GET /Agent/me (never the connection's own agent), one POST",
+            ),
             ("client" | "site" | "user" | "ticket", "delete") => fixed(1, "one DELETE"),
             _ => None,
         }
