@@ -251,12 +251,29 @@ impl Store {
         if entity == Entity::Agent {
             let active = rules::agent_is_active(record);
             let wanted = if active {
-                q.include_enabled
+                q.agent_active.unwrap_or(q.include_enabled)
             } else {
-                q.include_disabled
+                q.agent_inactive.unwrap_or(q.include_disabled)
             };
             let api_agent = record.get("is_api_agent").and_then(Value::as_bool) == Some(true);
             if !wanted || (api_agent && !q.include_api_agents) {
+                return false;
+            }
+        }
+        if entity == Entity::Team {
+            // `includeenabled` / `includedisabled` (both default true) on the team's `inactive`.
+            let inactive = record.get("inactive").and_then(Value::as_bool) == Some(true);
+            let wanted = if inactive {
+                q.include_disabled
+            } else {
+                q.include_enabled
+            };
+            let listed = q.team_ids.is_empty()
+                || id_of(record, "id").is_some_and(|id| q.team_ids.contains(&id));
+            let in_domain = q
+                .team_domain
+                .is_none_or(|flag| record.get(flag).and_then(Value::as_bool) == Some(true));
+            if !wanted || !listed || !in_domain {
                 return false;
             }
         }

@@ -198,6 +198,16 @@ pub(crate) struct ListQuery {
     /// precedence; `orderdesc` ... `orderdesc5` reverse the matching key (halopsa-api.md §3).
     pub(crate) order: [Option<String>; ORDER_KEYS],
     pub(crate) order_desc: [bool; ORDER_KEYS],
+    /// Agents: `activeinactive` ("two comma separated values, the first sets includeactive and
+    /// the second includeinactive", halopsa-api.md §3) on the agents' active flag: whether to
+    /// list active agents and whether to list inactive ones; it overrides includeenabled /
+    /// includedisabled. `None` where it names no value.
+    pub(crate) agent_active: Option<bool>,
+    pub(crate) agent_inactive: Option<bool>,
+    /// Teams: `ids` (a comma-separated list of team ids) and `type`/`domain` (reqs, opps or
+    /// prjs: teams for requests, opportunities or projects), halopsa-api.md §4.6.
+    pub(crate) team_ids: Vec<i64>,
+    pub(crate) team_domain: Option<&'static str>,
 }
 
 /// `order`, `order2` ... `order5`.
@@ -247,6 +257,10 @@ impl Default for ListQuery {
             search_name_only: false,
             order: Default::default(),
             order_desc: [false; ORDER_KEYS],
+            agent_active: None,
+            agent_inactive: None,
+            team_ids: Vec::new(),
+            team_domain: None,
         }
     }
 }
@@ -276,9 +290,11 @@ impl ListQuery {
                     let mut parts = value.split(',');
                     if let Some(a) = parts.next() {
                         q.include_active = parse_bool(&key, a.trim())?;
+                        q.agent_active = Some(q.include_active);
                     }
                     if let Some(i) = parts.next() {
                         q.include_inactive = parse_bool(&key, i.trim())?;
+                        q.agent_inactive = Some(q.include_inactive);
                     }
                 }
                 "client_id" => q.client_id = parse_id(&key, value)?,
@@ -313,6 +329,16 @@ impl ListQuery {
                 "startdate" => q.start_date = parse_date(&key, value, "00:00:00")?,
                 "enddate" => q.end_date = parse_date(&key, value, "23:59:59")?,
                 "search_name_only" => q.search_name_only = parse_bool(&key, value)?,
+                "ids" => q.team_ids = parse_id_list(&key, value)?,
+                "type" | "domain" => {
+                    q.team_domain = match value.to_ascii_lowercase().as_str() {
+                        "" => None,
+                        "reqs" => Some("forrequests"),
+                        "opps" => Some("foropps"),
+                        "prjs" => Some("forprojects"),
+                        _ => return Err(invalid(&key, value)),
+                    }
+                }
                 _ => {
                     if let Some(n) = key.strip_prefix("orderdesc").and_then(order_index) {
                         q.order_desc[n] = parse_bool(&key, value)?;

@@ -1454,3 +1454,66 @@ async fn client_search_by_name_only_and_lists_ordered_by_a_field() {
         assert!(reply.json[key].is_string(), "{query}: {}", reply.text);
     }
 }
+
+/// Agents: `activeinactive` is "active, inactive" (halopsa-api.md §3) on the agents' status;
+/// before, `false,true` still listed the active agents. Teams: `ids`, `type`/`domain` and
+/// `includeenabled`/`includedisabled` (§4.6) were ignored.
+#[tokio::test]
+async fn agents_by_activeinactive_and_teams_by_ids_domain_and_status() {
+    let api = start_seeded().await;
+    let bare_ids = |path: &'static str| {
+        let api = &api;
+        async move {
+            let reply = api.get(path).await;
+            assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+            reply
+                .json
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {}", reply.text))
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(bare_ids("/Agent").await, vec![2, 3, 4, 5]);
+    assert_eq!(bare_ids("/Agent?activeinactive=false,true").await, vec![5]);
+    assert_eq!(
+        bare_ids("/Agent?activeinactive=true,false").await,
+        vec![2, 3, 4]
+    );
+    assert_eq!(
+        bare_ids("/Agent?activeinactive=true,true").await,
+        vec![2, 3, 4, 5]
+    );
+    assert!(
+        bare_ids("/Agent?activeinactive=false,false")
+            .await
+            .is_empty()
+    );
+    let bad = api.get("/Agent?activeinactive=yes,no").await;
+    assert_eq!(
+        (bad.status, bad.json["activeinactive"].is_string()),
+        (400, true)
+    );
+
+    api.sandbox.insert(
+        Entity::Team,
+        json!({"id": 4, "name": "Sales", "inactive": true, "foropps": true}),
+    );
+    assert_eq!(bare_ids("/Team").await, vec![1, 2, 3, 4]);
+    assert_eq!(bare_ids("/Team?ids=1,3").await, vec![1, 3]);
+    assert_eq!(bare_ids("/Team?domain=opps").await, vec![4]);
+    assert_eq!(bare_ids("/Team?type=reqs").await, vec![1, 2, 3]);
+    assert!(bare_ids("/Team?type=prjs").await.is_empty());
+    assert_eq!(bare_ids("/Team?includedisabled=false").await, vec![1, 2, 3]);
+    assert_eq!(bare_ids("/Team?includeenabled=false").await, vec![4]);
+    let page = api
+        .get("/Team?ids=1,3,4&includedisabled=false&pageinate=true")
+        .await;
+    assert_eq!(page.json["record_count"], 2, "{}", page.text);
+    for (query, key) in [("/Team?ids=one", "ids"), ("/Team?domain=tickets", "domain")] {
+        let reply = api.get(query).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.text);
+        assert!(reply.json[key].is_string(), "{query}: {}", reply.text);
+    }
+}
