@@ -310,7 +310,12 @@ fn parse_id(entity: Entity, id: &str) -> Option<i64> {
 }
 
 fn list(shared: &Shared, entity: Entity, query: &str) -> Response {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    // `type`/`domain` are the teams' (reqs, opps, prjs); other lists take values of their own
+    // there (clients use `/Status?type=ticket`), which the sandbox does not filter on.
+    if entity != Entity::Team {
+        pairs.retain(|(k, _)| !k.eq_ignore_ascii_case("type") && !k.eq_ignore_ascii_case("domain"));
+    }
     match ListQuery::parse(&pairs) {
         // Halo lists actions one ticket at a time (HaloAPI's Get-HaloAction requires TicketID).
         Ok(q) if entity == Entity::Action && q.ticket_id.is_none() => rejection(Rejection::field(

@@ -1511,6 +1511,8 @@ async fn agents_by_activeinactive_and_teams_by_ids_domain_and_status() {
         .get("/Team?ids=1,3,4&includedisabled=false&pageinate=true")
         .await;
     assert_eq!(page.json["record_count"], 2, "{}", page.text);
+    // Other lists' `type` is theirs (statuses of tickets, say): never refused as a team domain.
+    assert!(!bare_ids("/Status?type=ticket").await.is_empty());
     for (query, key) in [("/Team?ids=one", "ids"), ("/Team?domain=tickets", "domain")] {
         let reply = api.get(query).await;
         assert_eq!(reply.status, 400, "{query}: {}", reply.text);
