@@ -306,6 +306,29 @@ async fn tokens_runs_events_idempotency_approvals_and_metrics_over_http() {
         status, 409,
         "a destructive node needs ?confirm=true: {body}"
     );
+    // An update given the value its node declares a deactivation needs it too; another
+    // value does not.
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.user.update/invoke",
+        &json!({"Id": 2, "Inactive": true}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("deactivates records (as the node declares for Inactive: true)"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &server,
+        &admin,
+        "/v1/nodes/halopsa.user.update/invoke",
+        &json!({"Id": 2, "Inactive": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 
     // Workflows and validation with line and column.
     let (status, list) = get(&server, &reader, "/v1/workflows").await;
