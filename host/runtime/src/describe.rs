@@ -10,26 +10,12 @@ pub fn fill(spec: &mut NodeSpec, info: &Val) -> anyhow::Result<()> {
     let Val::Record(fields) = info else {
         bail!("describe must return the node-info record");
     };
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| anyhow!("node-info has no field `{name}`"))
-    };
+    let field = |name: &str| field_of(fields, name, "node-info");
     let output_key = text(field("output-key")?, "output-key")?;
     if output_key.trim().is_empty() {
         bail!("node-info output-key is empty; it names the envelope's output, e.g. \"Client\"");
     }
-    let effect = match field("effect")? {
-        Val::Enum(case) => Effect::from_name(case).ok_or_else(|| {
-            anyhow!(
-                "node-info effect `{case}` is not one of {}",
-                Effect::NAMES.join(", ")
-            )
-        })?,
-        _ => bail!("node-info effect must be the effect enum"),
-    };
+    let effect = effect_case(field("effect")?, "node-info effect")?;
     let idempotent = match field("idempotent")? {
         Val::Bool(b) => *b,
         _ => bail!("node-info idempotent must be a bool"),
@@ -48,12 +34,7 @@ pub fn fill(spec: &mut NodeSpec, info: &Val) -> anyhow::Result<()> {
         let Val::Record(cap) = value else {
             bail!("node-info capabilities must be capability records");
         };
-        let get = |name: &str| {
-            cap.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v)
-                .ok_or_else(|| anyhow!("capability has no field `{name}`"))
-        };
+        let get = |name: &str| field_of(cap, name, "capability");
         let capability = Capability {
             method: text(get("method")?, "capability method")?,
             path_prefix: text(get("path-prefix")?, "capability path-prefix")?,
@@ -86,13 +67,7 @@ fn param_effects(spec: &NodeSpec, value: &Val) -> anyhow::Result<Vec<ParamEffect
         let Val::Record(fields) = item else {
             bail!("node-info param-effects must be param-effect records");
         };
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v)
-                .ok_or_else(|| anyhow!("param-effect has no field `{name}`"))
-        };
+        let get = |name: &str| field_of(fields, name, "param-effect");
         let param = text(get("param")?, "param-effect param")?;
         let Some(param_spec) = spec.param(&param) else {
             bail!("node-info param-effects names {param}, which is not a parameter of the node");
@@ -106,15 +81,7 @@ fn param_effects(spec: &NodeSpec, value: &Val) -> anyhow::Result<Vec<ParamEffect
                 "node-info param-effects: {param} can never be {written}, which is not a value of its type"
             );
         }
-        let effect = match get("effect")? {
-            Val::Enum(case) => Effect::from_name(case).ok_or_else(|| {
-                anyhow!(
-                    "node-info param-effect effect `{case}` is not one of {}",
-                    Effect::NAMES.join(", ")
-                )
-            })?,
-            _ => bail!("node-info param-effect effect must be the effect enum"),
-        };
+        let effect = effect_case(get("effect")?, "node-info param-effect effect")?;
         declared.push(ParamEffect {
             param,
             equals,
@@ -122,6 +89,25 @@ fn param_effects(spec: &NodeSpec, value: &Val) -> anyhow::Result<Vec<ParamEffect
         });
     }
     Ok(declared)
+}
+
+/// The field `name` of a `record` value's fields, or an error naming both.
+fn field_of<'a>(fields: &'a [(String, Val)], name: &str, record: &str) -> anyhow::Result<&'a Val> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| anyhow!("{record} has no field `{name}`"))
+}
+
+/// An `effect` enum case (`what` names where it was read, for the error).
+fn effect_case(value: &Val, what: &str) -> anyhow::Result<Effect> {
+    match value {
+        Val::Enum(case) => Effect::from_name(case).ok_or_else(|| {
+            anyhow!("{what} `{case}` is not one of {}", Effect::NAMES.join(", "))
+        }),
+        _ => bail!("{what} must be the effect enum"),
+    }
 }
 
 fn text(value: &Val, what: &str) -> anyhow::Result<String> {
