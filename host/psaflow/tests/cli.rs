@@ -803,3 +803,18 @@ steps:
         "{error}"
     );
 }
+
+#[test]
+fn sandbox_help_names_both_sandboxes_it_serves() {
+    let out = run(&["sandbox", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let help = text(&out.stdout);
+    assert!(help.contains("HaloPSA and ConnectWise sandboxes"), "{help}");
+    let out = run(&["--help"]);
+    let help = text(&out.stdout);
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with("sandbox "))
+        .unwrap_or_else(|| panic!("{help}"));
+    assert!(line.contains("HaloPSA and ConnectWise sandboxes"), "{line}");
+}

@@ -82,7 +82,7 @@ pub enum Command {
     Audit(audit::Args),
     /// Check a workflow file without running it.
     Validate(validate::Args),
-    /// Serve the embedded HaloPSA sandbox until stopped.
+    /// Serve the embedded HaloPSA and ConnectWise sandboxes until stopped.
     Sandbox(sandbox::Args),
     /// Print speed numbers: node loading and invocation, for_each throughput.
     Bench(bench::Args),
