@@ -364,7 +364,7 @@ impl Builder {
                 self.error(
                     k.pos,
                     format!("`connection.{}` must not be written in the workflow file", k.name),
-                    Some("put the secret in an environment variable and name it: client_secret_env: ACME_HALO_SECRET".into()),
+                    Some("put the secret in a HALOPSA_* or PSAFLOW_* environment variable and name it: client_secret_env: HALOPSA_CLIENT_SECRET".into()),
                 );
                 continue;
             }

@@ -401,7 +401,7 @@ fn literal_client_secret_is_refused() {
         3,
         "`connection.client_secret` must not be written in the workflow file",
         Some(
-            "put the secret in an environment variable and name it: client_secret_env: ACME_HALO_SECRET",
+            "put the secret in a HALOPSA_* or PSAFLOW_* environment variable and name it: client_secret_env: HALOPSA_CLIENT_SECRET",
         ),
     );
     assert_eq!(errs.len(), 1);
