@@ -85,6 +85,35 @@ pub struct UsedConnection {
     pub description: String,
 }
 
+/// What a run report says of where requests went (`"backend"`, `"backends"`), set on `options`
+/// from the connections of the connectors `used` (the run's workflow's): `"backends"` gives
+/// each one's kind, `"backend"` is `"tenant"` when any of them is a tenant. A run that uses no
+/// connector reports `otherwise`. `psaflow run` and the queue's executor (`serve`, `worker`)
+/// both say it here, so their reports agree.
+pub fn say_backends(
+    options: &mut psaflow_workflow::RunOptions,
+    connections: &[UsedConnection],
+    used: &Connectors,
+    otherwise: BackendKind,
+) {
+    let used: Vec<&UsedConnection> = connections
+        .iter()
+        .filter(|c| used.uses(c.connector))
+        .collect();
+    let kind = if used.iter().any(|c| c.kind == BackendKind::Tenant) {
+        BackendKind::Tenant
+    } else if used.is_empty() {
+        otherwise
+    } else {
+        BackendKind::Sandbox
+    };
+    options.backend = Some(kind.as_str().to_string());
+    options.backends = used
+        .iter()
+        .map(|c| (c.connector.to_string(), c.kind.as_str().to_string()))
+        .collect();
+}
+
 /// A connected transport, and the sandbox behind it when there is one (kept alive here).
 pub struct Backend {
     /// The HaloPSA connection.

@@ -15,7 +15,7 @@
 //!     let outcome = executor.execute(work, &stop).await?;
 //! }
 //! ```
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, Connectors, UsedConnection};
 use crate::durable::StoreJournal;
 use psaflow_core::BoxFuture;
 use psaflow_runtime::Runtime;
@@ -36,6 +36,9 @@ pub struct Connected {
     pub backend_label: String,
     /// Whether the HaloPSA connection is the sandbox or a tenant.
     pub kind: BackendKind,
+    /// Each connector's connection and its kind, for the report's `"backend"` and
+    /// `"backends"` (see [`crate::backend::say_backends`]).
+    pub connections: Vec<UsedConnection>,
     /// Values masked in everything a run stores or prints (the client secret).
     pub secrets: Vec<String>,
     /// Keeps an embedded sandbox alive while the connection is in use.
@@ -247,9 +250,11 @@ impl Executor {
             env: declared_env(&workflow),
             secrets,
             dry_run: work.dry_run,
-            backend: Some(connected.kind.as_str().to_string()),
             ..RunOptions::default()
         };
+        // As `psaflow run` reports it: the connections of the workflow's connectors.
+        let used = Connectors::of_workflow(&workflow, connected.runtime.catalog());
+        crate::backend::say_backends(&mut options, &connected.connections, &used, connected.kind);
         if !work.dry_run {
             let store = self.store.clone();
             let (id, actor) = (run.id.clone(), run.started_by.clone());

@@ -71,6 +71,7 @@ async fn sandbox(latency: Duration) -> Arc<Connected> {
         runtime,
         backend_label: backend_label(&backend),
         kind: BackendKind::Sandbox,
+        connections: backend.connections.clone(),
         secrets: vec![backend.secret.expose().to_string()],
         backend: Some(backend),
     })

@@ -163,6 +163,24 @@ async fn runs_are_listed_newest_first_whatever_ids_callers_chose() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_run_the_server_executes_reports_backend_and_backends_as_the_cli_does() {
+    let server = Server::start(&[]);
+    let admin = create_token(&server.state, "ops", "admin");
+    let body = json!({"workflow": "lookup-client", "inputs": {"id": 1}});
+    let (status, submitted) = post(&server, &admin, "/v1/runs", &body).await;
+    assert_eq!(status, 202, "{submitted}");
+    let id = submitted["id"].as_str().unwrap().to_string();
+    let (event, done) = follow_until_stop(&server, &admin, &id).await;
+    assert_eq!(event, "done", "{done}");
+    let (status, run) = get(&server, &admin, &format!("/v1/runs/{id}")).await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["backend"], "sandbox", "{run}");
+    assert_eq!(run["backends"], json!({"halopsa": "sandbox"}), "{run}");
+    assert!(run.get("backend_description").is_none(), "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bodies_are_read_after_the_scope_and_wrong_shapes_are_invalid() {
     let server = Server::start(&[]);
     let admin = create_token(&server.state, "ops", "admin");

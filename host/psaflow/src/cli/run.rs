@@ -747,13 +747,14 @@ fn render_estimate(
 
 /// What the run report says of where requests went: `"backend"` is "tenant" when any
 /// connector the run uses is a tenant; `"backends"` says which.
+/// The backend was opened for the workflow's connectors only, so all of its connections count.
 pub(super) fn say_backends(options: &mut RunOptions, backend: &psaflow::backend::Backend) {
-    options.backend = Some(backend.kind.as_str().to_string());
-    options.backends = backend
-        .connections
-        .iter()
-        .map(|c| (c.connector.to_string(), c.kind.as_str().to_string()))
-        .collect();
+    psaflow::backend::say_backends(
+        options,
+        &backend.connections,
+        &psaflow::backend::Connectors::All,
+        backend.kind,
+    );
 }
 
 /// Writes how a recorded run ended to the store: its state, error and `report_json` (its

@@ -90,6 +90,7 @@ pub async fn run(cli: &Cli, args: &Args) -> anyhow::Result<u8> {
         runtime,
         backend_label: backend_label(&backend),
         kind: backend.kind,
+        connections: backend.connections.clone(),
         secrets: vec![backend.secret.expose().to_string()],
         backend: Some(backend),
     };

@@ -25,6 +25,7 @@
 //! opened once at start, so all runs through it share its request budget.
 use super::executor::connected;
 use super::metrics::MeteredTransport;
+use psaflow::backend::{BackendKind, UsedConnection};
 use psaflow::execute::{Connected, Connections};
 use psaflow_core::{ApiRequest, ApiResponse, BoxFuture, Transport, TransportError};
 use std::collections::BTreeMap;
@@ -242,6 +243,7 @@ async fn open_one(
     }
     let mut secrets = Vec::new();
     let mut described = Vec::new();
+    let mut used = Vec::new();
     let halo: Arc<dyn Transport> = match spec.get("halopsa") {
         Some(toml::Value::Table(t)) => {
             let vars = lookup_for(
@@ -265,6 +267,11 @@ async fn open_one(
                 .ok_or_else(|| format!("{what}.halopsa: no settings"))?;
             secrets.push(config.client_secret.expose().to_string());
             described.push(format!("HaloPSA at {}", config.api_url));
+            used.push(UsedConnection {
+                connector: psaflow::halopsa::CONNECTOR,
+                kind: BackendKind::Tenant,
+                description: format!("HaloPSA at {}", config.api_url),
+            });
             let options = psaflow_halopsa::ClientOptions {
                 budget: budget(&psaflow::backend::ApiApplication::halopsa(&config)),
                 ..psaflow_halopsa::ClientOptions::default()
@@ -301,6 +308,11 @@ async fn open_one(
                     .ok_or_else(|| format!("{what}.connectwise: no settings"))?;
             secrets.push(config.private_key.expose().to_string());
             described.push(format!("ConnectWise at {}", config.api_url));
+            used.push(UsedConnection {
+                connector: psaflow_connectwise::CONNECTOR,
+                kind: BackendKind::Tenant,
+                description: format!("ConnectWise at {}", config.api_url),
+            });
             let options = psaflow_connectwise::ClientOptions {
                 budget: budget(&psaflow::backend::ApiApplication::connectwise(&config)),
                 ..psaflow_connectwise::ClientOptions::default()
@@ -323,7 +335,8 @@ async fn open_one(
     Ok(Connected {
         runtime,
         backend_label: described.join(" + "),
-        kind: psaflow::backend::BackendKind::Tenant,
+        kind: BackendKind::Tenant,
+        connections: used,
         secrets,
         backend: None,
     })

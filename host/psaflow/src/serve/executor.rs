@@ -32,6 +32,7 @@ pub fn connected(runtime: psaflow::Runtime, backend: Backend, secrets: Vec<Strin
         runtime,
         backend_label: psaflow::execute::backend_label(&backend),
         kind: backend.kind,
+        connections: backend.connections.clone(),
         secrets,
         backend: Some(backend),
     }
