@@ -191,6 +191,22 @@ fn a_run_or_invoke_that_reached_a_tenant_is_not_reported_as_the_sandbox() {
         listed.contains("ConnectWise PSA at http://127.0.0.1:"),
         "{listed}"
     );
+    // runs show --json says `backend` as the run report does, the tenant apart.
+    let id = report["id"].as_str().unwrap_or_else(|| panic!("{report}"));
+    let out = output(
+        common::psaflow(),
+        &["runs", "show", id, "--json", "--state", state.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["backend"], "tenant", "{shown}");
+    assert_eq!(shown["backends"], report["backends"], "{shown}");
+    assert!(
+        shown["backend_description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("ConnectWise PSA at http://127.0.0.1:")),
+        "{shown}"
+    );
 }
 
 #[test]

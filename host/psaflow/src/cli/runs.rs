@@ -209,7 +209,17 @@ pub fn show_json(store: &dyn RunStore, r: &RunRecord) -> anyhow::Result<Value> {
     report.insert("id".into(), json!(r.id));
     report.insert("workflow".into(), json!(r.workflow));
     report.insert("status".into(), json!(r.status.as_str()));
-    report.insert("backend".into(), json!(r.backend));
+    // `backend` as `run --json` says it ("sandbox" or "tenant"): the stored report's, else
+    // the kind the run's recorded label names; the tenants the label names are kept apart.
+    let kind = match report.get("backend").and_then(Value::as_str) {
+        Some(kind) => kind.to_string(),
+        None if r.backend == "sandbox" => "sandbox".to_string(),
+        None => "tenant".to_string(),
+    };
+    report.insert("backend".into(), json!(kind));
+    if r.backend != "sandbox" {
+        report.insert("backend_description".into(), json!(r.backend));
+    }
     report.insert("started_by".into(), json!(r.started_by));
     report.insert("workflow_file".into(), json!(r.workflow_file));
     report.insert("workflow_hash".into(), json!(r.workflow_hash));

@@ -330,7 +330,7 @@ async fn run_page(
             p {
                 "Workflow " strong { (report["workflow"].as_str().unwrap_or("")) } " · "
                 span id="run-status" { (status_badge(&status)) } " · started by " (report["started_by"].as_str().unwrap_or(""))
-                " · " (report["backend"].as_str().unwrap_or(""))
+                " · " (report["backend_description"].as_str().or(report["backend"].as_str()).unwrap_or(""))
             }
             @if let Some(err) = report.get("error").and_then(Value::as_str) {
                 p.error { (err) }
