@@ -181,6 +181,21 @@ async fn a_run_the_server_executes_reports_backend_and_backends_as_the_cli_does(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_missing_input_is_explained_in_terms_of_the_request_body() {
+    let server = Server::start(&[]);
+    let admin = create_token(&server.state, "ops", "admin");
+    let body = json!({"workflow": "lookup-client", "inputs": {}});
+    let (status, answer) = post(&server, &admin, "/v1/runs", &body).await;
+    assert_eq!(status, 422, "{answer}");
+    let diagnostic = &answer["error"]["diagnostics"][0];
+    assert_eq!(
+        diagnostic["message"], "input 'id' is required but was not given",
+        "{answer}"
+    );
+    assert_eq!(diagnostic["help"], r#"add "id" to "inputs""#, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bodies_are_read_after_the_scope_and_wrong_shapes_are_invalid() {
     let server = Server::start(&[]);
     let admin = create_token(&server.state, "ops", "admin");

@@ -163,7 +163,9 @@ async fn prepare(
         return Err(err);
     }
     let inputs = psaflow_workflow::resolve_inputs(&workflow, &[], Some(body.inputs.clone()))
-        .map_err(|d| ApiError::invalid("the inputs do not fit the workflow", &d))?;
+        .map_err(|d| {
+            ApiError::invalid("the inputs do not fit the workflow", &api_wording(d))
+        })?;
     // The nodes' own checks with the inputs known now (a weak password, a bad website).
     let known = RunOptions {
         inputs: inputs.clone(),
@@ -180,6 +182,24 @@ async fn prepare(
         ));
     }
     Ok((workflow, file, inputs, connection))
+}
+
+/// The inputs' diagnostics as a caller of the API acts on them: a required input is added to
+/// the body's `"inputs"`, not passed with `--input` (the CLI's advice).
+fn api_wording(mut d: psaflow_workflow::Diagnostics) -> psaflow_workflow::Diagnostics {
+    for diagnostic in &mut d.0 {
+        let Some(name) = diagnostic
+            .help
+            .as_deref()
+            .and_then(|h| h.strip_prefix("pass --input "))
+            .and_then(|rest| rest.split_once('='))
+            .map(|(name, _)| name.to_string())
+        else {
+            continue;
+        };
+        diagnostic.help = Some(format!("add \"{name}\" to \"inputs\""));
+    }
+    d
 }
 
 /// Records a new run and starts it; with `key`, a repeated submission answers the first run.
