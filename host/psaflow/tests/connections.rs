@@ -207,6 +207,18 @@ fn a_run_or_invoke_that_reached_a_tenant_is_not_reported_as_the_sandbox() {
             .is_some_and(|d| d.starts_with("ConnectWise PSA at http://127.0.0.1:")),
         "{shown}"
     );
+    // The list says it the same way.
+    let out = output(
+        common::psaflow(),
+        &["runs", "list", "--json", "--state", state.to_str().unwrap()],
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = listed
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["id"] == id))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(row["backend"], "tenant", "{row}");
+    assert_eq!(row["backend_description"], shown["backend_description"], "{row}");
 }
 
 #[test]

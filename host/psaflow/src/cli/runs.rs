@@ -98,16 +98,34 @@ fn open(state: &StateArgs) -> Result<Existing, u8> {
 }
 
 fn summary_json(r: &RunRecord) -> Value {
-    json!({
+    let (backend, description) = backend_of(r);
+    let mut summary = json!({
         "id": r.id,
         "workflow": r.workflow,
         "status": r.status.as_str(),
         "started_by": r.started_by,
-        "backend": r.backend,
+        "backend": backend,
         "created_at": r.created_at,
         "finished_at": r.finished_at,
         "error": run_error(r),
-    })
+    });
+    if let Some(description) = description {
+        summary["backend_description"] = json!(description);
+    }
+    summary
+}
+
+/// `backend` as `run --json` says it ("sandbox" or "tenant"): the stored report's, else the
+/// kind the run's recorded label names; and, for a run that reached a tenant, that label
+/// ("HaloPSA at https://...") for `backend_description`. Lists and `runs show` agree.
+pub fn backend_of(r: &RunRecord) -> (String, Option<&str>) {
+    let reported = r.report.as_ref().and_then(|report| report.get("backend")?.as_str());
+    let kind = match reported {
+        Some(kind) => kind.to_string(),
+        None if r.backend == "sandbox" => "sandbox".to_string(),
+        None => "tenant".to_string(),
+    };
+    (kind, (r.backend != "sandbox").then_some(r.backend.as_str()))
 }
 
 /// Why a run failed, in one line: the run's own error (a lost lease, a cancel, an invalid
@@ -209,16 +227,10 @@ pub fn show_json(store: &dyn RunStore, r: &RunRecord) -> anyhow::Result<Value> {
     report.insert("id".into(), json!(r.id));
     report.insert("workflow".into(), json!(r.workflow));
     report.insert("status".into(), json!(r.status.as_str()));
-    // `backend` as `run --json` says it ("sandbox" or "tenant"): the stored report's, else
-    // the kind the run's recorded label names; the tenants the label names are kept apart.
-    let kind = match report.get("backend").and_then(Value::as_str) {
-        Some(kind) => kind.to_string(),
-        None if r.backend == "sandbox" => "sandbox".to_string(),
-        None => "tenant".to_string(),
-    };
+    let (kind, description) = backend_of(r);
     report.insert("backend".into(), json!(kind));
-    if r.backend != "sandbox" {
-        report.insert("backend_description".into(), json!(r.backend));
+    if let Some(description) = description {
+        report.insert("backend_description".into(), json!(description));
     }
     report.insert("started_by".into(), json!(r.started_by));
     report.insert("workflow_file".into(), json!(r.workflow_file));

@@ -473,7 +473,11 @@ pub struct RunSummary {
     pub workflow: String,
     pub status: String,
     pub started_by: String,
+    /// `sandbox` or `tenant`, as the run report says it.
     pub backend: String,
+    /// Where a run that reached a tenant went (`HaloPSA at https://...`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_description: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
@@ -535,13 +539,19 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
     let runs = blocking(move || store.list_runs(&filter)).await?;
     let mut page: Vec<RunSummary> = runs
         .into_iter()
-        .map(|r| RunSummary {
+        .map(|r| {
+            let (backend, description) = crate::cli::runs::backend_of(&r);
+            let description = description.map(str::to_string);
+            (r, backend, description)
+        })
+        .map(|(r, backend, backend_description)| RunSummary {
             error: crate::cli::runs::run_error(&r),
             id: r.id,
             workflow: r.workflow,
             status: r.status.as_str().to_string(),
             started_by: r.started_by,
-            backend: r.backend,
+            backend,
+            backend_description,
             created_at: r.created_at,
             finished_at: r.finished_at,
         })
