@@ -72,6 +72,11 @@ pub struct ParamEffect {
 }
 
 impl ParamEffect {
+    /// Whether a call with `params` is given this value.
+    pub fn is_given(&self, params: &serde_json::Map<String, serde_json::Value>) -> bool {
+        params.get(&self.param) == Some(&self.equals)
+    }
+
     /// `Inactive: true`, as messages and `psaflow nodes` show the condition.
     pub fn condition(&self) -> String {
         format!("{}: {}", self.param, self.equals)

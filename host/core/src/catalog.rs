@@ -221,9 +221,15 @@ impl NodeSpec {
     /// What one call with `params` does: the node's effect, or the effect of a declared
     /// parameter value the call is given (the most far-reaching when several are).
     pub fn effect_of(&self, params: &serde_json::Map<String, serde_json::Value>) -> Effect {
+        self.effect_where(|p| p.is_given(params))
+    }
+
+    /// The node's effect, or the furthest-reaching effect of the declared parameter values
+    /// `applies` says a call has (a plan also counts values it cannot know yet).
+    pub fn effect_where(&self, applies: impl Fn(&ParamEffect) -> bool) -> Effect {
         self.param_effects
             .iter()
-            .filter(|p| params.get(&p.param) == Some(&p.equals))
+            .filter(|p| applies(p))
             .map(|p| p.effect)
             .fold(self.effect, Ord::max)
     }

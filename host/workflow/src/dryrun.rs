@@ -230,11 +230,7 @@ impl Plan {
 /// the run reads it (`<item>`) may be that value, so it counts as the stronger effect.
 fn planned_effect(spec: &NodeSpec, params: &Map<String, Value>) -> Effect {
     let unknown = |v: &Value| matches!(v, Value::String(s) if s.starts_with('<'));
-    spec.param_effects
-        .iter()
-        .filter(|p| params.get(&p.param).is_some_and(|v| *v == p.equals || unknown(v)))
-        .map(|p| p.effect)
-        .fold(spec.effect, Ord::max)
+    spec.effect_where(|p| p.is_given(params) || params.get(&p.param).is_some_and(unknown))
 }
 
 /// Plans a (valid) workflow without calling anything.

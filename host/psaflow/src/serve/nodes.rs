@@ -172,7 +172,7 @@ pub async fn invoke(
             let given = spec
                 .param_effects
                 .iter()
-                .filter(|p| p.effect == effect && params.get(&p.param) == Some(&p.equals))
+                .filter(|p| p.effect == effect && p.is_given(&params))
                 .map(|p| p.condition())
                 .collect::<Vec<_>>()
                 .join(", ");

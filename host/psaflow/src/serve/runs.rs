@@ -541,19 +541,18 @@ pub async fn list_page(state: &AppState, q: &ListQuery) -> Result<RunPage, ApiEr
         .into_iter()
         .map(|r| {
             let (backend, description) = crate::cli::runs::backend_of(&r);
-            let description = description.map(str::to_string);
-            (r, backend, description)
-        })
-        .map(|(r, backend, backend_description)| RunSummary {
-            error: crate::cli::runs::run_error(&r),
-            id: r.id,
-            workflow: r.workflow,
-            status: r.status.as_str().to_string(),
-            started_by: r.started_by,
-            backend,
-            backend_description,
-            created_at: r.created_at,
-            finished_at: r.finished_at,
+            let backend_description = description.map(str::to_string);
+            RunSummary {
+                error: crate::cli::runs::run_error(&r),
+                id: r.id,
+                workflow: r.workflow,
+                status: r.status.as_str().to_string(),
+                started_by: r.started_by,
+                backend,
+                backend_description,
+                created_at: r.created_at,
+                finished_at: r.finished_at,
+            }
         })
         .collect();
     let next = if page.len() > limit as usize {
