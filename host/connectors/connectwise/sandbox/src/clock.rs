@@ -16,31 +16,9 @@ pub(crate) fn format_unix(secs: i64) -> String {
 /// with a `Z`, to the second, naming a day that exists. Only this form is stored, because
 /// conditions compare dates as text and it sorts chronologically.
 pub(crate) fn is_datetime(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    const SHAPE: &[u8; 20] = b"0000-00-00T00:00:00Z";
-    if bytes.len() != SHAPE.len()
-        || !bytes.iter().zip(SHAPE).all(|(&c, &shape)| {
-            if shape == b'0' {
-                c.is_ascii_digit()
-            } else {
-                c == shape
-            }
-        })
-    {
-        return false;
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap_or(-1);
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
-    (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && hour <= 23
-        && minute <= 59
-        && second <= 59
-        // 2024-02-30 comes back from the day count as another date.
-        && psaflow_core::dates::civil_from_days(psaflow_core::dates::days_from_civil(
-            year, month, day,
-        )) == (year, month, day)
+    // Read back and written again, only this exact form of a real moment comes out the same.
+    psaflow_core::dates::parse_utc_text(text)
+        .is_some_and(|ms| psaflow_core::dates::utc_seconds_text(ms) == text)
 }
 
 #[cfg(test)]
